@@ -1,0 +1,1 @@
+"""The `hkchain` command line: click commands that parse arguments and call node/."""

@@ -1,0 +1,26 @@
+"""The `hkchain` entry point: one click group; each command module registers its commands."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hkchain")
+def main() -> None:
+    """hkchain: a permissioned PBFT blockchain for neighbourhood committees.
+
+    Start a local 4-validator network with `hkchain localnet`, then talk to it with
+    `hkchain status`, `hkchain transfer` and friends (each takes --rpc URL).
+    """
+
+
+def _register() -> None:
+    # Command modules are imported here, not at the top, so `hkchain --help` stays fast and
+    # each module owns its own commands.
+    from cli import keys
+
+    main.add_command(keys.keys)
+
+
+_register()

@@ -1,0 +1,66 @@
+"""The interface between the consensus core and the node that hosts it.
+
+The core (consensus/replica.py) is sans-IO: it is fed messages and clock ticks and returns
+what to send, when to wake it, and what it decided. The network, the clock, durable
+storage of votes and the application are all injected, so the simulator can drive the
+same code the node runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.types import Block, CommitCertificate, ValidatorSet
+
+
+class Application(Protocol):
+    """What consensus needs from the rest of the node. Calls are synchronous."""
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        """The set that certifies ``height``; None if not known yet (node is behind)."""
+
+    def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
+        """Build and execute a block for (height, view) on top of the last commit,
+        with ``timestamp_ms`` from the proposer's clock. May have no txs."""
+
+    def validate(self, block: Block) -> bool:
+        """Execute ``block`` on the last committed state and check every header field
+        (parent, roots, proposer, validator set hash, timestamp not before the parent's).
+        True if a correct validator may PREPARE it."""
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> None:
+        """Make ``block`` final (durably) before returning. Called once per height, in
+        height order. After it returns, validator_set(height + 1) must be known."""
+
+
+class VoteLog(Protocol):
+    """Durable memory of what this validator signed (see storage ConsensusWAL)."""
+
+    def save(self, record: bytes) -> None:
+        """Persist ``record`` (fsync) before returning."""
+
+    def load(self) -> bytes | None: ...
+
+
+class Message(Protocol):
+    """A signed consensus message (see consensus/messages.py for the concrete types)."""
+
+    height: int
+
+    def encode(self) -> bytes: ...
+
+
+@dataclass
+class Output:
+    """What one step of the replica asks the host to do."""
+
+    broadcast: list[Message] = field(default_factory=list)
+    # (recipient public key, message) for replies to one peer, e.g. a lagging validator.
+    send: list[tuple[bytes, Message]] = field(default_factory=list)
+    decided: list[tuple[Block, CommitCertificate]] = field(default_factory=list)
+    # Call on_tick at (or after) this time; None if no timer is pending.
+    wake_at_ms: int | None = None
+    # Seen a quorum at this higher height: the host should sync blocks up to it.
+    sync_to_height: int | None = None
+    view_changes: int = 0

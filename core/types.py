@@ -1,0 +1,632 @@
+"""The chain's records: transactions, blocks, receipts, votes, certificates, validator sets.
+
+Each record is a frozen dataclass whose canonical form is a msgpack list ``[TAG, field…]``
+(nested records nest as their own lists). ``encode``/``decode`` go through core.codec, so
+decoding is strict; ``from_value`` checks exact types and sizes; ``validate_basic`` checks
+the rules that need no state. Hashes and signing bytes are domain-tagged (core.hashing).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from core import codec
+from core.codec import Value
+from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, address_of, verify
+from core.errors import DecodeError, SignatureError, ValidationError
+from core.hashing import (
+    DOMAIN_HEADER,
+    DOMAIN_TX,
+    DOMAIN_VALSET,
+    DOMAIN_VOTE,
+    HASH_SIZE,
+    ZERO_HASH,
+    tagged_hash,
+)
+from core.merkle import merkle_root
+
+# --- limits (units last in names) ------------------------------------------------------
+
+MAX_U64 = (1 << 64) - 1
+MAX_NAME_CHARS = 64
+MAX_CHAIN_ID_CHARS = 64
+MAX_TX_BYTES = 64 * 1024
+MAX_ARGS = 32
+MAX_BLOCK_TXS = 10_000
+MAX_BLOCK_BYTES = 16 * 1024 * 1024
+MAX_EVENTS_PER_RECEIPT = 256
+MAX_ERROR_CHARS = 512
+MAX_VALIDATORS = 256
+
+# --- type tags of the canonical form ---------------------------------------------------
+
+TAG_TX = 1
+TAG_SIGNED_TX = 2
+TAG_HEADER = 3
+TAG_BLOCK = 4
+TAG_EVENT = 5
+TAG_RECEIPT = 6
+TAG_VOTE = 7
+TAG_CERTIFICATE = 8
+TAG_VALIDATOR = 9
+TAG_VALIDATOR_SET = 10
+
+R = TypeVar("R", bound="Record")
+
+
+# --- strict field readers: each raises DecodeError on a wrong type or size ----------------
+
+
+def _int(v: Any, what: str, lo: int = 0, hi: int = MAX_U64) -> int:
+    if type(v) is not int or not lo <= v <= hi:
+        raise DecodeError(f"{what}: expected an integer in [{lo}, {hi}]")
+    return v
+
+
+def _bytes(v: Any, what: str, size: int | None = None, max_size: int = MAX_TX_BYTES) -> bytes:
+    if type(v) is not bytes or (size is not None and len(v) != size) or len(v) > max_size:
+        raise DecodeError(f"{what}: expected {size if size is not None else 'some'} bytes")
+    return v
+
+
+def _str(v: Any, what: str, max_chars: int = MAX_NAME_CHARS) -> str:
+    if type(v) is not str or len(v) > max_chars:
+        raise DecodeError(f"{what}: expected a string of at most {max_chars} characters")
+    return v
+
+
+def _list(v: Any, what: str, max_len: int) -> list[Any]:
+    if type(v) is not list or len(v) > max_len:
+        raise DecodeError(f"{what}: expected a list of at most {max_len} items")
+    return v
+
+
+def _fields(v: Any, tag: int, n: int, what: str) -> list[Any]:
+    if type(v) is not list or len(v) != n + 1 or v[0] != tag or type(v[0]) is not int:
+        raise DecodeError(f"expected a {what} record")
+    return v
+
+
+class Record:
+    """Base of the canonical records. Subclasses define TAG, to_value and from_value."""
+
+    TAG: ClassVar[int]
+    MAX_BYTES: ClassVar[int] = codec.DEFAULT_MAX_SIZE
+
+    def to_value(self) -> list[Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_value(cls: type[R], value: Any) -> R:
+        raise NotImplementedError
+
+    @functools.cached_property
+    def encoded(self) -> bytes:
+        return codec.encode(self.to_value())
+
+    def encode(self) -> bytes:
+        return self.encoded
+
+    @classmethod
+    def decode(cls: type[R], data: bytes) -> R:
+        obj = cls.from_value(codec.decode(data, cls.MAX_BYTES))
+        obj.__dict__["encoded"] = bytes(data)  # canonical by construction: reuse it
+        return obj
+
+
+# --- transactions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=True)
+class Tx(Record):
+    """A call that a sender signs. ``args`` are positional Values.
+
+    The tx is valid while the block height is at most ``expiry_height``; ``nonce`` is the
+    sender's next sequence number (replay protection together with ``chain_id``).
+    """
+
+    TAG: ClassVar[int] = TAG_TX
+    MAX_BYTES: ClassVar[int] = MAX_TX_BYTES
+
+    chain_id: str
+    sender: bytes
+    nonce: int
+    contract: str
+    method: str
+    args: tuple[Value, ...]
+    max_fee: int
+    expiry_height: int
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_TX,
+            self.chain_id,
+            self.sender,
+            self.nonce,
+            self.contract,
+            self.method,
+            list(self.args),
+            self.max_fee,
+            self.expiry_height,
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> Tx:
+        f = _fields(v, TAG_TX, 8, "Tx")
+        return cls(
+            _str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            _bytes(f[2], "sender", PUBLIC_KEY_SIZE),
+            _int(f[3], "nonce"),
+            _str(f[4], "contract"),
+            _str(f[5], "method"),
+            tuple(_list(f[6], "args", MAX_ARGS)),
+            _int(f[7], "max_fee"),
+            _int(f[8], "expiry_height"),
+        )
+
+    @functools.cached_property
+    def hash(self) -> bytes:
+        """The tx's identity: what it is looked up by and what the sender signs."""
+        return tagged_hash(DOMAIN_TX, self.encoded)
+
+    @property
+    def sender_address(self) -> str:
+        return address_of(self.sender)
+
+    def validate_basic(self) -> None:
+        if not self.chain_id:
+            raise ValidationError("chain_id is empty")
+        if not self.contract or not self.method:
+            raise ValidationError("contract and method must be named")
+        if self.expiry_height < 1:
+            raise ValidationError("expiry_height must be at least 1")
+        if len(self.encoded) > MAX_TX_BYTES:
+            raise ValidationError("tx too large", code="too_large")
+
+    def sign(self, key: PrivateKey) -> SignedTx:
+        if key.public_key != self.sender:
+            raise ValueError("signing key is not the tx's sender")
+        return SignedTx(self, key.sign(self.hash))
+
+
+@dataclass(frozen=True, eq=True)
+class SignedTx(Record):
+    TAG: ClassVar[int] = TAG_SIGNED_TX
+    MAX_BYTES: ClassVar[int] = MAX_TX_BYTES + 128
+
+    tx: Tx
+    signature: bytes
+
+    def to_value(self) -> list[Any]:
+        return [TAG_SIGNED_TX, self.tx.to_value(), self.signature]
+
+    @classmethod
+    def from_value(cls, v: Any) -> SignedTx:
+        f = _fields(v, TAG_SIGNED_TX, 2, "SignedTx")
+        return cls(Tx.from_value(f[1]), _bytes(f[2], "signature", SIGNATURE_SIZE))
+
+    @property
+    def hash(self) -> bytes:
+        return self.tx.hash
+
+    def verify_signature(self) -> None:
+        if not verify(self.tx.sender, self.tx.hash, self.signature):
+            raise SignatureError("tx signature does not verify")
+
+    def validate_basic(self) -> None:
+        """Stateless checks including the signature (expensive: do it once per node)."""
+        self.tx.validate_basic()
+        self.verify_signature()
+
+
+# --- events and receipts ---------------------------------------------------------------
+
+STATUS_OK = 0
+STATUS_FAILED = 1  # the call reverted; the fee was paid
+STATUS_INVALID = 2  # not executed (bad nonce, expired, fee unpayable); no state change
+
+
+@dataclass(frozen=True, eq=True)
+class Event(Record):
+    TAG: ClassVar[int] = TAG_EVENT
+
+    contract: str
+    name: str
+    fields: dict[str, Value]
+
+    def to_value(self) -> list[Any]:
+        return [TAG_EVENT, self.contract, self.name, self.fields]
+
+    @classmethod
+    def from_value(cls, v: Any) -> Event:
+        f = _fields(v, TAG_EVENT, 3, "Event")
+        if type(f[3]) is not dict:
+            raise DecodeError("event fields must be a dict")
+        return cls(_str(f[1], "contract"), _str(f[2], "name"), f[3])
+
+
+@dataclass(frozen=True, eq=True)
+class Receipt(Record):
+    """The outcome of one tx in a block."""
+
+    TAG: ClassVar[int] = TAG_RECEIPT
+
+    tx_hash: bytes
+    status: int
+    gas_used: int
+    fee: int
+    result: Value = None
+    events: tuple[Event, ...] = ()
+    error_code: str = ""
+    error_message: str = ""
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_RECEIPT,
+            self.tx_hash,
+            self.status,
+            self.gas_used,
+            self.fee,
+            self.result,
+            [e.to_value() for e in self.events],
+            self.error_code,
+            self.error_message,
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> Receipt:
+        f = _fields(v, TAG_RECEIPT, 8, "Receipt")
+        return cls(
+            _bytes(f[1], "tx_hash", HASH_SIZE),
+            _int(f[2], "status", 0, STATUS_INVALID),
+            _int(f[3], "gas_used"),
+            _int(f[4], "fee"),
+            f[5],
+            tuple(Event.from_value(e) for e in _list(f[6], "events", MAX_EVENTS_PER_RECEIPT)),
+            _str(f[7], "error_code"),
+            _str(f[8], "error_message", MAX_ERROR_CHARS),
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+
+# --- validators ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=True)
+class Validator(Record):
+    TAG: ClassVar[int] = TAG_VALIDATOR
+
+    public_key: bytes
+    name: str = ""
+
+    def to_value(self) -> list[Any]:
+        return [TAG_VALIDATOR, self.public_key, self.name]
+
+    @classmethod
+    def from_value(cls, v: Any) -> Validator:
+        f = _fields(v, TAG_VALIDATOR, 2, "Validator")
+        return cls(_bytes(f[1], "public_key", PUBLIC_KEY_SIZE), _str(f[2], "name"))
+
+    @property
+    def address(self) -> str:
+        return address_of(self.public_key)
+
+
+@dataclass(frozen=True, eq=True)
+class ValidatorSet(Record):
+    """An ordered set of equal-weight validators. Order fixes proposer rotation.
+
+    With n validators, f = (n - 1) // 3 may be faulty and a quorum is 2n // 3 + 1, so any
+    two quorums share at least f + 1 validators, at least one of them honest.
+    """
+
+    TAG: ClassVar[int] = TAG_VALIDATOR_SET
+
+    validators: tuple[Validator, ...]
+    _index: dict[bytes, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for i, v in enumerate(self.validators):
+            self._index[v.public_key] = i
+
+    def to_value(self) -> list[Any]:
+        return [TAG_VALIDATOR_SET, [v.to_value() for v in self.validators]]
+
+    @classmethod
+    def from_value(cls, v: Any) -> ValidatorSet:
+        f = _fields(v, TAG_VALIDATOR_SET, 1, "ValidatorSet")
+        return cls(tuple(Validator.from_value(x) for x in _list(f[1], "validators", MAX_VALIDATORS)))
+
+    def validate_basic(self) -> None:
+        if not self.validators:
+            raise ValidationError("validator set is empty")
+        if len(self._index) != len(self.validators):
+            raise ValidationError("validator set has a duplicate key")
+
+    @functools.cached_property
+    def hash(self) -> bytes:
+        return tagged_hash(DOMAIN_VALSET, self.encoded)
+
+    def __len__(self) -> int:
+        return len(self.validators)
+
+    def __contains__(self, public_key: object) -> bool:
+        return public_key in self._index
+
+    def index_of(self, public_key: bytes) -> int:
+        return self._index[public_key]
+
+    @property
+    def public_keys(self) -> tuple[bytes, ...]:
+        return tuple(v.public_key for v in self.validators)
+
+    @property
+    def max_faulty(self) -> int:
+        return (len(self.validators) - 1) // 3
+
+    @property
+    def quorum(self) -> int:
+        return 2 * len(self.validators) // 3 + 1
+
+    def proposer(self, height: int, view: int) -> bytes:
+        """The proposer of (height, view): rotates with both, same on every node."""
+        return self.validators[(height + view) % len(self.validators)].public_key
+
+
+# --- blocks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=True)
+class BlockHeader(Record):
+    """A block's header. ``state_root`` and ``receipts_root`` are *after* its txs ran.
+
+    ``timestamp_ms`` is the proposer's clock (the only time execution ever sees);
+    ``validator_set_hash`` is the set that certifies this block.
+    """
+
+    TAG: ClassVar[int] = TAG_HEADER
+
+    chain_id: str
+    height: int
+    prev_hash: bytes
+    tx_root: bytes
+    state_root: bytes
+    receipts_root: bytes
+    proposer: bytes
+    view: int
+    timestamp_ms: int
+    validator_set_hash: bytes
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_HEADER,
+            self.chain_id,
+            self.height,
+            self.prev_hash,
+            self.tx_root,
+            self.state_root,
+            self.receipts_root,
+            self.proposer,
+            self.view,
+            self.timestamp_ms,
+            self.validator_set_hash,
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> BlockHeader:
+        f = _fields(v, TAG_HEADER, 10, "BlockHeader")
+        return cls(
+            _str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            _int(f[2], "height"),
+            _bytes(f[3], "prev_hash", HASH_SIZE),
+            _bytes(f[4], "tx_root", HASH_SIZE),
+            _bytes(f[5], "state_root", HASH_SIZE),
+            _bytes(f[6], "receipts_root", HASH_SIZE),
+            _bytes(f[7], "proposer", PUBLIC_KEY_SIZE),
+            _int(f[8], "view"),
+            _int(f[9], "timestamp_ms"),
+            _bytes(f[10], "validator_set_hash", HASH_SIZE),
+        )
+
+    @functools.cached_property
+    def hash(self) -> bytes:
+        return tagged_hash(DOMAIN_HEADER, self.encoded)
+
+
+def tx_root(txs: Sequence[SignedTx]) -> bytes:
+    return merkle_root([t.hash for t in txs])
+
+
+def receipts_root(receipts: Sequence[Receipt]) -> bytes:
+    return merkle_root([r.encoded for r in receipts])
+
+
+@dataclass(frozen=True, eq=True)
+class Block(Record):
+    TAG: ClassVar[int] = TAG_BLOCK
+    MAX_BYTES: ClassVar[int] = MAX_BLOCK_BYTES
+
+    header: BlockHeader
+    txs: tuple[SignedTx, ...]
+
+    def to_value(self) -> list[Any]:
+        return [TAG_BLOCK, self.header.to_value(), [t.to_value() for t in self.txs]]
+
+    @classmethod
+    def from_value(cls, v: Any) -> Block:
+        f = _fields(v, TAG_BLOCK, 2, "Block")
+        return cls(
+            BlockHeader.from_value(f[1]),
+            tuple(SignedTx.from_value(t) for t in _list(f[2], "txs", MAX_BLOCK_TXS)),
+        )
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    def validate_basic(self) -> None:
+        """Shape checks; tx signatures are checked by the node (once per tx per node)."""
+        h = self.header
+        if h.height > 0 and h.prev_hash == ZERO_HASH:
+            raise ValidationError("block above genesis has no parent hash")
+        if tx_root(self.txs) != h.tx_root:
+            raise ValidationError("tx_root does not match the block's txs")
+        seen: set[bytes] = set()
+        for t in self.txs:
+            if t.tx.chain_id != h.chain_id:
+                raise ValidationError("tx of another chain in block")
+            if t.hash in seen:
+                raise ValidationError("tx appears twice in block")
+            seen.add(t.hash)
+
+
+# --- consensus votes and commit certificates -------------------------------------------
+
+VOTE_PREPARE = 1
+VOTE_COMMIT = 2
+
+
+def vote_signing_bytes(kind: int, chain_id: str, height: int, view: int, block_hash: bytes) -> bytes:
+    return DOMAIN_VOTE + codec.encode([kind, chain_id, height, view, block_hash])
+
+
+@dataclass(frozen=True, eq=True)
+class Vote(Record):
+    """A validator's signed PREPARE or COMMIT for a block at (height, view)."""
+
+    TAG: ClassVar[int] = TAG_VOTE
+
+    kind: int
+    chain_id: str
+    height: int
+    view: int
+    block_hash: bytes
+    validator: bytes
+    signature: bytes
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_VOTE,
+            self.kind,
+            self.chain_id,
+            self.height,
+            self.view,
+            self.block_hash,
+            self.validator,
+            self.signature,
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> Vote:
+        f = _fields(v, TAG_VOTE, 7, "Vote")
+        return cls(
+            _int(f[1], "kind", VOTE_PREPARE, VOTE_COMMIT),
+            _str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
+            _int(f[3], "height"),
+            _int(f[4], "view"),
+            _bytes(f[5], "block_hash", HASH_SIZE),
+            _bytes(f[6], "validator", PUBLIC_KEY_SIZE),
+            _bytes(f[7], "signature", SIGNATURE_SIZE),
+        )
+
+    @classmethod
+    def create(
+        cls, key: PrivateKey, kind: int, chain_id: str, height: int, view: int, block_hash: bytes
+    ) -> Vote:
+        sig = key.sign(vote_signing_bytes(kind, chain_id, height, view, block_hash))
+        return cls(kind, chain_id, height, view, block_hash, key.public_key, sig)
+
+    def signing_bytes(self) -> bytes:
+        return vote_signing_bytes(self.kind, self.chain_id, self.height, self.view, self.block_hash)
+
+    def verify_signature(self) -> bool:
+        return verify(self.validator, self.signing_bytes(), self.signature)
+
+
+@dataclass(frozen=True, eq=True)
+class CommitCertificate(Record):
+    """A quorum of COMMIT signatures for one block at one (height, view).
+
+    ``signatures`` are (validator public key, signature) pairs sorted by key, so one
+    certificate has one encoding. Anyone holding the validator set can check finality.
+    """
+
+    TAG: ClassVar[int] = TAG_CERTIFICATE
+
+    chain_id: str
+    height: int
+    view: int
+    block_hash: bytes
+    signatures: tuple[tuple[bytes, bytes], ...]
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_CERTIFICATE,
+            self.chain_id,
+            self.height,
+            self.view,
+            self.block_hash,
+            [[k, s] for k, s in self.signatures],
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> CommitCertificate:
+        f = _fields(v, TAG_CERTIFICATE, 5, "CommitCertificate")
+        sigs = []
+        for pair in _list(f[5], "signatures", MAX_VALIDATORS):
+            p = _list(pair, "signature pair", 2)
+            if len(p) != 2:
+                raise DecodeError("signature pair must have two items")
+            sigs.append((_bytes(p[0], "validator", PUBLIC_KEY_SIZE), _bytes(p[1], "sig", SIGNATURE_SIZE)))
+        return cls(
+            _str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            _int(f[2], "height"),
+            _int(f[3], "view"),
+            _bytes(f[4], "block_hash", HASH_SIZE),
+            tuple(sigs),
+        )
+
+    @classmethod
+    def from_votes(cls, votes: Sequence[Vote]) -> CommitCertificate:
+        if not votes:
+            raise ValueError("a certificate needs votes")
+        first = votes[0]
+        for v in votes:
+            if (v.kind, v.chain_id, v.height, v.view, v.block_hash) != (
+                VOTE_COMMIT,
+                first.chain_id,
+                first.height,
+                first.view,
+                first.block_hash,
+            ):
+                raise ValueError("votes of a certificate must be matching COMMITs")
+        pairs = sorted({v.validator: v.signature for v in votes}.items())
+        return cls(first.chain_id, first.height, first.view, first.block_hash, tuple(pairs))
+
+    def verify(self, chain_id: str, validators: ValidatorSet) -> None:
+        """Raise ValidationError unless a quorum of ``validators`` signed this commit."""
+        if self.chain_id != chain_id:
+            raise ValidationError("certificate is for another chain")
+        keys = [k for k, _ in self.signatures]
+        if keys != sorted(set(keys)):
+            raise ValidationError("certificate signers are not sorted and unique")
+        msg = vote_signing_bytes(VOTE_COMMIT, chain_id, self.height, self.view, self.block_hash)
+        good = 0
+        for key, sig in self.signatures:
+            if key not in validators:
+                raise ValidationError("certificate signed by a non-validator")
+            if not verify(key, msg, sig):
+                raise SignatureError("certificate carries a bad signature")
+            good += 1
+        if good < validators.quorum:
+            raise ValidationError(f"certificate has {good} signatures, quorum is {validators.quorum}")

@@ -1,0 +1,2 @@
+"""The deterministic contract VM: compiler, gas-metered interpreter, block executor and
+the system contracts' sources."""
