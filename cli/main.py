@@ -18,9 +18,13 @@ def main() -> None:
 def _register() -> None:
     # Command modules are imported here, not at the top, so `hkchain --help` stays fast and
     # each module owns its own commands.
-    from cli import keys
+    from cli import client, keys, network
 
     main.add_command(keys.keys)
+    for command in (network.init, network.node, network.localnet, client.status, client.block,
+                    client.receipt, client.tx, client.transfer, client.query, client.deploy,
+                    client.watch):
+        main.add_command(command)
 
 
 _register()

@@ -1,0 +1,283 @@
+"""The client commands: `status`, `block`, `receipt`, `tx`, `transfer`, `query`, `deploy`,
+`watch`. Each talks to one node's RPC (--rpc URL) through cli/wallet.py, prints a table
+for people or JSON for scripts (--json), and reports failures as one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cli.common import (
+    console,
+    friendly_errors,
+    json_option,
+    key_option,
+    load_key,
+    print_json,
+    print_pairs,
+    print_table,
+    rpc_option,
+)
+from cli.wallet import (
+    DEFAULT_EXPIRY_MARGIN,
+    DEFAULT_MAX_FEE,
+    RpcClient,
+    Wallet,
+    parse_json_args,
+    run,
+)
+from core.codec import Value
+from core.crypto import parse_address
+
+T = TypeVar("T")
+
+MAX_WAIT_MS = 600_000
+MAX_SOURCE_BYTES = 256 * 1024
+
+
+def _with_rpc(rpc_url: str, fn: Callable[[RpcClient], Awaitable[T]]) -> T:
+    async def go() -> T:
+        async with RpcClient(rpc_url) as rpc:
+            return await fn(rpc)
+
+    return run(go())
+
+
+def wait_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--wait-ms", default=30_000, show_default=True, type=click.IntRange(0, MAX_WAIT_MS),
+                     help="How long to wait for the tx to commit; 0 returns once it is accepted.")(f)
+    f = click.option("--max-fee", default=DEFAULT_MAX_FEE, show_default=True, type=click.IntRange(0),
+                     help="Most the sender pays in fees for this tx.")(f)
+    f = click.option("--expiry", "expiry_margin", default=DEFAULT_EXPIRY_MARGIN, show_default=True,
+                     type=click.IntRange(1, 1_000_000),
+                     help="Blocks from now after which the tx may no longer be included.")(f)
+    return f
+
+
+@click.command("status")
+@rpc_option
+@json_option
+@friendly_errors
+def status(rpc_url: str, as_json: bool) -> None:
+    """Show a node's chain id, height, state root, peers and sync state."""
+    doc = _with_rpc(rpc_url, lambda rpc: rpc.status())
+    if as_json:
+        print_json(doc)
+        return
+    print_pairs(f"Node at {rpc_url}", sorted(doc.items()))
+
+
+@click.command("block")
+@click.argument("height", default="latest")
+@rpc_option
+@json_option
+@friendly_errors
+def block(height: str, rpc_url: str, as_json: bool) -> None:
+    """Show the block at HEIGHT (a number, or `latest`) with its txs."""
+    if height != "latest" and not height.isdigit():
+        raise click.BadParameter("must be a block height or `latest`", param_hint="HEIGHT")
+    doc = _with_rpc(rpc_url, lambda rpc: rpc.block(None if height == "latest" else int(height)))
+    if as_json:
+        print_json(doc)
+        return
+    header = doc.get("header", doc)
+    pairs = [(k, v) for k, v in sorted(header.items()) if not isinstance(v, list | dict)]
+    if "hash" in doc and "hash" not in header:
+        pairs.insert(0, ("hash", doc["hash"]))
+    cert = doc.get("certificate")
+    if isinstance(cert, dict):
+        pairs.append(("commit signatures", len(cert.get("signatures", []))))
+    print_pairs(f"Block {header.get('height', height)}", pairs)
+    txs = doc.get("txs", [])
+    if isinstance(txs, list) and txs:
+        rows = [_tx_row(t) for t in txs]
+        print_table(f"{len(txs)} txs", ["hash", "sender", "nonce", "call"], rows)
+
+
+def _tx_row(t: Any) -> list[Any]:
+    if not isinstance(t, dict):
+        return [t, "", "", ""]
+    tx = t.get("tx", t)
+    return [t.get("hash", ""), tx.get("sender_address", tx.get("sender", "")), tx.get("nonce", ""),
+            f"{tx.get('contract', '?')}.{tx.get('method', '?')}"]
+
+
+@click.command("receipt")
+@click.argument("tx_hash")
+@rpc_option
+@json_option
+@friendly_errors
+def receipt(tx_hash: str, rpc_url: str, as_json: bool) -> None:
+    """Show a tx by hash: pending, or committed with its receipt and events."""
+    tx_hash = tx_hash.removeprefix("0x")
+    doc = _with_rpc(rpc_url, lambda rpc: rpc.tx(tx_hash))
+    _print_tx(doc, as_json)
+
+
+def _print_tx(doc: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(doc)
+        return
+    pairs: list[tuple[str, Any]] = [(k, v) for k, v in sorted(doc.items()) if k != "receipt"]
+    rec = doc.get("receipt")
+    if isinstance(rec, dict):
+        pairs += [(f"receipt.{k}", v) for k, v in sorted(rec.items()) if k != "events"]
+    print_pairs("Transaction", pairs)
+    events = rec.get("events") if isinstance(rec, dict) else None
+    if isinstance(events, list) and events:
+        print_table("Events", ["contract", "name", "fields"],
+                    [(e.get("contract"), e.get("name"), e.get("fields")) for e in events if isinstance(e, dict)])
+
+
+def _send(rpc_url: str, key_file: str | None, contract: str, method: str, args: tuple[Value, ...],
+          max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
+    key = load_key(key_file)
+
+    async def go(rpc: RpcClient) -> tuple[str, dict[str, Any] | None]:
+        wallet = Wallet(key, rpc, max_fee=max_fee, expiry_margin=expiry_margin)
+        await wallet.sync()
+        if wait_ms == 0:
+            return await wallet.call(contract, method, args, wait_ms=None)
+        spinner = console().status("Waiting for the tx to commit…") if not as_json else contextlib.nullcontext()
+        with spinner:
+            return await wallet.call(contract, method, args, wait_ms=wait_ms)
+
+    tx_hash, committed = _with_rpc(rpc_url, go)
+    if committed is None:
+        if as_json:
+            print_json({"hash": tx_hash, "status": "accepted"})
+        else:
+            click.echo(f"accepted  {tx_hash}\n(check it with `hkchain receipt {tx_hash}`)")
+        return
+    _print_tx(committed, as_json)
+    rec = committed.get("receipt")
+    if isinstance(rec, dict) and rec.get("status") not in (0, "ok", None):
+        raise click.ClickException(
+            f"tx {tx_hash} committed but failed: {rec.get('error_code', '')} {rec.get('error_message', '')}".strip()
+        )
+
+
+@click.command("tx")
+@click.argument("contract")
+@click.argument("method")
+@click.argument("args_json", default="[]", metavar="[ARGS_JSON]")
+@rpc_option
+@key_option
+@wait_options
+@json_option
+@friendly_errors
+def tx(contract: str, method: str, args_json: str, rpc_url: str, key_file: str | None,
+       max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
+    """Sign and send a call of CONTRACT.METHOD with ARGS_JSON (a JSON array).
+
+    Strings starting with 0x are passed as bytes; numbers must be integers.
+    Example: hkchain tx token transfer '["hk1…", 100]'
+    """
+    try:
+        args = parse_json_args(args_json)
+    except ValueError as exc:  # pragma: no cover - parse_json_args raises ValidationError
+        raise click.BadParameter(str(exc)) from exc
+    _send(rpc_url, key_file, contract, method, args, max_fee, expiry_margin, wait_ms, as_json)
+
+
+@click.command("transfer")
+@click.option("--to", "to_address", required=True, metavar="ADDRESS", help="Recipient (hk1…).")
+@click.option("--amount", required=True, type=click.IntRange(1), help="Points to send (an integer).")
+@rpc_option
+@key_option
+@wait_options
+@json_option
+@friendly_errors
+def transfer(to_address: str, amount: int, rpc_url: str, key_file: str | None,
+             max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
+    """Send community points to ADDRESS and wait until the transfer commits."""
+    parse_address(to_address)  # a mistyped address fails here, with the checksum error
+    _send(rpc_url, key_file, "token", "transfer", (to_address, amount), max_fee, expiry_margin,
+          wait_ms, as_json)
+
+
+@click.command("query")
+@click.argument("contract")
+@click.argument("method")
+@click.argument("args_json", default="[]", metavar="[ARGS_JSON]")
+@rpc_option
+@json_option
+@friendly_errors
+def query(contract: str, method: str, args_json: str, rpc_url: str, as_json: bool) -> None:
+    """Call a read-only METHOD of CONTRACT with ARGS_JSON and print the result.
+
+    Example: hkchain query token balance_of '["hk1…"]'
+    """
+    args = parse_json_args(args_json)
+    result = _with_rpc(rpc_url, lambda rpc: rpc.query(contract, method, args))
+    if as_json:
+        print_json({"result": result})
+    elif isinstance(result, dict):
+        print_pairs(f"{contract}.{method}", sorted(result.items()))
+    else:
+        from cli.common import format_value
+
+        click.echo(format_value(result))
+
+
+@click.command("deploy")
+@click.argument("name")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@rpc_option
+@key_option
+@wait_options
+@json_option
+@friendly_errors
+def deploy(name: str, source: Path, rpc_url: str, key_file: str | None,
+           max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
+    """Deploy the contract in SOURCE (a .py file in the contract language) as NAME."""
+    if source.stat().st_size > MAX_SOURCE_BYTES:
+        raise click.ClickException(f"{source} is larger than {MAX_SOURCE_BYTES} bytes")
+    code = source.read_text()
+    _send(rpc_url, key_file, DEPLOY_CONTRACT, DEPLOY_METHOD, (name, code), max_fee, expiry_margin,
+          wait_ms, as_json)
+
+
+DEPLOY_CONTRACT = "governance"
+DEPLOY_METHOD = "deploy"
+
+
+@click.command("watch")
+@rpc_option
+@json_option
+@click.option("--count", default=0, type=click.IntRange(0), help="Stop after this many messages (0: never).")
+@click.option("--events/--no-events", default=True, show_default=True, help="Also show contract events.")
+@friendly_errors
+def watch(rpc_url: str, as_json: bool, count: int, events: bool) -> None:
+    """Follow new blocks (and their events) as they commit, until Ctrl-C."""
+    topics = ["blocks", "events"] if events else ["blocks"]
+
+    async def go(rpc: RpcClient) -> None:
+        seen = 0
+        async for msg in rpc.subscribe(topics):
+            if as_json:
+                print_json(msg)
+            else:
+                click.echo(_watch_line(msg))
+            seen += 1
+            if count and seen >= count:
+                return
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _with_rpc(rpc_url, go)
+
+
+def _watch_line(msg: dict[str, Any]) -> str:
+    kind = msg.get("type", "?")
+    if kind == "block":
+        return (f"block {msg.get('height')}  txs {msg.get('tx_count', len(msg.get('txs', []) or []))}"
+                f"  hash {msg.get('hash', '')}  state_root {msg.get('state_root', '')}")
+    if kind == "event":
+        return (f"event {msg.get('contract')}.{msg.get('name')}  {msg.get('fields')}"
+                f"  (tx {msg.get('tx_hash', '')}, block {msg.get('height', '')})")
+    return str(msg)

@@ -1,0 +1,163 @@
+"""What the client commands share: the --rpc/--key/--json options, turning errors into
+one clear line, and printing for people (rich tables) or for scripts (--json).
+
+Defaults follow the local network: --rpc is $HKCHAIN_RPC, else the first node of
+./localnet/nodes.json, else the first localnet port; --key is $HKCHAIN_KEY, else
+./localnet/operator.key when it exists.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from core.crypto import PrivateKey, is_key_file_encrypted
+from core.errors import ChainError
+from node.config import LOCALNET_RPC_BASE_PORT
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_LOCALNET_HOME = Path("localnet")
+FALLBACK_RPC_URL = f"http://127.0.0.1:{LOCALNET_RPC_BASE_PORT}"
+
+# Plain-words hints for the node's error codes (docs/RPC.md); the node's own message follows.
+ERROR_HINTS: Mapping[str, str] = {
+    "bad_nonce": "nonce already used (another tx from this key committed first; retry)",
+    "nonce_gap": "nonce too far ahead of the account's next nonce",
+    "insufficient_fee": "the account cannot pay the fee (balance or max fee too low)",
+    "expired": "the tx expired before it could be included",
+    "wrong_chain": "the tx was signed for another chain",
+    "unknown_contract": "no contract of that name is deployed",
+    "bad_signature": "the signature does not verify",
+    "malformed": "the node could not decode the request",
+    "too_large": "the request is larger than the node accepts",
+    "mempool_full": "the node's mempool is full; retry later",
+    "rate_limited": "too many requests; slow down",
+}
+
+
+def console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def default_rpc_url() -> str:
+    env = os.environ.get("HKCHAIN_RPC")
+    if env:
+        return env
+    nodes_file = DEFAULT_LOCALNET_HOME / "nodes.json"
+    try:
+        nodes = json.loads(nodes_file.read_text())["nodes"]
+        return str(nodes[0]["rpc_url"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return FALLBACK_RPC_URL
+
+
+def default_key_file() -> str | None:
+    env = os.environ.get("HKCHAIN_KEY")
+    if env:
+        return env
+    candidate = DEFAULT_LOCALNET_HOME / "operator.key"
+    return str(candidate) if candidate.exists() else None
+
+
+def rpc_option(f: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "--rpc", "rpc_url", default=default_rpc_url, show_default="$HKCHAIN_RPC or ./localnet node0",
+        metavar="URL", help="RPC URL of the node to talk to.",
+    )(f)
+
+
+def json_option(f: Callable[P, R]) -> Callable[P, R]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def key_option(f: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "--key", "key_file", default=default_key_file, metavar="FILE",
+        show_default="$HKCHAIN_KEY or ./localnet/operator.key",
+        help="Key file that signs the tx.",
+    )(f)
+
+
+def load_key(key_file: str | None) -> PrivateKey:
+    if not key_file:
+        raise click.ClickException(
+            "no key: pass --key FILE (or set HKCHAIN_KEY); `hkchain keys new --out FILE` makes one"
+        )
+    path = Path(key_file)
+    if not path.exists():
+        raise click.ClickException(f"key file {path} does not exist")
+    passphrase = None
+    if is_key_file_encrypted(path):
+        passphrase = click.prompt(f"Passphrase for {path}", hide_input=True)
+    return PrivateKey.load(path, passphrase)
+
+
+def explain(exc: ChainError) -> str:
+    """One line for a person: what went wrong, in the node's words and ours."""
+    hint = ERROR_HINTS.get(exc.code)
+    if hint:
+        return f"{exc.message} [{exc.code}: {hint}]"
+    return exc.message
+
+
+def friendly_errors(f: Callable[P, R]) -> Callable[P, R]:
+    """Turn the project's typed errors into a one-line click error (no traceback)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return f(*args, **kwargs)
+        except ChainError as exc:
+            raise click.ClickException(explain(exc)) from exc
+
+    return wrapper
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def print_json(doc: Any) -> None:
+    from cli.wallet import json_dumps
+
+    click.echo(json_dumps(doc))
+
+
+def print_pairs(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
+    """A two-column table of name/value pairs."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for name, value in pairs:
+        table.add_row(name, format_value(value))
+    console().print(table)
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for row in rows:
+        table.add_row(*(format_value(v) for v in row))
+    console().print(table)
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, dict | list):
+        from cli.wallet import value_to_json
+
+        return json.dumps(value_to_json(value), sort_keys=True)
+    return str(value)

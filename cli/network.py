@@ -1,0 +1,86 @@
+"""`hkchain init`, `hkchain node start` and `hkchain localnet`: set up and run nodes.
+
+Each command parses its arguments and calls one function of node/ (node/home.py,
+node/service.py, node/localnet.py); nothing here knows how a node works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import friendly_errors, print_table
+from node.home import DEFAULT_BASE_PORT, MAX_LOCAL_VALIDATORS
+
+HOME_PATH = click.Path(file_okay=False, path_type=Path)
+GENESIS_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.command("init")
+@click.option("--validators", "-n", default=4, show_default=True,
+              type=click.IntRange(1, MAX_LOCAL_VALIDATORS), help="Number of validator nodes.")
+@click.option("--home", required=True, type=HOME_PATH, help="Directory for the network (DIR/nodeK, DIR/operator.key).")
+@click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(1024, 65000),
+              help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1.")
+@click.option("--genesis", "genesis_template", type=GENESIS_PATH, default=None,
+              help="Genesis template (default: the repository's genesis.json).")
+@click.option("--chain-id", default=None, help="Chain id (default: the template's).")
+@click.option("--force", is_flag=True, help="Replace a network already in --home.")
+@friendly_errors
+def init(validators: int, home: Path, base_port: int, genesis_template: Path | None,
+         chain_id: str | None, force: bool) -> None:
+    """Create keys, one genesis and a config per node for a local network.
+
+    Writes DIR/nodeK/{node.key,genesis.json,config.json} for each validator and a funded
+    operator key DIR/operator.key (committee role). Start one node with
+    `hkchain node start --home DIR/node0`, or all of them with `hkchain localnet --home DIR`.
+    """
+    from node.home import init_network
+
+    net = init_network(home, validators, base_port=base_port, genesis_template=genesis_template,
+                       chain_id=chain_id, force=force)
+    print_table(
+        f"Initialised chain {net.chain_id} in {home}",
+        ["node", "home", "rpc", "p2p", "validator address"],
+        [(n.name, n.home, n.rpc_url, n.p2p_url, n.address) for n in net.nodes],
+    )
+    click.echo(f"operator key  {net.operator_key_file}  (address {net.operator_address})")
+
+
+@click.group("node")
+def node() -> None:
+    """Run one node."""
+
+
+@node.command("start")
+@click.option("--home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The node's home directory (config.json, node.key, genesis.json, data/).")
+@friendly_errors
+def node_start(home: Path) -> None:
+    """Run the node in HOME in the foreground until Ctrl-C or SIGTERM."""
+    from node.service import run_node
+
+    run_node(home)
+
+
+@click.command("localnet")
+@click.option("--nodes", "-n", default=4, show_default=True, type=click.IntRange(1, MAX_LOCAL_VALIDATORS),
+              help="Number of validators (for a new home).")
+@click.option("--home", default=Path("localnet"), show_default=True, type=HOME_PATH,
+              help="Directory of the network; reused if it already holds one.")
+@click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(1024, 65000),
+              help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1 (new home only).")
+@click.option("--genesis", "genesis_template", type=GENESIS_PATH, default=None,
+              help="Genesis template for a new home (default: the repository's genesis.json).")
+@friendly_errors
+def localnet(nodes: int, home: Path, base_port: int, genesis_template: Path | None) -> None:
+    """Run a local network: every validator as its own process on 127.0.0.1.
+
+    Initialises --home if it is empty, starts the nodes (logs in DIR/nodeK/node.log),
+    writes DIR/nodes.json (name, home, RPC and p2p URLs, address, pid of each node) and a
+    funded operator key DIR/operator.key, then waits. Ctrl-C stops every node.
+    """
+    from node.localnet import run_localnet
+
+    run_localnet(home, nodes, base_port=base_port, genesis_template=genesis_template)

@@ -1,0 +1,338 @@
+"""Node homes of a local network: what `hkchain init` writes and `hkchain localnet` reads.
+
+``init_network`` lays out ``DIR/nodeK/`` for each validator (``node.key`` mode 0600,
+``config.json``, one shared ``genesis.json``) and a funded operator key
+``DIR/operator.key``. The genesis is the template's (root genesis.json: parameters,
+contracts, roles) with the development keys swapped for the fresh ones everywhere they
+appear, so every grant the template gives the dev operator or a dev validator goes to
+its fresh counterpart. ``load_network`` reads an existing layout back.
+
+Ports: node K listens for RPC on ``base_port + 10K`` and for peers on
+``base_port + 10K + 1`` (node/config.py's localnet layout), so two local networks with
+different ``--base-port`` never collide.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.crypto import PrivateKey, address_of
+from core.errors import ChainError
+from node.config import (
+    CONFIG_FILE,
+    LOCALNET_P2P_BASE_PORT,
+    LOCALNET_PORT_STRIDE,
+    LOCALNET_RPC_BASE_PORT,
+    NodeConfig,
+    P2PConfig,
+    PeerConfig,
+    RpcConfig,
+)
+
+DEFAULT_BASE_PORT = LOCALNET_RPC_BASE_PORT
+P2P_PORT_OFFSET = LOCALNET_P2P_BASE_PORT - LOCALNET_RPC_BASE_PORT
+MAX_LOCAL_VALIDATORS = 64
+NODE_KEY_FILE = "node.key"
+GENESIS_FILE = "genesis.json"
+OPERATOR_KEY_FILE = "operator.key"
+NODES_FILE = "nodes.json"
+MAX_GENESIS_BYTES = 16 * 1024 * 1024
+DEV_VALIDATOR_SEED = "hkchain-dev-validator-{}"
+DEV_OPERATOR_SEED = "hkchain-dev-operator"
+# How many dev validator keys a template may mention (they are mapped to fresh keys or,
+# beyond the new network's size, dropped with the validator list).
+MAX_TEMPLATE_VALIDATORS = 64
+_NODE_DIR_RE = re.compile(r"^node\d+$")
+
+
+class HomeError(ChainError):
+    """A home directory that cannot be created or read as a local network."""
+
+    code = "bad_home"
+
+
+@dataclass(frozen=True)
+class LocalNode:
+    """One validator of a local network, as an operator needs to find it."""
+
+    name: str
+    home: Path
+    rpc_url: str
+    p2p_url: str
+    address: str
+    public_key: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "home": str(self.home),
+            "rpc_url": self.rpc_url,
+            "p2p_url": self.p2p_url,
+            "address": self.address,
+            "public_key": self.public_key.hex(),
+        }
+
+
+@dataclass(frozen=True)
+class LocalNetwork:
+    home: Path
+    chain_id: str
+    nodes: tuple[LocalNode, ...]
+    operator_key_file: Path
+    operator_address: str
+
+
+def node_ports(index: int, base_port: int = DEFAULT_BASE_PORT) -> tuple[int, int]:
+    """(rpc port, p2p port) of node ``index`` of a network at ``base_port``."""
+    rpc = base_port + LOCALNET_PORT_STRIDE * index
+    return rpc, rpc + P2P_PORT_OFFSET
+
+
+def default_genesis_template() -> Path:
+    """The repository's genesis.json (the default local network)."""
+    return Path(__file__).resolve().parent.parent / GENESIS_FILE
+
+
+def init_network(
+    home: Path,
+    validators: int = 4,
+    *,
+    base_port: int = DEFAULT_BASE_PORT,
+    genesis_template: Path | None = None,
+    chain_id: str | None = None,
+    force: bool = False,
+    now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+) -> LocalNetwork:
+    """Create keys, genesis and config for ``validators`` nodes under ``home``."""
+    home = Path(home)
+    if not 1 <= validators <= MAX_LOCAL_VALIDATORS:
+        raise HomeError(f"--validators must be between 1 and {MAX_LOCAL_VALIDATORS}")
+    last_port = node_ports(validators - 1, base_port)[1]
+    if base_port < 1024 or last_port > 65535:
+        raise HomeError(f"ports {base_port}..{last_port} are outside 1024..65535; pick another --base-port")
+    template_path = genesis_template or default_genesis_template()
+    template = _read_genesis(template_path)
+    _prepare_home(home, force)
+
+    keys = [PrivateKey.generate() for _ in range(validators)]
+    operator = PrivateKey.generate()
+    genesis = make_genesis(template, keys, operator, genesis_time_ms=now_ms(), chain_id=chain_id)
+    genesis_bytes = (json.dumps(genesis, indent=2) + "\n").encode()
+    net_chain_id = str(genesis["chain_id"])
+
+    names = [f"node{i}" for i in range(validators)]
+    nodes = []
+    for i, key in enumerate(keys):
+        node_home = home / names[i]
+        rpc_port, p2p_port = node_ports(i, base_port)
+        node_home.mkdir(parents=True, exist_ok=True)
+        key.save(node_home / NODE_KEY_FILE)
+        _write_file(node_home / GENESIS_FILE, genesis_bytes)
+        peers = tuple(
+            PeerConfig(
+                name=names[j],
+                public_key=keys[j].public_key,
+                url=f"ws://127.0.0.1:{node_ports(j, base_port)[1]}/p2p",
+            )
+            for j in range(validators)
+            if j != i
+        )
+        config = NodeConfig(
+            name=names[i],
+            chain_id=net_chain_id,
+            key_file=NODE_KEY_FILE,
+            genesis_file=GENESIS_FILE,
+            rpc=RpcConfig(host="127.0.0.1", port=rpc_port),
+            p2p=P2PConfig(host="127.0.0.1", port=p2p_port, peers=peers),
+        )
+        config.save(node_home)
+        nodes.append(_local_node(node_home, config, key.public_key))
+    operator.save(home / OPERATOR_KEY_FILE)
+    return LocalNetwork(home, net_chain_id, tuple(nodes), home / OPERATOR_KEY_FILE, operator.address)
+
+
+def load_network(home: Path) -> LocalNetwork:
+    """Read the layout written by ``init_network``; HomeError if it is not one."""
+    home = Path(home)
+    node_dirs = sorted(
+        (p for p in home.iterdir() if p.is_dir() and _NODE_DIR_RE.match(p.name)),
+        key=lambda p: int(p.name[4:]),
+    ) if home.is_dir() else []
+    if not node_dirs:
+        raise HomeError(f"{home} holds no local network (run `hkchain init --home {home}`)")
+    nodes = []
+    chain_ids = set()
+    for node_home in node_dirs:
+        config = NodeConfig.load(node_home)
+        key = PrivateKey.load(config.key_path(node_home))
+        nodes.append(_local_node(node_home, config, key.public_key))
+        chain_ids.add(config.chain_id)
+    if len(chain_ids) != 1:
+        raise HomeError(f"the nodes under {home} disagree on the chain id: {sorted(chain_ids)}")
+    operator_file = home / OPERATOR_KEY_FILE
+    operator = PrivateKey.load(operator_file)
+    return LocalNetwork(home, chain_ids.pop(), tuple(nodes), operator_file, operator.address)
+
+
+def is_initialised(home: Path) -> bool:
+    return (Path(home) / "node0" / CONFIG_FILE).exists()
+
+
+# --- genesis ---------------------------------------------------------------------------
+
+
+def make_genesis(
+    template: dict[str, Any],
+    validator_keys: list[PrivateKey],
+    operator: PrivateKey,
+    *,
+    genesis_time_ms: int,
+    chain_id: str | None = None,
+) -> dict[str, Any]:
+    """The template with fresh keys in place of the development ones.
+
+    Every dev validator's and the dev operator's address and public key (hex) are
+    replaced wherever they occur (accounts, roles, parameters), the validator list is
+    rebuilt from the fresh keys, and accounts of dev validators beyond the new size are
+    dropped. Parameters, contracts and other grants are kept as they are.
+    """
+    dev_validators = [
+        PrivateKey.from_seed_text(DEV_VALIDATOR_SEED.format(i)) for i in range(MAX_TEMPLATE_VALIDATORS)
+    ]
+    dev_operator = PrivateKey.from_seed_text(DEV_OPERATOR_SEED)
+    swaps: dict[str, str] = {}
+    dropped: set[str] = set()
+    pairs = [(dev_operator, operator)]
+    for i, dev in enumerate(dev_validators):
+        if i < len(validator_keys):
+            pairs.append((dev, validator_keys[i]))
+        else:
+            dropped.update({dev.address, dev.public_key.hex()})
+    for dev, fresh in pairs:
+        swaps[dev.address] = fresh.address
+        swaps[dev.public_key.hex()] = fresh.public_key.hex()
+
+    doc: dict[str, Any] = _swap(template, swaps, dropped)
+    template_validators = template.get("validators")
+    if not isinstance(template_validators, list) or not template_validators:
+        raise HomeError("genesis template has no validator list")
+    doc["validators"] = [
+        _validator_entry(template_validators[i % len(template_validators)], key, f"node{i}")
+        for i, key in enumerate(validator_keys)
+    ]
+    doc["genesis_time_ms"] = genesis_time_ms
+    if chain_id is not None:
+        doc["chain_id"] = chain_id
+    if not isinstance(doc.get("chain_id"), str) or not doc["chain_id"]:
+        raise HomeError("genesis template has no chain_id")
+    return doc
+
+
+def _validator_entry(shape: Any, key: PrivateKey, name: str) -> Any:
+    # Follow the template's shape for one validator, whatever fields it carries.
+    if isinstance(shape, str):
+        return key.public_key.hex()
+    if not isinstance(shape, dict):
+        raise HomeError("genesis template: a validator entry must be an object or a hex key")
+    entry = dict(shape)
+    entry["public_key"] = key.public_key.hex()
+    if "name" in entry:
+        entry["name"] = name
+    if "address" in entry:
+        entry["address"] = key.address
+    return entry
+
+
+def _swap(value: Any, swaps: dict[str, str], dropped: set[str]) -> Any:
+    if isinstance(value, str):
+        return swaps.get(value, value)
+    if isinstance(value, list):
+        return [_swap(v, swaps, dropped) for v in value if not _mentions(v, dropped)]
+    if isinstance(value, dict):
+        return {
+            swaps.get(k, k): _swap(v, swaps, dropped)
+            for k, v in value.items()
+            if k not in dropped and not _mentions(v, dropped)
+        }
+    return value
+
+
+def _mentions(value: Any, dropped: set[str]) -> bool:
+    """An entry that belongs to a dropped key: it is that key, or an object naming it."""
+    if isinstance(value, str):
+        return value in dropped
+    if isinstance(value, dict):
+        return any(isinstance(v, str) and v in dropped for v in value.values())
+    return False
+
+
+def _read_genesis(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_GENESIS_BYTES + 1)
+    except OSError as exc:
+        raise HomeError(f"cannot read genesis template {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_GENESIS_BYTES:
+        raise HomeError(f"genesis template {path} is larger than {MAX_GENESIS_BYTES} bytes")
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise HomeError(f"genesis template {path} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise HomeError(f"genesis template {path} must be a JSON object")
+    return doc
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+def _prepare_home(home: Path, force: bool) -> None:
+    if home.exists() and not home.is_dir():
+        raise HomeError(f"{home} exists and is not a directory")
+    ours = _our_entries(home)
+    if ours and not force:
+        raise HomeError(f"{home} already holds a network; pass --force to replace it")
+    for entry in ours:
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    home.mkdir(parents=True, exist_ok=True)
+
+
+def _our_entries(home: Path) -> list[Path]:
+    """What init writes under a home (only these are ever removed by --force)."""
+    if not home.is_dir():
+        return []
+    return [
+        p for p in home.iterdir()
+        if (p.is_dir() and _NODE_DIR_RE.match(p.name)) or p.name in (OPERATOR_KEY_FILE, NODES_FILE)
+    ]
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _local_node(node_home: Path, config: NodeConfig, public_key: bytes) -> LocalNode:
+    return LocalNode(
+        name=config.name,
+        home=node_home,
+        rpc_url=config.rpc_url,
+        p2p_url=config.p2p_url,
+        address=address_of(public_key),
+        public_key=public_key,
+    )

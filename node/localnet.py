@@ -1,0 +1,292 @@
+"""`hkchain localnet`: run every validator of a local network as its own process.
+
+``Supervisor`` starts, stops and kills the node processes of a ``LocalNetwork`` (each is
+``python -m cli node start --home DIR/nodeK``, logging to ``DIR/nodeK/node.log``), waits
+until their RPCs answer, and writes ``DIR/nodes.json`` so scripts and tests can find
+each node's URLs and pid. ``run_localnet`` is the command: initialise the home if it is
+empty (reuse it otherwise, so a restart keeps the chain), start all nodes, print where
+everything is, and on Ctrl-C or SIGTERM stop them all (SIGTERM, then SIGKILL after a
+grace period).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from core.errors import ChainError
+from node.home import (
+    DEFAULT_BASE_PORT,
+    NODES_FILE,
+    LocalNetwork,
+    LocalNode,
+    init_network,
+    is_initialised,
+    load_network,
+)
+
+DEFAULT_HOME = Path("localnet")
+LOG_FILE = "node.log"
+READY_TIMEOUT_MS = 60_000
+STOP_GRACE_MS = 10_000
+POLL_INTERVAL_S = 0.2
+STATUS_TIMEOUT_S = 2.0
+LOG_TAIL_BYTES = 4000
+
+
+class LocalnetError(ChainError):
+    code = "localnet_failed"
+
+
+def node_command(node_home: Path) -> list[str]:
+    """The command line that runs one node (the same CLI, in this Python)."""
+    return [sys.executable, "-m", "cli", "node", "start", "--home", str(node_home)]
+
+
+def rpc_status(rpc_url: str, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, Any] | None:
+    """The node's /v1/status, or None if it does not answer (yet)."""
+    try:
+        with urllib.request.urlopen(rpc_url + "/v1/status", timeout=timeout_s) as resp:
+            doc = json.loads(resp.read(1 << 20))
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+class Supervisor:
+    """The processes of one local network's nodes."""
+
+    def __init__(self, network: LocalNetwork, *, extra_env: dict[str, str] | None = None) -> None:
+        self.network = network
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._logs: dict[int, IO[bytes]] = {}
+        self._env = {**os.environ, **(extra_env or {})}
+
+    @property
+    def nodes(self) -> tuple[LocalNode, ...]:
+        return self.network.nodes
+
+    def log_path(self, index: int) -> Path:
+        return self.nodes[index].home / LOG_FILE
+
+    def start(self, index: int) -> subprocess.Popen[bytes]:
+        """Start node ``index`` (it must not be running)."""
+        if self.is_running(index):
+            raise LocalnetError(f"{self.nodes[index].name} is already running")
+        self._close_log(index)
+        log = open(self.log_path(index), "ab")
+        self._logs[index] = log
+        # A session of its own: a Ctrl-C in the terminal reaches the supervisor only, which
+        # then stops the nodes in order.
+        proc = subprocess.Popen(
+            node_command(self.nodes[index].home),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._env,
+            start_new_session=True,
+        )
+        self.procs[index] = proc
+        return proc
+
+    def start_all(self) -> None:
+        for i in range(len(self.nodes)):
+            self.start(i)
+
+    def is_running(self, index: int) -> bool:
+        proc = self.procs.get(index)
+        return proc is not None and proc.poll() is None
+
+    def pid(self, index: int) -> int | None:
+        proc = self.procs.get(index)
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def kill(self, index: int) -> None:
+        """SIGKILL node ``index``: a crash, with no chance to clean up."""
+        proc = self.procs.get(index)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._close_log(index)
+
+    def stop(self, index: int, grace_ms: int = STOP_GRACE_MS) -> None:
+        """SIGTERM node ``index``; SIGKILL if it has not exited after ``grace_ms``."""
+        self.stop_many([index], grace_ms)
+
+    def stop_many(self, indices: list[int], grace_ms: int = STOP_GRACE_MS) -> None:
+        running = [i for i in indices if self.is_running(i)]
+        for i in running:
+            with contextlib.suppress(ProcessLookupError):
+                self.procs[i].terminate()
+        deadline = time.monotonic() + grace_ms / 1000
+        for i in running:
+            try:
+                self.procs[i].wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.procs[i].kill()
+                self.procs[i].wait()
+        for i in indices:
+            self._close_log(i)
+
+    def stop_all(self, grace_ms: int = STOP_GRACE_MS) -> None:
+        self.stop_many(list(range(len(self.nodes))), grace_ms)
+
+    def wait_ready(self, indices: list[int] | None = None, timeout_ms: int = READY_TIMEOUT_MS) -> None:
+        """Return once every node in ``indices`` answers /v1/status; LocalnetError if one
+        exits or the deadline passes (the message carries the tail of its log)."""
+        pending = list(range(len(self.nodes)) if indices is None else indices)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while pending:
+            for i in list(pending):
+                proc = self.procs.get(i)
+                if proc is None or proc.poll() is not None:
+                    raise LocalnetError(
+                        f"{self.nodes[i].name} exited before its RPC answered; "
+                        f"end of {self.log_path(i)}:\n{self.log_tail(i)}"
+                    )
+                if rpc_status(self.nodes[i].rpc_url) is not None:
+                    pending.remove(i)
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                names = ", ".join(self.nodes[i].name for i in pending)
+                raise LocalnetError(f"{names} did not answer within {timeout_ms} ms; see node.log")
+            time.sleep(POLL_INTERVAL_S)
+
+    def log_tail(self, index: int) -> str:
+        try:
+            with open(self.log_path(index), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - LOG_TAIL_BYTES))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def nodes_file_doc(self) -> dict[str, Any]:
+        net = self.network
+        return {
+            "chain_id": net.chain_id,
+            "home": str(net.home),
+            "operator_key": str(net.operator_key_file),
+            "operator_address": net.operator_address,
+            "nodes": [{**n.to_json(), "pid": self.pid(i)} for i, n in enumerate(net.nodes)],
+        }
+
+    def write_nodes_file(self) -> Path:
+        path = self.network.home / NODES_FILE
+        tmp = path.with_name(NODES_FILE + ".tmp")
+        tmp.write_text(json.dumps(self.nodes_file_doc(), indent=2) + "\n")
+        os.replace(tmp, path)
+        return path
+
+    def _close_log(self, index: int) -> None:
+        log = self._logs.pop(index, None)
+        if log is not None:
+            log.close()
+
+
+@contextlib.contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt, as Ctrl-C already is."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_localnet(
+    home: Path = DEFAULT_HOME,
+    nodes: int = 4,
+    *,
+    base_port: int = DEFAULT_BASE_PORT,
+    genesis_template: Path | None = None,
+    ready_timeout_ms: int = READY_TIMEOUT_MS,
+    stop_grace_ms: int = STOP_GRACE_MS,
+) -> None:
+    """Run a local network in the foreground until Ctrl-C or SIGTERM."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    home = Path(home)
+    if is_initialised(home):
+        network = load_network(home)
+        if len(network.nodes) != nodes:
+            console.print(
+                f"[yellow]{home} holds {len(network.nodes)} nodes; reusing them "
+                f"(--nodes {nodes} applies to a new home)[/yellow]"
+            )
+        console.print(f"Reusing the network in [bold]{home}[/bold] (its chain continues).")
+    else:
+        network = init_network(home, nodes, base_port=base_port, genesis_template=genesis_template)
+        console.print(f"Initialised a {nodes}-validator network in [bold]{home}[/bold].")
+
+    supervisor = Supervisor(network)
+    with _stop_signals_raise():
+        try:
+            supervisor.start_all()
+            with console.status(f"Starting {len(network.nodes)} nodes…"):
+                supervisor.wait_ready(timeout_ms=ready_timeout_ms)
+            supervisor.write_nodes_file()
+            print_summary(console, supervisor)
+            _watch(console, supervisor)
+        except KeyboardInterrupt:
+            console.print("\nStopping the nodes…")
+        finally:
+            supervisor.stop_all(stop_grace_ms)
+            supervisor.write_nodes_file()
+    console.print("All nodes stopped.")
+
+
+def _watch(console: Any, supervisor: Supervisor) -> None:
+    """Wait for Ctrl-C; say so once when a node exits by itself, give up when all have."""
+    reported: set[int] = set()
+    while True:
+        for i, node in enumerate(supervisor.nodes):
+            if i not in reported and not supervisor.is_running(i):
+                reported.add(i)
+                code = supervisor.procs[i].returncode if i in supervisor.procs else None
+                console.print(f"[red]{node.name} exited (code {code}); see {supervisor.log_path(i)}[/red]")
+        if len(reported) == len(supervisor.nodes):
+            raise LocalnetError("every node has exited; see their node.log files")
+        time.sleep(0.5)
+
+
+def print_summary(console: Any, supervisor: Supervisor) -> None:
+    from rich.table import Table
+
+    net = supervisor.network
+    table = Table(title=f"hkchain localnet — chain {net.chain_id}", title_justify="left")
+    for col in ("node", "pid", "rpc", "p2p", "validator address", "log"):
+        table.add_column(col, overflow="fold")
+    for i, n in enumerate(net.nodes):
+        table.add_row(n.name, str(supervisor.pid(i) or "-"), n.rpc_url, n.p2p_url, n.address,
+                      str(supervisor.log_path(i)))
+    console.print(table)
+    rpc = net.nodes[0].rpc_url
+    console.print(f"operator key   {net.operator_key_file}  (address {net.operator_address})")
+    console.print(f"nodes file     {net.home / NODES_FILE}")
+    console.print("\nTry, in another terminal:")
+    console.print(f"  hkchain status --rpc {rpc}")
+    console.print("  hkchain keys new --out alice.key")
+    console.print(
+        f"  hkchain transfer --rpc {rpc} --key {net.operator_key_file} --to <address from alice.key> --amount 100"
+    )
+    console.print(f"  hkchain watch --rpc {rpc}")
+    console.print("\nPress Ctrl-C to stop all nodes.")
