@@ -1,0 +1,24 @@
+"""Errors of p2p/: why a peer was refused or dropped. Each has a stable ``code``."""
+
+from __future__ import annotations
+
+from core.errors import ChainError
+
+
+class P2PError(ChainError):
+    code = "p2p_error"
+
+
+class HandshakeError(P2PError):
+    """The other side failed the handshake. ``code`` is one of: wrong_chain,
+    wrong_genesis, wrong_version, not_admitted, unexpected_peer, bad_auth, self_connect,
+    handshake_timeout, protocol."""
+
+    code = "handshake_failed"
+
+
+class PeerMisbehaved(P2PError):
+    """A peer broke the protocol after the handshake (garbage, oversized, flood, bad
+    block); it is disconnected."""
+
+    code = "peer_misbehaved"

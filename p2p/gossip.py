@@ -1,0 +1,211 @@
+"""Transaction gossip: hashes are announced, bodies fetched on request.
+
+A body crosses each link at most once: a node asks for a hash from one announcer at a
+time, and only bodies it asked for are accepted. Announcements are batched per peer and
+flushed by one task (no per-tx tasks); a request that is not answered in time moves to
+the next peer that announced the hash. Peers never get announcements of hashes they
+announced themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Protocol
+
+from core.types import SignedTx
+from p2p.messages import MAX_HASHES_PER_FRAME, MAX_TXS_PER_FRAME, TxAnnounce, TxRequest, Txs
+from p2p.network import Network, Peer
+
+log = logging.getLogger("hkchain.p2p.gossip")
+
+FLUSH_INTERVAL_S = 0.01
+REQUEST_TIMEOUT_S = 2.0
+MAX_KNOWN_PER_PEER = 100_000
+MAX_IN_FLIGHT = 200_000
+MAX_TXS_FRAME_BYTES = 4 * 1024 * 1024
+
+
+class TxPool(Protocol):
+    """What gossip needs from the mempool."""
+
+    def has(self, tx_hash: bytes) -> bool: ...
+
+    def get(self, tx_hash: bytes) -> SignedTx | None: ...
+
+    def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
+        """Check and admit txs a peer sent; return the hashes newly admitted."""
+
+
+class _BoundedSet:
+    """Insertion-ordered set that forgets its oldest members beyond ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[bytes, None] = OrderedDict()
+
+    def add(self, item: bytes) -> None:
+        self._items[item] = None
+        if len(self._items) > self.limit:
+            self._items.popitem(last=False)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+
+class TxGossip:
+    def __init__(self, network: Network, pool: TxPool) -> None:
+        self.network = network
+        self.pool = pool
+        self._known: dict[bytes, _BoundedSet] = {}  # hashes each peer has (or was sent)
+        self._outbox: dict[bytes, list[bytes]] = {}  # per peer: hashes to announce
+        # hash -> (peer asked, deadline, other announcers to try next)
+        self._in_flight: dict[bytes, tuple[bytes, float, list[bytes]]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.bodies_received = 0
+        self.bodies_sent = 0
+        self.unsolicited = 0
+        network.handle(TxAnnounce.TAG, self._on_announce)  # type: ignore[arg-type]
+        network.handle(TxRequest.TAG, self._on_request)  # type: ignore[arg-type]
+        network.handle(Txs.TAG, self._on_txs)  # type: ignore[arg-type]
+        network.on_connect.append(self._on_connect)
+        network.on_disconnect.append(self._on_disconnect)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._flusher())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # --- outgoing ----------------------------------------------------------------------------
+
+    def announce(self, hashes: Iterable[bytes], source: bytes | None = None) -> None:
+        """Queue ``hashes`` for every peer but ``source`` and those known to have them."""
+        hashes = list(hashes)
+        if not hashes:
+            return
+        for key in self.network.peers:
+            if key == source:
+                continue
+            known = self._known.get(key)
+            box = self._outbox.setdefault(key, [])
+            for h in hashes:
+                if known is None or h not in known:
+                    box.append(h)
+        self._wake.set()
+
+    async def _flusher(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            # A short pause collects the txs of a burst into one frame per peer.
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            self._flush()
+            self._retry_timed_out(loop.time())
+            if self._in_flight:
+                loop.call_later(REQUEST_TIMEOUT_S, self._wake.set)
+
+    def _flush(self) -> None:
+        outbox, self._outbox = self._outbox, {}
+        for key, hashes in outbox.items():
+            peer = self.network.peers.get(key)
+            if peer is None:
+                continue
+            known = self._known.setdefault(key, _BoundedSet(MAX_KNOWN_PER_PEER))
+            fresh = []
+            for h in hashes:
+                if h not in known:
+                    known.add(h)
+                    fresh.append(h)
+            for i in range(0, len(fresh), MAX_HASHES_PER_FRAME):
+                peer.send(TxAnnounce(tuple(fresh[i : i + MAX_HASHES_PER_FRAME])))
+
+    def _retry_timed_out(self, now_s: float) -> None:
+        retry: dict[bytes, list[bytes]] = {}
+        for h, (asked, deadline, others) in list(self._in_flight.items()):
+            if deadline > now_s and asked in self.network.peers:
+                continue
+            del self._in_flight[h]
+            if self.pool.has(h):
+                continue
+            while others:
+                nxt = others.pop(0)
+                if nxt in self.network.peers:
+                    self._in_flight[h] = (nxt, now_s + REQUEST_TIMEOUT_S, others)
+                    retry.setdefault(nxt, []).append(h)
+                    break
+        for key, hs in retry.items():
+            self.network.send(key, TxRequest(tuple(hs)))
+
+    # --- incoming ------------------------------------------------------------------------
+
+    def _on_connect(self, peer: Peer) -> None:
+        self._known[peer.public_key] = _BoundedSet(MAX_KNOWN_PER_PEER)
+
+    def _on_disconnect(self, peer: Peer) -> None:
+        self._known.pop(peer.public_key, None)
+        self._outbox.pop(peer.public_key, None)
+        self._wake.set()  # requests in flight to it move to other announcers
+
+    def _on_announce(self, peer: Peer, frame: TxAnnounce) -> None:
+        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        now_s = asyncio.get_running_loop().time()
+        wanted = []
+        for h in frame.hashes:
+            known.add(h)
+            if self.pool.has(h):
+                continue
+            flight = self._in_flight.get(h)
+            if flight is not None:
+                if flight[0] != peer.public_key and len(flight[2]) < 8:
+                    flight[2].append(peer.public_key)
+                continue
+            if len(self._in_flight) >= MAX_IN_FLIGHT:
+                break
+            self._in_flight[h] = (peer.public_key, now_s + REQUEST_TIMEOUT_S, [])
+            wanted.append(h)
+        if wanted:
+            peer.send(TxRequest(tuple(wanted)))
+            self._wake.set()
+
+    def _on_request(self, peer: Peer, frame: TxRequest) -> None:
+        batch: list[SignedTx] = []
+        size = 0
+        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        for h in frame.hashes:
+            stx = self.pool.get(h)
+            if stx is None:
+                continue
+            known.add(h)
+            if len(batch) >= MAX_TXS_PER_FRAME or size + len(stx.encoded) > MAX_TXS_FRAME_BYTES:
+                peer.send(Txs(tuple(batch)))
+                batch, size = [], 0
+            batch.append(stx)
+            size += len(stx.encoded)
+        if batch:
+            peer.send(Txs(tuple(batch)))
+        self.bodies_sent += len(frame.hashes)
+
+    def _on_txs(self, peer: Peer, frame: Txs) -> None:
+        asked: list[SignedTx] = []
+        for stx in frame.txs:
+            h = stx.hash
+            flight = self._in_flight.get(h)
+            if flight is None or flight[0] != peer.public_key:
+                self.unsolicited += 1
+                continue
+            del self._in_flight[h]
+            asked.append(stx)
+        self.bodies_received += len(asked)
+        if not asked:
+            return
+        admitted = self.pool.admit_from_peer(asked)
+        self.announce(admitted, source=peer.public_key)

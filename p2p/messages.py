@@ -1,0 +1,312 @@
+"""The frames peers exchange, one frozen dataclass per kind.
+
+A frame is the canonical msgpack (core.codec) of ``[TAG, field…]``. ``decode_frame`` is
+the one decode path: strict codec, exact field types and sizes, every failure one
+DecodeError (the connection that sent it is dropped). Consensus messages travel opaque
+(bytes) and are decoded by the consensus package; blocks and txs travel as their own
+canonical values inside the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from core import codec
+from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE
+from core.errors import DecodeError
+from core.hashing import HASH_SIZE, sha256
+from core.types import (
+    MAX_BLOCK_BYTES,
+    MAX_CHAIN_ID_CHARS,
+    MAX_U64,
+    Block,
+    CommitCertificate,
+    SignedTx,
+)
+
+PROTOCOL_VERSION = 1
+CHALLENGE_SIZE = 32
+MAX_HASHES_PER_FRAME = 8192
+MAX_TXS_PER_FRAME = 4096
+MAX_BLOCKS_PER_FRAME = 256
+MAX_CONSENSUS_MSG_BYTES = MAX_BLOCK_BYTES + 64 * 1024
+MAX_REASON_CHARS = 256
+# Frames carry blocks (sync) and consensus proposals: the largest is one full block plus
+# framing, so the default p2p.max_frame_bytes (20 MiB) admits every legal frame.
+MAX_FRAME_BYTES = 2 * MAX_BLOCK_BYTES
+
+DOMAIN_HANDSHAKE = b"hkchain/p2p-handshake/1\x00"
+
+TAG_HELLO = 101
+TAG_AUTH = 102
+TAG_STATUS = 103
+TAG_TX_ANNOUNCE = 110
+TAG_TX_REQUEST = 111
+TAG_TXS = 112
+TAG_CONSENSUS = 120
+TAG_BLOCKS_REQUEST = 130
+TAG_BLOCKS = 131
+TAG_GOODBYE = 140
+
+
+def _int(v: Any, what: str, lo: int = 0, hi: int = MAX_U64) -> int:
+    if type(v) is not int or not lo <= v <= hi:
+        raise DecodeError(f"{what}: expected an integer in [{lo}, {hi}]")
+    return v
+
+
+def _bytes(v: Any, what: str, size: int | None = None, max_size: int = 1 << 16) -> bytes:
+    if type(v) is not bytes or (size is not None and len(v) != size) or len(v) > max_size:
+        raise DecodeError(f"{what}: expected {size if size is not None else 'some'} bytes")
+    return v
+
+
+def _str(v: Any, what: str, max_chars: int) -> str:
+    if type(v) is not str or len(v) > max_chars:
+        raise DecodeError(f"{what}: expected a string of at most {max_chars} characters")
+    return v
+
+
+def _list(v: Any, what: str, max_len: int) -> list[Any]:
+    if type(v) is not list or len(v) > max_len:
+        raise DecodeError(f"{what}: expected a list of at most {max_len} items")
+    return v
+
+
+def _hashes(v: Any, what: str) -> tuple[bytes, ...]:
+    return tuple(_bytes(h, what, HASH_SIZE) for h in _list(v, what, MAX_HASHES_PER_FRAME))
+
+
+class Frame:
+    TAG: ClassVar[int]
+
+    def to_value(self) -> list[Any]:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return codec.encode(self.to_value())
+
+
+@dataclass(frozen=True)
+class Hello(Frame):
+    """First frame from each side: who I am, which chain, and a fresh challenge."""
+
+    TAG: ClassVar[int] = TAG_HELLO
+
+    version: int
+    chain_id: str
+    genesis_hash: bytes
+    public_key: bytes
+    challenge: bytes
+    height: int
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.version, self.chain_id, self.genesis_hash, self.public_key,
+                self.challenge, self.height]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> Hello:
+        _check_len(f, 6, "Hello")
+        return cls(
+            _int(f[1], "version"),
+            _str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
+            _bytes(f[3], "genesis_hash", HASH_SIZE),
+            _bytes(f[4], "public_key", PUBLIC_KEY_SIZE),
+            _bytes(f[5], "challenge", CHALLENGE_SIZE),
+            _int(f[6], "height"),
+        )
+
+
+@dataclass(frozen=True)
+class Auth(Frame):
+    """The answer to the other side's challenge: a signature by the node key."""
+
+    TAG: ClassVar[int] = TAG_AUTH
+
+    signature: bytes
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.signature]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> Auth:
+        _check_len(f, 1, "Auth")
+        return cls(_bytes(f[1], "signature", SIGNATURE_SIZE))
+
+
+@dataclass(frozen=True)
+class Status(Frame):
+    """The sender's committed height, sent after each commit so peers know who is ahead."""
+
+    TAG: ClassVar[int] = TAG_STATUS
+
+    height: int
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.height]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> Status:
+        _check_len(f, 1, "Status")
+        return cls(_int(f[1], "height"))
+
+
+@dataclass(frozen=True)
+class TxAnnounce(Frame):
+    """Hashes of txs the sender holds; the receiver asks for the ones it lacks."""
+
+    TAG: ClassVar[int] = TAG_TX_ANNOUNCE
+
+    hashes: tuple[bytes, ...]
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, list(self.hashes)]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> TxAnnounce:
+        _check_len(f, 1, "TxAnnounce")
+        return cls(_hashes(f[1], "hashes"))
+
+
+@dataclass(frozen=True)
+class TxRequest(Frame):
+    TAG: ClassVar[int] = TAG_TX_REQUEST
+
+    hashes: tuple[bytes, ...]
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, list(self.hashes)]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> TxRequest:
+        _check_len(f, 1, "TxRequest")
+        return cls(_hashes(f[1], "hashes"))
+
+
+@dataclass(frozen=True)
+class Txs(Frame):
+    """Tx bodies, sent only in answer to a TxRequest."""
+
+    TAG: ClassVar[int] = TAG_TXS
+
+    txs: tuple[SignedTx, ...]
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, [t.to_value() for t in self.txs]]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> Txs:
+        _check_len(f, 1, "Txs")
+        return cls(tuple(SignedTx.from_value(t) for t in _list(f[1], "txs", MAX_TXS_PER_FRAME)))
+
+
+@dataclass(frozen=True)
+class ConsensusFrame(Frame):
+    """One consensus message, encoded by consensus/messages.py."""
+
+    TAG: ClassVar[int] = TAG_CONSENSUS
+
+    payload: bytes
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.payload]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> ConsensusFrame:
+        _check_len(f, 1, "ConsensusFrame")
+        return cls(_bytes(f[1], "payload", max_size=MAX_CONSENSUS_MSG_BYTES))
+
+
+@dataclass(frozen=True)
+class BlocksRequest(Frame):
+    """Ask for committed blocks ``from_height`` .. ``from_height + count - 1``."""
+
+    TAG: ClassVar[int] = TAG_BLOCKS_REQUEST
+
+    from_height: int
+    count: int
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.from_height, self.count]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> BlocksRequest:
+        _check_len(f, 2, "BlocksRequest")
+        return cls(_int(f[1], "from_height", 1), _int(f[2], "count", 1, MAX_BLOCKS_PER_FRAME))
+
+
+@dataclass(frozen=True)
+class Blocks(Frame):
+    """Committed blocks with their certificates, consecutive, in height order."""
+
+    TAG: ClassVar[int] = TAG_BLOCKS
+
+    blocks: tuple[tuple[Block, CommitCertificate], ...]
+    # The sender's head height, so the receiver knows whether to ask for more.
+    head_height: int
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, [[b.to_value(), c.to_value()] for b, c in self.blocks], self.head_height]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> Blocks:
+        _check_len(f, 2, "Blocks")
+        out = []
+        for pair in _list(f[1], "blocks", MAX_BLOCKS_PER_FRAME):
+            p = _list(pair, "block pair", 2)
+            if len(p) != 2:
+                raise DecodeError("block pair must have two items")
+            out.append((Block.from_value(p[0]), CommitCertificate.from_value(p[1])))
+        return cls(tuple(out), _int(f[2], "head_height"))
+
+
+@dataclass(frozen=True)
+class Goodbye(Frame):
+    """Why the sender is closing the connection (handshake refusals say why)."""
+
+    TAG: ClassVar[int] = TAG_GOODBYE
+
+    reason: str
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.reason]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> Goodbye:
+        _check_len(f, 1, "Goodbye")
+        return cls(_str(f[1], "reason", MAX_REASON_CHARS))
+
+
+def _check_len(f: list[Any], n: int, what: str) -> None:
+    if len(f) != n + 1:
+        raise DecodeError(f"a {what} frame has {n} fields")
+
+
+_DECODERS: dict[int, Any] = {
+    c.TAG: c.from_value
+    for c in (Hello, Auth, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame, BlocksRequest,
+              Blocks, Goodbye)
+}
+
+
+def decode_frame(data: bytes, max_size: int = MAX_FRAME_BYTES) -> Frame:
+    """The frame in ``data``; DecodeError for anything else."""
+    value = codec.decode(data, max_size)
+    if type(value) is not list or not value or type(value[0]) is not int:
+        raise DecodeError("a frame is a list starting with an integer tag")
+    decoder = _DECODERS.get(value[0])
+    if decoder is None:
+        raise DecodeError(f"unknown frame tag {value[0]}")
+    frame: Frame = decoder(value)
+    return frame
+
+
+def handshake_signing_bytes(
+    chain_id: str, genesis_hash: bytes, challenge: bytes, signer: bytes, verifier: bytes
+) -> bytes:
+    """What a node signs to answer ``challenge``: bound to chain, genesis and both keys,
+    so a signature cannot be replayed on another chain, network or connection."""
+    return DOMAIN_HANDSHAKE + sha256(
+        codec.encode([chain_id, genesis_hash, challenge, signer, verifier])
+    )

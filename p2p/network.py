@@ -1,0 +1,517 @@
+"""Authenticated websocket links between nodes: listening, dialing, handshake, framing.
+
+``Network`` owns every peer connection. A connection starts with a mutual handshake
+(both sides send Hello with a fresh challenge, then sign the other's challenge bound to
+chain id, genesis hash and both keys); only keys the node admits (validators of the
+current set, observers from config) get through. After it, binary frames are decoded by
+``p2p.messages.decode_frame`` and handed to the handler registered for their tag. A peer
+that sends an oversized frame, a frame that does not decode, a text frame, or more frames
+than its rate allows is disconnected and logged; the node carries on.
+
+Exactly one connection per pair is kept: configured peers are dialed by the node with
+the lower key (observers dial everyone they list), and when two connections to one peer
+race, both ends keep the one dialed by the lower key. Lost links are redialed with capped
+exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+from aiohttp import web
+
+from core.crypto import PrivateKey, verify
+from core.errors import ChainError, DecodeError, ValidationError
+from p2p.errors import HandshakeError, PeerMisbehaved
+from p2p.messages import (
+    CHALLENGE_SIZE,
+    PROTOCOL_VERSION,
+    Auth,
+    Frame,
+    Goodbye,
+    Hello,
+    decode_frame,
+    handshake_signing_bytes,
+)
+
+log = logging.getLogger("hkchain.p2p")
+
+MAX_SEND_QUEUE_FRAMES = 8192
+MAX_PENDING_HANDSHAKES = 64
+MAX_CONNECTIONS = 512
+
+WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+FrameHandler = Callable[["Peer", Frame], None]
+
+
+class PeerAddress(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def public_key(self) -> bytes: ...
+    @property
+    def url(self) -> str: ...
+
+
+class P2PSettings(Protocol):
+    """The p2p section of the node config (node.config.P2PConfig) as p2p/ reads it."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def peers(self) -> Sequence[PeerAddress]: ...
+    @property
+    def max_frame_bytes(self) -> int: ...
+    @property
+    def rate_limit_frames_per_s(self) -> int: ...
+    @property
+    def rate_burst_frames(self) -> int: ...
+    @property
+    def handshake_timeout_ms(self) -> int: ...
+    @property
+    def reconnect_min_ms(self) -> int: ...
+    @property
+    def reconnect_max_ms(self) -> int: ...
+    @property
+    def sync_batch_blocks(self) -> int: ...
+
+
+class Admission(Protocol):
+    """Who may connect, as the node decides it (validator set of the current height, plus
+    observers from config)."""
+
+    def is_admitted(self, public_key: bytes) -> bool: ...
+
+    def is_validator(self, public_key: bytes) -> bool: ...
+
+    def height(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Identity:
+    key: PrivateKey
+    chain_id: str
+    genesis_hash: bytes
+
+
+class TokenBucket:
+    """``rate_per_s`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(self, rate_per_s: float, burst: float, now_s: float) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self.tokens = burst
+        self.updated_s = now_s
+
+    def take(self, now_s: float, n: float = 1.0) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now_s - self.updated_s) * self.rate_per_s)
+        self.updated_s = now_s
+        if self.tokens < n:
+            return False
+        self.tokens -= n
+        return True
+
+
+class Peer:
+    """One authenticated connection. ``send`` never blocks: frames queue for a writer
+    task; a peer that cannot keep up with a full queue is disconnected."""
+
+    def __init__(
+        self,
+        network: Network,
+        ws: WebSocket,
+        public_key: bytes,
+        name: str,
+        dialed_by_lower_key: bool,
+        outbound: bool,
+        height: int,
+    ) -> None:
+        self.network = network
+        self.ws = ws
+        self.public_key = public_key
+        self.name = name
+        self.dialed_by_lower_key = dialed_by_lower_key
+        self.outbound = outbound
+        self.height = height
+        self.closed = asyncio.Event()
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(MAX_SEND_QUEUE_FRAMES)
+        cfg = network.config
+        self._bucket = TokenBucket(
+            cfg.rate_limit_frames_per_s, cfg.rate_burst_frames, asyncio.get_running_loop().time()
+        )
+        self.frames_in = 0
+        self.frames_out = 0
+
+    def __repr__(self) -> str:
+        return f"Peer({self.name or self.public_key.hex()[:12]})"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.public_key.hex()[:12]
+
+    def send(self, frame: Frame) -> bool:
+        return self.send_bytes(frame.encode())
+
+    def send_bytes(self, data: bytes) -> bool:
+        if self.closed.is_set():
+            return False
+        try:
+            self._queue.put_nowait(data)
+        except asyncio.QueueFull:
+            log.warning("peer %s is not reading its frames; disconnecting", self.label)
+            self.close("send queue full")
+            return False
+        return True
+
+    def close(self, reason: str) -> None:
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        # Wake the writer; it says goodbye and closes the socket.
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(None)
+        self._close_reason = reason
+
+    async def _writer(self) -> None:
+        try:
+            while True:
+                data = await self._queue.get()
+                if data is None:
+                    break
+                await self.ws.send_bytes(data)
+                self.frames_out += 1
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            log.debug("send to %s failed: %s", self.label, exc)
+        finally:
+            self.closed.set()
+            with contextlib.suppress(Exception):
+                reason = getattr(self, "_close_reason", "closing")
+                if not self.ws.closed:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self.ws.send_bytes(Goodbye(reason[:200]).encode()), 1.0)
+                    await asyncio.wait_for(self.ws.close(), 2.0)
+
+    async def _reader(self) -> None:
+        loop = asyncio.get_running_loop()
+        max_bytes = self.network.config.max_frame_bytes
+        while not self.closed.is_set():
+            msg = await self.ws.receive()
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                if not self._bucket.take(loop.time()):
+                    raise PeerMisbehaved("frame rate limit exceeded")
+                frame = decode_frame(msg.data, max_bytes)
+                self.frames_in += 1
+                if isinstance(frame, Goodbye):
+                    log.info("peer %s said goodbye: %s", self.label, frame.reason)
+                    return
+                self.network.dispatch(self, frame)
+            elif msg.type == aiohttp.WSMsgType.TEXT:
+                raise PeerMisbehaved("text frame on a binary protocol")
+            elif msg.type == aiohttp.WSMsgType.ERROR:
+                raise PeerMisbehaved(f"websocket error: {msg.data}")
+            elif msg.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+            ):
+                if msg.type == aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+                    raise PeerMisbehaved("oversized frame")
+                return
+
+    async def run(self) -> None:
+        """Serve the connection until it closes; never raises for what the peer did."""
+        writer = asyncio.create_task(self._writer())
+        try:
+            await self._reader()
+        except (PeerMisbehaved, DecodeError, ValidationError) as exc:
+            log.warning("dropping peer %s: %s", self.label, exc.message)
+            self.network.misbehaviours += 1
+            self.close(exc.message)
+        except (TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
+            log.info("link to %s lost: %s", self.label, exc)
+        finally:
+            self.close("closing")
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(writer), 3.0)
+            if not writer.done():
+                writer.cancel()
+            if not self.ws.closed:
+                with contextlib.suppress(Exception):
+                    await self.ws.close()
+
+
+async def _receive_frame(ws: WebSocket, timeout_s: float, max_bytes: int) -> Frame:
+    msg = await asyncio.wait_for(ws.receive(), timeout_s)
+    if msg.type != aiohttp.WSMsgType.BINARY:
+        raise HandshakeError(f"connection closed during handshake ({msg.type.name})", code="protocol")
+    try:
+        return decode_frame(msg.data, max_bytes)
+    except DecodeError as exc:
+        raise HandshakeError(f"undecodable handshake frame: {exc.message}", code="protocol") from exc
+
+
+async def handshake(
+    ws: WebSocket,
+    identity: Identity,
+    admission: Admission,
+    expected_key: bytes | None,
+    timeout_s: float,
+    max_frame_bytes: int,
+) -> Hello:
+    """Run the mutual handshake on a fresh websocket; return the peer's verified Hello.
+
+    Raises HandshakeError (after telling the other side why) if it fails."""
+    challenge = os.urandom(CHALLENGE_SIZE)
+    me = identity.key.public_key
+    hello = Hello(PROTOCOL_VERSION, identity.chain_id, identity.genesis_hash, me, challenge,
+                  admission.height())
+    try:
+        await ws.send_bytes(hello.encode())
+        theirs = await _receive_frame(ws, timeout_s, max_frame_bytes)
+        if isinstance(theirs, Goodbye):
+            raise HandshakeError(f"refused by peer: {theirs.reason}", code="refused")
+        if not isinstance(theirs, Hello):
+            raise HandshakeError("expected Hello", code="protocol")
+        if theirs.version != PROTOCOL_VERSION:
+            raise HandshakeError(f"protocol version {theirs.version}", code="wrong_version")
+        if theirs.chain_id != identity.chain_id:
+            raise HandshakeError(f"wrong chain {theirs.chain_id!r}", code="wrong_chain")
+        if theirs.genesis_hash != identity.genesis_hash:
+            raise HandshakeError("wrong genesis hash", code="wrong_genesis")
+        if theirs.public_key == me:
+            raise HandshakeError("connected to itself", code="self_connect")
+        if expected_key is not None and theirs.public_key != expected_key:
+            raise HandshakeError("peer key is not the configured one", code="unexpected_peer")
+        if not admission.is_admitted(theirs.public_key):
+            raise HandshakeError("key is neither a validator nor an observer", code="not_admitted")
+        sig = identity.key.sign(
+            handshake_signing_bytes(identity.chain_id, identity.genesis_hash, theirs.challenge,
+                                    me, theirs.public_key)
+        )
+        await ws.send_bytes(Auth(sig).encode())
+        auth = await _receive_frame(ws, timeout_s, max_frame_bytes)
+        if isinstance(auth, Goodbye):
+            raise HandshakeError(f"refused by peer: {auth.reason}", code="refused")
+        if not isinstance(auth, Auth):
+            raise HandshakeError("expected Auth", code="protocol")
+        signed = handshake_signing_bytes(identity.chain_id, identity.genesis_hash, challenge,
+                                         theirs.public_key, me)
+        if not verify(theirs.public_key, signed, auth.signature):
+            raise HandshakeError("challenge signature does not verify", code="bad_auth")
+        return theirs
+    except TimeoutError:
+        raise HandshakeError("handshake timed out", code="handshake_timeout") from None
+    except HandshakeError as exc:
+        if exc.code != "refused" and not ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.send_bytes(Goodbye(f"{exc.code}: {exc.message}"[:200]).encode()), 1.0)
+        raise
+    except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+        raise HandshakeError(f"link failed during handshake: {exc}", code="protocol") from exc
+
+
+class Network:
+    """Listens on ``/p2p``, dials configured peers, and routes frames to handlers."""
+
+    def __init__(self, config: P2PSettings, identity: Identity, admission: Admission) -> None:
+        self.config = config
+        self.identity = identity
+        self.admission = admission
+        self.peers: dict[bytes, Peer] = {}
+        self.handlers: dict[int, FrameHandler] = {}
+        self.on_connect: list[Callable[[Peer], None]] = []
+        self.on_disconnect: list[Callable[[Peer], None]] = []
+        self.misbehaviours = 0
+        self.refused_handshakes = 0
+        self._names = {p.public_key: p.name for p in config.peers}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending_handshakes = 0
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self._stopping = False
+        self.port: int = config.port
+
+    @property
+    def public_key(self) -> bytes:
+        return self.identity.key.public_key
+
+    def handle(self, tag: int, handler: FrameHandler) -> None:
+        self.handlers[tag] = handler
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/p2p", self._accept)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        for peer in self.config.peers:
+            self._spawn(self._dial_loop(peer))
+        log.info("p2p listening on %s:%d", self.config.host, self.port)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for peer in list(self.peers.values()):
+            peer.close("node shutting down")
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send(self, public_key: bytes, frame: Frame) -> bool:
+        peer = self.peers.get(public_key)
+        return peer.send(frame) if peer is not None else False
+
+    def broadcast(self, frame: Frame, exclude: bytes | None = None, validators_only: bool = False) -> int:
+        data = frame.encode()
+        n = 0
+        for key, peer in list(self.peers.items()):
+            if key == exclude or (validators_only and not self.admission.is_validator(key)):
+                continue
+            n += peer.send_bytes(data)
+        return n
+
+    def dispatch(self, peer: Peer, frame: Frame) -> None:
+        handler = self.handlers.get(frame.TAG)
+        if handler is None:
+            raise PeerMisbehaved(f"unexpected frame {type(frame).__name__}")
+        try:
+            handler(peer, frame)
+        except (PeerMisbehaved, DecodeError, ValidationError):
+            raise
+        except ChainError as exc:
+            log.info("frame from %s refused: %s", peer.label, exc.message)
+        except Exception:
+            # A bug of ours, not the peer's fault: log it and keep the link.
+            log.exception("handler of %s failed", type(frame).__name__)
+
+    # --- connections -----------------------------------------------------------------------
+
+    def should_dial(self, peer_key: bytes) -> bool:
+        me = self.public_key
+        both_validators = self.admission.is_validator(me) and self.admission.is_validator(peer_key)
+        return me < peer_key or not both_validators
+
+    async def _accept(self, request: web.Request) -> web.StreamResponse:
+        if self._pending_handshakes >= MAX_PENDING_HANDSHAKES or len(self.peers) >= MAX_CONNECTIONS:
+            raise web.HTTPServiceUnavailable(text="too many connections")
+        ws = web.WebSocketResponse(max_msg_size=self.config.max_frame_bytes, autoping=True)
+        await ws.prepare(request)
+        self._pending_handshakes += 1
+        try:
+            hello = await handshake(ws, self.identity, self.admission, None,
+                                    self.config.handshake_timeout_ms / 1000, self.config.max_frame_bytes)
+        except HandshakeError as exc:
+            self.refused_handshakes += 1
+            log.warning("refused inbound peer from %s: %s (%s)", request.remote, exc.message, exc.code)
+            await ws.close()
+            return ws
+        finally:
+            self._pending_handshakes -= 1
+        dialed_by_lower = hello.public_key < self.public_key
+        await self._serve(ws, hello, outbound=False, dialed_by_lower=dialed_by_lower)
+        return ws
+
+    async def _serve(self, ws: WebSocket, hello: Hello, outbound: bool, dialed_by_lower: bool) -> None:
+        key = hello.public_key
+        peer = Peer(self, ws, key, self._names.get(key, ""), dialed_by_lower, outbound, hello.height)
+        existing = self.peers.get(key)
+        if existing is not None:
+            # Both ends apply the same rule, so they keep the same one of two racing links:
+            # the one dialed by the lower key; of two dialed by the same side, the newer
+            # (the dialer only redials when it found the old one dead).
+            if existing.dialed_by_lower_key and not dialed_by_lower:
+                log.debug("duplicate link to %s; keeping the existing one", peer.label)
+                await ws.close()
+                return
+            existing.close("replaced by a newer link")
+        self.peers[key] = peer
+        log.info("peer %s connected (%s, height %d)", peer.label, "out" if outbound else "in", hello.height)
+        for cb in self.on_connect:
+            try:
+                cb(peer)
+            except Exception:
+                log.exception("on_connect callback failed")
+        try:
+            await peer.run()
+        finally:
+            log.info("peer %s disconnected", peer.label)
+            if self.peers.get(key) is peer:
+                del self.peers[key]
+                self._notify_disconnect(peer)
+
+    def _notify_disconnect(self, peer: Peer) -> None:
+        for cb in self.on_disconnect:
+            try:
+                cb(peer)
+            except Exception:
+                log.exception("on_disconnect callback failed")
+
+    async def _dial_loop(self, target: PeerAddress) -> None:
+        assert self._session is not None
+        backoff_ms = self.config.reconnect_min_ms
+        while not self._stopping:
+            existing = self.peers.get(target.public_key)
+            if existing is not None:
+                await existing.closed.wait()
+                continue
+            if not self.should_dial(target.public_key):
+                # The other side dials; look again later in case the roles change.
+                await asyncio.sleep(self.config.reconnect_max_ms / 1000)
+                continue
+            started = asyncio.get_running_loop().time()
+            try:
+                ws = await self._session.ws_connect(
+                    target.url,
+                    max_msg_size=self.config.max_frame_bytes,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                    autoping=True,
+                )
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                log.debug("cannot reach %s at %s: %s", target.name, target.url, exc)
+            else:
+                try:
+                    hello = await handshake(ws, self.identity, self.admission, target.public_key,
+                                            self.config.handshake_timeout_ms / 1000,
+                                            self.config.max_frame_bytes)
+                except HandshakeError as exc:
+                    log.warning("handshake with %s failed: %s (%s)", target.name, exc.message, exc.code)
+                    await ws.close()
+                else:
+                    await self._serve(ws, hello, outbound=True,
+                                      dialed_by_lower=self.public_key < target.public_key)
+                    if asyncio.get_running_loop().time() - started > 10.0:
+                        backoff_ms = self.config.reconnect_min_ms
+            if self._stopping:
+                return
+            # Jitter keeps a restarted network from reconnecting in lockstep.
+            await asyncio.sleep(backoff_ms * random.uniform(0.5, 1.0) / 1000)
+            backoff_ms = min(self.config.reconnect_max_ms, backoff_ms * 2)
