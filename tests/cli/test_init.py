@@ -1,0 +1,131 @@
+"""`hkchain init`: keys, one genesis and a config per node for a local network."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from core.crypto import PrivateKey
+from node.config import NodeConfig
+from node.home import (
+    HomeError,
+    init_network,
+    load_network,
+    make_genesis,
+    node_ports,
+)
+from tests.cli.conftest import DEV_OPERATOR, dev_validator, template_doc
+
+
+def _init(home: Path, template: Path, *extra: str) -> str:
+    result = CliRunner().invoke(
+        main, ["init", "--validators", "4", "--home", str(home), "--genesis", str(template),
+               "--base-port", "31000", *extra]
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_init_writes_keys_genesis_and_configs(tmp_path: Path, genesis_template: Path) -> None:
+    home = tmp_path / "net"
+    output = _init(home, genesis_template)
+    geneses = {(home / f"node{i}" / "genesis.json").read_bytes() for i in range(4)}
+    assert len(geneses) == 1, "every node must get the same genesis"
+    genesis = json.loads(geneses.pop())
+    keys = [PrivateKey.load(home / f"node{i}" / "node.key") for i in range(4)]
+    operator = PrivateKey.load(home / "operator.key")
+    assert operator.address in output
+
+    for path in [home / "operator.key", *(home / f"node{i}" / "node.key" for i in range(4))]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert [v["public_key"] for v in genesis["validators"]] == [k.public_key.hex() for k in keys]
+    assert genesis["genesis_time_ms"] > 1
+    assert genesis["chain_id"] == "hkchain-test"
+
+    configs = [NodeConfig.load(home / f"node{i}") for i in range(4)]
+    ports = set()
+    for i, config in enumerate(configs):
+        assert config.chain_id == genesis["chain_id"]
+        assert PrivateKey.load(config.key_path(home / f"node{i}")) == keys[i]
+        assert config.rpc.host == config.p2p.host == "127.0.0.1"
+        assert (config.rpc.port, config.p2p.port) == node_ports(i, 31000)
+        ports.update({config.rpc.port, config.p2p.port})
+        peers = {p.public_key: p for p in config.p2p.peers}
+        assert set(peers) == {k.public_key for j, k in enumerate(keys) if j != i}
+        for j, key in enumerate(keys):
+            if j != i:
+                assert peers[key.public_key].url == configs[j].p2p_url
+    assert len(ports) == 8
+
+
+def test_genesis_gives_the_dev_grants_to_the_fresh_keys(tmp_path: Path) -> None:
+    keys = [PrivateKey.from_seed_text(f"fresh-{i}") for i in range(2)]
+    operator = PrivateKey.from_seed_text("fresh-operator")
+    doc = make_genesis(template_doc(4), keys, operator, genesis_time_ms=42)
+    text = json.dumps(doc)
+    for dev in [DEV_OPERATOR, *(dev_validator(i) for i in range(4))]:
+        assert dev.address not in text and dev.public_key.hex() not in text
+    assert doc["accounts"] == [
+        {"address": operator.address, "balance": 1_000_000},
+        {"address": keys[0].address, "balance": 10},
+        {"address": keys[1].address, "balance": 10},
+    ]
+    assert doc["roles"] == {"committee": [operator.address], "observer": ["hk1notakeyjustaname"]}
+    assert doc["params"] == {"min_fee": 1, "treasury": operator.address}
+    assert doc["contracts"] == template_doc()["contracts"]
+    assert doc["validators"] == [
+        {"name": "node0", "public_key": keys[0].public_key.hex()},
+        {"name": "node1", "public_key": keys[1].public_key.hex()},
+    ]
+    assert doc["genesis_time_ms"] == 42
+
+
+def test_init_refuses_an_existing_home_unless_forced(tmp_path: Path, genesis_template: Path) -> None:
+    home = tmp_path / "net"
+    _init(home, genesis_template)
+    first = PrivateKey.load(home / "operator.key").address
+    (home / "notes.txt").write_text("mine")
+    again = CliRunner().invoke(main, ["init", "--home", str(home), "--genesis", str(genesis_template)])
+    assert again.exit_code == 1
+    assert "--force" in again.output and "Traceback" not in again.output
+    assert PrivateKey.load(home / "operator.key").address == first
+
+    _init(home, genesis_template, "--force")
+    assert PrivateKey.load(home / "operator.key").address != first
+    assert (home / "notes.txt").read_text() == "mine", "--force removes only what init wrote"
+
+
+def test_load_network_reads_back_what_init_wrote(tmp_path: Path, genesis_template: Path) -> None:
+    made = init_network(tmp_path / "n", 3, base_port=32000, genesis_template=genesis_template)
+    loaded = load_network(tmp_path / "n")
+    assert loaded == made
+    assert [n.rpc_url for n in loaded.nodes] == [f"http://127.0.0.1:{32000 + 10 * i}" for i in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--validators", "0"], "0 is not in the range"),
+        (["--base-port", "80"], "80 is not in the range"),
+        (["--genesis", "/nonexistent/genesis.json"], "does not exist"),
+    ],
+)
+def test_init_rejects_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["init", "--home", str(tmp_path / "x"), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_init_reports_a_broken_template_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "g.json"
+    bad.write_text("{not json")
+    result = CliRunner().invoke(main, ["init", "--home", str(tmp_path / "x"), "--genesis", str(bad)])
+    assert result.exit_code == 1
+    assert "not valid JSON" in result.output and "Traceback" not in result.output
+    with pytest.raises(HomeError):
+        load_network(tmp_path / "x")
