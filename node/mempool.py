@@ -1,0 +1,372 @@
+"""The mempool: txs this node accepted and that are not committed yet.
+
+Admission (``add``) checks, in order: chain id, size, shape, the signature (once per node:
+a verified (hash, signature) pair is remembered, so block validation need not repeat it),
+then the executor's state checks (nonce, expiry, fee balance) against the committed state
+and the sender's pending txs. The pool is bounded in count, bytes and txs per sender, and
+answers "mempool_full" when a bound is hit. ``reap`` hands the proposer each sender's txs
+in nonce order, senders interleaved by arrival.
+
+Nothing accepted is silently lost: every accepted body is journaled (a small LevelDB of its
+own) before ``add`` returns, removed when committed, and kept as a rejection record
+(expired, nonce used by another tx) when dropped. On restart ``recover`` re-admits what is
+still pending and records why the rest was dropped, so a tx's status always answers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import struct
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core import codec
+from core.crypto import address_of
+from core.errors import ChainError, DecodeError, SignatureError, ValidationError
+from core.state import StateReader
+from core.types import MAX_TX_BYTES, SignedTx
+from node.config import MempoolConfig
+from storage.api import KeyValueStore
+from vm.api import TxRejected
+
+log = logging.getLogger("hkchain.mempool")
+
+MAX_REJECTED_RECORDS = 100_000
+MAX_VERIFIED_CACHE = 200_000
+_PENDING = b"p/"  # tx hash -> SignedTx bytes
+_REJECTED = b"x/"  # seq(8) tx hash -> codec [code, message]
+_U64 = struct.Struct(">Q")
+
+
+class MempoolError(ChainError):
+    """A tx the mempool refused. ``code`` is the client's answer: wrong_chain, too_large,
+    malformed, invalid, bad_signature, bad_nonce, nonce_gap, expired, insufficient_fee,
+    unknown_contract, mempool_full."""
+
+    code = "rejected"
+
+
+class TxChecker(Protocol):
+    """The executor's admission check as the mempool uses it (vm.api.Executor)."""
+
+    def check_tx(
+        self, state: StateReader, stx: SignedTx, next_height: int, pending_nonce: int | None = None
+    ) -> None: ...
+
+    def account_nonce(self, state: StateReader, address: str) -> int: ...
+
+
+@dataclass
+class _Entry:
+    stx: SignedTx
+    size: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Rejection:
+    code: str
+    message: str
+
+
+class Mempool:
+    def __init__(
+        self,
+        config: MempoolConfig,
+        chain_id: str,
+        checker: TxChecker,
+        state: Callable[[], StateReader],
+        height: Callable[[], int],
+        journal: KeyValueStore | None = None,
+    ) -> None:
+        self.config = config
+        self.chain_id = chain_id
+        self.checker = checker
+        self._state = state
+        self._height = height
+        self._journal = journal
+        self._entries: dict[bytes, _Entry] = {}
+        self._by_sender: dict[bytes, dict[int, _Entry]] = {}
+        self._expiry: list[tuple[int, bytes]] = []  # heap of (expiry_height, hash)
+        self._bytes = 0
+        self._seq = 0
+        self._reject_seq = 0
+        self._nonce_cache: dict[bytes, int] = {}
+        self._verified: OrderedDict[bytes, bytes] = OrderedDict()  # hash -> signature
+        self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
+        self.on_added: list[Callable[[list[bytes]], None]] = []
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def has(self, tx_hash: bytes) -> bool:
+        return tx_hash in self._entries
+
+    def get(self, tx_hash: bytes) -> SignedTx | None:
+        e = self._entries.get(tx_hash)
+        return e.stx if e is not None else None
+
+    def rejection(self, tx_hash: bytes) -> Rejection | None:
+        return self._rejected.get(tx_hash)
+
+    def is_verified(self, stx: SignedTx) -> bool:
+        """True if this exact (tx, signature) pair passed signature verification here."""
+        return self._verified.get(stx.hash) == stx.signature
+
+    def verify_signature(self, stx: SignedTx) -> None:
+        """Verify once, remember the result; raises SignatureError."""
+        if self.is_verified(stx):
+            return
+        stx.verify_signature()
+        self._remember_verified(stx)
+
+    def _remember_verified(self, stx: SignedTx) -> None:
+        self._verified[stx.hash] = stx.signature
+        if len(self._verified) > MAX_VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+
+    def pending_nonce(self, sender: bytes) -> int:
+        """The sender's next nonce counting its pending txs."""
+        n = self._account_nonce(sender)
+        pending = self._by_sender.get(sender)
+        if pending:
+            while n in pending:
+                n += 1
+        return n
+
+    def _account_nonce(self, sender: bytes) -> int:
+        n = self._nonce_cache.get(sender)
+        if n is None:
+            n = self.checker.account_nonce(self._state(), address_of(sender))
+            self._nonce_cache[sender] = n
+        return n
+
+    # --- admission -----------------------------------------------------------------------
+
+    def add(self, stx: SignedTx, *, signature_checked: bool = False, persist: bool = True) -> bytes:
+        """Admit ``stx`` or raise MempoolError; returns its hash. Idempotent for a tx
+        already pending."""
+        hashes = self.add_many([stx], signature_checked=signature_checked, persist=persist)
+        result = hashes[0]
+        if isinstance(result, MempoolError):
+            raise result
+        return result
+
+    def add_many(
+        self, txs: Sequence[SignedTx], *, signature_checked: bool = False, persist: bool = True
+    ) -> list[bytes | MempoolError]:
+        """Admit each tx; one answer per tx (its hash or the error). Journals every newly
+        admitted tx in one write before returning."""
+        out: list[bytes | MempoolError] = []
+        fresh: list[_Entry] = []
+        for stx in txs:
+            try:
+                entry = self._admit(stx, signature_checked)
+            except MempoolError as exc:
+                out.append(exc)
+                continue
+            out.append(stx.hash)
+            if entry is not None:
+                fresh.append(entry)
+        if fresh:
+            if persist and self._journal is not None:
+                with self._journal.batch() as wb:
+                    for e in fresh:
+                        wb.put(_PENDING + e.stx.hash, e.stx.encoded)
+            hashes = [e.stx.hash for e in fresh]
+            for cb in self.on_added:
+                cb(hashes)
+        return out
+
+    def _admit(self, stx: SignedTx, signature_checked: bool) -> _Entry | None:
+        h = stx.hash
+        if h in self._entries:
+            return None
+        tx = stx.tx
+        if tx.chain_id != self.chain_id:
+            raise MempoolError(f"tx is for chain {tx.chain_id!r}", code="wrong_chain")
+        size = len(stx.encoded)
+        if size > MAX_TX_BYTES + 128:
+            raise MempoolError(f"tx of {size} bytes exceeds {MAX_TX_BYTES}", code="too_large")
+        try:
+            tx.validate_basic()
+            if signature_checked:
+                self._remember_verified(stx)
+            else:
+                self.verify_signature(stx)
+        except SignatureError as exc:
+            raise MempoolError(exc.message, code="bad_signature") from exc
+        except (ValidationError, DecodeError) as exc:
+            raise MempoolError(exc.message, code=exc.code) from exc
+        pending = self._by_sender.get(tx.sender)
+        if pending is not None and tx.nonce in pending:
+            raise MempoolError(f"nonce {tx.nonce} is already used by a pending tx", code="bad_nonce")
+        if len(self._entries) >= self.config.max_txs or self._bytes + size > self.config.max_bytes:
+            raise MempoolError("mempool full; retry later", code="mempool_full")
+        if pending is not None and len(pending) >= self.config.max_txs_per_sender:
+            raise MempoolError(
+                f"sender has {len(pending)} pending txs, the limit", code="mempool_full"
+            )
+        try:
+            self.checker.check_tx(
+                self._state(), stx, self._height() + 1, self.pending_nonce(tx.sender)
+            )
+        except TxRejected as exc:
+            raise MempoolError(exc.message, code=exc.code) from exc
+        entry = _Entry(stx, size, self._seq)
+        self._seq += 1
+        self._entries[h] = entry
+        self._by_sender.setdefault(tx.sender, {})[tx.nonce] = entry
+        heapq.heappush(self._expiry, (tx.expiry_height, h))
+        self._bytes += size
+        self._rejected.pop(h, None)
+        return entry
+
+    # --- block building ------------------------------------------------------------------
+
+    def reap(self, max_txs: int, max_bytes: int) -> list[SignedTx]:
+        """Txs for the next block: per sender a run of consecutive nonces from its account
+        nonce; senders interleaved by the arrival of their next tx."""
+        heads: list[tuple[int, bytes, int]] = []  # (seq, sender, nonce)
+        for sender, pending in self._by_sender.items():
+            n = self._account_nonce(sender)
+            e = pending.get(n)
+            if e is not None:
+                heads.append((e.seq, sender, n))
+        heapq.heapify(heads)
+        out: list[SignedTx] = []
+        size = 0
+        while heads and len(out) < max_txs:
+            _seq, sender, n = heapq.heappop(heads)
+            e = self._by_sender[sender][n]
+            if size + e.size > max_bytes:
+                break
+            out.append(e.stx)
+            size += e.size
+            nxt = self._by_sender[sender].get(n + 1)
+            if nxt is not None:
+                heapq.heappush(heads, (nxt.seq, sender, n + 1))
+        return out
+
+    # --- after a commit --------------------------------------------------------------------
+
+    def remove_committed(self, txs: Iterable[SignedTx], height: int) -> None:
+        """Forget the txs of committed block ``height``; drop what can no longer commit
+        (nonce used by another tx, expired) with a rejection record."""
+        senders: set[bytes] = set()
+        removed: list[bytes] = []
+        for stx in txs:
+            senders.add(stx.tx.sender)
+            if self._remove(stx.hash):
+                removed.append(stx.hash)
+        self._nonce_cache.clear()
+        dropped: list[tuple[bytes, Rejection]] = []
+        for sender in senders:
+            pending = self._by_sender.get(sender)
+            if not pending:
+                continue
+            n = self._account_nonce(sender)
+            for nonce in sorted(k for k in pending if k < n):
+                h = pending[nonce].stx.hash
+                self._remove(h)
+                dropped.append((h, Rejection("bad_nonce", f"nonce {nonce} was used by another committed tx")))
+        next_height = height + 1
+        while self._expiry and self._expiry[0][0] < next_height:
+            _exp, h = heapq.heappop(self._expiry)
+            if self._remove(h):
+                dropped.append((h, Rejection("expired", f"not committed by height {_exp}")))
+        self._journal_update(removed, dropped)
+
+    def drop(self, tx_hash: bytes, rejection: Rejection) -> None:
+        """Remove a pending tx that cannot commit, recording why."""
+        if self._remove(tx_hash):
+            self._journal_update([], [(tx_hash, rejection)])
+
+    def _remove(self, tx_hash: bytes) -> bool:
+        e = self._entries.pop(tx_hash, None)
+        if e is None:
+            return False
+        self._bytes -= e.size
+        pending = self._by_sender.get(e.stx.tx.sender)
+        if pending is not None:
+            if pending.get(e.stx.tx.nonce) is e:
+                del pending[e.stx.tx.nonce]
+            if not pending:
+                del self._by_sender[e.stx.tx.sender]
+        return True
+
+    def _record_rejection(self, tx_hash: bytes, rejection: Rejection) -> None:
+        self._rejected[tx_hash] = rejection
+        self._rejected.move_to_end(tx_hash)
+        while len(self._rejected) > MAX_REJECTED_RECORDS:
+            self._rejected.popitem(last=False)
+
+    def _journal_update(self, removed: list[bytes], dropped: list[tuple[bytes, Rejection]]) -> None:
+        for h, why in dropped:
+            self._record_rejection(h, why)
+            log.info("dropped tx %s: %s", h.hex()[:16], why.message)
+        if self._journal is None or not (removed or dropped):
+            return
+        with self._journal.batch() as wb:
+            for h in removed:
+                wb.delete(_PENDING + h)
+            for h, why in dropped:
+                wb.delete(_PENDING + h)
+                wb.put(_REJECTED + _U64.pack(self._reject_seq) + h, codec.encode([why.code, why.message]))
+                self._reject_seq += 1
+
+    # --- restart -------------------------------------------------------------------------
+
+    def recover(self, is_committed: Callable[[bytes], bool]) -> tuple[int, int]:
+        """Reload the journal after a restart: re-admit pending txs that can still commit,
+        record why the others were dropped. Returns (re-admitted, dropped)."""
+        if self._journal is None:
+            return 0, 0
+        rejected = list(self._journal.iterate(_REJECTED))
+        for key, value in rejected[-MAX_REJECTED_RECORDS:]:
+            try:
+                code, message = codec.decode(value)
+                self._rejected[key[len(_REJECTED) + 8 :]] = Rejection(str(code), str(message))
+            except (DecodeError, ValueError, TypeError):
+                continue
+        if rejected:
+            self._reject_seq = _U64.unpack(rejected[-1][0][len(_REJECTED) : len(_REJECTED) + 8])[0] + 1
+        if len(rejected) > MAX_REJECTED_RECORDS:
+            with self._journal.batch() as wb:
+                for key, _ in rejected[:-MAX_REJECTED_RECORDS]:
+                    wb.delete(key)
+        stored: list[SignedTx] = []
+        gone: list[bytes] = []
+        for key, value in list(self._journal.iterate(_PENDING)):
+            h = key[len(_PENDING) :]
+            try:
+                stx = SignedTx.decode(value)
+            except (DecodeError, ValidationError):
+                gone.append(h)
+                continue
+            if is_committed(h):
+                gone.append(h)
+            else:
+                stored.append(stx)
+        # Nonce order per sender, so each re-admission sees its predecessors pending.
+        stored.sort(key=lambda s: (s.tx.sender, s.tx.nonce))
+        readmitted = 0
+        dropped: list[tuple[bytes, Rejection]] = []
+        for stx in stored:
+            try:
+                # Our own journal: these signatures were verified before they were written.
+                self.add(stx, signature_checked=True, persist=False)
+                readmitted += 1
+            except MempoolError as exc:
+                dropped.append((stx.hash, Rejection(exc.code, exc.message)))
+        self._journal_update(gone, dropped)
+        return readmitted, len(dropped)
