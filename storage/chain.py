@@ -1,0 +1,242 @@
+"""ChainStore: blocks, certificates, receipts, tx index, validator sets and state.
+
+``commit_block`` checks the block against the head (height, parent hash, certificate,
+receipts, tx root, state root) before anything is written, then writes everything of
+the block in ONE synced WriteBatch, so a crash leaves the store at a block boundary and
+``open`` resumes at the last committed head. Genesis is height 0 with no certificate;
+its ``next_validators`` is also recorded as the set of height 0 when the genesis header
+names it (validator_set_hash).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TypeVar
+
+from core.errors import DecodeError
+from core.types import (
+    Block,
+    CommitCertificate,
+    Receipt,
+    Record,
+    ValidatorSet,
+    receipts_root,
+    tx_root,
+)
+from storage import schema
+from storage.api import KeyValueStore
+from storage.errors import (
+    BlockMismatch,
+    CorruptStore,
+    StateRootMismatch,
+    StorageError,
+    WrongHeight,
+)
+from storage.kv import MemoryStore
+from storage.state import (
+    DEFAULT_CACHE_DEPTH,
+    DEFAULT_KEEP_HEIGHTS,
+    Overlay,
+    StateProof,
+    StateStore,
+)
+
+_R = TypeVar("_R", bound=Record)
+
+
+class ChainStore:
+    """The node's committed chain on one KeyValueStore (LevelDB via ``open``)."""
+
+    def __init__(
+        self,
+        kv: KeyValueStore,
+        *,
+        keep_heights: int | None = DEFAULT_KEEP_HEIGHTS,
+        cache_depth: int = DEFAULT_CACHE_DEPTH,
+    ) -> None:
+        schema.check_schema(kv)
+        self.kv = kv
+        self._lock = threading.Lock()
+        self._state = StateStore(kv, keep_heights=keep_heights, cache_depth=cache_depth)
+        self._head: Block | None = None
+        head = kv.get(schema.META_HEAD)
+        if head is not None:
+            height = schema.from_be64(head)
+            block = self.block(height)
+            if block is None:
+                raise CorruptStore(f"head block {height} is missing")
+            self._state.load(height)
+            if self._state.root != block.header.state_root:
+                raise CorruptStore(f"state tree root of height {height} differs from its header")
+            self._head = block
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        keep_heights: int | None = DEFAULT_KEEP_HEIGHTS,
+        cache_depth: int = DEFAULT_CACHE_DEPTH,
+    ) -> ChainStore:
+        """Open (or create) the LevelDB store in directory ``path``."""
+        from storage.leveldb import LevelDBStore
+
+        kv = LevelDBStore(path)
+        try:
+            return cls(kv, keep_heights=keep_heights, cache_depth=cache_depth)
+        except BaseException:
+            kv.close()
+            raise
+
+    @classmethod
+    def in_memory(cls, *, keep_heights: int | None = DEFAULT_KEEP_HEIGHTS) -> ChainStore:
+        return cls(MemoryStore(), keep_heights=keep_heights)
+
+    # --- head and state ----------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        return -1 if self._head is None else self._head.header.height
+
+    @property
+    def head(self) -> Block | None:
+        return self._head
+
+    @property
+    def state_root(self) -> bytes:
+        return self._state.root
+
+    def state(self) -> StateStore:
+        return self._state
+
+    def overlay(self) -> Overlay:
+        return self._state.overlay()
+
+    def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
+        return self._state.prove(key, height)
+
+    # --- commit -------------------------------------------------------------------------
+
+    def commit_block(
+        self,
+        block: Block,
+        certificate: CommitCertificate | None,
+        receipts: list[Receipt],
+        state: Overlay,
+        next_validators: ValidatorSet,
+    ) -> None:
+        with self._lock:
+            header = block.header
+            height = header.height
+            self._check_block(block, certificate, receipts)
+            if not isinstance(state, Overlay) or state.store is not self._state:
+                raise StorageError("state overlay does not belong to this store")
+            update = state.update()
+            if update.root != header.state_root:
+                raise StateRootMismatch(
+                    f"block {height}: state changes give root {update.root.hex()}, "
+                    f"header says {header.state_root.hex()}"
+                )
+            with self.kv.batch(sync=True) as wb:
+                wb.put(schema.block_key(height), block.encode())
+                wb.put(schema.block_hash_key(block.hash), schema.be64(height))
+                if certificate is not None:
+                    wb.put(schema.certificate_key(height), certificate.encode())
+                for index, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
+                    wb.put(schema.receipt_key(height, index), receipt.encode())
+                    wb.put(schema.tx_index_key(tx.hash), schema.encode_tx_location(height, index))
+                validators = next_validators.encode()
+                wb.put(schema.validators_key(height + 1), validators)
+                if height == 0 and next_validators.hash == header.validator_set_hash:
+                    wb.put(schema.validators_key(0), validators)
+                self._state.stage(update, wb, height)
+                wb.put(schema.META_HEAD, schema.be64(height))
+            self._state.committed(update, height)
+            self._head = block
+
+    def _check_block(
+        self, block: Block, certificate: CommitCertificate | None, receipts: list[Receipt]
+    ) -> None:
+        header = block.header
+        height = header.height
+        if height != self.height + 1:
+            raise WrongHeight(f"block height {height}, expected {self.height + 1}")
+        if self._head is not None:
+            if header.prev_hash != self._head.hash:
+                raise BlockMismatch(f"block {height} does not extend the head")
+            if header.chain_id != self._head.header.chain_id:
+                raise BlockMismatch(f"block {height} is of another chain")
+        if height == 0:
+            if certificate is not None:
+                raise BlockMismatch("genesis is committed without a certificate")
+        elif (
+            certificate is None
+            or certificate.height != height
+            or certificate.block_hash != block.hash
+            or certificate.chain_id != header.chain_id
+        ):
+            raise BlockMismatch(f"block {height}: certificate missing or for another block")
+        if len(receipts) != len(block.txs) or any(
+            r.tx_hash != t.hash for r, t in zip(receipts, block.txs, strict=True)
+        ):
+            raise BlockMismatch(f"block {height}: receipts do not match its txs")
+        if receipts_root(receipts) != header.receipts_root:
+            raise BlockMismatch(f"block {height}: receipts_root differs from the receipts")
+        if tx_root(block.txs) != header.tx_root:
+            raise BlockMismatch(f"block {height}: tx_root differs from the txs")
+
+    # --- reads --------------------------------------------------------------------------
+
+    def _decode(self, cls: type[_R], data: bytes | None) -> _R | None:
+        if data is None:
+            return None
+        try:
+            return cls.decode(data)
+        except DecodeError as exc:
+            raise CorruptStore(f"stored {cls.__name__} does not decode: {exc}") from exc
+
+    def block(self, height: int) -> Block | None:
+        if not 0 <= height <= schema.MAX_HEIGHT:
+            return None
+        if self._head is not None and height == self._head.header.height:
+            return self._head
+        return self._decode(Block, self.kv.get(schema.block_key(height)))
+
+    def block_by_hash(self, block_hash: bytes) -> Block | None:
+        data = self.kv.get(schema.block_hash_key(block_hash))
+        return None if data is None else self.block(schema.from_be64(data))
+
+    def certificate(self, height: int) -> CommitCertificate | None:
+        if not 0 <= height <= schema.MAX_HEIGHT:
+            return None
+        return self._decode(CommitCertificate, self.kv.get(schema.certificate_key(height)))
+
+    def receipts(self, height: int) -> list[Receipt]:
+        if not 0 <= height <= schema.MAX_HEIGHT:
+            return []
+        out = []
+        for _, data in self.kv.iterate(schema.receipts_prefix(height)):
+            receipt = self._decode(Receipt, data)
+            assert receipt is not None
+            out.append(receipt)
+        return out
+
+    def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        data = self.kv.get(schema.tx_index_key(tx_hash))
+        return None if data is None else schema.decode_tx_location(data)
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        location = self.tx_location(tx_hash)
+        if location is None:
+            return None
+        return self._decode(Receipt, self.kv.get(schema.receipt_key(*location)))
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        if not 0 <= height <= schema.MAX_HEIGHT:
+            return None
+        return self._decode(ValidatorSet, self.kv.get(schema.validators_key(height)))
+
+    def close(self) -> None:
+        with self._lock:
+            self.kv.close()

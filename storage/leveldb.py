@@ -1,0 +1,94 @@
+"""LevelDBStore: the KeyValueStore on LevelDB (plyvel).
+
+Batches are plyvel transactions (written only if the ``with`` block exits cleanly) and
+``sync=True`` makes LevelDB fsync its log before returning. plyvel calls block: callers on
+an event loop keep them short (one batch per block) or run them in a thread.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import plyvel
+
+from storage.errors import StorageError, StoreClosed
+from storage.kv import prefix_end
+
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+DEFAULT_WRITE_BUFFER_BYTES = 32 * 1024 * 1024
+
+
+class LevelDBStore:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        write_buffer_bytes: int = DEFAULT_WRITE_BUFFER_BYTES,
+    ) -> None:
+        try:
+            self._db: Any = plyvel.DB(
+                os.fspath(path),
+                create_if_missing=True,
+                lru_cache_size=cache_bytes,
+                write_buffer_size=write_buffer_bytes,
+                bloom_filter_bits=10,
+            )
+        except plyvel.Error as exc:
+            raise StorageError(f"cannot open LevelDB at {os.fspath(path)}: {exc}") from exc
+        self.path = os.fspath(path)
+
+    def _db_or_raise(self) -> Any:
+        if self._db is None:
+            raise StoreClosed(f"LevelDB store {self.path} is closed")
+        return self._db
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._db_or_raise().get(key)
+        return value
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
+        self._db_or_raise().put(key, value, sync=sync)
+
+    def delete(self, key: bytes, *, sync: bool = False) -> None:
+        self._db_or_raise().delete(key, sync=sync)
+
+    def iterate(
+        self, prefix: bytes = b"", *, start: bytes | None = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Items of ``prefix`` in key order; forward from keys >= ``start``, or in reverse
+        from keys <= ``start``. Iterates over a snapshot taken at the call."""
+        db = self._db_or_raise()
+        end = prefix_end(prefix)
+        if start is None:
+            it = db.iterator(start=prefix or None, stop=end, reverse=reverse)
+        elif reverse:
+            if start < prefix:
+                return iter(())
+            top = start if end is None or start < end else None
+            if top is None:
+                it = db.iterator(start=prefix or None, stop=end, reverse=True)
+            else:
+                it = db.iterator(start=prefix or None, stop=top, include_stop=True, reverse=True)
+        else:
+            it = db.iterator(start=max(prefix, start), stop=end)
+        return self._drain(it)
+
+    @staticmethod
+    def _drain(it: Any) -> Iterator[tuple[bytes, bytes]]:
+        with it:
+            yield from it
+
+    @contextmanager
+    def batch(self, *, sync: bool = False) -> Iterator[Any]:
+        db = self._db_or_raise()
+        with db.write_batch(transaction=True, sync=sync) as wb:
+            yield wb
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

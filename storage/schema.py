@@ -1,0 +1,135 @@
+"""Every key layout of the store, in one place.
+
+Each family of keys has a versioned prefix (``b1/``: blocks, layout 1), so a layout can
+change by adding a new prefix and migrating. Heights are 8-byte big-endian, so key order
+is height order. No prefix is a prefix of another. The layout version of the whole store
+is kept under ``m1/schema`` and checked on open (``check_schema``).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from storage.api import KeyValueStore
+from storage.errors import SchemaVersionError
+
+SCHEMA_VERSION = b"hkchain-store/1"
+
+BLOCK = b"b1/"  # height(8) -> Block.encode()
+BLOCK_HASH = b"h1/"  # block hash(32) -> height(8)
+CERTIFICATE = b"c1/"  # height(8) -> CommitCertificate.encode()
+RECEIPT = b"r1/"  # height(8) index(4) -> Receipt.encode()
+TX_INDEX = b"t1/"  # tx hash(32) -> height(8) index(4)
+VALIDATORS = b"v1/"  # height(8) -> ValidatorSet.encode() of the set certifying it
+STATE_NODE = b"s1/"  # nibble count(1) nibbles(1 each) version(8) -> tree node
+STATE_ROOT = b"sr1/"  # height(8) -> root ref of the state tree at that height
+STATE_STALE = b"sx1/"  # stale-since height(8) node key -> b"" (pruning index)
+STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast reads)
+WAL = b"w1/"  # record name -> bytes
+META_HEAD = b"m1/head"  # height(8) of the last committed block
+META_SCHEMA = b"m1/schema"  # SCHEMA_VERSION
+META_PRUNED = b"m1/pruned"  # height(8): state nodes replaced up to here are deleted
+
+ALL_PREFIXES = (
+    BLOCK,
+    BLOCK_HASH,
+    CERTIFICATE,
+    RECEIPT,
+    TX_INDEX,
+    VALIDATORS,
+    STATE_NODE,
+    STATE_ROOT,
+    STATE_STALE,
+    STATE_VALUE,
+    WAL,
+    b"m1/",
+)
+
+_U64 = struct.Struct(">Q")
+_U64_U32 = struct.Struct(">QI")
+MAX_HEIGHT = (1 << 64) - 1
+
+
+def be64(n: int) -> bytes:
+    return _U64.pack(n)
+
+
+def from_be64(data: bytes) -> int:
+    value: int = _U64.unpack(data)[0]
+    return value
+
+
+def block_key(height: int) -> bytes:
+    return BLOCK + _U64.pack(height)
+
+
+def block_hash_key(block_hash: bytes) -> bytes:
+    return BLOCK_HASH + block_hash
+
+
+def certificate_key(height: int) -> bytes:
+    return CERTIFICATE + _U64.pack(height)
+
+
+def receipts_prefix(height: int) -> bytes:
+    return RECEIPT + _U64.pack(height)
+
+
+def receipt_key(height: int, index: int) -> bytes:
+    return RECEIPT + _U64_U32.pack(height, index)
+
+
+def tx_index_key(tx_hash: bytes) -> bytes:
+    return TX_INDEX + tx_hash
+
+
+def encode_tx_location(height: int, index: int) -> bytes:
+    return _U64_U32.pack(height, index)
+
+
+def decode_tx_location(data: bytes) -> tuple[int, int]:
+    height, index = _U64_U32.unpack(data)
+    return int(height), int(index)
+
+
+def validators_key(height: int) -> bytes:
+    return VALIDATORS + _U64.pack(height)
+
+
+def state_node_key(nibbles: bytes, version: int) -> bytes:
+    """``nibbles`` is the node's path from the root, one nibble (0..15) per byte."""
+    return STATE_NODE + bytes((len(nibbles),)) + nibbles + _U64.pack(version)
+
+
+def state_root_key(height: int) -> bytes:
+    return STATE_ROOT + _U64.pack(height)
+
+
+def state_stale_prefix(height: int) -> bytes:
+    return STATE_STALE + _U64.pack(height)
+
+
+def state_stale_key(height: int, node_key: bytes) -> bytes:
+    return STATE_STALE + _U64.pack(height) + node_key
+
+
+def state_value_key(key: bytes) -> bytes:
+    return STATE_VALUE + key
+
+
+def wal_key(name: bytes) -> bytes:
+    return WAL + name
+
+
+def check_schema(kv: KeyValueStore) -> None:
+    """Accept a store of this layout, stamp an empty one, refuse anything else."""
+    found = kv.get(META_SCHEMA)
+    if found == SCHEMA_VERSION:
+        return
+    if found is not None:
+        raise SchemaVersionError(
+            f"store has layout {found!r}; this build reads {SCHEMA_VERSION!r} only"
+        )
+    for _ in kv.iterate():
+        raise SchemaVersionError("store holds data but no schema version: not an hkchain store")
+    kv.put(META_SCHEMA, SCHEMA_VERSION, sync=True)

@@ -1,0 +1,705 @@
+"""The state commitment: a 16-ary Merkle radix tree over sha256(key) -> value.
+
+Shape (Jellyfish-style). A key's path is the 64 nibbles of sha256(key). An internal node
+has 16 child slots; a subtree that holds a single key is a leaf placed at the shallowest
+slot where its path is unique, and a node left with one leaf child after a delete gives
+that leaf to its parent. So the tree is a function of the key-value set only: any order
+or any split into blocks of the same final writes gives the same root.
+
+Hashes (SHA-256, tags distinct from core.merkle's):
+  leaf     = H(0x10 || sha256(key) || sha256(value))
+  internal = H(0x11 || slot_0 || ... || slot_15)      (an empty slot is 32 zero bytes)
+  root of the empty state = EMPTY_ROOT = H(b"hkchain/state/empty")
+A 16-ary node costs one 513-byte hash per level (about 5 levels at 1M keys), which is
+what keeps updates fast in Python; the price is proofs of up to 15 sibling hashes per
+level (about 2.4 KB at 1M keys).
+
+Storage. Nodes are immutable and keyed by (nibble path, version): a block at height h
+writes new nodes with version h and never overwrites, so the tree of every kept height
+stays readable (``prove(key, height)``). A replaced node is recorded in a stale index
+under the height that replaced it; once that height is ``keep_heights`` behind the head
+the node is deleted, so the trees of the last ``keep_heights`` + 1 heights are provable
+(DEFAULT_KEEP_HEIGHTS; None keeps every height). Decoded internal nodes of the top
+``cache_depth`` levels of the head tree stay in memory (at most 16**cache_depth live
+ones); deeper nodes and leaves are read from the KV store. The head's values are also
+kept in a flat table (schema.STATE_VALUE) so reads never walk the tree.
+
+Overlays hold pending writes in a dict over the committed state or another overlay;
+``root()`` runs the tree update in memory and caches the result, which ChainStore then
+writes in the block's batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import DecodeError
+from core.hashing import HASH_SIZE, ZERO_HASH
+from storage import schema
+from storage.api import KeyValueStore, WriteBatch
+from storage.errors import CorruptStore, StorageError
+
+EMPTY_ROOT = hashlib.sha256(b"hkchain/state/empty").digest()
+LEAF_TAG = b"\x10"
+NODE_TAG = b"\x11"
+MAX_STATE_KEY_BYTES = 1024
+MAX_STATE_VALUE_BYTES = 1 << 20
+MAX_TREE_DEPTH = 64  # nibbles in a sha256
+DEFAULT_KEEP_HEIGHTS = 256
+DEFAULT_CACHE_DEPTH = 4
+MAX_PRUNE_HEIGHTS_PER_COMMIT = 8
+
+_ENC_INTERNAL = 1
+_ENC_LEAF = 2
+_U64 = struct.Struct(">Q")
+_U16x2 = struct.Struct(">HH")
+_sha256 = hashlib.sha256
+
+
+class StateLimitError(StorageError):
+    """A state key or value over the size limits (a bug of the writer)."""
+
+    code = "state_limit"
+
+
+def leaf_hash(key_hash: bytes, value: bytes) -> bytes:
+    return _sha256(LEAF_TAG + key_hash + _sha256(value).digest()).digest()
+
+
+def _nibble(key_hash: bytes, depth: int) -> int:
+    b = key_hash[depth >> 1]
+    return b & 15 if depth & 1 else b >> 4
+
+
+# --- nodes ------------------------------------------------------------------------------
+
+# A reference to a child: (hash, version, is_leaf). None is an empty slot.
+Ref = tuple[bytes, int, bool]
+
+
+class _Node:
+    """A decoded internal node: 16 slot hashes (ZERO_HASH if empty), versions, leaf bits."""
+
+    __slots__ = ("hashes", "leaves", "versions")
+
+    def __init__(self, hashes: list[bytes], versions: list[int], leaves: int) -> None:
+        self.hashes = hashes
+        self.versions = versions
+        self.leaves = leaves
+
+    def child(self, i: int) -> Ref | None:
+        h = self.hashes[i]
+        if h == ZERO_HASH:
+            return None
+        return (h, self.versions[i], bool(self.leaves >> i & 1))
+
+    def hash(self) -> bytes:
+        return _sha256(NODE_TAG + b"".join(self.hashes)).digest()
+
+    def encode(self) -> bytes:
+        present = 0
+        parts = [b""]
+        hashes, versions = self.hashes, self.versions
+        for i in range(16):
+            h = hashes[i]
+            if h != ZERO_HASH:
+                present |= 1 << i
+                parts.append(h)
+                parts.append(_U64.pack(versions[i]))
+        parts[0] = bytes((_ENC_INTERNAL,)) + _U16x2.pack(present, self.leaves)
+        return b"".join(parts)
+
+
+def _decode_node(data: bytes) -> _Node:
+    if len(data) < 5 or data[0] != _ENC_INTERNAL:
+        raise CorruptStore("state tree: expected an internal node")
+    present, leaves = _U16x2.unpack_from(data, 1)
+    hashes = [ZERO_HASH] * 16
+    versions = [0] * 16
+    off = 5
+    for i in range(16):
+        if present >> i & 1:
+            hashes[i] = data[off : off + 32]
+            versions[i] = _U64.unpack_from(data, off + 32)[0]
+            off += 40
+    if off != len(data):
+        raise CorruptStore("state tree: internal node of the wrong length")
+    return _Node(hashes, versions, leaves)
+
+
+def _encode_leaf(key_hash: bytes, value: bytes) -> bytes:
+    return bytes((_ENC_LEAF,)) + key_hash + value
+
+
+def _decode_leaf(data: bytes) -> tuple[bytes, bytes]:
+    if len(data) < 33 or data[0] != _ENC_LEAF:
+        raise CorruptStore("state tree: expected a leaf")
+    return data[1:33], data[33:]
+
+
+def _encode_ref(ref: Ref | None) -> bytes:
+    if ref is None:
+        return b"\x00"
+    return bytes((_ENC_LEAF if ref[2] else _ENC_INTERNAL,)) + ref[0] + _U64.pack(ref[1])
+
+
+def _decode_ref(data: bytes) -> Ref | None:
+    if data == b"\x00":
+        return None
+    if len(data) != 41 or data[0] not in (_ENC_INTERNAL, _ENC_LEAF):
+        raise CorruptStore("state tree: bad root reference")
+    return (data[1:33], _U64.unpack_from(data, 33)[0], data[0] == _ENC_LEAF)
+
+
+# --- proofs ---------------------------------------------------------------------------
+
+PROOF_INCLUSION = 0  # the key's own leaf
+PROOF_EMPTY = 1  # the key's path ends in an empty slot (or the state is empty)
+PROOF_OTHER_LEAF = 2  # the key's path ends in the leaf of another key
+
+
+@dataclass(frozen=True)
+class StateProof:
+    """The path from the root to where ``key`` is or would be.
+
+    ``levels[d]`` is (bitmap, hashes) of the node at depth d: the bit of every non-empty
+    slot other than the key's own, and their hashes in slot order. For PROOF_OTHER_LEAF,
+    ``other_key_hash``/``other_value_hash`` describe the leaf found instead.
+    """
+
+    kind: int
+    levels: tuple[tuple[int, tuple[bytes, ...]], ...]
+    other_key_hash: bytes = b""
+    other_value_hash: bytes = b""
+
+    def verify(self, root: bytes, key: bytes, value: bytes | None) -> bool:
+        return verify_state_proof(root, key, value, self)
+
+    def to_value(self) -> list[Any]:
+        return [
+            self.kind,
+            [[bitmap, list(hashes)] for bitmap, hashes in self.levels],
+            self.other_key_hash,
+            self.other_value_hash,
+        ]
+
+    @classmethod
+    def from_value(cls, value: Any) -> StateProof:
+        """Strict: exact types, sizes and counts, or DecodeError."""
+        if type(value) is not list or len(value) != 4:
+            raise DecodeError("state proof: expected [kind, levels, key hash, value hash]")
+        kind, levels, okh, ovh = value
+        if type(kind) is not int or kind not in (PROOF_INCLUSION, PROOF_EMPTY, PROOF_OTHER_LEAF):
+            raise DecodeError("state proof: unknown kind")
+        if type(levels) is not list or len(levels) > MAX_TREE_DEPTH:
+            raise DecodeError("state proof: levels must be a list of at most 64")
+        out: list[tuple[int, tuple[bytes, ...]]] = []
+        for level in levels:
+            if type(level) is not list or len(level) != 2:
+                raise DecodeError("state proof: a level is [bitmap, hashes]")
+            bitmap, hashes = level
+            if type(bitmap) is not int or not 0 <= bitmap < 1 << 16:
+                raise DecodeError("state proof: bitmap must be a 16-bit integer")
+            if type(hashes) is not list or len(hashes) != bitmap.bit_count():
+                raise DecodeError("state proof: one hash per bitmap bit")
+            for h in hashes:
+                if type(h) is not bytes or len(h) != HASH_SIZE:
+                    raise DecodeError("state proof: hashes are 32 bytes")
+            out.append((bitmap, tuple(hashes)))
+        want = HASH_SIZE if kind == PROOF_OTHER_LEAF else 0
+        for h in (okh, ovh):
+            if type(h) is not bytes or len(h) != want:
+                raise DecodeError("state proof: other-leaf hashes only for kind 2, 32 bytes")
+        return cls(kind, tuple(out), okh, ovh)
+
+
+def verify_state_proof(root: bytes, key: bytes, value: bytes | None, proof: StateProof) -> bool:
+    """True iff ``proof`` shows that under ``root`` the state maps ``key`` to ``value``
+    (None: ``key`` is absent). A pure function: a light client needs only this module."""
+    if type(key) is not bytes or (value is not None and type(value) is not bytes):
+        return False
+    levels = proof.levels
+    if len(levels) > MAX_TREE_DEPTH:
+        return False
+    kh = _sha256(key).digest()
+    h: bytes | None
+    if proof.kind == PROOF_INCLUSION:
+        if value is None:
+            return False
+        h = leaf_hash(kh, value)
+    elif proof.kind == PROOF_EMPTY:
+        if value is not None:
+            return False
+        h = None
+    elif proof.kind == PROOF_OTHER_LEAF:
+        okh = proof.other_key_hash
+        if value is not None or len(okh) != HASH_SIZE or okh == kh:
+            return False
+        if len(proof.other_value_hash) != HASH_SIZE:
+            return False
+        if any(_nibble(okh, d) != _nibble(kh, d) for d in range(len(levels))):
+            return False  # that leaf could not sit on the key's path
+        h = _sha256(LEAF_TAG + okh + proof.other_value_hash).digest()
+    else:
+        return False
+    for depth in range(len(levels) - 1, -1, -1):
+        bitmap, hashes = levels[depth]
+        n = _nibble(kh, depth)
+        if bitmap >> n & 1 or bitmap.bit_count() != len(hashes) or bitmap >> 16:
+            return False
+        if bitmap == 0 and h is None:
+            return False
+        slots = [ZERO_HASH] * 16
+        it = iter(hashes)
+        for i in range(16):
+            if bitmap >> i & 1:
+                slots[i] = next(it)
+        slots[n] = ZERO_HASH if h is None else h
+        h = _sha256(NODE_TAG + b"".join(slots)).digest()
+    if h is None:
+        return root == EMPTY_ROOT
+    return h == root
+
+
+# --- the tree update ------------------------------------------------------------------
+
+
+class TreeUpdate:
+    """The result of applying changes to one tree: new nodes to write, replaced ones."""
+
+    __slots__ = (
+        "base_root",
+        "cached_nodes",
+        "changes",
+        "new_nodes",
+        "root_ref",
+        "stale",
+        "version",
+    )
+
+    def __init__(self, base_root: Ref | None, version: int, changes: dict[bytes, bytes | None]):
+        self.base_root = base_root
+        self.version = version
+        self.changes = changes
+        self.new_nodes: dict[bytes, bytes] = {}
+        self.cached_nodes: dict[bytes, _Node] = {}
+        self.stale: list[bytes] = []
+        self.root_ref: Ref | None = base_root
+
+    @property
+    def root(self) -> bytes:
+        return EMPTY_ROOT if self.root_ref is None else self.root_ref[0]
+
+
+class StateTree:
+    """The versioned node store and the update algorithm."""
+
+    def __init__(self, kv: KeyValueStore, *, cache_depth: int = DEFAULT_CACHE_DEPTH) -> None:
+        self._kv = kv
+        self._cache_depth = cache_depth
+        self._cache: dict[bytes, _Node] = {}
+        self._cache_limit = 2 * 16**cache_depth + 64
+
+    # reads
+
+    def _load_node(self, path: bytes, version: int, pending: dict[bytes, bytes] | None) -> _Node:
+        key = schema.state_node_key(path, version)
+        node = self._cache.get(key)
+        if node is not None:
+            return node
+        data = pending.get(key) if pending is not None else None
+        if data is None:
+            data = self._kv.get(key)
+            if data is None:
+                raise CorruptStore(f"state tree: missing node at depth {len(path)}")
+        node = _decode_node(data)
+        if pending is not None and len(path) < self._cache_depth:
+            if len(self._cache) >= self._cache_limit:
+                self._cache.clear()
+            self._cache[key] = node
+        return node
+
+    def _load_leaf(
+        self, path: bytes, version: int, pending: dict[bytes, bytes] | None
+    ) -> tuple[bytes, bytes]:
+        key = schema.state_node_key(path, version)
+        data = pending.get(key) if pending is not None else None
+        if data is None:
+            data = self._kv.get(key)
+            if data is None:
+                raise CorruptStore(f"state tree: missing leaf at depth {len(path)}")
+        return _decode_leaf(data)
+
+    # the update
+
+    def compute(
+        self, root: Ref | None, changes: dict[bytes, bytes | None], version: int
+    ) -> TreeUpdate:
+        upd = TreeUpdate(root, version, changes)
+        items = sorted((_sha256(k).digest(), v) for k, v in changes.items())
+        if items:
+            upd.root_ref = self._update(upd, root, b"", items)
+        return upd
+
+    def _stale(self, upd: TreeUpdate, path: bytes, version: int) -> None:
+        key = schema.state_node_key(path, version)
+        if version == upd.version and key in upd.new_nodes:
+            del upd.new_nodes[key]  # made and replaced within this update: never written
+            upd.cached_nodes.pop(key, None)
+        else:
+            upd.stale.append(key)
+
+    def _put_leaf(self, upd: TreeUpdate, path: bytes, key_hash: bytes, value: bytes) -> Ref:
+        upd.new_nodes[schema.state_node_key(path, upd.version)] = _encode_leaf(key_hash, value)
+        return (
+            _sha256(LEAF_TAG + key_hash + _sha256(value).digest()).digest(),
+            upd.version,
+            True,
+        )
+
+    def _put_node(self, upd: TreeUpdate, path: bytes, node: _Node) -> Ref:
+        key = schema.state_node_key(path, upd.version)
+        upd.new_nodes[key] = node.encode()
+        if len(path) < self._cache_depth:
+            upd.cached_nodes[key] = node
+        return (node.hash(), upd.version, False)
+
+    def _build(self, upd: TreeUpdate, path: bytes, live: list[tuple[bytes, bytes]]) -> Ref | None:
+        """A fresh subtree at ``path`` holding ``live`` (sorted by key hash)."""
+        if not live:
+            return None
+        if len(live) == 1:
+            return self._put_leaf(upd, path, live[0][0], live[0][1])
+        depth = len(path)
+        if depth >= MAX_TREE_DEPTH:
+            raise CorruptStore("state tree: two keys with one hash")
+        hashes = [ZERO_HASH] * 16
+        versions = [0] * 16
+        leaves = 0
+        i, n = 0, len(live)
+        while i < n:
+            nib = _nibble(live[i][0], depth)
+            j = i + 1
+            while j < n and _nibble(live[j][0], depth) == nib:
+                j += 1
+            ref = self._build(upd, path + bytes((nib,)), live[i:j])
+            assert ref is not None
+            hashes[nib], versions[nib] = ref[0], ref[1]
+            if ref[2]:
+                leaves |= 1 << nib
+            i = j
+        return self._put_node(upd, path, _Node(hashes, versions, leaves))
+
+    def _update(
+        self, upd: TreeUpdate, ref: Ref | None, path: bytes, items: list[tuple[bytes, bytes | None]]
+    ) -> Ref | None:
+        """The subtree at ``path`` (now ``ref``) after applying ``items`` (sorted)."""
+        if ref is None:
+            return self._build(upd, path, [(k, v) for k, v in items if v is not None])
+        pending = upd.new_nodes
+        if ref[2]:
+            lkh, lvalue = self._load_leaf(path, ref[1], pending)
+            if len(items) == 1 and items[0][0] == lkh:
+                value = items[0][1]
+                if value == lvalue:
+                    return ref
+                self._stale(upd, path, ref[1])
+                if value is None:
+                    return None
+                return self._put_leaf(upd, path, lkh, value)
+            live: list[tuple[bytes, bytes]] = []
+            placed = False
+            for k, v in items:
+                if not placed and k >= lkh:
+                    placed = True
+                    if k != lkh:
+                        live.append((lkh, lvalue))
+                if v is not None:
+                    live.append((k, v))
+            if not placed:
+                live.append((lkh, lvalue))
+            if len(live) == 1 and live[0][0] == lkh and live[0][1] == lvalue:
+                return ref  # only deletes of absent keys
+            self._stale(upd, path, ref[1])
+            return self._build(upd, path, live)
+
+        node = self._load_node(path, ref[1], pending)
+        depth = len(path)
+        hashes = node.hashes
+        versions = node.versions
+        leaves = node.leaves
+        new_hashes: list[bytes] | None = None
+        new_versions: list[int] = versions
+        i, n = 0, len(items)
+        while i < n:
+            nib = _nibble(items[i][0], depth)
+            j = i + 1
+            while j < n and _nibble(items[j][0], depth) == nib:
+                j += 1
+            h = hashes[nib]
+            child: Ref | None = (
+                None if h == ZERO_HASH else (h, versions[nib], bool(leaves >> nib & 1))
+            )
+            new = self._update(upd, child, path + bytes((nib,)), items[i:j])
+            if new != child:
+                if new_hashes is None:
+                    new_hashes = list(hashes)
+                    new_versions = list(versions)
+                if new is None:
+                    new_hashes[nib] = ZERO_HASH
+                    new_versions[nib] = 0
+                    leaves &= ~(1 << nib)
+                else:
+                    new_hashes[nib] = new[0]
+                    new_versions[nib] = new[1]
+                    if new[2]:
+                        leaves |= 1 << nib
+                    else:
+                        leaves &= ~(1 << nib)
+            i = j
+        if new_hashes is None:
+            return ref
+        self._stale(upd, path, ref[1])
+        present = [s for s in range(16) if new_hashes[s] != ZERO_HASH]
+        if not present:
+            return None
+        if len(present) == 1 and leaves >> present[0] & 1:
+            # One leaf left: it moves up to this node's place.
+            s = present[0]
+            child_path = path + bytes((s,))
+            lkh, lvalue = self._load_leaf(child_path, new_versions[s], pending)
+            self._stale(upd, child_path, new_versions[s])
+            return self._put_leaf(upd, path, lkh, lvalue)
+        return self._put_node(upd, path, _Node(new_hashes, new_versions, leaves))
+
+    # commit
+
+    def write(self, upd: TreeUpdate, batch: WriteBatch, height: int) -> None:
+        """Stage ``upd`` (computed with version == height) into the block's batch."""
+        for key, data in upd.new_nodes.items():
+            batch.put(key, data)
+        if upd.stale:
+            stale_prefix = schema.state_stale_prefix(height)
+            for key in upd.stale:
+                batch.put(stale_prefix + key, b"")
+        batch.put(schema.state_root_key(height), _encode_ref(upd.root_ref))
+
+    def committed(self, upd: TreeUpdate) -> None:
+        """Adopt ``upd``'s nodes in the cache once its batch is durable."""
+        cache = self._cache
+        for key in upd.stale:
+            cache.pop(key, None)
+        if len(cache) + len(upd.cached_nodes) > self._cache_limit:
+            cache.clear()
+        cache.update(upd.cached_nodes)
+
+    def prune(self, batch: WriteBatch, first: int, last: int) -> None:
+        """Delete nodes replaced at heights first..last and the roots they belonged to."""
+        kv = self._kv
+        for height in range(first, last + 1):
+            prefix = schema.state_stale_prefix(height)
+            for stale_key, _ in kv.iterate(prefix):
+                batch.delete(stale_key[len(prefix) :])
+                batch.delete(stale_key)
+            if height > 0:
+                batch.delete(schema.state_root_key(height - 1))
+
+    def root_at(self, height: int) -> Ref | None:
+        data = self._kv.get(schema.state_root_key(height))
+        if data is None:
+            raise KeyError(f"state of height {height} is not kept")
+        return _decode_ref(data)
+
+    def prove(self, root: Ref | None, key: bytes) -> tuple[bytes | None, StateProof]:
+        kh = _sha256(key).digest()
+        levels: list[tuple[int, tuple[bytes, ...]]] = []
+        path = b""
+        ref = root
+        while ref is not None and not ref[2]:
+            node = self._load_node(path, ref[1], None)
+            nib = _nibble(kh, len(path))
+            bitmap = 0
+            sibs = []
+            for i in range(16):
+                if i != nib and node.hashes[i] != ZERO_HASH:
+                    bitmap |= 1 << i
+                    sibs.append(node.hashes[i])
+            levels.append((bitmap, tuple(sibs)))
+            ref = node.child(nib)
+            path += bytes((nib,))
+        if ref is None:
+            return None, StateProof(PROOF_EMPTY, tuple(levels))
+        lkh, lvalue = self._load_leaf(path, ref[1], None)
+        if lkh == kh:
+            return lvalue, StateProof(PROOF_INCLUSION, tuple(levels))
+        return None, StateProof(PROOF_OTHER_LEAF, tuple(levels), lkh, _sha256(lvalue).digest())
+
+
+# --- the state store and overlays --------------------------------------------------------
+
+
+def _check_write(key: bytes, value: bytes | None) -> None:
+    if type(key) is not bytes or (value is not None and type(value) is not bytes):
+        raise TypeError("state keys and values are bytes")
+    if not 0 < len(key) <= MAX_STATE_KEY_BYTES:
+        raise StateLimitError(f"state key of {len(key)} bytes (1..{MAX_STATE_KEY_BYTES})")
+    if value is not None and len(value) > MAX_STATE_VALUE_BYTES:
+        raise StateLimitError(f"state value of {len(value)} bytes (max {MAX_STATE_VALUE_BYTES})")
+
+
+class StateStore:
+    """The committed state: tree + flat value table at the head, and its overlays.
+
+    ChainStore drives it: ``stage`` puts a block's state into the block's batch and
+    ``committed`` adopts it once the batch is written.
+    """
+
+    def __init__(
+        self,
+        kv: KeyValueStore,
+        *,
+        keep_heights: int | None = DEFAULT_KEEP_HEIGHTS,
+        cache_depth: int = DEFAULT_CACHE_DEPTH,
+    ) -> None:
+        if keep_heights is not None and keep_heights < 0:
+            raise ValueError("keep_heights must be >= 0 or None")
+        self._kv = kv
+        self.tree = StateTree(kv, cache_depth=cache_depth)
+        self.keep_heights = keep_heights
+        self.height = -1
+        self.root_ref: Ref | None = None
+        self.serial = 0  # bumped on every commit: invalidates cached overlay roots
+
+    def load(self, height: int) -> None:
+        self.height = height
+        self.root_ref = None if height < 0 else self.tree.root_at(height)
+        self.serial += 1
+
+    @property
+    def root(self) -> bytes:
+        return EMPTY_ROOT if self.root_ref is None else self.root_ref[0]
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._kv.get(schema.state_value_key(key))
+
+    def overlay(self) -> Overlay:
+        return Overlay(self, None)
+
+    def compute(self, changes: dict[bytes, bytes | None]) -> TreeUpdate:
+        return self.tree.compute(self.root_ref, changes, self.height + 1)
+
+    def stage(self, upd: TreeUpdate, batch: WriteBatch, height: int) -> None:
+        if upd.version != height or upd.base_root != self.root_ref:
+            raise StorageError("state update was computed for another head")
+        self.tree.write(upd, batch, height)
+        for key, value in upd.changes.items():
+            if value is None:
+                batch.delete(schema.state_value_key(key))
+            else:
+                batch.put(schema.state_value_key(key), value)
+        if self.keep_heights is not None:
+            last = height - self.keep_heights
+            pruned = self._kv.get(schema.META_PRUNED)
+            first = 1 if pruned is None else schema.from_be64(pruned) + 1
+            last = min(last, first + MAX_PRUNE_HEIGHTS_PER_COMMIT - 1)
+            if last >= first:
+                self.tree.prune(batch, first, last)
+                batch.put(schema.META_PRUNED, schema.be64(last))
+
+    def committed(self, upd: TreeUpdate, height: int) -> None:
+        self.tree.committed(upd)
+        self.root_ref = upd.root_ref
+        self.height = height
+        self.serial += 1
+
+    def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
+        if height is None or height == self.height:
+            root = self.root_ref
+        else:
+            if height > self.height or height < 0:
+                raise KeyError(f"no state at height {height}")
+            if self.keep_heights is not None and height < self.height - self.keep_heights:
+                raise KeyError(f"state of height {height} is pruned")
+            root = self.tree.root_at(height)
+        return self.tree.prove(root, key)
+
+
+class Overlay:
+    """Pending writes over the committed state (``base`` None) or another overlay."""
+
+    def __init__(self, store: StateStore, base: Overlay | None) -> None:
+        self._store = store
+        self._base = base
+        self._changes: dict[bytes, bytes | None] = {}
+        self._serial = 0
+        self._cached: tuple[tuple[int, ...], TreeUpdate] | None = None
+
+    @property
+    def store(self) -> StateStore:
+        return self._store
+
+    def get(self, key: bytes) -> bytes | None:
+        o: Overlay | None = self
+        while o is not None:
+            changes = o._changes
+            if key in changes:
+                return changes[key]
+            o = o._base
+        return self._store.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        _check_write(key, value)
+        self._changes[key] = value
+        self._serial += 1
+
+    def delete(self, key: bytes) -> None:
+        _check_write(key, None)
+        self._changes[key] = None
+        self._serial += 1
+
+    def changes(self) -> dict[bytes, bytes | None]:
+        return dict(self._changes)
+
+    def overlay(self) -> Overlay:
+        return Overlay(self._store, self)
+
+    def _chain(self) -> list[Overlay]:
+        chain: list[Overlay] = []
+        o: Overlay | None = self
+        while o is not None:
+            chain.append(o)
+            o = o._base
+        chain.reverse()
+        return chain
+
+    def all_changes(self) -> dict[bytes, bytes | None]:
+        """The changes of this overlay and all its bases, nearest winning."""
+        merged: dict[bytes, bytes | None] = {}
+        for o in self._chain():
+            merged.update(o._changes)
+        return merged
+
+    def update(self) -> TreeUpdate:
+        """The tree update these changes make to the committed head (cached)."""
+        store = self._store
+        stamp = (store.serial, *(o._serial for o in self._chain()))
+        if self._cached is not None and self._cached[0] == stamp:
+            return self._cached[1]
+        upd = store.compute(self.all_changes())
+        self._cached = (stamp, upd)
+        return upd
+
+    def root(self) -> bytes:
+        return self.update().root
+
+
+def state_root_of(items: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """The root of a state holding exactly ``items`` (a reference for tests and tools)."""
+    from storage.kv import MemoryStore
+
+    store = StateStore(MemoryStore(), keep_heights=None)
+    return store.compute(dict(items)).root
