@@ -36,6 +36,7 @@ from node.config import (
     PeerConfig,
     RpcConfig,
 )
+from node.genesis import GenesisError, parse_genesis
 
 DEFAULT_BASE_PORT = LOCALNET_RPC_BASE_PORT
 P2P_PORT_OFFSET = LOCALNET_P2P_BASE_PORT - LOCALNET_RPC_BASE_PORT
@@ -125,6 +126,10 @@ def init_network(
     keys = [PrivateKey.generate() for _ in range(validators)]
     operator = PrivateKey.generate()
     genesis = make_genesis(template, keys, operator, genesis_time_ms=now_ms(), chain_id=chain_id)
+    try:
+        parse_genesis(genesis)  # the nodes will read it back the same way
+    except GenesisError as exc:
+        raise HomeError(f"genesis template {template_path}: {exc.message}") from exc
     genesis_bytes = (json.dumps(genesis, indent=2) + "\n").encode()
     net_chain_id = str(genesis["chain_id"])
 
