@@ -157,7 +157,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, dict | list):
-        from cli.wallet import value_to_json
+        from node.render import value_to_json
 
         return json.dumps(value_to_json(value), sort_keys=True)
     return str(value)

@@ -23,6 +23,7 @@ from core.codec import Value
 from core.crypto import PrivateKey
 from core.errors import ChainError, ValidationError
 from core.types import MAX_ARGS, SignedTx, Tx
+from node.render import value_from_json, value_to_json
 
 T = TypeVar("T")
 
@@ -65,30 +66,9 @@ class TxTimeout(WalletError):
 # --- JSON arguments ------------------------------------------------------------------
 
 
-def value_from_json(obj: Any, depth: int = 0) -> Value:
-    """A tx argument from JSON: "0x…" strings become bytes; floats are refused."""
-    if depth > 16:
-        raise ValidationError("argument nested too deeply", code="bad_args")
-    if obj is None or isinstance(obj, bool | int):
-        return obj
-    if isinstance(obj, float):
-        raise ValidationError(f"{obj!r}: numbers must be integers (no floats on chain)", code="bad_args")
-    if isinstance(obj, str):
-        if obj.startswith("0x"):
-            try:
-                return bytes.fromhex(obj[2:])
-            except ValueError as exc:
-                raise ValidationError(f"{obj!r} is not valid hex", code="bad_args") from exc
-        return obj
-    if isinstance(obj, list):
-        return [value_from_json(v, depth + 1) for v in obj]
-    if isinstance(obj, dict):
-        return {str(k): value_from_json(v, depth + 1) for k, v in obj.items()}
-    raise ValidationError(f"unsupported argument type {type(obj).__name__}", code="bad_args")
-
-
 def parse_json_args(text: str) -> tuple[Value, ...]:
-    """Positional tx arguments from a JSON array (a single non-array value is one arg)."""
+    """Positional tx arguments from a JSON array (a single non-array value is one arg).
+    Strings starting with "0x" are bytes; floats are refused (node/render.py's mapping)."""
     try:
         doc = json.loads(text)
     except ValueError as exc:
@@ -97,17 +77,6 @@ def parse_json_args(text: str) -> tuple[Value, ...]:
     if len(items) > MAX_ARGS:
         raise ValidationError(f"at most {MAX_ARGS} arguments", code="bad_args")
     return tuple(value_from_json(v) for v in items)
-
-
-def value_to_json(value: Any) -> Any:
-    """The JSON form of a Value, the inverse of value_from_json."""
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, list | tuple):
-        return [value_to_json(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): value_to_json(v) for k, v in value.items()}
-    return value
 
 
 # --- the RPC client ------------------------------------------------------------------
