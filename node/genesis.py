@@ -21,8 +21,8 @@ from core.errors import ChainError
 from core.hashing import ZERO_HASH
 from core.merkle import EMPTY_ROOT
 from core.types import MAX_CHAIN_ID_CHARS, Block, BlockHeader, Validator, ValidatorSet
-from storage.api import ChainStore, StateOverlay
-from storage.chain import ChainStore as MemoryChainStore
+from storage.api import StateOverlay
+from storage.chain import ChainStore
 from vm.api import Executor
 
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
@@ -121,7 +121,7 @@ def ensure_genesis(store: ChainStore, genesis: Genesis, executor: Executor) -> B
     Returns block 0."""
     if store.height >= 0:
         # Rebuild block 0 on an empty state to compare: the store's own state has moved on.
-        block = build_genesis(genesis, executor, MemoryChainStore.in_memory().overlay())
+        block = build_genesis(genesis, executor, ChainStore.in_memory().overlay())
         stored = store.block(0)
         if stored is None or stored.hash != block.hash:
             raise GenesisError(

@@ -90,6 +90,7 @@ class Mempool:
         self._journal = journal
         self._entries: dict[bytes, _Entry] = {}
         self._by_sender: dict[bytes, dict[int, _Entry]] = {}
+        self._sender_by_address: dict[str, bytes] = {}
         self._expiry: list[tuple[int, bytes]] = []  # heap of (expiry_height, hash)
         self._bytes = 0
         self._seq = 0
@@ -133,6 +134,10 @@ class Mempool:
         self._verified[stx.hash] = stx.signature
         if len(self._verified) > MAX_VERIFIED_CACHE:
             self._verified.popitem(last=False)
+
+    def sender_of(self, address: str) -> bytes | None:
+        """The public key of a sender with pending txs, by address."""
+        return self._sender_by_address.get(address)
 
     def pending_nonce(self, sender: bytes) -> int:
         """The sender's next nonce counting its pending txs."""
@@ -225,6 +230,8 @@ class Mempool:
         entry = _Entry(stx, size, self._seq)
         self._seq += 1
         self._entries[h] = entry
+        if tx.sender not in self._by_sender:
+            self._sender_by_address[address_of(tx.sender)] = tx.sender
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = entry
         heapq.heappush(self._expiry, (tx.expiry_height, h))
         self._bytes += size
@@ -302,6 +309,7 @@ class Mempool:
                 del pending[e.stx.tx.nonce]
             if not pending:
                 del self._by_sender[e.stx.tx.sender]
+                self._sender_by_address.pop(address_of(e.stx.tx.sender), None)
         return True
 
     def _record_rejection(self, tx_hash: bytes, rejection: Rejection) -> None:

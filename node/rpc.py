@@ -1,0 +1,541 @@
+"""The node's HTTP RPC (aiohttp, JSON): submit txs, read txs, blocks, state and proofs,
+subscribe to blocks and events, scrape metrics. Every route is described in the OpenAPI
+document served at ``/openapi.json`` (built here, next to the handlers).
+
+Bad input never gets a 500: bodies are size-limited (413 ``too_large``), decoded strictly
+(400 ``malformed``), batches bounded (413 ``batch_too_large``), clients rate-limited per
+address (429 ``rate_limited``). Every error body is ``{"error": {"code", "message"}}``
+with a stable code. A tx is answered with its hash or the mempool's refusal code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from core import codec
+from core.crypto import parse_address
+from core.errors import AddressError, ChainError, DecodeError, ValidationError
+from core.hashing import HASH_SIZE
+from core.types import TAG_SIGNED_TX, SignedTx
+from node.config import RpcConfig
+from node.events import Subscription
+from node.render import (
+    block_json,
+    value_from_json,
+    value_to_json,
+)
+from p2p.network import TokenBucket
+from vm.api import QueryError
+
+if TYPE_CHECKING:
+    from node.service import Node
+
+log = logging.getLogger("hkchain.rpc")
+
+MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
+MAX_RATE_CLIENTS = 10_000
+MAX_WS_CLIENT_MESSAGE_BYTES = 4096
+MAX_QUERY_ARGS = 32
+MAX_NAME_CHARS = 64
+
+# HTTP status for each tx refusal code; anything else a tx is refused for is 422.
+TX_ERROR_STATUS = {
+    "malformed": 400,
+    "too_large": 413,
+    "mempool_full": 503,
+}
+
+
+class RpcError(ChainError):
+    """An error answer: ``code`` for machines, message for people, HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    body = {"error": {"code": code, "message": message}, **extra}
+    return web.json_response(body, status=status)
+
+
+def _parse_hash(text: str, what: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise RpcError(400, "malformed", f"{what} must be hex") from None
+    if len(value) != HASH_SIZE:
+        raise RpcError(400, "malformed", f"{what} must be {HASH_SIZE} bytes of hex")
+    return value
+
+
+def _parse_height(text: str | None, what: str = "height") -> int:
+    if text is None or not text.isdigit() or len(text) > 20:
+        raise RpcError(400, "malformed", f"{what} must be a non-negative integer")
+    return int(text)
+
+
+class RpcServer:
+    def __init__(self, node: Node, config: RpcConfig) -> None:
+        self.node = node
+        self.config = config
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._runner: web.AppRunner | None = None
+        self.port = config.port
+        self.app = self._build_app()
+
+    # --- app -----------------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(
+            client_max_size=self.config.max_body_bytes,
+            middlewares=[self._errors_middleware, self._rate_middleware],
+        )
+        r = app.router
+        r.add_post("/v1/txs", self.post_txs)
+        r.add_get("/v1/txs/{hash}", self.get_tx)
+        r.add_get("/v1/blocks/{which}", self.get_block)
+        r.add_get("/v1/status", self.get_status)
+        r.add_get("/v1/accounts/{address}", self.get_account)
+        r.add_post("/v1/query", self.post_query)
+        r.add_get("/v1/proofs/{key}", self.get_proof)
+        r.add_get("/v1/ws", self.websocket)
+        r.add_get("/metrics", self.get_metrics)
+        r.add_get("/openapi.json", self.get_openapi)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+        log.info("RPC listening on http://%s:%d", self.config.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @web.middleware
+    async def _errors_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        started = time.perf_counter()
+        status = 500
+        try:
+            resp = await handler(request)
+            status = resp.status
+            return resp
+        except RpcError as exc:
+            status = exc.status
+            return error_response(exc.status, exc.code, exc.message)
+        except web.HTTPRequestEntityTooLarge:
+            status = 413
+            return error_response(413, "too_large", f"request body exceeds {self.config.max_body_bytes} bytes")
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status < 400:
+                raise
+            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, f"http_{exc.status}")
+            return error_response(exc.status, code, exc.reason)
+        except ChainError as exc:
+            status = 400
+            return error_response(400, exc.code, exc.message)
+        except Exception:
+            log.exception("RPC handler failed on %s %s", request.method, request.path)
+            return error_response(500, "internal", "internal error (logged on the node)")
+        finally:
+            m = self.node.metrics
+            m.rpc_seconds.labels(route).observe(time.perf_counter() - started)
+            m.rpc_requests.labels(route, str(status)).inc()
+
+    @web.middleware
+    async def _rate_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        client = request.remote or "?"
+        now = time.monotonic()
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            bucket = TokenBucket(self.config.rate_limit_per_s, self.config.rate_burst, now)
+            self._buckets[client] = bucket
+            if len(self._buckets) > MAX_RATE_CLIENTS:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(client)
+        if not bucket.take(now):
+            raise RpcError(429, "rate_limited", "too many requests from this client; slow down")
+        return await handler(request)
+
+    # --- txs -----------------------------------------------------------------------------
+
+    async def _read_body(self, request: web.Request) -> bytes:
+        if request.content_length is not None and request.content_length > self.config.max_body_bytes:
+            raise RpcError(413, "too_large", f"request body exceeds {self.config.max_body_bytes} bytes")
+        return await request.read()
+
+    def _parse_txs(self, request: web.Request, body: bytes) -> tuple[list[SignedTx | ChainError], bool]:
+        """(txs or per-item decode errors, whether it was a batch)."""
+        if not body:
+            raise RpcError(400, "malformed", "empty body")
+        items: list[Any]
+        batch: bool
+        if request.content_type in MSGPACK_TYPES:
+            try:
+                value = codec.decode(body, self.config.max_body_bytes)
+            except DecodeError as exc:
+                raise RpcError(400, "malformed", f"body is not canonical msgpack: {exc.message}") from exc
+            if type(value) is not list or not value:
+                raise RpcError(400, "malformed", "body must be a SignedTx or a list of them")
+            if type(value[0]) is int and value[0] == TAG_SIGNED_TX:
+                items, batch = [value], False
+            else:
+                items, batch = value, True
+            self._check_batch(len(items))
+            out: list[SignedTx | ChainError] = []
+            for v in items:
+                try:
+                    out.append(SignedTx.from_value(v))
+                except DecodeError as exc:
+                    out.append(exc)
+            return out, batch
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RpcError(400, "malformed", "body is neither JSON nor msgpack (set Content-Type)") from exc
+        if isinstance(doc, dict) and set(doc) == {"tx"}:
+            items, batch = [doc["tx"]], False
+        elif isinstance(doc, dict) and set(doc) == {"txs"} and isinstance(doc["txs"], list):
+            items, batch = doc["txs"], True
+        else:
+            raise RpcError(400, "malformed", 'JSON body must be {"tx": hex} or {"txs": [hex, ...]}')
+        self._check_batch(len(items))
+        parsed: list[SignedTx | ChainError] = []
+        for item in items:
+            if not isinstance(item, str):
+                parsed.append(DecodeError("each tx must be a hex string"))
+                continue
+            try:
+                parsed.append(SignedTx.decode(bytes.fromhex(item.removeprefix("0x"))))
+            except ValueError:
+                parsed.append(DecodeError("tx is not valid hex"))
+            except DecodeError as exc:
+                parsed.append(exc)
+        return parsed, batch
+
+    def _check_batch(self, n: int) -> None:
+        if n == 0:
+            raise RpcError(400, "malformed", "no txs in the body")
+        if n > self.config.max_batch:
+            raise RpcError(413, "batch_too_large", f"batch of {n} txs exceeds {self.config.max_batch}")
+
+    async def post_txs(self, request: web.Request) -> web.Response:
+        body = await self._read_body(request)
+        items, batch = self._parse_txs(request, body)
+        results = await self.node.submit(items)
+        if not batch:
+            r = results[0]
+            if isinstance(r, ChainError):
+                status = TX_ERROR_STATUS.get(r.code, 422)
+                return error_response(status, r.code, r.message)
+            return web.json_response({"hash": r.hex()}, status=202)
+        out: list[dict[str, Any]] = []
+        accepted = 0
+        for r in results:
+            if isinstance(r, ChainError):
+                out.append({"error": {"code": r.code, "message": r.message}})
+            else:
+                accepted += 1
+                out.append({"hash": r.hex()})
+        return web.json_response({"results": out, "accepted": accepted})
+
+    async def get_tx(self, request: web.Request) -> web.Response:
+        h = _parse_hash(request.match_info["hash"], "tx hash")
+        doc = self.node.tx_status(h)
+        if doc["status"] == "unknown":
+            return error_response(404, "not_found", "no such tx on this node", **doc)
+        return web.json_response(doc)
+
+    # --- chain ---------------------------------------------------------------------------
+
+    async def get_block(self, request: web.Request) -> web.Response:
+        which = request.match_info["which"]
+        store = self.node.store
+        height = store.height if which == "latest" else _parse_height(which)
+        block = store.block(height)
+        if block is None:
+            raise RpcError(404, "not_found", f"no block at height {height} (head is {store.height})")
+        return web.json_response(block_json(block, store.certificate(height)))
+
+    async def get_status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.node.status())
+
+    async def get_account(self, request: web.Request) -> web.Response:
+        text = request.match_info["address"]
+        try:
+            parse_address(text)
+        except AddressError as exc:
+            raise RpcError(400, "bad_address", exc.message) from exc
+        return web.json_response(self.node.account(text))
+
+    async def post_query(self, request: web.Request) -> web.Response:
+        body = await self._read_body(request)
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RpcError(400, "malformed", "body must be JSON") from exc
+        if not isinstance(doc, dict) or not set(doc) <= {"contract", "method", "args"}:
+            raise RpcError(400, "malformed", 'body must be {"contract", "method", "args"}')
+        contract, method, args = doc.get("contract"), doc.get("method"), doc.get("args", [])
+        for name, v in (("contract", contract), ("method", method)):
+            if not isinstance(v, str) or not 0 < len(v) <= MAX_NAME_CHARS:
+                raise RpcError(400, "malformed", f"{name} must be a short non-empty string")
+        if not isinstance(args, list) or len(args) > MAX_QUERY_ARGS:
+            raise RpcError(400, "malformed", f"args must be a list of at most {MAX_QUERY_ARGS}")
+        try:
+            values = [value_from_json(a) for a in args]
+        except ValidationError as exc:
+            raise RpcError(400, "malformed", exc.message) from exc
+        assert isinstance(contract, str) and isinstance(method, str)
+        try:
+            result, height = self.node.query(contract, method, values)
+        except QueryError as exc:
+            raise RpcError(422, exc.code, exc.message) from exc
+        return web.json_response({"result": value_to_json(result), "height": height})
+
+    async def get_proof(self, request: web.Request) -> web.Response:
+        key_text = request.match_info["key"].removeprefix("0x")
+        try:
+            key = bytes.fromhex(key_text)
+        except ValueError:
+            raise RpcError(400, "malformed", "key must be hex") from None
+        if not 0 < len(key) <= 1024:
+            raise RpcError(400, "malformed", "key must be 1-1024 bytes")
+        store = self.node.store
+        h = request.query.get("height")
+        height = store.height if h is None else _parse_height(h)
+        block = store.block(height)
+        if block is None:
+            raise RpcError(404, "not_found", f"no block at height {height}")
+        try:
+            value, proof = store.prove(key, height)
+        except KeyError as exc:
+            raise RpcError(404, "state_pruned", f"state of height {height} is no longer kept") from exc
+        proof_value = proof.to_value()
+        return web.json_response({
+            "key": key.hex(),
+            "value": None if value is None else value.hex(),
+            "height": height,
+            "state_root": block.header.state_root.hex(),
+            "proof": value_to_json(proof_value),
+            "proof_encoded": codec.encode(proof_value).hex(),
+        })
+
+    # --- subscriptions and metrics ---------------------------------------------------------
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=MAX_WS_CLIENT_MESSAGE_BYTES, heartbeat=30.0)
+        await ws.prepare(request)
+        sub = Subscription()
+        if not self.node.events.subscribe(sub):
+            await ws.send_json({"type": "error", "code": "too_many_subscribers"})
+            await ws.close()
+            return ws
+        writer = asyncio.create_task(self._ws_writer(ws, sub))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    break
+                reply = self._ws_command(sub, msg.data)
+                await ws.send_json(reply)
+        finally:
+            self.node.events.unsubscribe(sub)
+            writer.cancel()
+            await ws.close()
+        return ws
+
+    def _ws_command(self, sub: Subscription, text: str) -> dict[str, Any]:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            return {"type": "error", "code": "malformed", "message": "messages are JSON"}
+        topics = doc.get("subscribe") if isinstance(doc, dict) else None
+        if isinstance(topics, str):
+            topics = [topics]
+        if not isinstance(topics, list) or not all(t in ("blocks", "events") for t in topics):
+            return {"type": "error", "code": "malformed",
+                    "message": 'send {"subscribe": ["blocks", "events"], "contract"?, "event"?}'}
+        assert isinstance(doc, dict)
+        contract, event = doc.get("contract"), doc.get("event")
+        if not isinstance(contract, str | None) or not isinstance(event, str | None):
+            return {"type": "error", "code": "malformed", "message": "contract and event are strings"}
+        sub.blocks = "blocks" in topics
+        sub.events = "events" in topics
+        sub.contract = contract
+        sub.event_name = event
+        return {"type": "subscribed", "topics": sorted(set(topics)), "contract": contract, "event": event}
+
+    async def _ws_writer(self, ws: web.WebSocketResponse, sub: Subscription) -> None:
+        while True:
+            msg = await sub.queue.get()
+            if msg is None:
+                await ws.send_json({"type": "error", "code": "overflow",
+                                    "message": "subscriber fell behind; reconnect"})
+                await ws.close()
+                return
+            await ws.send_str(msg)
+
+    async def get_metrics(self, request: web.Request) -> web.Response:
+        self.node.refresh_metrics()
+        return web.Response(body=self.node.metrics.render(),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+    async def get_openapi(self, request: web.Request) -> web.Response:
+        return web.json_response(openapi_document(self.config))
+
+
+# --- the OpenAPI document ------------------------------------------------------------------
+
+
+def _error_ref(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+
+
+def openapi_document(config: RpcConfig) -> dict[str, Any]:
+    hex_hash = {"type": "string", "pattern": "^(0x)?[0-9a-f]{64}$"}
+    common_errors = {
+        "400": _error_ref("malformed request (code `malformed`)"),
+        "429": _error_ref("rate limited (code `rate_limited`)"),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "hkchain node RPC",
+            "version": "1",
+            "description": (
+                "JSON over HTTP. Every error body is {error: {code, message}}. Values (tx "
+                "arguments, results, event fields) map bytes to \"0x…\" hex strings. "
+                f"Bodies are limited to {config.max_body_bytes} bytes, batches to "
+                f"{config.max_batch} txs, clients to {config.rate_limit_per_s} requests/s."
+            ),
+        },
+        "paths": {
+            "/v1/txs": {"post": {
+                "summary": "Submit one signed tx or a batch",
+                "description": (
+                    "Body: msgpack (Content-Type application/msgpack) of one SignedTx value or "
+                    "a list of them; or JSON {\"tx\": hex} / {\"txs\": [hex, ...]} of the "
+                    "canonical SignedTx bytes. One tx: 202 {hash} or an error. A batch: 200 "
+                    "{results: [{hash} | {error}], accepted}. Refusal codes: malformed, "
+                    "too_large, wrong_chain, invalid, bad_signature, bad_nonce, nonce_gap, "
+                    "expired, insufficient_fee, unknown_contract, mempool_full (503)."
+                ),
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "tx": {"type": "string"}, "txs": {"type": "array", "items": {"type": "string"}}}}},
+                    "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+                }},
+                "responses": {
+                    "200": _ok("batch answers, one per tx in order", {"type": "object", "properties": {
+                        "results": {"type": "array", "items": {"type": "object"}},
+                        "accepted": {"type": "integer"}}}),
+                    "202": _ok("accepted into the mempool", {"type": "object", "properties": {"hash": hex_hash}}),
+                    "413": _error_ref("body or batch too large (too_large, batch_too_large)"),
+                    "422": _error_ref("the tx was refused (code says why)"),
+                    "503": _error_ref("mempool full; retry later"),
+                    **common_errors,
+                },
+            }},
+            "/v1/txs/{hash}": {"get": {
+                "summary": "Status of a tx",
+                "description": ("status: pending | committed (height, index, receipt with "
+                                "events, gas, fee, error) | rejected / expired (error) | unknown (404)."),
+                "parameters": [{"name": "hash", "in": "path", "required": True, "schema": hex_hash}],
+                "responses": {"200": _ok("the tx's status"), "404": _error_ref("unknown tx"),
+                              **common_errors},
+            }},
+            "/v1/blocks/{which}": {"get": {
+                "summary": "A committed block with its commit certificate",
+                "parameters": [{"name": "which", "in": "path", "required": True,
+                                "description": "a height or `latest`", "schema": {"type": "string"}}],
+                "responses": {"200": _ok("header, txs and certificate"),
+                              "404": _error_ref("no such block"), **common_errors},
+            }},
+            "/v1/status": {"get": {
+                "summary": "Chain id, height, latest hash, state root, view, validators, peers, syncing",
+                "responses": {"200": _ok("node status"), "429": common_errors["429"]},
+            }},
+            "/v1/accounts/{address}": {"get": {
+                "summary": "Balance and next nonce of an account",
+                "parameters": [{"name": "address", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^hk1"}}],
+                "responses": {"200": _ok("balance, nonce, pending_nonce"),
+                              "400": _error_ref("not an address (bad_address)"),
+                              "429": common_errors["429"]},
+            }},
+            "/v1/query": {"post": {
+                "summary": "A read-only contract view call on the head state",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["contract", "method"],
+                    "properties": {"contract": {"type": "string"}, "method": {"type": "string"},
+                                   "args": {"type": "array"}}}}}},
+                "responses": {"200": _ok("{result, height}"),
+                              "422": _error_ref("the call failed (query_failed)"), **common_errors},
+            }},
+            "/v1/proofs/{key}": {"get": {
+                "summary": "A state proof of one key against a height's state root",
+                "parameters": [
+                    {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "the state key, hex"},
+                    {"name": "height", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 0}, "description": "default: head"},
+                ],
+                "responses": {"200": _ok("{key, value, height, state_root, proof, proof_encoded}"),
+                              "404": _error_ref("no such height, or its state is pruned"),
+                              **common_errors},
+            }},
+            "/v1/ws": {"get": {
+                "summary": "Websocket: subscribe to new blocks and to events",
+                "description": (
+                    "Send {\"subscribe\": [\"blocks\", \"events\"], \"contract\"?: name, "
+                    "\"event\"?: name}. The node answers {type: subscribed}, then pushes "
+                    "{type: block, height, hash, state_root, tx_count, txs} and {type: event, "
+                    "height, tx_hash, contract, name, fields}. A subscriber that falls behind "
+                    "gets {type: error, code: overflow} and is closed."
+                ),
+                "responses": {"101": {"description": "switching to the websocket protocol"}},
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics (text format)",
+                "responses": {"200": {"description": "metrics",
+                                      "content": {"text/plain": {"schema": {"type": "string"}}}}},
+            }},
+            "/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": _ok("the OpenAPI document")},
+            }},
+        },
+        "components": {"schemas": {"Error": {
+            "type": "object",
+            "properties": {"error": {"type": "object", "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"}}}},
+        }}},
+    }

@@ -1,0 +1,661 @@
+"""The node: composes store, executor, mempool, consensus, p2p and RPC on one asyncio loop.
+
+Read top-down for the life of a tx: ``submit`` (RPC) checks signatures off the loop and
+admits txs to the mempool, which journals them and hands their hashes to gossip; the
+proposer's ``ChainApplication.propose`` reaps the mempool, executes on an overlay and
+builds the header; validators ``validate`` by executing the same block (the overlay is
+cached by block hash so ``commit`` does not execute again); ``commit`` writes the block in
+one synced batch, clears the mempool of its txs and publishes its events.
+
+Block production pacing: the replica proposes as soon as a height starts. An *empty*
+proposal made while the mempool is empty is held back (not broadcast) until a tx arrives
+or ``empty_block_interval_ms`` has passed since the last commit, so an idle chain makes
+one empty block per interval while a busy one proposes back to back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from consensus.api import Message, Output
+from consensus.messages import PrePrepare, decode_message
+from consensus.replica import Replica, ReplicaConfig
+from core.crypto import PrivateKey, parse_address
+from core.errors import ChainError, DecodeError, SignatureError, ValidationError
+from core.types import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    Receipt,
+    SignedTx,
+    ValidatorSet,
+    receipts_root,
+    tx_root,
+)
+from node.config import NodeConfig
+from node.events import EventHub
+from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
+from node.mempool import Mempool, MempoolError
+from node.metrics import Metrics
+from node.render import receipt_json, validators_json
+from node.rpc import RpcServer
+from p2p.gossip import TxGossip
+from p2p.messages import ConsensusFrame
+from p2p.network import Identity, Network, Peer
+from p2p.sync import BlockSync
+from storage.chain import ChainStore
+from storage.leveldb import LevelDBStore
+from storage.state import Overlay
+from storage.wal import ConsensusWAL
+from vm.api import BlockContext, Executor, QueryError
+
+log = logging.getLogger("hkchain.node")
+
+# A proposal may carry a timestamp this far ahead of a validator's clock.
+MAX_CLOCK_DRIFT_MS = 15_000
+# Signature checks of a batch this large move to a worker thread (PyNaCl releases the GIL).
+THREAD_VERIFY_MIN_TXS = 16
+MAX_EXECUTED_CACHE = 16
+
+
+class NodeError(ChainError):
+    code = "node_error"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _verify_all(txs: Sequence[SignedTx]) -> list[bool]:
+    out = []
+    for stx in txs:
+        try:
+            stx.verify_signature()
+            out.append(True)
+        except SignatureError:
+            out.append(False)
+    return out
+
+
+@dataclass
+class _Executed:
+    overlay: Overlay
+    receipts: list[Receipt]
+
+
+class ChainApplication:
+    """consensus.api.Application over the store, executor and mempool."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._executed: dict[bytes, _Executed] = {}
+
+    @property
+    def store(self) -> ChainStore:
+        return self.node.store
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        vs = self.store.validator_set(height)
+        if vs is not None:
+            return vs
+        # Changes decided at h take effect at h + 2, so the head state answers for head + 2.
+        if height == self.store.height + 2:
+            return self.node.executor.validator_set(self.store.state(), height)
+        return None
+
+    def _context(self, header: BlockHeader) -> BlockContext:
+        return BlockContext(header.chain_id, header.height, header.timestamp_ms, header.proposer)
+
+    def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
+        node = self.node
+        head = self.store.head
+        assert head is not None and height == head.height + 1, "propose on top of the head"
+        vs = self.validator_set(height)
+        assert vs is not None
+        timestamp_ms = max(timestamp_ms, head.header.timestamp_ms)
+        cfg = node.config.block
+        txs = node.mempool.reap(cfg.max_block_txs, cfg.max_block_bytes)
+        overlay = self.store.overlay()
+        ctx = BlockContext(node.chain_id, height, timestamp_ms, node.key.public_key)
+        receipts = node.executor.execute_block(overlay, ctx, txs)
+        header = BlockHeader(
+            chain_id=node.chain_id,
+            height=height,
+            prev_hash=head.hash,
+            tx_root=tx_root(txs),
+            state_root=overlay.root(),
+            receipts_root=receipts_root(receipts),
+            proposer=node.key.public_key,
+            view=view,
+            timestamp_ms=timestamp_ms,
+            validator_set_hash=vs.hash,
+        )
+        block = Block(header, tuple(txs))
+        self._remember(block.hash, _Executed(overlay, receipts))
+        return block
+
+    def _remember(self, block_hash: bytes, executed: _Executed) -> None:
+        self._executed[block_hash] = executed
+        while len(self._executed) > MAX_EXECUTED_CACHE:
+            del self._executed[next(iter(self._executed))]
+
+    def check_header(self, block: Block, vs: ValidatorSet) -> None:
+        """Everything about ``block`` that needs no execution; raises ValidationError."""
+        head = self.store.head
+        h = block.header
+        if head is None or h.height != head.height + 1:
+            raise ValidationError(f"block {h.height} does not follow the head {self.store.height}")
+        if h.chain_id != self.node.chain_id:
+            raise ValidationError("block of another chain")
+        if h.prev_hash != head.hash:
+            raise ValidationError("block does not extend the head")
+        if h.validator_set_hash != vs.hash:
+            raise ValidationError("block names another validator set")
+        if h.timestamp_ms < head.header.timestamp_ms:
+            raise ValidationError("block timestamp is before its parent's")
+        block.validate_basic()
+
+    def _execute(self, block: Block) -> _Executed:
+        overlay = self.store.overlay()
+        receipts = self.node.executor.execute_block(overlay, self._context(block.header), block.txs)
+        if overlay.root() != block.header.state_root:
+            raise ValidationError("state root differs from the header's")
+        if receipts_root(receipts) != block.header.receipts_root:
+            raise ValidationError("receipts root differs from the header's")
+        return _Executed(overlay, receipts)
+
+    def validate(self, block: Block) -> bool:
+        if block.hash in self._executed:
+            return True  # our own proposal, or already validated
+        vs = self.validator_set(block.height)
+        if vs is None:
+            return False
+        try:
+            self.check_header(block, vs)
+            h = block.header
+            if h.proposer != vs.proposer(h.height, h.view):
+                raise ValidationError("block proposed by a validator not its proposer")
+            if h.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS:
+                raise ValidationError("block timestamp is too far in the future")
+            mempool = self.node.mempool
+            for stx in block.txs:
+                mempool.verify_signature(stx)
+                if self.store.tx_location(stx.hash) is not None:
+                    raise ValidationError("block repeats a committed tx")
+            self._remember(block.hash, self._execute(block))
+        except (ValidationError, DecodeError) as exc:
+            log.warning("refusing block %d (%s): %s", block.height, block.hash.hex()[:12], exc.message)
+            return False
+        return True
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> None:
+        executed = self._executed.pop(block.hash, None)
+        if executed is None:
+            executed = self._execute(block)
+        self.node.commit_block(block, certificate, executed.overlay, executed.receipts)
+        # Every other cached execution was on the old head: useless now.
+        self._executed.clear()
+
+    def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+        """A block from sync: trusted only through its certificate."""
+        vs = self.store.validator_set(block.height)
+        if vs is None:
+            raise ValidationError(f"validator set of height {block.height} unknown")
+        if certificate.height != block.height or certificate.block_hash != block.hash:
+            raise ValidationError("certificate is for another block")
+        certificate.verify(self.node.chain_id, vs)
+        self.check_header(block, vs)
+        # A quorum executed it, so its tx signatures were checked by honest validators.
+        executed = self._execute(block)
+        self.node.commit_block(block, certificate, executed.overlay, executed.receipts, synced=True)
+        self._executed.clear()
+
+
+class _Admission:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def is_validator(self, public_key: bytes) -> bool:
+        vs = self.node.current_validators()
+        return vs is not None and public_key in vs
+
+    def is_admitted(self, public_key: bytes) -> bool:
+        return self.is_validator(public_key) or public_key in self.node.config.p2p.observers
+
+    def height(self) -> int:
+        return self.node.store.height
+
+
+class _SyncTarget:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def height(self) -> int:
+        return self.node.store.height
+
+    def committed_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
+        store = self.node.store
+        block = store.block(height)
+        cert = store.certificate(height)
+        if block is None or cert is None:
+            return None
+        return block, cert
+
+    def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+        self.node.app.apply_synced(block, certificate)
+
+
+class _TxPool:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def has(self, tx_hash: bytes) -> bool:
+        return self.node.mempool.has(tx_hash)
+
+    def get(self, tx_hash: bytes) -> SignedTx | None:
+        return self.node.mempool.get(tx_hash)
+
+    def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
+        return self.node.admit_from_peer(txs)
+
+
+class Node:
+    """One hkchain node. ``await start()``, then ``await stop()``."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        home: Path,
+        key: PrivateKey,
+        genesis: Genesis,
+        executor: Executor,
+        store: ChainStore,
+        mempool_journal: LevelDBStore | None,
+    ) -> None:
+        if genesis.chain_id != config.chain_id:
+            raise GenesisError(
+                f"config chain_id {config.chain_id!r} differs from genesis {genesis.chain_id!r}"
+            )
+        self.config = config
+        self.home = home
+        self.key = key
+        self.chain_id = config.chain_id
+        self.genesis = genesis
+        self.executor = executor
+        self.store = store
+        self.metrics = Metrics()
+        self.events = EventHub(config.rpc.max_ws_subscribers)
+        self.genesis_block = ensure_genesis(store, genesis, executor)
+        self._journal = mempool_journal
+        self.mempool = Mempool(
+            config.mempool, self.chain_id, executor, store.state, lambda: store.height,
+            mempool_journal,
+        )
+        readmitted, dropped = self.mempool.recover(lambda h: store.tx_location(h) is not None)
+        if readmitted or dropped:
+            log.info("mempool journal: %d txs re-admitted, %d dropped", readmitted, dropped)
+        self.app = ChainApplication(self)
+        self.replica = Replica(
+            self.chain_id,
+            key,
+            self.app,
+            ConsensusWAL(store.kv),
+            store.height + 1,
+            ReplicaConfig(
+                view_timeout_ms=config.consensus.view_timeout_ms,
+                max_view_timeout_ms=config.consensus.max_view_timeout_ms,
+            ),
+        )
+        self.network = Network(
+            config.p2p, Identity(key, self.chain_id, self.genesis_block.hash), _Admission(self)
+        )
+        self.gossip = TxGossip(self.network, _TxPool(self))
+        self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
+        self.rpc = RpcServer(self, config.rpc)
+        self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
+        self.network.on_connect.append(self._on_peer_change)
+        self.network.on_disconnect.append(self._on_peer_change)
+        self.mempool.on_added.append(self._on_txs_added)
+        self._timer: asyncio.TimerHandle | None = None
+        self._held: list[Message] = []
+        self._held_timer: asyncio.TimerHandle | None = None
+        self._last_commit_ms = now_ms()
+        self._stopped = asyncio.Event()
+        self._started = False
+        self.metrics.height.set(store.height)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, home: Path, config: NodeConfig | None = None, passphrase: str | None = None) -> Node:
+        """Load config, key, genesis and stores from ``home`` (blocking: call before the
+        loop's hot path)."""
+        home = Path(home)
+        config = config or NodeConfig.load(home)
+        key = PrivateKey.load(config.key_path(home), passphrase)
+        genesis = load_genesis(config.genesis_path(home))
+        data = config.data_path(home)
+        data.mkdir(parents=True, exist_ok=True)
+        from vm.executor import ContractExecutor
+
+        executor = ContractExecutor(genesis.chain_id)
+        store = ChainStore.open(data / "chain")
+        journal: LevelDBStore | None = None
+        try:
+            journal = LevelDBStore(data / "mempool", cache_bytes=8 << 20, write_buffer_bytes=8 << 20)
+            return cls(config, home, key, genesis, executor, store, journal)
+        except BaseException:
+            store.close()
+            if journal is not None:
+                journal.close()
+            raise
+
+    async def start(self) -> None:
+        await self.rpc.start()
+        await self.network.start()
+        self.gossip.start()
+        self.sync.start()
+        self._started = True
+        self._apply(self.replica.start(now_ms()))
+        log.info(
+            "node %s started at height %d (%s)", self.config.name, self.store.height,
+            "validator" if self.is_validator else "observer",
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, close links, close the stores. Safe to call twice."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for t in (self._timer, self._held_timer):
+            if t is not None:
+                t.cancel()
+        with contextlib.suppress(Exception):
+            await self.rpc.stop()
+        await self.sync.stop()
+        await self.gossip.stop()
+        await self.network.stop()
+        self.store.close()
+        if self._journal is not None:
+            self._journal.close()
+        log.info("node %s stopped at height %d", self.config.name, self.store.height)
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    # --- facts the RPC and p2p read -----------------------------------------------------------
+
+    @property
+    def is_validator(self) -> bool:
+        vs = self.current_validators()
+        return vs is not None and self.key.public_key in vs
+
+    def current_validators(self) -> ValidatorSet | None:
+        return self.store.validator_set(self.store.height + 1)
+
+    def status(self) -> dict[str, Any]:
+        head = self.store.head
+        assert head is not None
+        peers = [
+            {"name": p.name, "public_key": p.public_key.hex(), "height": p.height,
+             "direction": "out" if p.outbound else "in"}
+            for p in self.network.peers.values()
+        ]
+        return {
+            "chain_id": self.chain_id,
+            "node": self.config.name,
+            "public_key": self.key.public_key.hex(),
+            "address": self.key.address,
+            "validator": self.is_validator,
+            "genesis_hash": self.genesis_block.hash.hex(),
+            "height": head.height,
+            "latest_hash": head.hash.hex(),
+            "latest_time_ms": head.header.timestamp_ms,
+            "state_root": head.header.state_root.hex(),
+            "view": self.replica.view,
+            "validators": validators_json(self.current_validators()),
+            "peers": peers,
+            "syncing": self.sync.syncing,
+            "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
+        }
+
+    def tx_status(self, tx_hash: bytes) -> dict[str, Any]:
+        doc: dict[str, Any] = {"hash": tx_hash.hex()}
+        location = self.store.tx_location(tx_hash)
+        if location is not None:
+            height, index = location
+            receipt = self.store.receipt(tx_hash)
+            doc.update(status="committed", height=height, index=index,
+                       receipt=receipt_json(receipt) if receipt is not None else None)
+            return doc
+        if self.mempool.has(tx_hash):
+            doc["status"] = "pending"
+            return doc
+        why = self.mempool.rejection(tx_hash)
+        if why is not None:
+            doc.update(status="expired" if why.code == "expired" else "rejected",
+                       error={"code": why.code, "message": why.message})
+            return doc
+        doc["status"] = "unknown"
+        return doc
+
+    def account(self, address: str) -> dict[str, Any]:
+        parse_address(address)
+        state = self.store.state()
+        nonce = self.executor.account_nonce(state, address)
+        sender = self.mempool.sender_of(address)
+        return {
+            "address": address,
+            "balance": self.executor.balance(state, address),
+            "nonce": nonce,
+            "pending_nonce": self.mempool.pending_nonce(sender) if sender is not None else nonce,
+            "height": self.store.height,
+        }
+
+    def query(self, contract: str, method: str, args: list[Any]) -> tuple[Any, int]:
+        head = self.store.head
+        assert head is not None
+        try:
+            result = self.executor.query(
+                self.store.state(), contract, method, args, head.height, head.header.timestamp_ms
+            )
+        except QueryError:
+            raise
+        except ChainError as exc:
+            raise QueryError(exc.message, code=exc.code) from exc
+        return result, head.height
+
+    def refresh_metrics(self) -> None:
+        m = self.metrics
+        m.height.set(self.store.height)
+        m.view.set(self.replica.view)
+        m.mempool_txs.set(len(self.mempool))
+        m.mempool_bytes.set(self.mempool.size_bytes)
+        m.peers.set(len(self.network.peers))
+
+    # --- txs in ------------------------------------------------------------------------------
+
+    async def submit(self, items: Sequence[SignedTx | ChainError]) -> list[bytes | ChainError]:
+        """Admit txs from a client; one answer per item, in order."""
+        txs = [t for t in items if isinstance(t, SignedTx)]
+        if len(txs) >= THREAD_VERIFY_MIN_TXS:
+            good = await asyncio.get_running_loop().run_in_executor(None, _verify_all, txs)
+        else:
+            good = _verify_all(txs)
+        checked: list[SignedTx | ChainError] = []
+        it = iter(good)
+        for t in items:
+            if isinstance(t, SignedTx):
+                checked.append(t if next(it) else MempoolError("tx signature does not verify",
+                                                               code="bad_signature"))
+            else:
+                checked.append(t)
+        to_add = [t for t in checked if isinstance(t, SignedTx)]
+        added = iter(self.mempool.add_many(to_add, signature_checked=True) if to_add else [])
+        out: list[bytes | ChainError] = []
+        for t in checked:
+            r = next(added) if isinstance(t, SignedTx) else t
+            if isinstance(r, ChainError):
+                self.metrics.txs_refused.labels(r.code).inc()
+            else:
+                self.metrics.txs_accepted.inc()
+            out.append(r)
+        return out
+
+    def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
+        results = self.mempool.add_many(txs)
+        return [r for r in results if isinstance(r, bytes)]
+
+    def _on_txs_added(self, hashes: list[bytes]) -> None:
+        self.gossip.announce(hashes)
+        if self._held:
+            self._release_held()
+
+    # --- consensus ---------------------------------------------------------------------------
+
+    def _on_consensus_frame(self, peer: Peer, frame: ConsensusFrame) -> None:
+        msg = decode_message(frame.payload)  # DecodeError drops the peer
+        if self._stopped.is_set():
+            return
+        self._apply(self.replica.on_message(msg, now_ms()))
+
+    def _on_tick(self) -> None:
+        self._timer = None
+        if not self._stopped.is_set():
+            self._apply(self.replica.on_tick(now_ms()))
+
+    def _apply(self, out: Output) -> None:
+        """Carry out what one replica step asked for."""
+        broadcast = out.broadcast
+        if self._should_hold(broadcast):
+            self._held.extend(broadcast)
+            self._schedule_release()
+        else:
+            for msg in broadcast:
+                self.network.broadcast(ConsensusFrame(msg.encode()))
+        for key, msg in out.send:
+            self.network.send(key, ConsensusFrame(msg.encode()))
+        if out.view_changes:
+            self.metrics.view_changes.inc(out.view_changes)
+        if out.sync_to_height is not None:
+            self.sync.request_sync(out.sync_to_height)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if out.wake_at_ms is not None:
+            delay_s = max(0.0, (out.wake_at_ms - now_ms()) / 1000)
+            self._timer = asyncio.get_running_loop().call_later(delay_s, self._on_tick)
+
+    def _should_hold(self, broadcast: list[Message]) -> bool:
+        if len(self.mempool) or not any(isinstance(m, PrePrepare) for m in broadcast):
+            return False
+        pp = next(m for m in broadcast if isinstance(m, PrePrepare))
+        return not pp.block.txs and pp.height > 1
+
+    def _schedule_release(self) -> None:
+        if self._held_timer is not None:
+            return
+        # Never hold long enough to make the other validators change view.
+        interval_ms = min(self.config.block.empty_block_interval_ms,
+                          self.config.consensus.view_timeout_ms // 2)
+        delay_s = max(0.0, (self._last_commit_ms + interval_ms - now_ms()) / 1000)
+        self._held_timer = asyncio.get_running_loop().call_later(delay_s, self._release_held)
+
+    def _release_held(self) -> None:
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+            self._held_timer = None
+        held, self._held = self._held, []
+        if self._stopped.is_set():
+            return
+        for msg in held:
+            self.network.broadcast(ConsensusFrame(msg.encode()))
+
+    # --- commit ------------------------------------------------------------------------------
+
+    def commit_block(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        overlay: Overlay,
+        receipts: list[Receipt],
+        synced: bool = False,
+    ) -> None:
+        started = time.perf_counter()
+        height = block.height
+        next_validators = self.executor.validator_set(overlay, height + 1)
+        self.store.commit_block(block, certificate, receipts, overlay, next_validators)
+        self.mempool.remove_committed(block.txs, height)
+        self._last_commit_ms = now_ms()
+        m = self.metrics
+        m.block_commit_seconds.observe(time.perf_counter() - started)
+        m.blocks_committed.inc()
+        m.txs_committed.inc(len(block.txs))
+        m.height.set(height)
+        if synced:
+            m.blocks_synced.inc()
+        self.events.publish_block(block, receipts)
+        if self._started:
+            self.sync.announce_height(height)
+            if synced:
+                # The replica follows the store: it resumes consensus at the next height.
+                asyncio.get_running_loop().call_soon(self._after_synced, height)
+
+    def _after_synced(self, height: int) -> None:
+        if not self._stopped.is_set():
+            self._apply(self.replica.on_synced(height, now_ms()))
+
+    def _on_peer_change(self, peer: Peer) -> None:
+        self.metrics.peers.set(len(self.network.peers))
+
+
+# --- the blocking entry point -------------------------------------------------------------------
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def serve(home: Path, passphrase: str | None = None) -> None:
+    """Run the node in ``home`` until SIGTERM/SIGINT."""
+    node = Node.open(home, passphrase=passphrase)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await node.start()
+        await stop.wait()
+        log.info("signal received: shutting down")
+    finally:
+        await node.stop()
+
+
+def run_node(home: Path) -> None:
+    """Blocking entry point of ``hkchain node start --home DIR``: runs until SIGTERM or
+    SIGINT, then shuts down gracefully. A SIGKILL at any moment is safe: the store is at a
+    committed block boundary and the mempool journal holds every accepted tx."""
+    home = Path(home)
+    config = NodeConfig.load(home)
+    _setup_logging(config.log_level)
+    passphrase = os.environ.get("HKCHAIN_KEY_PASSPHRASE")
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is installed where it builds
+        runner = asyncio.run
+    runner(serve(home, passphrase))
