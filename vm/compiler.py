@@ -50,6 +50,8 @@ BUILTINS: dict[str, tuple[int, int]] = {
     "to_hex": (1, 1),
     "from_hex": (1, 1),
     "is_address": (1, 1),
+    "is_account": (1, 1),
+    "type_name": (1, 1),
     # storage of the running contract
     "load": (1, 2),
     "store": (2, 2),

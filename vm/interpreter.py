@@ -1122,6 +1122,21 @@ def b_is_address(m: Machine, f: Frame, v: Any) -> bool:
     return is_address_cached(v)
 
 
+def b_is_account(m: Machine, f: Frame, v: Any) -> bool:
+    """An address, or the name of a deployed contract (which can hold points too)."""
+    if is_address_cached(v):
+        return True
+    return layout.valid_contract_name(v) and m.read(layout.code_key(v)) is not None
+
+
+_TYPE_NAMES = {int: "int", bool: "bool", str: "str", bytes: "bytes", list: "list",
+               tuple: "tuple", dict: "dict", type(None): "none", range: "range"}
+
+
+def b_type_name(m: Machine, f: Frame, v: Any) -> str:
+    return _TYPE_NAMES.get(type(v), "other")
+
+
 def b_call(m: Machine, f: Frame, contract: Any, method: Any, args: Any = None) -> Any:
     if type(contract) is not str or type(method) is not str:
         raise TypeError("call(contract, method, args): contract and method are str")
@@ -1196,6 +1211,8 @@ _BUILTINS: dict[str, Callable[..., Any]] = {
     "to_hex": b_to_hex,
     "from_hex": b_from_hex,
     "is_address": b_is_address,
+    "is_account": b_is_account,
+    "type_name": b_type_name,
     "load": b_load,
     "store": b_store,
     "delete": b_delete,

@@ -1,0 +1,281 @@
+# mypy: ignore-errors
+# ruff: noqa
+"""governance: proposals, votes, and the automatic execution of passed proposals.
+
+Two kinds of proposal:
+
+* owners' matters (Civil Code Article 278, items 1-9). Each owner household votes once
+  ("yes", "no" or "abstain"; it may change its vote until the vote closes) with two
+  weights: its exclusive floor area (from roles, in 0.01 m²) and one head. Quorum: the
+  participants hold at least 2/3 of the total area AND are at least 2/3 of all owners
+  (totals taken when the proposal is made). Items 6, 7, 8 pass with at least 3/4 of the
+  participating area AND 3/4 of the participating owners voting yes; the others with
+  MORE than half of each. Exact integer arithmetic (cross-multiplication) only.
+* chain matters, voted by the validators of the set in force when the proposal is made:
+  passed with yes votes from at least 2/3 of them, and executed automatically.
+
+A proposal closes at its ``closes`` height: votes are accepted while block_height <
+closes; at the start of block ``closes`` the executor calls finalize(), so the result is
+final at the closing height and a validator change decided there applies at closes + 2.
+The governance contract's token balance is the community treasury.
+"""
+
+OWNERS = "owners"
+CHAIN = "chain"
+SPECIAL_ITEMS = (6, 7, 8)  # raise the fund, rebuild, change the use of common parts
+CHOICES = ("yes", "no", "abstain")
+ACTIONS = ("call", "add_validator", "remove_validator", "upgrade", "spend", "set_config")
+CONFIG = ("owners_voting_blocks", "chain_voting_blocks")
+MAX_TITLE_CHARS = 200
+MAX_VOTING_BLOCKS = 10000000
+MAX_DUE_PER_HEIGHT = 64
+
+
+def init(config: dict) -> None:
+    store("cfg:owners_voting_blocks", config.get("owners_voting_blocks", 100800))
+    store("cfg:chain_voting_blocks", config.get("chain_voting_blocks", 14400))
+    store("next_id", 1)
+
+
+def _set_config(name: str, value: int) -> None:
+    if name not in CONFIG:
+        raise Error("unknown governance setting " + str(name), "bad_param")
+    if type_name(value) != "int" or value < 1 or value > MAX_VOTING_BLOCKS:
+        raise Error("a voting period is an int of blocks in 1..10000000", "bad_param")
+    store("cfg:" + name, value)
+    emit("ConfigSet", name=name, value=value)
+
+
+def _new(kind: str, title: str, period: int, extra: dict) -> int:
+    if type_name(title) != "str" or len(title) == 0 or len(title) > MAX_TITLE_CHARS:
+        raise Error("title: a str of 1..200 characters", "bad_proposal")
+    pid = load("next_id", 1)
+    store("next_id", pid + 1)
+    closes = block_height + period
+    due_list = load("due:" + str(closes), [])
+    if len(due_list) >= MAX_DUE_PER_HEIGHT:
+        raise Error("too many proposals close at that height; retry next block", "busy")
+    due_list.append(pid)
+    store("due:" + str(closes), due_list)
+    p = {"id": pid, "kind": kind, "title": title, "proposer": caller,
+         "created": block_height, "closes": closes, "status": "open"}
+    for k in extra:
+        p[k] = extra[k]
+    store("p:" + str(pid), p)
+    emit("ProposalCreated", id=pid, kind=kind, proposer=caller, closes=closes, title=title)
+    return pid
+
+
+def propose_owners(category: int, title: str, doc_hash: bytes) -> int:
+    """An owners' matter of Article 278 item ``category`` (1-9). ``doc_hash`` is the hash
+    of the full text kept off chain. Committee members and owner households may propose."""
+    if type_name(category) != "int" or category < 1 or category > 9:
+        raise Error("category must be an Article 278 item 1..9", "bad_proposal")
+    if type_name(doc_hash) != "bytes" or len(doc_hash) != 32:
+        raise Error("doc_hash must be 32 bytes", "bad_proposal")
+    if not has_role(caller, "committee") and call("roles", "household", [caller]) == 0:
+        raise Error("only committee members and owners propose owners' matters", "not_allowed")
+    totals = call("roles", "totals", [])
+    if totals[1] == 0:
+        raise Error("no owner households are registered", "no_owners")
+    extra = {"category": category, "doc_hash": doc_hash,
+             "total_area": totals[0], "total_owners": totals[1]}
+    pid = _new(OWNERS, title, load("cfg:owners_voting_blocks"), extra)
+    store("t:" + str(pid), [0, 0, 0, 0, 0, 0])
+    return pid
+
+
+def _check_action(action: list) -> None:
+    if type_name(action) != "list" or len(action) == 0 or action[0] not in ACTIONS:
+        raise Error("action must be a list starting with one of " + ", ".join(ACTIONS),
+                    "bad_action")
+    kind = action[0]
+    if kind == "call":
+        ok = len(action) == 4 and type_name(action[1]) == "str" and type_name(action[2]) == "str"
+        ok = ok and type_name(action[3]) == "list" and action[1] != "governance"
+    elif kind == "add_validator":
+        ok = len(action) == 3 and type_name(action[1]) == "bytes" and len(action[1]) == 32
+        ok = ok and type_name(action[2]) == "str"
+    elif kind == "remove_validator":
+        ok = len(action) == 2 and type_name(action[1]) == "bytes" and len(action[1]) == 32
+    elif kind == "upgrade":
+        ok = len(action) == 3 and type_name(action[1]) == "str" and type_name(action[2]) == "str"
+    elif kind == "spend":
+        ok = len(action) == 3 and is_account(action[1]) and type_name(action[2]) == "int"
+        ok = ok and action[2] > 0
+    else:
+        ok = len(action) == 3 and action[1] in CONFIG and type_name(action[2]) == "int"
+    if not ok:
+        raise Error("malformed " + kind + " action", "bad_action")
+
+
+def propose_chain(action: list, title: str) -> int:
+    """A chain matter (parameters, validators, upgrades, treasury spends), proposed and
+    voted by the validators. See docs/CONTRACTS.md for the action forms."""
+    members = validators()
+    if caller not in members:
+        raise Error("only validators propose chain matters", "not_allowed")
+    _check_action(action)
+    extra = {"action": action, "validators": members}
+    pid = _new(CHAIN, title, load("cfg:chain_voting_blocks"), extra)
+    store("t:" + str(pid), [0, 0])
+    return pid
+
+
+def _open(pid: int) -> dict:
+    p = load("p:" + str(pid))
+    if p is None:
+        raise Error("no such proposal", "not_found")
+    if p["status"] != "open" or block_height >= p["closes"]:
+        raise Error("the vote is closed", "vote_closed")
+    return p
+
+
+def vote(pid: int, choice: str) -> None:
+    """Vote or change one's vote: "yes", "no" or "abstain" (owners' matters)."""
+    if choice not in CHOICES:
+        raise Error("choice must be yes, no or abstain", "bad_choice")
+    p = _open(pid)
+    key = "v:" + str(pid) + ":" + caller
+    old = load(key)
+    t = load("t:" + str(pid))
+    if p["kind"] == OWNERS:
+        area = call("roles", "household", [caller])
+        if area == 0:
+            raise Error("only owner households vote on owners' matters", "not_allowed")
+        if old is not None:
+            t[0] -= old["area"]
+            t[1] -= 1
+            if old["choice"] == "yes":
+                t[2] -= old["area"]
+                t[3] -= 1
+            elif old["choice"] == "no":
+                t[4] -= old["area"]
+                t[5] -= 1
+        t[0] += area
+        t[1] += 1
+        if choice == "yes":
+            t[2] += area
+            t[3] += 1
+        elif choice == "no":
+            t[4] += area
+            t[5] += 1
+        store(key, {"choice": choice, "area": area})
+        emit("Voted", id=pid, voter=caller, choice=choice, area_dm2=area)
+    else:
+        if caller not in p["validators"]:
+            raise Error("only the proposal's validators vote on chain matters", "not_allowed")
+        if choice == "abstain":
+            raise Error("chain matters take yes or no", "bad_choice")
+        if old is not None:
+            t[0 if old["choice"] == "yes" else 1] -= 1
+        t[0 if choice == "yes" else 1] += 1
+        store(key, {"choice": choice})
+        emit("Voted", id=pid, voter=caller, choice=choice)
+    store("t:" + str(pid), t)
+
+
+@view
+def article_278(category: int, total_area: int, total_owners: int, voted_area: int,
+                voted_owners: int, yes_area: int, yes_owners: int) -> dict:
+    """The Article 278 rule on exact integers: {"quorum": bool, "passed": bool}."""
+    quorum = voted_area * 3 >= total_area * 2 and voted_owners * 3 >= total_owners * 2
+    if category in SPECIAL_ITEMS:
+        agreed = yes_area * 4 >= voted_area * 3 and yes_owners * 4 >= voted_owners * 3
+    else:
+        agreed = yes_area * 2 > voted_area and yes_owners * 2 > voted_owners
+    return {"quorum": quorum, "passed": quorum and agreed}
+
+
+def _outcome(p: dict, t: list) -> dict:
+    if p["kind"] == OWNERS:
+        return article_278(p["category"], p["total_area"], p["total_owners"], t[0], t[1],
+                           t[2], t[3])
+    n = len(p["validators"])
+    return {"quorum": True, "passed": t[0] * 3 >= n * 2}
+
+
+@view
+def outcome(pid: int) -> dict:
+    """What the result would be if the vote closed now (final once status is not open)."""
+    p = load("p:" + str(pid))
+    if p is None:
+        raise Error("no such proposal", "not_found")
+    return _outcome(p, load("t:" + str(pid)))
+
+
+def _execute(action: list) -> None:
+    kind = action[0]
+    if kind == "call":
+        call(action[1], action[2], action[3])
+    elif kind == "add_validator":
+        call("system", "add_validator", [action[1], action[2]])
+    elif kind == "remove_validator":
+        call("system", "remove_validator", [action[1]])
+    elif kind == "upgrade":
+        call("system", "upgrade", [action[1], action[2]])
+    elif kind == "spend":
+        pay(action[1], action[2])
+        emit("TreasurySpent", to=action[1], amount=action[2])
+    else:
+        _set_config(action[1], action[2])
+
+
+def finalize(pid: int) -> str:
+    """Close a proposal at its closing height (called by the executor, as "system")."""
+    if caller != "system":
+        raise Error("proposals are closed by the chain itself", "not_allowed")
+    p = load("p:" + str(pid))
+    if p is None or p["status"] != "open" or block_height < p["closes"]:
+        raise Error("proposal is not due", "not_due")
+    t = load("t:" + str(pid))
+    result = _outcome(p, t)
+    p["status"] = "passed" if result["passed"] else "rejected"
+    p["quorum"] = result["quorum"]
+    p["tally"] = t
+    p["closed_at"] = block_height
+    store("p:" + str(pid), p)
+    if p["status"] == "passed" and p["kind"] == CHAIN:
+        _execute(p["action"])
+    emit("ProposalClosed", id=pid, status=p["status"], quorum=result["quorum"])
+    return p["status"]
+
+
+def mark_failed(pid: int, code: str, message: str) -> None:
+    """Record that a passed chain matter's action failed (called by the executor)."""
+    if caller != "system":
+        raise Error("only the chain records failures", "not_allowed")
+    p = load("p:" + str(pid))
+    if p is None or p["status"] != "open":
+        raise Error("proposal is not open", "not_due")
+    p["status"] = "failed"
+    p["tally"] = load("t:" + str(pid))
+    p["closed_at"] = block_height
+    p["error"] = code + ": " + message
+    store("p:" + str(pid), p)
+    emit("ProposalClosed", id=pid, status="failed", quorum=True)
+
+
+@view
+def due(height: int) -> list:
+    return load("due:" + str(height), [])
+
+
+@view
+def proposal(pid: int) -> dict:
+    p = load("p:" + str(pid))
+    if p is None:
+        raise Error("no such proposal", "not_found")
+    return p
+
+
+@view
+def tally(pid: int) -> dict:
+    """The running tally, public while the vote runs."""
+    p = proposal(pid)
+    t = load("t:" + str(pid))
+    if p["kind"] == OWNERS:
+        return {"voted_area_dm2": t[0], "voted_owners": t[1], "yes_area_dm2": t[2],
+                "yes_owners": t[3], "no_area_dm2": t[4], "no_owners": t[5],
+                "total_area_dm2": p["total_area"], "total_owners": p["total_owners"]}
+    return {"yes": t[0], "no": t[1], "validators": len(p["validators"])}

@@ -1,0 +1,536 @@
+"""The block executor: vm/api.py's Executor over the contract VM.
+
+For each tx of a block: check chain id, expiry and nonce; reserve the fee (max_fee) from
+the payer (the sender, or the sponsor of a sponsored call); run the call in a journal;
+revert the call's writes and events if it fails; refund max_fee - gas_used × gas_price;
+write the receipt. Fees are collected during the block and split among the fee_split
+recipients at its end. Before the block's txs, governance proposals whose vote closes at
+this height are finalized (and passed chain matters executed).
+
+The executor also implements the ``system`` pseudo-contract (deploy, upgrade, validator
+changes), the genesis loader, read-only queries and the validator schedule.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from typing import Any
+
+from core import codec
+from core.codec import Value
+from core.crypto import PUBLIC_KEY_SIZE, address_of, is_address
+from core.state import StateReader, StateView
+from core.types import (
+    MAX_VALIDATORS,
+    STATUS_FAILED,
+    STATUS_INVALID,
+    STATUS_OK,
+    Event,
+    Receipt,
+    SignedTx,
+    Validator,
+    ValidatorSet,
+)
+from vm import gas as G
+from vm import layout
+from vm.api import BlockContext, CompileError, QueryError, TxRejected, VMError
+from vm.compiler import code_hash, compile_contract
+from vm.interpreter import (
+    ContractFault,
+    Machine,
+    copy_value,
+    decode_trusted,
+    encode_value,
+    fault,
+    load_program,
+)
+from vm.journal import Journal
+
+MAX_NONCE_GAP = 64  # how far ahead of the account nonce the mempool accepts a tx
+BPS = 10_000
+GENESIS_GAS = 2_000_000_000  # genesis is trusted input; only its size bounds it
+KEEP_SCHEDULE_ENTRIES = 16  # validator-set entries kept for answering past heights
+SYSTEM_CALLER = layout.SYSTEM
+DEPLOYER_ROLE = "committee"
+
+
+class GenesisError(VMError):
+    """A genesis document that init_genesis cannot apply."""
+
+    code = "bad_genesis"
+
+
+class FeeParams:
+    """The fees contract's parameters, read once at the start of a block."""
+
+    __slots__ = ("gas_price", "split", "sponsor", "sponsored", "sponsored_role")
+
+    def __init__(self, state: StateReader) -> None:
+        def param(name: str, default: Any) -> Any:
+            raw = state.get(layout.fee_param_key(name))
+            return default if raw is None else decode_trusted(raw)
+
+        self.gas_price: int = param("gas_price", 0)
+        self.split: list[list[Any]] = param("fee_split", [[layout.GOVERNANCE, BPS]])
+        self.sponsor: str | None = param("sponsor", None)
+        self.sponsored: frozenset[tuple[str, str]] = frozenset(
+            tuple(s.split(".", 1)) for s in param("sponsored", [])
+        )
+        self.sponsored_role: str | None = param("sponsored_role", None)
+
+
+def _read_int(state: StateReader, key: bytes) -> int:
+    raw = state.get(key)
+    return 0 if raw is None else int(decode_trusted(raw))
+
+
+def _schedule(state: StateReader) -> list[list[Any]]:
+    raw = state.get(layout.VALIDATORS_KEY)
+    return [] if raw is None else list(decode_trusted(raw))
+
+
+_VALSET_CACHE: dict[bytes, ValidatorSet] = {}
+
+
+def _set_from_entry(members: list[list[Any]]) -> ValidatorSet:
+    return ValidatorSet(tuple(Validator(bytes(pk), str(name)) for pk, name in members))
+
+
+def contract_source(file_name: str) -> str:
+    """The source of a contract shipped in vm/contracts/ (package data)."""
+    if "/" in file_name or "\\" in file_name or not file_name.endswith(".py"):
+        raise GenesisError(f"contract file {file_name!r} must be a plain *.py name")
+    res = importlib.resources.files("vm").joinpath("contracts", file_name)
+    try:
+        return res.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GenesisError(f"cannot read contract {file_name}: {exc}") from None
+
+
+class ContractExecutor:
+    """vm.api.Executor for one chain."""
+
+    def __init__(self, chain_id: str) -> None:
+        self.chain_id = chain_id
+
+    # --- the system pseudo-contract (SystemHost) ---------------------------------------
+
+    def validator_addresses(self, m: Machine) -> list[str]:
+        vs = self._valset_at(m.journal, m.height)
+        return [address_of(v.public_key) for v in vs.validators]
+
+    def system_call(self, m: Machine, method: str, args: list[Any], caller: str) -> Any:
+        if method == "deploy":
+            if len(args) != 3:
+                raise fault("bad_args", "system.deploy(name, source, init_args)")
+            name, source, init_args = args
+            if caller != SYSTEM_CALLER and m.read(layout.role_key(DEPLOYER_ROLE, caller)) is None:
+                raise fault("not_allowed", f"only {DEPLOYER_ROLE} members deploy contracts")
+            if type(init_args) is not list:
+                raise fault("bad_args", "init_args must be a list")
+            return self._deploy(m, name, source, init_args, caller)
+        if method == "upgrade":
+            if caller != layout.GOVERNANCE:
+                raise fault("not_allowed", "contracts are upgraded only through governance")
+            if len(args) != 2:
+                raise fault("bad_args", "system.upgrade(name, source)")
+            return self._upgrade(m, args[0], args[1])
+        if method in ("add_validator", "remove_validator"):
+            if caller != layout.GOVERNANCE:
+                raise fault("not_allowed", "the validator set changes only through governance")
+            return self._change_validators(m, method, args)
+        raise fault("unknown_method", f"system has no method {method!r}")
+
+    def _compile(self, m: Machine, source: Any) -> bytes:
+        if type(source) is not str:
+            raise fault("bad_args", "source must be a str")
+        m.charge(G.GAS_DEPLOY_BYTE * len(source.encode("utf-8")))
+        try:
+            program = compile_contract(source)
+        except CompileError as exc:
+            raise fault("compile_error", exc.message) from None
+        ch = program.code_hash
+        load_program(ch, source)
+        if m.journal.get(layout.source_key(ch)) is None:
+            m.journal.set(layout.source_key(ch), source.encode("utf-8"))
+        return ch
+
+    def _deploy(self, m: Machine, name: Any, source: Any, init_args: list[Any], caller: str) -> Value:
+        if not layout.valid_contract_name(name):
+            raise fault("bad_name", "a contract name is 2-32 chars of [a-z0-9_], starting with a letter")
+        if m.journal.get(layout.code_key(name)) is not None:
+            raise fault("name_taken", f"a contract named {name!r} exists")
+        ch = self._compile(m, source)
+        m.write(layout.code_key(name), ch)
+        m.write(layout.info_key(name), codec.encode({"deployer": caller, "height": m.height, "version": 1}))
+        bp = load_program(ch, source)
+        if "init" in bp.functions:
+            m.invoke(name, "init", copy_value(init_args, m, "init args"), caller, constructor=True)
+        return {"name": name, "code_hash": ch}
+
+    def _upgrade(self, m: Machine, name: Any, source: Any) -> Value:
+        if type(name) is not str or m.journal.get(layout.code_key(name)) is None:
+            raise fault("unknown_contract", f"no contract named {name!r}")
+        if name in m.call_stack:
+            raise fault("reentrancy", "a contract on the call stack cannot be upgraded")
+        ch = self._compile(m, source)
+        raw_info = m.journal.get(layout.info_key(name))
+        info = decode_trusted(raw_info) if raw_info else {}
+        info["version"] = int(info.get("version", 1)) + 1
+        info["upgraded_at"] = m.height
+        m.write(layout.code_key(name), ch)
+        m.write(layout.info_key(name), codec.encode(info))
+        m.events.append(Event(layout.SYSTEM, "ContractUpgraded", {"name": name, "code_hash": ch}))
+        return {"name": name, "code_hash": ch}
+
+    def _change_validators(self, m: Machine, method: str, args: list[Any]) -> Value:
+        if not args or type(args[0]) is not bytes or len(args[0]) != PUBLIC_KEY_SIZE:
+            raise fault("bad_args", "a validator is named by its 32-byte public key")
+        pk = args[0]
+        effective = m.height + 2
+        schedule = _schedule(m.journal)
+        current = [list(x) for x in schedule[-1][1]] if schedule else []
+        keys = [x[0] for x in current]
+        if method == "add_validator":
+            if len(args) != 2 or type(args[1]) is not str or len(args[1]) > 64:
+                raise fault("bad_args", "add_validator(public_key, name)")
+            if pk in keys:
+                raise fault("bad_args", "already a validator")
+            if len(current) >= MAX_VALIDATORS:
+                raise fault("bad_args", "validator set is full")
+            current.append([pk, args[1]])
+        else:
+            if pk not in keys:
+                raise fault("bad_args", "not a validator")
+            if len(current) <= 1:
+                raise fault("bad_args", "the last validator cannot be removed")
+            current = [x for x in current if x[0] != pk]
+        schedule = [e for e in schedule if e[0] < effective] + [[effective, current]]
+        schedule = self._prune(schedule, m.height)
+        m.write(layout.VALIDATORS_KEY, codec.encode(schedule))
+        m.events.append(
+            Event(layout.SYSTEM, "ValidatorSetChanged", {"effective_height": effective, "size": len(current)})
+        )
+        return effective
+
+    @staticmethod
+    def _prune(schedule: list[list[Any]], height: int) -> list[list[Any]]:
+        # Keep every entry still to come, the one in force, and a few past ones.
+        in_force = 0
+        for i, e in enumerate(schedule):
+            if e[0] <= height:
+                in_force = i
+        return schedule[max(0, in_force - KEEP_SCHEDULE_ENTRIES) :]
+
+    def _valset_at(self, state: StateReader, height: int) -> ValidatorSet:
+        raw = state.get(layout.VALIDATORS_KEY)
+        if raw is None:
+            raise VMError("no validator set in state (genesis not applied)", code="no_genesis")
+        chosen: list[Any] | None = None
+        for eff, members in decode_trusted(raw):
+            if eff <= height or chosen is None:
+                chosen = members
+        assert chosen is not None
+        key = codec.encode(chosen)
+        vs = _VALSET_CACHE.get(key)
+        if vs is None:
+            vs = _set_from_entry(chosen)
+            if len(_VALSET_CACHE) > 64:
+                _VALSET_CACHE.clear()
+            _VALSET_CACHE[key] = vs
+        return vs
+
+    # --- Executor ------------------------------------------------------------------
+
+    def validator_set(self, state: StateReader, height: int) -> ValidatorSet:
+        return self._valset_at(state, height)
+
+    def account_nonce(self, state: StateReader, address: str) -> int:
+        return _read_int(state, layout.nonce_key(address))
+
+    def balance(self, state: StateReader, address: str) -> int:
+        return _read_int(state, layout.balance_key(address))
+
+    def _payer(self, state: StateReader, params: FeeParams, sender: str, contract: str, method: str) -> str:
+        sponsor = params.sponsor
+        if (
+            sponsor
+            and (contract, method) in params.sponsored
+            and (params.sponsored_role is None
+                 or state.get(layout.role_key(params.sponsored_role, sender)) is not None)
+        ):
+            return sponsor
+        return sender
+
+    def check_tx(
+        self, state: StateReader, stx: SignedTx, next_height: int, pending_nonce: int | None = None
+    ) -> None:
+        tx = stx.tx
+        if tx.chain_id != self.chain_id:
+            raise TxRejected(f"tx is for chain {tx.chain_id!r}, this is {self.chain_id!r}", code="wrong_chain")
+        if next_height > tx.expiry_height:
+            raise TxRejected(f"tx expired at height {tx.expiry_height}", code="expired")
+        sender = address_of(tx.sender)
+        nonce = self.account_nonce(state, sender)
+        if tx.nonce < nonce:
+            raise TxRejected(f"nonce {tx.nonce} already used (next is {nonce})", code="bad_nonce")
+        base = nonce if pending_nonce is None else max(nonce, pending_nonce)
+        if tx.nonce > base + MAX_NONCE_GAP:
+            raise TxRejected(f"nonce {tx.nonce} is more than {MAX_NONCE_GAP} ahead of {base}", code="nonce_gap")
+        params = FeeParams(state)
+        min_fee = G.GAS_TX_BASE * params.gas_price
+        if tx.max_fee < min_fee:
+            raise TxRejected(f"max_fee {tx.max_fee} is below the minimum {min_fee}", code="insufficient_fee")
+        payer = self._payer(state, params, sender, tx.contract, tx.method)
+        if payer != sender and self.balance(state, payer) < tx.max_fee:
+            payer = sender
+        if self.balance(state, payer) < tx.max_fee:
+            raise TxRejected(f"{payer} cannot pay max_fee {tx.max_fee}", code="insufficient_fee")
+        if tx.contract != layout.SYSTEM:
+            raw = state.get(layout.code_key(tx.contract)) if layout.valid_contract_name(tx.contract) else None
+            if raw is None:
+                raise TxRejected(f"no contract named {tx.contract!r}", code="unknown_contract")
+            src = state.get(layout.source_key(raw))
+            fn = load_program(raw, src.decode("utf-8")).functions.get(tx.method) if src else None
+            if fn is None or not fn.public:
+                raise TxRejected(f"{tx.contract!r} has no public method {tx.method!r}", code="unknown_contract")
+
+    def execute_block(
+        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx]
+    ) -> list[Receipt]:
+        self._finalize_due_proposals(state, ctx)
+        params = FeeParams(state)
+        receipts: list[Receipt] = []
+        collected = 0
+        for stx in txs:
+            receipt = self._apply(state, ctx, params, stx)
+            collected += receipt.fee
+            receipts.append(receipt)
+        if collected:
+            self._distribute(state, params, collected)
+        return receipts
+
+    def _apply(self, state: StateView, ctx: BlockContext, params: FeeParams, stx: SignedTx) -> Receipt:
+        tx = stx.tx
+        tx_hash = tx.hash
+        if tx.chain_id != self.chain_id:
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="wrong_chain", error_message="tx of another chain")
+        if ctx.height > tx.expiry_height:
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="expired", error_message="tx expired")
+        sender = address_of(tx.sender)
+        nonce_key = layout.nonce_key(sender)
+        raw = state.get(nonce_key)
+        nonce = 0 if raw is None else decode_trusted(raw)
+        if tx.nonce != nonce:
+            code = "bad_nonce" if tx.nonce < nonce else "nonce_gap"
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code=code,
+                           error_message=f"nonce {tx.nonce}, account expects {nonce}")
+        price = params.gas_price
+        max_fee = tx.max_fee
+        if max_fee < G.GAS_TX_BASE * price:
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
+                           error_message="max_fee below the minimum fee")
+        payer = sender
+        if params.sponsored:
+            payer = self._payer(state, params, sender, tx.contract, tx.method)
+        payer_key = layout.balance_key(payer)
+        held = _read_int(state, payer_key)
+        if held < max_fee and payer != sender:
+            payer, payer_key = sender, layout.balance_key(sender)
+            held = _read_int(state, payer_key)
+        if held < max_fee:
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
+                           error_message=f"{payer} cannot pay max_fee {max_fee}")
+        journal = Journal(state)
+        journal.set(nonce_key, codec.encode(nonce + 1))
+        if max_fee:
+            journal.set(payer_key, codec.encode(held - max_fee))
+        gas_limit = min(G.MAX_TX_GAS, max_fee // price) if price else G.MAX_TX_GAS
+        m = Machine(journal, self, chain_id=self.chain_id, height=ctx.height, time_ms=ctx.timestamp_ms,
+                    origin=sender, gas_limit=gas_limit)
+        mark = journal.mark()
+        status, result, error_code, error_message = STATUS_OK, None, "", ""
+        try:
+            m.charge(G.GAS_TX_BASE + G.GAS_TX_ARG_BYTE * len(tx.encoded))
+            args = [a if type(a) in (int, str, bytes, bool) else copy_value(a, m, "tx args") for a in tx.args]
+            result = m.invoke(tx.contract, tx.method, args, sender)
+            if type(result) not in (int, str, bytes, bool, type(None)):
+                encode_value(result, "result")
+        except ContractFault as exc:
+            journal.revert_to(mark)
+            m.events.clear()
+            status, result, error_code, error_message = STATUS_FAILED, None, exc.code, exc.message
+        gas_used = m.gas_used
+        fee = gas_used * price
+        events = m.events
+        if max_fee:
+            refund = max_fee - fee
+            if refund:
+                journal.set(payer_key, codec.encode(_read_int(journal, payer_key) + refund))
+            if fee:
+                events.append(Event(layout.TOKEN, "Fee", {"payer": payer, "sender": sender, "amount": fee}))
+        journal.flush_to(state)
+        return Receipt(tx_hash, status, gas_used, fee, result, tuple(events), error_code, error_message)
+
+    def _distribute(self, state: StateView, params: FeeParams, collected: int) -> None:
+        split = params.split
+        shares = [collected * int(bps) // BPS for _, bps in split]
+        shares[0] += collected - sum(shares)
+        for (recipient, _), share in zip(split, shares, strict=True):
+            if share:
+                key = layout.balance_key(str(recipient))
+                state.set(key, codec.encode(_read_int(state, key) + share))
+
+    def _finalize_due_proposals(self, state: StateView, ctx: BlockContext) -> None:
+        raw = state.get(layout.storage_key(layout.GOVERNANCE, f"due:{ctx.height}"))
+        if raw is None:
+            return
+        for pid in decode_trusted(raw):
+            journal = Journal(state)
+            m = self._system_machine(journal, ctx)
+            try:
+                m.invoke(layout.GOVERNANCE, "finalize", [pid], SYSTEM_CALLER)
+            except ContractFault as exc:
+                journal.revert_to(0)
+                m = self._system_machine(journal, ctx)
+                try:
+                    m.invoke(layout.GOVERNANCE, "mark_failed", [pid, exc.code, exc.message], SYSTEM_CALLER)
+                except ContractFault:
+                    journal.revert_to(0)
+            journal.flush_to(state)
+
+    def _system_machine(self, journal: Journal, ctx: BlockContext, gas_limit: int = G.MAX_SYSTEM_GAS) -> Machine:
+        return Machine(journal, self, chain_id=self.chain_id, height=ctx.height, time_ms=ctx.timestamp_ms,
+                       origin=SYSTEM_CALLER, gas_limit=gas_limit)
+
+    def query(
+        self, state: StateReader, contract: str, method: str, args: Sequence[Value],
+        height: int, timestamp_ms: int,
+    ) -> Value:
+        journal = Journal(state)
+        m = Machine(journal, self, chain_id=self.chain_id, height=height, time_ms=timestamp_ms,
+                    origin="", gas_limit=G.MAX_QUERY_GAS)
+        try:
+            if not isinstance(contract, str) or not isinstance(method, str):
+                raise fault("bad_args", "contract and method are str")
+            if len(args) > 32:
+                raise fault("bad_args", "too many arguments")
+            bp = m.program_of(contract)
+            fn = bp.functions.get(method) if bp is not None else None
+            if fn is None:
+                raise fault("unknown_method", f"no method {contract}.{method}")
+            if not (fn.view and fn.public):
+                raise fault("not_view", f"{contract}.{method} is not a @view method")
+            copied = copy_value(list(args), m, "query args")
+            result = m.invoke(contract, method, copied, "", readonly=True)
+            encode_value(result, "result")
+            out: Value = result
+            return out
+        except ContractFault as exc:
+            raise QueryError(exc.message, code=exc.code) from None
+
+    # --- genesis ---------------------------------------------------------------------
+
+    def init_genesis(self, state: StateView, genesis: dict[str, Any]) -> None:
+        g = _GenesisReader(genesis)
+        chain_id = g.str_field(genesis, "chain_id")
+        if chain_id != self.chain_id:
+            raise GenesisError(f"genesis chain_id {chain_id!r} is not this executor's {self.chain_id!r}")
+        time_ms = g.int_field(genesis, "genesis_time_ms")
+        validators = []
+        for v in g.list_field(genesis, "validators"):
+            name = g.str_field(v, "name")
+            try:
+                pk = bytes.fromhex(g.str_field(v, "public_key"))
+            except ValueError:
+                raise GenesisError(f"validator {name!r}: public_key is not hex") from None
+            if len(pk) != PUBLIC_KEY_SIZE:
+                raise GenesisError(f"validator {name!r}: public_key must be 32 bytes")
+            validators.append([pk, name])
+        vs = _set_from_entry(validators)
+        try:
+            vs.validate_basic()
+        except Exception as exc:
+            raise GenesisError(f"validators: {exc}") from None
+        accounts = g.list_field(genesis, "accounts")
+        for a in accounts:
+            if not (is_address(a.get("address")) or layout.valid_contract_name(a.get("address"))):
+                raise GenesisError(f"account {a.get('address')!r} is not an address or contract name")
+            if type(a.get("balance")) is not int or a["balance"] < 0:
+                raise GenesisError(f"account {a.get('address')}: balance must be an int >= 0")
+        roles = g.list_field(genesis, "roles")
+        households = genesis.get("households", [])
+        params = genesis.get("params", {})
+        contracts = genesis.get("contracts", {})
+        if type(params) is not dict or type(contracts) is not dict or type(households) is not list:
+            raise GenesisError("params and contracts must be objects, households a list")
+        contracts = dict(contracts)
+        for name in layout.SYSTEM_CONTRACTS:
+            contracts.setdefault(name, f"{name}.py")
+        order = list(layout.SYSTEM_CONTRACTS) + sorted(n for n in contracts if n not in layout.SYSTEM_CONTRACTS)
+
+        state.set(layout.CHAIN_KEY, codec.encode({"chain_id": chain_id, "genesis_time_ms": time_ms}))
+        state.set(layout.VALIDATORS_KEY, codec.encode([[0, validators]]))
+        journal = Journal(state)
+        ctx = BlockContext(chain_id, 0, time_ms, b"")
+        m = self._system_machine(journal, ctx, GENESIS_GAS)
+        try:
+            programs = {}
+            for name in order:
+                if not layout.valid_contract_name(name):
+                    raise GenesisError(f"bad contract name {name!r}")
+                source = contract_source(str(contracts[name]))
+                try:
+                    compile_contract(source)
+                except CompileError as exc:
+                    raise GenesisError(f"contract {name}: {exc.message}") from None
+                ch = self._compile(m, source)
+                m.write(layout.code_key(name), ch)
+                m.write(layout.info_key(name), codec.encode({"deployer": SYSTEM_CALLER, "height": 0, "version": 1}))
+                programs[name] = load_program(ch, source)
+            for name in order:
+                config = dict(params.get(name, {}))
+                if name == layout.ROLES:
+                    config["grants"] = roles
+                    config["households"] = households
+                elif name == layout.TOKEN:
+                    config["balances"] = accounts
+                if "init" in programs[name].functions:
+                    m.invoke(name, "init", [copy_value(config, m, "genesis config")], SYSTEM_CALLER,
+                             constructor=True)
+        except ContractFault as exc:
+            raise GenesisError(f"genesis failed: {exc.code}: {exc.message}") from None
+        journal.flush_to(state)
+
+
+class _GenesisReader:
+    def __init__(self, doc: Any) -> None:
+        if type(doc) is not dict:
+            raise GenesisError("genesis must be a JSON object")
+
+    @staticmethod
+    def str_field(d: Any, name: str) -> str:
+        v = d.get(name) if type(d) is dict else None
+        if type(v) is not str or not v:
+            raise GenesisError(f"{name}: a non-empty string is required")
+        return v
+
+    @staticmethod
+    def int_field(d: Any, name: str) -> int:
+        v = d.get(name) if type(d) is dict else None
+        if type(v) is not int or v < 0:
+            raise GenesisError(f"{name}: a non-negative integer is required")
+        return v
+
+    @staticmethod
+    def list_field(d: Any, name: str) -> list[Any]:
+        v = d.get(name, []) if type(d) is dict else None
+        if type(v) is not list or any(type(x) is not dict for x in v):
+            raise GenesisError(f"{name}: a list of objects is required")
+        return v
+
+
+def genesis_code_hash(file_name: str) -> bytes:
+    """The code hash a contract file of vm/contracts/ gets when deployed."""
+    return code_hash(contract_source(file_name))
