@@ -22,6 +22,7 @@ from core.codec import Value
 from core.crypto import PUBLIC_KEY_SIZE, address_of, is_address
 from core.state import StateReader, StateView
 from core.types import (
+    MAX_CHAIN_ID_CHARS,
     MAX_VALIDATORS,
     STATUS_FAILED,
     STATUS_INVALID,
@@ -435,6 +436,8 @@ class ContractExecutor:
     def init_genesis(self, state: StateView, genesis: dict[str, Any]) -> None:
         g = _GenesisReader(genesis)
         chain_id = g.str_field(genesis, "chain_id")
+        if len(chain_id) > MAX_CHAIN_ID_CHARS:
+            raise GenesisError(f"chain_id longer than {MAX_CHAIN_ID_CHARS} characters")
         if chain_id != self.chain_id:
             raise GenesisError(f"genesis chain_id {chain_id!r} is not this executor's {self.chain_id!r}")
         time_ms = g.int_field(genesis, "genesis_time_ms")
