@@ -46,7 +46,8 @@ class VoteLog(Protocol):
 class Message(Protocol):
     """A signed consensus message (see consensus/messages.py for the concrete types)."""
 
-    height: int
+    @property
+    def height(self) -> int: ...
 
     def encode(self) -> bytes: ...
 
@@ -61,6 +62,7 @@ class Output:
     decided: list[tuple[Block, CommitCertificate]] = field(default_factory=list)
     # Call on_tick at (or after) this time; None if no timer is pending.
     wake_at_ms: int | None = None
-    # Seen a quorum at this higher height: the host should sync blocks up to it.
+    # Seen proof (a certificate, or a quorum voting above it) that every block up to and
+    # including this height is decided: the host should sync up to it, then on_synced.
     sync_to_height: int | None = None
     view_changes: int = 0

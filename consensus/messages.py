@@ -1,0 +1,531 @@
+"""The wire messages of PBFT consensus and their one canonical encoding.
+
+Each message is a frozen dataclass whose canonical form is a msgpack list ``[TAG, field…]``
+(tags from 32 up, clear of core.types). ``decode_message`` is the one way in from the
+wire: strict decoding, then ``validate_basic``; any failure is a DecodeError. Signatures
+are checked by the replica (against the validator set of the height), not here.
+
+PRE-PREPARE proposes the block of view 0; a NEW-VIEW is the proposal of every later view
+and carries the quorum of VIEW-CHANGEs that justifies its block. DECISION is not signed by
+its sender: the commit certificate inside it is the proof, and it is how a validator that
+moved on helps one still voting on the height it just decided.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from core import codec
+from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey
+from core.errors import DecodeError, ValidationError
+from core.hashing import tagged_hash
+from core.types import (
+    MAX_CHAIN_ID_CHARS,
+    MAX_U64,
+    MAX_VALIDATORS,
+    VOTE_COMMIT,
+    VOTE_PREPARE,
+    Block,
+    CommitCertificate,
+    Record,
+    Vote,
+    vote_signing_bytes,
+)
+
+TAG_PRE_PREPARE = 32
+TAG_PREPARE = 33
+TAG_COMMIT = 34
+TAG_PREPARED_CERTIFICATE = 35
+TAG_VIEW_CHANGE = 36
+TAG_NEW_VIEW = 37
+TAG_DECISION = 38
+
+DOMAIN_PRE_PREPARE = b"hkchain/pre-prepare/1\x00"
+DOMAIN_VIEW_CHANGE = b"hkchain/view-change/1\x00"
+DOMAIN_NEW_VIEW = b"hkchain/new-view/1\x00"
+
+MAX_VIEW = (1 << 32) - 1
+# A NEW-VIEW carries up to a full set of VIEW-CHANGEs, each possibly with a block.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+# --- strict field readers ----------------------------------------------------------------
+
+
+def _int(v: Any, what: str, hi: int = MAX_U64) -> int:
+    if type(v) is not int or not 0 <= v <= hi:
+        raise DecodeError(f"{what}: expected an integer in [0, {hi}]")
+    return v
+
+
+def _bytes(v: Any, what: str, size: int) -> bytes:
+    if type(v) is not bytes or len(v) != size:
+        raise DecodeError(f"{what}: expected {size} bytes")
+    return v
+
+
+def _chain_id(v: Any) -> str:
+    if type(v) is not str or len(v) > MAX_CHAIN_ID_CHARS:
+        raise DecodeError("chain_id: expected a short string")
+    return v
+
+
+def _list(v: Any, what: str, max_len: int) -> list[Any]:
+    if type(v) is not list or len(v) > max_len:
+        raise DecodeError(f"{what}: expected a list of at most {max_len} items")
+    return v
+
+
+def _fields(v: Any, tag: int, n: int, what: str) -> list[Any]:
+    if type(v) is not list or len(v) != n + 1 or type(v[0]) is not int or v[0] != tag:
+        raise DecodeError(f"expected a {what} message")
+    return v
+
+
+def _signature_pairs(v: Any) -> tuple[tuple[bytes, bytes], ...]:
+    pairs = []
+    for pair in _list(v, "signatures", MAX_VALIDATORS):
+        p = _list(pair, "signature pair", 2)
+        if len(p) != 2:
+            raise DecodeError("signature pair must have two items")
+        pairs.append(
+            (_bytes(p[0], "validator", PUBLIC_KEY_SIZE), _bytes(p[1], "signature", SIGNATURE_SIZE))
+        )
+    return tuple(pairs)
+
+
+def _check_sorted_unique(keys: list[bytes], what: str) -> None:
+    if keys != sorted(set(keys)):
+        raise ValidationError(f"{what} must be sorted by validator and unique")
+
+
+# --- messages ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=True)
+class PrePrepare(Record):
+    """The proposer of view 0 proposes ``block`` for ``height``."""
+
+    TAG: ClassVar[int] = TAG_PRE_PREPARE
+    MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+
+    chain_id: str
+    height: int
+    view: int
+    block: Block
+    proposer: bytes
+    signature: bytes
+
+    @staticmethod
+    def signing_bytes_of(chain_id: str, height: int, view: int, block_hash: bytes) -> bytes:
+        return DOMAIN_PRE_PREPARE + codec.encode([chain_id, height, view, block_hash])
+
+    @classmethod
+    def create(
+        cls, key: PrivateKey, chain_id: str, height: int, view: int, block: Block
+    ) -> PrePrepare:
+        sig = key.sign(cls.signing_bytes_of(chain_id, height, view, block.hash))
+        return cls(chain_id, height, view, block, key.public_key, sig)
+
+    def signing_bytes(self) -> bytes:
+        return self.signing_bytes_of(self.chain_id, self.height, self.view, self.block.hash)
+
+    @property
+    def sender(self) -> bytes:
+        return self.proposer
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_PRE_PREPARE,
+            self.chain_id,
+            self.height,
+            self.view,
+            self.block.to_value(),
+            self.proposer,
+            self.signature,
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> PrePrepare:
+        f = _fields(v, TAG_PRE_PREPARE, 6, "PrePrepare")
+        return cls(
+            _chain_id(f[1]),
+            _int(f[2], "height"),
+            _int(f[3], "view", MAX_VIEW),
+            Block.from_value(f[4]),
+            _bytes(f[5], "proposer", PUBLIC_KEY_SIZE),
+            _bytes(f[6], "signature", SIGNATURE_SIZE),
+        )
+
+    def validate_basic(self) -> None:
+        if not self.chain_id:
+            raise ValidationError("chain_id is empty")
+        if self.view != 0:
+            raise ValidationError("PRE-PREPARE proposes view 0; later views use NEW-VIEW")
+        if self.block.height != self.height or self.block.header.chain_id != self.chain_id:
+            raise ValidationError("block is not for this chain and height")
+        self.block.validate_basic()
+
+
+@dataclass(frozen=True, eq=True)
+class _VoteMessage(Record):
+    """A PREPARE or COMMIT: one signed core.types.Vote of the matching kind."""
+
+    KIND: ClassVar[int]
+    vote: Vote
+
+    @property
+    def height(self) -> int:
+        return self.vote.height
+
+    @property
+    def view(self) -> int:
+        return self.vote.view
+
+    @property
+    def sender(self) -> bytes:
+        return self.vote.validator
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.vote.to_value()]
+
+    @classmethod
+    def _from_value(cls, v: Any, what: str) -> Any:
+        f = _fields(v, cls.TAG, 1, what)
+        return cls(Vote.from_value(f[1]))
+
+    def validate_basic(self) -> None:
+        if self.vote.kind != self.KIND:
+            raise ValidationError("vote kind does not match the message type")
+        if not self.vote.chain_id:
+            raise ValidationError("chain_id is empty")
+        if self.vote.view > MAX_VIEW:
+            raise ValidationError("view out of range")
+
+
+@dataclass(frozen=True, eq=True)
+class Prepare(_VoteMessage):
+    TAG: ClassVar[int] = TAG_PREPARE
+    KIND: ClassVar[int] = VOTE_PREPARE
+
+    @classmethod
+    def from_value(cls, v: Any) -> Prepare:
+        out: Prepare = cls._from_value(v, "Prepare")
+        return out
+
+
+@dataclass(frozen=True, eq=True)
+class Commit(_VoteMessage):
+    TAG: ClassVar[int] = TAG_COMMIT
+    KIND: ClassVar[int] = VOTE_COMMIT
+
+    @classmethod
+    def from_value(cls, v: Any) -> Commit:
+        out: Commit = cls._from_value(v, "Commit")
+        return out
+
+
+@dataclass(frozen=True, eq=True)
+class PreparedCertificate(Record):
+    """Proof that a quorum PREPAREd ``block`` in ``view``: (validator, signature) pairs of
+    PREPARE votes, sorted by validator."""
+
+    TAG: ClassVar[int] = TAG_PREPARED_CERTIFICATE
+    MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+
+    view: int
+    block: Block
+    signatures: tuple[tuple[bytes, bytes], ...]
+
+    @classmethod
+    def from_votes(cls, block: Block, votes: list[Vote]) -> PreparedCertificate:
+        views = {v.view for v in votes}
+        if len(views) != 1 or any(
+            v.block_hash != block.hash or v.kind != VOTE_PREPARE for v in votes
+        ):
+            raise ValueError("a prepared certificate needs matching PREPAREs of one view")
+        pairs = sorted({v.validator: v.signature for v in votes}.items())
+        return cls(views.pop(), block, tuple(pairs))
+
+    def votes(self, chain_id: str) -> list[Vote]:
+        h = self.block.height
+        return [
+            Vote(VOTE_PREPARE, chain_id, h, self.view, self.block.hash, k, s)
+            for k, s in self.signatures
+        ]
+
+    def signing_bytes(self, chain_id: str) -> bytes:
+        return vote_signing_bytes(
+            VOTE_PREPARE, chain_id, self.block.height, self.view, self.block.hash
+        )
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_PREPARED_CERTIFICATE,
+            self.view,
+            self.block.to_value(),
+            [[k, s] for k, s in self.signatures],
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> PreparedCertificate:
+        f = _fields(v, TAG_PREPARED_CERTIFICATE, 3, "PreparedCertificate")
+        return cls(_int(f[1], "view", MAX_VIEW), Block.from_value(f[2]), _signature_pairs(f[3]))
+
+    def validate_basic(self) -> None:
+        if not self.signatures:
+            raise ValidationError("prepared certificate has no signatures")
+        _check_sorted_unique([k for k, _ in self.signatures], "prepared certificate signers")
+        self.block.validate_basic()
+
+
+@dataclass(frozen=True, eq=True)
+class ViewChange(Record):
+    """``validator`` gives up on the views before ``new_view`` at ``height``, and reports
+    the highest certificate it prepared at this height (None if it prepared nothing)."""
+
+    TAG: ClassVar[int] = TAG_VIEW_CHANGE
+    MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+
+    chain_id: str
+    height: int
+    new_view: int
+    prepared: PreparedCertificate | None
+    validator: bytes
+    signature: bytes
+
+    def _body(self) -> list[Any]:
+        return [
+            self.chain_id,
+            self.height,
+            self.new_view,
+            None if self.prepared is None else self.prepared.to_value(),
+            self.validator,
+        ]
+
+    @functools.cached_property
+    def digest(self) -> bytes:
+        """What the validator signs: a hash of every field but the signature."""
+        return tagged_hash(DOMAIN_VIEW_CHANGE, codec.encode(self._body()))
+
+    @classmethod
+    def create(
+        cls,
+        key: PrivateKey,
+        chain_id: str,
+        height: int,
+        new_view: int,
+        prepared: PreparedCertificate | None,
+    ) -> ViewChange:
+        unsigned = cls(chain_id, height, new_view, prepared, key.public_key, bytes(SIGNATURE_SIZE))
+        return cls(chain_id, height, new_view, prepared, key.public_key, key.sign(unsigned.digest))
+
+    def signing_bytes(self) -> bytes:
+        return self.digest
+
+    @property
+    def sender(self) -> bytes:
+        return self.validator
+
+    @property
+    def view(self) -> int:
+        return self.new_view
+
+    def to_value(self) -> list[Any]:
+        return [TAG_VIEW_CHANGE, *self._body(), self.signature]
+
+    @classmethod
+    def from_value(cls, v: Any) -> ViewChange:
+        f = _fields(v, TAG_VIEW_CHANGE, 6, "ViewChange")
+        return cls(
+            _chain_id(f[1]),
+            _int(f[2], "height"),
+            _int(f[3], "new_view", MAX_VIEW),
+            None if f[4] is None else PreparedCertificate.from_value(f[4]),
+            _bytes(f[5], "validator", PUBLIC_KEY_SIZE),
+            _bytes(f[6], "signature", SIGNATURE_SIZE),
+        )
+
+    def validate_basic(self) -> None:
+        if not self.chain_id:
+            raise ValidationError("chain_id is empty")
+        if self.new_view < 1:
+            raise ValidationError("a view change is to a view of at least 1")
+        p = self.prepared
+        if p is not None:
+            p.validate_basic()
+            if p.view >= self.new_view:
+                raise ValidationError("prepared certificate is not from an earlier view")
+            if p.block.height != self.height or p.block.header.chain_id != self.chain_id:
+                raise ValidationError("prepared block is not for this chain and height")
+
+
+@dataclass(frozen=True, eq=True)
+class NewView(Record):
+    """The proposer of ``view`` starts it: a quorum of VIEW-CHANGEs for the view and the
+    block it proposes, which must be the block of their highest prepared certificate."""
+
+    TAG: ClassVar[int] = TAG_NEW_VIEW
+    MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+
+    chain_id: str
+    height: int
+    view: int
+    view_changes: tuple[ViewChange, ...]
+    block: Block
+    proposer: bytes
+    signature: bytes
+
+    @staticmethod
+    def signing_bytes_of(
+        chain_id: str,
+        height: int,
+        view: int,
+        view_changes: tuple[ViewChange, ...],
+        block_hash: bytes,
+    ) -> bytes:
+        digests = [vc.digest for vc in view_changes]
+        return DOMAIN_NEW_VIEW + codec.encode([chain_id, height, view, digests, block_hash])
+
+    @classmethod
+    def create(
+        cls,
+        key: PrivateKey,
+        chain_id: str,
+        height: int,
+        view: int,
+        view_changes: tuple[ViewChange, ...],
+        block: Block,
+    ) -> NewView:
+        sig = key.sign(cls.signing_bytes_of(chain_id, height, view, view_changes, block.hash))
+        return cls(chain_id, height, view, view_changes, block, key.public_key, sig)
+
+    def signing_bytes(self) -> bytes:
+        return self.signing_bytes_of(
+            self.chain_id, self.height, self.view, self.view_changes, self.block.hash
+        )
+
+    @property
+    def sender(self) -> bytes:
+        return self.proposer
+
+    def to_value(self) -> list[Any]:
+        return [
+            TAG_NEW_VIEW,
+            self.chain_id,
+            self.height,
+            self.view,
+            [vc.to_value() for vc in self.view_changes],
+            self.block.to_value(),
+            self.proposer,
+            self.signature,
+        ]
+
+    @classmethod
+    def from_value(cls, v: Any) -> NewView:
+        f = _fields(v, TAG_NEW_VIEW, 7, "NewView")
+        return cls(
+            _chain_id(f[1]),
+            _int(f[2], "height"),
+            _int(f[3], "view", MAX_VIEW),
+            tuple(ViewChange.from_value(x) for x in _list(f[4], "view_changes", MAX_VALIDATORS)),
+            Block.from_value(f[5]),
+            _bytes(f[6], "proposer", PUBLIC_KEY_SIZE),
+            _bytes(f[7], "signature", SIGNATURE_SIZE),
+        )
+
+    def validate_basic(self) -> None:
+        if not self.chain_id:
+            raise ValidationError("chain_id is empty")
+        if self.view < 1:
+            raise ValidationError("NEW-VIEW starts a view of at least 1")
+        if not self.view_changes:
+            raise ValidationError("NEW-VIEW carries no VIEW-CHANGEs")
+        for vc in self.view_changes:
+            vc.validate_basic()
+            if (vc.chain_id, vc.height, vc.new_view) != (self.chain_id, self.height, self.view):
+                raise ValidationError("VIEW-CHANGE in NEW-VIEW is for another height or view")
+        _check_sorted_unique([vc.validator for vc in self.view_changes], "VIEW-CHANGEs")
+        if self.block.height != self.height or self.block.header.chain_id != self.chain_id:
+            raise ValidationError("block is not for this chain and height")
+        self.block.validate_basic()
+
+
+@dataclass(frozen=True, eq=True)
+class Decision(Record):
+    """A decided block with its commit certificate, sent to a validator that is behind."""
+
+    TAG: ClassVar[int] = TAG_DECISION
+    MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+
+    block: Block
+    certificate: CommitCertificate
+
+    @property
+    def height(self) -> int:
+        return self.block.height
+
+    def to_value(self) -> list[Any]:
+        return [TAG_DECISION, self.block.to_value(), self.certificate.to_value()]
+
+    @classmethod
+    def from_value(cls, v: Any) -> Decision:
+        f = _fields(v, TAG_DECISION, 2, "Decision")
+        return cls(Block.from_value(f[1]), CommitCertificate.from_value(f[2]))
+
+    def validate_basic(self) -> None:
+        c = self.certificate
+        if c.height != self.block.height or c.block_hash != self.block.hash:
+            raise ValidationError("certificate is not for this block")
+        if c.chain_id != self.block.header.chain_id:
+            raise ValidationError("certificate is for another chain")
+        if not c.signatures:
+            raise ValidationError("certificate has no signatures")
+        _check_sorted_unique([k for k, _ in c.signatures], "certificate signers")
+        self.block.validate_basic()
+
+
+ConsensusMessage = PrePrepare | Prepare | Commit | ViewChange | NewView | Decision
+
+_DECODERS: dict[int, type[PrePrepare | Prepare | Commit | ViewChange | NewView | Decision]] = {
+    TAG_PRE_PREPARE: PrePrepare,
+    TAG_PREPARE: Prepare,
+    TAG_COMMIT: Commit,
+    TAG_VIEW_CHANGE: ViewChange,
+    TAG_NEW_VIEW: NewView,
+    TAG_DECISION: Decision,
+}
+
+
+def decode_message(data: bytes, max_size: int = MAX_MESSAGE_BYTES) -> ConsensusMessage:
+    """The consensus message in ``data``, shape-checked; DecodeError for anything else."""
+    value = codec.decode(data, max_size)
+    if type(value) is not list or not value or type(value[0]) is not int:
+        raise DecodeError("not a consensus message")
+    cls = _DECODERS.get(value[0])
+    if cls is None:
+        raise DecodeError(f"unknown consensus message tag {value[0]}")
+    try:
+        msg = cls.from_value(value)
+        msg.validate_basic()
+    except DecodeError:
+        raise
+    except ValidationError as exc:
+        raise DecodeError(f"invalid {cls.__name__}: {exc.message}") from exc
+    msg.__dict__["encoded"] = bytes(data)
+    return msg
+
+
+__all__ = [
+    "Commit",
+    "ConsensusMessage",
+    "Decision",
+    "NewView",
+    "PrePrepare",
+    "Prepare",
+    "PreparedCertificate",
+    "ViewChange",
+    "decode_message",
+]
