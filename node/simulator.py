@@ -1,0 +1,512 @@
+"""A deterministic simulator of a validator network running the real consensus code.
+
+N replicas (consensus.replica.Replica, unchanged) run in one process over a simulated
+network and clock, all driven by one seed, in the manner of TigerBeetle's VOPR: random
+delays, drops, duplicates and reordering, partitions that heal, crash-and-restart that
+loses everything not in the vote log, clock skew, a proposer that equivocates, and up to
+f validators that send conflicting or garbage votes. Unless fixed by the caller, the
+fault rates themselves are drawn from the seed.
+
+After every step the simulator checks the invariants: no two honest replicas decide
+different blocks at one height, every decided block carries a valid certificate, and
+after the faults heal every honest replica keeps deciding within a bound. The first
+violation ends the run; its seed and options reproduce it exactly.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from consensus.api import Message, Output
+from consensus.messages import Commit, Prepare, PrePrepare, decode_message
+from consensus.replica import Replica, ReplicaConfig
+from consensus.verifier import SignatureVerifier
+from core.crypto import PrivateKey
+from core.errors import DecodeError
+from core.types import Block, CommitCertificate, Validator, ValidatorSet, Vote
+from node.simulator_app import MemoryVoteLog, ToyApplication
+
+CHAIN_ID = "hkchain-sim"
+MAX_EVENTS_PER_RUN = 20_000_000
+MAX_DECODE_MEMO = 4_096
+
+ReplicaFactory = Callable[..., Replica]
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """How hostile one run is. Probabilities in per-mille, times in simulated ms."""
+
+    drop_permille: int = 0
+    duplicate_permille: int = 0
+    min_delay_ms: int = 1
+    max_delay_ms: int = 20
+    partition_permille: int = 0  # chance per 500 ms of chaos that a partition starts
+    crash_permille: int = 0  # chance per 500 ms of chaos that a replica crashes
+    max_clock_skew_ms: int = 0
+    byzantine: int = 0  # validators sending conflicting and garbage votes (at most f)
+    equivocate: bool = False  # byzantine proposers send different blocks to different peers
+    reconfigure: bool = False  # the validator set shrinks and grows every RECONFIGURE_PERIOD
+
+    @staticmethod
+    def random_for(rng: random.Random, validators: int) -> FaultRates:
+        f = (validators - 1) // 3
+        byzantine = rng.randint(0, f)
+        return FaultRates(
+            drop_permille=rng.choice([0, 10, 50, 150, 300]),
+            duplicate_permille=rng.choice([0, 20, 100]),
+            min_delay_ms=1,
+            max_delay_ms=rng.choice([5, 20, 60, 150]),
+            partition_permille=rng.choice([0, 50, 200]),
+            crash_permille=rng.choice([0, 50, 200]),
+            max_clock_skew_ms=rng.choice([0, 50, 500]),
+            byzantine=byzantine,
+            equivocate=byzantine > 0 and rng.random() < 0.7,
+            reconfigure=(validators - 2) // 3 >= byzantine and rng.random() < 0.5,
+        )
+
+    def as_options(self) -> str:
+        """The `hkchain simulate` options that fix these rates."""
+        return (
+            f"--drop {self.drop_permille} --duplicate {self.duplicate_permille} "
+            f"--max-delay {self.max_delay_ms} --partition {self.partition_permille} "
+            f"--crash {self.crash_permille} --skew {self.max_clock_skew_ms} "
+            f"--byzantine {self.byzantine} --{'' if self.equivocate else 'no-'}equivocate "
+            f"--{'' if self.reconfigure else 'no-'}reconfigure"
+        )
+
+
+NO_FAULTS = FaultRates()
+RECONFIGURE_PERIOD = 7  # heights between validator-set changes when reconfiguring
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    validators: int = 4
+    heights: int = 30
+    seed: int = 0
+    faults: FaultRates | None = None  # None: drawn from the seed
+    view_timeout_ms: int = 200
+    max_view_timeout_ms: int = 1_600
+    chaos_ms: int | None = None  # how long faults last; None: until half the heights
+
+    def replica_config(self) -> ReplicaConfig:
+        return ReplicaConfig(
+            view_timeout_ms=self.view_timeout_ms,
+            timeout_backoff=2,
+            max_view_timeout_ms=self.max_view_timeout_ms,
+            catch_up_interval_ms=self.view_timeout_ms,
+        )
+
+
+@dataclass
+class SimulationResult:
+    seed: int
+    validators: int
+    faults: FaultRates
+    violation: str | None = None
+    heights_decided: int = 0  # highest height every honest replica reached
+    view_changes: int = 0
+    messages: int = 0  # point-to-point deliveries attempted (before drops)
+    decisions: int = 0
+    crashes: int = 0
+    syncs: int = 0
+    evidence: int = 0  # equivocations recorded by honest replicas
+    simulated_ms: int = 0
+    heal_ms: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.violation is None
+
+
+class Violation(Exception):
+    pass
+
+
+@dataclass
+class _Node:
+    index: int
+    key: PrivateKey
+    app: ToyApplication
+    log: MemoryVoteLog
+    skew_ms: int
+    byzantine: bool
+    replica: Replica | None = None
+    wake_token: int = 0
+    height_progress_ms: int = 0
+    partition_side: int = 0
+    up_at_ms: int | None = None  # restart time while crashed
+
+
+# Event kinds, ordered only by (time, sequence number).
+_DELIVER, _WAKE, _RESTART, _SYNC, _CHAOS, _CHECK = range(6)
+
+
+@dataclass(order=True)
+class _Event:
+    time_ms: int
+    seq: int
+    kind: int = field(compare=False)
+    node: int = field(compare=False)
+    payload: object = field(compare=False, default=None)
+
+
+class Simulation:
+    """One seeded run. ``replica_factory`` lets tests plug in a deliberately broken replica."""
+
+    def __init__(
+        self, options: SimulationOptions, replica_factory: ReplicaFactory = Replica
+    ) -> None:
+        self.options = options
+        self.rng = random.Random(options.seed)
+        faults = options.faults or FaultRates.random_for(self.rng, options.validators)
+        f = (options.validators - 1) // 3
+        if faults.byzantine > f:
+            raise ValueError(f"at most f = {f} byzantine validators for n = {options.validators}")
+        self.faults = faults
+        self.replica_factory = replica_factory
+        self.config = options.replica_config()
+        self.verifier = SignatureVerifier(1 << 18)  # shared by the replicas: a pure memo
+        self.checker = SignatureVerifier(1 << 16)  # the invariant checker's own
+        n = options.validators
+        keys = [PrivateKey.from_seed_text(f"sim-validator-{i}") for i in range(n)]
+        self.full_set = ValidatorSet(
+            tuple(Validator(k.public_key, f"v{i}") for i, k in enumerate(keys))
+        )
+        self.small_set = ValidatorSet(self.full_set.validators[:-1])
+        order = list(range(n - 1))  # the last validator may leave the set: keep it honest
+        self.rng.shuffle(order)
+        byzantine = set(order[: faults.byzantine])
+        self.nodes = [
+            _Node(
+                i,
+                keys[i],
+                ToyApplication(CHAIN_ID, self.schedule, self.checker),
+                MemoryVoteLog(),
+                self.rng.randint(-faults.max_clock_skew_ms, faults.max_clock_skew_ms),
+                i in byzantine,
+            )
+            for i in range(n)
+        ]
+        self.by_key = {node.key.public_key: node for node in self.nodes}
+        self.result = SimulationResult(options.seed, n, faults)
+        self.ledger: dict[int, tuple[Block, CommitCertificate]] = {}
+        self.now_ms = 0
+        self.healed = False
+        self.events: list[_Event] = []
+        self.seq = 0
+        self.decode_memo: dict[bytes, Message] = {}
+        self.liveness_bound_ms = (
+            f + 4
+        ) * 2 * options.max_view_timeout_ms + 20 * faults.max_delay_ms
+        self.chaos_until_ms = options.chaos_ms
+
+    # --- the validator-set schedule (governance stand-in) ---------------------------------
+
+    def schedule(self, height: int) -> ValidatorSet:
+        if self.faults.reconfigure and (height // RECONFIGURE_PERIOD) % 2 == 1:
+            return self.small_set
+        return self.full_set
+
+    # --- event plumbing ------------------------------------------------------------------------
+
+    def _push(self, time_ms: int, kind: int, node: int, payload: object = None) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, _Event(time_ms, self.seq, kind, node, payload))
+
+    def _local(self, node: _Node) -> int:
+        return self.now_ms + node.skew_ms + self.faults.max_clock_skew_ms
+
+    def _delay(self) -> int:
+        return self.rng.randint(self.faults.min_delay_ms, self.faults.max_delay_ms)
+
+    def _send_bytes(self, src: _Node, dst: _Node, data: bytes) -> None:
+        self.result.messages += 1
+        if not self.healed:
+            if src.partition_side != dst.partition_side:
+                return
+            if self.rng.randrange(1000) < self.faults.drop_permille:
+                return
+        self._push(self.now_ms + self._delay(), _DELIVER, dst.index, data)
+        if self.rng.randrange(1000) < self.faults.duplicate_permille:
+            self._push(self.now_ms + self._delay(), _DELIVER, dst.index, data)
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def run(self) -> SimulationResult:
+        try:
+            self._run()
+        except Violation as exc:
+            self.result.violation = str(exc)
+        except AssertionError as exc:  # a replica or the toy application broke a contract
+            self.result.violation = f"contract broken at {self.now_ms} ms: {exc}"
+        self.result.simulated_ms = self.now_ms
+        self.result.heights_decided = min(n.app.height for n in self._honest())
+        self.result.evidence = sum(
+            len(n.replica.evidence) for n in self._honest() if n.replica is not None
+        )
+        return self.result
+
+    def _honest(self) -> list[_Node]:
+        return [n for n in self.nodes if not n.byzantine]
+
+    def _run(self) -> None:
+        for node in self.nodes:
+            self._boot(node)
+        self._push(500, _CHAOS, -1)
+        self._push(self.liveness_bound_ms // 4, _CHECK, -1)
+        target = self.options.heights
+        for _ in range(MAX_EVENTS_PER_RUN):
+            if all(n.app.height >= target for n in self._honest()):
+                return
+            if not self.events:
+                raise Violation("no events left before every honest replica decided")
+            ev = heapq.heappop(self.events)
+            self.now_ms = ev.time_ms
+            self._dispatch(ev)
+            if not self.healed and self._should_heal():
+                self._heal()
+        raise Violation(f"event budget of {MAX_EVENTS_PER_RUN} exhausted")
+
+    def _should_heal(self) -> bool:
+        if self.chaos_until_ms is not None:
+            return self.now_ms >= self.chaos_until_ms
+        return (
+            len(self.ledger) >= self.options.heights // 2
+            or self.now_ms >= self.options.heights * self.options.max_view_timeout_ms
+        )
+
+    def _heal(self) -> None:
+        self.healed = True
+        self.result.heal_ms = self.now_ms
+        for node in self.nodes:
+            node.partition_side = 0
+            node.height_progress_ms = self.now_ms
+            if node.replica is None:
+                self._boot(node)
+
+    def _dispatch(self, ev: _Event) -> None:
+        if ev.kind == _CHAOS:
+            self._chaos()
+            return
+        if ev.kind == _CHECK:
+            self._check_liveness()
+            self._push(self.now_ms + self.liveness_bound_ms // 4, _CHECK, -1)
+            return
+        node = self.nodes[ev.node]
+        if ev.kind == _RESTART:
+            if node.replica is None and node.up_at_ms == ev.time_ms:
+                self._boot(node)
+            return
+        replica = node.replica
+        if replica is None:
+            return  # a crashed replica hears nothing
+        if ev.kind == _WAKE:
+            if ev.payload == node.wake_token:
+                self._apply(node, replica.on_tick(self._local(node)))
+        elif ev.kind == _DELIVER:
+            assert isinstance(ev.payload, bytes)
+            msg = self._decode(ev.payload)
+            if msg is not None:
+                self._apply(node, replica.on_message(msg, self._local(node)))
+        elif ev.kind == _SYNC:
+            assert isinstance(ev.payload, int)
+            self._sync(node, replica, ev.payload)
+
+    def _decode(self, data: bytes) -> Message | None:
+        msg = self.decode_memo.get(data)
+        if msg is None:
+            try:
+                msg = decode_message(data)
+            except DecodeError:
+                return None  # garbage is dropped by the host, as the node's p2p layer does
+            if len(self.decode_memo) >= MAX_DECODE_MEMO:
+                self.decode_memo.clear()
+            self.decode_memo[data] = msg
+        return msg
+
+    @staticmethod
+    def _last_commit(node: _Node) -> tuple[Block, CommitCertificate] | None:
+        if not node.app.blocks:
+            return None
+        return node.app.blocks[-1], node.app.certificates[-1]
+
+    def _boot(self, node: _Node) -> None:
+        node.up_at_ms = None
+        node.replica = self.replica_factory(
+            CHAIN_ID,
+            node.key,
+            node.app,
+            node.log,
+            node.app.height + 1,
+            self.config,
+            verifier=self.verifier,
+            last_commit=self._last_commit(node),
+        )
+        node.height_progress_ms = max(node.height_progress_ms, self.now_ms)
+        self._apply(node, node.replica.start(self._local(node)))
+
+    # --- faults ------------------------------------------------------------------------------------
+
+    def _chaos(self) -> None:
+        if self.healed:
+            return
+        fr = self.faults
+        if self.rng.randrange(1000) < fr.partition_permille:
+            sides = [self.rng.randrange(2) for _ in self.nodes]
+            for node, side in zip(self.nodes, sides, strict=True):
+                node.partition_side = side
+        elif any(n.partition_side for n in self.nodes) and self.rng.randrange(3) == 0:
+            for node in self.nodes:
+                node.partition_side = 0
+        if self.rng.randrange(1000) < fr.crash_permille:
+            node = self.rng.choice(self.nodes)
+            if node.replica is not None:
+                node.replica = None
+                node.up_at_ms = self.now_ms + self.rng.randint(50, 3_000)
+                self.result.crashes += 1
+                self._push(node.up_at_ms, _RESTART, node.index)
+        self._push(self.now_ms + 500, _CHAOS, -1)
+
+    def _byzantine_extras(self, node: _Node, msg: Message, data: bytes) -> dict[int, list[bytes]]:
+        """What a byzantine validator sends each peer instead of one honest broadcast."""
+        rng = self.rng
+        swaps: dict[int, list[bytes]] = {}
+        peers = [p.index for p in self.nodes if p is not node]
+        if (
+            isinstance(msg, PrePrepare)
+            and self.faults.equivocate
+            and msg.height == node.app.height + 1
+        ):
+            block = node.app.propose(msg.height, 0, msg.block.header.timestamp_ms + 1)
+            other = PrePrepare.create(node.key, CHAIN_ID, msg.height, 0, block).encode()
+            for i in peers[: len(peers) // 2]:
+                swaps[i] = [other]
+        elif isinstance(msg, Prepare | Commit):
+            v = msg.vote
+            fake = rng.randbytes(32)
+            conflicting = Vote.create(node.key, v.kind, v.chain_id, v.height, v.view, fake)
+            wrapped = (Prepare if isinstance(msg, Prepare) else Commit)(conflicting).encode()
+            for i in peers:
+                roll = rng.randrange(10)
+                if roll < 2:
+                    swaps[i] = [wrapped, data] if rng.randrange(2) else [data, wrapped]
+                elif roll == 2:
+                    swaps[i] = [wrapped]
+                elif roll == 3:
+                    swaps[i] = [self._garbage(data), data]
+        return swaps
+
+    def _garbage(self, data: bytes) -> bytes:
+        rng = self.rng
+        kind = rng.randrange(4)
+        if kind == 0:
+            return rng.randbytes(rng.randint(0, 64))
+        if kind == 1:
+            return data[: rng.randint(0, len(data) - 1)]
+        if kind == 2:  # one flipped byte: a bad signature, or undecodable
+            i = rng.randrange(len(data))
+            return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+        return data + b"\x00"
+
+    # --- outputs and invariants --------------------------------------------------------------------
+
+    def _apply(self, node: _Node, out: Output) -> None:
+        self.result.view_changes += out.view_changes
+        for block, cert in out.decided:
+            self._on_decided(node, block, cert)
+        for msg in out.broadcast:
+            data = msg.encode()
+            swaps = self._byzantine_extras(node, msg, data) if node.byzantine else {}
+            for peer in self.nodes:
+                if peer is not node:
+                    for payload in swaps.get(peer.index, (data,)):
+                        self._send_bytes(node, peer, payload)
+        for recipient, msg in out.send:
+            target = self.by_key.get(recipient)
+            if target is not None and target is not node:
+                self._send_bytes(node, target, msg.encode())
+        if out.sync_to_height is not None:
+            self._push(
+                self.now_ms + 2 * self.faults.max_delay_ms + 1,
+                _SYNC,
+                node.index,
+                out.sync_to_height,
+            )
+        if out.wake_at_ms is not None:
+            node.wake_token += 1
+            at = max(self.now_ms, out.wake_at_ms - node.skew_ms - self.faults.max_clock_skew_ms)
+            self._push(at, _WAKE, node.index, node.wake_token)
+
+    def _on_decided(self, node: _Node, block: Block, cert: CommitCertificate) -> None:
+        self.result.decisions += 1
+        node.height_progress_ms = self.now_ms
+        h = block.height
+        if not node.app.certificate_valid(block, cert):
+            raise Violation(f"replica {node.index} decided height {h} without a valid certificate")
+        if node.byzantine:
+            return
+        known = self.ledger.get(h)
+        if known is None:
+            self.ledger[h] = (block, cert)
+        elif known[0].hash != block.hash:
+            raise Violation(
+                f"safety: replica {node.index} decided {block.hash.hex()[:16]} at height {h}, "
+                f"another honest replica decided {known[0].hash.hex()[:16]}"
+            )
+
+    def _sync(self, node: _Node, replica: Replica, target: int) -> None:
+        start = node.app.height
+        while node.app.height < target and node.app.height + 1 in self.ledger:
+            block, cert = self.ledger[node.app.height + 1]
+            if not node.app.validate(block) or not node.app.certificate_valid(block, cert):
+                raise Violation(f"replica {node.index} cannot sync height {block.height}")
+            node.app.commit(block, cert)
+        if node.app.height > start:
+            self.result.syncs += 1
+            node.height_progress_ms = self.now_ms
+            self._apply(
+                node, replica.on_synced(node.app.height, self._local(node), self._last_commit(node))
+            )
+
+    def _check_liveness(self) -> None:
+        if not self.healed:
+            return
+        for node in self._honest():
+            if node.app.height >= self.options.heights:
+                continue
+            stalled = self.now_ms - max(node.height_progress_ms, self.result.heal_ms)
+            if stalled > self.liveness_bound_ms:
+                raise Violation(
+                    f"liveness: replica {node.index} decided nothing for {stalled} ms after the "
+                    f"faults healed (bound {self.liveness_bound_ms} ms) at height {node.app.height + 1}"
+                )
+
+
+def run_simulation(
+    options: SimulationOptions, replica_factory: ReplicaFactory = Replica
+) -> SimulationResult:
+    """Run one seeded simulation and return what it saw (``violation`` set on failure)."""
+    return Simulation(options, replica_factory).run()
+
+
+def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
+    return (
+        f"hkchain simulate --validators {options.validators} --heights {options.heights} "
+        f"--first-seed {options.seed} --seeds 1 {faults.as_options()}"
+    )
+
+
+__all__ = [
+    "NO_FAULTS",
+    "FaultRates",
+    "Simulation",
+    "SimulationOptions",
+    "SimulationResult",
+    "reproduce_command",
+    "run_simulation",
+]

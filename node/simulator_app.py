@@ -1,0 +1,159 @@
+"""The simulated host's stand-ins for the application and the vote log.
+
+ToyApplication builds deterministic blocks (a few fake txs, a state root that is a hash
+chain over tx roots) and checks every header field the real node checks, without a VM.
+Its committed chain is durable: it survives a simulated crash, as LevelDB would.
+MemoryVoteLog is a VoteLog whose saved record survives the crash of its replica.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from consensus.verifier import SignatureVerifier
+from core.hashing import sha256
+from core.merkle import EMPTY_ROOT
+from core.types import (
+    VOTE_COMMIT,
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    SignedTx,
+    Tx,
+    ValidatorSet,
+    tx_root,
+    vote_signing_bytes,
+)
+
+FAKE_SENDER = sha256(b"hkchain/simulator/fake-sender")
+FAKE_SIGNATURE = bytes(64)  # never verified: the toy application has no tx semantics
+MAX_FAKE_TXS = 3
+
+
+class MemoryVoteLog:
+    """A VoteLog in memory; the simulator keeps it across crashes of the replica."""
+
+    def __init__(self) -> None:
+        self.record: bytes | None = None
+        self.saves = 0
+
+    def save(self, record: bytes) -> None:
+        self.record = bytes(record)
+        self.saves += 1
+
+    def load(self) -> bytes | None:
+        return self.record
+
+
+class ToyApplication:
+    """A deterministic chain without a VM. ``schedule(h)`` is the validator set of height
+    h; as with governance, the set of h is known once h - 2 is committed."""
+
+    def __init__(
+        self,
+        chain_id: str,
+        schedule: Callable[[int], ValidatorSet],
+        verifier: SignatureVerifier | None = None,
+    ) -> None:
+        self.chain_id = chain_id
+        self._schedule = schedule
+        self._verifier = verifier if verifier is not None else SignatureVerifier()
+        self.blocks: list[Block] = []
+        self.certificates: list[CommitCertificate] = []
+        self._last_hash = sha256(b"hkchain/simulator/genesis\x00" + chain_id.encode())
+        self._state_root = sha256(b"hkchain/simulator/state\x00")
+        self._last_timestamp_ms = 0
+
+    @property
+    def height(self) -> int:
+        """The last committed height (0 before the first block)."""
+        return len(self.blocks)
+
+    def validator_set(self, height: int) -> ValidatorSet | None:
+        if height < 1 or height > self.height + 2:
+            return None
+        return self._schedule(height)
+
+    def _txs(self, height: int, view: int, timestamp_ms: int) -> tuple[SignedTx, ...]:
+        count = (height + view) % (MAX_FAKE_TXS + 1)
+        return tuple(
+            SignedTx(
+                Tx(
+                    self.chain_id,
+                    FAKE_SENDER,
+                    height * 16 + i,
+                    "toy",
+                    "note",
+                    (timestamp_ms,),
+                    1,
+                    height + 10,
+                ),
+                FAKE_SIGNATURE,
+            )
+            for i in range(count)
+        )
+
+    def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
+        assert height == self.height + 1, "propose on top of the last commit only"
+        vs = self._schedule(height)
+        timestamp_ms = max(timestamp_ms, self._last_timestamp_ms)
+        txs = self._txs(height, view, timestamp_ms)
+        root = tx_root(txs)
+        header = BlockHeader(
+            chain_id=self.chain_id,
+            height=height,
+            prev_hash=self._last_hash,
+            tx_root=root,
+            state_root=sha256(self._state_root + root),
+            receipts_root=EMPTY_ROOT,
+            proposer=vs.proposer(height, view),
+            view=view,
+            timestamp_ms=timestamp_ms,
+            validator_set_hash=vs.hash,
+        )
+        return Block(header, txs)
+
+    def validate(self, block: Block) -> bool:
+        h = block.header
+        if h.height != self.height + 1 or h.chain_id != self.chain_id:
+            return False
+        vs = self._schedule(h.height)
+        return (
+            h.prev_hash == self._last_hash
+            and h.tx_root == tx_root(block.txs)
+            and h.state_root == sha256(self._state_root + h.tx_root)
+            and h.receipts_root == EMPTY_ROOT
+            and h.proposer == vs.proposer(h.height, h.view)
+            and h.validator_set_hash == vs.hash
+            and h.timestamp_ms >= self._last_timestamp_ms
+            and len(block.txs) <= MAX_FAKE_TXS
+        )
+
+    def certificate_valid(self, block: Block, cert: CommitCertificate) -> bool:
+        vs = self._schedule(block.height)
+        keys = [k for k, _ in cert.signatures]
+        if (
+            cert.chain_id != self.chain_id
+            or cert.height != block.height
+            or cert.block_hash != block.hash
+            or keys != sorted(set(keys))
+            or len(keys) < vs.quorum
+        ):
+            return False
+        msg = vote_signing_bytes(
+            VOTE_COMMIT, self.chain_id, cert.height, cert.view, cert.block_hash
+        )
+        return all(k in vs and self._verifier.verify(k, msg, s) for k, s in cert.signatures)
+
+    def commit(self, block: Block, certificate: CommitCertificate) -> None:
+        if not self.validate(block):
+            raise AssertionError(
+                f"commit of a block that does not extend the chain at {block.height}"
+            )
+        if not self.certificate_valid(block, certificate):
+            raise AssertionError(f"commit of block {block.height} without a valid certificate")
+        self.blocks.append(block)
+        self.certificates.append(certificate)
+        self._last_hash = block.hash
+        self._state_root = block.header.state_root
+        self._last_timestamp_ms = block.header.timestamp_ms
