@@ -344,9 +344,9 @@ class ContractExecutor:
             return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
                            error_message=f"{payer} cannot pay max_fee {max_fee}")
         journal = Journal(state)
-        journal.set(nonce_key, codec.encode(nonce + 1))
+        journal.set(nonce_key, encode_value(nonce + 1, "nonce"))
         if max_fee:
-            journal.set(payer_key, codec.encode(held - max_fee))
+            journal.set(payer_key, encode_value(held - max_fee, "balance"))
         gas_limit = min(G.MAX_TX_GAS, max_fee // price) if price else G.MAX_TX_GAS
         m = Machine(journal, self, chain_id=self.chain_id, height=ctx.height, time_ms=ctx.timestamp_ms,
                     origin=sender, gas_limit=gas_limit)
@@ -368,7 +368,7 @@ class ContractExecutor:
         if max_fee:
             refund = max_fee - fee
             if refund:
-                journal.set(payer_key, codec.encode(_read_int(journal, payer_key) + refund))
+                journal.set(payer_key, encode_value(_read_int(journal, payer_key) + refund, "balance"))
             if fee:
                 events.append(Event(layout.TOKEN, "Fee", {"payer": payer, "sender": sender, "amount": fee}))
         journal.flush_to(state)

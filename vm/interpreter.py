@@ -71,7 +71,16 @@ def decode_trusted(raw: bytes) -> Any:
     return msgpack.unpackb(raw, raw=False, strict_map_key=True, ext_hook=_ext_hook)
 
 
+_NATIVE_MIN, _NATIVE_MAX = -(1 << 63), (1 << 64) - 1
+_packb = msgpack.packb
+
+
 def encode_value(value: Any, what: str) -> bytes:
+    """The canonical encoding of a Value (core.codec), with a fast path for scalars."""
+    t = type(value)
+    if (t is int and _NATIVE_MIN <= value <= _NATIVE_MAX) or t is str or t is bool or t is bytes:
+        out: bytes = _packb(value, use_bin_type=True)
+        return out
     try:
         return codec.encode(value)
     except (codec.EncodeError, RecursionError, TypeError, ValueError) as exc:
@@ -118,7 +127,7 @@ class BoundProgram:
         self.by_index = [BoundFunction(f) for f in program.by_index]
         self.functions = {f.name: f for f in self.by_index}
         for bf in self.by_index:
-            bf.ops = [_bind(opcode, arg, self) for opcode, arg in bf.code.code]
+            bf.ops = _bind_function(bf.code, self)
 
 
 _PROGRAMS: dict[bytes, BoundProgram] = {}
@@ -140,6 +149,9 @@ def load_program(code_hash: bytes, source: str) -> BoundProgram:
 # --- frames and the machine -------------------------------------------------------------
 
 
+_PREFIXES: dict[str, bytes] = {}
+
+
 class Env:
     """One contract invocation: who runs, for whom, with which storage."""
 
@@ -150,13 +162,19 @@ class Env:
     ) -> None:
         self.contract = contract
         self.caller = caller
-        self.prefix = layout.storage_prefix(contract)
+        prefix = _PREFIXES.get(contract)
+        if prefix is None:
+            prefix = _PREFIXES[contract] = layout.storage_prefix(contract)
+            if len(_PREFIXES) > MAX_PROGRAM_CACHE:
+                _PREFIXES.clear()
+                _PREFIXES[contract] = prefix
+        self.prefix = prefix
         self.program = program
         self.readonly = readonly
 
 
 class Frame:
-    __slots__ = ("env", "fn", "locals", "pc", "result", "stack")
+    __slots__ = ("env", "fn", "locals", "result", "stack")
 
     def __init__(self, env: Env, fn: BoundFunction, args: list[Any]) -> None:
         self.env = env
@@ -165,7 +183,6 @@ class Frame:
             args.extend([None] * (fn.nlocals - len(args)))
         self.locals = args
         self.stack: list[Any] = []
-        self.pc = 0
         self.result: Any = None
 
 
@@ -290,24 +307,29 @@ class Machine:
         self.frames += 1
         f = Frame(env, fn, args)
         ops = fn.ops
+        pc = 0
         try:
             while True:
-                h, arg, cost = ops[f.pc]
-                f.pc += 1
-                self.gas -= cost
-                if self.gas < 0:
-                    raise OutOfGas("out of gas")
-                if h(self, f, arg) is not None:
-                    return f.result
+                h, arg, cost = ops[pc]
+                pc += 1
+                if cost:  # the base gas of a whole basic block, charged at its first op
+                    self.gas -= cost
+                    if self.gas < 0:
+                        raise OutOfGas("out of gas")
+                r = h(self, f, arg)
+                if r is not None:  # a jump target, or -1 when the frame returns
+                    if r < 0:
+                        return f.result
+                    pc = r
         except ContractFault as exc:
             if not exc.located and exc.code not in ("contract_error", "out_of_gas") and not isinstance(exc, _UserError):
                 exc.located = True
-                exc.args = (f"{exc.message} (at {env.contract}.{fn.name} line {fn.lines[f.pc - 1]})"[:MAX_ERROR_CHARS],)
+                exc.args = (f"{exc.message} (at {env.contract}.{fn.name} line {fn.lines[pc - 1]})"[:MAX_ERROR_CHARS],)
             raise
         except RecursionError:
             raise fault("call_depth", "Python recursion limit reached") from None
         except Exception as exc:  # any Python error of the contract's own making
-            line = fn.lines[f.pc - 1] if f.pc else 0
+            line = fn.lines[pc - 1] if pc else 0
             raise ContractFault(
                 f"{type(exc).__name__}: {exc} (at {env.contract}.{fn.name} line {line})",
                 code="runtime_error",
@@ -410,27 +432,28 @@ _CTX: dict[str, Handler] = {
 }
 
 
-def h_jump(m: Machine, f: Frame, arg: int) -> None:
-    f.pc = arg
+def h_jump(m: Machine, f: Frame, arg: int) -> int:
+    return arg
 
 
-def h_jump_if_false(m: Machine, f: Frame, arg: int) -> None:
+def h_jump_if_false(m: Machine, f: Frame, arg: int) -> int | None:
     if not f.stack.pop():
-        f.pc = arg
+        return arg
+    return None
 
 
-def h_jump_if_false_or_pop(m: Machine, f: Frame, arg: int) -> None:
+def h_jump_if_false_or_pop(m: Machine, f: Frame, arg: int) -> int | None:
     if f.stack[-1]:
         f.stack.pop()
-    else:
-        f.pc = arg
+        return None
+    return arg
 
 
-def h_jump_if_true_or_pop(m: Machine, f: Frame, arg: int) -> None:
+def h_jump_if_true_or_pop(m: Machine, f: Frame, arg: int) -> int | None:
     if f.stack[-1]:
-        f.pc = arg
-    else:
-        f.stack.pop()
+        return arg
+    f.stack.pop()
+    return None
 
 
 def h_add(m: Machine, f: Frame, arg: None) -> None:
@@ -776,12 +799,12 @@ def h_get_iter(m: Machine, f: Frame, arg: None) -> None:
 _DONE = object()
 
 
-def h_for_iter(m: Machine, f: Frame, arg: int) -> None:
+def h_for_iter(m: Machine, f: Frame, arg: int) -> int | None:
     v = next(f.stack[-1], _DONE)
     if v is _DONE:
-        f.pc = arg
-    else:
-        f.stack.append(v)
+        return arg
+    f.stack.append(v)
+    return None
 
 
 def h_call(m: Machine, f: Frame, arg: tuple[BoundFunction, int]) -> None:
@@ -832,20 +855,27 @@ def h_emit(m: Machine, f: Frame, arg: tuple[str, ...]) -> None:
     if len(m.events) >= G.MAX_EVENTS_PER_TX:
         raise fault("too_many_events", f"more than {G.MAX_EVENTS_PER_TX} events")
     fields = dict(zip(arg, values, strict=True))
-    raw = encode_value(fields, "event fields")
-    if len(raw) > G.MAX_EVENT_BYTES:
-        raise fault("value_too_large", f"event larger than {G.MAX_EVENT_BYTES} bytes")
-    m.charge(G.GAS_EVENT + G.GAS_EVENT_BYTE * len(raw))
+    size = 0
     for v in values:
-        if type(v) not in _SCALARS:
-            fields = decode_trusted(raw)  # snapshot: later changes must not show
+        t = type(v)
+        if (t is int and _NATIVE_MIN <= v <= _NATIVE_MAX) or t is str or t is bytes or t is bool:
+            size += len(_packb(v, use_bin_type=True))
+        elif v is not None:
+            raw = encode_value(fields, "event fields")
+            size = len(raw)
+            fields = decode_trusted(raw)  # a snapshot: later changes must not show
             break
+    else:
+        size += sum(len(k) + 1 for k in arg) + 1  # scalar fields: keys + map header
+    if size > G.MAX_EVENT_BYTES:
+        raise fault("value_too_large", f"event larger than {G.MAX_EVENT_BYTES} bytes")
+    m.charge(G.GAS_EVENT + G.GAS_EVENT_BYTE * size)
     m.events.append(Event(f.env.contract, name, fields))
 
 
-def h_return(m: Machine, f: Frame, arg: None) -> bool:
+def h_return(m: Machine, f: Frame, arg: None) -> int:
     f.result = f.stack.pop()
-    return True
+    return -1
 
 
 def h_assert(m: Machine, f: Frame, arg: None) -> None:
@@ -917,6 +947,34 @@ _HANDLERS: dict[int, Handler] = {
     op.ASSERT: h_assert,
     op.RAISE: h_raise,
 }
+
+
+_BRANCHES = frozenset({op.JUMP, op.JUMP_IF_FALSE, op.JUMP_IF_FALSE_OR_POP, op.JUMP_IF_TRUE_OR_POP,
+                       op.FOR_ITER, op.RETURN, op.RAISE})
+
+
+def _bind_function(fc: FunctionCode, bp: BoundProgram) -> list[tuple[Handler, Any, int]]:
+    """Bind handlers, and move each basic block's base gas to its first instruction: the
+    loop then charges gas once per block (every instruction still costs its table price,
+    and every pass through a loop pays for its body)."""
+    code = fc.code
+    leaders = {0}
+    for i, (opcode, arg) in enumerate(code):
+        if opcode in _BRANCHES:
+            leaders.add(i + 1)
+            if opcode != op.RETURN and opcode != op.RAISE:
+                leaders.add(arg)
+    bound = [_bind(opcode, arg, bp) for opcode, arg in code]
+    out: list[tuple[Handler, Any, int]] = []
+    block_start = 0
+    for i in range(len(code) + 1):
+        if i == len(code) or (i in leaders and i > block_start):
+            total = sum(b[2] for b in bound[block_start:i])
+            for j in range(block_start, i):
+                h, arg, _ = bound[j]
+                out.append((h, arg, total if j == block_start else 0))
+            block_start = i
+    return out
 
 
 def _bind(opcode: int, arg: Any, bp: BoundProgram) -> tuple[Handler, Any, int]:

@@ -38,7 +38,8 @@ def _mint(to: str, amount: int, minter: str) -> None:
 
 def transfer(to: str, amount: int) -> bool:
     """Move ``amount`` points from the caller to ``to``."""
-    _check_amount(amount)
+    if type_name(amount) != "int" or amount <= 0:  # _check_amount, inlined: the hot path
+        raise Error("amount must be a positive int", "bad_amount")
     sender = caller
     held = load("b:" + sender, 0)
     if held < amount:
