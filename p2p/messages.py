@@ -48,6 +48,10 @@ TAG_CONSENSUS = 120
 TAG_BLOCKS_REQUEST = 130
 TAG_BLOCKS = 131
 TAG_GOODBYE = 140
+TAG_BLOB_REQUEST = 150
+TAG_BLOB = 151
+# Content-addressed files (culture works) travel whole; node/blobs.py keeps them.
+MAX_BLOB_BYTES = 10 * 1024 * 1024
 
 
 def _int(v: Any, what: str, lo: int = 0, hi: int = MAX_U64) -> int:
@@ -278,6 +282,46 @@ class Goodbye(Frame):
         return cls(_str(f[1], "reason", MAX_REASON_CHARS))
 
 
+@dataclass(frozen=True)
+class BlobRequest(Frame):
+    """Ask a peer for the blob whose SHA-256 is ``blob_hash``."""
+
+    TAG: ClassVar[int] = TAG_BLOB_REQUEST
+
+    blob_hash: bytes
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.blob_hash]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> BlobRequest:
+        _check_len(f, 1, "BlobRequest")
+        return cls(_bytes(f[1], "blob_hash", HASH_SIZE))
+
+
+@dataclass(frozen=True)
+class Blob(Frame):
+    """The answer to a BlobRequest: the bytes, or ``found`` False (then ``data`` is empty).
+    The receiver checks the hash itself; the sender is not trusted."""
+
+    TAG: ClassVar[int] = TAG_BLOB
+
+    blob_hash: bytes
+    found: bool
+    data: bytes
+
+    def to_value(self) -> list[Any]:
+        return [self.TAG, self.blob_hash, self.found, self.data]
+
+    @classmethod
+    def from_value(cls, f: list[Any]) -> Blob:
+        _check_len(f, 3, "Blob")
+        if type(f[2]) is not bool:
+            raise DecodeError("found: expected a bool")
+        return cls(_bytes(f[1], "blob_hash", HASH_SIZE), f[2],
+                   _bytes(f[3], "data", max_size=MAX_BLOB_BYTES))
+
+
 def _check_len(f: list[Any], n: int, what: str) -> None:
     if len(f) != n + 1:
         raise DecodeError(f"a {what} frame has {n} fields")
@@ -286,7 +330,7 @@ def _check_len(f: list[Any], n: int, what: str) -> None:
 _DECODERS: dict[int, Any] = {
     c.TAG: c.from_value
     for c in (Hello, Auth, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame, BlocksRequest,
-              Blocks, Goodbye)
+              Blocks, Goodbye, BlobRequest, Blob)
 }
 
 
