@@ -23,7 +23,7 @@ TX_INDEX = b"t1/"  # tx hash(32) -> height(8) index(4)
 VALIDATORS = b"v1/"  # height(8) -> ValidatorSet.encode() of the set certifying it
 STATE_NODE = b"s1/"  # nibble count(1) nibbles(1 each) version(8) -> tree node
 STATE_ROOT = b"sr1/"  # height(8) -> root ref of the state tree at that height
-STATE_STALE = b"sx1/"  # stale-since height(8) node key -> b"" (pruning index)
+STATE_STALE = b"sx1/"  # height(8) -> node keys that block replaced (u16 length + key)*
 STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast reads)
 WAL = b"w1/"  # record name -> bytes
 META_HEAD = b"m1/head"  # height(8) of the last committed block
@@ -48,6 +48,7 @@ ALL_PREFIXES = (
 _U64 = struct.Struct(">Q")
 _U64_U32 = struct.Struct(">QI")
 MAX_HEIGHT = (1 << 64) - 1
+_LENGTH_BYTES = tuple(bytes((i,)) for i in range(256))
 
 
 def be64(n: int) -> bytes:
@@ -96,21 +97,21 @@ def validators_key(height: int) -> bytes:
     return VALIDATORS + _U64.pack(height)
 
 
-def state_node_key(nibbles: bytes, version: int) -> bytes:
+def state_node_prefix(nibbles: bytes) -> bytes:
     """``nibbles`` is the node's path from the root, one nibble (0..15) per byte."""
-    return STATE_NODE + bytes((len(nibbles),)) + nibbles + _U64.pack(version)
+    return STATE_NODE + _LENGTH_BYTES[len(nibbles)] + nibbles
+
+
+def state_node_key(nibbles: bytes, version: int) -> bytes:
+    return STATE_NODE + _LENGTH_BYTES[len(nibbles)] + nibbles + _U64.pack(version)
 
 
 def state_root_key(height: int) -> bytes:
     return STATE_ROOT + _U64.pack(height)
 
 
-def state_stale_prefix(height: int) -> bytes:
+def state_stale_key(height: int) -> bytes:
     return STATE_STALE + _U64.pack(height)
-
-
-def state_stale_key(height: int, node_key: bytes) -> bytes:
-    return STATE_STALE + _U64.pack(height) + node_key
 
 
 def state_value_key(key: bytes) -> bytes:

@@ -52,11 +52,22 @@ MAX_TREE_DEPTH = 64  # nibbles in a sha256
 DEFAULT_KEEP_HEIGHTS = 256
 DEFAULT_CACHE_DEPTH = 4
 MAX_PRUNE_HEIGHTS_PER_COMMIT = 8
+MAX_REMEMBERED_READS = 100_000
 
-_ENC_INTERNAL = 1
+_ENC_INTERNAL = 1  # in root references
 _ENC_LEAF = 2
+_ENC_SPARSE = 3  # internal node: present bits, leaf bits, (hash, version) per child
+_ENC_DENSE = 4  # internal node: leaf bits, 16 hashes, 16 versions
+_DENSE_MAX_EMPTY = 8
+_DENSE_BYTES = 3 + 16 * 32 + 16 * 8
+_SPARSE_HEAD = bytes((_ENC_SPARSE,))
+_DENSE_HEAD = bytes((_ENC_DENSE,))
 _U64 = struct.Struct(">Q")
+_U16 = struct.Struct(">H")
 _U16x2 = struct.Struct(">HH")
+_V16 = struct.Struct(">16Q")
+_LEAF_HEAD = bytes((_ENC_LEAF,))
+_NIBBLE_BYTES = tuple(bytes((i,)) for i in range(16))
 _sha256 = hashlib.sha256
 
 
@@ -101,21 +112,36 @@ class _Node:
         return _sha256(NODE_TAG + b"".join(self.hashes)).digest()
 
     def encode(self) -> bytes:
+        hashes = self.hashes
+        if hashes.count(ZERO_HASH) <= _DENSE_MAX_EMPTY:
+            # Upper levels are nearly full: a fixed layout costs two C calls.
+            return (
+                _DENSE_HEAD + _U16.pack(self.leaves) + b"".join(hashes) + _V16.pack(*self.versions)
+            )
         present = 0
         parts = [b""]
-        hashes, versions = self.hashes, self.versions
+        versions = self.versions
         for i in range(16):
             h = hashes[i]
             if h != ZERO_HASH:
                 present |= 1 << i
                 parts.append(h)
                 parts.append(_U64.pack(versions[i]))
-        parts[0] = bytes((_ENC_INTERNAL,)) + _U16x2.pack(present, self.leaves)
+        parts[0] = _SPARSE_HEAD + _U16x2.pack(present, self.leaves)
         return b"".join(parts)
 
 
 def _decode_node(data: bytes) -> _Node:
-    if len(data) < 5 or data[0] != _ENC_INTERNAL:
+    kind = data[0] if data else -1
+    if kind == _ENC_DENSE:
+        if len(data) != _DENSE_BYTES:
+            raise CorruptStore("state tree: dense node of the wrong length")
+        return _Node(
+            [data[i : i + 32] for i in range(3, 515, 32)],
+            list(_V16.unpack_from(data, 515)),
+            _U16.unpack_from(data, 1)[0],
+        )
+    if kind != _ENC_SPARSE or len(data) < 5:
         raise CorruptStore("state tree: expected an internal node")
     present, leaves = _U16x2.unpack_from(data, 1)
     hashes = [ZERO_HASH] * 16
@@ -127,12 +153,8 @@ def _decode_node(data: bytes) -> _Node:
             versions[i] = _U64.unpack_from(data, off + 32)[0]
             off += 40
     if off != len(data):
-        raise CorruptStore("state tree: internal node of the wrong length")
+        raise CorruptStore("state tree: sparse node of the wrong length")
     return _Node(hashes, versions, leaves)
-
-
-def _encode_leaf(key_hash: bytes, value: bytes) -> bytes:
-    return bytes((_ENC_LEAF,)) + key_hash + value
 
 
 def _decode_leaf(data: bytes) -> tuple[bytes, bytes]:
@@ -275,16 +297,20 @@ class TreeUpdate:
         "base_root",
         "cached_nodes",
         "changes",
+        "known",
         "new_nodes",
         "root_ref",
         "stale",
         "version",
+        "version_bytes",
     )
 
     def __init__(self, base_root: Ref | None, version: int, changes: dict[bytes, bytes | None]):
         self.base_root = base_root
         self.version = version
+        self.version_bytes = _U64.pack(version)
         self.changes = changes
+        self.known: dict[bytes, bytes] = {}
         self.new_nodes: dict[bytes, bytes] = {}
         self.cached_nodes: dict[bytes, _Node] = {}
         self.stale: list[bytes] = []
@@ -304,10 +330,10 @@ class StateTree:
         self._cache: dict[bytes, _Node] = {}
         self._cache_limit = 2 * 16**cache_depth + 64
 
-    # reads
+    # reads (``prefix`` is schema.state_node_prefix(path); a node key adds the version)
 
-    def _load_node(self, path: bytes, version: int, pending: dict[bytes, bytes] | None) -> _Node:
-        key = schema.state_node_key(path, version)
+    def _load_node(self, prefix: bytes, version: int, pending: dict[bytes, bytes] | None) -> _Node:
+        key = prefix + _U64.pack(version)
         node = self._cache.get(key)
         if node is not None:
             return node
@@ -315,65 +341,76 @@ class StateTree:
         if data is None:
             data = self._kv.get(key)
             if data is None:
-                raise CorruptStore(f"state tree: missing node at depth {len(path)}")
+                raise CorruptStore(f"state tree: missing node {key.hex()}")
         node = _decode_node(data)
-        if pending is not None and len(path) < self._cache_depth:
+        if pending is not None and prefix[len(schema.STATE_NODE)] < self._cache_depth:
             if len(self._cache) >= self._cache_limit:
                 self._cache.clear()
             self._cache[key] = node
         return node
 
     def _load_leaf(
-        self, path: bytes, version: int, pending: dict[bytes, bytes] | None
+        self, prefix: bytes, version: int, pending: dict[bytes, bytes] | None
     ) -> tuple[bytes, bytes]:
-        key = schema.state_node_key(path, version)
+        key = prefix + _U64.pack(version)
         data = pending.get(key) if pending is not None else None
         if data is None:
             data = self._kv.get(key)
             if data is None:
-                raise CorruptStore(f"state tree: missing leaf at depth {len(path)}")
+                raise CorruptStore(f"state tree: missing leaf {key.hex()}")
         return _decode_leaf(data)
 
     # the update
 
     def compute(
-        self, root: Ref | None, changes: dict[bytes, bytes | None], version: int
+        self,
+        root: Ref | None,
+        changes: dict[bytes, bytes | None],
+        version: int,
+        known: dict[bytes, bytes | None] | None = None,
     ) -> TreeUpdate:
+        """Apply ``changes`` to the tree at ``root``. ``known`` may give keys' values in
+        that tree (what execution read): a leaf whose hash matches is not read back."""
         upd = TreeUpdate(root, version, changes)
-        items = sorted((_sha256(k).digest(), v) for k, v in changes.items())
+        items = sorted([(_sha256(k).digest(), v) for k, v in changes.items()])
+        if known:
+            upd.known = {
+                _sha256(k).digest(): v for k, v in known.items() if v is not None and k in changes
+            }
         if items:
             upd.root_ref = self._update(upd, root, b"", items)
         return upd
 
-    def _stale(self, upd: TreeUpdate, path: bytes, version: int) -> None:
-        key = schema.state_node_key(path, version)
+    def _stale(self, upd: TreeUpdate, prefix: bytes, version: int) -> None:
+        key = prefix + _U64.pack(version)
         if version == upd.version and key in upd.new_nodes:
             del upd.new_nodes[key]  # made and replaced within this update: never written
             upd.cached_nodes.pop(key, None)
         else:
             upd.stale.append(key)
 
-    def _put_leaf(self, upd: TreeUpdate, path: bytes, key_hash: bytes, value: bytes) -> Ref:
-        upd.new_nodes[schema.state_node_key(path, upd.version)] = _encode_leaf(key_hash, value)
+    def _put_leaf(self, upd: TreeUpdate, prefix: bytes, key_hash: bytes, value: bytes) -> Ref:
+        upd.new_nodes[prefix + upd.version_bytes] = _LEAF_HEAD + key_hash + value
         return (
             _sha256(LEAF_TAG + key_hash + _sha256(value).digest()).digest(),
             upd.version,
             True,
         )
 
-    def _put_node(self, upd: TreeUpdate, path: bytes, node: _Node) -> Ref:
-        key = schema.state_node_key(path, upd.version)
+    def _put_node(self, upd: TreeUpdate, prefix: bytes, node: _Node) -> Ref:
+        key = prefix + upd.version_bytes
         upd.new_nodes[key] = node.encode()
-        if len(path) < self._cache_depth:
+        if prefix[len(schema.STATE_NODE)] < self._cache_depth:
             upd.cached_nodes[key] = node
-        return (node.hash(), upd.version, False)
+        return (_sha256(NODE_TAG + b"".join(node.hashes)).digest(), upd.version, False)
 
     def _build(self, upd: TreeUpdate, path: bytes, live: list[tuple[bytes, bytes]]) -> Ref | None:
         """A fresh subtree at ``path`` holding ``live`` (sorted by key hash)."""
         if not live:
             return None
+        prefix = schema.state_node_prefix(path)
         if len(live) == 1:
-            return self._put_leaf(upd, path, live[0][0], live[0][1])
+            return self._put_leaf(upd, prefix, live[0][0], live[0][1])
         depth = len(path)
         if depth >= MAX_TREE_DEPTH:
             raise CorruptStore("state tree: two keys with one hash")
@@ -386,13 +423,13 @@ class StateTree:
             j = i + 1
             while j < n and _nibble(live[j][0], depth) == nib:
                 j += 1
-            ref = self._build(upd, path + bytes((nib,)), live[i:j])
+            ref = self._build(upd, path + _NIBBLE_BYTES[nib], live[i:j])
             assert ref is not None
             hashes[nib], versions[nib] = ref[0], ref[1]
             if ref[2]:
                 leaves |= 1 << nib
             i = j
-        return self._put_node(upd, path, _Node(hashes, versions, leaves))
+        return self._put_node(upd, prefix, _Node(hashes, versions, leaves))
 
     def _update(
         self, upd: TreeUpdate, ref: Ref | None, path: bytes, items: list[tuple[bytes, bytes | None]]
@@ -401,16 +438,24 @@ class StateTree:
         if ref is None:
             return self._build(upd, path, [(k, v) for k, v in items if v is not None])
         pending = upd.new_nodes
+        prefix = schema.state_node_prefix(path)
         if ref[2]:
-            lkh, lvalue = self._load_leaf(path, ref[1], pending)
+            if len(items) == 1 and upd.known:
+                old = upd.known.get(items[0][0])
+                if old is not None and leaf_hash(items[0][0], old) == ref[0]:
+                    lkh, lvalue = items[0][0], old
+                else:
+                    lkh, lvalue = self._load_leaf(prefix, ref[1], pending)
+            else:
+                lkh, lvalue = self._load_leaf(prefix, ref[1], pending)
             if len(items) == 1 and items[0][0] == lkh:
                 value = items[0][1]
                 if value == lvalue:
                     return ref
-                self._stale(upd, path, ref[1])
+                self._stale(upd, prefix, ref[1])
                 if value is None:
                     return None
-                return self._put_leaf(upd, path, lkh, value)
+                return self._put_leaf(upd, prefix, lkh, value)
             live: list[tuple[bytes, bytes]] = []
             placed = False
             for k, v in items:
@@ -424,10 +469,12 @@ class StateTree:
                 live.append((lkh, lvalue))
             if len(live) == 1 and live[0][0] == lkh and live[0][1] == lvalue:
                 return ref  # only deletes of absent keys
-            self._stale(upd, path, ref[1])
+            self._stale(upd, prefix, ref[1])
             return self._build(upd, path, live)
 
-        node = self._load_node(path, ref[1], pending)
+        if len(items) == 1:
+            return self._update_one(upd, ref, path, items)
+        node = self._load_node(prefix, ref[1], pending)
         depth = len(path)
         hashes = node.hashes
         versions = node.versions
@@ -444,11 +491,13 @@ class StateTree:
             child: Ref | None = (
                 None if h == ZERO_HASH else (h, versions[nib], bool(leaves >> nib & 1))
             )
-            new = self._update(upd, child, path + bytes((nib,)), items[i:j])
+            new = self._update(
+                upd, child, path + _NIBBLE_BYTES[nib], items[i:j] if n > 1 else items
+            )
             if new != child:
                 if new_hashes is None:
-                    new_hashes = list(hashes)
-                    new_versions = list(versions)
+                    new_hashes = hashes.copy()
+                    new_versions = versions.copy()
                 if new is None:
                     new_hashes[nib] = ZERO_HASH
                     new_versions[nib] = 0
@@ -463,18 +512,77 @@ class StateTree:
             i = j
         if new_hashes is None:
             return ref
-        self._stale(upd, path, ref[1])
-        present = [s for s in range(16) if new_hashes[s] != ZERO_HASH]
-        if not present:
+        self._stale(upd, prefix, ref[1])
+        empty = new_hashes.count(ZERO_HASH)
+        if empty == 16:
             return None
-        if len(present) == 1 and leaves >> present[0] & 1:
-            # One leaf left: it moves up to this node's place.
-            s = present[0]
-            child_path = path + bytes((s,))
-            lkh, lvalue = self._load_leaf(child_path, new_versions[s], pending)
-            self._stale(upd, child_path, new_versions[s])
-            return self._put_leaf(upd, path, lkh, lvalue)
-        return self._put_node(upd, path, _Node(new_hashes, new_versions, leaves))
+        if empty == 15:
+            s = next(i for i in range(16) if new_hashes[i] != ZERO_HASH)
+            if leaves >> s & 1:
+                # One leaf left: it moves up to this node's place.
+                child_prefix = schema.state_node_prefix(path + _NIBBLE_BYTES[s])
+                lkh, lvalue = self._load_leaf(child_prefix, new_versions[s], pending)
+                self._stale(upd, child_prefix, new_versions[s])
+                return self._put_leaf(upd, prefix, lkh, lvalue)
+        return self._put_node(upd, prefix, _Node(new_hashes, new_versions, leaves))
+
+    def _update_one(
+        self, upd: TreeUpdate, ref: Ref, path: bytes, items: list[tuple[bytes, bytes | None]]
+    ) -> Ref | None:
+        """``_update`` of one key under an internal node: the common case below the top
+        levels, done as a loop down and a loop up instead of recursion."""
+        pending = upd.new_nodes
+        kh = items[0][0]
+        depth = len(path)
+        trail: list[tuple[bytes, Ref, _Node, int]] = []
+        child: Ref | None = ref
+        while child is not None and not child[2]:
+            prefix = schema.state_node_prefix(path)
+            node = self._load_node(prefix, child[1], pending)
+            b = kh[depth >> 1]
+            nib = b & 15 if depth & 1 else b >> 4
+            trail.append((prefix, child, node, nib))
+            h = node.hashes[nib]
+            child = (
+                None if h == ZERO_HASH else (h, node.versions[nib], bool(node.leaves >> nib & 1))
+            )
+            path += _NIBBLE_BYTES[nib]
+            depth += 1
+        new = self._update(upd, child, path, items)
+        if new == child:
+            return ref
+        for prefix, node_ref, node, nib in reversed(trail):
+            path = path[:-1]
+            hashes = node.hashes.copy()
+            versions = node.versions.copy()
+            leaves = node.leaves
+            self._stale(upd, prefix, node_ref[1])
+            if new is None:
+                hashes[nib] = ZERO_HASH
+                versions[nib] = 0
+                leaves &= ~(1 << nib)
+            else:
+                hashes[nib] = new[0]
+                versions[nib] = new[1]
+                if new[2]:
+                    leaves |= 1 << nib
+                else:
+                    leaves &= ~(1 << nib)
+            if new is None or new[2]:
+                empty = hashes.count(ZERO_HASH)
+                if empty == 16:
+                    new = None
+                    continue
+                if empty == 15:
+                    s = next(i for i in range(16) if hashes[i] != ZERO_HASH)
+                    if leaves >> s & 1:
+                        child_prefix = schema.state_node_prefix(path + _NIBBLE_BYTES[s])
+                        lkh, lvalue = self._load_leaf(child_prefix, versions[s], pending)
+                        self._stale(upd, child_prefix, versions[s])
+                        new = self._put_leaf(upd, prefix, lkh, lvalue)
+                        continue
+            new = self._put_node(upd, prefix, _Node(hashes, versions, leaves))
+        return new
 
     # commit
 
@@ -483,9 +591,11 @@ class StateTree:
         for key, data in upd.new_nodes.items():
             batch.put(key, data)
         if upd.stale:
-            stale_prefix = schema.state_stale_prefix(height)
-            for key in upd.stale:
-                batch.put(stale_prefix + key, b"")
+            # One record per height lists the replaced nodes: prune reads it back.
+            batch.put(
+                schema.state_stale_key(height),
+                b"".join([_U16.pack(len(k)) + k for k in upd.stale]),
+            )
         batch.put(schema.state_root_key(height), _encode_ref(upd.root_ref))
 
     def committed(self, upd: TreeUpdate) -> None:
@@ -499,11 +609,15 @@ class StateTree:
 
     def prune(self, batch: WriteBatch, first: int, last: int) -> None:
         """Delete nodes replaced at heights first..last and the roots they belonged to."""
-        kv = self._kv
         for height in range(first, last + 1):
-            prefix = schema.state_stale_prefix(height)
-            for stale_key, _ in kv.iterate(prefix):
-                batch.delete(stale_key[len(prefix) :])
+            stale_key = schema.state_stale_key(height)
+            record = self._kv.get(stale_key)
+            if record is not None:
+                off = 0
+                while off < len(record):
+                    (length,) = _U16.unpack_from(record, off)
+                    batch.delete(record[off + 2 : off + 2 + length])
+                    off += 2 + length
                 batch.delete(stale_key)
             if height > 0:
                 batch.delete(schema.state_root_key(height - 1))
@@ -520,7 +634,7 @@ class StateTree:
         path = b""
         ref = root
         while ref is not None and not ref[2]:
-            node = self._load_node(path, ref[1], None)
+            node = self._load_node(schema.state_node_prefix(path), ref[1], None)
             nib = _nibble(kh, len(path))
             bitmap = 0
             sibs = []
@@ -530,10 +644,10 @@ class StateTree:
                     sibs.append(node.hashes[i])
             levels.append((bitmap, tuple(sibs)))
             ref = node.child(nib)
-            path += bytes((nib,))
+            path += _NIBBLE_BYTES[nib]
         if ref is None:
             return None, StateProof(PROOF_EMPTY, tuple(levels))
-        lkh, lvalue = self._load_leaf(path, ref[1], None)
+        lkh, lvalue = self._load_leaf(schema.state_node_prefix(path), ref[1], None)
         if lkh == kh:
             return lvalue, StateProof(PROOF_INCLUSION, tuple(levels))
         return None, StateProof(PROOF_OTHER_LEAF, tuple(levels), lkh, _sha256(lvalue).digest())
@@ -589,8 +703,10 @@ class StateStore:
     def overlay(self) -> Overlay:
         return Overlay(self, None)
 
-    def compute(self, changes: dict[bytes, bytes | None]) -> TreeUpdate:
-        return self.tree.compute(self.root_ref, changes, self.height + 1)
+    def compute(
+        self, changes: dict[bytes, bytes | None], known: dict[bytes, bytes | None] | None = None
+    ) -> TreeUpdate:
+        return self.tree.compute(self.root_ref, changes, self.height + 1, known)
 
     def stage(self, upd: TreeUpdate, batch: WriteBatch, height: int) -> None:
         if upd.version != height or upd.base_root != self.root_ref:
@@ -637,6 +753,10 @@ class Overlay:
         self._changes: dict[bytes, bytes | None] = {}
         self._serial = 0
         self._cached: tuple[tuple[int, ...], TreeUpdate] | None = None
+        # Committed values read through this (bottom) overlay, valid while the store's
+        # serial is unchanged; they spare the tree update from reading leaves back.
+        self._reads: dict[bytes, bytes | None] = {}
+        self._reads_serial = store.serial
 
     @property
     def store(self) -> StateStore:
@@ -644,12 +764,21 @@ class Overlay:
 
     def get(self, key: bytes) -> bytes | None:
         o: Overlay | None = self
+        last = self
         while o is not None:
             changes = o._changes
             if key in changes:
                 return changes[key]
+            last = o
             o = o._base
-        return self._store.get(key)
+        store = self._store
+        if last._reads_serial != store.serial:
+            last._reads = {}
+            last._reads_serial = store.serial
+        value = store.get(key)
+        if len(last._reads) < MAX_REMEMBERED_READS:
+            last._reads[key] = value
+        return value
 
     def set(self, key: bytes, value: bytes) -> None:
         _check_write(key, value)
@@ -689,7 +818,10 @@ class Overlay:
         stamp = (store.serial, *(o._serial for o in self._chain()))
         if self._cached is not None and self._cached[0] == stamp:
             return self._cached[1]
-        upd = store.compute(self.all_changes())
+        chain = self._chain()
+        bottom = chain[0]
+        known = bottom._reads if bottom._reads_serial == store.serial else None
+        upd = store.compute(self.all_changes(), known)
         self._cached = (stamp, upd)
         return upd
 
