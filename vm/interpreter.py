@@ -75,12 +75,41 @@ _NATIVE_MIN, _NATIVE_MAX = -(1 << 63), (1 << 64) - 1
 _packb = msgpack.packb
 
 
-def encode_value(value: Any, what: str) -> bytes:
-    """The canonical encoding of a Value (core.codec), with a fast path for scalars."""
+def deep_size(value: Any, limit: int) -> int:
+    """Items plus bytes/8 of a value, walked without recursion; ``value_too_large`` past
+    ``limit``. Shared references count every time they are reached (so does encoding),
+    which also stops cycles."""
+    n = 0
+    todo = [value]
+    pop, extend = todo.pop, todo.extend
+    while todo:
+        x = pop()
+        t = type(x)
+        if t is list or t is tuple:
+            n += len(x) + 1
+            extend(x)
+        elif t is dict:
+            n += 2 * len(x) + 1
+            extend(x.keys())
+            extend(x.values())
+        elif t is str or t is bytes:
+            n += (len(x) >> 3) + 1
+        else:
+            n += 1
+        if n > limit:
+            raise fault("value_too_large", f"value larger than {limit} units")
+    return n
+
+
+def encode_value(value: Any, what: str, limit: int = G.MAX_STORAGE_VALUE_BYTES) -> bytes:
+    """The canonical encoding of a Value (core.codec), with a fast path for scalars. The
+    size is bounded before encoding, so a value built of shared references cannot make
+    the encoder allocate without limit."""
     t = type(value)
     if (t is int and _NATIVE_MIN <= value <= _NATIVE_MAX) or t is str or t is bool or t is bytes:
         out: bytes = _packb(value, use_bin_type=True)
         return out
+    deep_size(value, limit)
     try:
         return codec.encode(value)
     except (codec.EncodeError, RecursionError, TypeError, ValueError) as exc:
@@ -94,7 +123,8 @@ def copy_value(value: Any, m: Machine, what: str) -> Any:
     """An independent copy of a Value (what crosses a contract boundary); checks the type."""
     if type(value) in _SCALARS:
         return value
-    raw = encode_value(value, what)
+    m.charge(deep_size(value, G.MAX_COPY_UNITS))
+    raw = encode_value(value, what, G.MAX_COPY_UNITS)
     m.alloc(len(raw))
     return decode_trusted(raw)
 
@@ -589,48 +619,96 @@ def h_invert(m: Machine, f: Frame, arg: None) -> None:
     f.stack[-1] = ~a
 
 
+def _cmp_cost(m: Machine, a: Any, b: Any) -> None:
+    # Comparing containers walks them: charge their size, so a loop of comparisons of
+    # big values pays for the work.
+    m.charge(deep_size(a, G.MAX_ALLOC_UNITS) + deep_size(b, G.MAX_ALLOC_UNITS))
+
+
+_CHEAP = frozenset({int, bool, type(None)})
+
+
 def h_eq(m: Machine, f: Frame, arg: None) -> None:
     s = f.stack
     b = s.pop()
-    s[-1] = s[-1] == b
+    a = s[-1]
+    ta = type(a)
+    if ta is str or ta is bytes:
+        if len(a) > 256:
+            m.charge(len(a) >> 6)
+    elif ta not in _CHEAP and type(b) not in _CHEAP:
+        _cmp_cost(m, a, b)
+    s[-1] = a == b
 
 
 def h_ne(m: Machine, f: Frame, arg: None) -> None:
     s = f.stack
     b = s.pop()
-    s[-1] = s[-1] != b
+    a = s[-1]
+    ta = type(a)
+    if ta is str or ta is bytes:
+        if len(a) > 256:
+            m.charge(len(a) >> 6)
+    elif ta not in _CHEAP and type(b) not in _CHEAP:
+        _cmp_cost(m, a, b)
+    s[-1] = a != b
 
 
 def h_lt(m: Machine, f: Frame, arg: None) -> None:
     s = f.stack
     b = s.pop()
-    s[-1] = s[-1] < b
+    a = s[-1]
+    if type(a) not in _CHEAP and (type(a) is not str or len(a) > 256):
+        _cmp_cost(m, a, b)
+    s[-1] = a < b
 
 
 def h_le(m: Machine, f: Frame, arg: None) -> None:
     s = f.stack
     b = s.pop()
-    s[-1] = s[-1] <= b
+    a = s[-1]
+    if type(a) not in _CHEAP and (type(a) is not str or len(a) > 256):
+        _cmp_cost(m, a, b)
+    s[-1] = a <= b
 
 
 def h_gt(m: Machine, f: Frame, arg: None) -> None:
     s = f.stack
     b = s.pop()
-    s[-1] = s[-1] > b
+    a = s[-1]
+    if type(a) not in _CHEAP and (type(a) is not str or len(a) > 256):
+        _cmp_cost(m, a, b)
+    s[-1] = a > b
 
 
 def h_ge(m: Machine, f: Frame, arg: None) -> None:
     s = f.stack
     b = s.pop()
-    s[-1] = s[-1] >= b
+    a = s[-1]
+    if type(a) not in _CHEAP and (type(a) is not str or len(a) > 256):
+        _cmp_cost(m, a, b)
+    s[-1] = a >= b
+
+
+_KEY_TYPES = frozenset({str, int, bytes, bool, type(None)})
+
+
+def _key(k: Any) -> Any:
+    if type(k) not in _KEY_TYPES:
+        raise TypeError(f"dict keys are str, int, bytes, bool or None, not {type(k).__name__}")
+    return k
 
 
 def _contains(m: Machine, container: Any, item: Any) -> bool:
     t = type(container)
     if t is dict:
-        return item in container
+        return _key(item) in container
     if t is list or t is tuple:
-        m.charge(len(container))
+        if type(item) in _CHEAP:
+            m.charge(len(container))
+        else:
+            m.charge((deep_size(item, G.MAX_ALLOC_UNITS) + 1) * len(container))
+            m.charge(deep_size(container, G.MAX_ALLOC_UNITS))
         return item in container
     if t is str or t is bytes:
         m.charge(len(container) // 16)
@@ -688,7 +766,7 @@ def h_build_dict(m: Machine, f: Frame, arg: int) -> None:
         del s[-n:]
     d = {}
     for i in range(0, n, 2):
-        d[flat[i]] = flat[i + 1]
+        d[_key(flat[i])] = flat[i + 1]
     m.alloc(arg + 1)
     s.append(d)
 
@@ -722,7 +800,7 @@ def h_index(m: Machine, f: Frame, arg: None) -> None:
     c = s[-1]
     t = type(c)
     if t is dict:
-        s[-1] = c[k]
+        s[-1] = c[_key(k)]
     elif t is list or t is tuple or t is str or t is bytes or t is range:
         if type(k) is not int:
             raise TypeError(f"index must be an int, not {type(k).__name__}")
@@ -738,7 +816,7 @@ def h_store_index(m: Machine, f: Frame, arg: None) -> None:
     c = s.pop()
     t = type(c)
     if t is dict:
-        if k not in c:
+        if _key(k) not in c:
             if len(c) >= G.MAX_CONTAINER_ITEMS:
                 raise fault("value_too_large", f"dict larger than {G.MAX_CONTAINER_ITEMS} items")
             m.alloc(2)
@@ -756,7 +834,7 @@ def h_delete_index(m: Machine, f: Frame, arg: None) -> None:
     k = s.pop()
     c = s.pop()
     if type(c) is dict or (type(c) is list and type(k) is int):
-        del c[k]
+        del c[_key(k)]
     else:
         raise TypeError(f"cannot delete an item of a {type(c).__name__}")
 
@@ -1072,15 +1150,24 @@ def b_abs(m: Machine, f: Frame, v: Any) -> int:
     return _check_int(abs(v))
 
 
+def _scalar_items(m: Machine, seq: Any, what: str) -> None:
+    m.charge(len(seq))
+    for v in seq:
+        if type(v) not in _SCALARS:
+            raise TypeError(f"{what} takes a list of int, str, bytes or bool values")
+
+
 def _minmax(m: Machine, args: tuple[Any, ...], pick: Callable[..., Any]) -> Any:
     if len(args) == 2:
+        if type(args[0]) not in _SCALARS or type(args[1]) not in _SCALARS:
+            raise TypeError("min()/max() of two values takes int, str, bytes or bool")
         return pick(args[0], args[1])
     seq = args[0]
     if type(seq) not in (list, tuple):
         raise TypeError("min()/max() of one argument needs a list or tuple")
     if not seq:
         raise fault("bad_value", "min()/max() of an empty list")
-    m.charge(len(seq))
+    _scalar_items(m, seq, "min()/max()")
     return pick(seq)
 
 
@@ -1105,6 +1192,7 @@ def b_sum(m: Machine, f: Frame, seq: Any) -> int:
 def b_sorted(m: Machine, f: Frame, seq: Any) -> list[Any]:
     if type(seq) not in (list, tuple, dict):
         raise TypeError("sorted() needs a list, tuple or dict")
+    _scalar_items(m, seq, "sorted()")
     m.alloc(len(seq))
     m.charge(len(seq) * max(1, len(seq).bit_length()))
     return sorted(seq)
@@ -1321,12 +1409,12 @@ def m_list_pop(m: Machine, c: list[Any], *args: Any) -> Any:
 
 
 def m_index(m: Machine, c: Any, v: Any) -> int:
-    m.charge(len(c))
+    _contains(m, c, v)  # charges the search
     return c.index(v)  # type: ignore[no-any-return]
 
 
 def m_remove(m: Machine, c: list[Any], v: Any) -> None:
-    m.charge(len(c))
+    _contains(m, c, v)
     c.remove(v)
 
 
@@ -1336,10 +1424,12 @@ def m_copy(m: Machine, c: Any) -> Any:
 
 
 def m_get(m: Machine, c: dict[Any, Any], k: Any, default: Any = None) -> Any:
-    return c.get(k, default)
+    return c.get(_key(k), default)
 
 
 def m_dict_pop(m: Machine, c: dict[Any, Any], *args: Any) -> Any:
+    if args:
+        _key(args[0])
     return c.pop(*args)
 
 
