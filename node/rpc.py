@@ -25,6 +25,7 @@ from core.crypto import parse_address
 from core.errors import AddressError, ChainError, DecodeError, ValidationError
 from core.hashing import HASH_SIZE
 from core.types import TAG_SIGNED_TX, SignedTx
+from node.blobs import add_blob_routes, blob_openapi_paths
 from node.config import RpcConfig
 from node.events import Subscription
 from node.render import (
@@ -110,6 +111,7 @@ class RpcServer:
         r.add_get("/v1/ws", self.websocket)
         r.add_get("/metrics", self.get_metrics)
         r.add_get("/openapi.json", self.get_openapi)
+        add_blob_routes(r, self.node.blobs)
         return app
 
     async def start(self) -> None:
@@ -528,6 +530,7 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                 "responses": {"200": {"description": "metrics",
                                       "content": {"text/plain": {"schema": {"type": "string"}}}}},
             }},
+            **blob_openapi_paths(),
             "/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": _ok("the OpenAPI document")},

@@ -41,6 +41,7 @@ from core.types import (
     receipts_root,
     tx_root,
 )
+from node.blobs import open_blob_service
 from node.config import NodeConfig
 from node.events import EventHub
 from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
@@ -320,6 +321,7 @@ class Node:
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
+        self.blobs = open_blob_service(self)  # culture works by hash, replicated (node/blobs.py)
         self.rpc = RpcServer(self, config.rpc)
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_change)
@@ -363,6 +365,7 @@ class Node:
         await self.rpc.start()
         await self.network.start()
         self.gossip.start()
+        self.blobs.start()
         self.sync.start()
         self._started = True
         self._apply(self.replica.start(now_ms()))
@@ -382,6 +385,7 @@ class Node:
         with contextlib.suppress(Exception):
             await self.rpc.stop()
         await self.sync.stop()
+        await self.blobs.stop()
         await self.gossip.stop()
         await self.network.stop()
         self.store.close()
@@ -605,6 +609,7 @@ class Node:
             m.blocks_synced.inc()
         self.events.publish_block(block, receipts)
         if self._started:
+            self.blobs.on_block_committed(block, receipts)
             self.sync.announce_height(height)
             if synced:
                 # The replica follows the store: it resumes consensus at the next height.

@@ -1,0 +1,463 @@
+"""Content-addressed blobs (culture works: photos, scans of calligraphy) kept by every node.
+
+A blob is named by the SHA-256 of its bytes (hex), so anyone can check what a node serves
+against the hash registered on chain. ``BlobStore`` keeps them as files under the node's
+data directory (``data/blobs/ab/abcd…``), written to a temporary file, fsynced and
+renamed, so a crash never leaves a half blob under a real name. Limits: one blob at most
+``MAX_BLOB_BYTES`` (10 MiB), the store at most ``max_total_bytes``.
+
+``BlobService`` replicates: when a committed block registers a hash (an event of a
+watched contract carrying ``content_hash``) that this node lacks, it asks its peers over
+the p2p link (``BlobRequest``/``Blob`` frames), one peer at a time, checks the hash of
+what comes back and stores it; unanswered hashes are retried with backoff, and a periodic
+scan of the registered works (a contract view) catches whatever was missed while the node
+was down. ``add_blob_routes`` puts ``POST /v1/blobs`` and ``GET /v1/blobs/{hash}`` on the
+RPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from core.errors import ChainError
+from core.hashing import HASH_SIZE
+from core.types import Block, Receipt
+from p2p.messages import MAX_BLOB_BYTES as MAX_BLOB_FRAME_BYTES
+from p2p.messages import Blob, BlobRequest
+from p2p.network import Network, Peer, TokenBucket
+
+if TYPE_CHECKING:
+    from node.service import Node
+    from p2p.messages import Frame
+
+log = logging.getLogger("hkchain.blobs")
+
+MAX_BLOB_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+BLOBS_DIR = "blobs"
+TMP_DIR = "tmp"
+READ_CHUNK_BYTES = 256 * 1024
+# Replication: how long one peer gets to answer, and the backoff between rounds.
+FETCH_TIMEOUT_S = 15.0
+RETRY_MIN_S = 1.0
+RETRY_MAX_S = 30.0
+MAX_WANTED = 10_000
+SCAN_INTERVAL_S = 30.0
+# Serving peers: bytes per second a peer may pull from us, and the burst.
+SERVE_RATE_BYTES_PER_S = 50 * 1024 * 1024
+SERVE_BURST_BYTES = 4 * MAX_BLOB_BYTES
+MAX_SERVE_BUCKETS = 1024
+# The event field that carries a registered blob's hash (docs/APPLICATIONS.md).
+CONTENT_HASH_FIELD = "content_hash"
+
+assert MAX_BLOB_BYTES <= MAX_BLOB_FRAME_BYTES, "a blob must fit in one p2p frame"
+
+
+class BlobError(ChainError):
+    """A blob refused or not found. ``code``: too_large, empty, hash_mismatch,
+    not_found, store_full, malformed."""
+
+    code = "blob_error"
+
+
+def blob_hash(data: bytes) -> bytes:
+    """A blob's name: the plain SHA-256 of its bytes (what `sha256sum` prints)."""
+    return hashlib.sha256(data).digest()
+
+
+def parse_blob_hash(text: str) -> bytes:
+    """A blob hash from 64 hex characters (an optional 0x prefix); BlobError otherwise."""
+    text = text.removeprefix("0x").lower()
+    if len(text) != 2 * HASH_SIZE:
+        raise BlobError("a blob hash is 64 hex characters", code="malformed")
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise BlobError("a blob hash is 64 hex characters", code="malformed") from None
+
+
+class BlobStore:
+    """Files named by their SHA-256 under ``root``. Methods block on disk I/O: the RPC and
+    the replicator call them in a worker thread."""
+
+    def __init__(self, root: Path, *, max_blob_bytes: int = MAX_BLOB_BYTES,
+                 max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES) -> None:
+        if max_blob_bytes > MAX_BLOB_BYTES:
+            raise ValueError(f"max_blob_bytes above the protocol limit {MAX_BLOB_BYTES}")
+        self.root = Path(root)
+        self.max_blob_bytes = max_blob_bytes
+        self.max_total_bytes = max_total_bytes
+        (self.root / TMP_DIR).mkdir(parents=True, exist_ok=True)
+        for leftover in (self.root / TMP_DIR).iterdir():  # a crash mid-write
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        self.total_bytes = sum(p.stat().st_size for p in self._files())
+
+    def _files(self) -> Iterable[Path]:
+        for sub in self.root.iterdir():
+            if sub.is_dir() and len(sub.name) == 2 and sub.name != TMP_DIR:
+                yield from (p for p in sub.iterdir() if len(p.name) == 2 * HASH_SIZE)
+
+    def path(self, h: bytes) -> Path:
+        name = h.hex()
+        return self.root / name[:2] / name
+
+    def has(self, h: bytes) -> bool:
+        return len(h) == HASH_SIZE and self.path(h).is_file()
+
+    def hashes(self) -> list[bytes]:
+        return sorted(bytes.fromhex(p.name) for p in self._files())
+
+    def get(self, h: bytes) -> bytes | None:
+        if len(h) != HASH_SIZE:
+            return None
+        try:
+            with open(self.path(h), "rb") as f:
+                data = f.read(self.max_blob_bytes + 1)
+        except FileNotFoundError:
+            return None
+        if blob_hash(data) != h:  # bit rot or a hand-edited file: never serve it
+            log.error("blob %s on disk does not match its name; removing it", h.hex())
+            self._remove(h)
+            return None
+        return data
+
+    def put(self, data: bytes, expected: bytes | None = None) -> bytes:
+        """Store ``data``; its hash. With ``expected``, refuse bytes of another hash."""
+        if not data:
+            raise BlobError("a blob must not be empty", code="empty")
+        if len(data) > self.max_blob_bytes:
+            raise BlobError(f"blob of {len(data)} bytes exceeds {self.max_blob_bytes}",
+                            code="too_large")
+        h = blob_hash(data)
+        if expected is not None and h != expected:
+            raise BlobError("blob bytes do not match the requested hash", code="hash_mismatch")
+        if self.has(h):
+            return h
+        if self.total_bytes + len(data) > self.max_total_bytes:
+            raise BlobError("the node's blob store is full", code="store_full")
+        target = self.path(h)
+        target.parent.mkdir(exist_ok=True)
+        tmp = self.root / TMP_DIR / f"{h.hex()}.{os.getpid()}.{time.monotonic_ns()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        self.total_bytes += len(data)
+        return h
+
+    def _remove(self, h: bytes) -> None:
+        p = self.path(h)
+        with contextlib.suppress(OSError):
+            self.total_bytes -= p.stat().st_size
+            p.unlink()
+
+
+def content_hashes(receipts: Sequence[Receipt], contracts: Sequence[str]) -> list[bytes]:
+    """The blob hashes that committed events of ``contracts`` register."""
+    out = []
+    for r in receipts:
+        if not r.ok:
+            continue
+        for ev in r.events:
+            if ev.contract in contracts:
+                h = ev.fields.get(CONTENT_HASH_FIELD)
+                if type(h) is bytes and len(h) == HASH_SIZE:
+                    out.append(h)
+    return out
+
+
+class BlobService:
+    """A node's blobs: the store, serving peers, and fetching registered blobs it lacks.
+
+    ``registered`` (optional) lists every blob hash the chain has registered (a view of
+    the culture contract on the head state); it drives the periodic catch-up scan.
+    """
+
+    def __init__(
+        self,
+        store: BlobStore,
+        network: Network,
+        *,
+        contracts: Sequence[str] = ("culture",),
+        registered: Callable[[], list[bytes]] | None = None,
+        fetch_timeout_s: float = FETCH_TIMEOUT_S,
+        scan_interval_s: float = SCAN_INTERVAL_S,
+    ) -> None:
+        self.store = store
+        self.network = network
+        self.contracts = tuple(contracts)
+        self.registered = registered
+        self.fetch_timeout_s = fetch_timeout_s
+        self.scan_interval_s = scan_interval_s
+        # hash -> earliest loop time of the next attempt
+        self.wanted: OrderedDict[bytes, float] = OrderedDict()
+        self._backoff: dict[bytes, float] = {}
+        self._waiting: dict[bytes, tuple[bytes, asyncio.Future[bytes | None]]] = {}
+        self._buckets: OrderedDict[bytes, TokenBucket] = OrderedDict()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.fetched = 0
+        self.served = 0
+        network.handle(BlobRequest.TAG, self._on_request)
+        network.handle(Blob.TAG, self._on_blob)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._fetch_loop()),
+                       asyncio.create_task(self._scan_loop())]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+
+    # --- what to fetch -----------------------------------------------------------------
+
+    def on_block_committed(self, block: Block, receipts: Sequence[Receipt]) -> None:
+        """Called by the node after each commit: want every newly registered blob."""
+        self.want(content_hashes(receipts, self.contracts))
+
+    def want(self, hashes: Iterable[bytes]) -> None:
+        now = asyncio.get_running_loop().time()
+        added = False
+        for h in hashes:
+            if h in self.wanted or self.store.has(h):
+                continue
+            if len(self.wanted) >= MAX_WANTED:
+                log.warning("too many blobs wanted; %s left for the next scan", h.hex())
+                break
+            self.wanted[h] = now
+            added = True
+        if added:
+            self._wake.set()
+
+    async def _scan_loop(self) -> None:
+        while True:
+            if self.registered is not None:
+                try:
+                    self.want(self.registered())
+                except ChainError as exc:
+                    log.debug("blob scan: %s", exc.message)
+            await asyncio.sleep(self.scan_interval_s)
+
+    async def _fetch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            due = [h for h, t in self.wanted.items() if t <= now]
+            for h in due:
+                got = await self._fetch(h)
+                if got:
+                    self.wanted.pop(h, None)
+                    self._backoff.pop(h, None)
+                else:
+                    delay = min(RETRY_MAX_S, self._backoff.get(h, RETRY_MIN_S / 2) * 2)
+                    self._backoff[h] = delay
+                    if h in self.wanted:
+                        self.wanted[h] = loop.time() + delay
+            self._wake.clear()
+            next_at = min(self.wanted.values(), default=loop.time() + RETRY_MAX_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.05, next_at - loop.time()))
+
+    async def _fetch(self, h: bytes) -> bool:
+        """Ask peers one at a time; True once a blob of hash ``h`` is stored."""
+        if self.store.has(h):
+            return True
+        loop = asyncio.get_running_loop()
+        for key in list(self.network.peers):
+            fut: asyncio.Future[bytes | None] = loop.create_future()
+            self._waiting[h] = (key, fut)
+            if not self.network.send(key, BlobRequest(h)):
+                self._waiting.pop(h, None)
+                continue
+            try:
+                data = await asyncio.wait_for(fut, self.fetch_timeout_s)
+            except TimeoutError:
+                data = None
+            finally:
+                self._waiting.pop(h, None)
+            if data is None:
+                continue
+            try:
+                await loop.run_in_executor(None, self.store.put, data, h)
+            except BlobError as exc:
+                log.warning("blob %s from a peer refused: %s", h.hex()[:12], exc.message)
+                continue
+            self.fetched += 1
+            log.info("replicated blob %s (%d bytes)", h.hex()[:12], len(data))
+            return True
+        return False
+
+    # --- peers -------------------------------------------------------------------------
+
+    def _on_blob(self, peer: Peer, frame: Frame) -> None:
+        assert isinstance(frame, Blob)
+        waiting = self._waiting.get(frame.blob_hash)
+        if waiting is None or waiting[0] != peer.public_key or waiting[1].done():
+            return  # unasked-for bytes are dropped, never stored
+        if not frame.found:
+            waiting[1].set_result(None)
+        elif blob_hash(frame.data) != frame.blob_hash:
+            log.warning("peer %s sent a blob that does not match its hash", peer.label)
+            waiting[1].set_result(None)
+        else:
+            waiting[1].set_result(frame.data)
+
+    def _on_request(self, peer: Peer, frame: Frame) -> None:
+        assert isinstance(frame, BlobRequest)
+        task = asyncio.create_task(self._serve(peer, frame.blob_hash))
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _serve(self, peer: Peer, h: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        data = await loop.run_in_executor(None, self.store.get, h)
+        bucket = self._buckets.get(peer.public_key)
+        if bucket is None:
+            bucket = TokenBucket(SERVE_RATE_BYTES_PER_S, SERVE_BURST_BYTES, loop.time())
+            self._buckets[peer.public_key] = bucket
+            if len(self._buckets) > MAX_SERVE_BUCKETS:
+                self._buckets.popitem(last=False)
+        if data is not None and not bucket.take(loop.time(), len(data)):
+            log.info("peer %s pulls blobs too fast; answering not found", peer.label)
+            data = None
+        peer.send(Blob(h, data is not None, data or b""))
+        if data is not None:
+            self.served += 1
+
+
+# --- RPC routes ------------------------------------------------------------------------
+
+
+def add_blob_routes(router: web.UrlDispatcher, service: BlobService) -> None:
+    """``POST /v1/blobs`` (raw bytes → {hash, size}) and ``GET /v1/blobs/{hash}``."""
+
+    async def post_blob(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > service.store.max_blob_bytes:
+            raise BlobError(f"blob exceeds {service.store.max_blob_bytes} bytes", code="too_large")
+        # Read the stream ourselves: the app's body limit is sized for txs, not files.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = await request.content.read(READ_CHUNK_BYTES)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > service.store.max_blob_bytes:
+                raise BlobError(f"blob exceeds {service.store.max_blob_bytes} bytes", code="too_large")
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        h = await asyncio.get_running_loop().run_in_executor(None, service.store.put, data)
+        return web.json_response({"hash": h.hex(), "size": len(data)}, status=201)
+
+    async def get_blob(request: web.Request) -> web.Response:
+        h = parse_blob_hash(request.match_info["hash"])
+        data = await asyncio.get_running_loop().run_in_executor(None, service.store.get, h)
+        if data is None:
+            raise BlobError(f"no blob {h.hex()} on this node (yet)", code="not_found")
+        return web.Response(body=data, content_type="application/octet-stream",
+                            headers={"ETag": f'"{h.hex()}"',
+                                     "Cache-Control": "public, max-age=31536000, immutable",
+                                     "X-Content-Type-Options": "nosniff"})
+
+    router.add_post("/v1/blobs", _answering_errors(post_blob))
+    router.add_get("/v1/blobs/{hash}", _answering_errors(get_blob))
+
+
+BLOB_ERROR_STATUS = {"too_large": 413, "not_found": 404, "store_full": 507}
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _answering_errors(handler: Handler) -> Handler:
+    """A BlobError becomes the RPC's error body with the status its code deserves."""
+
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except BlobError as exc:
+            return web.json_response({"error": {"code": exc.code, "message": exc.message}},
+                                     status=BLOB_ERROR_STATUS.get(exc.code, 400))
+
+    return wrapped
+
+
+def blob_openapi_paths() -> dict[str, Any]:
+    """The OpenAPI entries of the blob routes (merged into the node's document)."""
+    err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "/v1/blobs": {"post": {
+            "summary": "Upload a blob (raw bytes, at most 10 MiB); answers its SHA-256",
+            "requestBody": {"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}},
+            "responses": {
+                "201": {"description": "stored", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"hash": {"type": "string"},
+                                                     "size": {"type": "integer"}}}}}},
+                "400": {"description": "empty body (empty)", **err},
+                "413": {"description": "larger than 10 MiB (too_large)", **err},
+                "507": {"description": "the node's blob store is full (store_full)", **err},
+            },
+        }},
+        "/v1/blobs/{hash}": {"get": {
+            "summary": "A blob by its SHA-256 (hex); registered works are on every node",
+            "parameters": [{"name": "hash", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^(0x)?[0-9a-f]{64}$"}}],
+            "responses": {
+                "200": {"description": "the bytes", "content": {"application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                "404": {"description": "not on this node (yet) (not_found)", **err},
+            },
+        }},
+    }
+
+
+# --- wiring into a node ----------------------------------------------------------------
+
+# Contracts whose events register blobs (field ``content_hash``) every node should hold.
+REPLICATED_CONTRACTS = ("culture", "notices")
+MAX_SCAN_WORKS = 4096
+
+
+def open_blob_service(node: Node) -> BlobService:
+    """The blob service of ``node``: files under its data dir, replicating registered
+    culture works (and notice documents) over its p2p network."""
+    store = BlobStore(node.config.data_path(node.home) / BLOBS_DIR)
+
+    scanned_upto = 0  # works below this id were looked at (all of them once per start)
+
+    def registered() -> list[bytes]:
+        # Works registered since the last scan, newest first, at most MAX_SCAN_WORKS a round.
+        nonlocal scanned_upto
+        count, _ = node.query("culture", "count", [])
+        if type(count) is not int:
+            return []
+        out = []
+        low = max(scanned_upto, count - MAX_SCAN_WORKS)
+        for work_id in range(count, low, -1):
+            work, _ = node.query("culture", "work", [work_id])
+            h = work.get("content_hash") if isinstance(work, dict) else None
+            if type(h) is bytes and len(h) == HASH_SIZE and not store.has(h):
+                out.append(h)
+        scanned_upto = count
+        return out
+
+    return BlobService(store, node.network, contracts=REPLICATED_CONTRACTS, registered=registered)
