@@ -442,14 +442,21 @@ class ContractExecutor:
             raise GenesisError(f"genesis chain_id {chain_id!r} is not this executor's {self.chain_id!r}")
         time_ms = g.int_field(genesis, "genesis_time_ms")
         validators = []
-        for v in g.list_field(genesis, "validators"):
-            name = g.str_field(v, "name")
+        raw_validators = genesis.get("validators")
+        if type(raw_validators) is not list or not raw_validators:
+            raise GenesisError("validators: a non-empty list is required")
+        for i, v in enumerate(raw_validators):
+            # Either {"name": str, "public_key": hex} or a bare hex public key.
+            name = v.get("name", "") if type(v) is dict else ""
+            key_hex = v.get("public_key") if type(v) is dict else v
+            if type(name) is not str or len(name) > 64:
+                raise GenesisError(f"validators[{i}]: name must be a str of at most 64 chars")
             try:
-                pk = bytes.fromhex(g.str_field(v, "public_key"))
+                pk = bytes.fromhex(key_hex) if type(key_hex) is str else b""
             except ValueError:
-                raise GenesisError(f"validator {name!r}: public_key is not hex") from None
+                pk = b""
             if len(pk) != PUBLIC_KEY_SIZE:
-                raise GenesisError(f"validator {name!r}: public_key must be 32 bytes")
+                raise GenesisError(f"validators[{i}]: public_key must be 32 bytes of hex")
             validators.append([pk, name])
         vs = _set_from_entry(validators)
         try:

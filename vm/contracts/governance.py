@@ -18,6 +18,11 @@ A proposal closes at its ``closes`` height: votes are accepted while block_heigh
 closes; at the start of block ``closes`` the executor calls finalize(), so the result is
 final at the closing height and a validator change decided there applies at closes + 2.
 The governance contract's token balance is the community treasury.
+
+The owner register is the contract named by config "register" (default "roles"; the
+dev genesis names "households"): it answers household(address) -> area and totals().
+Contracts listed in config "app_proposers" may raise owners' matters themselves and are
+told the result: finalize calls their on_closed(pid, category, status).
 """
 
 OWNERS = "owners"
@@ -35,6 +40,12 @@ def init(config: dict) -> None:
     store("cfg:owners_voting_blocks", config.get("owners_voting_blocks", 100800))
     store("cfg:chain_voting_blocks", config.get("chain_voting_blocks", 14400))
     store("next_id", 1)
+    store("cfg:register", config.get("register", "roles"))
+    store("cfg:app_proposers", config.get("app_proposers", []))
+
+
+def _register() -> str:
+    return load("cfg:register", "roles")
 
 
 def _set_config(name: str, value: int) -> None:
@@ -73,9 +84,11 @@ def propose_owners(category: int, title: str, doc_hash: bytes) -> int:
         raise Error("category must be an Article 278 item 1..9", "bad_proposal")
     if type_name(doc_hash) != "bytes" or len(doc_hash) != 32:
         raise Error("doc_hash must be 32 bytes", "bad_proposal")
-    if not has_role(caller, "committee") and call("roles", "household", [caller]) == 0:
+    register = _register()
+    if (not has_role(caller, "committee") and caller not in load("cfg:app_proposers", [])
+            and call(register, "household", [caller]) == 0):
         raise Error("only committee members and owners propose owners' matters", "not_allowed")
-    totals = call("roles", "totals", [])
+    totals = call(register, "totals", [])
     if totals[1] == 0:
         raise Error("no owner households are registered", "no_owners")
     extra = {"category": category, "doc_hash": doc_hash,
@@ -140,7 +153,7 @@ def vote(pid: int, choice: str) -> None:
     old = load(key)
     t = load("t:" + str(pid))
     if p["kind"] == OWNERS:
-        area = call("roles", "household", [caller])
+        area = call(_register(), "household", [caller])
         if area == 0:
             raise Error("only owner households vote on owners' matters", "not_allowed")
         if old is not None:
@@ -237,6 +250,8 @@ def finalize(pid: int) -> str:
     store("p:" + str(pid), p)
     if p["status"] == "passed" and p["kind"] == CHAIN:
         _execute(p["action"])
+    if p["kind"] == OWNERS and p["proposer"] in load("cfg:app_proposers", []):
+        call(p["proposer"], "on_closed", [pid, p["category"], p["status"]])
     emit("ProposalClosed", id=pid, status=p["status"], quorum=result["quorum"])
     return p["status"]
 
