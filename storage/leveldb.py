@@ -63,24 +63,43 @@ class LevelDBStore:
         from keys <= ``start``. Iterates over a snapshot taken at the call."""
         db = self._db_or_raise()
         end = prefix_end(prefix)
-        if start is None:
-            it = db.iterator(start=prefix or None, stop=end, reverse=reverse)
-        elif reverse:
-            if start < prefix:
-                return iter(())
-            top = start if end is None or start < end else None
-            if top is None:
-                it = db.iterator(start=prefix or None, stop=end, reverse=True)
-            else:
-                it = db.iterator(start=prefix or None, stop=top, include_stop=True, reverse=True)
-        else:
-            it = db.iterator(start=max(prefix, start), stop=end)
-        return self._drain(it)
+        if not reverse:
+            lo = prefix if start is None else max(prefix, start)
+            return self._drain(db.iterator(start=lo or None, stop=end))
+        # plyvel's reverse range iterator can miss the last key of a range, so reverse
+        # scans walk a raw iterator backwards from the upper bound.
+        if start is not None and start < prefix:
+            return iter(())
+        if start is not None and (end is None or start < end):
+            return self._backwards(db.raw_iterator(), prefix, start, inclusive=True)
+        return self._backwards(db.raw_iterator(), prefix, end, inclusive=False)
 
     @staticmethod
     def _drain(it: Any) -> Iterator[tuple[bytes, bytes]]:
         with it:
             yield from it
+
+    @staticmethod
+    def _backwards(
+        it: Any, prefix: bytes, upper: bytes | None, *, inclusive: bool
+    ) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            if upper is None:
+                it.seek_to_last()
+            else:
+                it.seek(upper)
+                if not it.valid():
+                    it.seek_to_last()
+                elif it.key() > upper or (it.key() == upper and not inclusive):
+                    it.prev()
+            while it.valid():
+                key = it.key()
+                if not key.startswith(prefix):
+                    break
+                yield key, it.value()
+                it.prev()
+        finally:
+            it.close()
 
     @contextmanager
     def batch(self, *, sync: bool = False) -> Iterator[Any]:
