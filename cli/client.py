@@ -69,7 +69,20 @@ def status(rpc_url: str, as_json: bool) -> None:
     if as_json:
         print_json(doc)
         return
-    print_pairs(f"Node at {rpc_url}", sorted(doc.items()))
+    scalars = [(k, v) for k, v in doc.items() if not isinstance(v, list | dict)]
+    mempool = doc.get("mempool")
+    if isinstance(mempool, dict):
+        scalars.append(("mempool", f"{mempool.get('txs', '?')} txs, {mempool.get('bytes', '?')} bytes"))
+    print_pairs(f"Node {doc.get('node', '')} at {rpc_url}", scalars)
+    validators = doc.get("validators")
+    if isinstance(validators, list) and validators:
+        print_table("Validators", ["name", "address"],
+                    [(v.get("name"), v.get("address")) for v in validators if isinstance(v, dict)])
+    peers = doc.get("peers")
+    if isinstance(peers, list):
+        print_table(f"{len(peers)} peers", ["name", "direction", "height", "public key"],
+                    [(p.get("name"), p.get("direction"), p.get("height"), p.get("public_key"))
+                     for p in peers if isinstance(p, dict)])
 
 
 @click.command("block")

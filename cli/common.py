@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -45,8 +46,12 @@ ERROR_HINTS: Mapping[str, str] = {
 }
 
 
+PIPE_WIDTH = 160  # columns when printing to a file or pipe (rich would assume 80)
+
+
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def default_rpc_url() -> str:

@@ -131,12 +131,10 @@ class RpcClient:
             async with self.session.request(
                 method, url, data=body, json=json_body, headers=headers
             ) as resp:
-                raw = await resp.content.read(MAX_RESPONSE_BYTES + 1)
+                raw = await _read_bounded(resp, MAX_RESPONSE_BYTES)
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)})") from exc
-        if len(raw) > MAX_RESPONSE_BYTES:
-            raise NodeUnreachable(f"node at {self.url} sent an oversized answer")
         try:
             doc = json.loads(raw) if raw else None
         except ValueError as exc:
@@ -173,7 +171,7 @@ class RpcClient:
     async def metrics(self) -> str:
         try:
             async with self.session.get(self.url + "/metrics") as resp:
-                return (await resp.content.read(MAX_RESPONSE_BYTES)).decode()
+                return (await _read_bounded(resp, MAX_RESPONSE_BYTES)).decode()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)})") from exc
 
@@ -230,14 +228,34 @@ class RpcClient:
         async with ws:
             await ws.send_json({"subscribe": list(topics)})
             async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.ERROR:
+                    raise NodeUnreachable(f"subscription to {self.url} failed: {ws.exception()}")
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
                 try:
                     doc = json.loads(msg.data)
-                except ValueError:
+                except ValueError as exc:
+                    raise NodeUnreachable(f"node at {self.url} sent a non-JSON message") from exc
+                if not isinstance(doc, dict) or doc.get("type") == "subscribed":
                     continue
-                if isinstance(doc, dict):
-                    yield doc
+                if doc.get("type") == "error":
+                    raise RpcError(str(doc.get("message", "subscription ended")),
+                                   code=str(doc.get("code", "error")), http_status=200)
+                yield doc
+            if ws.close_code not in (None, aiohttp.WSCloseCode.OK, aiohttp.WSCloseCode.GOING_AWAY):
+                raise NodeUnreachable(f"node at {self.url} closed the subscription (code {ws.close_code})")
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, refusing more than ``limit`` bytes (a node is not trusted to be small)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise NodeUnreachable(f"node at {resp.url.origin()} sent an answer over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _describe(exc: BaseException) -> str:
@@ -320,7 +338,8 @@ class Wallet:
         self.chain_id = str(status["chain_id"])
         self.height = int(status["height"])
         account = await self.rpc.account(self.address)
-        self.next_nonce = int(account["nonce"])
+        # Follow the sender's txs already waiting in this node's mempool, if any.
+        self.next_nonce = int(account.get("pending_nonce", account["nonce"]))
         self._synced = True
 
     def build(self, contract: str, method: str, args: Sequence[Value] = (), *,

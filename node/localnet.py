@@ -273,20 +273,21 @@ def print_summary(console: Any, supervisor: Supervisor) -> None:
 
     net = supervisor.network
     table = Table(title=f"hkchain localnet — chain {net.chain_id}", title_justify="left")
-    for col in ("node", "pid", "rpc", "p2p", "validator address", "log"):
-        table.add_column(col, overflow="fold")
+    for col in ("node", "pid", "rpc", "p2p", "validator address"):
+        table.add_column(col, no_wrap=True)
     for i, n in enumerate(net.nodes):
-        table.add_row(n.name, str(supervisor.pid(i) or "-"), n.rpc_url, n.p2p_url, n.address,
-                      str(supervisor.log_path(i)))
+        table.add_row(n.name, str(supervisor.pid(i) or "-"), n.rpc_url, n.p2p_url, n.address)
     console.print(table)
+    console.print(f"logs           {net.home}/nodeK/{LOG_FILE}")
     rpc = net.nodes[0].rpc_url
-    console.print(f"operator key   {net.operator_key_file}  (address {net.operator_address})")
+    console.print(f"operator key   {net.operator_key_file}  (address {net.operator_address})", soft_wrap=True)
     console.print(f"nodes file     {net.home / NODES_FILE}")
     console.print("\nTry, in another terminal:")
     console.print(f"  hkchain status --rpc {rpc}")
     console.print("  hkchain keys new --out alice.key")
     console.print(
-        f"  hkchain transfer --rpc {rpc} --key {net.operator_key_file} --to <address from alice.key> --amount 100"
+        f"  hkchain transfer --rpc {rpc} --key {net.operator_key_file} --to <alice's address> --amount 100",
+        soft_wrap=True,
     )
     console.print(f"  hkchain watch --rpc {rpc}")
     console.print("\nPress Ctrl-C to stop all nodes.")

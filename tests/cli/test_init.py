@@ -129,3 +129,23 @@ def test_init_reports_a_broken_template_in_one_line(tmp_path: Path) -> None:
     assert "not valid JSON" in result.output and "Traceback" not in result.output
     with pytest.raises(HomeError):
         load_network(tmp_path / "x")
+
+
+@pytest.mark.parametrize("validators", [1, 4, 7])
+def test_init_from_the_repository_genesis(tmp_path: Path, validators: int) -> None:
+    from node.genesis import load_genesis
+    from node.home import default_genesis_template
+
+    template = json.loads(default_genesis_template().read_text())
+    net = init_network(tmp_path / "n", validators)
+    genesis = load_genesis(net.nodes[0].home / "genesis.json")
+    assert [v.public_key for v in genesis.validators.validators] == [n.public_key for n in net.nodes]
+    doc = genesis.document
+    assert doc["params"] == template["params"] and doc["contracts"] == template["contracts"]
+    text = json.dumps(doc)
+    assert DEV_OPERATOR.address not in text
+    for entry in template["validators"]:
+        assert entry["public_key"] not in text
+    # Whatever the template grants its operator, the fresh operator now holds.
+    granted = json.dumps(template).count(DEV_OPERATOR.address)
+    assert granted > 0 and text.count(net.operator_address) == granted
