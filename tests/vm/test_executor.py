@@ -1,0 +1,178 @@
+"""The executor: tx checks, fees, sponsorship, queries, genesis."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.types import STATUS_FAILED, STATUS_INVALID, STATUS_OK
+from tests.vm.helpers import CHAIN_ID, OPERATOR, VALIDATOR_KEYS, Chain, genesis_doc, key
+from vm import gas as G
+from vm import layout
+from vm.api import QueryError, TxRejected
+from vm.executor import ContractExecutor, GenesisError
+from vm.journal import DictState
+
+
+def supply_is_conserved(c: Chain) -> None:
+    total = sum(c.ex.balance(c.state, k.decode()[len("c/token/s/b:"):])
+                for k in c.state.data if k.startswith(b"c/token/s/b:"))
+    assert total == c.query("token", "supply")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"chain_id": "other"}, "wrong_chain"),
+        ({"expiry": 0}, "expired"),
+        ({"nonce": 5}, "nonce_gap"),
+        ({"max_fee": 10}, "insufficient_fee"),  # below GAS_TX_BASE × gas price
+        ({"max_fee": 10**15}, "insufficient_fee"),  # more than the sender holds
+    ],
+)
+def test_invalid_txs_change_nothing(kwargs: dict[str, int | str], code: str) -> None:
+    c = Chain()
+    c.block()
+    before = dict(c.state.data)
+    tx = c.tx(OPERATOR, "token", "transfer", [key("bob").address, 5], **kwargs)  # type: ignore[arg-type]
+    (r,) = c.block(tx)
+    assert r.status == STATUS_INVALID and r.error_code == code and r.fee == 0
+    assert c.state.data == before
+    assert c.ex.account_nonce(c.state, OPERATOR.address) == 0
+    if code == "nonce_gap":
+        c.ex.check_tx(c.state, tx, c.height + 1)  # the mempool may hold it until its turn
+        return
+    with pytest.raises(TxRejected) as info:
+        c.ex.check_tx(c.state, tx, c.height + 1)
+    assert info.value.code == code
+
+
+def test_replayed_tx_is_invalid() -> None:
+    c = Chain()
+    tx = c.tx(OPERATOR, "token", "transfer", [key("bob").address, 5])
+    assert c.block(tx)[0].status == STATUS_OK
+    (r,) = c.block(tx)
+    assert r.status == STATUS_INVALID and r.error_code == "bad_nonce"
+    assert c.balance(key("bob").address) == 5
+
+
+def test_check_tx_nonce_window_and_unknown_contract() -> None:
+    c = Chain()
+    ok = c.tx(OPERATOR, "token", "transfer", [key("bob").address, 5], nonce=64)
+    c.ex.check_tx(c.state, ok, 1)
+    far = c.tx(OPERATOR, "token", "transfer", [key("bob").address, 5], nonce=65)
+    with pytest.raises(TxRejected) as info:
+        c.ex.check_tx(c.state, far, 1)
+    assert info.value.code == "nonce_gap"
+    c.ex.check_tx(c.state, far, 1, pending_nonce=10)
+    for contract, method in (("nosuch", "x"), ("token", "nosuch"), ("token", "_mint")):
+        t = c.tx(OPERATOR, contract, method, [], nonce=0)
+        with pytest.raises(TxRejected) as info:
+            c.ex.check_tx(c.state, t, 1)
+        assert info.value.code == "unknown_contract"
+
+
+def test_fee_is_gas_times_price_capped_and_credited_to_the_split() -> None:
+    g = genesis_doc()
+    g["params"]["fees"]["gas_price"] = 3
+    g["params"]["fees"]["fee_split"] = [["governance", 7000], [OPERATOR.address, 3000]]
+    c = Chain(g)
+    sender = key("payer")
+    c.ok(OPERATOR, "token", "transfer", [sender.address, 10**8])
+    op_before = c.balance(OPERATOR.address)
+    treasury_before = c.balance("governance")
+    sender_before = c.balance(sender.address)
+    receipts = c.block(
+        c.tx(sender, "token", "transfer", [key("bob").address, 7]),
+        c.tx(sender, "token", "transfer", [key("bob").address, 10**12]),  # fails: pays anyway
+    )
+    assert [r.status for r in receipts] == [STATUS_OK, STATUS_FAILED]
+    total = sum(r.fee for r in receipts)
+    for r in receipts:
+        assert r.fee == 3 * r.gas_used
+    assert c.balance(sender.address) == sender_before - 7 - total
+    assert c.balance("governance") - treasury_before == total - total * 3000 // 10000
+    assert c.balance(OPERATOR.address) - op_before == total * 3000 // 10000
+    supply_is_conserved(c)
+
+
+def test_max_fee_caps_gas() -> None:
+    c = Chain()
+    r = c.call(OPERATOR, "token", "transfer", [key("bob").address, 1], max_fee=G.GAS_TX_BASE + 200)
+    assert r.status == STATUS_FAILED and r.error_code == "out_of_gas"
+    assert r.fee == G.GAS_TX_BASE + 200
+    assert c.ex.account_nonce(c.state, OPERATOR.address) == 1  # a failed tx uses its nonce
+
+
+def test_sponsored_vote_costs_a_resident_nothing() -> None:
+    c = Chain()
+    resident = key("resident-1")
+    c.ok(OPERATOR, "roles", "register_household", [resident.address, 9000])
+    pid = c.ok(OPERATOR, "governance", "propose_owners", [1, "rules", b"\x01" * 32])
+    treasury = c.balance("governance")
+    r = c.call(resident, "governance", "vote", [pid, "yes"])
+    assert r.status == STATUS_OK and r.fee > 0
+    assert c.balance(resident.address) == 0
+    c.block()  # fees are credited at the end of the block: net cost to the treasury
+    assert c.balance("governance") == treasury
+    fee_event = r.events[-1]
+    assert fee_event.name == "Fee" and fee_event.fields["payer"] == "governance"
+    # a non-resident pays for itself
+    outsider = key("outsider")
+    c.ok(OPERATOR, "token", "transfer", [outsider.address, 10**8])
+    r = c.call(outsider, "governance", "vote", [pid, "yes"])
+    assert r.error_code == "not_allowed" and r.events[-1].fields["payer"] == outsider.address
+
+
+def test_queries() -> None:
+    c = Chain()
+    assert c.query("token", "balance", OPERATOR.address) == c.balance(OPERATOR.address)
+    assert c.query("roles", "roles_of", OPERATOR.address) == ["committee"]
+    assert c.query("fees", "gas_price") == 1
+    for args, code in ((("token", "transfer", key("x").address, 1), "not_view"),
+                       (("token", "nosuch"), "unknown_method"),
+                       (("nosuch", "x"), "unknown_method"),
+                       (("governance", "proposal", 99), "not_found")):
+        with pytest.raises(QueryError) as info:
+            c.query(*args)
+        assert info.value.code == code
+
+
+def test_roles_grant_rules() -> None:
+    c = Chain()
+    a, b = key("a"), key("b")
+    c.ok(OPERATOR, "token", "transfer", [a.address, 10**8])
+    c.ok(OPERATOR, "roles", "grant", [a.address, "merchant"])
+    assert c.query("roles", "holds", a.address, "merchant") is True
+    assert c.call(a, "roles", "grant", [b.address, "resident"]).error_code == "not_allowed"
+    assert c.call(OPERATOR, "roles", "grant", [b.address, "committee"]).error_code == "not_allowed"
+    assert c.call(OPERATOR, "roles", "grant", [b.address, "king"]).error_code == "unknown_role"
+    c.ok(OPERATOR, "roles", "revoke", [a.address, "merchant"])
+    assert c.query("roles", "roles_of", a.address) == []
+
+
+def test_genesis_errors() -> None:
+    ex = ContractExecutor(CHAIN_ID)
+    bad = [
+        genesis_doc(chain_id="other"),
+        genesis_doc(validators=[]),
+        genesis_doc(validators=[{"name": "x", "public_key": "zz"}]),
+        genesis_doc(accounts=[{"address": "not an address", "balance": 1}]),
+        genesis_doc(accounts=[{"address": OPERATOR.address, "balance": -1}]),
+        genesis_doc(contracts={"extra": "../../etc/passwd"}),
+        genesis_doc(roles=[{"address": OPERATOR.address, "role": "emperor"}]),
+    ]
+    for doc in bad:
+        with pytest.raises(GenesisError):
+            ex.init_genesis(DictState(), doc)
+
+
+def test_genesis_state() -> None:
+    c = Chain()
+    vs = c.ex.validator_set(c.state, 1)
+    assert [v.public_key for v in vs.validators] == [k.public_key for k in VALIDATOR_KEYS]
+    assert [v.name for v in vs.validators] == ["committee-1", "committee-2", "committee-3", "committee-4"]
+    assert c.state.get(layout.code_key("token")) is not None
+    supply_is_conserved(c)
+    # the root genesis.json is valid too
+    ContractExecutor("hk-local").init_genesis(DictState(), __import__("json").loads(
+        (__import__("pathlib").Path(__file__).resolve().parents[2] / "genesis.json").read_text()))
