@@ -21,6 +21,8 @@ def _register() -> None:
     from cli import client, keys, network
 
     main.add_command(keys.keys)
+    from cli.simulate import simulate
+    main.add_command(simulate)
     for command in (network.init, network.node, network.localnet, client.status, client.block,
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):

@@ -351,8 +351,7 @@ class Replica:
 
     def _authentic(self, msg: PrePrepare | Prepare | Commit | ViewChange | NewView) -> bool:
         if isinstance(msg, Prepare | Commit):
-            v = msg.vote
-            return self._verifier.verify(v.validator, v.signing_bytes(), v.signature)
+            return self._verifier.verify_vote(msg.vote)
         return self._verifier.verify(msg.sender, msg.signing_bytes(), msg.signature)
 
     def _on_old_height(
@@ -489,7 +488,7 @@ class Replica:
             return
         if vote.view > s.view + self.config.max_future_views:
             return
-        if not self._verifier.verify(vote.validator, vote.signing_bytes(), vote.signature):
+        if not self._verifier.verify_vote(vote):
             return
         if not self._add_vote(vote):
             return

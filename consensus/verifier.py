@@ -9,6 +9,7 @@ in one process (the simulator) may share one verifier between them.
 from __future__ import annotations
 
 from core.crypto import verify
+from core.types import Vote
 
 
 class SignatureVerifier:
@@ -19,6 +20,7 @@ class SignatureVerifier:
             raise ValueError("max_entries must be positive")
         self._max_entries = max_entries
         self._results: dict[tuple[bytes, bytes, bytes], bool] = {}
+        self._votes: dict[Vote, bool] = {}
         self.verified = 0  # signatures actually checked (not answered from the memo)
 
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
@@ -33,4 +35,16 @@ class SignatureVerifier:
             for k in list(self._results)[: self._max_entries // 2]:
                 del self._results[k]
         self._results[key] = ok
+        return ok
+
+    def verify_vote(self, vote: Vote) -> bool:
+        """Like verify, keyed by the vote itself so its signing bytes are built once."""
+        hit = self._votes.get(vote)
+        if hit is not None:
+            return hit
+        ok = self.verify(vote.validator, vote.signing_bytes(), vote.signature)
+        if len(self._votes) >= self._max_entries:
+            for k in list(self._votes)[: self._max_entries // 2]:
+                del self._votes[k]
+        self._votes[vote] = ok
         return ok

@@ -28,6 +28,12 @@ def _optional_hash(v: Any, what: str) -> bytes | None:
     return v
 
 
+def _prepared(v: Any) -> PreparedCertificate:
+    if type(v) is not bytes:
+        raise DecodeError("prepared: expected the bytes of a certificate")
+    return PreparedCertificate.decode(v)
+
+
 @dataclass(frozen=True, eq=True)
 class VoteRecord(Record):
     TAG: ClassVar[int] = TAG_VOTE_RECORD
@@ -48,7 +54,8 @@ class VoteRecord(Record):
             self.view_change_sent,
             self.prepared_hash,
             self.committed_hash,
-            None if self.prepared is None else self.prepared.to_value(),
+            # Nested as its own canonical bytes: encoded once per certificate, not per save.
+            None if self.prepared is None else self.prepared.encoded,
         ]
 
     @classmethod
@@ -67,5 +74,5 @@ class VoteRecord(Record):
             v[3],
             _optional_hash(v[4], "prepared_hash"),
             _optional_hash(v[5], "committed_hash"),
-            None if v[6] is None else PreparedCertificate.from_value(v[6]),
+            None if v[6] is None else _prepared(v[6]),
         )

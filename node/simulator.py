@@ -16,9 +16,12 @@ violation ends the run; its seed and options reproduce it exactly.
 from __future__ import annotations
 
 import heapq
+import multiprocessing
 import random
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from consensus.api import Message, Output
 from consensus.messages import Commit, Prepare, PrePrepare, decode_message
@@ -47,6 +50,9 @@ class FaultRates:
     partition_permille: int = 0  # chance per 500 ms of chaos that a partition starts
     crash_permille: int = 0  # chance per 500 ms of chaos that a replica crashes
     max_clock_skew_ms: int = 0
+    # An adaptive adversary: chance that a replica is cut off from everyone the moment it
+    # decides, so the others must finish the height without its decision.
+    isolate_permille: int = 0
     byzantine: int = 0  # validators sending conflicting and garbage votes (at most f)
     equivocate: bool = False  # byzantine proposers send different blocks to different peers
     reconfigure: bool = False  # the validator set shrinks and grows every RECONFIGURE_PERIOD
@@ -63,6 +69,7 @@ class FaultRates:
             partition_permille=rng.choice([0, 50, 200]),
             crash_permille=rng.choice([0, 50, 200]),
             max_clock_skew_ms=rng.choice([0, 50, 500]),
+            isolate_permille=rng.choice([0, 100, 300]),
             byzantine=byzantine,
             equivocate=byzantine > 0 and rng.random() < 0.7,
             reconfigure=(validators - 2) // 3 >= byzantine and rng.random() < 0.5,
@@ -74,6 +81,7 @@ class FaultRates:
             f"--drop {self.drop_permille} --duplicate {self.duplicate_permille} "
             f"--max-delay {self.max_delay_ms} --partition {self.partition_permille} "
             f"--crash {self.crash_permille} --skew {self.max_clock_skew_ms} "
+            f"--isolate {self.isolate_permille} "
             f"--byzantine {self.byzantine} --{'' if self.equivocate else 'no-'}equivocate "
             f"--{'' if self.reconfigure else 'no-'}reconfigure"
         )
@@ -89,6 +97,8 @@ class SimulationOptions:
     heights: int = 30
     seed: int = 0
     faults: FaultRates | None = None  # None: drawn from the seed
+    # Fields of FaultRates fixed by the caller over the drawn (or given) rates.
+    fault_overrides: tuple[tuple[str, int | bool], ...] = ()
     view_timeout_ms: int = 200
     max_view_timeout_ms: int = 1_600
     chaos_ms: int | None = None  # how long faults last; None: until half the heights
@@ -143,16 +153,12 @@ class _Node:
 
 
 # Event kinds, ordered only by (time, sequence number).
-_DELIVER, _WAKE, _RESTART, _SYNC, _CHAOS, _CHECK = range(6)
+_DELIVER, _WAKE, _RESTART, _SYNC, _CHAOS, _CHECK, _REJOIN = range(7)
 
 
-@dataclass(order=True)
-class _Event:
-    time_ms: int
-    seq: int
-    kind: int = field(compare=False)
-    node: int = field(compare=False)
-    payload: object = field(compare=False, default=None)
+# An event: (time_ms, sequence number, kind, node index, payload); the sequence number
+# makes the order total, so ties never compare payloads.
+_Event = tuple[int, int, int, int, object]
 
 
 class Simulation:
@@ -164,6 +170,9 @@ class Simulation:
         self.options = options
         self.rng = random.Random(options.seed)
         faults = options.faults or FaultRates.random_for(self.rng, options.validators)
+        if options.fault_overrides:
+            fields: dict[str, Any] = dict(options.fault_overrides)
+            faults = replace(faults, **fields)
         f = (options.validators - 1) // 3
         if faults.byzantine > f:
             raise ValueError(f"at most f = {f} byzantine validators for n = {options.validators}")
@@ -204,6 +213,7 @@ class Simulation:
             f + 4
         ) * 2 * options.max_view_timeout_ms + 20 * faults.max_delay_ms
         self.chaos_until_ms = options.chaos_ms
+        self.isolation = 0  # token of the adversary's latest isolation
 
     # --- the validator-set schedule (governance stand-in) ---------------------------------
 
@@ -216,7 +226,7 @@ class Simulation:
 
     def _push(self, time_ms: int, kind: int, node: int, payload: object = None) -> None:
         self.seq += 1
-        heapq.heappush(self.events, _Event(time_ms, self.seq, kind, node, payload))
+        heapq.heappush(self.events, (time_ms, self.seq, kind, node, payload))
 
     def _local(self, node: _Node) -> int:
         return self.now_ms + node.skew_ms + self.faults.max_clock_skew_ms
@@ -266,7 +276,7 @@ class Simulation:
             if not self.events:
                 raise Violation("no events left before every honest replica decided")
             ev = heapq.heappop(self.events)
-            self.now_ms = ev.time_ms
+            self.now_ms = ev[0]
             self._dispatch(ev)
             if not self.healed and self._should_heal():
                 self._heal()
@@ -290,32 +300,38 @@ class Simulation:
                 self._boot(node)
 
     def _dispatch(self, ev: _Event) -> None:
-        if ev.kind == _CHAOS:
+        _, _, kind, index, payload = ev
+        if kind == _CHAOS:
             self._chaos()
             return
-        if ev.kind == _CHECK:
+        if kind == _REJOIN:
+            if self.isolation == payload:
+                for n in self.nodes:
+                    n.partition_side = 0
+            return
+        if kind == _CHECK:
             self._check_liveness()
             self._push(self.now_ms + self.liveness_bound_ms // 4, _CHECK, -1)
             return
-        node = self.nodes[ev.node]
-        if ev.kind == _RESTART:
-            if node.replica is None and node.up_at_ms == ev.time_ms:
+        node = self.nodes[index]
+        if kind == _RESTART:
+            if node.replica is None and node.up_at_ms == ev[0]:
                 self._boot(node)
             return
         replica = node.replica
         if replica is None:
             return  # a crashed replica hears nothing
-        if ev.kind == _WAKE:
-            if ev.payload == node.wake_token:
+        if kind == _WAKE:
+            if payload == node.wake_token:
                 self._apply(node, replica.on_tick(self._local(node)))
-        elif ev.kind == _DELIVER:
-            assert isinstance(ev.payload, bytes)
-            msg = self._decode(ev.payload)
+        elif kind == _DELIVER:
+            assert isinstance(payload, bytes)
+            msg = self._decode(payload)
             if msg is not None:
                 self._apply(node, replica.on_message(msg, self._local(node)))
-        elif ev.kind == _SYNC:
-            assert isinstance(ev.payload, int)
-            self._sync(node, replica, ev.payload)
+        elif kind == _SYNC:
+            assert isinstance(payload, int)
+            self._sync(node, replica, payload)
 
     def _decode(self, data: bytes) -> Message | None:
         msg = self.decode_memo.get(data)
@@ -446,6 +462,11 @@ class Simulation:
         self.result.decisions += 1
         node.height_progress_ms = self.now_ms
         h = block.height
+        if not self.healed and self.rng.randrange(1000) < self.faults.isolate_permille:
+            self.isolation += 1
+            for n in self.nodes:
+                n.partition_side = 1 if n is node else 0
+            self._push(self.now_ms + self.rng.randint(100, 3_000), _REJOIN, -1, self.isolation)
         if not node.app.certificate_valid(block, cert):
             raise Violation(f"replica {node.index} decided height {h} without a valid certificate")
         if node.byzantine:
@@ -495,18 +516,78 @@ def run_simulation(
 
 
 def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
+    """The command line that replays one run exactly."""
     return (
         f"hkchain simulate --validators {options.validators} --heights {options.heights} "
         f"--first-seed {options.seed} --seeds 1 {faults.as_options()}"
     )
 
 
+@dataclass
+class CampaignSummary:
+    """What a series of seeded runs saw, for `hkchain simulate` and the issue's figures."""
+
+    runs: int = 0
+    failures: list[tuple[SimulationResult, str]] = field(default_factory=list)
+    heights: int = 0
+    view_changes: int = 0
+    messages: int = 0
+    crashes: int = 0
+    syncs: int = 0
+    evidence: int = 0
+    wall_s: float = 0.0
+
+    def add(self, result: SimulationResult, options: SimulationOptions) -> None:
+        self.runs += 1
+        self.heights += result.heights_decided
+        self.view_changes += result.view_changes
+        self.messages += result.messages
+        self.crashes += result.crashes
+        self.syncs += result.syncs
+        self.evidence += result.evidence
+        if not result.ok:
+            self.failures.append((result, reproduce_command(options, result.faults)))
+
+
+def _run_one(options: SimulationOptions) -> SimulationResult:
+    return run_simulation(options)
+
+
+def run_campaign(
+    base: SimulationOptions,
+    seeds: int,
+    jobs: int = 1,
+    on_result: Callable[[SimulationResult, SimulationOptions], None] | None = None,
+) -> CampaignSummary:
+    """Run seeds base.seed, base.seed + 1, … (in ``jobs`` worker processes) and sum up.
+    Only the campaign's wall time is measured; the simulations never read a clock."""
+    all_options = [replace(base, seed=base.seed + i) for i in range(seeds)]
+    summary = CampaignSummary()
+    started = time.monotonic()
+
+    def collect(results: Iterable[SimulationResult]) -> None:
+        for options, result in zip(all_options, results, strict=True):
+            summary.add(result, options)
+            if on_result is not None:
+                on_result(result, options)
+
+    if jobs <= 1:
+        collect(map(_run_one, all_options))
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            collect(pool.imap(_run_one, all_options, chunksize=4))
+    summary.wall_s = time.monotonic() - started
+    return summary
+
+
 __all__ = [
     "NO_FAULTS",
+    "CampaignSummary",
     "FaultRates",
     "Simulation",
     "SimulationOptions",
     "SimulationResult",
     "reproduce_command",
+    "run_campaign",
     "run_simulation",
 ]

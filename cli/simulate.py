@@ -1,0 +1,143 @@
+"""`hkchain simulate`: run the consensus simulator over many seeds (see node/simulator.py).
+
+Fault options left out are drawn from each seed; the ones given are fixed for every run.
+A violation prints its seed and the exact command that replays it, and the exit status
+is 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from node.simulator import (
+    NO_FAULTS,
+    SimulationOptions,
+    SimulationResult,
+    run_campaign,
+)
+
+_FAULT_OPTIONS = (
+    # (cli name, FaultRates field, help)
+    ("drop", "drop_permille", "Per-mille of messages dropped while faults last."),
+    ("duplicate", "duplicate_permille", "Per-mille of messages delivered twice."),
+    ("max-delay", "max_delay_ms", "Largest network delay in simulated ms."),
+    ("partition", "partition_permille", "Per-mille chance per 500 ms that a partition starts."),
+    ("crash", "crash_permille", "Per-mille chance per 500 ms that a replica crashes."),
+    ("skew", "max_clock_skew_ms", "Largest clock skew between validators in ms."),
+    ("isolate", "isolate_permille", "Per-mille chance a replica is cut off as it decides."),
+    ("byzantine", "byzantine", "Validators sending conflicting and garbage votes (<= f)."),
+)
+
+
+def _fault_options(f: Any) -> Any:
+    for name, _field, help_text in reversed(_FAULT_OPTIONS):
+        f = click.option(
+            f"--{name}", type=click.IntRange(0, 100_000), default=None, help=help_text
+        )(f)
+    f = click.option(
+        "--equivocate/--no-equivocate", default=None, help="Byzantine proposers equivocate."
+    )(f)
+    f = click.option(
+        "--reconfigure/--no-reconfigure",
+        default=None,
+        help="The validator set shrinks and grows during the run.",
+    )(f)
+    return f
+
+
+@click.command("simulate")
+@click.option("--validators", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--heights",
+    type=click.IntRange(1, 100_000),
+    default=30,
+    show_default=True,
+    help="Heights every honest validator must decide in each run.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 1_000_000),
+    default=10,
+    show_default=True,
+    help="How many runs (seeds first-seed, first-seed + 1, …).",
+)
+@click.option("--first-seed", type=click.IntRange(0, 2**63), default=0, show_default=True)
+@click.option("--no-faults", is_flag=True, help="A perfect network: no faults of any kind.")
+@click.option(
+    "--view-timeout",
+    "view_timeout_ms",
+    type=click.IntRange(1, 60_000),
+    default=200,
+    show_default=True,
+    help="Base view timeout in simulated ms (capped at 8x).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
+)
+@click.option("--verbose", "-v", is_flag=True, help="One line per run.")
+@_fault_options
+def simulate(
+    validators: int,
+    heights: int,
+    seeds: int,
+    first_seed: int,
+    no_faults: bool,
+    view_timeout_ms: int,
+    jobs: int,
+    verbose: bool,
+    equivocate: bool | None,
+    reconfigure: bool | None,
+    **fault_values: int | None,
+) -> None:
+    """Run N validators of the real consensus code over a simulated network and clock,
+    one run per seed, checking safety, certificates and liveness after every step."""
+    overrides: list[tuple[str, int | bool]] = []
+    for name, field_name, _help in _FAULT_OPTIONS:
+        value = fault_values.get(name.replace("-", "_"))
+        if value is not None:
+            overrides.append((field_name, value))
+    if equivocate is not None:
+        overrides.append(("equivocate", equivocate))
+    if reconfigure is not None:
+        overrides.append(("reconfigure", reconfigure))
+    f = (validators - 1) // 3
+    if dict(overrides).get("byzantine", 0) > f:
+        raise click.BadParameter(
+            f"at most f = {f} for {validators} validators", param_hint="--byzantine"
+        )
+    base = SimulationOptions(
+        validators=validators,
+        heights=heights,
+        seed=first_seed,
+        faults=NO_FAULTS if no_faults else None,
+        fault_overrides=tuple(overrides),
+        view_timeout_ms=view_timeout_ms,
+        max_view_timeout_ms=8 * view_timeout_ms,
+    )
+
+    def report(result: SimulationResult, options: SimulationOptions) -> None:
+        if verbose or not result.ok:
+            status = "ok" if result.ok else f"VIOLATION: {result.violation}"
+            click.echo(
+                f"seed {result.seed}: heights {result.heights_decided} view changes "
+                f"{result.view_changes} messages {result.messages} crashes {result.crashes} "
+                f"simulated {result.simulated_ms} ms - {status}"
+            )
+
+    summary = run_campaign(base, seeds, jobs, report)
+    rate = summary.heights / summary.wall_s if summary.wall_s > 0 else 0.0
+    per_height = summary.messages / summary.heights if summary.heights else 0.0
+    click.echo(
+        f"{summary.runs} runs of {validators} validators x {heights} heights in "
+        f"{summary.wall_s:.1f} s: {summary.heights} heights decided ({rate:.0f} heights/s), "
+        f"{summary.view_changes} view changes, {summary.crashes} crashes, {summary.syncs} syncs, "
+        f"{summary.evidence} equivocations recorded, {per_height:.1f} messages/height, "
+        f"{len(summary.failures)} violations"
+    )
+    if summary.failures:
+        for result, command in summary.failures:
+            click.echo(f"seed {result.seed} failed: {result.violation}", err=True)
+            click.echo(f"  reproduce: {command}", err=True)
+        raise SystemExit(1)
