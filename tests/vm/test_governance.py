@@ -1,0 +1,157 @@
+"""Governance: Civil Code Article 278 (table-driven edges and a full vote), and chain
+matters decided by the validators (parameters, validators, treasury, upgrades, minting)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.crypto import PrivateKey
+from core.types import STATUS_OK
+from tests.vm.helpers import OPERATOR, VALIDATOR_KEYS, Chain, genesis_doc, key
+
+TOTAL_AREA = 30_000  # 300.00 m² in 0.01 m² units
+TOTAL_OWNERS = 30
+
+# (name, category, voted_area, voted_owners, yes_area, yes_owners, quorum, passed)
+CASES = [
+    ("exactly 2/3 participation, clear majority", 1, 20_000, 20, 15_000, 15, True, True),
+    ("one square metre short of 2/3 area", 1, 19_900, 20, 19_900, 20, False, False),
+    ("one owner short of 2/3 owners", 2, 20_000, 19, 20_000, 19, False, False),
+    ("3/4 exactly on item 6", 6, 20_000, 20, 15_000, 15, True, True),
+    ("3/4 of area minus 0.01 m² on item 7", 7, 20_000, 20, 14_999, 15, True, False),
+    ("3/4 of area but one owner short on item 8", 8, 20_000, 20, 15_000, 14, True, False),
+    ("tie at one half is not more than half", 3, 20_000, 20, 10_000, 10, True, False),
+    ("just over one half", 4, 20_000, 20, 10_001, 11, True, True),
+    ("area passes, head count fails", 5, 20_000, 20, 15_000, 10, True, False),
+    ("head count passes, area fails", 9, 20_000, 20, 10_000, 15, True, False),
+    ("item 6 with a simple majority only", 6, 30_000, 30, 20_000, 20, True, False),
+    ("full participation, unanimous", 8, 30_000, 30, 30_000, 30, True, True),
+    ("nobody votes", 9, 0, 0, 0, 0, False, False),
+]
+
+
+@pytest.fixture(scope="module")
+def chain() -> Chain:
+    return Chain()
+
+
+@pytest.mark.parametrize(("name", "category", "va", "vo", "ya", "yo", "quorum", "passed"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_article_278_rule(chain: Chain, name: str, category: int, va: int, vo: int, ya: int,
+                          yo: int, quorum: bool, passed: bool) -> None:
+    got = chain.query("governance", "article_278", category, TOTAL_AREA, TOTAL_OWNERS, va, vo, ya, yo)
+    assert got == {"quorum": quorum, "passed": passed}, name
+
+
+def owners_chain(areas: list[int]) -> tuple[Chain, list[PrivateKey]]:
+    households = [key(f"household-{i}") for i in range(len(areas))]
+    g = genesis_doc(households=[{"address": h.address, "area_dm2": a}
+                                for h, a in zip(households, areas, strict=True)])
+    g["params"]["governance"] = {"owners_voting_blocks": 10, "chain_voting_blocks": 5}
+    return Chain(g), households
+
+
+def test_owners_vote_end_to_end_with_a_changed_vote() -> None:
+    # 6 households, total area 600 m²; item 6 needs 3/4 of participants by area and head.
+    c, hh = owners_chain([10_000] * 6)
+    c.ok(OPERATOR, "token", "transfer", [hh[0].address, 10**8])  # proposing is not sponsored
+    pid = c.ok(hh[0], "governance", "propose_owners", [6, "raise the maintenance fund", b"\x02" * 32])
+    closes = c.query("governance", "proposal", pid)["closes"]
+    votes = ["yes", "yes", "yes", "no", "yes"]  # household 5 does not vote
+    c.block(*[c.tx(h, "governance", "vote", [pid, v]) for h, v in zip(hh, votes, strict=False)])
+    t = c.query("governance", "tally", pid)
+    assert (t["voted_owners"], t["yes_owners"], t["no_owners"]) == (5, 4, 1)
+    assert c.query("governance", "outcome", pid) == {"quorum": True, "passed": True}
+    # household 1 changes its mind: 3 of 5 is below 3/4
+    c.ok(hh[1], "governance", "vote", [pid, "no"])
+    t = c.query("governance", "tally", pid)
+    assert (t["voted_owners"], t["yes_owners"], t["voted_area_dm2"]) == (5, 3, 50_000)
+    assert c.query("governance", "outcome", pid)["passed"] is False
+    # ...and back: one household, one vote
+    c.ok(hh[1], "governance", "vote", [pid, "yes"])
+    c.skip_to(closes)
+    assert c.query("governance", "proposal", pid)["status"] == "open"
+    assert c.call(hh[5], "governance", "vote", [pid, "yes"]).error_code == "vote_closed"
+    c.block()  # block `closes`: finalized before its txs
+    p = c.query("governance", "proposal", pid)
+    assert (p["status"], p["quorum"], p["closed_at"]) == ("passed", True, closes)
+
+
+def test_owners_vote_fails_without_quorum() -> None:
+    c, hh = owners_chain([10_000, 10_000, 10_000])
+    pid = c.ok(OPERATOR, "governance", "propose_owners", [1, "rules", b"\x03" * 32])
+    c.ok(hh[0], "governance", "vote", [pid, "yes"])
+    assert c.call(OPERATOR, "governance", "vote", [pid, "yes"]).error_code == "not_allowed"
+    c.skip_to(c.query("governance", "proposal", pid)["closes"] + 1)
+    p = c.query("governance", "proposal", pid)
+    assert (p["status"], p["quorum"]) == ("rejected", False)
+
+
+def chain_matter(c: Chain, action: list[Any], yes: int) -> dict[str, Any]:
+    pid = c.ok(VALIDATOR_KEYS[0], "governance", "propose_chain", [action, "a chain matter"])
+    c.block(*[c.tx(v, "governance", "vote", [pid, "yes" if i < yes else "no"])
+              for i, v in enumerate(VALIDATOR_KEYS)])
+    closes: int = c.query("governance", "proposal", pid)["closes"]
+    c.skip_to(closes + 1)
+    p: dict[str, Any] = c.query("governance", "proposal", pid)
+    return p
+
+
+def test_chain_matters_need_two_thirds_of_validators() -> None:
+    c, _ = owners_chain([10_000])
+    assert c.call(OPERATOR, "governance", "propose_chain",
+                  [["spend", OPERATOR.address, 5], "x"]).error_code == "not_allowed"
+    p = chain_matter(c, ["call", "fees", "set_param", ["gas_price", 2]], yes=2)
+    assert p["status"] == "rejected" and c.query("fees", "gas_price") == 1
+    p = chain_matter(c, ["call", "fees", "set_param", ["gas_price", 2]], yes=3)
+    assert p["status"] == "passed" and c.query("fees", "gas_price") == 2
+
+
+def test_treasury_spend_and_failed_action() -> None:
+    c, _ = owners_chain([10_000])
+    bob = key("bob")
+    p = chain_matter(c, ["spend", bob.address, 1234], yes=4)
+    assert p["status"] == "passed" and c.balance(bob.address) == 1234
+    p = chain_matter(c, ["spend", bob.address, 10**15], yes=4)
+    assert p["status"] == "failed" and "insufficient" in p["error"]
+
+
+def test_validator_change_takes_effect_at_closing_height_plus_two() -> None:
+    c, _ = owners_chain([10_000])
+    new = key("new-validator")
+    pid = c.ok(VALIDATOR_KEYS[0], "governance", "propose_chain",
+               [["add_validator", new.public_key, "committee-5"], "add a fifth committee"])
+    c.block(*[c.tx(v, "governance", "vote", [pid, "yes"]) for v in VALIDATOR_KEYS[:3]])
+    closes = c.query("governance", "proposal", pid)["closes"]
+    c.skip_to(closes + 1)
+    assert c.query("governance", "proposal", pid)["status"] == "passed"
+    assert len(c.ex.validator_set(c.state, closes + 1)) == 4
+    after = c.ex.validator_set(c.state, closes + 2)
+    assert len(after) == 5 and after.validators[-1].public_key == new.public_key
+    p = chain_matter(c, ["remove_validator", VALIDATOR_KEYS[3].public_key], yes=3)
+    assert p["status"] == "passed"
+    assert VALIDATOR_KEYS[3].public_key not in c.ex.validator_set(c.state, p["closes"] + 2)
+    assert VALIDATOR_KEYS[3].public_key in c.ex.validator_set(c.state, p["closes"] + 1)
+
+
+def test_upgrade_and_mint_rules_through_governance() -> None:
+    c, hh = owners_chain([10_000])
+    assert c.deploy("culture", "def reward(to: str, n: int) -> None:\n    call('token', 'mint', [to, n])\n").status == STATUS_OK
+    assert c.call(OPERATOR, "culture", "reward", [hh[0].address, 5]).error_code == "not_allowed"
+    assert chain_matter(c, ["call", "token", "set_mint_rule", ["culture", 100]], yes=3)["status"] == "passed"
+    c.ok(OPERATOR, "culture", "reward", [hh[0].address, 60])
+    assert c.call(OPERATOR, "culture", "reward", [hh[0].address, 41]).error_code == "mint_cap"
+    assert c.balance(hh[0].address) == 60
+    new_source = "def reward(to: str, n: int) -> None:\n    raise Error('closed', 'closed')\n"
+    assert chain_matter(c, ["upgrade", "culture", new_source], yes=3)["status"] == "passed"
+    assert c.call(OPERATOR, "culture", "reward", [hh[0].address, 1]).error_code == "closed"
+
+
+def test_bad_actions_refused_at_proposal_time() -> None:
+    c = Chain()
+    for action in (["explode"], ["spend", "nobody", 5], ["add_validator", b"short", "x"],
+                   ["call", "governance", "vote", [1, "yes"]], "not a list"):
+        r = c.call(VALIDATOR_KEYS[0], "governance", "propose_chain", [action, "bad"])
+        assert r.error_code == "bad_action", action
