@@ -151,7 +151,8 @@ def test_upgrade_and_mint_rules_through_governance() -> None:
 
 def test_bad_actions_refused_at_proposal_time() -> None:
     c = Chain()
-    for action in (["explode"], ["spend", "nobody", 5], ["add_validator", b"short", "x"],
-                   ["call", "governance", "vote", [1, "yes"]], "not a list"):
+    actions: list[Any] = [["explode"], ["spend", "nobody", 5], ["add_validator", b"short", "x"],
+                          ["call", "governance", "vote", [1, "yes"]], "not a list"]
+    for action in actions:
         r = c.call(VALIDATOR_KEYS[0], "governance", "propose_chain", [action, "bad"])
         assert r.error_code == "bad_action", action
