@@ -1,0 +1,173 @@
+# mypy: ignore-errors
+# ruff: noqa
+"""activities: community activities (volunteering, cultural events), sign-ups and
+attendance rewards.
+
+A committee member's activity is approved at once; a resident's needs a committee
+approval before sign-ups open (so that rewards cannot be minted by self-organised
+activities). Residents sign up before the start while places remain; after the start the
+organiser confirms who attended, and each attendee earns attendance_reward points
+(governance parameter), minted through the token's minting rule, once per activity.
+"""
+
+KINDS = ("volunteer", "culture", "other")
+MAX_TITLE_CHARS = 100
+MAX_CAPACITY = 512
+MAX_CONFIRM = 64
+
+
+def init(config: dict) -> None:
+    store("count", 0)
+    _set_param("attendance_reward", config.get("attendance_reward", 10))
+
+
+def _set_param(name: str, value) -> None:
+    if name != "attendance_reward":
+        raise Error("unknown parameter " + str(name), "bad_param")
+    if type_name(value) != "int" or value < 0 or value > 1000000:
+        raise Error("attendance_reward: an int 0..1000000", "bad_param")
+    store("p:" + name, value)
+    emit("ParamSet", name=name, value=value)
+
+
+def set_param(name: str, value) -> None:
+    """Governance only."""
+    if caller != "governance":
+        raise Error("only governance sets activities parameters", "not_allowed")
+    _set_param(name, value)
+
+
+def _get(activity_id: int) -> dict:
+    a = load("a:" + str(activity_id)) if type_name(activity_id) == "int" else None
+    if a is None:
+        raise Error("no such activity", "not_found")
+    return a
+
+
+def propose(kind: str, title: str, start_time: int, capacity: int) -> int:
+    """Committee member or resident: propose an activity starting at start_time (s)."""
+    committee = has_role(caller, "committee")
+    if not committee and not has_role(caller, "resident"):
+        raise Error("the committee or resident role is required", "not_allowed")
+    if kind not in KINDS:
+        raise Error("kind: volunteer, culture or other", "bad_arg")
+    if type_name(title) != "str" or len(title) == 0 or len(title) > MAX_TITLE_CHARS:
+        raise Error("title: a str of 1..100 characters", "bad_arg")
+    if type_name(start_time) != "int" or start_time <= block_time:
+        raise Error("start_time: an int of seconds in the future", "bad_arg")
+    if type_name(capacity) != "int" or capacity < 1 or capacity > MAX_CAPACITY:
+        raise Error("capacity: an int 1..512", "bad_arg")
+    aid = load("count", 0) + 1
+    store("count", aid)
+    store("a:" + str(aid), {"id": aid, "kind": kind, "title": title, "start_time": start_time,
+                            "capacity": capacity, "organiser": caller, "approved": committee,
+                            "signed_up": 0, "attended": 0})
+    store("pl:" + str(aid), [])
+    emit("ActivityProposed", id=aid, organiser=caller, kind=kind, start_time=start_time)
+    if committee:
+        emit("ActivityApproved", id=aid)
+    return aid
+
+
+def approve(activity_id: int) -> None:
+    """Committee: approve a resident's activity."""
+    if not has_role(caller, "committee"):
+        raise Error("the committee role is required", "not_allowed")
+    a = _get(activity_id)
+    if a["approved"]:
+        raise Error("already approved", "bad_state")
+    a["approved"] = True
+    store("a:" + str(activity_id), a)
+    emit("ActivityApproved", id=activity_id)
+
+
+def sign_up(activity_id: int) -> None:
+    """Resident: take a place in an approved activity before it starts."""
+    if not has_role(caller, "resident"):
+        raise Error("the resident role is required", "not_allowed")
+    a = _get(activity_id)
+    if not a["approved"]:
+        raise Error("the activity is not approved yet", "bad_state")
+    if block_time >= a["start_time"]:
+        raise Error("the activity has started", "too_late")
+    people = load("pl:" + str(activity_id))
+    if caller in people:
+        raise Error("already signed up", "exists")
+    if len(people) >= a["capacity"]:
+        raise Error("the activity is full", "full")
+    people.append(caller)
+    store("pl:" + str(activity_id), people)
+    a["signed_up"] = len(people)
+    store("a:" + str(activity_id), a)
+    emit("SignedUp", id=activity_id, resident=caller)
+
+
+def withdraw(activity_id: int) -> None:
+    """Resident: give the place back before the start."""
+    a = _get(activity_id)
+    if block_time >= a["start_time"]:
+        raise Error("the activity has started", "too_late")
+    people = load("pl:" + str(activity_id))
+    if caller not in people:
+        raise Error("not signed up", "not_found")
+    people.remove(caller)
+    store("pl:" + str(activity_id), people)
+    a["signed_up"] = len(people)
+    store("a:" + str(activity_id), a)
+    emit("Withdrew", id=activity_id, resident=caller)
+
+
+def confirm_attendance(activity_id: int, attendees: list) -> int:
+    """Organiser, after the start: confirm attendees; each is rewarded once. Returns the
+    points minted."""
+    a = _get(activity_id)
+    if caller != a["organiser"]:
+        raise Error("only the organiser confirms attendance", "not_allowed")
+    if not a["approved"]:
+        raise Error("the activity is not approved", "bad_state")
+    if block_time < a["start_time"]:
+        raise Error("the activity has not started", "too_early")
+    if type_name(attendees) != "list" or len(attendees) == 0 or len(attendees) > MAX_CONFIRM:
+        raise Error("attendees: a list of 1..64 addresses", "bad_arg")
+    people = load("pl:" + str(activity_id))
+    reward = load("p:attendance_reward", 0)
+    minted = 0
+    for who in attendees:
+        if who not in people:
+            raise Error("not signed up: " + str(who), "not_found")
+        akey = "at:" + str(activity_id) + ":" + who
+        if has(akey):
+            continue
+        store(akey, True)
+        a["attended"] += 1
+        if reward > 0:
+            call("token", "mint", [who, reward])
+            minted += reward
+        emit("AttendanceConfirmed", id=activity_id, resident=who, reward=reward)
+    store("a:" + str(activity_id), a)
+    return minted
+
+
+@view
+def activity(activity_id: int) -> dict:
+    return load("a:" + str(activity_id))
+
+
+@view
+def participants(activity_id: int) -> list:
+    return load("pl:" + str(activity_id), [])
+
+
+@view
+def attended(activity_id: int, address: str) -> bool:
+    return has("at:" + str(activity_id) + ":" + str(address))
+
+
+@view
+def count() -> int:
+    return load("count", 0)
+
+
+@view
+def params() -> dict:
+    return {"attendance_reward": load("p:attendance_reward")}

@@ -1,0 +1,63 @@
+# mypy: ignore-errors
+# ruff: noqa
+"""notices: announcements of the committee and the property company, by the hash of
+their text with a title, and residents' acknowledgements of having read them."""
+
+MAX_TITLE_CHARS = 100
+
+
+def init(config: dict) -> None:
+    store("count", 0)
+
+
+def _get(notice_id: int) -> dict:
+    n = load("n:" + str(notice_id)) if type_name(notice_id) == "int" else None
+    if n is None:
+        raise Error("no such notice", "not_found")
+    return n
+
+
+def post(title: str, content_hash: bytes) -> int:
+    """Committee member or property company: post a notice."""
+    if not has_role(caller, "committee") and not has_role(caller, "property_company"):
+        raise Error("the committee or property_company role is required", "not_allowed")
+    if type_name(title) != "str" or len(title) == 0 or len(title) > MAX_TITLE_CHARS:
+        raise Error("title: a str of 1..100 characters", "bad_arg")
+    if type_name(content_hash) != "bytes" or len(content_hash) != 32:
+        raise Error("content_hash: 32 bytes (a sha256)", "bad_arg")
+    nid = load("count", 0) + 1
+    store("count", nid)
+    store("n:" + str(nid), {"id": nid, "title": title, "content_hash": content_hash,
+                            "by": caller, "at": block_time, "acks": 0})
+    emit("NoticePosted", id=nid, by=caller, title=title, content_hash=content_hash)
+    return nid
+
+
+def acknowledge(notice_id: int) -> int:
+    """Resident: acknowledge having read a notice, once. Returns the count of readers."""
+    if not has_role(caller, "resident"):
+        raise Error("the resident role is required", "not_allowed")
+    n = _get(notice_id)
+    key = "ack:" + str(notice_id) + ":" + caller
+    if has(key):
+        raise Error("already acknowledged", "exists")
+    store(key, block_time)
+    n["acks"] += 1
+    store("n:" + str(notice_id), n)
+    emit("NoticeAcknowledged", id=notice_id, resident=caller)
+    return n["acks"]
+
+
+@view
+def notice(notice_id: int) -> dict:
+    return load("n:" + str(notice_id))
+
+
+@view
+def acknowledged(notice_id: int, address: str) -> bool:
+    return has("ack:" + str(notice_id) + ":" + str(address))
+
+
+@view
+def count() -> int:
+    return load("count", 0)
