@@ -66,6 +66,7 @@ MAX_CLOCK_DRIFT_MS = 15_000
 # Signature checks of a batch this large move to a worker thread (PyNaCl releases the GIL).
 THREAD_VERIFY_MIN_TXS = 16
 MAX_EXECUTED_CACHE = 16
+MAX_RECENT_MESSAGES = 256
 
 
 class NodeError(ChainError):
@@ -324,11 +325,12 @@ class Node:
         self.blobs = open_blob_service(self)  # culture works by hash, replicated (node/blobs.py)
         self.rpc = RpcServer(self, config.rpc)
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
-        self.network.on_connect.append(self._on_peer_change)
+        self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
         self.mempool.on_added.append(self._on_txs_added)
         self._timer: asyncio.TimerHandle | None = None
         self._held: list[Message] = []
+        self._recent: list[tuple[int, ConsensusFrame]] = []
         self._held_timer: asyncio.TimerHandle | None = None
         self._last_commit_ms = now_ms()
         self._stopped = asyncio.Event()
@@ -545,7 +547,7 @@ class Node:
             self._schedule_release()
         else:
             for msg in broadcast:
-                self.network.broadcast(ConsensusFrame(msg.encode()))
+                self._broadcast(msg)
         for key, msg in out.send:
             self.network.send(key, ConsensusFrame(msg.encode()))
         if out.view_changes:
@@ -582,7 +584,17 @@ class Node:
         if self._stopped.is_set():
             return
         for msg in held:
-            self.network.broadcast(ConsensusFrame(msg.encode()))
+            self._broadcast(msg)
+
+    def _broadcast(self, msg: Message) -> None:
+        frame = ConsensusFrame(msg.encode())
+        log.debug("broadcast %s h=%d", type(msg).__name__, msg.height)
+        self.network.broadcast(frame)
+        # Kept for peers that connect later: the replica does not retransmit, and a
+        # proposal sent before the links were up would otherwise cost a view change.
+        floor = self.replica.height - 1
+        self._recent = [(h, f) for h, f in self._recent if h >= floor][-MAX_RECENT_MESSAGES + 1 :]
+        self._recent.append((msg.height, frame))
 
     # --- commit ------------------------------------------------------------------------------
 
@@ -621,6 +633,13 @@ class Node:
 
     def _on_peer_change(self, peer: Peer) -> None:
         self.metrics.peers.set(len(self.network.peers))
+
+    def _on_peer_connected(self, peer: Peer) -> None:
+        self._on_peer_change(peer)
+        floor = self.replica.height - 1
+        for h, frame in self._recent:
+            if h >= floor:
+                peer.send(frame)
 
 
 # --- the blocking entry point -------------------------------------------------------------------
