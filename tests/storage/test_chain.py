@@ -1,0 +1,251 @@
+"""ChainStore round trips, refusals that write nothing, reopen, schema check; the WAL."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from core.hashing import ZERO_HASH
+from core.types import Block, CommitCertificate, Receipt, SignedTx, Validator, ValidatorSet
+from storage import schema
+from storage.chain import ChainStore
+from storage.errors import (
+    BlockMismatch,
+    SchemaVersionError,
+    StateRootMismatch,
+    StorageError,
+    WrongHeight,
+)
+from storage.kv import MemoryStore
+from storage.leveldb import LevelDBStore
+from storage.state import EMPTY_ROOT, Overlay, verify_state_proof
+from storage.wal import ConsensusWAL
+from tests.storage.builders import (
+    VALIDATORS,
+    certify,
+    make_block,
+    receipt_for,
+    transfer,
+)
+
+NEXT_VALIDATORS = ValidatorSet((*VALIDATORS.validators, Validator(b"\x07" * 32, "new")))
+
+
+def block_for(
+    store: ChainStore, writes: dict[bytes, bytes | None], n_txs: int = 3
+) -> tuple[Block, CommitCertificate | None, list[Receipt], Overlay]:
+    height = store.height + 1
+    overlay = store.overlay()
+    for k, v in writes.items():
+        if v is None:
+            overlay.delete(k)
+        else:
+            overlay.set(k, v)
+    txs = [transfer(height * 100 + i) for i in range(n_txs)]
+    receipts = [receipt_for(t, i) for i, t in enumerate(txs)]
+    head = store.head
+    block = make_block(height, ZERO_HASH if head is None else head.hash, txs, receipts, overlay)
+    return block, (certify(block) if height else None), receipts, overlay
+
+
+def commit(store: ChainStore, writes: dict[bytes, bytes | None], n_txs: int = 3) -> Block:
+    block, cert, receipts, overlay = block_for(store, writes, n_txs)
+    store.commit_block(block, cert, receipts, overlay, VALIDATORS)
+    return block
+
+
+@pytest.fixture(params=["memory", "leveldb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ChainStore:
+    if request.param == "memory":
+        return ChainStore.in_memory(keep_heights=4)
+    return ChainStore.open(tmp_path / "chain", keep_heights=4)
+
+
+def test_empty_store(store: ChainStore) -> None:
+    assert store.height == -1
+    assert store.head is None
+    assert store.state_root == EMPTY_ROOT
+    assert store.block(0) is None
+    assert store.certificate(0) is None
+    assert store.receipts(0) == []
+    assert store.validator_set(0) is None
+    assert store.state().get(b"k") is None
+
+
+def test_commit_and_read_back(store: ChainStore) -> None:
+    genesis = commit(store, {b"alice": b"100", b"bob": b"5"})
+    assert store.height == 0
+    assert store.certificate(0) is None
+    assert store.validator_set(0) == VALIDATORS  # genesis header names the set
+    blocks = [genesis]
+    for h in range(1, 4):
+        blocks.append(commit(store, {b"alice": b"%d" % (100 - h), b"h%d" % h: b"x"}, n_txs=h))
+    assert store.height == 3
+    assert store.state_root == blocks[-1].header.state_root
+    for h, block in enumerate(blocks):
+        got = store.block(h)
+        assert got == block
+        assert got is not None and got.encode() == block.encode()
+        assert store.block_by_hash(block.hash) == block
+        assert store.validator_set(h + 1) == VALIDATORS
+        receipts = store.receipts(h)
+        assert [r.tx_hash for r in receipts] == [t.hash for t in block.txs]
+        for i, tx in enumerate(block.txs):
+            assert store.tx_location(tx.hash) == (h, i)
+            assert store.receipt(tx.hash) == receipts[i]
+        if h:
+            cert = store.certificate(h)
+            assert cert is not None and cert.block_hash == block.hash
+    # stored in canonical encoding
+    assert store.kv.get(schema.block_key(2)) == blocks[2].encode()
+    assert store.kv.get(schema.receipt_key(2, 1)) == store.receipts(2)[1].encode()
+    assert store.state().get(b"alice") == b"97"
+    assert store.block(9) is None and store.block(-1) is None
+    assert store.block_by_hash(b"\x01" * 32) is None
+    assert store.receipt(b"\x02" * 32) is None and store.tx_location(b"\x02" * 32) is None
+
+
+def test_prove_against_header_roots(store: ChainStore) -> None:
+    blocks = [commit(store, {b"k": b"%d" % h, b"only%d" % h: b"1"}) for h in range(7)]
+    for h in range(2, 7):  # keep_heights=4: heights 2..6 are kept
+        root = blocks[h].header.state_root
+        value, proof = store.prove(b"k", h)
+        assert value == b"%d" % h
+        assert verify_state_proof(root, b"k", value, proof)
+        value, proof = store.prove(b"only6", h)
+        assert value == (b"1" if h == 6 else None)
+        assert verify_state_proof(root, b"only6", value, proof)
+    with pytest.raises(KeyError):
+        store.prove(b"k", 1)
+    with pytest.raises(KeyError):
+        store.prove(b"k", 7)
+    value, proof = store.prove(b"k")
+    assert value == b"6" and verify_state_proof(store.state_root, b"k", value, proof)
+
+
+def _kv_snapshot(store: ChainStore) -> list[tuple[bytes, bytes]]:
+    return list(store.kv.iterate())
+
+
+def test_refused_commits_write_nothing(store: ChainStore) -> None:
+    commit(store, {b"a": b"1"})
+    commit(store, {b"a": b"2"})
+    before = _kv_snapshot(store)
+    root = store.state_root
+    block, cert, receipts, overlay = block_for(store, {b"a": b"3", b"b": b"4"})
+
+    bad_height = dataclasses.replace(block, header=dataclasses.replace(block.header, height=5))
+    with pytest.raises(WrongHeight) as e1:
+        store.commit_block(bad_height, cert, receipts, overlay, VALIDATORS)
+    assert e1.value.code == "wrong_height"
+
+    other_root = dataclasses.replace(
+        block, header=dataclasses.replace(block.header, state_root=b"\x05" * 32)
+    )
+    with pytest.raises(StateRootMismatch) as e2:
+        store.commit_block(other_root, certify(other_root), receipts, overlay, VALIDATORS)
+    assert e2.value.code == "state_root_mismatch"
+
+    with pytest.raises(BlockMismatch):
+        store.commit_block(block, None, receipts, overlay, VALIDATORS)
+    with pytest.raises(BlockMismatch):
+        store.commit_block(block, certify(store.head), receipts, overlay, VALIDATORS)  # type: ignore[arg-type]
+    with pytest.raises(BlockMismatch):
+        store.commit_block(block, cert, receipts[:-1], overlay, VALIDATORS)
+    with pytest.raises(BlockMismatch):
+        store.commit_block(block, cert, receipts[::-1], overlay, VALIDATORS)
+    orphan = dataclasses.replace(
+        block, header=dataclasses.replace(block.header, prev_hash=b"\x09" * 32)
+    )
+    with pytest.raises(BlockMismatch):
+        store.commit_block(orphan, certify(orphan), receipts, overlay, VALIDATORS)
+    foreign = ChainStore.in_memory().overlay()
+    with pytest.raises(StorageError):
+        store.commit_block(block, cert, receipts, foreign, VALIDATORS)
+
+    assert _kv_snapshot(store) == before
+    assert store.height == 1 and store.state_root == root
+    store.commit_block(block, cert, receipts, overlay, NEXT_VALIDATORS)
+    assert store.height == 2
+    assert store.validator_set(3) == NEXT_VALIDATORS
+    assert store.state().get(b"b") == b"4"
+
+
+def test_genesis_takes_no_certificate(store: ChainStore) -> None:
+    block, _, receipts, overlay = block_for(store, {b"a": b"1"})
+    with pytest.raises(BlockMismatch):
+        store.commit_block(block, certify(block), receipts, overlay, VALIDATORS)
+    assert store.height == -1
+
+
+def test_pipelined_overlay_commits_after_its_parent(store: ChainStore) -> None:
+    commit(store, {b"a": b"1"})
+    # execute h+1 on an overlay stacked on h's uncommitted overlay
+    block1, cert1, receipts1, overlay1 = block_for(store, {b"a": b"2", b"b": b"1"})
+    overlay2 = overlay1.overlay()
+    assert overlay2.get(b"a") == b"2"
+    overlay2.set(b"c", b"3")
+    overlay2.delete(b"b")
+    store.commit_block(block1, cert1, receipts1, overlay1, VALIDATORS)
+    txs: list[SignedTx] = [transfer(900)]
+    receipts2 = [receipt_for(txs[0])]
+    block2 = make_block(2, block1.hash, txs, receipts2, overlay2)
+    store.commit_block(block2, certify(block2), receipts2, overlay2, VALIDATORS)
+    assert store.state().get(b"a") == b"2"
+    assert store.state().get(b"b") is None
+    assert store.state().get(b"c") == b"3"
+
+
+def test_reopen_resumes_at_the_head(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "chain")
+    blocks = [commit(store, {b"k%d" % h: b"v", b"n": b"%d" % h}) for h in range(5)]
+    store.close()
+    store = ChainStore.open(tmp_path / "chain")
+    assert store.height == 4
+    assert store.head == blocks[-1]
+    assert store.state_root == blocks[-1].header.state_root
+    assert store.state().get(b"n") == b"4"
+    commit(store, {b"n": b"5"})
+    assert store.height == 5
+    store.close()
+
+
+def test_schema_version_is_checked(tmp_path: Path) -> None:
+    kv = LevelDBStore(tmp_path / "db")
+    kv.put(schema.META_SCHEMA, b"hkchain-store/0")
+    kv.close()
+    with pytest.raises(SchemaVersionError) as e:
+        ChainStore.open(tmp_path / "db")
+    assert e.value.code == "schema_version"
+    foreign = MemoryStore()
+    foreign.put(b"something", b"else")
+    with pytest.raises(SchemaVersionError):
+        ChainStore(foreign)
+    fresh = MemoryStore()
+    ChainStore(fresh)
+    assert fresh.get(schema.META_SCHEMA) == schema.SCHEMA_VERSION
+
+
+def test_schema_prefixes_are_prefix_free() -> None:
+    for a in schema.ALL_PREFIXES:
+        for b in schema.ALL_PREFIXES:
+            assert a == b or not b.startswith(a)
+
+
+def test_wal_save_and_load(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "chain")
+    wal = ConsensusWAL(store.kv)
+    assert wal.load() is None
+    wal.save(b"vote-1")
+    wal.save(b"vote-2")
+    assert wal.load() == b"vote-2"
+    with pytest.raises(StorageError):
+        wal.save(b"x" * (4 * 1024 * 1024 + 1))
+    assert wal.load() == b"vote-2"
+    store.close()
+    store = ChainStore.open(tmp_path / "chain")
+    assert ConsensusWAL(store.kv).load() == b"vote-2"
+    assert ConsensusWAL(store.kv, b"other").load() is None
+    store.close()
