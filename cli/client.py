@@ -6,7 +6,10 @@ for people or JSON for scripts (--json), and reports failures as one line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +28,7 @@ from cli.common import (
 )
 from cli.wallet import (
     DEFAULT_EXPIRY_MARGIN,
-    DEFAULT_MAX_FEE,
+    DEFAULT_GAS_LIMIT,
     RpcClient,
     Wallet,
     parse_json_args,
@@ -35,6 +38,7 @@ from core.codec import Value
 from core.crypto import parse_address
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 MAX_WAIT_MS = 600_000
 MAX_SOURCE_BYTES = 256 * 1024
@@ -48,15 +52,47 @@ def _with_rpc(rpc_url: str, fn: Callable[[RpcClient], Awaitable[T]]) -> T:
     return run(go())
 
 
-def wait_options(f: Callable[..., Any]) -> Callable[..., Any]:
+@dataclass(frozen=True)
+class TxOptions:
+    """How a signing command builds and follows its tx."""
+
+    rpc_url: str
+    key_file: str | None
+    max_fee: int | None
+    gas_limit: int
+    expiry_margin: int
+    wait_ms: int
+    as_json: bool
+
+
+def tx_options(f: Callable[..., R]) -> Callable[..., R]:
+    """The options of every signing command, handed to it as one ``opts: TxOptions``."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, rpc_url: str, key_file: str | None, max_fee: int | None,
+                gas_limit: int, expiry_margin: int, wait_ms: int, as_json: bool, **kwargs: Any) -> R:
+        opts = TxOptions(rpc_url, key_file, max_fee, gas_limit, expiry_margin, wait_ms, as_json)
+        return f(*args, opts=opts, **kwargs)
+
+    w: Callable[..., R] = wrapper
+    w = json_option(w)
+    w = wait_options(w)
+    w = click.option("--gas-limit", default=DEFAULT_GAS_LIMIT, show_default=True, type=click.IntRange(1),
+                     help="Gas the tx may use.")(w)
+    w = key_option(w)
+    return rpc_option(w)
+
+
+def wait_options(f: Callable[..., R]) -> Callable[..., R]:
+    """--max-fee, --expiry and --wait-ms (the application commands of cli/apps use these too)."""
     f = click.option("--wait-ms", default=30_000, show_default=True, type=click.IntRange(0, MAX_WAIT_MS),
                      help="How long to wait for the tx to commit; 0 returns once it is accepted.")(f)
-    f = click.option("--max-fee", default=DEFAULT_MAX_FEE, show_default=True, type=click.IntRange(0),
-                     help="Most the sender pays in fees for this tx.")(f)
     f = click.option("--expiry", "expiry_margin", default=DEFAULT_EXPIRY_MARGIN, show_default=True,
                      type=click.IntRange(1, 1_000_000),
                      help="Blocks from now after which the tx may no longer be included.")(f)
-    return f
+    return click.option("--max-fee", default=None, type=click.IntRange(0),
+                        help="Most the sender pays in fees (the payer must hold it). "
+                             "Default: gas limit x gas price.")(f)
 
 
 @click.command("status")
@@ -147,27 +183,27 @@ def _print_tx(doc: dict[str, Any], as_json: bool) -> None:
                     [(e.get("contract"), e.get("name"), e.get("fields")) for e in events if isinstance(e, dict)])
 
 
-def _send(rpc_url: str, key_file: str | None, contract: str, method: str, args: tuple[Value, ...],
-          max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
-    key = load_key(key_file)
+def _send(opts: TxOptions, contract: str, method: str, args: tuple[Value, ...]) -> None:
+    key = load_key(opts.key_file)
 
     async def go(rpc: RpcClient) -> tuple[str, dict[str, Any] | None]:
-        wallet = Wallet(key, rpc, max_fee=max_fee, expiry_margin=expiry_margin)
-        await wallet.sync()
-        if wait_ms == 0:
+        wallet = Wallet(key, rpc, max_fee=opts.max_fee, gas_limit=opts.gas_limit,
+                        expiry_margin=opts.expiry_margin)
+        if opts.wait_ms == 0:
             return await wallet.call(contract, method, args, wait_ms=None)
-        spinner = console().status("Waiting for the tx to commit…") if not as_json else contextlib.nullcontext()
+        spinner = (contextlib.nullcontext() if opts.as_json
+                   else console().status("Waiting for the tx to commit…"))
         with spinner:
-            return await wallet.call(contract, method, args, wait_ms=wait_ms)
+            return await wallet.call(contract, method, args, wait_ms=opts.wait_ms)
 
-    tx_hash, committed = _with_rpc(rpc_url, go)
+    tx_hash, committed = _with_rpc(opts.rpc_url, go)
     if committed is None:
-        if as_json:
+        if opts.as_json:
             print_json({"hash": tx_hash, "status": "accepted"})
         else:
             click.echo(f"accepted  {tx_hash}\n(check it with `hkchain receipt {tx_hash}`)")
         return
-    _print_tx(committed, as_json)
+    _print_tx(committed, opts.as_json)
     rec = committed.get("receipt")
     if isinstance(rec, dict) and rec.get("status") not in (0, "ok", None):
         raise click.ClickException(
@@ -179,39 +215,26 @@ def _send(rpc_url: str, key_file: str | None, contract: str, method: str, args: 
 @click.argument("contract")
 @click.argument("method")
 @click.argument("args_json", default="[]", metavar="[ARGS_JSON]")
-@rpc_option
-@key_option
-@wait_options
-@json_option
+@tx_options
 @friendly_errors
-def tx(contract: str, method: str, args_json: str, rpc_url: str, key_file: str | None,
-       max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
+def tx(contract: str, method: str, args_json: str, opts: TxOptions) -> None:
     """Sign and send a call of CONTRACT.METHOD with ARGS_JSON (a JSON array).
 
     Strings starting with 0x are passed as bytes; numbers must be integers.
     Example: hkchain tx token transfer '["hk1…", 100]'
     """
-    try:
-        args = parse_json_args(args_json)
-    except ValueError as exc:  # pragma: no cover - parse_json_args raises ValidationError
-        raise click.BadParameter(str(exc)) from exc
-    _send(rpc_url, key_file, contract, method, args, max_fee, expiry_margin, wait_ms, as_json)
+    _send(opts, contract, method, parse_json_args(args_json))
 
 
 @click.command("transfer")
 @click.option("--to", "to_address", required=True, metavar="ADDRESS", help="Recipient (hk1…).")
 @click.option("--amount", required=True, type=click.IntRange(1), help="Points to send (an integer).")
-@rpc_option
-@key_option
-@wait_options
-@json_option
+@tx_options
 @friendly_errors
-def transfer(to_address: str, amount: int, rpc_url: str, key_file: str | None,
-             max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
+def transfer(to_address: str, amount: int, opts: TxOptions) -> None:
     """Send community points to ADDRESS and wait until the transfer commits."""
     parse_address(to_address)  # a mistyped address fails here, with the checksum error
-    _send(rpc_url, key_file, "token", "transfer", (to_address, amount), max_fee, expiry_margin,
-          wait_ms, as_json)
+    _send(opts, "token", "transfer", (to_address, amount))
 
 
 @click.command("query")
@@ -241,23 +264,29 @@ def query(contract: str, method: str, args_json: str, rpc_url: str, as_json: boo
 @click.command("deploy")
 @click.argument("name")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@rpc_option
-@key_option
-@wait_options
-@json_option
+@click.argument("init_args_json", default="[]", metavar="[INIT_ARGS_JSON]")
+@tx_options
 @friendly_errors
-def deploy(name: str, source: Path, rpc_url: str, key_file: str | None,
-           max_fee: int, expiry_margin: int, wait_ms: int, as_json: bool) -> None:
-    """Deploy the contract in SOURCE (a .py file in the contract language) as NAME."""
+def deploy(name: str, source: Path, init_args_json: str, opts: TxOptions) -> None:
+    """Deploy the contract in SOURCE (the contract language, docs/CONTRACTS.md) as NAME.
+
+    NAME is 2-32 characters of a-z 0-9 _ starting with a letter; init(*INIT_ARGS_JSON)
+    runs once if the contract defines it. Only committee members may deploy; the fee
+    grows with the source (20 gas a byte), so the gas limit is raised to match.
+    """
     if source.stat().st_size > MAX_SOURCE_BYTES:
         raise click.ClickException(f"{source} is larger than {MAX_SOURCE_BYTES} bytes")
     code = source.read_text()
-    _send(rpc_url, key_file, DEPLOY_CONTRACT, DEPLOY_METHOD, (name, code), max_fee, expiry_margin,
-          wait_ms, as_json)
+    init_args = list(parse_json_args(init_args_json))
+    gas = max(opts.gas_limit, DEPLOY_BASE_GAS + DEPLOY_GAS_PER_BYTE * len(code.encode()))
+    _send(dataclasses.replace(opts, gas_limit=gas), SYSTEM_CONTRACT, "deploy", (name, code, init_args))
 
 
-DEPLOY_CONTRACT = "governance"
-DEPLOY_METHOD = "deploy"
+# docs/CONTRACTS.md: deployment is a call of the `system` pseudo-contract; it costs 20 gas
+# a byte of source on top of running init (headroom for that in the base).
+SYSTEM_CONTRACT = "system"
+DEPLOY_GAS_PER_BYTE = 20
+DEPLOY_BASE_GAS = 200_000
 
 
 @click.command("watch")

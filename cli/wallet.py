@@ -29,7 +29,9 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_EXPIRY_MARGIN = 100  # blocks a tx stays valid for after the height it was built at
-DEFAULT_MAX_FEE = 1_000_000
+# Gas a tx may use unless told otherwise: a transfer takes about 3,500 and a vote 4,400
+# (docs/CONTRACTS.md); the payer must hold max_fee = gas limit x gas price when it runs.
+DEFAULT_GAS_LIMIT = 50_000
 MAX_BATCH_TXS = 1_000  # the node's batch limit; larger lists are sent in chunks
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 MAX_WS_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -229,7 +231,7 @@ class RpcClient:
             await ws.send_json({"subscribe": list(topics)})
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.ERROR:
-                    raise NodeUnreachable(f"subscription to {self.url} failed: {ws.exception()}")
+                    raise NodeUnreachable(f"subscription to {self.url} failed: {msg.data or ws.exception()}")
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     break
                 try:
@@ -307,9 +309,10 @@ def _submit_results(doc: Any, chunk: Sequence[SignedTx]) -> list[SubmitResult]:
 class Wallet:
     """One signing key against one node: builds, signs and submits txs.
 
-    The chain id, current height and the sender's next nonce are fetched once
+    The chain id, current height, gas price and the sender's next nonce are fetched once
     (``sync``); afterwards the nonce advances locally with each signed tx, so batches
-    need no round trip per tx. Call ``sync`` again after a rejection.
+    need no round trip per tx. Call ``sync`` again after a rejection. ``max_fee``
+    defaults to ``gas_limit`` times the chain's gas price.
     """
 
     def __init__(
@@ -317,12 +320,15 @@ class Wallet:
         key: PrivateKey,
         rpc: RpcClient,
         *,
-        max_fee: int = DEFAULT_MAX_FEE,
+        max_fee: int | None = None,
+        gas_limit: int = DEFAULT_GAS_LIMIT,
         expiry_margin: int = DEFAULT_EXPIRY_MARGIN,
     ) -> None:
         self.key = key
         self.rpc = rpc
         self.max_fee = max_fee
+        self.gas_limit = gas_limit
+        self.gas_price = 1
         self.expiry_margin = expiry_margin
         self.chain_id = ""
         self.height = 0
@@ -340,7 +346,16 @@ class Wallet:
         account = await self.rpc.account(self.address)
         # Follow the sender's txs already waiting in this node's mempool, if any.
         self.next_nonce = int(account.get("pending_nonce", account["nonce"]))
+        if self.max_fee is None:
+            price = await self.rpc.query("fees", "gas_price")
+            if type(price) is not int or price < 0:
+                raise NodeUnreachable(f"node at {self.rpc.url} sent a malformed gas price")
+            self.gas_price = price
         self._synced = True
+
+    @property
+    def default_max_fee(self) -> int:
+        return self.gas_limit * self.gas_price if self.max_fee is None else self.max_fee
 
     def build(self, contract: str, method: str, args: Sequence[Value] = (), *,
               max_fee: int | None = None) -> SignedTx:
@@ -354,7 +369,7 @@ class Wallet:
             contract=contract,
             method=method,
             args=tuple(args),
-            max_fee=self.max_fee if max_fee is None else max_fee,
+            max_fee=self.default_max_fee if max_fee is None else max_fee,
             expiry_height=self.height + self.expiry_margin,
         )
         tx.validate_basic()

@@ -33,6 +33,7 @@ from core.types import SignedTx
 CHAIN_ID = "hk-test"
 ALICE = PrivateKey.from_seed_text("wallet-test-alice")
 BOB = PrivateKey.from_seed_text("wallet-test-bob")
+GAS_PRICE = 2
 
 
 @dataclass
@@ -100,6 +101,8 @@ class FakeNode:
 
     async def query(self, request: web.Request) -> web.Response:
         doc = await request.json()
+        if (doc["contract"], doc["method"]) == ("fees", "gas_price"):
+            return web.json_response({"result": GAS_PRICE, "height": self.height})
         if doc["contract"] != "token":
             return web.json_response({"error": {"code": "query_failed", "message": "no contract"}}, status=422)
         return web.json_response({"result": {"args": doc["args"]}, "height": self.height})
@@ -149,10 +152,12 @@ async def test_wallet_signs_batches_with_consecutive_nonces(node: tuple[FakeNode
         assert [r.accepted for r in results] == [True] * 5
         assert [r.tx_hash for r in results] == [t.hash.hex() for t in txs]
 
-        # A second wallet on the same key continues after the pending txs.
-        other = Wallet(ALICE, rpc)
+        # A second wallet on the same key continues after the pending txs, and by default
+        # offers gas limit x the chain's gas price as its max fee.
+        other = Wallet(ALICE, rpc, gas_limit=1234)
         await other.sync()
         assert other.next_nonce == 8
+        assert other.build("token", "transfer", [BOB.address, 1]).tx.max_fee == 1234 * GAS_PRICE
 
 
 async def test_refusals_come_back_per_tx_with_the_node_code(node: tuple[FakeNode, str]) -> None:
