@@ -3,9 +3,9 @@
 ``init_network`` lays out ``DIR/nodeK/`` for each validator (``node.key`` mode 0600,
 ``config.json``, one shared ``genesis.json``) and a funded operator key
 ``DIR/operator.key``. The genesis is the template's (root genesis.json: parameters,
-contracts, roles) with the development keys swapped for the fresh ones everywhere they
-appear, so every grant the template gives the dev operator or a dev validator goes to
-its fresh counterpart. ``load_network`` reads an existing layout back.
+contracts, roles) with the template's validator keys and the dev operator key swapped for
+the fresh ones everywhere they appear, so every grant the template gives them goes to
+their fresh counterparts. ``load_network`` reads an existing layout back.
 
 Ports: node K listens for RPC on ``base_port + 10K`` and for peers on
 ``base_port + 10K + 1`` (node/config.py's localnet layout), so two local networks with
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.crypto import PrivateKey, address_of
+from core.crypto import PUBLIC_KEY_SIZE, PrivateKey, address_of
 from core.errors import ChainError
 from node.config import (
     CONFIG_FILE,
@@ -46,11 +46,7 @@ GENESIS_FILE = "genesis.json"
 OPERATOR_KEY_FILE = "operator.key"
 NODES_FILE = "nodes.json"
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
-DEV_VALIDATOR_SEED = "hkchain-dev-validator-{}"
 DEV_OPERATOR_SEED = "hkchain-dev-operator"
-# How many dev validator keys a template may mention (they are mapped to fresh keys or,
-# beyond the new network's size, dropped with the validator list).
-MAX_TEMPLATE_VALIDATORS = 64
 _NODE_DIR_RE = re.compile(r"^node\d+$")
 
 
@@ -204,31 +200,30 @@ def make_genesis(
 ) -> dict[str, Any]:
     """The template with fresh keys in place of the development ones.
 
-    Every dev validator's and the dev operator's address and public key (hex) are
-    replaced wherever they occur (accounts, roles, parameters), the validator list is
-    rebuilt from the fresh keys, and accounts of dev validators beyond the new size are
-    dropped. Parameters, contracts and other grants are kept as they are.
+    The template's validators (by position) and the dev operator have their address and
+    public key (hex) replaced wherever they occur (accounts, roles, parameters); the
+    validator list is rebuilt from the fresh keys; entries naming a template validator
+    beyond the new size are dropped. Parameters, contracts and other grants are kept.
     """
-    dev_validators = [
-        PrivateKey.from_seed_text(DEV_VALIDATOR_SEED.format(i)) for i in range(MAX_TEMPLATE_VALIDATORS)
-    ]
-    dev_operator = PrivateKey.from_seed_text(DEV_OPERATOR_SEED)
-    swaps: dict[str, str] = {}
-    dropped: set[str] = set()
-    pairs = [(dev_operator, operator)]
-    for i, dev in enumerate(dev_validators):
-        if i < len(validator_keys):
-            pairs.append((dev, validator_keys[i]))
-        else:
-            dropped.update({dev.address, dev.public_key.hex()})
-    for dev, fresh in pairs:
-        swaps[dev.address] = fresh.address
-        swaps[dev.public_key.hex()] = fresh.public_key.hex()
-
-    doc: dict[str, Any] = _swap(template, swaps, dropped)
     template_validators = template.get("validators")
     if not isinstance(template_validators, list) or not template_validators:
         raise HomeError("genesis template has no validator list")
+    dev_operator = PrivateKey.from_seed_text(DEV_OPERATOR_SEED)
+    swaps = {
+        dev_operator.address: operator.address,
+        dev_operator.public_key.hex(): operator.public_key.hex(),
+    }
+    dropped: set[str] = set()
+    for i, entry in enumerate(template_validators):
+        dev_key = _template_key(entry, i)
+        dev_address = address_of(dev_key)
+        if i < len(validator_keys):
+            swaps[dev_key.hex()] = validator_keys[i].public_key.hex()
+            swaps[dev_address] = validator_keys[i].address
+        else:
+            dropped.update({dev_key.hex(), dev_address})
+
+    doc: dict[str, Any] = _swap(template, swaps, dropped)
     doc["validators"] = [
         _validator_entry(template_validators[i % len(template_validators)], key, f"node{i}")
         for i, key in enumerate(validator_keys)
@@ -239,6 +234,17 @@ def make_genesis(
     if not isinstance(doc.get("chain_id"), str) or not doc["chain_id"]:
         raise HomeError("genesis template has no chain_id")
     return doc
+
+
+def _template_key(entry: Any, index: int) -> bytes:
+    key_hex = entry.get("public_key") if isinstance(entry, dict) else entry
+    try:
+        key = bytes.fromhex(key_hex) if isinstance(key_hex, str) else b""
+    except ValueError:
+        key = b""
+    if len(key) != PUBLIC_KEY_SIZE:
+        raise HomeError(f"genesis template: validators[{index}] has no valid public_key")
+    return key
 
 
 def _validator_entry(shape: Any, key: PrivateKey, name: str) -> Any:
