@@ -1,0 +1,105 @@
+"""A small deterministic executor for node tests: accounts with nonces and balances, a
+key-value contract ``kv`` that emits an event per write. It implements vm.api.Executor so
+the node's own logic (mempool, consensus glue, RPC) can be tested apart from the VM."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core import codec
+from core.codec import Value
+from core.crypto import address_of
+from core.state import StateReader, StateView
+from core.types import (
+    STATUS_INVALID,
+    STATUS_OK,
+    Event,
+    Receipt,
+    SignedTx,
+    Validator,
+    ValidatorSet,
+)
+from vm.api import BlockContext, QueryError, TxRejected
+
+NONCE_WINDOW = 64
+FEE = 1
+
+
+def _int(state: StateReader, key: bytes) -> int:
+    v = state.get(key)
+    return 0 if v is None else int.from_bytes(v, "big")
+
+
+class KvExecutor:
+    def __init__(self, chain_id: str) -> None:
+        self.chain_id = chain_id
+
+    def init_genesis(self, state: StateView, genesis: dict[str, Any]) -> None:
+        vs = ValidatorSet(tuple(
+            Validator(bytes.fromhex(v["public_key"]), v.get("name", "")) for v in genesis["validators"]
+        ))
+        state.set(b"validators", vs.encode())
+        for address, balance in sorted(genesis.get("accounts", {}).items()):
+            state.set(b"bal/" + address.encode(), balance.to_bytes(16, "big"))
+
+    def account_nonce(self, state: StateReader, address: str) -> int:
+        return _int(state, b"nonce/" + address.encode())
+
+    def balance(self, state: StateReader, address: str) -> int:
+        return _int(state, b"bal/" + address.encode())
+
+    def validator_set(self, state: StateReader, height: int) -> ValidatorSet:
+        data = state.get(b"validators")
+        assert data is not None
+        return ValidatorSet.decode(data)
+
+    def check_tx(
+        self, state: StateReader, stx: SignedTx, next_height: int, pending_nonce: int | None = None
+    ) -> None:
+        tx = stx.tx
+        if tx.chain_id != self.chain_id:
+            raise TxRejected("wrong chain", code="wrong_chain")
+        if tx.expiry_height < next_height:
+            raise TxRejected("expired", code="expired")
+        address = address_of(tx.sender)
+        nonce = self.account_nonce(state, address)
+        if tx.nonce < nonce:
+            raise TxRejected(f"nonce {tx.nonce} below {nonce}", code="bad_nonce")
+        if tx.nonce > (pending_nonce if pending_nonce is not None else nonce) + NONCE_WINDOW:
+            raise TxRejected("nonce too far ahead", code="nonce_gap")
+        if tx.max_fee < FEE or self.balance(state, address) < tx.max_fee:
+            raise TxRejected("cannot pay the fee", code="insufficient_fee")
+        if tx.contract != "kv":
+            raise TxRejected("no such contract", code="unknown_contract")
+
+    def execute_block(
+        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx]
+    ) -> list[Receipt]:
+        out = []
+        for stx in txs:
+            tx = stx.tx
+            address = address_of(tx.sender)
+            nonce = self.account_nonce(state, address)
+            bal = self.balance(state, address)
+            if (tx.nonce != nonce or tx.expiry_height < ctx.height or bal < FEE
+                    or tx.contract != "kv"):
+                out.append(Receipt(stx.hash, STATUS_INVALID, 0, 0, None, (), "invalid", "refused"))
+                continue
+            state.set(b"nonce/" + address.encode(), (nonce + 1).to_bytes(8, "big"))
+            state.set(b"bal/" + address.encode(), (bal - FEE).to_bytes(16, "big"))
+            key = tx.args[0] if tx.args and isinstance(tx.args[0], str) else ""
+            value = tx.args[1] if len(tx.args) > 1 else None
+            state.set(b"kv/" + key.encode(), codec.encode(value))
+            out.append(Receipt(stx.hash, STATUS_OK, 10, FEE, None,
+                               (Event("kv", "Set", {"key": key}),)))
+        return out
+
+    def query(
+        self, state: StateReader, contract: str, method: str, args: Sequence[Value],
+        height: int, timestamp_ms: int,
+    ) -> Value:
+        if contract != "kv" or method != "get" or len(args) != 1 or not isinstance(args[0], str):
+            raise QueryError("kv.get(key) only")
+        data = state.get(b"kv/" + args[0].encode())
+        return None if data is None else codec.decode(data)

@@ -1,0 +1,32 @@
+"""An in-process network of four validators on loopback commits txs and agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+
+
+async def test_four_validators_commit_txs_and_agree_on_state(tmp_path: Path) -> None:
+    nodes = await start_nodes(make_homes(tmp_path, 4))
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        txs = [make_tx(u, nonce, key=f"u{u}-{nonce}") for u in range(4) for nonce in range(5)]
+        results = await nodes[0].submit(txs[:10])
+        results += await nodes[2].submit(txs[10:])
+        assert all(isinstance(r, bytes) for r in results), results
+        await wait_for(
+            lambda: all(all(n.store.tx_location(t.hash) is not None for t in txs) for n in nodes),
+            what="all txs committed everywhere",
+        )
+        target = max(n.store.height for n in nodes)
+        await wait_for(lambda: all(n.store.height >= target for n in nodes), what="same height")
+        roots = {n.store.block(target).header.state_root for n in nodes}  # type: ignore[union-attr]
+        hashes = {n.store.block(target).hash for n in nodes}  # type: ignore[union-attr]
+        assert len(roots) == 1 and len(hashes) == 1
+        # Each tx committed exactly once, at one location on every node.
+        for t in txs:
+            assert len({n.store.tx_location(t.hash) for n in nodes}) == 1
+        assert all(len(n.mempool) == 0 for n in nodes)
+    finally:
+        await stop_nodes(nodes)

@@ -1,0 +1,265 @@
+"""The p2p link: mutual handshake admission, and peers that misbehave are dropped while
+the node keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from core.crypto import PrivateKey
+from core.errors import DecodeError
+from node.config import P2PConfig, PeerConfig
+from p2p.errors import HandshakeError
+from p2p.messages import Goodbye, Status, TxAnnounce, decode_frame
+from p2p.network import Identity, Network, Peer, handshake
+from tests.node.harness import free_port, wait_for
+
+CHAIN = "hk-p2p-test"
+GENESIS = b"\x11" * 32
+KEYS = [PrivateKey.from_seed_text(f"p2p-{i}") for i in range(3)]
+STRANGER = PrivateKey.from_seed_text("p2p-stranger")
+
+
+@dataclass
+class StaticAdmission:
+    validators: frozenset[bytes]
+    observers: frozenset[bytes] = frozenset()
+
+    def is_validator(self, public_key: bytes) -> bool:
+        return public_key in self.validators
+
+    def is_admitted(self, public_key: bytes) -> bool:
+        return public_key in self.validators or public_key in self.observers
+
+    def height(self) -> int:
+        return 7
+
+
+ADMISSION = StaticAdmission(frozenset(k.public_key for k in KEYS))
+
+
+def make_network(key: PrivateKey, peers: tuple[PeerConfig, ...] = (), **overrides: int) -> Network:
+    config = dataclasses.replace(
+        P2PConfig(port=free_port(), peers=peers, reconnect_min_ms=50, reconnect_max_ms=200,
+                  handshake_timeout_ms=2000),
+        **overrides,
+    )
+    return Network(config, Identity(key, CHAIN, GENESIS), ADMISSION)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Network]:
+    net = make_network(KEYS[0], max_frame_bytes=64 * 1024, rate_limit_frames_per_s=50,
+                       rate_burst_frames=100)
+    net.handle(Status.TAG, lambda peer, frame: None)
+    await net.start()
+    yield net
+    await net.stop()
+
+
+async def dial(net: Network, key: PrivateKey, chain: str = CHAIN, genesis: bytes = GENESIS,
+               admission: StaticAdmission = ADMISSION) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse]:
+    session = aiohttp.ClientSession()
+    ws = await session.ws_connect(f"ws://127.0.0.1:{net.port}/p2p", max_msg_size=1 << 24)
+    return session, ws
+
+
+async def run_handshake(net: Network, key: PrivateKey, chain: str = CHAIN,
+                        genesis: bytes = GENESIS) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse]:
+    session, ws = await dial(net, key)
+    everyone = StaticAdmission(frozenset(k.public_key for k in [*KEYS, STRANGER]))
+    try:
+        await handshake(ws, Identity(key, chain, genesis), everyone, KEYS[0].public_key, 2.0, 1 << 20)
+    except BaseException:
+        await ws.close()
+        await session.close()
+        raise
+    return session, ws
+
+
+async def closed_after(ws: aiohttp.ClientWebSocketResponse) -> list[object]:
+    """Frames received until the server closes the link (bounded)."""
+    frames: list[object] = []
+    async with asyncio.timeout(5):
+        while True:
+            msg = await ws.receive()
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                return frames
+            try:
+                frames.append(decode_frame(msg.data))
+            except DecodeError:
+                frames.append(msg.data)
+
+
+async def test_two_validators_connect_once_and_exchange_frames() -> None:
+    a = make_network(KEYS[0])
+    b = make_network(KEYS[1])
+    a.config = P2PConfig(port=a.config.port, peers=(PeerConfig("b", KEYS[1].public_key, f"ws://127.0.0.1:{b.config.port}/p2p"),),
+                         reconnect_min_ms=50, reconnect_max_ms=200)
+    b.config = P2PConfig(port=b.config.port, peers=(PeerConfig("a", KEYS[0].public_key, f"ws://127.0.0.1:{a.config.port}/p2p"),),
+                         reconnect_min_ms=50, reconnect_max_ms=200)
+    got: list[int] = []
+    b.handle(Status.TAG, lambda peer, frame: got.append(frame.height))  # type: ignore[attr-defined]
+    await a.start()
+    await b.start()
+    try:
+        await wait_for(lambda: KEYS[1].public_key in a.peers and KEYS[0].public_key in b.peers,
+                       what="link up")
+        assert a.broadcast(Status(42)) == 1
+        await wait_for(lambda: got == [42], what="frame delivered")
+        # One link per pair, whoever dialed.
+        assert len(a.peers) == 1 and len(b.peers) == 1
+        assert a.peers[KEYS[1].public_key].height == 7  # from the Hello
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_redials_after_the_peer_restarts() -> None:
+    # Of two validators the lower key dials.
+    low, high = sorted(KEYS[:2], key=lambda k: k.public_key)
+    b_port = free_port()
+    a = Network(P2PConfig(port=free_port(), peers=(PeerConfig("b", high.public_key, f"ws://127.0.0.1:{b_port}/p2p"),),
+                          reconnect_min_ms=50, reconnect_max_ms=200),
+                Identity(low, CHAIN, GENESIS), ADMISSION)
+    await a.start()
+    try:
+        for _ in range(2):
+            b = Network(P2PConfig(port=b_port), Identity(high, CHAIN, GENESIS), ADMISSION)
+            await b.start()
+            await wait_for(lambda: high.public_key in a.peers, what="reconnect")
+            await b.stop()
+            await wait_for(lambda: high.public_key not in a.peers, what="link loss noticed")
+    finally:
+        await a.stop()
+
+
+async def test_handshake_accepts_a_validator(server: Network) -> None:
+    session, ws = await run_handshake(server, KEYS[1])
+    try:
+        await wait_for(lambda: KEYS[1].public_key in server.peers, what="admitted")
+    finally:
+        await ws.close()
+        await session.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "chain", "genesis", "code"),
+    [
+        (STRANGER, CHAIN, GENESIS, "not_admitted"),
+        (KEYS[1], "another-chain", GENESIS, "wrong_chain"),
+        (KEYS[1], CHAIN, b"\x22" * 32, "wrong_genesis"),
+    ],
+)
+async def test_handshake_refuses(server: Network, key: PrivateKey, chain: str, genesis: bytes, code: str) -> None:
+    with pytest.raises(HandshakeError) as info:
+        session, ws = await run_handshake(server, key, chain, genesis)
+        await ws.close()
+        await session.close()
+    # The dialer learns why (or refuses on its own side for chain/genesis mismatches).
+    assert info.value.code in (code, "refused")
+    if info.value.code == "refused":
+        assert code in info.value.message
+    await wait_for(lambda: server.refused_handshakes >= 1, what="refusal counted")
+    assert key.public_key not in server.peers
+
+
+async def test_handshake_refuses_a_forged_signature(server: Network) -> None:
+    """A stranger that claims a validator's key cannot sign its challenge."""
+    session, ws = await dial(server, STRANGER)
+    try:
+        from p2p.messages import Auth, Hello
+
+        await ws.send_bytes(Hello(1, CHAIN, GENESIS, KEYS[1].public_key, b"\x00" * 32, 0).encode())
+        theirs = decode_frame((await ws.receive()).data)
+        assert isinstance(theirs, Hello)
+        await ws.send_bytes(Auth(STRANGER.sign(b"whatever")).encode())
+        frames = await closed_after(ws)
+        assert any(isinstance(f, Goodbye) and "bad_auth" in f.reason for f in frames)
+        assert KEYS[1].public_key not in server.peers
+    finally:
+        await ws.close()
+        await session.close()
+
+
+async def _misbehave_then_check_still_serving(server: Network, send: object) -> None:
+    session, ws = await run_handshake(server, KEYS[1])
+    try:
+        await wait_for(lambda: KEYS[1].public_key in server.peers, what="admitted")
+        before = server.misbehaviours
+        await send(ws)  # type: ignore[operator]
+        await closed_after(ws)
+        await wait_for(lambda: KEYS[1].public_key not in server.peers, what="peer dropped")
+        assert server.misbehaviours == before + 1
+    finally:
+        await ws.close()
+        await session.close()
+    # The node carries on: the same validator (or another) can connect again.
+    session, ws = await run_handshake(server, KEYS[2])
+    try:
+        await wait_for(lambda: KEYS[2].public_key in server.peers, what="still serving")
+    finally:
+        await ws.close()
+        await session.close()
+
+
+async def test_oversized_frame_drops_the_peer(server: Network) -> None:
+    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+        await ws.send_bytes(TxAnnounce(tuple(bytes([i % 256]) * 32 for i in range(3000))).encode())
+
+    await _misbehave_then_check_still_serving(server, send)
+
+
+async def test_garbage_frame_drops_the_peer(server: Network) -> None:
+    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+        await ws.send_bytes(b"\xc1\x00garbage")
+
+    await _misbehave_then_check_still_serving(server, send)
+
+
+async def test_unknown_frame_type_drops_the_peer(server: Network) -> None:
+    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+        from core import codec
+
+        await ws.send_bytes(codec.encode([9999, b"x"]))
+
+    await _misbehave_then_check_still_serving(server, send)
+
+
+async def test_text_frame_drops_the_peer(server: Network) -> None:
+    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+        await ws.send_str("hello")
+
+    await _misbehave_then_check_still_serving(server, send)
+
+
+async def test_flood_beyond_the_rate_limit_drops_the_peer(server: Network) -> None:
+    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+        frame = Status(1).encode()
+        for _ in range(300):  # burst is 100 frames
+            if ws.closed:
+                return
+            await ws.send_bytes(frame)
+
+    await _misbehave_then_check_still_serving(server, send)
+
+
+async def test_peer_send_queue_is_bounded() -> None:
+    """A peer object refuses frames once closed, and never raises to the caller."""
+    net = make_network(KEYS[0])
+    await net.start()
+    try:
+        session, ws = await run_handshake(net, KEYS[1])
+        await wait_for(lambda: KEYS[1].public_key in net.peers, what="admitted")
+        peer: Peer = net.peers[KEYS[1].public_key]
+        peer.close("test")
+        assert peer.send(Status(1)) is False
+        await ws.close()
+        await session.close()
+    finally:
+        await net.stop()
