@@ -10,6 +10,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.crypto import PrivateKey
 from core.types import SignedTx, Tx
@@ -56,7 +57,7 @@ class NodeHome:
 
 def make_homes(
     root: Path, n: int, *, observers: int = 0, empty_block_interval_ms: int = 200,
-    view_timeout_ms: int = 2000, p2p_overrides: dict[str, int] | None = None,
+    view_timeout_ms: int = 2000, p2p_overrides: dict[str, Any] | None = None,
 ) -> list[NodeHome]:
     keys = [PrivateKey.from_seed_text(f"node{i}") for i in range(n + observers)]
     ports = [(free_port(), free_port()) for _ in keys]

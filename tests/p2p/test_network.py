@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
@@ -43,7 +44,7 @@ class StaticAdmission:
 ADMISSION = StaticAdmission(frozenset(k.public_key for k in KEYS))
 
 
-def make_network(key: PrivateKey, peers: tuple[PeerConfig, ...] = (), **overrides: int) -> Network:
+def make_network(key: PrivateKey, peers: tuple[PeerConfig, ...] = (), **overrides: Any) -> Network:
     config = dataclasses.replace(
         P2PConfig(port=free_port(), peers=peers, reconnect_min_ms=50, reconnect_max_ms=200,
                   handshake_timeout_ms=2000),
