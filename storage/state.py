@@ -684,18 +684,27 @@ class StateStore:
         self._kv = kv
         self.tree = StateTree(kv, cache_depth=cache_depth)
         self.keep_heights = keep_heights
-        self.height = -1
-        self.root_ref: Ref | None = None
+        # (height, root) of the head, replaced as one object so a reader on another
+        # thread never pairs one commit's height with another's root.
+        self._head: tuple[int, Ref | None] = (-1, None)
         self.serial = 0  # bumped on every commit: invalidates cached overlay roots
 
     def load(self, height: int) -> None:
-        self.height = height
-        self.root_ref = None if height < 0 else self.tree.root_at(height)
+        self._head = (height, None if height < 0 else self.tree.root_at(height))
         self.serial += 1
 
     @property
+    def height(self) -> int:
+        return self._head[0]
+
+    @property
+    def root_ref(self) -> Ref | None:
+        return self._head[1]
+
+    @property
     def root(self) -> bytes:
-        return EMPTY_ROOT if self.root_ref is None else self.root_ref[0]
+        ref = self._head[1]
+        return EMPTY_ROOT if ref is None else ref[0]
 
     def get(self, key: bytes) -> bytes | None:
         return self._kv.get(schema.state_value_key(key))
@@ -706,7 +715,8 @@ class StateStore:
     def compute(
         self, changes: dict[bytes, bytes | None], known: dict[bytes, bytes | None] | None = None
     ) -> TreeUpdate:
-        return self.tree.compute(self.root_ref, changes, self.height + 1, known)
+        height, root = self._head
+        return self.tree.compute(root, changes, height + 1, known)
 
     def stage(self, upd: TreeUpdate, batch: WriteBatch, height: int) -> None:
         if upd.version != height or upd.base_root != self.root_ref:
@@ -728,17 +738,15 @@ class StateStore:
 
     def committed(self, upd: TreeUpdate, height: int) -> None:
         self.tree.committed(upd)
-        self.root_ref = upd.root_ref
-        self.height = height
+        self._head = (height, upd.root_ref)
         self.serial += 1
 
     def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
-        if height is None or height == self.height:
-            root = self.root_ref
-        else:
-            if height > self.height or height < 0:
+        head, root = self._head
+        if height is not None and height != head:
+            if height > head or height < 0:
                 raise KeyError(f"no state at height {height}")
-            if self.keep_heights is not None and height < self.height - self.keep_heights:
+            if self.keep_heights is not None and height < head - self.keep_heights:
                 raise KeyError(f"state of height {height} is pruned")
             root = self.tree.root_at(height)
         return self.tree.prove(root, key)
