@@ -27,6 +27,10 @@ def _register() -> None:
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):
         main.add_command(command)
+    from cli.apps import groups  # the application groups (cli/apps/)
+
+    for group in groups():
+        main.add_command(group)
 
 
 _register()

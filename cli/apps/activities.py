@@ -1,0 +1,113 @@
+"""`hkchain activities …`: community activities, sign-ups and attendance rewards (each
+confirmed attendee is rewarded once per activity)."""
+
+from __future__ import annotations
+
+import click
+
+from cli.apps.base import (
+    TxOptions,
+    address_arg,
+    display,
+    points,
+    query,
+    report,
+    send,
+    show,
+    table,
+    time_arg,
+    tx_command,
+    view_command,
+)
+
+KINDS = ("volunteer", "culture", "other")
+
+
+@click.group("activities")
+def activities() -> None:
+    """Activities: propose, approve, sign up, confirm attendance (rewarded once)."""
+
+
+@activities.command("propose")
+@click.option("--kind", required=True, type=click.Choice(KINDS))
+@click.option("--title", required=True)
+@click.option("--start", required=True, metavar="TIME", help="Unix seconds, +2h/+3d, or 2027-01-05T19:00 (UTC).")
+@click.option("--capacity", required=True, type=click.IntRange(1, 512))
+@tx_command
+def propose(kind: str, title: str, start: str, capacity: int, *, opts: TxOptions) -> None:
+    """Propose an activity (committee: approved at once; residents: needs approval)."""
+    out = send(opts, "activities", "propose", [kind, title, time_arg(start), capacity])
+    report(opts, out, f"Activity #{out.result} proposed", [("title", title)])
+
+
+@activities.command("approve")
+@click.argument("activity_id", type=click.IntRange(1))
+@tx_command
+def approve(activity_id: int, *, opts: TxOptions) -> None:
+    """Approve a resident's activity so sign-ups open (committee)."""
+    report(opts, send(opts, "activities", "approve", [activity_id]), f"Activity #{activity_id} approved")
+
+
+@activities.command("sign-up")
+@click.argument("activity_id", type=click.IntRange(1))
+@tx_command
+def sign_up(activity_id: int, *, opts: TxOptions) -> None:
+    """Sign up for an activity (residents, before it starts)."""
+    report(opts, send(opts, "activities", "sign_up", [activity_id]), f"Signed up for activity #{activity_id}")
+
+
+@activities.command("withdraw")
+@click.argument("activity_id", type=click.IntRange(1))
+@tx_command
+def withdraw(activity_id: int, *, opts: TxOptions) -> None:
+    """Give up your place (before the start)."""
+    report(opts, send(opts, "activities", "withdraw", [activity_id]), f"Withdrew from activity #{activity_id}")
+
+
+@activities.command("confirm")
+@click.argument("activity_id", type=click.IntRange(1))
+@click.argument("attendees", nargs=-1, required=True)
+@tx_command
+def confirm(activity_id: int, attendees: tuple[str, ...], *, opts: TxOptions) -> None:
+    """Confirm who attended (the organiser, after the start); each is rewarded once."""
+    for a in attendees:
+        address_arg(a, "ATTENDEES")
+    out = send(opts, "activities", "confirm_attendance", [activity_id, list(attendees)])
+    report(opts, out, f"Attendance at activity #{activity_id} confirmed",
+           [("attendees", len(attendees)), ("points minted", points(out.result))])
+
+
+@activities.command("show")
+@click.argument("activity_id", type=click.IntRange(1))
+@view_command
+def show_activity(activity_id: int, rpc_url: str, as_json: bool) -> None:
+    """An activity: time, places, sign-ups, attendance."""
+    doc = query(rpc_url, "activities", "activity", [activity_id])
+    if isinstance(doc, dict) and not as_json:
+        doc = {k: display(k, v) for k, v in doc.items()}
+    show(as_json, f"Activity #{activity_id}", doc,
+         ["id", "title", "kind", "start_time", "capacity", "signed_up", "attended", "approved", "organiser"])
+
+
+@activities.command("list")
+@click.option("--last", default=20, show_default=True, type=click.IntRange(1, 200))
+@view_command
+def list_activities(last: int, rpc_url: str, as_json: bool) -> None:
+    """The newest activities."""
+    count = query(rpc_url, "activities", "count", []) or 0
+    docs = [query(rpc_url, "activities", "activity", [i]) for i in range(count, max(0, count - last), -1)]
+    rows = [[d["id"], d["title"], d["kind"], display("start_time", d["start_time"]),
+             f"{d['signed_up']}/{d['capacity']}", d["attended"], "yes" if d["approved"] else "no"]
+            for d in docs if isinstance(d, dict)]
+    table(as_json, f"Activities ({count} in all)",
+          ["id", "title", "kind", "starts", "signed up", "attended", "approved"], rows, raw=docs)
+
+
+@activities.command("participants")
+@click.argument("activity_id", type=click.IntRange(1))
+@view_command
+def participants(activity_id: int, rpc_url: str, as_json: bool) -> None:
+    """Who signed up, and whether each attended."""
+    people = query(rpc_url, "activities", "participants", [activity_id]) or []
+    rows = [[p, "yes" if query(rpc_url, "activities", "attended", [activity_id, p]) else "no"] for p in people]
+    table(as_json, f"Participants of activity #{activity_id}", ["resident", "attended"], rows)

@@ -1,0 +1,274 @@
+"""What the application commands share: options, sending a call and reading a view,
+parsing the domain's argument forms, and printing results as tables.
+
+A signing command sends one contract call through cli/wallet.py, waits for its commit and
+prints the outcome; a refused call (a contract error, e.g. ``not_allowed``) is one line
+on stderr naming the code and the contract's message, exit status 1. A view command makes
+one read-only ``POST /v1/query`` call. ``--json`` prints what the node answered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cli.client import TxOptions as TxOptions  # re-exported for the app modules
+from cli.client import tx_options
+from cli.common import (
+    console,
+    format_value,
+    json_option,
+    load_key,
+    print_json,
+    print_pairs,
+    print_table,
+    rpc_option,
+)
+from cli.wallet import RpcClient, Wallet, run
+from core.codec import Value
+from core.crypto import parse_address
+from core.errors import AddressError, ChainError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_DOC_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _errors_as_one_line(f: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ChainError as exc:
+            raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
+
+    return wrapper
+
+
+def tx_command(f: F) -> F:
+    """The options of a command that signs one call (cli/client.py's: --rpc --key
+    --gas-limit --max-fee --expiry --wait-ms --json), handed over as ``opts: TxOptions``."""
+    out: Any = tx_options(_errors_as_one_line(f))
+    return out  # type: ignore[no-any-return]
+
+
+def view_command(f: F) -> F:
+    """The options of a read-only command: --rpc and --json."""
+    out: Any = json_option(rpc_option(_errors_as_one_line(f)))
+    return out  # type: ignore[no-any-return]
+
+
+# --- talking to the node -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    tx_hash: str
+    height: int
+    result: Any
+    events: list[dict[str, Any]]
+    fee: int
+
+
+def send(opts: TxOptions, contract: str, method: str, args: Sequence[Value]) -> CallOutcome:
+    """Sign ``contract.method(*args)``, submit it and wait for the commit; ClickException
+    (with the contract's error code) if the call failed."""
+    key = load_key(opts.key_file)
+
+    async def go() -> tuple[str, dict[str, Any] | None]:
+        async with RpcClient(opts.rpc_url) as rpc:
+            wallet = Wallet(key, rpc, max_fee=opts.max_fee, gas_limit=opts.gas_limit,
+                            expiry_margin=opts.expiry_margin)
+            await wallet.sync()
+            status = (console().status(f"{contract}.{method}: waiting for the commit…")
+                      if not opts.as_json else contextlib.nullcontext())
+            with status:
+                return await wallet.call(contract, method, list(args),
+                                         wait_ms=max(opts.wait_ms, 1))
+
+    try:
+        tx_hash, committed = run(go())
+    except ChainError as exc:
+        raise click.ClickException(f"{contract}.{method}: {exc.message} [{exc.code}]") from exc
+    assert committed is not None
+    rec = committed.get("receipt") or {}
+    if rec.get("status") != 0:
+        code = rec.get("error_code") or rec.get("status_name") or "failed"
+        message = rec.get("error_message") or "the call failed"
+        raise click.ClickException(f"{contract}.{method} refused: {message} [{code}] (tx {tx_hash})")
+    return CallOutcome(tx_hash, int(committed.get("height", 0)), rec.get("result"),
+                       list(rec.get("events") or []), int(rec.get("fee", 0)))
+
+
+def query(rpc_url: str, contract: str, method: str, args: Sequence[Value] = ()) -> Any:
+    """A read-only call; its JSON result (bytes as 0x-hex). ClickException on failure."""
+
+    async def go() -> Any:
+        async with RpcClient(rpc_url) as rpc:
+            return await rpc.query(contract, method, list(args))
+
+    try:
+        return run(go())
+    except ChainError as exc:
+        raise click.ClickException(f"{contract}.{method}: {exc.message} [{exc.code}]") from exc
+
+
+def report(opts: TxOptions, outcome: CallOutcome, title: str,
+           pairs: Sequence[tuple[str, Any]] = ()) -> None:
+    """Print a committed call: the caller's summary, then the events it emitted."""
+    if opts.as_json:
+        print_json({"tx_hash": outcome.tx_hash, "height": outcome.height,
+                    "result": outcome.result, "events": outcome.events, "fee": outcome.fee})
+        return
+    rows = [*pairs, ("tx", outcome.tx_hash), ("block", outcome.height), ("fee", outcome.fee)]
+    print_pairs(title, rows)
+    if outcome.events:
+        print_table("Events", ["contract", "event", "fields"],
+                    [(e.get("contract"), e.get("name"), _fields_text(e.get("fields")))
+                     for e in outcome.events])
+
+
+def _fields_text(fields: Any) -> str:
+    if not isinstance(fields, dict):
+        return format_value(fields)
+    return ", ".join(f"{k}={short(v)}" for k, v in fields.items())
+
+
+def show(as_json: bool, title: str, doc: Any, order: Sequence[str] = ()) -> None:
+    """A record (a dict from a view) as a two-column table, ``order`` keys first."""
+    if as_json:
+        print_json({"result": doc})
+        return
+    if doc is None:
+        raise click.ClickException(f"{title}: not found")
+    if not isinstance(doc, dict):
+        click.echo(format_value(doc))
+        return
+    keys = [k for k in order if k in doc] + sorted(k for k in doc if k not in order)
+    print_pairs(title, [(k, display(k, doc[k])) for k in keys])
+
+
+def table(as_json: bool, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+          raw: Any = None) -> None:
+    if as_json:
+        print_json({"result": raw if raw is not None else [dict(zip(columns, r, strict=False)) for r in rows]})
+        return
+    print_table(title, columns, [[short(v) if isinstance(v, str) else v for v in r] for r in rows])
+
+
+# --- display -----------------------------------------------------------------------------
+
+
+def short(v: Any, keep: int = 12) -> str:
+    """Long hex strings shortened for tables; everything else as is."""
+    if isinstance(v, str) and v.startswith("0x") and len(v) > 2 + 2 * keep:
+        return v[: 2 + keep] + "…"
+    return format_value(v)
+
+
+def display(key: str, v: Any) -> Any:
+    """Domain-aware rendering: areas in m², times as UTC dates."""
+    if key.endswith("area_dm2") and type(v) is int:
+        return f"{area_text(v)} m²"
+    if (key.endswith("_at") or key.endswith("_time") or key == "at" or key == "featured_until") \
+            and type(v) is int and v > 1_000_000_000:
+        return time_text(v)
+    return v
+
+
+def area_text(area_dm2: int) -> str:
+    return f"{area_dm2 // 100}.{area_dm2 % 100:02d}"
+
+
+def time_text(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def points(n: Any) -> str:
+    return f"{n} pts" if type(n) is int else format_value(n)
+
+
+# --- argument forms ----------------------------------------------------------------------
+
+
+def address_arg(text: str, what: str = "address") -> str:
+    try:
+        parse_address(text)
+    except AddressError as exc:
+        raise click.BadParameter(exc.message, param_hint=what) from exc
+    return text
+
+
+def account_arg(text: str, what: str = "account") -> str:
+    """An address, or a contract's name (contracts hold points too)."""
+    if text.startswith("hk1"):
+        return address_arg(text, what)
+    if not (2 <= len(text) <= 32 and text.replace("_", "").isalnum() and text.islower()):
+        raise click.BadParameter("an hk1… address or a contract name", param_hint=what)
+    return text
+
+
+def area_dm2_arg(text: str) -> int:
+    """A floor area in m² with up to two decimals ("89.57") as 0.01 m² units."""
+    try:
+        d = Decimal(text.strip())
+    except InvalidOperation:
+        raise click.BadParameter("a floor area in m², e.g. 89.57", param_hint="--area") from None
+    units = d * 100
+    if units != units.to_integral_value() or units <= 0:
+        raise click.BadParameter("a positive area with at most two decimals", param_hint="--area")
+    return int(units)
+
+
+def hash_arg(text: str, what: str = "--doc") -> bytes:
+    """32 bytes naming a document kept off chain: 64 hex characters as given, else the
+    SHA-256 of the file at that path, else the SHA-256 of the text itself."""
+    t = text.strip()
+    hex_part = t.removeprefix("0x")
+    if len(hex_part) == 64:
+        with contextlib.suppress(ValueError):
+            return bytes.fromhex(hex_part)
+    path = Path(t)
+    if len(t) < 4096 and path.is_file():
+        if path.stat().st_size > MAX_DOC_FILE_BYTES:
+            raise click.BadParameter(f"{path} is larger than {MAX_DOC_FILE_BYTES} bytes", param_hint=what)
+        return hashlib.sha256(path.read_bytes()).digest()
+    if not t:
+        raise click.BadParameter("give a hash, a file or some text", param_hint=what)
+    return hashlib.sha256(t.encode()).digest()
+
+
+def time_arg(text: str) -> int:
+    """A time: unix seconds, "+30m"/"+2h"/"+3d" from now, or an ISO date-time (UTC)."""
+    t = text.strip()
+    if t.isdigit():
+        return int(t)
+    if t.startswith("+") and len(t) > 2 and t[1:-1].isdigit() and t[-1] in "smhd":
+        mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}[t[-1]]
+        return int(time.time()) + int(t[1:-1]) * mult
+    try:
+        dt = datetime.fromisoformat(t)
+    except ValueError:
+        raise click.BadParameter("unix seconds, +30m/+2h/+3d, or 2027-01-05T19:00") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp())
+
+
+def pid_of(outcome: CallOutcome, event: str = "ProposalCreated") -> int | None:
+    for e in outcome.events:
+        fields = e.get("fields")
+        if e.get("contract") == "governance" and e.get("name") == event and isinstance(fields, dict):
+            pid = fields.get("id")
+            return pid if type(pid) is int else None
+    return None

@@ -1,0 +1,185 @@
+"""`hkchain culture …`: works (calligraphy, photos, writing) kept by content hash on every
+node, with likes that reward the creator (capped per day) and comments.
+
+``upload`` sends the file to a node's blob store (``POST /v1/blobs``), then registers its
+SHA-256 on chain; every validator fetches the file from its peers. ``get`` downloads a
+work from any node and checks its hash before writing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import click
+
+from cli.apps.base import (
+    TxOptions,
+    address_arg,
+    display,
+    hash_arg,
+    points,
+    query,
+    report,
+    send,
+    show,
+    table,
+    tx_command,
+    view_command,
+)
+from cli.common import print_json, print_pairs
+from cli.wallet import NodeUnreachable, RpcError, run
+
+KINDS = ("calligraphy", "photography", "writing")
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+BLOB_TIMEOUT_S = 60.0
+
+
+async def upload_blob(rpc_url: str, data: bytes) -> str:
+    """Store ``data`` in a node's blob store; its SHA-256 (hex), checked against ours."""
+    url = rpc_url.rstrip("/") + "/v1/blobs"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BLOB_TIMEOUT_S)) as s, \
+                s.post(url, data=data, headers={"Content-Type": "application/octet-stream"}) as resp:
+            doc: Any = await resp.json(content_type=None)
+            status = resp.status
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        raise NodeUnreachable(f"cannot upload to {rpc_url}: {exc or type(exc).__name__}") from exc
+    if status >= 400 or not isinstance(doc, dict):
+        err = doc.get("error", {}) if isinstance(doc, dict) else {}
+        raise RpcError(str(err.get("message", f"HTTP {status}")), code=str(err.get("code", "http_error")),
+                       http_status=status)
+    h = str(doc.get("hash", ""))
+    if h != hashlib.sha256(data).hexdigest():
+        raise RpcError("node answered another hash than the file's", code="hash_mismatch", http_status=status)
+    return h
+
+
+async def download_blob(rpc_url: str, content_hash: str) -> bytes:
+    """A blob from a node, refused unless its SHA-256 is ``content_hash``."""
+    url = rpc_url.rstrip("/") + "/v1/blobs/" + content_hash
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BLOB_TIMEOUT_S)) as s, \
+                s.get(url) as resp:
+            body = await resp.content.read(MAX_UPLOAD_BYTES + 1)
+            status = resp.status
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise NodeUnreachable(f"cannot download from {rpc_url}: {exc or type(exc).__name__}") from exc
+    if status == 404:
+        raise RpcError(f"node {rpc_url} does not hold {content_hash} (yet)", code="not_found", http_status=404)
+    if status >= 400:
+        raise RpcError(f"node answered HTTP {status}", code=f"http_{status}", http_status=status)
+    if hashlib.sha256(body).hexdigest() != content_hash:
+        raise RpcError("the node sent bytes of another hash", code="hash_mismatch", http_status=status)
+    return body
+
+
+@click.group("culture")
+def culture() -> None:
+    """Culture works by content hash, likes (rewarded, capped per day), comments."""
+
+
+@culture.command("upload")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--title", required=True)
+@click.option("--kind", required=True, type=click.Choice(KINDS))
+@tx_command
+def upload(file: Path, title: str, kind: str, *, opts: TxOptions) -> None:
+    """Upload FILE to the node and register it as your work (residents)."""
+    size = file.stat().st_size
+    if not 0 < size <= MAX_UPLOAD_BYTES:
+        raise click.BadParameter(f"a work is 1 byte to {MAX_UPLOAD_BYTES} bytes", param_hint="FILE")
+    data = file.read_bytes()
+    h = run(upload_blob(opts.rpc_url, data))
+    out = send(opts, "culture", "register_work", [bytes.fromhex(h), title, kind, size])
+    report(opts, out, f"Work #{out.result} registered",
+           [("title", title), ("kind", kind), ("size", f"{size} bytes"), ("content hash", h),
+            ("fetch from any node", f"hkchain culture get {out.result} --out FILE")])
+
+
+@culture.command("get")
+@click.argument("work")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rpc", "rpc_url", default=None, metavar="URL", help="The node to download from.")
+def get(work: str, out_file: Path, rpc_url: str | None) -> None:
+    """Download WORK (its id or content hash) from a node, checked against its hash."""
+    from cli.common import default_rpc_url
+
+    url = rpc_url or default_rpc_url()
+    try:
+        if work.isdigit():
+            doc = query(url, "culture", "work", [int(work)])
+            if not isinstance(doc, dict):
+                raise click.ClickException(f"no work #{work}")
+            content_hash = str(doc["content_hash"]).removeprefix("0x")
+        else:
+            content_hash = hash_arg(work, "WORK").hex()
+        data = run(download_blob(url, content_hash))
+    except (NodeUnreachable, RpcError) as exc:
+        raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
+    out_file.write_bytes(data)
+    click.echo(f"{len(data)} bytes, sha256 {content_hash} verified, written to {out_file}")
+
+
+@culture.command("work")
+@click.argument("work_id", type=click.IntRange(1))
+@view_command
+def work(work_id: int, rpc_url: str, as_json: bool) -> None:
+    """One work: title, creator, content hash, likes."""
+    doc = query(rpc_url, "culture", "work", [work_id])
+    if isinstance(doc, dict) and not as_json:
+        doc = {k: display(k, v) for k, v in doc.items()}
+    show(as_json, f"Work #{work_id}", doc,
+         ["id", "title", "kind", "creator", "likes", "comments", "content_hash", "size_bytes"])
+
+
+@culture.command("works")
+@click.option("--last", default=20, show_default=True, type=click.IntRange(1, 200))
+@view_command
+def works(last: int, rpc_url: str, as_json: bool) -> None:
+    """The newest works."""
+    count = query(rpc_url, "culture", "count", []) or 0
+    docs = [query(rpc_url, "culture", "work", [i]) for i in range(count, max(0, count - last), -1)]
+    rows = [[d["id"], d["title"], d["kind"], d["creator"], d["likes"], d["content_hash"]]
+            for d in docs if isinstance(d, dict)]
+    table(as_json, f"Works ({count} in all)", ["id", "title", "kind", "creator", "likes", "hash"],
+          rows, raw=docs)
+
+
+@culture.command("like")
+@click.argument("work_id", type=click.IntRange(1))
+@tx_command
+def like(work_id: int, *, opts: TxOptions) -> None:
+    """Like a work (residents, once per work); its creator earns points up to a daily cap."""
+    out = send(opts, "culture", "like", [work_id])
+    report(opts, out, f"Liked work #{work_id}", [("creator earned", points(out.result))])
+
+
+@culture.command("comment")
+@click.argument("work_id", type=click.IntRange(1))
+@click.option("--text", required=True, metavar="HASH|FILE|TEXT", help="The comment (hashed on chain).")
+@tx_command
+def comment(work_id: int, text: str, *, opts: TxOptions) -> None:
+    """Comment on a work (residents)."""
+    out = send(opts, "culture", "comment", [work_id, hash_arg(text, "--text")])
+    report(opts, out, f"Comment on work #{work_id}", [("comments", out.result)])
+
+
+@culture.command("earned")
+@click.argument("address")
+@click.option("--day", type=click.IntRange(0), default=None, help="Day number (unix time // 86400); default today.")
+@view_command
+def earned(address: str, day: int | None, rpc_url: str, as_json: bool) -> None:
+    """Points ADDRESS earned from likes on a day, against the daily cap."""
+    import time
+
+    address_arg(address, "ADDRESS")
+    d = day if day is not None else int(time.time()) // 86400
+    got = query(rpc_url, "culture", "earned", [address, d])
+    cap = (query(rpc_url, "culture", "params", []) or {}).get("daily_cap")
+    if as_json:
+        print_json({"result": {"earned": got, "day": d, "daily_cap": cap}})
+        return
+    print_pairs(f"Like rewards of {address}", [("day", d), ("earned", points(got)), ("daily cap", points(cap))])

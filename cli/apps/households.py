@@ -1,0 +1,244 @@
+"""`hkchain households …`: the owner-household register, with personal data kept off chain.
+
+``register`` computes the identity commitment locally, seals the resident's data to the
+committee member's key in the committee's local register (node/privacy.py), writes the
+resident's card, and puts only the commitment, unit and area on chain. ``prove`` and
+``verify`` let a resident show a verifier of their choice that their data matches the
+on-chain commitment, signed with the household's key over the verifier's challenge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.apps.base import (
+    TxOptions,
+    address_arg,
+    area_dm2_arg,
+    area_text,
+    query,
+    report,
+    send,
+    show,
+    table,
+    tx_command,
+    view_command,
+)
+from cli.common import DEFAULT_LOCALNET_HOME, load_key, print_json, print_pairs
+from core.crypto import PUBLIC_KEY_SIZE
+from node.privacy import (
+    CommitmentProof,
+    HouseholdCard,
+    HouseholdIdentity,
+    PrivacyError,
+    PrivacyStore,
+)
+
+MAX_PROOF_FILE_BYTES = 256 * 1024
+STORE_ENV = "HKCHAIN_PRIVACY_STORE"
+
+
+def default_store() -> Path:
+    """$HKCHAIN_PRIVACY_STORE, else the local network's first node (the committee's)."""
+    env = os.environ.get(STORE_ENV)
+    if env:
+        return Path(env)
+    return PrivacyStore.of_node_home(DEFAULT_LOCALNET_HOME / "node0").root
+
+
+def store_option(f: Any) -> Any:
+    return click.option(
+        "--store", "store_dir", type=click.Path(file_okay=False, path_type=Path),
+        default=default_store, show_default="$HKCHAIN_PRIVACY_STORE or localnet/node0/data/privacy",
+        help="The committee's encrypted register (a directory on the committee's node).",
+    )(f)
+
+
+@click.group("households")
+def households() -> None:
+    """Owner households: register (data off chain, commitment on chain), prove, verify."""
+
+
+@households.command("register")
+@click.option("--household", "household", required=True, metavar="ADDRESS",
+              help="The household's address (the resident's key).")
+@click.option("--unit", required=True, help='Flat label, e.g. "T3-12B" (no personal data).')
+@click.option("--area", required=True, metavar="M2", help="Exclusive floor area in m², e.g. 89.57.")
+@click.option("--name", required=True, help="Owner's name (kept off chain, encrypted).")
+@click.option("--id-number", required=True, help="Owner's ID number (kept off chain, encrypted).")
+@click.option("--phone", required=True, help="Owner's phone number (kept off chain, encrypted).")
+@click.option("--card-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the resident's card (default: household-UNIT.card.json).")
+@store_option
+@tx_command
+def register(household: str, unit: str, area: str, name: str, id_number: str, phone: str,
+             card_out: Path | None, store_dir: Path, *, opts: TxOptions) -> None:
+    """Register an owner household (committee members only).
+
+    The name, ID number and phone never leave this machine in plaintext: they are sealed
+    to your key in the committee's register (--store) and written to the resident's card;
+    the chain gets the unit, the area and sha256(salt || identity) only.
+    """
+    address_arg(household, "--household")
+    identity = HouseholdIdentity.create(name, id_number, phone)
+    card = HouseholdCard.issue(household, area_dm2_arg(area), identity)
+    committee = load_key(opts.key_file)
+    card_path = card_out or Path(f"household-{_file_safe(unit)}.card.json")
+    store = PrivacyStore(store_dir)
+    # Off chain first: if the chain refuses, nothing is left behind; if this machine
+    # fails after the commit, the resident's salt is already safe in both places.
+    card.save(card_path)
+    record = store.add(card, committee.public_key)
+    try:
+        if not query(opts.rpc_url, "roles", "holds", [household, "resident"]):
+            send(opts, "roles", "grant", [household, "resident"])
+        outcome = send(opts, "households", "register",
+                       [household, unit, card.area_dm2, card.commitment])
+    except BaseException:
+        card_path.unlink(missing_ok=True)
+        store.path_of(record.commitment).unlink(missing_ok=True)
+        raise
+    report(opts, outcome, f"Household {unit} registered", [
+        ("household", household), ("unit", unit), ("area", f"{area_text(card.area_dm2)} m²"),
+        ("commitment (on chain)", "0x" + card.commitment.hex()),
+        ("resident's card", str(card_path)), ("committee register", str(store.root)),
+    ])
+
+
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:40] or "household"
+
+
+@households.command("show")
+@click.argument("address")
+@view_command
+def show_household(address: str, rpc_url: str, as_json: bool) -> None:
+    """The on-chain record of a household: unit, area, commitment, roles."""
+    address_arg(address, "ADDRESS")
+    rec = query(rpc_url, "households", "record", [address])
+    if rec is None:
+        raise click.ClickException(f"{address} is not a registered household")
+    rec = {**rec, "address": address, "roles": query(rpc_url, "roles", "roles_of", [address])}
+    show(as_json, f"Household {rec.get('unit', '')}", rec,
+         ["address", "unit", "area_dm2", "commitment", "registered_at", "roles"])
+
+
+@households.command("totals")
+@view_command
+def totals(rpc_url: str, as_json: bool) -> None:
+    """Total exclusive area and number of owner households (the Article 278 base)."""
+    area, count = query(rpc_url, "households", "totals", [])
+    if as_json:
+        print_json({"result": {"total_area_dm2": area, "households": count}})
+        return
+    print_pairs("Owner households", [("households", count), ("total area", f"{area_text(area)} m²")])
+
+
+@households.command("local")
+@store_option
+@click.option("--reveal", is_flag=True, help="Decrypt and show the personal data (needs --key).")
+@click.option("--key", "key_file", default=None, metavar="FILE",
+              help="The committee member's key the records are sealed to.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def local(store_dir: Path, reveal: bool, key_file: str | None, as_json: bool) -> None:
+    """The committee's local register: sealed records (decrypted only with --reveal)."""
+    try:
+        store = PrivacyStore(store_dir)
+        records = store.records()
+        key = load_key(key_file) if reveal else None
+        rows = []
+        for r in records:
+            row: list[Any] = ["0x" + r.commitment.hex(), r.household, r.committee]
+            if key is not None:
+                card = store.open(r, key) if key.address == r.committee else None
+                row += [card.identity.name, card.identity.id_number, card.identity.phone] \
+                    if card else ["(sealed to another member)", "", ""]
+            rows.append(row)
+    except PrivacyError as exc:
+        raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
+    cols = ["commitment", "household", "sealed to"] + (["name", "id number", "phone"] if reveal else [])
+    table(as_json, f"{len(rows)} households in {store.root}", cols, rows)
+
+
+@households.command("prove")
+@click.option("--card", "card_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The resident's household card.")
+@click.option("--key", "key_file", required=True, metavar="FILE", help="The household's key.")
+@click.option("--challenge", required=True, help="The verifier's challenge (a fresh word or number).")
+@click.option("--seal-to", default=None, metavar="PUBLIC_KEY_HEX",
+              help="Encrypt the proof to the verifier's public key (only they can read it).")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the proof for the verifier.")
+def prove(card_file: Path, key_file: str, challenge: str, seal_to: str | None, out_file: Path) -> None:
+    """Make a proof of your household's commitment for one verifier."""
+    try:
+        card = HouseholdCard.load(card_file)
+        proof = CommitmentProof.create(card, load_key(key_file), challenge)
+        if seal_to:
+            try:
+                pk = bytes.fromhex(seal_to.removeprefix("0x"))
+            except ValueError:
+                pk = b""
+            if len(pk) != PUBLIC_KEY_SIZE:
+                raise click.BadParameter("a 64-hex-character public key", param_hint="--seal-to")
+            data, sealed = proof.seal_to(pk), True
+        else:
+            data, sealed = proof.encode(), False
+    except PrivacyError as exc:
+        raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
+    doc = {"type": "hkchain-household-proof", "sealed": sealed, "data": data.hex()}
+    fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    click.echo(f"proof for household {card.household} written to {out_file}"
+               + (" (sealed to the verifier)" if sealed else ""))
+
+
+@households.command("verify")
+@click.argument("proof_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--challenge", required=True, help="The challenge you gave the resident.")
+@click.option("--key", "key_file", default=None, metavar="FILE",
+              help="Your key, to open a proof sealed to you.")
+@view_command
+def verify(proof_file: Path, challenge: str, key_file: str | None, rpc_url: str, as_json: bool) -> None:
+    """Check a resident's proof against the commitment on chain."""
+    try:
+        if proof_file.stat().st_size > MAX_PROOF_FILE_BYTES:
+            raise PrivacyError("proof file too large", code="bad_proof")
+        doc = json.loads(proof_file.read_text())
+        data = bytes.fromhex(doc["data"])
+        if doc.get("sealed"):
+            if not key_file:
+                raise click.UsageError("this proof is sealed: pass --key with your key")
+            proof = CommitmentProof.open_sealed(data, load_key(key_file))
+        else:
+            proof = CommitmentProof.decode(data)
+        commitment = proof.check()
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"{proof_file} is not a household proof") from exc
+    except PrivacyError as exc:
+        raise click.ClickException(f"proof refused: {exc.message} [{exc.code}]") from exc
+    household = proof.card.household
+    on_chain = bool(query(rpc_url, "households", "verify", [household, commitment]))
+    challenge_ok = proof.challenge == challenge
+    rec = query(rpc_url, "households", "record", [household]) if on_chain else None
+    valid = on_chain and challenge_ok
+    result = {"valid": valid, "household": household, "commitment": "0x" + commitment.hex(),
+              "matches_chain": on_chain, "challenge_matches": challenge_ok,
+              "unit": rec.get("unit") if isinstance(rec, dict) else None,
+              "name": proof.card.identity.name, "id_number": proof.card.identity.id_number,
+              "phone": proof.card.identity.phone}
+    if as_json:
+        print_json(result)
+    else:
+        print_pairs("Household proof " + ("VALID" if valid else "NOT VALID"),
+                    [(k, v) for k, v in result.items() if k != "valid"])
+    if not valid:
+        why = "the commitment is not the one on chain" if not on_chain else "the challenge differs"
+        raise click.ClickException(f"proof not valid: {why}")

@@ -1,0 +1,162 @@
+"""`hkchain services …`: residents' service requests matched to providers, with escrow,
+completion, disputes and ratings."""
+
+from __future__ import annotations
+
+import click
+
+from cli.apps.base import (
+    TxOptions,
+    address_arg,
+    hash_arg,
+    points,
+    query,
+    report,
+    send,
+    show,
+    table,
+    tx_command,
+    view_command,
+)
+
+
+@click.group("services")
+def services() -> None:
+    """Service requests, offers, matching, escrow and ratings."""
+
+
+@services.command("register-provider")
+@click.argument("categories", nargs=-1, required=True)
+@tx_command
+def register_provider(categories: tuple[str, ...], *, opts: TxOptions) -> None:
+    """Offer services in CATEGORIES (service providers), e.g. plumbing repair."""
+    out = send(opts, "services", "register_provider", [list(categories)])
+    report(opts, out, "Provider registered", [("categories", ", ".join(categories))])
+
+
+@services.command("request")
+@click.option("--category", required=True, help="e.g. plumbing, repair, elderly-care.")
+@click.option("--description", required=True, metavar="HASH|FILE|TEXT",
+              help="What is needed (kept off chain; the chain stores its hash).")
+@click.option("--budget", required=True, type=click.IntRange(1), help="Most you will pay, in points.")
+@tx_command
+def request(category: str, description: str, budget: int, *, opts: TxOptions) -> None:
+    """Ask for a service (residents)."""
+    out = send(opts, "services", "request", [category, hash_arg(description, "--description"), budget])
+    report(opts, out, f"Request #{out.result} open", [("category", category), ("budget", points(budget))])
+
+
+@services.command("offer")
+@click.argument("request_id", type=click.IntRange(1))
+@click.option("--price", required=True, type=click.IntRange(1))
+@tx_command
+def offer(request_id: int, price: int, *, opts: TxOptions) -> None:
+    """Offer to do request REQUEST_ID for PRICE points (providers of its category)."""
+    out = send(opts, "services", "offer", [request_id, price])
+    report(opts, out, f"Offer on request #{request_id}", [("price", points(price))])
+
+
+@services.command("offers")
+@click.argument("request_id", type=click.IntRange(1))
+@view_command
+def offers(request_id: int, rpc_url: str, as_json: bool) -> None:
+    """The offers on a request, best match first (rating, then price, then time)."""
+    ranking = query(rpc_url, "services", "ranking", [request_id]) or []
+    rows = []
+    for rank, o in enumerate(ranking, 1):
+        r = o.get("rating_x100", 0)
+        rows.append([rank, o.get("provider"), points(o.get("price")), f"{r // 100}.{r % 100:02d}"])
+    table(as_json, f"Offers on request #{request_id} (best first)",
+          ["rank", "provider", "price", "rating"], rows, raw=ranking)
+
+
+@services.command("accept")
+@click.argument("request_id", type=click.IntRange(1))
+@click.option("--provider", default="", metavar="ADDRESS", help="Pick this offer (default: the best-ranked).")
+@tx_command
+def accept(request_id: int, provider: str, *, opts: TxOptions) -> None:
+    """Accept an offer; its price moves from you into escrow (the requester)."""
+    if provider:
+        address_arg(provider, "--provider")
+    out = send(opts, "services", "accept", [request_id, provider])
+    report(opts, out, f"Request #{request_id} matched", [("provider", out.result)])
+
+
+@services.command("complete")
+@click.argument("request_id", type=click.IntRange(1))
+@tx_command
+def complete(request_id: int, *, opts: TxOptions) -> None:
+    """Confirm the work is done: escrow goes to the provider (the requester)."""
+    out = send(opts, "services", "complete", [request_id])
+    report(opts, out, f"Request #{request_id} completed")
+
+
+@services.command("cancel")
+@click.argument("request_id", type=click.IntRange(1))
+@tx_command
+def cancel(request_id: int, *, opts: TxOptions) -> None:
+    """Cancel (the requester while open; the provider while accepted, refunding escrow)."""
+    out = send(opts, "services", "cancel", [request_id])
+    report(opts, out, f"Request #{request_id} cancelled")
+
+
+@services.command("refund")
+@click.argument("request_id", type=click.IntRange(1))
+@tx_command
+def refund(request_id: int, *, opts: TxOptions) -> None:
+    """Take the escrow back after the provider's time ran out (the requester)."""
+    out = send(opts, "services", "refund", [request_id])
+    report(opts, out, f"Request #{request_id} refunded")
+
+
+@services.command("dispute")
+@click.argument("request_id", type=click.IntRange(1))
+@click.option("--reason", required=True, metavar="HASH|FILE|TEXT")
+@tx_command
+def dispute(request_id: int, reason: str, *, opts: TxOptions) -> None:
+    """Ask the committee to decide (requester or provider)."""
+    out = send(opts, "services", "dispute", [request_id, hash_arg(reason, "--reason")])
+    report(opts, out, f"Request #{request_id} disputed")
+
+
+@services.command("decide")
+@click.argument("request_id", type=click.IntRange(1))
+@click.option("--provider-amount", required=True, type=click.IntRange(0),
+              help="Points of the escrow for the provider; the rest goes back.")
+@tx_command
+def decide(request_id: int, provider_amount: int, *, opts: TxOptions) -> None:
+    """Settle a dispute (committee)."""
+    out = send(opts, "services", "decide", [request_id, provider_amount])
+    report(opts, out, f"Dispute on request #{request_id} decided")
+
+
+@services.command("rate")
+@click.argument("request_id", type=click.IntRange(1))
+@click.option("--score", required=True, type=click.IntRange(1, 5))
+@tx_command
+def rate(request_id: int, score: int, *, opts: TxOptions) -> None:
+    """Rate the provider of a completed request (the requester, once)."""
+    out = send(opts, "services", "rate", [request_id, score])
+    report(opts, out, f"Request #{request_id} rated", [("score", score)])
+
+
+@services.command("show")
+@click.argument("request_id", type=click.IntRange(1))
+@view_command
+def show_request(request_id: int, rpc_url: str, as_json: bool) -> None:
+    """A request: status, provider, price, escrow."""
+    show(as_json, f"Service request #{request_id}", query(rpc_url, "services", "request_of", [request_id]),
+         ["id", "category", "status", "requester", "budget", "provider", "price", "escrow", "rated"])
+
+
+@services.command("provider")
+@click.argument("address")
+@view_command
+def provider(address: str, rpc_url: str, as_json: bool) -> None:
+    """A provider's categories and rating."""
+    address_arg(address, "ADDRESS")
+    doc = query(rpc_url, "services", "provider_of", [address])
+    if isinstance(doc, dict) and not as_json and type(doc.get("rating_x100")) is int:
+        r = doc["rating_x100"]
+        doc = {**doc, "rating": f"{r // 100}.{r % 100:02d} / 5"}
+    show(as_json, f"Provider {address}", doc, ["categories", "rating", "rating_count"])
