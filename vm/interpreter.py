@@ -229,8 +229,10 @@ class Machine:
         time_ms: int,
         origin: str,
         gas_limit: int,
+        max_events: int = G.MAX_EVENTS_PER_TX,
     ) -> None:
         self.journal = journal
+        self.max_events = max_events
         self.host = host
         self.chain_id = chain_id
         self.height = height
@@ -930,8 +932,8 @@ def h_emit(m: Machine, f: Frame, arg: tuple[str, ...]) -> None:
         raise fault("read_only", "emit() in a view call")
     if type(name) is not str or not 0 < len(name) <= 64:
         raise fault("bad_value", "an event name is a str of 1..64 characters")
-    if len(m.events) >= G.MAX_EVENTS_PER_TX:
-        raise fault("too_many_events", f"more than {G.MAX_EVENTS_PER_TX} events")
+    if len(m.events) >= m.max_events:
+        raise fault("too_many_events", f"more than {m.max_events} events")
     fields = dict(zip(arg, values, strict=True))
     size = 0
     for v in values:

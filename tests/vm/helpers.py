@@ -42,6 +42,16 @@ def genesis_doc(**overrides: Any) -> dict[str, Any]:
         {"address": "governance", "balance": 10**9},
     ] + [{"address": k.address, "balance": 10**9} for k in VALIDATOR_KEYS]
     doc["roles"] = [{"address": OPERATOR.address, "role": "committee"}]
+    # Only the system contracts, with the owner register in `roles`: these tests are about
+    # the VM and the system contracts, not the community applications.
+    doc["contracts"] = {name: f"{name}.py" for name in ("roles", "token", "fees", "governance")}
+    params = doc["params"]
+    doc["params"] = {
+        "fees": params["fees"],
+        "roles": params["roles"],
+        "token": {"mint_rules": []},
+        "governance": {"owners_voting_blocks": 100, "chain_voting_blocks": 50},
+    }
     doc.update(overrides)
     return doc
 
