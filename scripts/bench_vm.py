@@ -108,7 +108,7 @@ def main() -> None:
     receipts = ex.execute_block(state, ctx(height), changes)
     print(f"governance.vote changing an earlier vote: gas {receipts[0].gas_used:,}")
     tally = ex.query(state, "governance", "tally", [pid], height, 0)
-    print(f"tally after {len(homes)} votes: {tally}")
+    print(f"tally after {len(homes)} votes: {tally!r}")
 
 
 if __name__ == "__main__":
