@@ -1,0 +1,85 @@
+"""Rewards minted through the token's minting rule: likes capped per creator per day with
+nothing for self-likes, and attendance rewarded once per activity."""
+
+from __future__ import annotations
+
+from tests.apps.harness import DAY_S, Community, h, key
+
+
+def test_likes_earn_up_to_the_daily_cap(town: Community) -> None:
+    c = town.c
+    creator = town.homes[0]
+    wid = c.send(creator, "culture", "register_work", h("calligraphy blob"), "Spring", "calligraphy", 52_000)
+    c.fails("exists", town.homes[1], "culture", "register_work", h("calligraphy blob"), "Copy",
+            "calligraphy", 52_000)
+    assert c.q("culture", "work_by_hash", h("calligraphy blob")) == wid
+    likers = [key(f"liker-{i}") for i in range(25)]
+    c.block([(town.committee, "token", "transfer", [k.address, 1_000_000]) for k in likers])
+    c.block([(town.committee, "roles", "grant", [k.address, "resident"]) for k in likers])
+    # Self-like: recorded, earns nothing (the creator only pays the tx fee).
+    before = c.balance(creator.address)
+    r = c.try_send(creator, "culture", "like", wid)
+    assert r.ok and r.result == 0
+    assert c.balance(creator.address) == before - r.fee
+    before = c.balance(creator.address)
+    rewards = [c.send(k, "culture", "like", wid) for k in likers[:22]]
+    day = c.time_s // DAY_S
+    assert rewards == [1] * 20 + [0, 0]  # like_reward 1, daily_cap 20
+    assert c.balance(creator.address) == before + 20 == before + c.q("culture", "earned", creator.address, day)
+    c.fails("exists", likers[0], "culture", "like", wid)
+    # Next day the cap starts again.
+    c.advance(DAY_S)
+    assert c.send(likers[22], "culture", "like", wid) == 1
+    assert c.q("culture", "work", wid)["likes"] == 24
+    c.send(likers[23], "culture", "comment", wid, h("beautiful brushwork"))
+    assert c.q("culture", "work", wid)["comments"] == 1
+
+
+def test_governance_sets_the_like_rule(town: Community) -> None:
+    c = town.c
+    c.fails("not_allowed", town.committee, "culture", "set_param", "like_reward", 5)
+    pid = c.send(c.validators[0], "governance", "propose_chain",
+                 ["call", "culture", "set_param", ["like_reward", 5]], "Reward likes more")
+    c.block([(v, "governance", "vote", [pid, "yes"]) for v in c.validators[:3]])
+    c.empty_blocks_until(c.q("governance", "proposal", pid)["closes"] + 1)
+    assert c.q("culture", "params")["like_reward"] == 5
+    wid = c.send(town.homes[0], "culture", "register_work", h("photo"), "Harbour", "photography", 10)
+    assert c.send(town.homes[1], "culture", "like", wid) == 5
+
+
+def test_outsider_cannot_like(town: Community) -> None:
+    c = town.c
+    wid = c.send(town.homes[0], "culture", "register_work", h("essay"), "Essay", "writing", 10)
+    r = c.fails("not_allowed", town.outsider, "culture", "like", wid)
+    assert "resident" in r.error_message
+
+
+def test_attendance_rewarded_once(town: Community) -> None:
+    c = town.c
+    a, b, d = town.homes[0], town.homes[1], town.homes[2]
+    start = c.time_s + 3600
+    aid = c.send(town.committee, "activities", "propose", "volunteer", "Beach clean-up", start, 2)
+    c.send(a, "activities", "sign_up", aid)
+    c.send(b, "activities", "sign_up", aid)
+    c.fails("full", d, "activities", "sign_up", aid)
+    c.fails("not_allowed", town.outsider, "activities", "sign_up", aid)
+    c.fails("too_early", town.committee, "activities", "confirm_attendance", aid, [a.address])
+    c.advance(3600)
+    c.fails("not_allowed", a, "activities", "confirm_attendance", aid, [a.address])
+    c.fails("not_found", town.committee, "activities", "confirm_attendance", aid, [d.address])
+    before = c.balance(a.address)
+    assert c.send(town.committee, "activities", "confirm_attendance", aid, [a.address]) == 10
+    assert c.send(town.committee, "activities", "confirm_attendance", aid, [a.address, b.address]) == 10
+    assert c.balance(a.address) == before + 10
+    assert c.q("activities", "activity", aid)["attended"] == 2
+    assert c.q("activities", "attended", aid, b.address) is True
+
+
+def test_resident_activity_needs_approval(town: Community) -> None:
+    c = town.c
+    aid = c.send(town.homes[0], "activities", "propose", "culture", "Poetry night", c.time_s + 999, 10)
+    c.fails("bad_state", town.homes[1], "activities", "sign_up", aid)
+    c.fails("not_allowed", town.homes[1], "activities", "approve", aid)
+    c.send(town.committee, "activities", "approve", aid)
+    c.send(town.homes[1], "activities", "sign_up", aid)
+    assert c.q("activities", "participants", aid) == [town.homes[1].address]
