@@ -7,10 +7,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.codec import Value
 from core.crypto import PrivateKey
 from core.types import STATUS_OK, Receipt, Tx
 from vm.api import BlockContext
@@ -82,7 +82,7 @@ class Chain:
     def advance(self, seconds: int) -> None:
         self.time_ms += seconds * 1000
 
-    def block(self, txs: list[tuple[PrivateKey, str, str, list[Value]]]) -> list[Receipt]:
+    def block(self, txs: Sequence[tuple[PrivateKey, str, str, Sequence[Any]]]) -> list[Receipt]:
         self.height += 1
         self.time_ms += 5000
         signed = []
@@ -108,22 +108,22 @@ class Chain:
             ctx = BlockContext(self.chain_id, self.height, self.time_ms, b"")
             self.executor.execute_block(self.state, ctx, [])
 
-    def try_send(self, signer: PrivateKey, contract: str, method: str, *args: Value) -> Receipt:
+    def try_send(self, signer: PrivateKey, contract: str, method: str, *args: Any) -> Receipt:
         return self.block([(signer, contract, method, list(args))])[0]
 
-    def send(self, signer: PrivateKey, contract: str, method: str, *args: Value) -> Value:
+    def send(self, signer: PrivateKey, contract: str, method: str, *args: Any) -> Any:
         r = self.try_send(signer, contract, method, *args)
         if r.status != STATUS_OK:
             raise Failed(r)
         return r.result
 
-    def fails(self, code: str, signer: PrivateKey, contract: str, method: str, *args: Value) -> Receipt:
+    def fails(self, code: str, signer: PrivateKey, contract: str, method: str, *args: Any) -> Receipt:
         r = self.try_send(signer, contract, method, *args)
         assert r.status != STATUS_OK, f"{contract}.{method} succeeded, expected {code}"
         assert r.error_code == code, f"expected {code}, got {r.error_code}: {r.error_message}"
         return r
 
-    def q(self, contract: str, method: str, *args: Value) -> Any:
+    def q(self, contract: str, method: str, *args: Any) -> Any:
         return self.executor.query(self.state, contract, method, list(args), self.height, self.time_ms)
 
     def balance(self, account: str) -> int:

@@ -4,16 +4,18 @@ satisfaction ratings."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.apps.harness import Community, h
 
-SCHEDULE = [["MGMT", "Management fee", "area", 350], ["LIFT", "Lift maintenance", "fixed", 2000]]
+SCHEDULE: list[list[Any]] = [["MGMT", "Management fee", "area", 350], ["LIFT", "Lift maintenance", "fixed", 2000]]
 
 
 def _bill(town: Community, home: int = 0, period: str = "2027-01") -> int:
     c = town.c
     c.send(town.company, "property", "set_schedule", SCHEDULE)
-    return c.send(town.company, "property", "issue_bill", town.homes[home].address, period,
-                  [["Parking permit", 500]])
+    return int(c.send(town.company, "property", "issue_bill", town.homes[home].address, period,
+                      [["Parking permit", 500]]))
 
 
 def test_bill_issued_paid_and_shown_paid(town: Community) -> None:

@@ -10,7 +10,7 @@ def _setup(town: Community, budget: int = 1000) -> int:
     c = town.c
     for p in town.providers:
         c.send(p, "services", "register_provider", ["plumbing", "cleaning"])
-    return c.send(town.homes[0], "services", "request", "plumbing", h("leaking tap"), budget)
+    return int(c.send(town.homes[0], "services", "request", "plumbing", h("leaking tap"), budget))
 
 
 def test_matched_escrowed_completed_and_rated(town: Community) -> None:
