@@ -23,6 +23,8 @@ def _register() -> None:
     main.add_command(keys.keys)
     from cli.simulate import simulate
     main.add_command(simulate)
+    from cli.bench import bench
+    main.add_command(bench)
     for command in (network.init, network.node, network.localnet, client.status, client.block,
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):
