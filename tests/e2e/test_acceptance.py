@@ -134,6 +134,7 @@ async def _scenario(n: Net) -> None:
     operator = PrivateKey.load(n.net.operator_key_file)
     senders = [PrivateKey.from_seed_text(f"e2e-sender-{i}") for i in range(N_SENDERS)]
     recipients = [PrivateKey.from_seed_text(f"e2e-recipient-{i}").address for i in range(N_RECIPIENTS)]
+    supply_before = await n.rpcs[0].query("token", "supply")
     op_balance, _ = await n.account(operator.address)
     funding = min(op_balance // (2 * N_SENDERS), 10_000_000)
     assert funding > (N_TRANSFERS // N_SENDERS) * AMOUNT * 2, f"operator too poor: {op_balance}"
@@ -186,6 +187,8 @@ async def _scenario(n: Net) -> None:
         balance, nonce = await n.account(senders[s].address, (s + 1) % N_NODES)
         assert balance == funding - len(recs) * AMOUNT - fees
         assert nonce == len(recs)
+    # Transfers and fees move points; none are created or destroyed.
+    assert await n.rpcs[2].query("token", "supply") == supply_before
 
     # --- SIGKILL a validator; the others commit; it restarts and catches up --------------
     await _crash_and_recover(n, victim=3, during=[(operator, 1)])
