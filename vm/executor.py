@@ -399,6 +399,16 @@ class ContractExecutor:
                     m.invoke(layout.GOVERNANCE, "mark_failed", [pid, exc.code, exc.message], SYSTEM_CALLER)
                 except ContractFault:
                     journal.revert_to(0)
+            # Telling an app contract the result is a separate step with its own gas: its
+            # failure reverts only the notification, never the result.
+            mark = journal.mark()
+            m = self._system_machine(journal, ctx)
+            try:
+                bp = m.program_of(layout.GOVERNANCE)
+                if bp is not None and "notify" in bp.functions:
+                    m.invoke(layout.GOVERNANCE, "notify", [pid], SYSTEM_CALLER)
+            except ContractFault:
+                journal.revert_to(mark)
             journal.flush_to(state)
 
     def _system_machine(self, journal: Journal, ctx: BlockContext, gas_limit: int = G.MAX_SYSTEM_GAS,

@@ -156,3 +156,38 @@ def test_bad_actions_refused_at_proposal_time() -> None:
     for action in actions:
         r = c.call(VALIDATOR_KEYS[0], "governance", "propose_chain", [action, "bad"])
         assert r.error_code == "bad_action", action
+
+
+def test_app_proposers_are_told_the_result_and_their_failure_keeps_it() -> None:
+    app = '''
+def propose() -> int:
+    return call("governance", "propose_owners", [9, "a matter of the app", sha256("x")])
+
+def on_closed(pid: int, category: int, status: str) -> None:
+    if load("fail", False):
+        raise Error("boom")
+    store("closed", [pid, category, status, caller])
+
+def set_fail() -> None:
+    store("fail", True)
+
+@view
+def closed() -> list:
+    return load("closed")
+'''
+    hh = [key(f"app-household-{i}") for i in range(3)]
+    g = genesis_doc(households=[{"address": h.address, "area_dm2": 10_000} for h in hh])
+    g["params"]["governance"] = {"owners_voting_blocks": 5, "chain_voting_blocks": 5,
+                                 "app_proposers": ["goodapp", "badapp"]}
+    c = Chain(g)
+    for name in ("goodapp", "badapp"):
+        assert c.deploy(name, app).status == STATUS_OK
+    c.ok(OPERATOR, "badapp", "set_fail", [])
+    good = c.ok(OPERATOR, "goodapp", "propose", [])
+    bad = c.ok(OPERATOR, "badapp", "propose", [])
+    c.block(*[c.tx(h, "governance", "vote", [pid, "yes"]) for h in hh for pid in (good, bad)])
+    c.skip_to(c.query("governance", "proposal", bad)["closes"] + 1)
+    assert c.query("governance", "proposal", good)["status"] == "passed"
+    assert c.query("goodapp", "closed") == [good, 9, "passed", "governance"]
+    assert c.query("governance", "proposal", bad)["status"] == "passed"
+    assert c.query("badapp", "closed") is None

@@ -22,7 +22,8 @@ The governance contract's token balance is the community treasury.
 The owner register is the contract named by config "register" (default "roles"; the
 dev genesis names "households"): it answers household(address) -> area and totals().
 Contracts listed in config "app_proposers" may raise owners' matters themselves and are
-told the result: finalize calls their on_closed(pid, category, status).
+told the result: right after finalize, the executor calls notify(), which calls their
+on_closed(pid, category, status).
 """
 
 OWNERS = "owners"
@@ -250,10 +251,21 @@ def finalize(pid: int) -> str:
     store("p:" + str(pid), p)
     if p["status"] == "passed" and p["kind"] == CHAIN:
         _execute(p["action"])
-    if p["kind"] == OWNERS and p["proposer"] in load("cfg:app_proposers", []):
-        call(p["proposer"], "on_closed", [pid, p["category"], p["status"]])
     emit("ProposalClosed", id=pid, status=p["status"], quorum=result["quorum"])
     return p["status"]
+
+
+def notify(pid: int) -> None:
+    """Tell the app contract that proposed an owners' matter its result (called by the
+    executor right after finalize, in a separate step: if the app's on_closed fails, only
+    the notification is reverted; the Article 278 result stands)."""
+    if caller != "system":
+        raise Error("only the chain sends results", "not_allowed")
+    p = load("p:" + str(pid))
+    if p is None or p["status"] == "open":
+        raise Error("proposal is not closed", "not_due")
+    if p["kind"] == OWNERS and p["proposer"] in load("cfg:app_proposers", []):
+        call(p["proposer"], "on_closed", [pid, p["category"], p["status"]])
 
 
 def mark_failed(pid: int, code: str, message: str) -> None:
