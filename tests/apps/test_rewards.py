@@ -82,4 +82,8 @@ def test_resident_activity_needs_approval(town: Community) -> None:
     c.fails("not_allowed", town.homes[1], "activities", "approve", aid)
     c.send(town.committee, "activities", "approve", aid)
     c.send(town.homes[1], "activities", "sign_up", aid)
-    assert c.q("activities", "participants", aid) == [town.homes[1].address]
+    c.send(town.homes[2], "activities", "sign_up", aid)
+    c.send(town.homes[1], "activities", "withdraw", aid)
+    c.fails("not_found", town.homes[1], "activities", "withdraw", aid)
+    assert c.q("activities", "participants", aid) == [town.homes[2].address]
+    assert c.q("activities", "activity", aid)["signed_up"] == 1
