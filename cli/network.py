@@ -73,8 +73,10 @@ def node_start(home: Path) -> None:
               help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1 (new home only).")
 @click.option("--genesis", "genesis_template", type=GENESIS_PATH, default=None,
               help="Genesis template for a new home (default: the repository's genesis.json).")
+@click.option("--demo", is_flag=True,
+              help="Seed a demo community (households, bills, works, a vote) once the nodes run.")
 @friendly_errors
-def localnet(nodes: int, home: Path, base_port: int, genesis_template: Path | None) -> None:
+def localnet(nodes: int, home: Path, base_port: int, genesis_template: Path | None, demo: bool) -> None:
     """Run a local network: every validator as its own process on 127.0.0.1.
 
     Initialises --home if it is empty, starts the nodes (logs in DIR/nodeK/node.log),
@@ -83,4 +85,10 @@ def localnet(nodes: int, home: Path, base_port: int, genesis_template: Path | No
     """
     from node.localnet import run_localnet
 
-    run_localnet(home, nodes, base_port=base_port, genesis_template=genesis_template)
+    after_start = None
+    if demo:
+        from cli.apps.demo import seed_and_print
+
+        after_start = seed_and_print
+    run_localnet(home, nodes, base_port=base_port, genesis_template=genesis_template,
+                 after_start=after_start)

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -219,8 +219,10 @@ def run_localnet(
     genesis_template: Path | None = None,
     ready_timeout_ms: int = READY_TIMEOUT_MS,
     stop_grace_ms: int = STOP_GRACE_MS,
+    after_start: Callable[[LocalNetwork], None] | None = None,
 ) -> None:
-    """Run a local network in the foreground until Ctrl-C or SIGTERM."""
+    """Run a local network in the foreground until Ctrl-C or SIGTERM. ``after_start``
+    runs once every node answers (e.g. seeding the demo community)."""
     from rich.console import Console
 
     console = Console(highlight=False)
@@ -245,6 +247,8 @@ def run_localnet(
                 supervisor.wait_ready(timeout_ms=ready_timeout_ms)
             supervisor.write_nodes_file()
             print_summary(console, supervisor)
+            if after_start is not None:
+                after_start(network)
             _watch(console, supervisor)
         except KeyboardInterrupt:
             console.print("\nStopping the nodes…")
