@@ -54,6 +54,8 @@ GENESIS_GAS = 2_000_000_000  # genesis is trusted input; only its size bounds it
 KEEP_SCHEDULE_ENTRIES = 16  # validator-set entries kept for answering past heights
 SYSTEM_CALLER = layout.SYSTEM
 DEPLOYER_ROLE = "committee"
+DEFAULT_SPONSORED_PER_DAY = 100  # sponsored txs per sender per day, so flipping votes
+DAY_MS = 86_400_000  # cannot drain the treasury
 
 
 class GenesisError(VMError):
@@ -65,7 +67,7 @@ class GenesisError(VMError):
 class FeeParams:
     """The fees contract's parameters, read once at the start of a block."""
 
-    __slots__ = ("gas_price", "split", "sponsor", "sponsored", "sponsored_role")
+    __slots__ = ("gas_price", "split", "sponsor", "sponsored", "sponsored_per_day", "sponsored_role")
 
     def __init__(self, state: StateReader) -> None:
         def param(name: str, default: Any) -> Any:
@@ -79,6 +81,7 @@ class FeeParams:
             tuple(s.split(".", 1)) for s in param("sponsored", [])
         )
         self.sponsored_role: str | None = param("sponsored_role", None)
+        self.sponsored_per_day: int = param("sponsored_per_day", DEFAULT_SPONSORED_PER_DAY)
 
 
 def _read_int(state: StateReader, key: bytes) -> int:
@@ -253,16 +256,31 @@ class ContractExecutor:
     def balance(self, state: StateReader, address: str) -> int:
         return _read_int(state, layout.balance_key(address))
 
-    def _payer(self, state: StateReader, params: FeeParams, sender: str, contract: str, method: str) -> str:
+    def _payer(
+        self, state: StateReader, params: FeeParams, sender: str, contract: str, method: str,
+        day: int | None,
+    ) -> tuple[str, bytes | None]:
+        """Who pays the fee: the sponsor for a sponsored call by a holder of the sponsored
+        role (at most sponsored_per_day such txs per sender and day), else the sender.
+        With a sponsor, also the new encoded [day, count] of the sender's allowance
+        (``day`` None: admission check, the count is not enforced)."""
         sponsor = params.sponsor
-        if (
+        if not (
             sponsor
             and (contract, method) in params.sponsored
             and (params.sponsored_role is None
                  or state.get(layout.role_key(params.sponsored_role, sender)) is not None)
         ):
-            return sponsor
-        return sender
+            return sender, None
+        if day is None:
+            return sponsor, None
+        raw = state.get(layout.sponsored_key(sender))
+        used_day, used = decode_trusted(raw) if raw is not None else (day, 0)
+        if used_day != day:
+            used = 0
+        if used >= params.sponsored_per_day:
+            return sender, None
+        return sponsor, codec.encode([day, used + 1])
 
     def check_tx(
         self, state: StateReader, stx: SignedTx, next_height: int, pending_nonce: int | None = None
@@ -283,7 +301,7 @@ class ContractExecutor:
         min_fee = G.GAS_TX_BASE * params.gas_price
         if tx.max_fee < min_fee:
             raise TxRejected(f"max_fee {tx.max_fee} is below the minimum {min_fee}", code="insufficient_fee")
-        payer = self._payer(state, params, sender, tx.contract, tx.method)
+        payer, _ = self._payer(state, params, sender, tx.contract, tx.method, None)
         if payer != sender and self.balance(state, payer) < tx.max_fee:
             payer = sender
         if self.balance(state, payer) < tx.max_fee:
@@ -332,13 +350,14 @@ class ContractExecutor:
         if max_fee < G.GAS_TX_BASE * price:
             return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
                            error_message="max_fee below the minimum fee")
-        payer = sender
+        payer, allowance = sender, None
         if params.sponsored:
-            payer = self._payer(state, params, sender, tx.contract, tx.method)
+            payer, allowance = self._payer(state, params, sender, tx.contract, tx.method,
+                                           ctx.timestamp_ms // DAY_MS)
         payer_key = layout.balance_key(payer)
         held = _read_int(state, payer_key)
         if held < max_fee and payer != sender:
-            payer, payer_key = sender, layout.balance_key(sender)
+            payer, payer_key, allowance = sender, layout.balance_key(sender), None
             held = _read_int(state, payer_key)
         if held < max_fee:
             return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
@@ -347,6 +366,8 @@ class ContractExecutor:
         journal.set(nonce_key, encode_value(nonce + 1, "nonce"))
         if max_fee:
             journal.set(payer_key, encode_value(held - max_fee, "balance"))
+        if allowance is not None:
+            journal.set(layout.sponsored_key(sender), allowance)
         gas_limit = min(G.MAX_TX_GAS, max_fee // price) if price else G.MAX_TX_GAS
         m = Machine(journal, self, chain_id=self.chain_id, height=ctx.height, time_ms=ctx.timestamp_ms,
                     origin=sender, gas_limit=gas_limit)

@@ -8,6 +8,7 @@ unambiguous. Values are core.codec encodings unless said otherwise.
     c/<name>/s/<key>       the contract's storage (key: the contract's str key, UTF-8)
     code/<hash>            contract source (raw UTF-8 bytes), by code hash
     n/<address>            account nonce (int): the next nonce the account must use
+    sp/<address>           [day, count] of the account's sponsored txs (fee sponsorship)
     sys/chain              {"chain_id", "genesis_time_ms"}
     sys/validators         validator schedule: [[effective_height, [[public_key, name]…]]…]
 
@@ -66,6 +67,10 @@ def source_key(code_hash: bytes) -> bytes:
 
 def nonce_key(address: str) -> bytes:
     return b"n/" + address.encode()
+
+
+def sponsored_key(address: str) -> bytes:
+    return b"sp/" + address.encode()
 
 
 def balance_key(account: str) -> bytes:

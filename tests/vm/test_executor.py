@@ -176,3 +176,18 @@ def test_genesis_state() -> None:
     # the root genesis.json is valid too
     ContractExecutor("hk-local").init_genesis(DictState(), __import__("json").loads(
         (__import__("pathlib").Path(__file__).resolve().parents[2] / "genesis.json").read_text()))
+
+
+def test_sponsorship_is_capped_per_sender_and_day() -> None:
+    g = genesis_doc()
+    g["params"]["fees"]["sponsored_per_day"] = 2
+    c = Chain(g)
+    resident = key("resident-2")
+    c.ok(OPERATOR, "roles", "register_household", [resident.address, 9000])
+    pid = c.ok(OPERATOR, "governance", "propose_owners", [1, "rules", b"\x01" * 32])
+    payers = []
+    for choice in ("yes", "no", "yes"):
+        r = c.call(resident, "governance", "vote", [pid, choice])
+        payers.append(r.events[-1].fields["payer"] if r.events else r.error_code)
+    assert payers == ["governance", "governance", "insufficient_fee"]
+    assert c.query("governance", "tally", pid)["no_owners"] == 1

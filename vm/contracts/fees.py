@@ -8,11 +8,12 @@ Parameters (storage "p:<name>", read by the executor at the start of every block
                    rounding remainder goes to the first recipient (the treasury)
   sponsor          the account that pays sponsored fees (e.g. "governance", the treasury)
   sponsored        ["contract.method", ...] calls whose fee the sponsor pays ...
-  sponsored_role   ... when the sender holds this role (e.g. "resident")
+  sponsored_role   ... when the sender holds this role (e.g. "resident"),
+  sponsored_per_day ... for at most this many txs per sender and day (default 100)
 Only governance changes them (set_param), through a chain-matter proposal.
 """
 
-NAMES = ("gas_price", "fee_split", "sponsor", "sponsored", "sponsored_role")
+NAMES = ("gas_price", "fee_split", "sponsor", "sponsored", "sponsored_role", "sponsored_per_day")
 MAX_GAS_PRICE = 1000000
 MAX_SPLIT = 8
 MAX_SPONSORED = 32
@@ -49,6 +50,9 @@ def _set(name: str, value) -> None:
         for item in value:
             if type_name(item) != "str" or len(item.split(".")) != 2:
                 raise Error("sponsored items look like 'governance.vote'", "bad_param")
+    elif name == "sponsored_per_day":
+        if type_name(value) != "int" or value < 0 or value > 1000000:
+            raise Error("sponsored_per_day must be an int in 0..1000000", "bad_param")
     elif name == "sponsored_role":
         if type_name(value) != "str":
             raise Error("sponsored_role must be a role name", "bad_param")
