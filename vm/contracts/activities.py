@@ -148,19 +148,26 @@ def confirm_attendance(activity_id: int, attendees: list) -> int:
     return minted
 
 
+def _k(v) -> str:
+    # Views take ids and addresses from anyone: refuse other types with a clear error.
+    if type_name(v) != "int" and type_name(v) != "str":
+        raise Error("an int or str argument is expected", "bad_arg")
+    return str(v)
+
+
 @view
 def activity(activity_id: int) -> dict:
-    return load("a:" + str(activity_id))
+    return load("a:" + _k(activity_id))
 
 
 @view
 def participants(activity_id: int) -> list:
-    return load("pl:" + str(activity_id), [])
+    return load("pl:" + _k(activity_id), [])
 
 
 @view
 def attended(activity_id: int, address: str) -> bool:
-    return has("at:" + str(activity_id) + ":" + str(address))
+    return has("at:" + _k(activity_id) + ":" + _k(address))
 
 
 @view

@@ -154,14 +154,21 @@ def on_closed(pid: int, category: int, status: str) -> None:
     emit("Decided", id=did, pid=pid, status=status)
 
 
+def _k(v) -> str:
+    # Views take ids and addresses from anyone: refuse other types with a clear error.
+    if type_name(v) != "int" and type_name(v) != "str":
+        raise Error("an int or str argument is expected", "bad_arg")
+    return str(v)
+
+
 @view
 def draft_of(draft_id: int) -> dict:
-    return load("d:" + str(draft_id))
+    return load("d:" + _k(draft_id))
 
 
 @view
 def comments(draft_id: int) -> list:
-    return load("cm:" + str(draft_id), [])
+    return load("cm:" + _k(draft_id), [])
 
 
 @view
@@ -176,7 +183,7 @@ def overview(draft_id: int) -> dict:
 
 @view
 def by_pid(pid: int) -> int:
-    return load("pid:" + str(pid))
+    return load("pid:" + _k(pid))
 
 
 @view

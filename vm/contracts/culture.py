@@ -133,9 +133,16 @@ def comment(work_id: int, comment_hash: bytes) -> int:
     return len(cs)
 
 
+def _k(v) -> str:
+    # Views take ids and addresses from anyone: refuse other types with a clear error.
+    if type_name(v) != "int" and type_name(v) != "str":
+        raise Error("an int or str argument is expected", "bad_arg")
+    return str(v)
+
+
 @view
 def work(work_id: int) -> dict:
-    return load("w:" + str(work_id))
+    return load("w:" + _k(work_id))
 
 
 @view
@@ -147,17 +154,17 @@ def work_by_hash(content_hash: bytes) -> int:
 
 @view
 def comments(work_id: int) -> list:
-    return load("cm:" + str(work_id), [])
+    return load("cm:" + _k(work_id), [])
 
 
 @view
 def earned(address: str, day: int) -> int:
-    return load("e:" + str(address) + ":" + str(day), 0)
+    return load("e:" + _k(address) + ":" + _k(day), 0)
 
 
 @view
 def liked(work_id: int, address: str) -> bool:
-    return has("lk:" + str(work_id) + ":" + str(address))
+    return has("lk:" + _k(work_id) + ":" + _k(address))
 
 
 @view

@@ -67,7 +67,7 @@ def register(name: str, category: str) -> None:
 
 def purchase(merchant: str, amount: int, order_ref: str) -> int:
     """Pay a registered merchant for an order; returns the platform fee."""
-    m = load("m:" + merchant) if type_name(merchant) == "str" else None
+    m = load("m:" + merchant) if is_address(merchant) else None
     if m is None or not has_role(merchant, "merchant"):
         raise Error("not a registered merchant", "not_found")
     if type_name(amount) != "int" or amount <= 0 or amount > MAX_AMOUNT:
@@ -110,9 +110,16 @@ def promote(days: int) -> int:
     return until
 
 
+def _k(v) -> str:
+    # Views take ids and addresses from anyone: refuse other types with a clear error.
+    if type_name(v) != "int" and type_name(v) != "str":
+        raise Error("an int or str argument is expected", "bad_arg")
+    return str(v)
+
+
 @view
 def listing(address: str) -> dict:
-    return load("m:" + str(address))
+    return load("m:" + _k(address))
 
 
 @view
@@ -132,7 +139,7 @@ def merchants_all() -> list:
 
 @view
 def payment(merchant: str, order_ref: str) -> dict:
-    return load("o:" + str(merchant) + ":" + str(order_ref))
+    return load("o:" + _k(merchant) + ":" + _k(order_ref))
 
 
 @view

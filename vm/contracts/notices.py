@@ -48,14 +48,21 @@ def acknowledge(notice_id: int) -> int:
     return n["acks"]
 
 
+def _k(v) -> str:
+    # Views take ids and addresses from anyone: refuse other types with a clear error.
+    if type_name(v) != "int" and type_name(v) != "str":
+        raise Error("an int or str argument is expected", "bad_arg")
+    return str(v)
+
+
 @view
 def notice(notice_id: int) -> dict:
-    return load("n:" + str(notice_id))
+    return load("n:" + _k(notice_id))
 
 
 @view
 def acknowledged(notice_id: int, address: str) -> bool:
-    return has("ack:" + str(notice_id) + ":" + str(address))
+    return has("ack:" + _k(notice_id) + ":" + _k(address))
 
 
 @view

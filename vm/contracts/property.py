@@ -297,6 +297,14 @@ def rate(period: str, score: int) -> None:
 
 # --- views ----------------------------------------------------------------------------
 
+
+def _k(v) -> str:
+    # Views take ids and addresses from anyone: refuse other types with a clear error.
+    if type_name(v) != "int" and type_name(v) != "str":
+        raise Error("an int or str argument is expected", "bad_arg")
+    return str(v)
+
+
 @view
 def schedule() -> dict:
     return load("schedule")
@@ -304,20 +312,20 @@ def schedule() -> dict:
 
 @view
 def bill(bill_id: int) -> dict:
-    return load("bill:" + str(bill_id))
+    return load("bill:" + _k(bill_id))
 
 
 @view
 def bills_of(household: str) -> list:
-    return load("bh:" + str(household), [])
+    return load("bh:" + _k(household), [])
 
 
 @view
 def arrears(household: str) -> dict:
     out = []
     total = 0
-    for bid in load("bh:" + str(household), []):
-        b = load("bill:" + str(bid))
+    for bid in load("bh:" + _k(household), []):
+        b = load("bill:" + _k(bid))
         if b["status"] == "unpaid":
             out.append(bid)
             total += b["total"]
@@ -337,26 +345,26 @@ def fund() -> int:
 
 @view
 def spend(spend_id: int) -> dict:
-    return load("sp:" + str(spend_id))
+    return load("sp:" + _k(spend_id))
 
 
 @view
 def service_contract(contract_id: int) -> dict:
-    return load("sc:" + str(contract_id))
+    return load("sc:" + _k(contract_id))
 
 
 @view
 def rating(period: str) -> dict:
-    agg = load("ra:" + str(period), [0, 0])
+    agg = load("ra:" + _k(period), [0, 0])
     avg = 0 if agg[0] == 0 else agg[1] * 100 // agg[0]
     return {"count": agg[0], "sum": agg[1], "average_x100": avg}
 
 
 @view
 def my_rating(period: str, household: str) -> int:
-    return load("rt:" + str(period) + ":" + str(household), 0)
+    return load("rt:" + _k(period) + ":" + _k(household), 0)
 
 
 @view
 def is_confirmer(address: str) -> bool:
-    return has("c:" + str(address))
+    return has("c:" + _k(address))

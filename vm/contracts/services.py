@@ -132,7 +132,7 @@ def offer(request_id: int, price: int) -> None:
 
 
 def _ranked(request_id: int) -> list:
-    offs = load("of:" + str(request_id), [])
+    offs = load("of:" + _k(request_id), [])
     keys = []
     ratings = []
     for i, o in enumerate(offs):
@@ -286,14 +286,21 @@ def rate(request_id: int, score: int) -> None:
     emit("ProviderRated", id=request_id, provider=r["provider"], score=score)
 
 
+def _k(v) -> str:
+    # Views take ids and addresses from anyone: refuse other types with a clear error.
+    if type_name(v) != "int" and type_name(v) != "str":
+        raise Error("an int or str argument is expected", "bad_arg")
+    return str(v)
+
+
 @view
 def request_of(request_id: int) -> dict:
-    return load("rq:" + str(request_id))
+    return load("rq:" + _k(request_id))
 
 
 @view
 def offers(request_id: int) -> list:
-    return load("of:" + str(request_id), [])
+    return load("of:" + _k(request_id), [])
 
 
 @view
@@ -304,7 +311,7 @@ def ranking(request_id: int) -> list:
 
 @view
 def provider_of(address: str) -> dict:
-    p = load("pv:" + str(address))
+    p = load("pv:" + _k(address))
     if p is None:
         return None
     p["rating_x100"] = _rating_x100(p)
