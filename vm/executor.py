@@ -176,8 +176,8 @@ class ContractExecutor:
     def _upgrade(self, m: Machine, name: Any, source: Any) -> Value:
         if type(name) is not str or m.journal.get(layout.code_key(name)) is None:
             raise fault("unknown_contract", f"no contract named {name!r}")
-        if name in m.call_stack:
-            raise fault("reentrancy", "a contract on the call stack cannot be upgraded")
+        # A contract on the call stack (governance upgrading itself) keeps running its old
+        # code in the frames already open; the new code serves every later call.
         ch = self._compile(m, source)
         raw_info = m.journal.get(layout.info_key(name))
         info = decode_trusted(raw_info) if raw_info else {}
@@ -378,7 +378,8 @@ class ContractExecutor:
             args = [a if type(a) in (int, str, bytes, bool) else copy_value(a, m, "tx args") for a in tx.args]
             result = m.invoke(tx.contract, tx.method, args, sender)
             if type(result) not in (int, str, bytes, bool, type(None)):
-                encode_value(result, "result")
+                # the canonical form: tuples become lists, as any decoder would see them
+                result = decode_trusted(encode_value(result, "result", G.MAX_COPY_UNITS))
         except ContractFault as exc:
             journal.revert_to(mark)
             m.events.clear()
@@ -457,8 +458,7 @@ class ContractExecutor:
                 raise fault("not_view", f"{contract}.{method} is not a @view method")
             copied = copy_value(list(args), m, "query args")
             result = m.invoke(contract, method, copied, "", readonly=True)
-            encode_value(result, "result")
-            out: Value = result
+            out: Value = decode_trusted(encode_value(result, "result", G.MAX_COPY_UNITS))
             return out
         except ContractFault as exc:
             raise QueryError(exc.message, code=exc.code) from None

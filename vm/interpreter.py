@@ -1136,8 +1136,8 @@ def b_int(m: Machine, f: Frame, v: Any) -> int:
     if t is int or t is bool:
         return int(v)
     if t is str:
-        if len(v) > 100:
-            raise fault("bad_value", "int() of a string longer than 100 characters")
+        if len(v) > 100 or not v.isascii():
+            raise fault("bad_value", "int() takes at most 100 ASCII characters")
         return _check_int(int(v, 10))
     raise TypeError(f"int() of a {t.__name__}")
 
@@ -1477,16 +1477,23 @@ def m_join(m: Machine, c: Any, parts: Any) -> Any:
     return _check_sized(m, c.join(parts))
 
 
-def m_strip(m: Machine, c: Any) -> Any:
-    return _check_sized(m, c.strip())
+# ASCII only: Unicode case and whitespace tables change between Python releases, and
+# every node must compute the same strings.
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
+_TO_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_TO_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def m_strip(m: Machine, c: str) -> str:
+    return _check_sized(m, c.strip(_ASCII_WHITESPACE))  # type: ignore[no-any-return]
 
 
 def m_lower(m: Machine, c: str) -> str:
-    return _check_sized(m, c.lower())  # type: ignore[no-any-return]
+    return _check_sized(m, c.translate(_TO_LOWER))  # type: ignore[no-any-return]
 
 
 def m_upper(m: Machine, c: str) -> str:
-    return _check_sized(m, c.upper())  # type: ignore[no-any-return]
+    return _check_sized(m, c.translate(_TO_UPPER))  # type: ignore[no-any-return]
 
 
 def m_find(m: Machine, c: Any, v: Any) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from core.crypto import PrivateKey
 from core.types import STATUS_OK
-from tests.vm.helpers import OPERATOR, VALIDATOR_KEYS, Chain, genesis_doc, key
+from tests.vm.helpers import OPERATOR, ROOT, VALIDATOR_KEYS, Chain, genesis_doc, key
 
 TOTAL_AREA = 30_000  # 300.00 m² in 0.01 m² units
 TOTAL_OWNERS = 30
@@ -191,3 +191,13 @@ def closed() -> list:
     assert c.query("goodapp", "closed") == [good, 9, "passed", "governance"]
     assert c.query("governance", "proposal", bad)["status"] == "passed"
     assert c.query("badapp", "closed") is None
+
+
+def test_governance_can_upgrade_itself() -> None:
+    c, _ = owners_chain([10_000])
+    source = (ROOT / "vm" / "contracts" / "governance.py").read_text()
+    new_source = source + "\n\n@view\ndef version() -> int:\n    return 2\n"
+    p = chain_matter(c, ["upgrade", "governance", new_source], yes=3)
+    assert p["status"] == "passed"
+    assert c.query("governance", "version") == 2
+    assert c.query("governance", "proposal", p["id"])["status"] == "passed"  # storage kept
