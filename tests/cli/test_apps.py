@@ -1,0 +1,128 @@
+"""The application commands without a node: every command has --help, argument forms
+parse as documented (areas, hashes, times, schedule lines), usage mistakes exit 2 and an
+unreachable node is one clear line with exit 1."""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import time
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cli.apps import groups
+from cli.apps.base import area_dm2_arg, hash_arg, time_arg
+from cli.apps.property import _extra, _schedule_item
+from cli.main import main
+from core.crypto import PrivateKey
+
+UNREACHABLE = "http://127.0.0.1:9"
+
+
+def _commands() -> list[tuple[str, str]]:
+    return [(g.name or "", name) for g in groups() for name in g.commands]
+
+
+def test_every_group_is_registered() -> None:
+    names = {g.name for g in groups()}
+    assert names == {"households", "property", "gov", "services", "culture", "activities",
+                     "notices", "merchants"}
+    assert names <= set(main.commands)
+
+
+@pytest.mark.parametrize(("group", "command"), _commands())
+def test_every_command_has_help(group: str, command: str) -> None:
+    result = CliRunner().invoke(main, [group, command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output and "--help" in result.output
+
+
+@pytest.mark.parametrize(("text", "dm2"), [("89.57", 8957), ("100", 10000), ("0.01", 1), (" 65.5 ", 6550)])
+def test_areas_in_square_metres(text: str, dm2: int) -> None:
+    assert area_dm2_arg(text) == dm2
+
+
+@pytest.mark.parametrize("text", ["89.575", "-3", "0", "abc", ""])
+def test_bad_areas(text: str) -> None:
+    with pytest.raises(click.BadParameter):
+        area_dm2_arg(text)
+
+
+def test_document_hashes_from_hex_file_or_text(tmp_path: Path) -> None:
+    h = bytes(range(32))
+    assert hash_arg(h.hex()) == h
+    assert hash_arg("0x" + h.hex()) == h
+    doc = tmp_path / "plan.pdf"
+    doc.write_bytes(b"%PDF plan")
+    assert hash_arg(str(doc)) == hashlib.sha256(b"%PDF plan").digest()
+    assert hash_arg("replace the pipes") == hashlib.sha256(b"replace the pipes").digest()
+    with pytest.raises(click.BadParameter):
+        hash_arg("  ")
+
+
+def test_times() -> None:
+    assert time_arg("1800000000") == 1800000000
+    utc = calendar.timegm((2027, 1, 5, 19, 0, 0))
+    assert time_arg("2027-01-05T19:00") == utc
+    assert time_arg("2027-01-05T19:00+08:00") == utc - 8 * 3600
+    now = int(time.time())
+    assert now + 7200 - 5 <= time_arg("+2h") <= now + 7200 + 5
+    with pytest.raises(click.BadParameter):
+        time_arg("next tuesday")
+
+
+def test_schedule_and_extra_lines() -> None:
+    assert _schedule_item("mgmt:Management fee:area:250") == ["mgmt", "Management fee", "area", 250]
+    assert _extra("Parking=150") == ["Parking", 150]
+    for bad in ("mgmt:fee:volume:250", "mgmt:fee:area", "mgmt:fee:area:-1"):
+        with pytest.raises(click.BadParameter):
+            _schedule_item(bad)
+    with pytest.raises(click.BadParameter):
+        _extra("Parking")
+
+
+def test_usage_mistakes_exit_2() -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["property", "pay-bill"]).exit_code == 2
+    assert runner.invoke(main, ["property", "pay-bill", "zero"]).exit_code == 2
+    assert runner.invoke(main, ["gov", "vote", "1", "maybe"]).exit_code == 2
+    bad_area = runner.invoke(main, ["households", "register", "--household", PrivateKey.from_seed_text("h").address,
+                                    "--unit", "T1", "--area", "1.234", "--name", "n", "--id-number", "1",
+                                    "--phone", "1", "--rpc", UNREACHABLE])
+    assert bad_area.exit_code == 2 and "--area" in bad_area.output
+
+
+def test_an_unreachable_node_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    PrivateKey.generate().save(key)
+    runner = CliRunner()
+    view = runner.invoke(main, ["property", "fund", "--rpc", UNREACHABLE])
+    signed = runner.invoke(main, ["culture", "like", "1", "--rpc", UNREACHABLE, "--key", str(key)])
+    for result in (view, signed):
+        assert result.exit_code == 1
+        assert "cannot reach node" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_prove_then_verify_offline_parts(tmp_path: Path) -> None:
+    """prove writes a proof that only the verifier's key opens (the chain check needs a node)."""
+    from node.privacy import HouseholdCard, HouseholdIdentity
+
+    resident = PrivateKey.generate()
+    verifier = PrivateKey.generate()
+    resident.save(tmp_path / "r.key")
+    card = HouseholdCard.issue(resident.address, 7000, HouseholdIdentity.create("Wong Tai", "A123", "98765432"))
+    card.save(tmp_path / "card.json")
+    result = CliRunner().invoke(main, [
+        "households", "prove", "--card", str(tmp_path / "card.json"), "--key", str(tmp_path / "r.key"),
+        "--challenge", "n-1", "--seal-to", verifier.public_key.hex(), "--out", str(tmp_path / "proof.json"),
+    ])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "proof.json").read_text()
+    assert "Wong Tai" not in text and "98765432" not in text
+    wrong = CliRunner().invoke(main, ["households", "verify", str(tmp_path / "proof.json"),
+                                      "--challenge", "n-1", "--rpc", UNREACHABLE])
+    assert wrong.exit_code != 0 and "sealed" in wrong.output
