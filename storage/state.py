@@ -31,6 +31,7 @@ writes in the block's batch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Iterable
@@ -57,15 +58,15 @@ MAX_REMEMBERED_READS = 100_000
 _ENC_INTERNAL = 1  # in root references
 _ENC_LEAF = 2
 _ENC_SPARSE = 3  # internal node: present bits, leaf bits, (hash, version) per child
-_ENC_DENSE = 4  # internal node: leaf bits, 16 hashes, 16 versions
-_DENSE_MAX_EMPTY = 8
-_DENSE_BYTES = 3 + 16 * 32 + 16 * 8
+_ENC_DENSE = 4  # internal node: present bits, leaf bits, 16 hashes, 16 versions
+_DENSE_MIN_CHILDREN = 8
+_DENSE_BYTES = 5 + 16 * 32 + 16 * 8
+_ZERO_VERSION = bytes(8)
 _SPARSE_HEAD = bytes((_ENC_SPARSE,))
 _DENSE_HEAD = bytes((_ENC_DENSE,))
 _U64 = struct.Struct(">Q")
 _U16 = struct.Struct(">H")
 _U16x2 = struct.Struct(">HH")
-_V16 = struct.Struct(">16Q")
 _LEAF_HEAD = bytes((_ENC_LEAF,))
 _NIBBLE_BYTES = tuple(bytes((i,)) for i in range(16))
 _sha256 = hashlib.sha256
@@ -81,6 +82,12 @@ def leaf_hash(key_hash: bytes, value: bytes) -> bytes:
     return _sha256(LEAF_TAG + key_hash + _sha256(value).digest()).digest()
 
 
+@functools.cache  # at most 65,536 entries: one per 16-bit mask
+def _slots(mask: int) -> tuple[int, ...]:
+    """The set slots of a node's 16-bit mask, so loops skip empty slots."""
+    return tuple(i for i in range(16) if mask >> i & 1)
+
+
 def _nibble(key_hash: bytes, depth: int) -> int:
     b = key_hash[depth >> 1]
     return b & 15 if depth & 1 else b >> 4
@@ -93,41 +100,58 @@ Ref = tuple[bytes, int, bool]
 
 
 class _Node:
-    """A decoded internal node: 16 slot hashes (ZERO_HASH if empty), versions, leaf bits."""
+    """A decoded internal node, packed: the 16 slot hashes as one 512-byte string (an
+    empty slot is 32 zero bytes), the 16 versions as one 128-byte string, and bitmasks
+    of the non-empty slots and of the slots holding leaves. Packed strings keep a node
+    at two objects, and make its hash and its dense encoding single C calls."""
 
-    __slots__ = ("hashes", "leaves", "versions")
+    __slots__ = ("hashes", "leaves", "present", "versions")
 
-    def __init__(self, hashes: list[bytes], versions: list[int], leaves: int) -> None:
+    def __init__(self, hashes: bytes, versions: bytes, present: int, leaves: int) -> None:
         self.hashes = hashes
         self.versions = versions
+        self.present = present
         self.leaves = leaves
 
     def child(self, i: int) -> Ref | None:
-        h = self.hashes[i]
-        if h == ZERO_HASH:
+        if not self.present >> i & 1:
             return None
-        return (h, self.versions[i], bool(self.leaves >> i & 1))
+        return (
+            self.hashes[i * 32 : i * 32 + 32],
+            _U64.unpack_from(self.versions, i * 8)[0],
+            bool(self.leaves >> i & 1),
+        )
+
+    def with_child(self, i: int, ref: Ref | None) -> _Node:
+        bit = 1 << i
+        o = i * 32
+        v = i * 8
+        if ref is None:
+            return _Node(
+                self.hashes[:o] + ZERO_HASH + self.hashes[o + 32 :],
+                self.versions[:v] + _ZERO_VERSION + self.versions[v + 8 :],
+                self.present & ~bit,
+                self.leaves & ~bit,
+            )
+        return _Node(
+            self.hashes[:o] + ref[0] + self.hashes[o + 32 :],
+            self.versions[:v] + _U64.pack(ref[1]) + self.versions[v + 8 :],
+            self.present | bit,
+            self.leaves | bit if ref[2] else self.leaves & ~bit,
+        )
 
     def hash(self) -> bytes:
-        return _sha256(NODE_TAG + b"".join(self.hashes)).digest()
+        return _sha256(NODE_TAG + self.hashes).digest()
 
     def encode(self) -> bytes:
-        hashes = self.hashes
-        if hashes.count(ZERO_HASH) <= _DENSE_MAX_EMPTY:
-            # Upper levels are nearly full: a fixed layout costs two C calls.
-            return (
-                _DENSE_HEAD + _U16.pack(self.leaves) + b"".join(hashes) + _V16.pack(*self.versions)
-            )
-        present = 0
-        parts = [b""]
-        versions = self.versions
-        for i in range(16):
-            h = hashes[i]
-            if h != ZERO_HASH:
-                present |= 1 << i
-                parts.append(h)
-                parts.append(_U64.pack(versions[i]))
-        parts[0] = _SPARSE_HEAD + _U16x2.pack(present, self.leaves)
+        present = self.present
+        if present.bit_count() >= _DENSE_MIN_CHILDREN:
+            return _DENSE_HEAD + _U16x2.pack(present, self.leaves) + self.hashes + self.versions
+        parts = [_SPARSE_HEAD + _U16x2.pack(present, self.leaves)]
+        hashes, versions = self.hashes, self.versions
+        for i in _slots(present):
+            parts.append(hashes[i * 32 : i * 32 + 32])
+            parts.append(versions[i * 8 : i * 8 + 8])
         return b"".join(parts)
 
 
@@ -136,25 +160,21 @@ def _decode_node(data: bytes) -> _Node:
     if kind == _ENC_DENSE:
         if len(data) != _DENSE_BYTES:
             raise CorruptStore("state tree: dense node of the wrong length")
-        return _Node(
-            [data[i : i + 32] for i in range(3, 515, 32)],
-            list(_V16.unpack_from(data, 515)),
-            _U16.unpack_from(data, 1)[0],
-        )
+        present, leaves = _U16x2.unpack_from(data, 1)
+        return _Node(data[5:517], data[517:645], present, leaves)
     if kind != _ENC_SPARSE or len(data) < 5:
         raise CorruptStore("state tree: expected an internal node")
     present, leaves = _U16x2.unpack_from(data, 1)
     hashes = [ZERO_HASH] * 16
-    versions = [0] * 16
+    versions = [_ZERO_VERSION] * 16
     off = 5
-    for i in range(16):
-        if present >> i & 1:
-            hashes[i] = data[off : off + 32]
-            versions[i] = _U64.unpack_from(data, off + 32)[0]
-            off += 40
-    if off != len(data):
-        raise CorruptStore("state tree: sparse node of the wrong length")
-    return _Node(hashes, versions, leaves)
+    for i in _slots(present):
+        hashes[i] = data[off : off + 32]
+        versions[i] = data[off + 32 : off + 40]
+        off += 40
+    if off != len(data) or leaves & ~present:
+        raise CorruptStore("state tree: malformed sparse node")
+    return _Node(b"".join(hashes), b"".join(versions), present, leaves)
 
 
 def _decode_leaf(data: bytes) -> tuple[bytes, bytes]:
@@ -402,7 +422,7 @@ class StateTree:
         upd.new_nodes[key] = node.encode()
         if prefix[len(schema.STATE_NODE)] < self._cache_depth:
             upd.cached_nodes[key] = node
-        return (_sha256(NODE_TAG + b"".join(node.hashes)).digest(), upd.version, False)
+        return (_sha256(NODE_TAG + node.hashes).digest(), upd.version, False)
 
     def _build(self, upd: TreeUpdate, path: bytes, live: list[tuple[bytes, bytes]]) -> Ref | None:
         """A fresh subtree at ``path`` holding ``live`` (sorted by key hash)."""
@@ -415,8 +435,8 @@ class StateTree:
         if depth >= MAX_TREE_DEPTH:
             raise CorruptStore("state tree: two keys with one hash")
         hashes = [ZERO_HASH] * 16
-        versions = [0] * 16
-        leaves = 0
+        versions = [_ZERO_VERSION] * 16
+        present = leaves = 0
         i, n = 0, len(live)
         while i < n:
             nib = _nibble(live[i][0], depth)
@@ -425,11 +445,14 @@ class StateTree:
                 j += 1
             ref = self._build(upd, path + _NIBBLE_BYTES[nib], live[i:j])
             assert ref is not None
-            hashes[nib], versions[nib] = ref[0], ref[1]
+            hashes[nib] = ref[0]
+            versions[nib] = _U64.pack(ref[1])
+            present |= 1 << nib
             if ref[2]:
                 leaves |= 1 << nib
             i = j
-        return self._put_node(upd, prefix, _Node(hashes, versions, leaves))
+        node = _Node(b"".join(hashes), b"".join(versions), present, leaves)
+        return self._put_node(upd, prefix, node)
 
     def _update(
         self, upd: TreeUpdate, ref: Ref | None, path: bytes, items: list[tuple[bytes, bytes | None]]
@@ -474,57 +497,38 @@ class StateTree:
 
         if len(items) == 1:
             return self._update_one(upd, ref, path, items)
-        node = self._load_node(prefix, ref[1], pending)
+        node = orig = self._load_node(prefix, ref[1], pending)
         depth = len(path)
-        hashes = node.hashes
-        versions = node.versions
-        leaves = node.leaves
-        new_hashes: list[bytes] | None = None
-        new_versions: list[int] = versions
         i, n = 0, len(items)
         while i < n:
             nib = _nibble(items[i][0], depth)
             j = i + 1
             while j < n and _nibble(items[j][0], depth) == nib:
                 j += 1
-            h = hashes[nib]
-            child: Ref | None = (
-                None if h == ZERO_HASH else (h, versions[nib], bool(leaves >> nib & 1))
-            )
-            new = self._update(
-                upd, child, path + _NIBBLE_BYTES[nib], items[i:j] if n > 1 else items
-            )
+            child = orig.child(nib)
+            new = self._update(upd, child, path + _NIBBLE_BYTES[nib], items[i:j])
             if new != child:
-                if new_hashes is None:
-                    new_hashes = hashes.copy()
-                    new_versions = versions.copy()
-                if new is None:
-                    new_hashes[nib] = ZERO_HASH
-                    new_versions[nib] = 0
-                    leaves &= ~(1 << nib)
-                else:
-                    new_hashes[nib] = new[0]
-                    new_versions[nib] = new[1]
-                    if new[2]:
-                        leaves |= 1 << nib
-                    else:
-                        leaves &= ~(1 << nib)
+                node = node.with_child(nib, new)
             i = j
-        if new_hashes is None:
+        if node is orig:
             return ref
         self._stale(upd, prefix, ref[1])
-        empty = new_hashes.count(ZERO_HASH)
-        if empty == 16:
+        return self._finish_node(upd, prefix, path, node)
+
+    def _finish_node(self, upd: TreeUpdate, prefix: bytes, path: bytes, node: _Node) -> Ref | None:
+        """Write a changed internal node, or what replaces it if it lost children: nothing
+        (no child left) or its only leaf, which moves up to this node's place."""
+        present = node.present
+        if present == 0:
             return None
-        if empty == 15:
-            s = next(i for i in range(16) if new_hashes[i] != ZERO_HASH)
-            if leaves >> s & 1:
-                # One leaf left: it moves up to this node's place.
-                child_prefix = schema.state_node_prefix(path + _NIBBLE_BYTES[s])
-                lkh, lvalue = self._load_leaf(child_prefix, new_versions[s], pending)
-                self._stale(upd, child_prefix, new_versions[s])
-                return self._put_leaf(upd, prefix, lkh, lvalue)
-        return self._put_node(upd, prefix, _Node(new_hashes, new_versions, leaves))
+        if present.bit_count() == 1 and node.leaves == present:
+            s = present.bit_length() - 1
+            child_prefix = schema.state_node_prefix(path + _NIBBLE_BYTES[s])
+            version = _U64.unpack_from(node.versions, s * 8)[0]
+            lkh, lvalue = self._load_leaf(child_prefix, version, upd.new_nodes)
+            self._stale(upd, child_prefix, version)
+            return self._put_leaf(upd, prefix, lkh, lvalue)
+        return self._put_node(upd, prefix, node)
 
     def _update_one(
         self, upd: TreeUpdate, ref: Ref, path: bytes, items: list[tuple[bytes, bytes | None]]
@@ -534,54 +538,24 @@ class StateTree:
         pending = upd.new_nodes
         kh = items[0][0]
         depth = len(path)
-        trail: list[tuple[bytes, Ref, _Node, int]] = []
+        trail: list[tuple[bytes, int, _Node, int]] = []
         child: Ref | None = ref
         while child is not None and not child[2]:
             prefix = schema.state_node_prefix(path)
             node = self._load_node(prefix, child[1], pending)
             b = kh[depth >> 1]
             nib = b & 15 if depth & 1 else b >> 4
-            trail.append((prefix, child, node, nib))
-            h = node.hashes[nib]
-            child = (
-                None if h == ZERO_HASH else (h, node.versions[nib], bool(node.leaves >> nib & 1))
-            )
+            trail.append((prefix, child[1], node, nib))
+            child = node.child(nib)
             path += _NIBBLE_BYTES[nib]
             depth += 1
         new = self._update(upd, child, path, items)
         if new == child:
             return ref
-        for prefix, node_ref, node, nib in reversed(trail):
+        for prefix, version, node, nib in reversed(trail):
             path = path[:-1]
-            hashes = node.hashes.copy()
-            versions = node.versions.copy()
-            leaves = node.leaves
-            self._stale(upd, prefix, node_ref[1])
-            if new is None:
-                hashes[nib] = ZERO_HASH
-                versions[nib] = 0
-                leaves &= ~(1 << nib)
-            else:
-                hashes[nib] = new[0]
-                versions[nib] = new[1]
-                if new[2]:
-                    leaves |= 1 << nib
-                else:
-                    leaves &= ~(1 << nib)
-            if new is None or new[2]:
-                empty = hashes.count(ZERO_HASH)
-                if empty == 16:
-                    new = None
-                    continue
-                if empty == 15:
-                    s = next(i for i in range(16) if hashes[i] != ZERO_HASH)
-                    if leaves >> s & 1:
-                        child_prefix = schema.state_node_prefix(path + _NIBBLE_BYTES[s])
-                        lkh, lvalue = self._load_leaf(child_prefix, versions[s], pending)
-                        self._stale(upd, child_prefix, versions[s])
-                        new = self._put_leaf(upd, prefix, lkh, lvalue)
-                        continue
-            new = self._put_node(upd, prefix, _Node(hashes, versions, leaves))
+            self._stale(upd, prefix, version)
+            new = self._finish_node(upd, prefix, path, node.with_child(nib, new))
         return new
 
     # commit
@@ -639,9 +613,9 @@ class StateTree:
             bitmap = 0
             sibs = []
             for i in range(16):
-                if i != nib and node.hashes[i] != ZERO_HASH:
+                if i != nib and node.present >> i & 1:
                     bitmap |= 1 << i
-                    sibs.append(node.hashes[i])
+                    sibs.append(node.hashes[i * 32 : i * 32 + 32])
             levels.append((bitmap, tuple(sibs)))
             ref = node.child(nib)
             path += _NIBBLE_BYTES[nib]
