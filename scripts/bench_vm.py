@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from core.crypto import PrivateKey
+from core.state import StateView
 from core.types import SignedTx, Tx
 from vm.api import BlockContext
 from vm.executor import ContractExecutor
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAIN_ID = "hk-bench"
 
 
-def setup(households: int) -> tuple[ContractExecutor, DictState, PrivateKey, list[PrivateKey]]:
+def setup(households: int, storage_overlay: bool = False) -> tuple[ContractExecutor, StateView, PrivateKey, list[PrivateKey]]:
     doc = json.loads((ROOT / "genesis.json").read_text())
     operator = PrivateKey.from_seed_text("bench-operator")
     homes = [PrivateKey.from_seed_text(f"bench-household-{i}") for i in range(households)]
@@ -39,7 +40,12 @@ def setup(households: int) -> tuple[ContractExecutor, DictState, PrivateKey, lis
     doc["contracts"] = {name: f"{name}.py" for name in ("roles", "token", "fees", "governance")}
     doc["params"] = {k: doc["params"][k] for k in ("fees", "roles")}
     ex = ContractExecutor(CHAIN_ID)
-    state = DictState()
+    state: StateView = DictState()
+    if storage_overlay:  # the node's state overlay over an in-memory store
+        from storage.kv import MemoryStore
+        from storage.state import StateStore
+
+        state = StateStore(MemoryStore()).overlay()
     ex.init_genesis(state, doc)
     return ex, state, operator, homes
 
@@ -52,10 +58,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--txs", type=int, default=5000, help="transfers per block (≤ 10000)")
     ap.add_argument("--rounds", type=int, default=5, help="blocks to time (bounded to 20)")
+    ap.add_argument("--storage", action="store_true",
+                    help="execute over storage's StateOverlay instead of a dict")
     a = ap.parse_args()
     n, rounds = min(a.txs, 10_000), min(a.rounds, 20)
 
-    ex, state, operator, homes = setup(households=200)
+    ex, state, operator, homes = setup(households=200, storage_overlay=a.storage)
+    print(f"state: {'storage.state overlay (memory store)' if a.storage else 'vm.journal.DictState'}")
     recipients = [PrivateKey.from_seed_text(f"bench-recipient-{i}").address for i in range(100)]
     nonce, height = 0, 0
     wall_rates, cpu_rates = [], []
