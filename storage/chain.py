@@ -25,7 +25,7 @@ from core.types import (
     tx_root,
 )
 from storage import schema
-from storage.api import KeyValueStore
+from storage.api import KeyValueStore, StateOverlay
 from storage.errors import (
     BlockMismatch,
     CorruptStore,
@@ -123,7 +123,7 @@ class ChainStore:
         block: Block,
         certificate: CommitCertificate | None,
         receipts: list[Receipt],
-        state: Overlay,
+        state: StateOverlay,
         next_validators: ValidatorSet,
     ) -> None:
         with self._lock:

@@ -9,7 +9,7 @@ import pytest
 
 from core.hashing import ZERO_HASH
 from core.types import Block, CommitCertificate, Receipt, SignedTx, Validator, ValidatorSet
-from storage import schema
+from storage import api, schema
 from storage.chain import ChainStore
 from storage.errors import (
     BlockMismatch,
@@ -226,6 +226,20 @@ def test_schema_version_is_checked(tmp_path: Path) -> None:
     fresh = MemoryStore()
     ChainStore(fresh)
     assert fresh.get(schema.META_SCHEMA) == schema.SCHEMA_VERSION
+
+
+def test_implementations_conform_to_the_interfaces(tmp_path: Path) -> None:
+    # mypy checks these assignments against the Protocols of storage/api.py
+    chain: api.ChainStore = ChainStore.in_memory()
+    overlay: api.StateOverlay = chain.overlay()
+    child: api.StateOverlay = overlay.overlay()
+    proof: api.StateProof = chain.prove(b"k")[1]
+    kvs: list[api.KeyValueStore] = [MemoryStore(), LevelDBStore(tmp_path / "db")]
+    wal: api.ConsensusWAL = ConsensusWAL(kvs[0])
+    assert chain.height == -1 and child.get(b"k") is None and wal.load() is None
+    assert proof.verify(chain.state_root, b"k", None)
+    for kv in kvs:
+        kv.close()
 
 
 def test_schema_prefixes_are_prefix_free() -> None:
