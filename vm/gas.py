@@ -41,6 +41,7 @@ INT_MAX: Final = (1 << (INT_BITS - 1)) - 1
 INT_MIN: Final = -(1 << (INT_BITS - 1))
 MAX_STR_BYTES: Final = 64 * 1024  # longest str (characters) or bytes value
 MAX_CONTAINER_ITEMS: Final = 4_096  # longest list/tuple, largest dict
+MAX_VALUE_DEPTH: Final = 32  # containers nested in containers (stored, compared, copied)
 MAX_ALLOC_UNITS: Final = 4_000_000  # bytes/items allocated by one tx (all calls)
 MAX_FRAMES: Final = 64  # function frames on the VM stack (local calls + contract calls)
 MAX_CALL_DEPTH: Final = 8  # nested contract calls

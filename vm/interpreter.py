@@ -77,21 +77,35 @@ _packb = msgpack.packb
 
 def deep_size(value: Any, limit: int) -> int:
     """Items plus bytes/8 of a value, walked without recursion; ``value_too_large`` past
-    ``limit``. Shared references count every time they are reached (so does encoding),
-    which also stops cycles."""
+    ``limit``, ``value_too_deep`` past MAX_VALUE_DEPTH nested containers. Shared
+    references count every time they are reached (so does encoding), which also stops
+    cycles. Comparisons walk values only after this check, so Python's own recursion
+    limit (which depends on the caller's stack) is never what stops a contract."""
     n = 0
-    todo = [value]
-    pop, extend = todo.pop, todo.extend
+    todo = [(value, 0)]
+    pop, append = todo.pop, todo.append
+    max_depth = G.MAX_VALUE_DEPTH
     while todo:
-        x = pop()
+        x, depth = pop()
         t = type(x)
-        if t is list or t is tuple:
-            n += len(x) + 1
-            extend(x)
-        elif t is dict:
-            n += 2 * len(x) + 1
-            extend(x.keys())
-            extend(x.values())
+        if t is list or t is tuple or t is dict:
+            if t is dict:
+                n += 2 * len(x) + 1
+                items = [*x.keys(), *x.values()]
+            else:
+                n += len(x) + 1
+                items = x
+            if items:
+                if depth >= max_depth:
+                    raise fault("value_too_deep", f"containers nested more than {max_depth} deep")
+                depth += 1
+                for y in items:
+                    if type(y) in _CONTAINERS:
+                        append((y, depth))
+                    elif type(y) is str or type(y) is bytes:
+                        n += (len(y) >> 3) + 1
+                    else:
+                        n += 1
         elif t is str or t is bytes:
             n += (len(x) >> 3) + 1
         else:
@@ -99,6 +113,9 @@ def deep_size(value: Any, limit: int) -> int:
         if n > limit:
             raise fault("value_too_large", f"value larger than {limit} units")
     return n
+
+
+_CONTAINERS = frozenset({list, tuple, dict})
 
 
 def encode_value(value: Any, what: str, limit: int = G.MAX_STORAGE_VALUE_BYTES) -> bytes:

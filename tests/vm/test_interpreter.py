@@ -110,6 +110,20 @@ def compare_bomb() -> int:
             k += 1
     return k
 
+def deep_compare() -> bool:
+    a = []
+    b = []
+    for i in range(900):
+        a = [a]
+        b = [b]
+    return a == b
+
+def deep_store() -> None:
+    a = []
+    for i in range(40):
+        a = [a]
+    store("deep", a)
+
 def divide(a: int, b: int) -> int:
     return a // b
 
@@ -245,6 +259,8 @@ def test_private_and_init_not_callable(chain: Chain) -> None:
         ("big_str", [], "value_too_large"),
         ("bomb", [], "value_too_large"),
         ("compare_bomb", [], "out_of_gas"),
+        ("deep_compare", [], "value_too_deep"),
+        ("deep_store", [], "value_too_deep"),
         ("divide", [1, 0], "division_by_zero"),
         ("overflow", [], "int_overflow"),
         ("index_error", [], "runtime_error"),
