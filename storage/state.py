@@ -16,17 +16,24 @@ level (about 2.4 KB at 1M keys).
 
 Storage. Nodes are immutable and keyed by (nibble path, version): a block at height h
 writes new nodes with version h and never overwrites, so the tree of every kept height
-stays readable (``prove(key, height)``). A replaced node is recorded in a stale index
+stays readable (``prove(key, height)``). A replaced node is listed in one stale record
 under the height that replaced it; once that height is ``keep_heights`` behind the head
-the node is deleted, so the trees of the last ``keep_heights`` + 1 heights are provable
-(DEFAULT_KEEP_HEIGHTS; None keeps every height). Decoded internal nodes of the top
-``cache_depth`` levels of the head tree stay in memory (at most 16**cache_depth live
-ones); deeper nodes and leaves are read from the KV store. The head's values are also
-kept in a flat table (schema.STATE_VALUE) so reads never walk the tree.
+the listed nodes are deleted, so the trees of the last ``keep_heights`` + 1 heights are
+provable (DEFAULT_KEEP_HEIGHTS = 256; None keeps every height). Decoded internal nodes of
+the top ``cache_depth`` levels of the head tree stay in memory (at most 16**cache_depth
+live ones, about 1 KB each); deeper nodes and leaves are read from the KV store. The
+head's values are also kept in a flat table (schema.STATE_VALUE) so reads never walk
+the tree.
+
+Cost of a block. Keys are sorted by hash and applied in one pass, so nodes shared by
+several keys are rewritten once; per key the work is about log16(state size) node
+rewrites. A leaf being replaced must be recognised as the key's own: the overlay keeps
+the committed values execution read, and a leaf whose hash matches needs no read back.
 
 Overlays hold pending writes in a dict over the committed state or another overlay;
 ``root()`` runs the tree update in memory and caches the result, which ChainStore then
-writes in the block's batch.
+writes in the block's batch. Writes are absolute values, so an overlay stacked on one
+that has since been committed still computes the right root.
 """
 
 from __future__ import annotations
@@ -653,8 +660,8 @@ class StateStore:
         keep_heights: int | None = DEFAULT_KEEP_HEIGHTS,
         cache_depth: int = DEFAULT_CACHE_DEPTH,
     ) -> None:
-        if keep_heights is not None and keep_heights < 0:
-            raise ValueError("keep_heights must be >= 0 or None")
+        if keep_heights is not None and keep_heights < 1:
+            raise ValueError("keep_heights must be >= 1 (or None to keep every height)")
         self._kv = kv
         self.tree = StateTree(kv, cache_depth=cache_depth)
         self.keep_heights = keep_heights
@@ -662,6 +669,10 @@ class StateStore:
         # thread never pairs one commit's height with another's root.
         self._head: tuple[int, Ref | None] = (-1, None)
         self.serial = 0  # bumped on every commit: invalidates cached overlay roots
+
+    @property
+    def kv(self) -> KeyValueStore:
+        return self._kv
 
     def load(self, height: int) -> None:
         self._head = (height, None if height < 0 else self.tree.root_at(height))

@@ -36,7 +36,7 @@ writes = st.lists(st.tuples(keys, st.one_of(st.none(), values)), max_size=80)
 def commit(store: StateStore, overlay: Overlay) -> None:
     update = overlay.update()
     height = store.height + 1
-    with store._kv.batch(sync=True) as wb:  # what ChainStore.commit_block does for state
+    with store.kv.batch(sync=True) as wb:  # what ChainStore.commit_block does for state
         store.stage(update, wb, height)
     store.committed(update, height)
 
