@@ -11,7 +11,9 @@ See docs/CONTRACTS.md for the language.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,10 @@ MAX_FUNCTIONS = 256
 MAX_LOCALS = 256
 MAX_INSTRUCTIONS = 65_536  # per function
 MAX_PARAMS = 16
+MAX_INDENT_LEVELS = 24
+MAX_LINE_COMPLEXITY = 96  # brackets + operators in one logical line
+
+_OPERATOR_WORDS = frozenset({"not", "and", "or", "if", "else", "in", "is", "lambda"})
 
 # Values the contract reads about its call; compiled to CTX.
 CONTEXT_NAMES = frozenset(
@@ -175,6 +181,7 @@ def compile_contract(source: str) -> Program:
         raise CompileError("source must be a str")
     if len(source.encode("utf-8")) > gas.MAX_SOURCE_BYTES:
         raise CompileError(f"source larger than {gas.MAX_SOURCE_BYTES} bytes")
+    _check_nesting(source)
     try:
         tree = ast.parse(source, mode="exec")
     except SyntaxError as exc:
@@ -187,6 +194,40 @@ def compile_contract(source: str) -> Program:
         return _ModuleCompiler(source).compile(tree)
     except RecursionError:
         raise CompileError("source nested too deeply") from None
+
+
+def _check_nesting(source: str) -> None:
+    """Refuse deep nesting before parsing. Python's parser and this compiler recurse, and
+    how deep they may go depends on the caller's stack: without this bound a source near
+    the limit could compile on one node and not on another."""
+    indent = 0
+    complexity = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            kind = tok.type
+            if kind == tokenize.INDENT:
+                indent += 1
+                if indent > MAX_INDENT_LEVELS:
+                    raise CompileError(f"line {tok.start[0]}, column {tok.start[1] + 1}: "
+                                       f"more than {MAX_INDENT_LEVELS} levels of indentation")
+            elif kind == tokenize.DEDENT:
+                indent -= 1
+            elif kind == tokenize.NEWLINE:
+                complexity = 0
+            elif (kind == tokenize.OP and tok.string not in (",", ":", ")", "]", "}", "=")) or (
+                kind == tokenize.NAME and tok.string in _OPERATOR_WORDS
+            ):
+                complexity += 1
+                if complexity > MAX_LINE_COMPLEXITY:
+                    raise CompileError(
+                        f"line {tok.start[0]}, column {tok.start[1] + 1}: statement too complex "
+                        f"(more than {MAX_LINE_COMPLEXITY} operators and brackets): split it")
+    except CompileError:
+        raise
+    except Exception:
+        # tokenize failed on a bad source after counting what it read; ast.parse below
+        # names the syntax error with its line and column.
+        return
 
 
 class _ModuleCompiler:

@@ -104,3 +104,22 @@ def test_public_private_view_and_init() -> None:
     assert f["get"].public and f["get"].view
     assert f["put"].public and not f["put"].view
     assert "CALL" in p.disassemble()
+
+
+def test_nesting_is_bounded_before_parsing() -> None:
+    # Python's parser recursion limit depends on the caller's stack depth; the compiler
+    # must refuse deep sources the same way at any depth.
+    def at_depth(n: int, source: str) -> str:
+        if n:
+            return at_depth(n - 1, source)
+        try:
+            compile_contract(source)
+        except CompileError as exc:
+            return exc.message
+        return "ok"
+
+    for source in ("X = " + "not " * 500 + "True\n", "X = " + "1 + " * 300 + "1\n",
+                   "def f(a):\n" + "".join("    " * (i + 1) + "if a:\n" for i in range(30))
+                   + "    " * 31 + "pass\n"):
+        outcomes = {at_depth(n, source) for n in (0, 300, 600)}
+        assert len(outcomes) == 1 and "ok" not in outcomes, outcomes
