@@ -1,0 +1,71 @@
+"""The short CI bench: `hkchain bench` end to end on a real 4-validator localnet.
+
+It runs the command for a few seconds and checks the report's consistency fields (every
+accepted tx committed exactly once on every node, all nodes on one chain of state roots,
+the counts adding up). Its figures are printed for the log, never asserted: speed is
+judged from docs/PERFORMANCE.md runs, not from a shared CI machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BENCH_TIMEOUT_S = 240
+
+
+def _bench(*args: str) -> tuple[int, dict[str, Any], str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "bench", *args, "--json"],
+        capture_output=True, text=True, timeout=BENCH_TIMEOUT_S, check=False,
+    )
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        report = {}
+    return proc.returncode, report, proc.stderr
+
+
+def _print_figures(capsys: pytest.CaptureFixture[str], report: dict[str, Any]) -> None:
+    lat = report["latency_ms"]
+    with capsys.disabled():
+        print(
+            f"\n[ci bench] {report['workload']}: {report['tps']} committed tx/s over "
+            f"{report['steady_window_s']} s; latency p50 {lat['p50']} ms p99 {lat['p99']} ms; "
+            f"{report['submitted']} accepted, {report['committed']} committed; "
+            f"CPU {report['cpu_percent_of_machine']}% of the machine"
+        )
+
+
+def test_short_transfer_bench_commits_every_tx_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report, stderr = _bench("--duration", "4", "--rate", "150", "--senders", "24")
+    assert report, f"no JSON report (exit {code}):\n{stderr[-3000:]}"
+    _print_figures(capsys, report)
+    assert code == 0 and report["ok"], report["failures"]
+    assert report["exactly_once"] and report["state_roots_agree"]
+    assert report["heights_compared"] >= 1
+    assert report["refused"] == {}
+    assert 0 < report["submitted"] <= report["presigned"]
+    assert report["committed"] == report["submitted"]
+    for node in report["node_figures"]:
+        assert node["lost"] == 0 and node["duplicates"] == 0
+        assert node["txs_seen"] == report["submitted"]
+        assert node["pid"] is not None and node["peak_rss_bytes"] > 0
+    assert len(report["node_figures"]) == 4
+    assert report["latency_ms"]["samples"] <= report["committed"]
+
+
+def test_short_vote_bench_tallies_article_278_votes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report, stderr = _bench("--duration", "3", "--rate", "100", "--senders", "12",
+                                  "--workload", "votes", "--nodes", "4")
+    assert report, f"no JSON report (exit {code}):\n{stderr[-3000:]}"
+    _print_figures(capsys, report)
+    assert code == 0 and report["ok"], report["failures"]
+    assert report["exactly_once"] and report["state_roots_agree"]
+    assert report["committed"] == report["submitted"] > 0

@@ -1,0 +1,124 @@
+"""The bench engine's pieces without a network: pre-signing, percentiles, and the final
+checks, which must fail loudly on a lost tx, a duplicate or a disagreeing node."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import aiohttp
+import pytest
+
+from core.crypto import PrivateKey
+from core.types import SignedTx
+from node.bench import (
+    BenchConfig,
+    BenchError,
+    BenchReport,
+    NodeFigures,
+    Percentiles,
+    _NodeTrack,
+    _NoProgress,
+    _Rpc,
+    _Run,
+    check,
+    presign,
+)
+
+CHAIN = "hk-bench-test"
+
+
+def _senders(n: int) -> list[PrivateKey]:
+    return [PrivateKey.from_seed_text(f"bench-test-{i}") for i in range(n)]
+
+
+def test_presign_orders_each_senders_nonces_on_one_node() -> None:
+    senders = _senders(5)
+    plan = presign("transfers", senders, 23, CHAIN, 3)
+    assert len(plan) == 23 and len(set(plan.hashes)) == 23
+    nonces: dict[bytes, list[int]] = defaultdict(list)
+    node_of_sender: dict[bytes, set[int]] = defaultdict(set)
+    for k, body in enumerate(plan.bodies):
+        stx = SignedTx.decode(bytes.fromhex(body))
+        stx.validate_basic()  # signed by its sender, for this chain
+        assert stx.hash.hex() == plan.hashes[k] and plan.index[plan.hashes[k]] == k
+        assert stx.tx.chain_id == CHAIN and (stx.tx.contract, stx.tx.method) == ("token", "transfer")
+        nonces[stx.tx.sender].append(stx.tx.nonce)
+        node_of_sender[stx.tx.sender].add(plan.node_of[k])
+    for sender_nonces in nonces.values():
+        assert sender_nonces == list(range(len(sender_nonces)))
+    assert all(len(nodes) == 1 for nodes in node_of_sender.values())
+
+
+def test_presign_votes_name_the_proposal() -> None:
+    plan = presign("votes", _senders(2), 6, CHAIN, 1, proposal_id=7)
+    for body in plan.bodies:
+        tx = SignedTx.decode(bytes.fromhex(body)).tx
+        assert (tx.contract, tx.method) == ("governance", "vote")
+        assert tx.args[0] == 7 and tx.args[1] in ("yes", "no", "abstain")
+
+
+def test_percentiles_nearest_rank() -> None:
+    p = Percentiles.of([float(v) for v in range(1, 101)])
+    assert (p.samples, p.p50, p.p95, p.p99, p.max) == (100, 50.0, 95.0, 99.0, 100.0)
+    assert Percentiles.of([]).samples == 0
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(BenchError):
+        BenchConfig(duration_s=0).validate()
+    with pytest.raises(BenchError):
+        BenchConfig(rpc_urls=("http://127.0.0.1:1",)).validate()  # no funder key
+    with pytest.raises(BenchError):
+        BenchConfig(senders=10_000).validate()
+    BenchConfig(duration_s=3, rate_per_s=10).validate()
+
+
+async def _run_with(blocks: list[list[tuple[int, str, str, list[int]]]], accepted: list[int]
+                    ) -> BenchReport:
+    """A finished run whose node j saw ``blocks[j]`` = [(height, hash, root, plan indices)]."""
+    plan = presign("transfers", _senders(2), 4, CHAIN, len(blocks))
+    async with aiohttp.ClientSession() as session:
+        tracks = [_NodeTrack(f"node{j}", _Rpc(session, "http://127.0.0.1:9")) for j in range(len(blocks))]
+        run = _Run(BenchConfig(duration_s=1), plan, tracks, _NoProgress())
+        for k in accepted:
+            run.accepted[k] = 1
+            run.submitted += 1
+        for j, seen in enumerate(blocks):
+            for height, h, root, ks in seen:
+                run.on_block(j, {"height": height, "hash": h, "state_root": root,
+                                 "txs": [plan.hashes[k] for k in ks]}, 1.0)
+    report = BenchReport("transfers", len(blocks), "localnet", 1, 0, None,
+                         node_figures=[NodeFigures(t.name, t.rpc.url) for t in tracks])
+    report.submitted = run.submitted
+    check(run, report)
+    return report
+
+
+async def test_check_passes_when_every_node_commits_every_tx_once() -> None:
+    chain = [(1, "a", "r1", [0, 1]), (2, "b", "r2", [2, 3])]
+    report = await _run_with([chain, chain], [0, 1, 2, 3])
+    assert report.ok and report.exactly_once and report.state_roots_agree
+    assert report.heights_compared == 2
+
+
+async def test_check_fails_on_a_lost_tx() -> None:
+    full = [(1, "a", "r1", [0, 1]), (2, "b", "r2", [2, 3])]
+    short = [(1, "a", "r1", [0, 1]), (2, "b", "r2", [2])]
+    report = await _run_with([full, short], [0, 1, 2, 3])
+    assert not report.ok and not report.exactly_once
+    assert report.node_figures[1].lost == 1
+    assert any("not committed" in f for f in report.failures)
+
+
+async def test_check_fails_on_a_duplicate() -> None:
+    chain = [(1, "a", "r1", [0, 1]), (2, "b", "r2", [1, 2, 3])]
+    report = await _run_with([chain], [0, 1, 2, 3])
+    assert not report.ok and report.node_figures[0].duplicates == 1
+
+
+async def test_check_fails_when_nodes_disagree_on_a_state_root() -> None:
+    a = [(1, "a", "r1", [0, 1, 2, 3])]
+    b = [(1, "a", "r-other", [0, 1, 2, 3])]
+    report = await _run_with([a, b], [0, 1, 2, 3])
+    assert not report.ok and not report.state_roots_agree
+    assert any("disagree" in f for f in report.failures)
