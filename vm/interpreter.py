@@ -1284,11 +1284,13 @@ def is_address_cached(v: object) -> bool:
 
 
 def b_is_address(m: Machine, f: Frame, v: Any) -> bool:
+    m.charge(G.GAS_ADDRESS_CHECK)
     return is_address_cached(v)
 
 
 def b_is_account(m: Machine, f: Frame, v: Any) -> bool:
     """An address, or the name of a deployed contract (which can hold points too)."""
+    m.charge(G.GAS_ADDRESS_CHECK)
     if is_address_cached(v):
         return True
     return layout.valid_contract_name(v) and m.read(layout.code_key(v)) is not None
