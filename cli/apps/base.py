@@ -90,17 +90,19 @@ def send(opts: TxOptions, contract: str, method: str, args: Sequence[Value]) -> 
             wallet = Wallet(key, rpc, max_fee=opts.max_fee, gas_limit=opts.gas_limit,
                             expiry_margin=opts.expiry_margin)
             await wallet.sync()
+            if opts.wait_ms == 0:
+                return await wallet.call(contract, method, list(args), wait_ms=None)
             status = (console().status(f"{contract}.{method}: waiting for the commit…")
                       if not opts.as_json else contextlib.nullcontext())
             with status:
-                return await wallet.call(contract, method, list(args),
-                                         wait_ms=max(opts.wait_ms, 1))
+                return await wallet.call(contract, method, list(args), wait_ms=opts.wait_ms)
 
     try:
         tx_hash, committed = run(go())
     except ChainError as exc:
         raise click.ClickException(f"{contract}.{method}: {exc.message} [{exc.code}]") from exc
-    assert committed is not None
+    if committed is None:  # --wait-ms 0: accepted by the node, not yet committed
+        return CallOutcome(tx_hash, 0, None, [], 0)
     rec = committed.get("receipt") or {}
     if rec.get("status") != 0:
         code = rec.get("error_code") or rec.get("status_name") or "failed"
@@ -129,6 +131,9 @@ def report(opts: TxOptions, outcome: CallOutcome, title: str,
     if opts.as_json:
         print_json({"tx_hash": outcome.tx_hash, "height": outcome.height,
                     "result": outcome.result, "events": outcome.events, "fee": outcome.fee})
+        return
+    if outcome.height == 0:
+        click.echo(f"accepted  {outcome.tx_hash}\n(check it with `hkchain receipt {outcome.tx_hash}`)")
         return
     rows = [*pairs, ("tx", outcome.tx_hash), ("block", outcome.height), ("fee", outcome.fee)]
     print_pairs(title, rows)

@@ -63,8 +63,16 @@ async def download_blob(rpc_url: str, content_hash: str) -> bytes:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BLOB_TIMEOUT_S)) as s, \
                 s.get(url) as resp:
-            body = await resp.content.read(MAX_UPLOAD_BYTES + 1)
             status = resp.status
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_UPLOAD_BYTES:
+                chunk = await resp.content.read(256 * 1024)  # may return less: loop to EOF
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            body = b"".join(chunks)
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise NodeUnreachable(f"cannot download from {rpc_url}: {exc or type(exc).__name__}") from exc
     if status == 404:

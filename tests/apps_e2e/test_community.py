@@ -1,0 +1,395 @@
+"""The community applications end to end: one 4-validator localnet (real processes on
+127.0.0.1) seeded with the demo community, then each flow driven through the `hkchain`
+commands a resident or operator types, and checked on every node.
+
+Flows: a bill issued, paid and shown paid everywhere; a role refused with a clear error;
+a maintenance-fund spend refused without a passed owners' vote and paid with one; a
+service request matched, escrowed, completed and rated; likes rewarded up to the daily
+cap; attendance rewarded once; a household registered and proved; a work uploaded to one
+node and served byte for byte by all, including one that was down during the upload.
+Last, with the nodes stopped, every key and value of every node's store, every log and
+the committee's register are scanned for the personal data used: none is found.
+
+The genesis is the repository's with a short owners' voting period (so a vote closes
+during the test) and likes worth 5 points with a daily cap of 12.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cli.apps.demo import seed
+from cli.main import main
+from cli.wallet import RpcClient, run
+from core.codec import Value
+from core.crypto import PrivateKey
+from node.config import ConsensusConfig, NodeConfig
+from node.demo import demo_plaintexts
+from node.home import LocalNetwork, default_genesis_template, init_network
+from node.localnet import Supervisor
+from node.privacy import PrivacyStore
+from storage.leveldb import LevelDBStore
+from tests.e2e.harness import (
+    E2E_MAX_VIEW_TIMEOUT_MS,
+    E2E_VIEW_TIMEOUT_MS,
+    describe_logs,
+    free_base_port,
+    running,
+)
+
+pytestmark = pytest.mark.slow
+
+N_NODES = 4
+VOTING_BLOCKS = 20
+LIKE_REWARD = 5
+DAILY_CAP = 12
+ATTENDANCE_REWARD = 10
+WAIT_S = 60.0
+# A household registered through the CLI during the test: its data must stay off chain.
+CLI_IDENTITY = ("Leung Ka Ho 梁家豪", "TEST0099887766", "+85290001234")
+
+
+@dataclass
+class Community:
+    net: LocalNetwork
+    sup: Supervisor
+    manifest: dict[str, Any]
+    home: Path
+    keys: dict[str, Path] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)
+    households: list[str] = field(default_factory=list)
+
+    def rpc(self, node: int = 0) -> str:
+        return self.net.nodes[node].rpc_url
+
+    def cli(self, *args: str, key: str | None = None, node: int = 0) -> Result:
+        env = {"HKCHAIN_RPC": self.rpc(node),
+               "HKCHAIN_KEY": str(self.keys[key] if key else self.net.operator_key_file),
+               "HKCHAIN_PRIVACY_STORE": str(PrivacyStore.of_node_home(self.net.nodes[0].home).root),
+               "COLUMNS": "200"}
+        return CliRunner().invoke(main, list(args), env=env)
+
+    def ok(self, *args: str, key: str | None = None, node: int = 0) -> dict[str, Any]:
+        """Run a signing command with --json; its parsed output (the call committed)."""
+        result = self.cli(*args, "--json", key=key, node=node)
+        assert result.exit_code == 0, f"hkchain {' '.join(args)} failed:\n{result.output}"
+        doc: dict[str, Any] = json.loads(result.stdout)
+        return doc
+
+    def query(self, contract: str, method: str, args: Sequence[Value] = (), node: int = 0) -> Any:
+        async def go() -> Any:
+            async with RpcClient(self.rpc(node)) as rpc:
+                return await rpc.query(contract, method, list(args))
+
+        return run(go())
+
+    def balance(self, who: str, node: int = 0) -> int:
+        value = self.query("token", "balance", [self.addresses.get(who, who)], node)
+        assert type(value) is int
+        return value
+
+    def wait_for(self, what: str, check: Any, timeout_s: float = WAIT_S) -> Any:
+        deadline = time.monotonic() + timeout_s
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = check()
+                if last:
+                    return last
+            except Exception as exc:  # a node catching up may answer with errors meanwhile
+                last = exc
+            time.sleep(0.25)
+        raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n{describe_logs(self.sup)}")
+
+
+def _genesis_template(path: Path) -> Path:
+    doc = json.loads(default_genesis_template().read_text())
+    doc["params"]["governance"]["owners_voting_blocks"] = VOTING_BLOCKS
+    doc["params"]["culture"].update(like_reward=LIKE_REWARD, daily_cap=DAILY_CAP)
+    doc["params"]["activities"]["attendance_reward"] = ATTENDANCE_REWARD
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def community(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Community]:
+    root = tmp_path_factory.mktemp("apps")
+    net = init_network(root / "net", N_NODES, base_port=free_base_port(N_NODES),
+                       genesis_template=_genesis_template(root / "genesis.json"))
+    for node in net.nodes:  # the e2e harness's faster view changes (a node goes down below)
+        config = NodeConfig.load(node.home)
+        config.with_changes(consensus=ConsensusConfig(
+            view_timeout_ms=E2E_VIEW_TIMEOUT_MS, max_view_timeout_ms=E2E_MAX_VIEW_TIMEOUT_MS,
+        )).save(node.home)
+    with running(net) as sup:
+        sup.wait_ready(timeout_ms=60_000)
+        manifest, _ = run(seed(net))
+        c = Community(net, sup, manifest, root)
+        for entry in manifest["households"] + manifest["actors"]:
+            c.keys[entry["label"]] = Path(entry["key"])
+            c.addresses[entry["label"]] = entry["address"]
+        c.households = [h["label"] for h in manifest["households"]]
+        yield c
+
+
+def _new_key(c: Community, label: str, funds: int = 0) -> str:
+    key = PrivateKey.generate()
+    path = c.home / f"{label}.key"
+    key.save(path)
+    c.keys[label], c.addresses[label] = path, key.address
+    if funds:
+        c.ok("transfer", "--to", key.address, "--amount", str(funds))
+    return key.address
+
+
+# --- property ------------------------------------------------------------------------------
+
+
+def test_a_bill_is_issued_paid_and_shown_paid_on_every_node(community: Community) -> None:
+    c = community
+    household = c.addresses["resident-6"]
+    issued = c.ok("property", "issue-bill", "--household", household, "--period", "2027-02",
+                  "--extra", "Bicycle shed=80", key="property-co")
+    bill_id = issued["result"]
+    bill = c.query("property", "bill", [bill_id])
+    assert bill["status"] == "unpaid" and bill["household"] == household
+    assert ["Bicycle shed", 80] in bill["lines"] and bill["total"] == sum(a for _, a in bill["lines"])
+    assert bill_id in c.query("property", "arrears", [household])["bills"]
+
+    company_before = c.balance("property-co")
+    c.ok("property", "pay-bill", str(bill_id), key="resident-6")
+    assert c.balance("property-co") == company_before + bill["total"]
+    for node in range(N_NODES):
+        c.wait_for(f"bill {bill_id} paid on node{node}",
+                   lambda node=node: c.query("property", "bill", [bill_id], node)["status"] == "paid")
+        assert bill_id not in c.query("property", "arrears", [household], node)["bills"]
+    shown = c.cli("property", "bills", household, node=3)
+    assert shown.exit_code == 0 and "2027-02" in shown.output and "paid" in shown.output
+
+
+def test_a_resident_without_the_role_is_refused_with_a_clear_error(community: Community) -> None:
+    c = community
+    refused = c.cli("property", "issue-bill", "--household", c.addresses["resident-2"],
+                    "--period", "2027-02", key="resident-1")
+    assert refused.exit_code == 1
+    assert "not_allowed" in refused.output and "property_company" in refused.output
+    assert "Traceback" not in refused.output
+    outsider = _new_key(c, "outsider", funds=200_000)
+    like = c.cli("culture", "like", "1", key="outsider")
+    assert like.exit_code == 1 and "not_allowed" in like.output and "resident" in like.output
+    assert not c.query("culture", "liked", [1, outsider])
+
+
+# --- the maintenance fund under Article 278 -------------------------------------------------
+
+
+def test_a_fund_spend_is_refused_without_a_passed_vote_and_paid_with_one(community: Community) -> None:
+    c = community
+    # The demo's spend: too few households voted, so its proposal is rejected, never paid.
+    demo_pid = c.manifest["spend_proposal"]
+    c.wait_for("the demo's proposal to close",
+               lambda: c.query("governance", "proposal", [demo_pid])["status"] != "open")
+    assert c.query("governance", "proposal", [demo_pid])["status"] == "rejected"
+    assert c.query("property", "spend", [1])["status"] == "rejected"
+    refused = c.cli("property", "release-spend", "1", key="resident-1")
+    assert refused.exit_code == 1 and "bad_state" in refused.output
+
+    contractor = _new_key(c, "contractor")
+    fund_before = c.query("property", "fund")
+    amount = fund_before // 3
+    proposed = c.ok("property", "propose-spend", "--to", contractor, "--amount", str(amount),
+                    "--title", "Repaint the stairwells", "--doc", "quote no. 2027-031", key="property-co")
+    spend_id = proposed["result"]
+    pid = c.query("property", "spend", [spend_id])["pid"]
+    early = c.cli("property", "release-spend", str(spend_id), key="resident-1")
+    assert early.exit_code == 1 and "bad_state" in early.output
+    assert c.balance(contractor) == 0
+
+    for label in c.households:
+        c.ok("gov", "vote", str(pid), "yes", "--wait-ms", "0", key=label)
+    c.wait_for(f"proposal {pid} to close", lambda: c.query("governance", "proposal", [pid])["status"] != "open")
+    assert c.query("governance", "proposal", [pid])["status"] == "passed"
+    assert c.query("property", "spend", [spend_id])["status"] == "paid"
+    assert c.balance(contractor) == amount
+    assert c.query("property", "fund") == fund_before - amount
+    shown = c.cli("gov", "proposal", str(pid))
+    assert shown.exit_code == 0 and "passed" in shown.output
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+def test_a_service_request_is_matched_escrowed_completed_and_rated(community: Community) -> None:
+    c = community
+    requester, plumber, handyman = "resident-3", "provider-plumber", "provider-handyman"
+    rid = c.ok("services", "request", "--category", "repair", "--description", "door lock stuck",
+               "--budget", "500", key=requester)["result"]
+    c.ok("services", "offer", str(rid), "--price", "450", key=plumber)
+    c.ok("services", "offer", str(rid), "--price", "400", key=handyman)
+    ranking = c.query("services", "ranking", [rid])
+    assert [o["provider"] for o in ranking] == [c.addresses[handyman], c.addresses[plumber]]
+
+    before = c.balance(requester)
+    accepted = c.ok("services", "accept", str(rid), key=requester)
+    assert accepted["result"] == c.addresses[handyman]
+    req = c.query("services", "request_of", [rid])
+    assert req["status"] == "accepted" and req["escrow"] == 400
+    assert c.balance(requester) <= before - 400  # the price (and the fee) left the requester
+
+    provider_before = c.balance(handyman)
+    c.ok("services", "complete", str(rid), key=requester)
+    assert c.balance(handyman) == provider_before + 400
+    assert c.query("services", "request_of", [rid])["status"] == "completed"
+    c.ok("services", "rate", str(rid), "--score", "5", key=requester)
+    assert c.query("services", "provider_of", [c.addresses[handyman]])["rating_count"] == 1
+    again = c.cli("services", "rate", str(rid), "--score", "1", key=requester)
+    assert again.exit_code == 1
+
+
+# --- culture: likes and the daily cap, and files on every node ----------------------------------
+
+
+def test_likes_earn_points_up_to_the_daily_cap_and_not_beyond(community: Community, tmp_path: Path) -> None:
+    c = community
+    creator = "resident-4"
+    work = tmp_path / "lantern.svg"
+    work.write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'><text>mid-autumn lantern</text></svg>")
+    work_id = c.ok("culture", "upload", str(work), "--title", "Mid-autumn lantern", "--kind", "photography",
+                   key=creator)["result"]
+    day = int(time.time()) // 86400
+    assert c.query("culture", "earned", [c.addresses[creator], day]) == 0
+    rewards = []
+    for liker in ("resident-1", "resident-2", "resident-3", "resident-5"):
+        before = c.balance(creator)
+        rewards.append(c.ok("culture", "like", str(work_id), key=liker)["result"])
+        assert c.balance(creator) == before + rewards[-1]
+    assert rewards == [LIKE_REWARD, LIKE_REWARD, DAILY_CAP - 2 * LIKE_REWARD, 0]
+    assert c.query("culture", "earned", [c.addresses[creator], day]) == DAILY_CAP
+    assert c.query("culture", "work", [work_id])["likes"] == 4
+    twice = c.cli("culture", "like", str(work_id), key="resident-1")
+    assert twice.exit_code == 1 and "exists" in twice.output
+
+
+def test_attendance_is_rewarded_once(community: Community) -> None:
+    c = community
+    start = int(time.time()) + 6
+    aid = c.ok("activities", "propose", "--kind", "volunteer", "--title", "Stairwell painting",
+               "--start", str(start), "--capacity", "10")["result"]
+    for label in ("resident-2", "resident-5"):
+        c.ok("activities", "sign-up", str(aid), key=label)
+    c.wait_for("the activity to start", lambda: c.query("activities", "activity", [aid]) and
+               _head_time_s(c) >= start)
+    before = {label: c.balance(label) for label in ("resident-2", "resident-5")}
+    minted = c.ok("activities", "confirm", str(aid), c.addresses["resident-2"], c.addresses["resident-5"])
+    assert minted["result"] == 2 * ATTENDANCE_REWARD
+    for label in before:
+        assert c.balance(label) == before[label] + ATTENDANCE_REWARD
+        assert c.query("activities", "attended", [aid, c.addresses[label]])
+    again = c.ok("activities", "confirm", str(aid), c.addresses["resident-2"])
+    assert again["result"] == 0
+    assert c.balance("resident-2") == before["resident-2"] + ATTENDANCE_REWARD
+
+
+def _head_time_s(c: Community) -> int:
+    async def go() -> int:
+        async with RpcClient(c.rpc()) as rpc:
+            return int((await rpc.status())["latest_time_ms"]) // 1000
+
+    return run(go())
+
+
+def test_a_work_is_served_byte_for_byte_by_every_node_even_one_down_during_the_upload(
+    community: Community, tmp_path: Path
+) -> None:
+    c = community
+    down = N_NODES - 1
+    data = os.urandom(3 * 1024 * 1024)
+    original = tmp_path / "scroll.png"
+    original.write_bytes(data)
+    c.sup.stop(down)
+    try:
+        uploaded = c.ok("culture", "upload", str(original), "--title", "Scroll of the estate",
+                        "--kind", "calligraphy", key="resident-5", node=1)
+        work_id = uploaded["result"]
+        for node in range(N_NODES - 1):
+            out = tmp_path / f"from-node{node}.png"
+            c.wait_for(f"work {work_id} on node{node}",
+                       lambda node=node, out=out: c.cli("culture", "get", str(work_id), "--out", str(out),
+                                                         "--rpc", c.rpc(node)).exit_code == 0)
+            assert out.read_bytes() == data
+    finally:
+        c.sup.start(down)
+    c.sup.wait_ready([down], timeout_ms=60_000)
+    out = tmp_path / "from-restarted.png"
+    c.wait_for(f"work {work_id} on the restarted node{down}",
+               lambda: c.cli("culture", "get", str(work_id), "--out", str(out),
+                             "--rpc", c.rpc(down)).exit_code == 0, timeout_s=90.0)
+    assert out.read_bytes() == data
+
+
+# --- households and privacy ---------------------------------------------------------------------
+
+
+def test_a_household_is_registered_off_chain_data_and_proves_its_commitment(
+    community: Community, tmp_path: Path
+) -> None:
+    c = community
+    address = _new_key(c, "resident-7", funds=300_000)
+    name, id_number, phone = CLI_IDENTITY
+    card = tmp_path / "card.json"
+    c.ok("households", "register", "--household", address, "--unit", "Riverside-B3-1101", "--area", "71.25",
+         "--name", name, "--id-number", id_number, "--phone", phone, "--card-out", str(card))
+    c.households.append("resident-7")
+    record = c.query("households", "record", [address])
+    assert record["unit"] == "Riverside-B3-1101" and record["area_dm2"] == 7125
+    proof = tmp_path / "proof.json"
+    made = c.cli("households", "prove", "--card", str(card), "--key", str(c.keys["resident-7"]),
+                 "--challenge", "desk-7", "--out", str(proof))
+    assert made.exit_code == 0, made.output
+    checked = c.cli("households", "verify", str(proof), "--challenge", "desk-7", "--json", node=2)
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.stdout)["valid"] is True
+    stale = c.cli("households", "verify", str(proof), "--challenge", "another-desk")
+    assert stale.exit_code == 1
+
+
+def test_no_personal_data_in_any_block_receipt_state_value_or_log(community: Community) -> None:
+    """Runs last: stops the nodes and reads their stores directly."""
+    c = community
+    secrets = [s.encode() for s in demo_plaintexts() + list(CLI_IDENTITY)]
+    on_chain_control = c.manifest["households"][0]["unit"].encode()  # public: must be found
+    c.sup.stop_all(grace_ms=5000)
+    scanned_values = 0
+    control_seen = False
+    for node in c.net.nodes:
+        config = NodeConfig.load(node.home)
+        db = LevelDBStore(config.data_path(node.home) / "chain")
+        try:
+            for key, value in db.iterate(b""):
+                scanned_values += 1
+                control_seen = control_seen or on_chain_control in value
+                for s in secrets:
+                    assert s not in key and s not in value, f"{s!r} found in {node.name}'s store"
+        finally:
+            db.close()
+        for path in node.home.rglob("*"):
+            if path.is_file() and "chain" not in path.relative_to(node.home).parts:
+                raw = path.read_bytes()
+                for s in secrets:
+                    assert s not in raw, f"{s!r} found in {path}"
+    assert control_seen, "the scan never saw the households' on-chain data: it scanned nothing useful"
+    assert scanned_values > 1000
+    # The committee's register does hold everyone, readable with the committee's key only.
+    store = PrivacyStore.of_node_home(c.net.nodes[0].home)
+    committee = PrivateKey.load(c.net.operator_key_file)
+    names = {store.open(r, committee).identity.name for r in store.records()}
+    assert {CLI_IDENTITY[0], *demo_plaintexts()[::3]} <= names
