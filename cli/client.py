@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,14 +297,17 @@ DEPLOY_BASE_GAS = 200_000
 @click.option("--events/--no-events", default=True, show_default=True, help="Also show contract events.")
 @friendly_errors
 def watch(rpc_url: str, as_json: bool, count: int, events: bool) -> None:
-    """Follow new blocks (and their events) as they commit, until Ctrl-C."""
+    """Follow new blocks (and their events) as they commit, until Ctrl-C.
+
+    With --json, prints one JSON object per line (JSON Lines).
+    """
     topics = ["blocks", "events"] if events else ["blocks"]
 
     async def go(rpc: RpcClient) -> None:
         seen = 0
         async for msg in rpc.subscribe(topics):
-            if as_json:
-                print_json(msg)
+            if as_json:  # JSON Lines: one message per line, as it arrives
+                click.echo(json.dumps(msg, sort_keys=True))
             else:
                 click.echo(_watch_line(msg))
             seen += 1

@@ -80,6 +80,13 @@ def test_localnet_starts_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         assert json.loads(result.output)["chain_id"] == doc["chain_id"]
 
+        watched = CliRunner().invoke(main, ["watch", "--rpc", doc["nodes"][1]["rpc_url"], "--json",
+                                            "--no-events", "--count", "2"])
+        assert watched.exit_code == 0, watched.output
+        blocks = [json.loads(line) for line in watched.output.splitlines()]
+        assert [b["type"] for b in blocks] == ["block", "block"]
+        assert blocks[1]["height"] == blocks[0]["height"] + 1
+
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=STOP_TIMEOUT_S)
         assert proc.returncode == 0, out.decode()
