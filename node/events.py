@@ -18,7 +18,7 @@ from node.render import value_to_json
 MAX_QUEUE_MESSAGES = 1024
 
 
-@dataclass
+@dataclass(eq=False)  # identity-hashed: kept in a set
 class Subscription:
     blocks: bool = False
     events: bool = False

@@ -63,9 +63,9 @@ class RpcError(ChainError):
         self.status = status
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> web.Response:
-    body = {"error": {"code": code, "message": message}, **extra}
-    return web.json_response(body, status=status)
+def error_response(http_status: int, code: str, message: str, **extra: Any) -> web.Response:
+    body = {**extra, "error": {"code": code, "message": message}}
+    return web.json_response(body, status=http_status)
 
 
 def _parse_hash(text: str, what: str) -> bytes:

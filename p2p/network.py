@@ -481,7 +481,11 @@ class Network:
         while not self._stopping:
             existing = self.peers.get(target.public_key)
             if existing is not None:
-                await existing.closed.wait()
+                if existing.closed.is_set():
+                    # Closing but not yet gone: an already-set event would not yield.
+                    await asyncio.sleep(self.config.reconnect_min_ms / 1000)
+                else:
+                    await existing.closed.wait()
                 continue
             if not self.should_dial(target.public_key):
                 # The other side dials; look again later in case the roles change.

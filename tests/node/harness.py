@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import random
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from core.types import SignedTx, Tx
 from node.config import (
     BlockConfig,
     ConsensusConfig,
+    MempoolConfig,
     NodeConfig,
     P2PConfig,
     PeerConfig,
@@ -32,11 +34,25 @@ CHAIN_ID = "hk-test"
 USER_KEYS = [PrivateKey.from_seed_text(f"user{i}") for i in range(8)]
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
+    """A port free now, below the kernel's ephemeral range, so client sockets of the
+    tests (which take ephemeral ports) cannot grab it before the node binds it."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20_000, 32_000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
         return port
+    raise RuntimeError("no free port found")
 
 
 async def wait_for(cond: Callable[[], bool], timeout_s: float = 20.0, what: str = "condition") -> None:
@@ -58,6 +74,7 @@ class NodeHome:
 def make_homes(
     root: Path, n: int, *, observers: int = 0, empty_block_interval_ms: int = 200,
     view_timeout_ms: int = 2000, p2p_overrides: dict[str, Any] | None = None,
+    rpc_overrides: dict[str, Any] | None = None, mempool_overrides: dict[str, Any] | None = None,
 ) -> list[NodeHome]:
     keys = [PrivateKey.from_seed_text(f"node{i}") for i in range(n + observers)]
     ports = [(free_port(), free_port()) for _ in keys]
@@ -65,7 +82,7 @@ def make_homes(
         "chain_id": CHAIN_ID,
         "genesis_time_ms": 1_700_000_000_000,
         "validators": [{"public_key": k.public_key.hex(), "name": f"node{i}"} for i, k in enumerate(keys[:n])],
-        "accounts": {k.address: 10**9 for k in USER_KEYS},
+        "accounts": {k.address: 10**9 for k in USER_KEYS[:6]},  # users 6 and 7 have nothing
     }
     homes = []
     for i, key in enumerate(keys):
@@ -80,7 +97,11 @@ def make_homes(
         config = NodeConfig(
             name=f"node{i}",
             chain_id=CHAIN_ID,
-            rpc=RpcConfig(port=ports[i][0], rate_limit_per_s=10_000, rate_burst=10_000),
+            rpc=dataclasses.replace(
+                RpcConfig(port=ports[i][0], rate_limit_per_s=10_000, rate_burst=10_000),
+                **(rpc_overrides or {}),
+            ),
+            mempool=dataclasses.replace(MempoolConfig(), **(mempool_overrides or {})),
             p2p=dataclasses.replace(
                 P2PConfig(
                     port=ports[i][1], peers=peers,

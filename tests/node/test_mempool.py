@@ -1,0 +1,187 @@
+"""Mempool admission, ordering, bounds, nonce rules, and its journal across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.crypto import address_of
+from core.types import (
+    VOTE_COMMIT,
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    Receipt,
+    SignedTx,
+    Tx,
+    Vote,
+    receipts_root,
+    tx_root,
+)
+from node.config import MempoolConfig
+from node.genesis import ensure_genesis, parse_genesis
+from node.mempool import Mempool, MempoolError
+from storage.chain import ChainStore
+from storage.leveldb import LevelDBStore
+from storage.state import Overlay
+from tests.node.fakes import KvExecutor
+from tests.node.harness import CHAIN_ID, USER_KEYS, make_tx
+from vm.api import BlockContext
+
+VALIDATOR = USER_KEYS[7]
+
+
+def fresh_store() -> ChainStore:
+    store = ChainStore.in_memory()
+    genesis = parse_genesis({
+        "chain_id": CHAIN_ID, "genesis_time_ms": 1,
+        "validators": [{"public_key": VALIDATOR.public_key.hex()}],
+        "accounts": {k.address: 1000 for k in USER_KEYS[:6]},
+    })
+    ensure_genesis(store, genesis, KvExecutor(CHAIN_ID))
+    return store
+
+
+def make_pool(store: ChainStore, journal: LevelDBStore | None = None, **limits: int) -> Mempool:
+    config = MempoolConfig(**{"max_txs": 1000, "max_bytes": 1 << 20, "max_txs_per_sender": 100, **limits})
+    return Mempool(config, CHAIN_ID, KvExecutor(CHAIN_ID), store.state, lambda: store.height, journal)
+
+
+def refused(pool: Mempool, stx: SignedTx) -> str:
+    with pytest.raises(MempoolError) as info:
+        pool.add(stx)
+    return info.value.code
+
+
+def test_reap_orders_each_sender_by_nonce_and_interleaves_by_arrival() -> None:
+    pool = make_pool(fresh_store())
+    a1, a0, b0, a2, b1 = make_tx(0, 1), make_tx(0, 0), make_tx(1, 0), make_tx(0, 2), make_tx(1, 1)
+    for t in (a1, a0, b0, a2, b1):
+        pool.add(t)
+    reaped = pool.reap(100, 1 << 20)
+    assert [(t.tx.sender, t.tx.nonce) for t in reaped if t.tx.sender == a0.tx.sender] == [
+        (a0.tx.sender, 0), (a0.tx.sender, 1), (a0.tx.sender, 2)]
+    assert [t.tx.nonce for t in reaped if t.tx.sender == b0.tx.sender] == [0, 1]
+    # a1 arrived first but must wait for a0; b0 arrived before a2 and goes before it.
+    assert reaped.index(b0) < reaped.index(a2)
+    assert len(pool.reap(2, 1 << 20)) == 2
+
+
+def test_reap_skips_a_sender_with_a_nonce_gap() -> None:
+    pool = make_pool(fresh_store())
+    pool.add(make_tx(0, 1))
+    assert pool.reap(100, 1 << 20) == []
+    pool.add(make_tx(0, 0))
+    assert [t.tx.nonce for t in pool.reap(100, 1 << 20)] == [0, 1]
+
+
+def test_admission_refusals_have_clear_codes() -> None:
+    pool = make_pool(fresh_store())
+    good = make_tx(0, 0)
+    assert pool.add(good) == good.hash
+    assert pool.add(good) == good.hash  # idempotent
+    assert refused(pool, make_tx(0, 0, value=2)) == "bad_nonce"  # nonce taken by a pending tx
+    assert refused(pool, make_tx(0, 500)) == "nonce_gap"
+    assert refused(pool, make_tx(0, 1, expiry=0)) == "invalid"  # fails validate_basic
+    assert refused(pool, make_tx(6, 0)) == "insufficient_fee"  # user 6 has no balance
+    forged = SignedTx(make_tx(1, 0).tx, b"\x01" * 64)
+    assert refused(pool, forged) == "bad_signature"
+    other_chain = Tx("other", USER_KEYS[1].public_key, 0, "kv", "set", ("k", 1), 10, 100).sign(USER_KEYS[1])
+    assert refused(pool, other_chain) == "wrong_chain"
+    assert len(pool) == 1
+
+
+def test_signature_is_checked_once_and_remembered() -> None:
+    pool = make_pool(fresh_store())
+    stx = make_tx(2, 0)
+    assert not pool.is_verified(stx)
+    pool.add(stx)
+    assert pool.is_verified(stx)
+    # The same tx with another signature is not "verified".
+    assert not pool.is_verified(SignedTx(stx.tx, b"\x02" * 64))
+
+
+def test_bounds_answer_mempool_full() -> None:
+    pool = make_pool(fresh_store(), max_txs=3, max_txs_per_sender=2)
+    pool.add(make_tx(0, 0))
+    pool.add(make_tx(0, 1))
+    assert refused(pool, make_tx(0, 2)) == "mempool_full"  # per sender
+    pool.add(make_tx(1, 0))
+    assert refused(pool, make_tx(2, 0)) == "mempool_full"  # count
+    small = make_pool(fresh_store(), max_bytes=64 * 1024)
+    big = "x" * 20_000
+    small.add(make_tx(0, 0, value=big))
+    small.add(make_tx(0, 1, value=big))
+    small.add(make_tx(0, 2, value=big))
+    assert refused(small, make_tx(1, 0, value=big)) == "mempool_full"  # bytes
+    assert small.size_bytes <= 64 * 1024
+
+
+def test_remove_committed_drops_used_nonces_and_expired_txs() -> None:
+    store = fresh_store()
+    pool = make_pool(store)
+    t0, t1 = make_tx(0, 0), make_tx(0, 1)
+    rival = make_tx(1, 0, value="rival")
+    short = make_tx(2, 0, expiry=1)
+    for t in (t0, t1, short):
+        pool.add(t)
+    pool.add(make_tx(1, 0))
+    # Block 1 commits t0 and a rival tx of user 1 that another node accepted.
+    state = store.overlay()
+    receipts = KvExecutor(CHAIN_ID).execute_block(state, BlockContext(CHAIN_ID, 1, 2, b"\x00" * 32), [t0, rival])
+    _commit_state(store, state, [t0, rival], receipts)
+    pool.remove_committed([t0, rival], 1)
+    assert not pool.has(t0.hash) and pool.has(t1.hash)
+    user1_pending = make_tx(1, 0)
+    assert not pool.has(user1_pending.hash)
+    why = pool.rejection(user1_pending.hash)
+    assert why is not None and why.code == "bad_nonce"
+    expired = pool.rejection(short.hash)
+    assert expired is not None and expired.code == "expired"
+    assert pool.pending_nonce(USER_KEYS[0].public_key) == 2
+    assert pool.sender_of(address_of(USER_KEYS[0].public_key)) == USER_KEYS[0].public_key
+
+
+def _commit_state(store: ChainStore, state: Overlay, txs: list[SignedTx], receipts: list[Receipt]) -> None:
+    head = store.head
+    assert head is not None
+    header = BlockHeader(CHAIN_ID, 1, head.hash, tx_root(txs), state.root(),
+                         receipts_root(receipts), VALIDATOR.public_key, 0, 2,
+                         head.header.validator_set_hash)
+    block = Block(header, tuple(txs))
+    vote = Vote.create(VALIDATOR, VOTE_COMMIT, CHAIN_ID, 1, 0, block.hash)
+    cert = CommitCertificate.from_votes([vote])
+    vs = store.validator_set(1)
+    assert vs is not None
+    store.commit_block(block, cert, receipts, state, vs)
+
+
+def test_journal_restores_pending_txs_and_rejections_after_a_restart(tmp_path: Path) -> None:
+    store = fresh_store()
+    journal = LevelDBStore(tmp_path / "mempool")
+    pool = make_pool(store, journal)
+    txs = [make_tx(0, n) for n in range(3)] + [make_tx(1, 0)]
+    assert all(isinstance(r, bytes) for r in pool.add_many(txs))
+    short = make_tx(2, 0, expiry=1)
+    pool.add(short)
+    pool.remove_committed([], 1)  # height 1 passed: the short-lived tx expired
+    assert pool.rejection(short.hash) is not None
+    journal.close()  # the node dies here (its in-memory pool is lost)
+
+    journal = LevelDBStore(tmp_path / "mempool")
+    committed_elsewhere = txs[3].hash
+    again = make_pool(store, journal)
+    readmitted, dropped = again.recover(lambda h: h == committed_elsewhere)
+    assert readmitted == 3 and dropped == 0
+    assert all(again.has(t.hash) for t in txs[:3])
+    assert not again.has(committed_elsewhere)
+    why = again.rejection(short.hash)
+    assert why is not None and why.code == "expired"
+    assert [t.tx.nonce for t in again.reap(10, 1 << 20)] == [0, 1, 2]
+    journal.close()
+    # The committed one left the journal: a third start does not see it.
+    journal = LevelDBStore(tmp_path / "mempool")
+    third = make_pool(store, journal)
+    assert third.recover(lambda h: False) == (3, 0)
+    journal.close()

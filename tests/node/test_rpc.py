@@ -1,0 +1,239 @@
+"""The RPC of one node of a four-validator in-process network: every answer path, and
+never a 500 for bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from core import codec
+from core.types import SignedTx
+from node.service import Node
+from storage.state import StateProof
+from tests.node.harness import (
+    USER_KEYS,
+    make_homes,
+    make_tx,
+    start_nodes,
+    stop_nodes,
+    wait_for,
+)
+
+MAX_BATCH = 5
+MAX_BODY = 64 * 1024
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    homes = make_homes(tmp_path, 4, empty_block_interval_ms=100,
+                       rpc_overrides={"max_batch": MAX_BATCH, "max_body_bytes": MAX_BODY},
+                       mempool_overrides={"max_txs": 8, "max_txs_per_sender": 8})
+    nodes = await start_nodes(homes)
+    yield nodes[0]
+    await stop_nodes(nodes)
+
+
+@pytest.fixture
+async def http(node: Node) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    async with aiohttp.ClientSession() as session:
+        yield session, f"http://127.0.0.1:{node.rpc.port}"
+
+
+async def call(http: tuple[aiohttp.ClientSession, str], method: str, path: str,
+               **kwargs: Any) -> tuple[int, Any]:
+    session, base = http
+    async with session.request(method, base + path, **kwargs) as resp:
+        text = await resp.text()
+        try:
+            return resp.status, json.loads(text)
+        except ValueError:
+            return resp.status, text
+
+
+def jtx(stx: SignedTx) -> dict[str, str]:
+    return {"tx": stx.encoded.hex()}
+
+
+async def test_submit_one_tx_and_follow_it_to_its_receipt(node: Node, http: Any) -> None:
+    stx = make_tx(0, 0, key="a", value="b")
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(stx))
+    assert (status, doc) == (202, {"hash": stx.hash.hex()})
+    await wait_for(lambda: node.store.tx_location(stx.hash) is not None, what="commit")
+    status, doc = await call(http, "GET", f"/v1/txs/{stx.hash.hex()}")
+    assert status == 200 and doc["status"] == "committed"
+    assert doc["receipt"]["status"] == 0 and doc["receipt"]["fee"] == 1
+    assert doc["receipt"]["events"] == [{"contract": "kv", "name": "Set", "fields": {"key": "a"}}]
+    status, doc = await call(http, "POST", "/v1/query", json={"contract": "kv", "method": "get", "args": ["a"]})
+    assert status == 200 and doc["result"] == "b"
+    status, block = await call(http, "GET", f"/v1/blocks/{doc['height']}")
+    assert status == 200 and block["certificate"]["height"] == doc["height"]
+
+
+async def test_batch_answers_each_tx(node: Node, http: Any) -> None:
+    good = make_tx(1, 0)
+    forged = SignedTx(make_tx(1, 1).tx, b"\x01" * 64)
+    stale = make_tx(1, 0, value="again")  # the same nonce as a pending tx
+    status, doc = await call(http, "POST", "/v1/txs", json={"txs": [
+        good.encoded.hex(), forged.encoded.hex(), "zz", stale.encoded.hex(), 7]})
+    assert status == 200
+    codes = [r.get("error", {}).get("code") for r in doc["results"]]
+    assert codes == [None, "bad_signature", "malformed", "bad_nonce", "malformed"]
+    assert doc["results"][0]["hash"] == good.hash.hex() and doc["accepted"] == 1
+
+
+async def test_msgpack_bodies(node: Node, http: Any) -> None:
+    one, two = make_tx(2, 0), make_tx(2, 1)
+    headers = {"Content-Type": "application/msgpack"}
+    status, doc = await call(http, "POST", "/v1/txs", data=one.encoded, headers=headers)
+    assert (status, doc["hash"]) == (202, one.hash.hex())
+    body = codec.encode([two.to_value(), [1, 2]])
+    status, doc = await call(http, "POST", "/v1/txs", data=body, headers=headers)
+    assert status == 200
+    assert doc["results"][0]["hash"] == two.hash.hex()
+    assert doc["results"][1]["error"]["code"] == "malformed"
+    status, doc = await call(http, "POST", "/v1/txs", data=b"\xc1junk", headers=headers)
+    assert (status, doc["error"]["code"]) == (400, "malformed")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": b""}, 400, "malformed"),
+        ({"data": b"{not json"}, 400, "malformed"),
+        ({"json": {"txs": "abc"}}, 400, "malformed"),
+        ({"json": {"tx": "ab", "extra": 1}}, 400, "malformed"),
+        ({"json": [1, 2]}, 400, "malformed"),
+        ({"json": {"txs": []}}, 400, "malformed"),
+        ({"json": {"tx": "00"}}, 400, "malformed"),
+        ({"json": {"txs": ["00"] * (MAX_BATCH + 1)}}, 413, "batch_too_large"),
+        ({"data": b"x" * (MAX_BODY + 1)}, 413, "too_large"),
+    ],
+)
+async def test_malformed_submissions_get_4xx(node: Node, http: Any, kwargs: dict[str, Any],
+                                             status: int, code: str) -> None:
+    got, doc = await call(http, "POST", "/v1/txs", **kwargs)
+    assert (got, doc["error"]["code"]) == (status, code)
+
+
+async def test_single_tx_refusals_map_to_status_codes(node: Node, http: Any) -> None:
+    forged = SignedTx(make_tx(3, 0).tx, b"\x01" * 64)
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(forged))
+    assert (status, doc["error"]["code"]) == (422, "bad_signature")
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(6, 0)))  # unfunded
+    assert (status, doc["error"]["code"]) == (422, "insufficient_fee")
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(3, 1000)))
+    assert (status, doc["error"]["code"]) == (422, "nonce_gap")
+    # Txs behind a nonce gap stay pending: fill the pool (8) and see it refuse the 9th.
+    for n in range(1, 9):
+        status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(4, n)))
+        assert status == 202, doc
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(5, 1)))
+    assert (status, doc["error"]["code"]) == (503, "mempool_full")
+
+
+async def test_reads_and_their_errors(node: Node, http: Any) -> None:
+    status, doc = await call(http, "GET", "/v1/status")
+    assert status == 200
+    for field in ("chain_id", "height", "latest_hash", "state_root", "view", "validators", "peers", "syncing"):
+        assert field in doc
+    assert (await call(http, "GET", "/v1/blocks/latest"))[0] == 200
+    status, doc = await call(http, "GET", "/v1/blocks/0")
+    assert status == 200 and doc["certificate"] is None and doc["height"] == 0
+    assert (await call(http, "GET", "/v1/blocks/abc"))[1]["error"]["code"] == "malformed"
+    assert (await call(http, "GET", "/v1/blocks/99999999"))[0] == 404
+    assert (await call(http, "GET", "/v1/txs/xyz"))[1]["error"]["code"] == "malformed"
+    status, doc = await call(http, "GET", "/v1/txs/" + "ab" * 32)
+    assert (status, doc["status"], doc["error"]["code"]) == (404, "unknown", "not_found")
+    status, doc = await call(http, "GET", f"/v1/accounts/{USER_KEYS[0].address}")
+    assert status == 200 and doc["balance"] == 10**9 and doc["nonce"] == 0
+    assert (await call(http, "GET", "/v1/accounts/hk1nope"))[1]["error"]["code"] == "bad_address"
+    assert (await call(http, "GET", "/v1/nowhere"))[1]["error"]["code"] == "not_found"
+    assert (await call(http, "DELETE", "/v1/status"))[0] == 405
+
+
+async def test_query_errors(node: Node, http: Any) -> None:
+    status, doc = await call(http, "POST", "/v1/query", json={"contract": "kv", "method": "nope"})
+    assert (status, doc["error"]["code"]) == (422, "query_failed")
+    for body in ({"contract": "kv"}, {"contract": 1, "method": "get"}, {"contract": "kv", "method": "get", "args": [1.5]},
+                 {"contract": "kv", "method": "get", "args": "x"}, {"contract": "kv", "method": "get", "x": 1}):
+        status, doc = await call(http, "POST", "/v1/query", json=body)
+        assert (status, doc["error"]["code"]) == (400, "malformed"), body
+
+
+async def test_state_proof_verifies_against_the_block_root(node: Node, http: Any) -> None:
+    key = b"bal/" + USER_KEYS[0].address.encode()
+    status, doc = await call(http, "GET", f"/v1/proofs/{key.hex()}?height=0")
+    assert status == 200 and doc["height"] == 0
+    proof = StateProof.from_value(codec.decode(bytes.fromhex(doc["proof_encoded"])))
+    value = bytes.fromhex(doc["value"])
+    assert proof.verify(bytes.fromhex(doc["state_root"]), key, value)
+    assert not proof.verify(bytes.fromhex(doc["state_root"]), key, value + b"\x00")
+    assert (await call(http, "GET", "/v1/proofs/zz"))[0] == 400
+    assert (await call(http, "GET", f"/v1/proofs/{key.hex()}?height=x"))[0] == 400
+
+
+async def test_metrics_and_openapi_cover_every_route(node: Node, http: Any) -> None:
+    status, text = await call(http, "GET", "/metrics")
+    assert status == 200
+    for name in ("hkchain_height", "hkchain_view", "hkchain_view_changes_total", "hkchain_txs_committed_total",
+                 "hkchain_mempool_txs", "hkchain_peers", "hkchain_block_commit_seconds", "hkchain_rpc_request_seconds"):
+        assert name in text
+    status, doc = await call(http, "GET", "/openapi.json")
+    assert status == 200 and doc["openapi"].startswith("3.")
+    routes = {(r.method.lower(), r.resource.canonical) for r in node.rpc.app.router.routes()  # type: ignore[union-attr]
+              if r.method != "HEAD"}
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert routes <= documented, routes - documented
+
+
+async def test_rate_limit_answers_429(tmp_path: Path) -> None:
+    nodes = await start_nodes(make_homes(tmp_path, 4, rpc_overrides={"rate_limit_per_s": 1, "rate_burst": 3}))
+    try:
+        async with aiohttp.ClientSession() as session:
+            statuses = []
+            for _ in range(6):
+                async with session.get(f"http://127.0.0.1:{nodes[0].rpc.port}/v1/status") as resp:
+                    statuses.append(resp.status)
+                    if resp.status == 429:
+                        assert (await resp.json())["error"]["code"] == "rate_limited"
+        assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_websocket_pushes_blocks_and_filtered_events(node: Node, http: Any) -> None:
+    session, base = http
+    async with session.ws_connect(base.replace("http", "ws") + "/v1/ws") as ws:
+        await ws.send_str("not json")
+        assert (await ws.receive_json(timeout=5))["code"] == "malformed"
+        await ws.send_json({"subscribe": ["blocks", "events"], "contract": "kv", "event": "Set"})
+        assert (await ws.receive_json(timeout=5))["type"] == "subscribed"
+        stx = make_tx(0, 0, key="ws")
+        await node.submit([stx])
+        seen: dict[str, Any] = {}
+        for _ in range(200):
+            msg = await ws.receive_json(timeout=10)
+            seen.setdefault(msg["type"], msg)
+            if msg["type"] == "event":
+                break
+        assert seen["event"]["tx_hash"] == stx.hash.hex() and seen["event"]["fields"] == {"key": "ws"}
+        assert "block" in seen
+
+
+async def test_garbage_never_gets_a_500(node: Node, http: Any) -> None:
+    bodies: list[bytes] = [b"\x00", b"\xff" * 100, b"[]", b"{}", b"null", b'{"tx": null}', b'{"txs": [null]}',
+                           b'{"txs": [[1]]}', b'"' + b"a" * 1000 + b'"', codec.encode([2, [1], b"x"]),
+                           b"\x92\x02\x90", b'{"contract": "kv", "method": "get", "args": [[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}']
+    for body in bodies:
+        for path in ("/v1/txs", "/v1/query"):
+            for ctype in ("application/json", "application/msgpack", "text/plain"):
+                status, doc = await call(http, "POST", path, data=body, headers={"Content-Type": ctype})
+                if status == 200:  # a well-formed batch: each item answered on its own
+                    assert path == "/v1/txs" and all("error" in r for r in doc["results"])
+                else:
+                    assert 400 <= status < 500, (path, ctype, body[:20], status)
