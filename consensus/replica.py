@@ -113,6 +113,10 @@ class _HeightState:
     view_timer_running: bool = True
     own_view_change: ViewChange | None = None
     deadline_ms: int | None = None
+    # Proposing at a height just entered waits for the next tick (due at once), so a step
+    # never decides more than the heights its input completes: a lone validator would
+    # otherwise propose and decide forever inside one step.
+    proposal_due: bool = False
     prepared_hash: bytes | None = None  # own PREPARE in ``view``
     committed_hash: bytes | None = None  # own COMMIT in ``view``
     prepared: PreparedCertificate | None = None  # highest prepared certificate
@@ -220,6 +224,10 @@ class Replica:
         if not self._started:
             self._start(out)
         s = self._s
+        if s.proposal_due:
+            s.proposal_due = False
+            self._maybe_propose(out)
+            s = self._s
         if s.validators is not None and s.deadline_ms is not None and self._now_ms >= s.deadline_ms:
             if s.view_timer_running:
                 self._start_view_change(s.view + 1, out)
@@ -265,7 +273,12 @@ class Replica:
 
     def _finish(self, out: Output) -> Output:
         s = self._s
-        out.wake_at_ms = s.deadline_ms if s.validators is not None else None
+        if s.validators is None:
+            out.wake_at_ms = None
+        elif s.proposal_due:
+            out.wake_at_ms = self._now_ms
+        else:
+            out.wake_at_ms = s.deadline_ms
         return out
 
     def _load_record(self) -> VoteRecord | None:
@@ -312,7 +325,7 @@ class Replica:
         if self._s.validators is None:
             return
         self._s.deadline_ms = self._now_ms + self.config.view_timeout(self._s.view)
-        self._maybe_propose(out)
+        self._s.proposal_due = True
         pending = self._buffer.pop(height, {})
         for msgs in pending.values():
             for msg in msgs:
@@ -357,8 +370,11 @@ class Replica:
     def _on_old_height(
         self, msg: PrePrepare | Prepare | Commit | ViewChange | NewView, out: Output
     ) -> None:
-        # A validator still voting on a decided height: hand it our last decision, which
-        # either decides its height or proves it must sync up to ours.
+        # A validator that timed out on a decided height: hand it our last decision, which
+        # either decides its height or proves it must sync up to ours. Late votes are
+        # normal after a decision and get no answer.
+        if not isinstance(msg, ViewChange):
+            return
         d = self._last_decision
         prev = self._previous_validators
         current = self._s.validators

@@ -214,6 +214,7 @@ class Simulation:
         ) * 2 * options.max_view_timeout_ms + 20 * faults.max_delay_ms
         self.chaos_until_ms = options.chaos_ms
         self.isolation = 0  # token of the adversary's latest isolation
+        self.progressed = True  # a replica committed since the end condition was checked
 
     # --- the validator-set schedule (governance stand-in) ---------------------------------
 
@@ -270,9 +271,12 @@ class Simulation:
         self._push(500, _CHAOS, -1)
         self._push(self.liveness_bound_ms // 4, _CHECK, -1)
         target = self.options.heights
+        honest = self._honest()
         for _ in range(MAX_EVENTS_PER_RUN):
-            if all(n.app.height >= target for n in self._honest()):
-                return
+            if self.progressed:
+                self.progressed = False
+                if all(n.app.height >= target for n in honest):
+                    return
             if not self.events:
                 raise Violation("no events left before every honest replica decided")
             ev = heapq.heappop(self.events)
@@ -460,6 +464,7 @@ class Simulation:
 
     def _on_decided(self, node: _Node, block: Block, cert: CommitCertificate) -> None:
         self.result.decisions += 1
+        self.progressed = True
         node.height_progress_ms = self.now_ms
         h = block.height
         if not self.healed and self.rng.randrange(1000) < self.faults.isolate_permille:
@@ -489,6 +494,7 @@ class Simulation:
             node.app.commit(block, cert)
         if node.app.height > start:
             self.result.syncs += 1
+            self.progressed = True
             node.height_progress_ms = self.now_ms
             self._apply(
                 node, replica.on_synced(node.app.height, self._local(node), self._last_commit(node))

@@ -1,0 +1,187 @@
+"""The replica on its own: normal case, view changes, the vote log across restarts, and
+input it must drop without side effects."""
+
+from __future__ import annotations
+
+from consensus.api import Message
+from consensus.messages import Commit, NewView, Prepare, PrePrepare, ViewChange
+from consensus.replica import Replica
+from core.crypto import PrivateKey
+from core.types import VOTE_COMMIT, VOTE_PREPARE, Vote
+from node.simulator_app import MemoryVoteLog
+from tests.consensus.helpers import (
+    CHAIN_ID,
+    CONFIG,
+    KEYS,
+    OUTSIDER,
+    VALIDATORS,
+    Cluster,
+    key_of_proposer,
+    new_app,
+)
+
+
+def index_of(key: PrivateKey) -> int:
+    return KEYS.index(key)
+
+
+def test_four_validators_decide_the_same_blocks_with_valid_certificates() -> None:
+    c = Cluster()
+    c.start()
+    c.deliver_all(until_height=8)  # nothing times out: heights follow without any tick
+    assert min(c.heights()) == 8
+    decided = [[b.hash for b, _ in c.decided[i]][:7] for i in range(4)]
+    assert all(len(d) == 7 for d in decided)
+    assert decided[1] == decided[0] and decided[2] == decided[0] and decided[3] == decided[0]
+    for block, cert in c.decided[0]:
+        cert.verify(CHAIN_ID, VALIDATORS)
+        assert cert.block_hash == block.hash
+    assert c.view_changes == 0
+
+
+def test_a_silent_proposer_is_replaced_by_a_view_change() -> None:
+    c = Cluster()
+    silent = index_of(key_of_proposer(1, 0))
+    c.down = {silent}
+    c.start()
+    c.deliver_all()
+    assert c.heights() == [1, 1, 1, 1]
+    c.tick(CONFIG.view_timeout_ms, until_height=2)  # view 0 times out everywhere
+    alive = [i for i in range(4) if i != silent]
+    assert all(c.replicas[i].height == 2 for i in alive)
+    assert all(c.decided[i][0][1].view == 1 for i in alive)
+    assert c.view_changes >= 3
+
+
+def test_new_view_re_proposes_a_prepared_block() -> None:
+    c = Cluster()
+    # Every COMMIT is lost: the block is prepared everywhere, decided nowhere.
+    c.drop = lambda _to, msg: isinstance(msg, Commit)
+    c.start()
+    c.deliver_all()
+    prepared = c.replicas[0].prepared
+    assert prepared is not None and c.heights() == [1, 1, 1, 1]
+    c.drop = lambda _to, _msg: False
+    c.tick(CONFIG.view_timeout_ms, until_height=2)
+    assert c.heights() == [2, 2, 2, 2]
+    for i in range(4):
+        block, cert = c.decided[i][0]
+        assert block.hash == prepared.block.hash  # the prepared block, not a new one
+        assert cert.view >= 1
+
+
+def test_restart_never_signs_a_conflicting_prepare() -> None:
+    app, log = new_app(), MemoryVoteLog()
+    proposer = key_of_proposer(1, 0)
+    me = next(k for k in KEYS if k is not proposer)
+    block_a = app.propose(1, 0, 10)
+    block_b = app.propose(1, 0, 11)
+    assert block_a.hash != block_b.hash
+    r = Replica(CHAIN_ID, me, app, log, 1, CONFIG)
+    r.start(0)
+    out = r.on_message(PrePrepare.create(proposer, CHAIN_ID, 1, 0, block_a), 1)
+    assert [m.vote.block_hash for m in out.broadcast if isinstance(m, Prepare)] == [block_a.hash]
+    assert log.record is not None  # written before the PREPARE left
+    # Crash: everything but the vote log is lost; the equivocating proposer tries again.
+    restarted = Replica(CHAIN_ID, me, app, log, 1, CONFIG)
+    restarted.start(2)
+    out = restarted.on_message(PrePrepare.create(proposer, CHAIN_ID, 1, 0, block_b), 3)
+    assert not [m for m in out.broadcast if isinstance(m, Prepare)]
+    # The same block again is fine: the same vote is sent again.
+    again = Replica(CHAIN_ID, me, app, log, 1, CONFIG)
+    again.start(4)
+    out = again.on_message(PrePrepare.create(proposer, CHAIN_ID, 1, 0, block_a), 5)
+    assert [m.vote.block_hash for m in out.broadcast if isinstance(m, Prepare)] == [block_a.hash]
+
+
+def test_restart_after_a_view_change_never_votes_in_the_old_view() -> None:
+    app, log = new_app(), MemoryVoteLog()
+    proposer = key_of_proposer(1, 0)
+    me = next(k for k in KEYS if k is not proposer)
+    r = Replica(CHAIN_ID, me, app, log, 1, CONFIG)
+    r.start(0)
+    out = r.on_tick(CONFIG.view_timeout_ms)
+    assert out.view_changes == 1 and any(isinstance(m, ViewChange) for m in out.broadcast)
+    restarted = Replica(CHAIN_ID, me, app, log, 1, CONFIG)
+    assert restarted.view == 1
+    out = restarted.start(0)
+    assert any(isinstance(m, ViewChange) and m.new_view == 1 for m in out.broadcast)
+    late = PrePrepare.create(proposer, CHAIN_ID, 1, 0, app.propose(1, 0, 1))
+    out = restarted.on_message(late, 1)
+    assert not [m for m in out.broadcast if isinstance(m, Prepare)]
+
+
+def test_bad_input_is_dropped_without_side_effects() -> None:
+    app, log = new_app(), MemoryVoteLog()
+    me = KEYS[0]
+    r = Replica(CHAIN_ID, me, app, log, 1, CONFIG)
+    r.start(0)
+    proposer = key_of_proposer(1, 0)
+    block = app.propose(1, 0, 1)
+    good = PrePrepare.create(proposer, CHAIN_ID, 1, 0, block)
+    bad_inputs: list[Message] = [
+        PrePrepare.create(OUTSIDER, CHAIN_ID, 1, 0, block),  # not a validator
+        PrePrepare(CHAIN_ID, 1, 0, block, proposer.public_key, bytes(64)),  # bad signature
+        PrePrepare.create(proposer, "other-chain", 1, 0, block),  # another chain
+        PrePrepare.create(
+            KEYS[(index_of(proposer) + 1) % 4], CHAIN_ID, 1, 0, block
+        ),  # not its turn
+        Prepare(Vote.create(OUTSIDER, VOTE_PREPARE, CHAIN_ID, 1, 0, block.hash)),
+        Commit(Vote(VOTE_COMMIT, CHAIN_ID, 1, 0, block.hash, KEYS[1].public_key, bytes(64))),
+        ViewChange.create(KEYS[1], CHAIN_ID, 1 + 10_000, 1, None),  # far future height
+        NewView.create(KEYS[2], CHAIN_ID, 1, 1, (), block),  # no view changes at all
+    ]
+    for msg in bad_inputs:
+        out = r.on_message(msg, 1)
+        assert out.broadcast == [] and out.decided == [] and out.send == []
+        assert out.sync_to_height is None
+    assert (r.height, r.view, r.evidence, log.record) == (1, 0, (), None)
+    out = r.on_message(good, 2)  # and it still works
+    assert any(isinstance(m, Prepare) for m in out.broadcast)
+
+
+def test_conflicting_votes_are_kept_as_evidence() -> None:
+    app = new_app()
+    r = Replica(CHAIN_ID, KEYS[0], app, MemoryVoteLog(), 1, CONFIG)
+    r.start(0)
+    liar = KEYS[2]
+    a = Vote.create(liar, VOTE_PREPARE, CHAIN_ID, 1, 0, b"\x01" * 32)
+    b = Vote.create(liar, VOTE_PREPARE, CHAIN_ID, 1, 0, b"\x02" * 32)
+    r.on_message(Prepare(a), 1)
+    r.on_message(Prepare(b), 2)
+    r.on_message(Prepare(b), 3)  # the same pair again is not new evidence
+    assert len(r.evidence) == 1
+    ev = r.evidence[0]
+    assert ev.validator == liar.public_key and {ev.first, ev.second} == {a, b}
+
+
+def test_a_quorum_at_a_higher_height_asks_for_sync_and_buffers_are_bounded() -> None:
+    app = new_app()
+    r = Replica(CHAIN_ID, KEYS[0], app, MemoryVoteLog(), 1, CONFIG)
+    r.start(0)
+    syncs = []
+    for k in KEYS[1:]:
+        vc = ViewChange.create(k, CHAIN_ID, 3, 1, None)
+        syncs.append(r.on_message(vc, 1).sync_to_height)
+    assert syncs[:-1] == [None, None] and syncs[-1] == 2  # quorum of 3 seen at height 3
+    for view in range(1, 500):
+        r.on_message(ViewChange.create(KEYS[1], CHAIN_ID, 2, view, None), 2)
+    buffered = sum(len(q) for per_height in r._buffer.values() for q in per_height.values())
+    assert buffered <= 3 + CONFIG.max_buffered_per_sender
+
+
+def test_an_observer_follows_without_voting() -> None:
+    c = Cluster()
+    observer_app = new_app()
+    observer = Replica(CHAIN_ID, None, observer_app, MemoryVoteLog(), 1, CONFIG)
+    observer.start(0)
+    c.start()
+    seen = []
+    while c.queue and observer.height < 2:
+        j, msg = c.queue.pop(0)
+        if j == 0:
+            out = observer.on_message(msg, 0)
+            assert out.broadcast == []
+            seen.extend(out.decided)
+        c.apply(j, c.replicas[j].on_message(msg, 0))
+    assert observer.height == 2 and seen[0][0].hash == c.decided[0][0][0].hash

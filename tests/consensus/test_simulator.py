@@ -1,0 +1,108 @@
+"""The simulator over the real replica: pinned regression seeds, a short randomised
+campaign (run on every push by .ci/run through pytest), reproducibility, and a
+deliberately broken protocol that it must catch."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+import node.simulator as simulator
+from cli.simulate import simulate
+from consensus.messages import ViewChange
+from consensus.replica import Replica
+from core.types import Block
+from node.simulator import (
+    NO_FAULTS,
+    FaultRates,
+    SimulationOptions,
+    SimulationResult,
+    run_campaign,
+    run_simulation,
+)
+from tests.consensus.regression_seeds import REGRESSION_SEEDS
+
+
+class NewViewIgnoresPreparedReplica(Replica):
+    """BROKEN ON PURPOSE, for these tests only: NEW-VIEW proposes a fresh block even when a
+    quorum reported a prepared one, so a block decided somewhere can be replaced."""
+
+    def _required_block(self, view_changes: tuple[ViewChange, ...]) -> Block | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("seed", "validators", "heights", "faults", "found"),
+    REGRESSION_SEEDS,
+    ids=[f"seed{s[0]}-n{s[1]}" for s in REGRESSION_SEEDS],
+)
+def test_regression_seed(
+    seed: int, validators: int, heights: int, faults: FaultRates, found: str
+) -> None:
+    result = run_simulation(SimulationOptions(validators, heights, seed, faults))
+    assert result.ok, f"{found}: {result.violation}"
+    assert result.heights_decided >= heights
+
+
+def test_short_randomised_campaign() -> None:
+    summary = run_campaign(SimulationOptions(validators=4, heights=30, seed=1_000), seeds=20)
+    print(
+        f"\n20 seeds x 4 validators x 30 heights: {summary.wall_s:.1f} s, "
+        f"{summary.view_changes} view changes, {summary.crashes} crashes, "
+        f"{summary.evidence} equivocations recorded"
+    )
+    assert [r.violation for r, _ in summary.failures] == []
+    assert summary.heights >= 20 * 30
+    assert summary.view_changes > 0 and summary.crashes > 0 and summary.evidence > 0
+
+
+@pytest.mark.parametrize("validators", [1, 7])
+def test_other_sizes(validators: int) -> None:
+    summary = run_campaign(SimulationOptions(validators=validators, heights=15, seed=77), seeds=3)
+    assert [r.violation for r, _ in summary.failures] == []
+
+
+def test_the_fault_free_case_costs_order_n_squared_messages() -> None:
+    result = run_simulation(SimulationOptions(4, 20, 0, NO_FAULTS))
+    assert result.ok and result.view_changes == 0
+    # PRE-PREPARE to n - 1 peers, then PREPARE and COMMIT from each to n - 1 peers.
+    per_height = 3 + 2 * 4 * 3
+    assert per_height * 19 <= result.messages <= per_height * 21
+
+
+def test_a_run_is_reproducible_from_its_seed() -> None:
+    options = SimulationOptions(validators=4, heights=15, seed=42)
+    first, second = run_simulation(options), run_simulation(options)
+    assert first == second
+
+
+def test_a_broken_protocol_is_caught() -> None:
+    caught: SimulationResult | None = None
+    for seed in range(200):
+        result = run_simulation(
+            SimulationOptions(validators=4, heights=30, seed=seed), NewViewIgnoresPreparedReplica
+        )
+        if not result.ok:
+            caught = result
+            break
+    assert caught is not None, "the simulator did not catch NEW-VIEW ignoring prepared blocks"
+    assert caught.violation is not None and caught.violation.startswith("safety")
+    # The same seed passes with the real replica.
+    assert run_simulation(SimulationOptions(validators=4, heights=30, seed=caught.seed)).ok
+
+
+def test_cli_reports_a_violation_with_its_reproduction(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(options: SimulationOptions) -> SimulationResult:
+        return run_simulation(options, NewViewIgnoresPreparedReplica)
+
+    monkeypatch.setattr(simulator, "_run_one", broken)
+    result = CliRunner().invoke(simulate, ["--seeds", "40", "--heights", "30", "--isolate", "300"])
+    assert result.exit_code == 1, result.output
+    assert "reproduce: hkchain simulate --validators 4 --heights 30 --first-seed" in result.output
+    assert "--isolate 300" in result.output
+
+
+def test_cli_passes_on_a_healthy_run() -> None:
+    result = CliRunner().invoke(simulate, ["--seeds", "2", "--heights", "10", "-v"])
+    assert result.exit_code == 0, result.output
+    assert "0 violations" in result.output and "seed 1:" in result.output
