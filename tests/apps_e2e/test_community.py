@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from click.testing import CliRunner, Result
 
@@ -334,6 +335,48 @@ def test_a_work_is_served_byte_for_byte_by_every_node_even_one_down_during_the_u
                lambda: c.cli("culture", "get", str(work_id), "--out", str(out),
                              "--rpc", c.rpc(down)).exit_code == 0, timeout_s=90.0)
     assert out.read_bytes() == data
+
+
+# --- the RPC as wallets and web pages use it ------------------------------------------------
+
+
+def test_the_query_endpoint_serves_the_views_and_the_blob_routes_refuse_bad_input(
+    community: Community,
+) -> None:
+    c = community
+    household = c.addresses["resident-1"]
+    pid = c.manifest["spend_proposal"]
+
+    async def go() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with aiohttp.ClientSession() as s:
+            for name, body in (
+                ("bills", {"contract": "property", "method": "bills_of", "args": [household]}),
+                ("tally", {"contract": "governance", "method": "tally", "args": [pid]}),
+                ("offers", {"contract": "services", "method": "offers", "args": [1]}),
+                ("work", {"contract": "culture", "method": "work", "args": [1]}),
+            ):
+                async with s.post(c.rpc(2) + "/v1/query", json=body) as resp:
+                    assert resp.status == 200, await resp.text()
+                    out[name] = (await resp.json())["result"]
+            for method, path, data, status, code in (
+                ("POST", "/v1/blobs", b"", 400, "empty"),
+                ("POST", "/v1/blobs", b"x" * (10 * 1024 * 1024 + 1), 413, "too_large"),
+                ("GET", "/v1/blobs/" + "ab" * 32, None, 404, "not_found"),
+                ("GET", "/v1/blobs/not-a-hash", None, 400, "malformed"),
+            ):
+                async with s.request(method, c.rpc(2) + path, data=data) as resp:
+                    assert resp.status == status, (path, resp.status)
+                    assert (await resp.json())["error"]["code"] == code
+        return out
+
+    views = run(go())
+    assert views["bills"] and all(type(b) is int for b in views["bills"])
+    assert views["tally"]["voted_owners"] == 3  # the demo's three votes
+    assert {o["provider"] for o in views["offers"]} == {c.addresses["provider-plumber"],
+                                                         c.addresses["provider-handyman"]}
+    assert views["work"]["likes"] == 3 and views["work"]["creator"] == household
+    assert views["work"]["content_hash"] == "0x" + c.manifest["works"][0]
 
 
 # --- households and privacy ---------------------------------------------------------------------
