@@ -43,6 +43,9 @@ ERROR_HINTS: Mapping[str, str] = {
     "too_large": "the request is larger than the node accepts",
     "mempool_full": "the node's mempool is full; retry later",
     "rate_limited": "too many requests; slow down",
+    "batch_too_large": "too many txs in one request; send smaller batches",
+    "state_pruned": "the node no longer keeps the state of that height",
+    "not_allowed": "the sender lacks the role this call needs",
 }
 
 

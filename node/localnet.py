@@ -64,6 +64,18 @@ def rpc_status(rpc_url: str, timeout_s: float = STATUS_TIMEOUT_S) -> dict[str, A
     return doc if isinstance(doc, dict) else None
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the supervisor dies, so
+    a killed supervisor (or test run) never leaves nodes behind. Elsewhere, a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Supervisor:
     """The processes of one local network's nodes."""
 
@@ -96,6 +108,7 @@ class Supervisor:
             stderr=subprocess.STDOUT,
             env=self._env,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self.procs[index] = proc
         return proc
