@@ -76,6 +76,7 @@ _U16 = struct.Struct(">H")
 _U16x2 = struct.Struct(">HH")
 _LEAF_HEAD = bytes((_ENC_LEAF,))
 _NIBBLE_BYTES = tuple(bytes((i,)) for i in range(16))
+_LENGTH_BYTES = tuple(bytes((i,)) for i in range(MAX_TREE_DEPTH + 1))
 _sha256 = hashlib.sha256
 
 
@@ -540,29 +541,65 @@ class StateTree:
     def _update_one(
         self, upd: TreeUpdate, ref: Ref, path: bytes, items: list[tuple[bytes, bytes | None]]
     ) -> Ref | None:
-        """``_update`` of one key under an internal node: the common case below the top
-        levels, done as a loop down and a loop up instead of recursion."""
+        """``_update`` of one key under an internal node of the committed tree: the common
+        case below the top levels. A loop down and a loop up with the node operations
+        inlined, as this is the hottest code of a block commit."""
         pending = upd.new_nodes
         kh = items[0][0]
         depth = len(path)
         trail: list[tuple[bytes, int, _Node, int]] = []
         child: Ref | None = ref
         while child is not None and not child[2]:
-            prefix = schema.state_node_prefix(path)
+            prefix = schema.STATE_NODE + _LENGTH_BYTES[depth] + path
             node = self._load_node(prefix, child[1], pending)
             b = kh[depth >> 1]
             nib = b & 15 if depth & 1 else b >> 4
             trail.append((prefix, child[1], node, nib))
-            child = node.child(nib)
+            bit = 1 << nib
+            if node.present & bit:
+                o = nib << 5
+                child = (
+                    node.hashes[o : o + 32],
+                    _U64.unpack_from(node.versions, nib << 3)[0],
+                    bool(node.leaves & bit),
+                )
+            else:
+                child = None
             path += _NIBBLE_BYTES[nib]
             depth += 1
         new = self._update(upd, child, path, items)
         if new == child:
             return ref
-        for prefix, version, node, nib in reversed(trail):
+        version = upd.version
+        version_bytes = upd.version_bytes
+        stale = upd.stale
+        cache_depth = self._cache_depth
+        for prefix, old_version, node, nib in reversed(trail):
             path = path[:-1]
-            self._stale(upd, prefix, version)
-            new = self._finish_node(upd, prefix, path, node.with_child(nib, new))
+            depth -= 1
+            stale.append(prefix + _U64.pack(old_version))  # trail nodes are all committed
+            bit = 1 << nib
+            o = nib << 5
+            v = nib << 3
+            if new is None:
+                hashes = node.hashes[:o] + ZERO_HASH + node.hashes[o + 32 :]
+                versions = node.versions[:v] + _ZERO_VERSION + node.versions[v + 8 :]
+                present = node.present & ~bit
+                leaves = node.leaves & ~bit
+            else:
+                hashes = node.hashes[:o] + new[0] + node.hashes[o + 32 :]
+                versions = node.versions[:v] + _U64.pack(new[1]) + node.versions[v + 8 :]
+                present = node.present | bit
+                leaves = node.leaves | bit if new[2] else node.leaves & ~bit
+            if present & (present - 1) == 0:  # at most one child left
+                new = self._finish_node(upd, prefix, path, _Node(hashes, versions, present, leaves))
+                continue
+            fresh = _Node(hashes, versions, present, leaves)
+            key = prefix + version_bytes
+            pending[key] = fresh.encode()
+            if depth < cache_depth:
+                upd.cached_nodes[key] = fresh
+            new = (_sha256(NODE_TAG + hashes).digest(), version, False)
         return new
 
     # commit
