@@ -532,12 +532,20 @@ class Node:
         msg = decode_message(frame.payload)  # DecodeError drops the peer
         if self._stopped.is_set():
             return
+        self._replica_follows_store()
         self._apply(self.replica.on_message(msg, now_ms()))
 
     def _on_tick(self) -> None:
         self._timer = None
         if not self._stopped.is_set():
+            self._replica_follows_store()
             self._apply(self.replica.on_tick(now_ms()))
+
+    def _replica_follows_store(self) -> None:
+        # Every commit path tells the replica, so this only guards an invariant.
+        if self.replica.height <= self.store.height:
+            log.warning("replica at %d behind the store at %d", self.replica.height, self.store.height)
+            self._apply(self.replica.on_synced(self.store.height, now_ms()))
 
     def _apply(self, out: Output) -> None:
         """Carry out what one replica step asked for."""
@@ -624,12 +632,9 @@ class Node:
             self.blobs.on_block_committed(block, receipts)
             self.sync.announce_height(height)
             if synced:
-                # The replica follows the store: it resumes consensus at the next height.
-                asyncio.get_running_loop().call_soon(self._after_synced, height)
-
-    def _after_synced(self, height: int) -> None:
-        if not self._stopped.is_set():
-            self._apply(self.replica.on_synced(height, now_ms()))
+                # Sync commits outside any replica step, so the replica can follow the
+                # store at once: it resumes consensus at the next height.
+                self._apply(self.replica.on_synced(height, now_ms()))
 
     def _on_peer_change(self, peer: Peer) -> None:
         self.metrics.peers.set(len(self.network.peers))
