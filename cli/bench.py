@@ -137,8 +137,9 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
     m = r.machine
     rows: list[tuple[str, str]] = [
         ("machine", f"{m.get('cpu_model')} × {m.get('cores')} cores, Python {m.get('python')}"),
-        ("workload", f"{r.workload}, {r.nodes} nodes ({r.mode}), "
-                     f"{'rate ' + str(r.rate_per_s) + ' tx/s' if r.rate_per_s else 'max rate'}"),
+        ("workload", f"{r.workload}, {r.nodes} nodes ({r.mode}), " + (
+            "no load" if r.workload == "idle"
+            else f"rate {r.rate_per_s} tx/s" if r.rate_per_s else "as fast as it commits")),
         ("txs", f"{r.presigned:,} pre-signed in {r.presign_s} s; {r.submitted:,} accepted, "
                 f"{r.committed:,} committed, {sum(r.refused.values()):,} refused, "
                 f"{r.retried:,} resent"),
@@ -149,7 +150,8 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
         ("block interval ms p50/p95/p99/max", _ms(r.block_interval_ms)),
         ("view changes", _num(r.view_changes, "d")),
         ("CPU of the machine", "-" if r.cpu_percent_of_machine is None
-         else f"{r.cpu_percent_of_machine:.1f} % (all nodes, steady window)"),
+         else f"{r.cpu_percent_of_machine:.1f} % (all nodes, steady window); the bench "
+              f"client itself {_num(r.client_cpu_percent_of_core)} % of one core"),
         ("Ed25519 ceiling", f"{r.ed25519_verifies_per_s:,.0f} verifies/s/core → "
                             f"{r.ed25519_ceiling_tps:,.0f} tx/s; ratio "
                             f"{_num(r.ceiling_ratio, '.3f')}"),

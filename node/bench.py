@@ -63,7 +63,7 @@ MAX_RPC_URLS = 64
 DEFAULT_MAX_MODE_TPS = 5000
 DEFAULT_SENDERS = 200
 DEFAULT_BATCH_TXS = 500
-DEFAULT_WINDOW_TXS = 8000
+DEFAULT_WINDOW_TXS = 4000
 DEFAULT_DRAIN_TIMEOUT_S = 30.0
 DEFAULT_TICK_MS = 20
 SENDER_BALANCE = 10**12
@@ -238,6 +238,8 @@ class BenchReport:
     blocks_in_window: int = 0
     view_changes: int | None = None
     cpu_percent_of_machine: float | None = None
+    # The bench's own process shares the machine: its CPU over the steady window.
+    client_cpu_percent_of_core: float | None = None
     ed25519_verifies_per_s: float = 0.0
     ed25519_ceiling_tps: float = 0.0
     ceiling_ratio: float | None = None
@@ -615,6 +617,7 @@ class _Run:
         self.room = asyncio.Event()  # set when the in-flight window has room
         self.room.set()
         self.finished_at: list[float | None] = [None] * len(tracks)
+        self.client_cpu_s: list[float] = []
 
     def now(self) -> float:
         return time.monotonic()
@@ -824,10 +827,12 @@ class _Run:
     async def sample(self, warmup_s: float) -> None:
         """CPU at the start and end of the steady window; view changes at its start."""
         await asyncio.sleep(max(0.0, self.t0 + warmup_s - self.now()))
+        self.client_cpu_s.append(time.process_time())
         for tr in self.tracks:
             tr.cpu_start = tr.probe.cpu_s() if tr.probe else None
             tr.view_changes_start = await tr.rpc.metric("hkchain_view_changes_total")
         await asyncio.sleep(max(0.0, self.t0 + self.config.duration_s - self.now()))
+        self.client_cpu_s.append(time.process_time())
         for tr in self.tracks:
             tr.cpu_end = tr.probe.cpu_s() if tr.probe else None
 
@@ -842,8 +847,11 @@ async def _timed_run(config: BenchConfig, plan: Plan, tracks: list[_NodeTrack],
                      progress: ProgressSink) -> _Run:
     run = _Run(config, plan, tracks, progress)
     ready = [asyncio.Event() for _ in tracks]
-    followers = [asyncio.create_task(run.follow(j, ready[j])) for j in range(len(tracks))]
-    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), READY_TIMEOUT_S)
+    # An idle network is measured untouched: its heads are compared at the end instead.
+    followers = [] if config.workload == "idle" else [
+        asyncio.create_task(run.follow(j, ready[j])) for j in range(len(tracks))]
+    if followers:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), READY_TIMEOUT_S)
     for tr in tracks:
         if tr.errors:
             raise BenchError(f"cannot follow commits of {tr.name}: {tr.errors[0]}")
@@ -854,6 +862,8 @@ async def _timed_run(config: BenchConfig, plan: Plan, tracks: list[_NodeTrack],
     try:
         if config.workload == "idle":
             await asyncio.sleep(config.duration_s)
+            await sampler
+            await _read_heads(run)
         else:
             await asyncio.gather(*(run.submit(j) for j in range(len(tracks))))
             await sampler
@@ -871,6 +881,15 @@ async def _timed_run(config: BenchConfig, plan: Plan, tracks: list[_NodeTrack],
             await asyncio.gather(sampler, return_exceptions=True)
     progress.update("done", run.now() - run.t0, config.duration_s, run.submitted, run.committed)
     return run
+
+
+async def _read_heads(run: _Run) -> None:
+    """The last few blocks every node has, read once, so their roots can be compared."""
+    heights = [int((await tr.rpc.status())["height"]) for tr in run.tracks]
+    top = min(heights)
+    for j, tr in enumerate(run.tracks):
+        for height in range(max(0, top - 2), top + 1):
+            run.on_block(j, _block_message(await tr.rpc.get(f"/v1/blocks/{height}")), run.now())
 
 
 async def _until_all_seen(run: _Run) -> None:
@@ -1214,6 +1233,9 @@ def summarise(run: _Run, report: BenchReport) -> None:
         cores = int(report.machine["cores"])
         report.cpu_percent_of_machine = round(100 * total_cpu / ((w1 - w0) * cores), 2)
     report.view_changes = max(vcs) if vcs else None
+    if len(run.client_cpu_s) == 2:
+        report.client_cpu_percent_of_core = round(
+            100 * (run.client_cpu_s[1] - run.client_cpu_s[0]) / (w1 - w0), 1)
     check(run, report)
 
 

@@ -5,7 +5,8 @@ Runs ``hkchain bench`` (any bench options after ``--``) on a network kept in a t
 home, attaches py-spy (``pip install py-spy``) to every node process for ``--seconds``
 in the middle of the load, and prints, from the sampled stacks, the share of node CPU per
 subsystem (signature check, decoding, mempool, gossip, consensus, VM, state commitment,
-LevelDB, RPC, transport, loop) and, with the bench's committed TPS, microseconds per tx.
+LevelDB, RPC, transport, loop) and, with the CPU per committed tx the bench measured from
+/proc, microseconds per tx.
 Each sample is charged to its innermost frame that belongs to a subsystem, so codec work
 done for the mempool counts as decoding, and a signature check inside consensus counts
 as signature. ``--raw DIR`` keeps py-spy's collapsed stacks for a flame graph.
@@ -67,30 +68,35 @@ def load_stacks(path: Path) -> list[tuple[list[str], int]]:
     return out
 
 
-def summarise(paths: list[Path], seconds: float | None, rate_hz: int, tps: float | None) -> str:
+# Leaf frames of a thread that waits (py-spy may count a waiting thread as active).
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py", "Runner.run (asyncio/runners.py",
+               "select (selectors.py", "wait (threading.py")
+
+
+def summarise(paths: list[Path], cpu_us_per_tx: float | None = None) -> str:
+    """Shares of the sampled busy stacks per subsystem; with the bench's measured CPU per
+    committed tx (all nodes, from /proc), the microseconds per tx each subsystem costs."""
     by_subsystem: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
     total = 0
     for p in paths:
         for frames, n in load_stacks(p):
+            if frames[-1].startswith(IDLE_LEAVES):
+                continue
             by_subsystem[classify(frames)] += n
             leaves[frames[-1]] += n
             total += n
-    lines = []
-    cpu_s = total / rate_hz
-    header = f"{len(paths)} node processes, {total} samples at {rate_hz} Hz = {cpu_s:.1f} CPU s"
-    if seconds:
-        header += f" over {seconds:g} s ({100 * cpu_s / seconds:.0f}% of one core, all nodes)"
-    lines.append(header)
-    per_tx = tps and seconds
-    lines.append(f"{'subsystem':40} {'share':>6}" + ("   µs/tx (all nodes)" if per_tx else ""))
+    if not total:
+        return "no busy samples"
+    lines = [f"{len(paths)} node processes, {total} busy samples"]
+    lines.append(f"{'subsystem':40} {'share':>6}" + ("   µs/tx (all nodes)" if cpu_us_per_tx else ""))
     for name, n in by_subsystem.most_common():
         row = f"{name:40} {100 * n / total:5.1f}%"
-        if per_tx and tps and seconds:
-            row += f"   {1e6 * (n / rate_hz) / (tps * seconds):8.1f}"
+        if cpu_us_per_tx:
+            row += f"   {cpu_us_per_tx * n / total:8.0f}"
         lines.append(row)
-    if per_tx and tps and seconds:
-        lines.append(f"{'total':40} {100.0:5.1f}%   {1e6 * cpu_s / (tps * seconds):8.1f}")
+    if cpu_us_per_tx:
+        lines.append(f"{'total (CPU of all nodes / committed tx)':40} {100.0:5.1f}%   {cpu_us_per_tx:8.0f}")
     lines.append("")
     lines.append("hottest functions (self time):")
     for frame, n in leaves.most_common(20):
@@ -121,7 +127,7 @@ def main() -> int:
     ap.add_argument("bench_args", nargs="*", help="options for hkchain bench (after --)")
     args = ap.parse_args()
     if args.stacks:
-        print(summarise(args.stacks, None, args.rate, None))
+        print(summarise(args.stacks))
         return 0
     if shutil.which("py-spy") is None:
         print("py-spy is not installed: pip install py-spy", file=sys.stderr)
@@ -165,7 +171,9 @@ def main() -> int:
             bench.wait()
     print(f"bench: {report.get('tps')} committed tx/s, latency p50 "
           f"{report.get('latency_ms', {}).get('p50')} ms, ok={report.get('ok')}")
-    print(summarise(sorted(raw_dir.glob("node-*.txt")), args.seconds, args.rate, report.get("tps")))
+    per_tx = [n.get("cpu_ms_per_tx") for n in report.get("node_figures", [])]
+    cpu_us = 1000 * sum(per_tx) if per_tx and None not in per_tx else None
+    print(summarise(sorted(raw_dir.glob("node-*.txt")), cpu_us))
     if args.raw is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
