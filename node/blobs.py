@@ -58,6 +58,7 @@ SCAN_INTERVAL_S = 30.0
 SERVE_RATE_BYTES_PER_S = 50 * 1024 * 1024
 SERVE_BURST_BYTES = 4 * MAX_BLOB_BYTES
 MAX_SERVE_BUCKETS = 1024
+MAX_CONCURRENT_SERVES = 8
 # The event field that carries a registered blob's hash (docs/APPLICATIONS.md).
 CONTENT_HASH_FIELD = "content_hash"
 
@@ -115,6 +116,15 @@ class BlobStore:
 
     def has(self, h: bytes) -> bool:
         return len(h) == HASH_SIZE and self.path(h).is_file()
+
+    def size_of(self, h: bytes) -> int | None:
+        """The size of blob ``h`` on disk, or None if this store lacks it."""
+        if len(h) != HASH_SIZE:
+            return None
+        try:
+            return self.path(h).stat().st_size
+        except OSError:
+            return None
 
     def hashes(self) -> list[bytes]:
         return sorted(bytes.fromhex(p.name) for p in self._files())
@@ -209,6 +219,7 @@ class BlobService:
         self._buckets: OrderedDict[bytes, TokenBucket] = OrderedDict()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._serving: set[asyncio.Task[None]] = set()
         self.fetched = 0
         self.served = 0
         network.handle(BlobRequest.TAG, self._on_request)
@@ -221,9 +232,10 @@ class BlobService:
                        asyncio.create_task(self._scan_loop())]
 
     async def stop(self) -> None:
-        for t in self._tasks:
+        tasks = [*self._tasks, *self._serving]
+        for t in tasks:
             t.cancel()
-        for t in self._tasks:
+        for t in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks = []
@@ -323,22 +335,27 @@ class BlobService:
 
     def _on_request(self, peer: Peer, frame: Frame) -> None:
         assert isinstance(frame, BlobRequest)
-        task = asyncio.create_task(self._serve(peer, frame.blob_hash))
-        self._tasks.append(task)
-        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
-
-    async def _serve(self, peer: Peer, h: bytes) -> None:
+        h = frame.blob_hash
         loop = asyncio.get_running_loop()
-        data = await loop.run_in_executor(None, self.store.get, h)
         bucket = self._buckets.get(peer.public_key)
         if bucket is None:
             bucket = TokenBucket(SERVE_RATE_BYTES_PER_S, SERVE_BURST_BYTES, loop.time())
             self._buckets[peer.public_key] = bucket
             if len(self._buckets) > MAX_SERVE_BUCKETS:
                 self._buckets.popitem(last=False)
-        if data is not None and not bucket.take(loop.time(), len(data)):
-            log.info("peer %s pulls blobs too fast; answering not found", peer.label)
-            data = None
+        size = self.store.size_of(h)
+        # Refuse before reading: a flood of requests must cost neither memory nor disk.
+        if size is None or len(self._serving) >= MAX_CONCURRENT_SERVES or not bucket.take(loop.time(), size):
+            if size is not None:
+                log.info("peer %s pulls blobs too fast; answering not found", peer.label)
+            peer.send(Blob(h, False, b""))
+            return
+        task = asyncio.create_task(self._serve(peer, h))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
+
+    async def _serve(self, peer: Peer, h: bytes) -> None:
+        data = await asyncio.get_running_loop().run_in_executor(None, self.store.get, h)
         peer.send(Blob(h, data is not None, data or b""))
         if data is not None:
             self.served += 1

@@ -206,3 +206,31 @@ async def test_bytes_that_do_not_match_the_hash_are_never_stored(tmp_path: Path)
         assert h in a.wanted  # still wanted: retried later, from any peer
     finally:
         await a.stop()
+
+
+async def test_a_flood_of_requests_is_answered_without_reading_every_time(tmp_path: Path) -> None:
+    from node.blobs import MAX_CONCURRENT_SERVES
+
+    net = _Network()
+    service = BlobService(BlobStore(tmp_path), net)  # type: ignore[arg-type]
+    h = service.store.put(os.urandom(100_000))
+    answers: list[Blob] = []
+
+    class Flooder:
+        public_key = b"F" * 32
+        label = "flooder"
+
+        def send(self, frame: Frame) -> bool:
+            assert isinstance(frame, Blob)
+            answers.append(frame)
+            return True
+
+    flooder = Flooder()
+    for _ in range(100):
+        net.handlers[BlobRequest.TAG](flooder, BlobRequest(h))
+    await _until(lambda: len(answers) == 100)
+    found = [a for a in answers if a.found]
+    assert 1 <= len(found) <= MAX_CONCURRENT_SERVES
+    assert all(a.data == service.store.get(h) for a in found)
+    assert service.served == len(found)
+    await service.stop()
