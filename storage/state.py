@@ -59,6 +59,7 @@ MAX_STATE_VALUE_BYTES = 1 << 20
 MAX_TREE_DEPTH = 64  # nibbles in a sha256
 DEFAULT_KEEP_HEIGHTS = 256
 DEFAULT_CACHE_DEPTH = 4
+MAX_CACHE_DEPTH = 6
 MAX_PRUNE_HEIGHTS_PER_COMMIT = 8
 MAX_REMEMBERED_READS = 100_000
 
@@ -356,7 +357,11 @@ class StateTree:
         self._kv = kv
         self._cache_depth = cache_depth
         self._cache: dict[bytes, _Node] = {}
-        self._cache_limit = 2 * 16**cache_depth + 64
+        if not 0 <= cache_depth <= MAX_CACHE_DEPTH:
+            raise ValueError(f"cache_depth must be in 0..{MAX_CACHE_DEPTH}")
+        # Twice the live internal nodes above cache_depth: room for nodes read by an
+        # overlay's root() that a concurrent commit has since replaced.
+        self._cache_limit = 2 * (16**cache_depth - 1) // 15 + 64
 
     # reads (``prefix`` is schema.state_node_prefix(path); a node key adds the version)
 
