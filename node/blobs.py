@@ -59,6 +59,10 @@ SERVE_RATE_BYTES_PER_S = 50 * 1024 * 1024
 SERVE_BURST_BYTES = 4 * MAX_BLOB_BYTES
 MAX_SERVE_BUCKETS = 1024
 MAX_CONCURRENT_SERVES = 8
+# Uploads through the RPC: bytes per second per client address, and the burst.
+UPLOAD_RATE_BYTES_PER_S = 1024 * 1024
+UPLOAD_BURST_BYTES = 64 * 1024 * 1024
+MAX_UPLOAD_CLIENTS = 10_000
 # The event field that carries a registered blob's hash (docs/APPLICATIONS.md).
 CONTENT_HASH_FIELD = "content_hash"
 
@@ -67,7 +71,7 @@ assert MAX_BLOB_BYTES <= MAX_BLOB_FRAME_BYTES, "a blob must fit in one p2p frame
 
 class BlobError(ChainError):
     """A blob refused or not found. ``code``: too_large, empty, hash_mismatch,
-    not_found, store_full, malformed."""
+    not_found, store_full, malformed, rate_limited."""
 
     code = "blob_error"
 
@@ -367,6 +371,17 @@ class BlobService:
 def add_blob_routes(router: web.UrlDispatcher, service: BlobService) -> None:
     """``POST /v1/blobs`` (raw bytes → {hash, size}) and ``GET /v1/blobs/{hash}``."""
 
+    buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def take_upload_budget(client: str, size: int) -> None:
+        now = time.monotonic()
+        bucket = buckets.pop(client, None) or TokenBucket(UPLOAD_RATE_BYTES_PER_S, UPLOAD_BURST_BYTES, now)
+        buckets[client] = bucket
+        if len(buckets) > MAX_UPLOAD_CLIENTS:
+            buckets.popitem(last=False)
+        if not bucket.take(now, size):
+            raise BlobError("too many bytes uploaded from this client; retry later", code="rate_limited")
+
     async def post_blob(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > service.store.max_blob_bytes:
             raise BlobError(f"blob exceeds {service.store.max_blob_bytes} bytes", code="too_large")
@@ -382,6 +397,7 @@ def add_blob_routes(router: web.UrlDispatcher, service: BlobService) -> None:
                 raise BlobError(f"blob exceeds {service.store.max_blob_bytes} bytes", code="too_large")
             chunks.append(chunk)
         data = b"".join(chunks)
+        take_upload_budget(request.remote or "?", len(data))
         h = await asyncio.get_running_loop().run_in_executor(None, service.store.put, data)
         return web.json_response({"hash": h.hex(), "size": len(data)}, status=201)
 
@@ -399,7 +415,7 @@ def add_blob_routes(router: web.UrlDispatcher, service: BlobService) -> None:
     router.add_get("/v1/blobs/{hash}", _answering_errors(get_blob))
 
 
-BLOB_ERROR_STATUS = {"too_large": 413, "not_found": 404, "store_full": 507}
+BLOB_ERROR_STATUS = {"too_large": 413, "not_found": 404, "store_full": 507, "rate_limited": 429}
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
@@ -431,6 +447,7 @@ def blob_openapi_paths() -> dict[str, Any]:
                                                      "size": {"type": "integer"}}}}}},
                 "400": {"description": "empty body (empty)", **err},
                 "413": {"description": "larger than 10 MiB (too_large)", **err},
+                "429": {"description": "this client uploaded too much lately (rate_limited)", **err},
                 "507": {"description": "the node's blob store is full (store_full)", **err},
             },
         }},

@@ -234,3 +234,35 @@ async def test_a_flood_of_requests_is_answered_without_reading_every_time(tmp_pa
     assert all(a.data == service.store.get(h) for a in found)
     assert service.served == len(found)
     await service.stop()
+
+
+async def test_rpc_routes_store_serve_and_refuse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    import node.blobs as blobs
+
+    monkeypatch.setattr(blobs, "UPLOAD_BURST_BYTES", 3000)
+    monkeypatch.setattr(blobs, "UPLOAD_RATE_BYTES_PER_S", 1)
+    service = BlobService(BlobStore(tmp_path, max_blob_bytes=2000), _Network())  # type: ignore[arg-type]
+    app = web.Application()
+    blobs.add_blob_routes(app.router, service)
+    async with TestClient(TestServer(app)) as client:
+        data = os.urandom(1500)
+        resp = await client.post("/v1/blobs", data=data)
+        assert resp.status == 201
+        doc = await resp.json()
+        assert doc == {"hash": hashlib.sha256(data).hexdigest(), "size": 1500}
+        resp = await client.get("/v1/blobs/" + doc["hash"])
+        assert resp.status == 200 and await resp.read() == data
+        for method, path, body, status, code in (
+            ("POST", "/v1/blobs", b"", 400, "empty"),
+            ("POST", "/v1/blobs", b"x" * 2001, 413, "too_large"),
+            ("GET", "/v1/blobs/" + "00" * 32, None, 404, "not_found"),
+            ("GET", "/v1/blobs/xyz", None, 400, "malformed"),
+            ("POST", "/v1/blobs", os.urandom(1600), 429, "rate_limited"),  # 1500 + 1600 > 3000
+        ):
+            resp = await client.request(method, path, data=body)
+            assert resp.status == status, (path, resp.status)
+            assert (await resp.json())["error"]["code"] == code
+    assert service.store.hashes() == [bytes.fromhex(doc["hash"])]
