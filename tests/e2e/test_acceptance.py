@@ -195,9 +195,15 @@ async def _scenario(n: Net) -> None:
 
     # --- SIGKILL the proposer of the next height -----------------------------------------
     status = await n.status(0)
-    view = int(status.get("view", 0))
-    proposer = (int(status["height"]) + 1 + view) % N_NODES
+    h = int(status["height"])
+    proposer = (h + 1 + int(status.get("view", 0))) % N_NODES
     await _crash_and_recover(n, victim=proposer, during=[])
+    # The others replaced the dead proposer by a view change, unless it still managed to
+    # propose h + 1 in the moment before it died.
+    after = [await n.rpcs[(proposer + 1) % N_NODES].block(x) for x in range(h + 1, h + 4)]
+    victim_key = n.net.nodes[proposer].public_key.hex()
+    assert (field(after[0], "proposer") == victim_key
+            or any(int(field(b, "view")) > 0 for b in after)), after
 
     # --- garbage to the RPC and the p2p port ---------------------------------------------
     await _garbage(n, [operator.address, *(s.address for s in senders), *recipients])
