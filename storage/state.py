@@ -405,11 +405,13 @@ class StateTree:
         """Apply ``changes`` to the tree at ``root``. ``known`` may give keys' values in
         that tree (what execution read): a leaf whose hash matches is not read back."""
         upd = TreeUpdate(root, version, changes)
-        items = sorted([(_sha256(k).digest(), v) for k, v in changes.items()])
+        hashed = [(_sha256(k).digest(), k, v) for k, v in changes.items()]
+        items = sorted([(kh, v) for kh, _, v in hashed])
         if known:
-            upd.known = {
-                _sha256(k).digest(): v for k, v in known.items() if v is not None and k in changes
-            }
+            for kh, k, _ in hashed:
+                old = known.get(k)
+                if old is not None:
+                    upd.known[kh] = old
         if items:
             upd.root_ref = self._update(upd, root, b"", items)
         return upd
