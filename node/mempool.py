@@ -96,6 +96,9 @@ class Mempool:
         self._seq = 0
         self._reject_seq = 0
         self._nonce_cache: dict[bytes, int] = {}
+        # Per sender: the first nonce at or after the account nonce with no pending tx, so
+        # admitting a long run of one sender's txs is linear, not quadratic.
+        self._next_free: dict[bytes, int] = {}
         self._verified: OrderedDict[bytes, bytes] = OrderedDict()  # hash -> signature
         self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
         self.on_added: list[Callable[[list[bytes]], None]] = []
@@ -141,11 +144,12 @@ class Mempool:
 
     def pending_nonce(self, sender: bytes) -> int:
         """The sender's next nonce counting its pending txs."""
-        n = self._account_nonce(sender)
+        n = max(self._account_nonce(sender), self._next_free.get(sender, 0))
         pending = self._by_sender.get(sender)
         if pending:
             while n in pending:
                 n += 1
+        self._next_free[sender] = n
         return n
 
     def _account_nonce(self, sender: bytes) -> int:
@@ -276,6 +280,7 @@ class Mempool:
             if self._remove(stx.hash):
                 removed.append(stx.hash)
         self._nonce_cache.clear()
+        self._next_free.clear()
         dropped: list[tuple[bytes, Rejection]] = []
         for sender in senders:
             pending = self._by_sender.get(sender)
@@ -303,6 +308,7 @@ class Mempool:
         if e is None:
             return False
         self._bytes -= e.size
+        self._next_free.pop(e.stx.tx.sender, None)
         pending = self._by_sender.get(e.stx.tx.sender)
         if pending is not None:
             if pending.get(e.stx.tx.nonce) is e:
