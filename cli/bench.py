@@ -63,8 +63,8 @@ class _Bar:
 @click.option("--nodes", "-n", default=4, show_default=True, type=click.IntRange(1, MAX_NODES),
               help="Validators of the local network the bench starts.")
 @click.option("--workload", default="transfers", show_default=True, type=click.Choice(WORKLOADS),
-              help="transfers; votes (Article 278 owners' vote); mixed (3 transfers : 1 vote); "
-                   "idle (no txs: measures an idle network's CPU).")
+              help="transfers; votes (Article 278 owners' vote); mixed (6 transfers, 2 votes, "
+                   "1 rating, 1 bill payment in 10); idle (no txs: an idle network's CPU).")
 @click.option("--rpc", "rpc_urls", multiple=True, metavar="URL",
               help="Bench running nodes instead (repeat for each node); needs --key.")
 @click.option("--key", "key_file", default=default_key_file, metavar="FILE",
@@ -140,6 +140,7 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
         ("workload", f"{r.workload}, {r.nodes} nodes ({r.mode}), " + (
             "no load" if r.workload == "idle"
             else f"rate {r.rate_per_s} tx/s" if r.rate_per_s else "as fast as it commits")),
+        ("mix", ", ".join(f"{name} {n:,}" for name, n in sorted(r.mix.items())) or "-"),
         ("txs", f"{r.presigned:,} pre-signed in {r.presign_s} s; {r.submitted:,} accepted, "
                 f"{r.committed:,} committed, {sum(r.refused.values()):,} refused, "
                 f"{r.retried:,} resent"),

@@ -72,6 +72,7 @@ TX_MAX_FEE = 50_000
 FUNDING_PER_TX = 8_000
 EXPIRY_MARGIN_BLOCKS = 1_000_000
 RECIPIENTS = 1024
+BILLS_PER_SENDER = 2
 HOUSEHOLD_AREA_DM2 = 9000  # 90 m²
 BENCH_CHAIN_ID = "hk-bench"
 READY_TIMEOUT_S = 90.0
@@ -223,6 +224,7 @@ class BenchReport:
     rate_per_s: int | None
     machine: dict[str, Any] = field(default_factory=dict)
     presigned: int = 0
+    mix: dict[str, int] = field(default_factory=dict)  # pre-signed txs per contract.method
     presign_s: float = 0.0
     submitted: int = 0  # accepted by an RPC
     refused: dict[str, int] = field(default_factory=dict)
@@ -430,6 +432,7 @@ class Plan:
     bodies: list[str]  # canonical SignedTx bytes, hex (the RPC's JSON form)
     node_of: list[int]
     index: dict[str, int]
+    mix: dict[str, int] = field(default_factory=dict)  # "contract.method" -> txs
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -440,13 +443,41 @@ def recipient_addresses(count: int = RECIPIENTS) -> list[str]:
     return [address_of(os.urandom(32)) for _ in range(count)]
 
 
-def workload_call(workload: str, k: int, recipients: Sequence[str], proposal_id: int | None
-                  ) -> tuple[str, str, tuple[Value, ...]]:
-    """(contract, method, args) of tx k of a workload."""
-    vote = workload == "votes" or (workload == "mixed" and k % 4 == 3)
-    if vote:
-        assert proposal_id is not None
-        return "governance", "vote", (proposal_id, ("yes", "no", "abstain")[(k // 7) % 3])
+@dataclass
+class Community:
+    """What the setup made for the vote and mixed workloads: the open owners' proposal,
+    and (where the property contract is deployed) unpaid bills per sender to pay."""
+
+    proposal_id: int | None = None
+    bills: dict[int, list[int]] = field(default_factory=dict)  # sender index -> bill ids
+    rating_period: str | None = None
+
+
+def workload_call(workload: str, k: int, sender: int, rounds: int, recipients: Sequence[str],
+                  community: Community) -> tuple[str, str, tuple[Value, ...]]:
+    """(contract, method, args) of tx k, the ``rounds``-th tx of sender index ``sender``.
+
+    mixed: per sender, in every ten of its txs, six transfers, two votes, one rating of the
+    property service and one bill payment while it has unpaid bills (else a rating); with
+    no property contract, ratings and bills become transfers."""
+    kind = "transfer"
+    if workload == "votes":
+        kind = "vote"
+    elif workload == "mixed":
+        slot = rounds % 10
+        kind = "vote" if slot in (6, 7) else "rate" if slot == 8 else "bill" if slot == 9 else kind
+        if kind == "bill" and not community.bills.get(sender):
+            kind = "rate"
+        if kind == "rate" and community.rating_period is None:
+            kind = "transfer"
+    if kind == "vote":
+        assert community.proposal_id is not None
+        return "governance", "vote", (community.proposal_id, ("yes", "no", "abstain")[(k // 7) % 3])
+    if kind == "bill":
+        return "property", "pay_bill", (community.bills[sender].pop(0),)
+    if kind == "rate":
+        assert community.rating_period is not None
+        return "property", "rate", (community.rating_period, 1 + k % 5)
     return "token", "transfer", (recipients[k % len(recipients)], 1 + k % 5)
 
 
@@ -459,21 +490,28 @@ def presign(
     *,
     first_nonces: Sequence[int] | None = None,
     expiry_height: int = EXPIRY_MARGIN_BLOCKS,
-    proposal_id: int | None = None,
+    community: Community | None = None,
     recipients: Sequence[str] | None = None,
 ) -> Plan:
     """Sign ``count`` txs round-robin over ``senders`` (each sender's nonces in order).
     Sender s always goes to node s % nodes, so a node sees each sender's nonces in order."""
     recipients = recipients or recipient_addresses()
+    community = community or Community()
+    # The bills are spent as txs are signed: sign from a copy.
+    community = Community(community.proposal_id, {s: list(b) for s, b in community.bills.items()},
+                          community.rating_period)
     n_senders = len(senders)
     nonces = list(first_nonces) if first_nonces is not None else [0] * n_senders
     hashes: list[str] = []
     bodies: list[str] = []
     node_of: list[int] = []
+    mix: Counter[str] = Counter()
     for k in range(count):
         s = k % n_senders
         key = senders[s]
-        contract, method, args = workload_call(workload, k, recipients, proposal_id)
+        contract, method, args = workload_call(workload, k, s, k // n_senders, recipients,
+                                               community)
+        mix[f"{contract}.{method}"] += 1
         tx = Tx(chain_id, key.public_key, nonces[s], contract, method, args, TX_MAX_FEE,
                 expiry_height)
         nonces[s] += 1
@@ -481,7 +519,7 @@ def presign(
         hashes.append(stx.hash.hex())
         bodies.append(stx.encoded.hex())
         node_of.append(s % nodes)
-    return Plan(hashes, bodies, node_of, {h: k for k, h in enumerate(hashes)})
+    return Plan(hashes, bodies, node_of, {h: k for k, h in enumerate(hashes)}, dict(mix))
 
 
 # --- talking to nodes ---------------------------------------------------------------------
@@ -1024,7 +1062,12 @@ async def _setup_txs(rpc: _Rpc, chain_id: str, operator: PrivateKey, calls: Sequ
         tx = Tx(chain_id, operator.public_key, nonce + i, contract, method, args, 1_000_000,
                 height + EXPIRY_MARGIN_BLOCKS)
         stxs.append(tx.sign(operator))
-    return await rpc.submit_and_wait(stxs, SETUP_TX_TIMEOUT_S)
+    receipts = await rpc.submit_and_wait(stxs, SETUP_TX_TIMEOUT_S)
+    for (contract, method, _args), r in zip(calls, receipts, strict=True):
+        if r.get("status") != 0:
+            raise BenchError(f"setup tx {contract}.{method} failed: "
+                             f"{r.get('error_code')}: {r.get('error_message')}")
+    return receipts
 
 
 # --- the entry point ----------------------------------------------------------------------
@@ -1075,15 +1118,16 @@ async def _bench_async(config: BenchConfig, net: _Network, senders: list[Private
         sink.update("starting", 0, config.duration_s, 0, 0)
         chain_id = await _wait_network_ready(net, rpcs)
         tracks = [_NodeTrack(net.names[j], rpcs[j], net.probes[j]) for j in range(len(rpcs))]
-        proposal_id = None
+        community = Community()
         if config.workload != "idle":
             sink.update("setup", 0, config.duration_s, 0, 0)
-            proposal_id = await _prepare_senders(config, net, rpcs[0], chain_id, senders)
+            community = await _prepare_senders(config, net, rpcs[0], chain_id, senders)
         sink.update("signing", 0, config.duration_s, 0, 0)
         started = time.perf_counter()
         plan = presign(config.workload, senders, config.planned_txs, chain_id, len(rpcs),
-                       proposal_id=proposal_id)
+                       community=community)
         report.presigned = len(plan)
+        report.mix = plan.mix
         report.presign_s = round(time.perf_counter() - started, 2)
         disk_start = [p.disk_bytes() if p else None for p in net.probes]
         run = await _timed_run(config, plan, tracks, sink)
@@ -1119,19 +1163,22 @@ async def _sample_receipts(run: _Run, rpc: _Rpc) -> dict[str, int]:
 
 
 async def _prepare_senders(config: BenchConfig, net: _Network, rpc: _Rpc, chain_id: str,
-                           senders: Sequence[PrivateKey]) -> int | None:
-    """Fund the senders (targets given by --rpc) and open the proposal votes go to."""
+                           senders: Sequence[PrivateKey]) -> Community:
+    """Fund the senders (targets given by --rpc); for votes and mixed, register them as
+    owner households and open an owners' proposal; for mixed, also bill each of them."""
+    community = Community()
     calls: list[tuple[str, str, tuple[Value, ...]]] = []
     votes = config.workload in ("votes", "mixed")
+    operator = net.operator
     if config.rpc_urls:
-        if net.operator is None:
+        if operator is None:
             raise BenchError("--rpc needs --key: a funded key that pays the bench senders")
         per_sender = -(-config.planned_txs // max(1, len(senders))) * FUNDING_PER_TX + TX_MAX_FEE
-        account = await rpc.get(f"/v1/accounts/{net.operator.address}")
+        account = await rpc.get(f"/v1/accounts/{operator.address}")
         need = per_sender * len(senders) + 1_000_000 * (2 * len(senders) + 1)
         if int(account.get("balance", 0)) < need:
             raise BenchError(
-                f"{net.operator.address} holds {account.get('balance')} points; funding "
+                f"{operator.address} holds {account.get('balance')} points; funding "
                 f"{len(senders)} senders for {config.planned_txs} txs needs about {need} "
                 "(use fewer --txs or a shorter --duration)", code="bad_bench_config")
         for key in senders:
@@ -1149,36 +1196,49 @@ async def _prepare_senders(config: BenchConfig, net: _Network, rpc: _Rpc, chain_
             else:
                 calls.append(("roles", "register_household", (key.address, HOUSEHOLD_AREA_DM2)))
     if not calls:
-        return None
-    if net.operator is None:
+        return community
+    if operator is None:
         raise BenchError("the bench needs an operator key for its setup txs")
-    receipts = await _setup_txs(rpc, chain_id, net.operator, calls)
-    for r in receipts:
-        if r.get("status") != 0:
-            raise BenchError(f"setup tx failed: {r.get('error_code')}: {r.get('error_message')}")
-    if votes:
-        calls = [("governance", "propose_owners", (5, "bench: use of the maintenance fund",
-                                                   bytes(32)))]
-        receipts = await _setup_txs(rpc, chain_id, net.operator, calls)
-        if receipts[-1].get("status") != 0:
-            r = receipts[-1]
-            raise BenchError(f"propose_owners failed: {r.get('error_code')}: {r.get('error_message')}")
-        result = receipts[-1].get("result")
-        if not isinstance(result, int):
-            raise BenchError(f"propose_owners returned {result!r}, not a proposal id")
-        return result
-    return None
+    await _setup_txs(rpc, chain_id, operator, calls)
+    if not votes:
+        return community
+    r = (await _setup_txs(rpc, chain_id, operator, [
+        ("governance", "propose_owners", (5, "bench: use of the maintenance fund", bytes(32)))]))[0]
+    if not isinstance(r.get("result"), int):
+        raise BenchError(f"propose_owners returned {r.get('result')!r}, not a proposal id")
+    community.proposal_id = r["result"]
+    if config.workload == "mixed" and await _has_contract(rpc, "property", "fund"):
+        # The operator becomes the property company, publishes a schedule and bills
+        # every sender BILLS_PER_SENDER times; the load pays those bills.
+        tag = os.urandom(4).hex()
+        await _setup_txs(rpc, chain_id, operator, [
+            ("roles", "grant", (operator.address, "property_company")),
+            ("property", "set_schedule", ([["mgmt", "management fee", "fixed", 100]],)),
+        ])
+        bill_calls: list[tuple[str, str, tuple[Value, ...]]] = [
+            ("property", "issue_bill", (key.address, f"b{tag}-{p}", []))
+            for p in range(BILLS_PER_SENDER) for key in senders]
+        receipts = await _setup_txs(rpc, chain_id, operator, bill_calls)
+        for (_c, _m, args), receipt in zip(bill_calls, receipts, strict=True):
+            sender = next(i for i, key in enumerate(senders) if key.address == args[0])
+            community.bills.setdefault(sender, []).append(int(receipt["result"]))
+        community.rating_period = f"r{tag}"
+    return community
+
+
+async def _has_contract(rpc: _Rpc, contract: str, view: str) -> bool:
+    try:
+        async with rpc.session.post(rpc.url + "/v1/query", json={
+                "contract": contract, "method": view, "args": []}) as resp:
+            return resp.status == 200
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise BenchError(f"{rpc.url}/v1/query: {exc}") from exc
 
 
 async def _owner_register(rpc: _Rpc) -> str:
     """The contract that keeps the owner households governance counts: the households
     contract where it is deployed, else the roles contract's own register."""
-    try:
-        async with rpc.session.post(rpc.url + "/v1/query", json={
-            "contract": "households", "method": "totals", "args": []}) as resp:
-            return "households" if resp.status == 200 else "roles"
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise BenchError(f"{rpc.url}/v1/query: {exc}") from exc
+    return "households" if await _has_contract(rpc, "households", "totals") else "roles"
 
 
 def summarise(run: _Run, report: BenchReport) -> None:

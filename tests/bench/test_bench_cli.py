@@ -61,11 +61,15 @@ def test_short_transfer_bench_commits_every_tx_once(capsys: pytest.CaptureFixtur
     assert report["latency_ms"]["samples"] <= report["committed"]
 
 
-def test_short_vote_bench_tallies_article_278_votes(capsys: pytest.CaptureFixture[str]) -> None:
+def test_short_mixed_bench_votes_rates_and_pays_bills(capsys: pytest.CaptureFixture[str]) -> None:
     code, report, stderr = _bench("--duration", "3", "--rate", "100", "--senders", "12",
-                                  "--workload", "votes", "--nodes", "4")
+                                  "--workload", "mixed", "--nodes", "4")
     assert report, f"no JSON report (exit {code}):\n{stderr[-3000:]}"
     _print_figures(capsys, report)
     assert code == 0 and report["ok"], report["failures"]
     assert report["exactly_once"] and report["state_roots_agree"]
     assert report["committed"] == report["submitted"] > 0
+    assert report["receipts_sampled"].get("ok", 0) > 0
+    mix = report["mix"]
+    assert mix.get("governance.vote", 0) > 0 and mix.get("token.transfer", 0) > 0
+    assert mix.get("property.pay_bill", 0) + mix.get("property.rate", 0) > 0

@@ -14,6 +14,7 @@ from node.bench import (
     BenchConfig,
     BenchError,
     BenchReport,
+    Community,
     NodeFigures,
     Percentiles,
     _NodeTrack,
@@ -50,11 +51,29 @@ def test_presign_orders_each_senders_nonces_on_one_node() -> None:
 
 
 def test_presign_votes_name_the_proposal() -> None:
-    plan = presign("votes", _senders(2), 6, CHAIN, 1, proposal_id=7)
+    plan = presign("votes", _senders(2), 6, CHAIN, 1, community=Community(proposal_id=7))
     for body in plan.bodies:
         tx = SignedTx.decode(bytes.fromhex(body)).tx
         assert (tx.contract, tx.method) == ("governance", "vote")
         assert tx.args[0] == 7 and tx.args[1] in ("yes", "no", "abstain")
+
+
+def test_mixed_workload_pays_each_bill_once_and_cycles_kinds() -> None:
+    senders = _senders(3)
+    bills = {0: [11, 12], 1: [21], 2: []}
+    community = Community(proposal_id=4, bills=bills, rating_period="p1")
+    plan = presign("mixed", senders, 60, CHAIN, 2, community=community)
+    paid: list[int] = []
+    for body in plan.bodies:
+        tx = SignedTx.decode(bytes.fromhex(body)).tx
+        if tx.method == "pay_bill":
+            assert isinstance(tx.args[0], int)
+            paid.append(tx.args[0])
+    assert sorted(paid) == [11, 12, 21]  # every bill once, none invented
+    assert bills == {0: [11, 12], 1: [21], 2: []}  # the caller's community is untouched
+    assert plan.mix["token.transfer"] == 36 and plan.mix["governance.vote"] == 12
+    assert plan.mix["property.rate"] + plan.mix["property.pay_bill"] == 12
+    assert sum(plan.mix.values()) == 60
 
 
 def test_percentiles_nearest_rank() -> None:
