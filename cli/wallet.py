@@ -1,6 +1,7 @@
 """The wallet client library: a node's HTTP RPC from the outside, and signing of txs.
 
-``RpcClient`` is the asyncio client of the routes in docs/RPC.md (aiohttp). ``Wallet``
+``RpcClient`` is the asyncio client (aiohttp) of the routes the node documents in its
+OpenAPI document (``GET /openapi.json``, built in node/rpc.py). ``Wallet``
 holds one key, learns the chain id and the sender's next nonce from a node, and then
 tracks the nonce locally, so a batch of txs is signed without a round trip per tx.
 Every failure is a typed ``WalletError``: ``RpcError`` carries the node's error code,
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from core import codec
 from core.codec import Value
 from core.crypto import PrivateKey
 from core.errors import ChainError, ValidationError
@@ -190,9 +192,9 @@ class RpcClient:
         out: list[SubmitResult] = []
         for start in range(0, len(txs), MAX_BATCH_TXS):
             chunk = txs[start : start + MAX_BATCH_TXS]
-            doc = await self._request(
-                "POST", "/v1/txs", json_body={"txs": [t.encoded.hex() for t in chunk]}
-            )
+            # msgpack of a list of SignedTx values: the txs' canonical bytes, no hex.
+            body = codec.encode([t.to_value() for t in chunk])
+            doc = await self._request("POST", "/v1/txs", body=body, content_type=MSGPACK_TYPE)
             out.extend(_submit_results(doc, chunk))
         return out
 
@@ -205,9 +207,10 @@ class RpcClient:
                 doc = await self.tx(tx_hash)
                 if doc.get("status") == "committed":
                     return doc
-                if doc.get("status") in ("rejected", "expired", "dropped"):
-                    raise RpcError(f"tx {tx_hash} was {doc['status']}: {doc.get('error', '')}",
-                                   code=str(doc["status"]), http_status=200)
+                if doc.get("status") in ("rejected", "expired"):
+                    code, message = _error_of(doc, 200)
+                    raise RpcError(f"tx {tx_hash} was {doc['status']}: {message}", code=code,
+                                   http_status=200)
             except RpcError as exc:
                 if exc.code != "not_found":
                     raise

@@ -26,6 +26,7 @@ from cli.wallet import (
     Wallet,
     parse_json_args,
 )
+from core import codec
 from core.crypto import PrivateKey
 from core.errors import ValidationError
 from core.types import SignedTx
@@ -46,6 +47,7 @@ class FakeNode:
     committed: dict[str, SignedTx] = field(default_factory=dict)
     polls: int = 0
     commit_after_polls: int = 2
+    expire_all: bool = False
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -69,10 +71,10 @@ class FakeNode:
         return web.json_response({"address": address, "balance": 1000, "nonce": nonce, "pending_nonce": pending})
 
     async def post_txs(self, request: web.Request) -> web.Response:
-        doc = await request.json()
+        assert request.content_type == "application/msgpack"
         results: list[dict[str, Any]] = []
-        for item in doc["txs"]:
-            stx = SignedTx.decode(bytes.fromhex(item))
+        for value in codec.decode(await request.read()):
+            stx = SignedTx.from_value(value)
             stx.validate_basic()
             sender = stx.tx.sender_address
             expected = self.nonces.get(sender, 0) + sum(
@@ -87,6 +89,9 @@ class FakeNode:
     async def get_tx(self, request: web.Request) -> web.Response:
         h = request.match_info["hash"]
         self.polls += 1
+        if self.expire_all and h in self.pending:
+            return web.json_response({"hash": h, "status": "expired",
+                                      "error": {"code": "expired", "message": "expiry height passed"}})
         if h in self.pending and self.polls >= self.commit_after_polls:
             stx = self.pending.pop(h)
             self.committed[h] = stx
@@ -192,6 +197,15 @@ async def test_waiting_is_bounded(node: tuple[FakeNode, str]) -> None:
     async with RpcClient(url) as rpc:
         with pytest.raises(TxTimeout):
             await Wallet(ALICE, rpc).transfer(BOB.address, 5, wait_ms=500)
+
+
+async def test_an_expired_tx_ends_the_wait_with_its_code(node: tuple[FakeNode, str]) -> None:
+    fake, url = node
+    fake.expire_all = True
+    async with RpcClient(url) as rpc:
+        with pytest.raises(RpcError) as err:
+            await Wallet(ALICE, rpc).transfer(BOB.address, 5, wait_ms=10_000)
+    assert err.value.code == "expired" and "expiry height passed" in err.value.message
 
 
 async def test_query_and_its_errors(node: tuple[FakeNode, str]) -> None:
