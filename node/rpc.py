@@ -214,7 +214,7 @@ class RpcServer:
             return out, batch
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RpcError(400, "malformed", "body is neither JSON nor msgpack (set Content-Type)") from exc
         if isinstance(doc, dict) and set(doc) == {"tx"}:
             items, batch = [doc["tx"]], False
@@ -295,7 +295,7 @@ class RpcServer:
         body = await self._read_body(request)
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RpcError(400, "malformed", "body must be JSON") from exc
         if not isinstance(doc, dict) or not set(doc) <= {"contract", "method", "args"}:
             raise RpcError(400, "malformed", 'body must be {"contract", "method", "args"}')
@@ -370,7 +370,7 @@ class RpcServer:
     def _ws_command(self, sub: Subscription, text: str) -> dict[str, Any]:
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {"type": "error", "code": "malformed", "message": "messages are JSON"}
         topics = doc.get("subscribe") if isinstance(doc, dict) else None
         if isinstance(topics, str):

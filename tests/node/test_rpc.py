@@ -228,7 +228,8 @@ async def test_websocket_pushes_blocks_and_filtered_events(node: Node, http: Any
 async def test_garbage_never_gets_a_500(node: Node, http: Any) -> None:
     bodies: list[bytes] = [b"\x00", b"\xff" * 100, b"[]", b"{}", b"null", b'{"tx": null}', b'{"txs": [null]}',
                            b'{"txs": [[1]]}', b'"' + b"a" * 1000 + b'"', codec.encode([2, [1], b"x"]),
-                           b"\x92\x02\x90", b'{"contract": "kv", "method": "get", "args": [[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}']
+                           b"\x92\x02\x90", b'{"contract": "kv", "method": "get", "args": [[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}',
+                           b"[" * 50_000, b'{"txs": ' + b"[" * 50_000, b"\x91" * 50_000]
     for body in bodies:
         for path in ("/v1/txs", "/v1/query"):
             for ctype in ("application/json", "application/msgpack", "text/plain"):
