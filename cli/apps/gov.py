@@ -14,6 +14,7 @@ import click
 from cli.apps.base import (
     TxOptions,
     account_arg,
+    address_arg,
     area_text,
     display,
     hash_arg,
@@ -176,3 +177,44 @@ def draft_show(draft_id: int, rpc_url: str, as_json: bool) -> None:
         doc = {k: display(k, v) for k, v in doc.items()}
     show(as_json, f"Draft #{draft_id}", doc,
          ["title", "category", "status", "drafter", "cosigners", "pid", "action"])
+
+
+# --- roles (the committee's administration) -----------------------------------------------
+
+ROLES = ("committee", "resident", "property_company", "merchant", "service_provider", "observer",
+         "validator")
+
+
+@gov.command("grant-role")
+@click.argument("address")
+@click.argument("role", type=click.Choice(ROLES))
+@tx_command
+def grant_role(address: str, role: str, *, opts: TxOptions) -> None:
+    """Give ADDRESS a role (committee members grant most roles; see `roles.grant_rule`)."""
+    address_arg(address, "ADDRESS")
+    out = send(opts, "roles", "grant", [address, role])
+    report(opts, out, f"{role} granted", [("address", address)])
+
+
+@gov.command("revoke-role")
+@click.argument("address")
+@click.argument("role", type=click.Choice(ROLES))
+@tx_command
+def revoke_role(address: str, role: str, *, opts: TxOptions) -> None:
+    """Take a role back from ADDRESS."""
+    address_arg(address, "ADDRESS")
+    out = send(opts, "roles", "revoke", [address, role])
+    report(opts, out, f"{role} revoked", [("address", address)])
+
+
+@gov.command("roles")
+@click.argument("address")
+@view_command
+def roles(address: str, rpc_url: str, as_json: bool) -> None:
+    """The roles ADDRESS holds."""
+    address_arg(address, "ADDRESS")
+    held = query(rpc_url, "roles", "roles_of", [address]) or []
+    if as_json:
+        print_json({"result": held})
+    else:
+        print_pairs(f"Roles of {address}", [("roles", ", ".join(held) if held else "none")])

@@ -242,3 +242,14 @@ def verify(proof_file: Path, challenge: str, key_file: str | None, rpc_url: str,
     if not valid:
         why = "the commitment is not the one on chain" if not on_chain else "the challenge differs"
         raise click.ClickException(f"proof not valid: {why}")
+
+
+@households.command("remove")
+@click.argument("address")
+@tx_command
+def remove(address: str, *, opts: TxOptions) -> None:
+    """Take a household off the register (committee; e.g. the flat was sold). The sealed
+    record stays in the committee's register until you delete it."""
+    address_arg(address, "ADDRESS")
+    out = send(opts, "households", "remove", [address])
+    report(opts, out, "Household removed", [("household", address)])

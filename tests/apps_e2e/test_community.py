@@ -188,6 +188,23 @@ def test_a_resident_without_the_role_is_refused_with_a_clear_error(community: Co
     like = c.cli("culture", "like", "1", key="outsider")
     assert like.exit_code == 1 and "not_allowed" in like.output and "resident" in like.output
     assert not c.query("culture", "liked", [1, outsider])
+    c.ok("gov", "grant-role", outsider, "resident")  # the committee admits them
+    c.ok("culture", "like", "1", key="outsider")
+    assert c.query("culture", "liked", [1, outsider])
+
+
+def test_a_residents_draft_goes_to_the_vote_once_enough_households_cosign(community: Community) -> None:
+    c = community
+    draft_id = c.ok("gov", "draft", "--category", "9", "--title", "Quiet hours 22:00-07:00",
+                    "--doc", "draft rules v1", key="resident-1")["result"]
+    first = c.ok("gov", "cosign", str(draft_id), key="resident-2")
+    assert first["result"] == 0  # two of three
+    assert c.query("assembly", "draft_of", [draft_id])["status"] == "drafting"
+    pid = c.ok("gov", "cosign", str(draft_id), key="resident-3")["result"]
+    assert pid > 0
+    draft = c.query("assembly", "draft_of", [draft_id])
+    assert draft["status"] == "voting" and draft["pid"] == pid
+    assert c.query("governance", "proposal", [pid])["category"] == 9
 
 
 # --- the maintenance fund under Article 278 -------------------------------------------------
@@ -375,7 +392,7 @@ def test_the_query_endpoint_serves_the_views_and_the_blob_routes_refuse_bad_inpu
     assert views["tally"]["voted_owners"] == 3  # the demo's three votes
     assert {o["provider"] for o in views["offers"]} == {c.addresses["provider-plumber"],
                                                          c.addresses["provider-handyman"]}
-    assert views["work"]["likes"] == 3 and views["work"]["creator"] == household
+    assert views["work"]["likes"] >= 3 and views["work"]["creator"] == household  # the demo's likes, and more
     assert views["work"]["content_hash"] == "0x" + c.manifest["works"][0]
 
 
