@@ -283,6 +283,7 @@ async def _garbage(n: Net, addresses: list[str]) -> None:
         ("GET", "/v1/blocks/" + "9" * 40, {}),
         ("GET", "/v1/proofs/zz", {}),
         ("POST", "/v1/query", {"data": rng.randbytes(200)}),
+        ("POST", "/v1/query", {"data": b'{"contract": ' * 50_000, "headers": {"Content-Type": "application/json"}}),
         ("POST", "/v1/query", {"json": {"contract": "token", "method": "transfer", "args": [1.5]}}),
         ("POST", "/v1/query", {"json": {"contract": "nope", "method": "x", "args": []}}),
     ]
