@@ -12,13 +12,15 @@ the p2p link (``BlobRequest``/``Blob`` frames), one peer at a time, checks the h
 what comes back and stores it; unanswered hashes are retried with backoff, and a periodic
 scan of the registered works (a contract view) catches whatever was missed while the node
 was down. ``add_blob_routes`` puts ``POST /v1/blobs`` and ``GET /v1/blobs/{hash}`` on the
-RPC.
+RPC; an upload that no committed block registers within ``PENDING_TTL_S`` is deleted, and
+each client's uploads are limited in bytes per second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -47,6 +49,10 @@ MAX_BLOB_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 BLOBS_DIR = "blobs"
 TMP_DIR = "tmp"
+PENDING_DIR = "pending"
+# A blob uploaded through the RPC that no committed block registers within this time is
+# deleted: uploads cannot fill a node with files nobody put on chain.
+PENDING_TTL_S = 24 * 3600
 READ_CHUNK_BYTES = 256 * 1024
 # Replication: how long one peer gets to answer, and the backoff between rounds.
 FETCH_TIMEOUT_S = 15.0
@@ -104,6 +110,7 @@ class BlobStore:
         self.max_blob_bytes = max_blob_bytes
         self.max_total_bytes = max_total_bytes
         (self.root / TMP_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / PENDING_DIR).mkdir(exist_ok=True)
         for leftover in (self.root / TMP_DIR).iterdir():  # a crash mid-write
             with contextlib.suppress(OSError):
                 leftover.unlink()
@@ -111,7 +118,7 @@ class BlobStore:
 
     def _files(self) -> Iterable[Path]:
         for sub in self.root.iterdir():
-            if sub.is_dir() and len(sub.name) == 2 and sub.name != TMP_DIR:
+            if sub.is_dir() and len(sub.name) == 2:
                 yield from (p for p in sub.iterdir() if len(p.name) == 2 * HASH_SIZE)
 
     def path(self, h: bytes) -> Path:
@@ -147,8 +154,9 @@ class BlobStore:
             return None
         return data
 
-    def put(self, data: bytes, expected: bytes | None = None) -> bytes:
-        """Store ``data``; its hash. With ``expected``, refuse bytes of another hash."""
+    def put(self, data: bytes, expected: bytes | None = None, *, pending: bool = False) -> bytes:
+        """Store ``data``; its hash. With ``expected``, refuse bytes of another hash.
+        ``pending``: an upload not yet registered on chain (see ``collect_unregistered``)."""
         if not data:
             raise BlobError("a blob must not be empty", code="empty")
         if len(data) > self.max_blob_bytes:
@@ -168,9 +176,34 @@ class BlobStore:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if pending:
+            (self.root / PENDING_DIR / h.hex()).touch()
         os.replace(tmp, target)
         self.total_bytes += len(data)
         return h
+
+    def confirm(self, h: bytes) -> None:
+        """``h`` is registered on chain: keep it for good."""
+        with contextlib.suppress(OSError):
+            (self.root / PENDING_DIR / h.hex()).unlink()
+
+    def collect_unregistered(self, max_age_s: float = PENDING_TTL_S, limit: int = 10_000) -> list[bytes]:
+        """Delete uploads still unregistered after ``max_age_s``; the hashes deleted."""
+        cutoff = time.time() - max_age_s
+        removed = []
+        for marker in list((self.root / PENDING_DIR).iterdir())[:limit]:
+            try:
+                if marker.stat().st_mtime > cutoff:
+                    continue
+                h = bytes.fromhex(marker.name)
+            except (OSError, ValueError):
+                continue
+            if len(h) == HASH_SIZE:
+                self._remove(h)
+                removed.append(h)
+            with contextlib.suppress(OSError):
+                marker.unlink()
+        return removed
 
     def _remove(self, h: bytes) -> None:
         p = self.path(h)
@@ -209,6 +242,7 @@ class BlobService:
         registered: Callable[[], list[bytes]] | None = None,
         fetch_timeout_s: float = FETCH_TIMEOUT_S,
         scan_interval_s: float = SCAN_INTERVAL_S,
+        pending_ttl_s: float = PENDING_TTL_S,
     ) -> None:
         self.store = store
         self.network = network
@@ -216,6 +250,7 @@ class BlobService:
         self.registered = registered
         self.fetch_timeout_s = fetch_timeout_s
         self.scan_interval_s = scan_interval_s
+        self.pending_ttl_s = pending_ttl_s
         # hash -> earliest loop time of the next attempt
         self.wanted: OrderedDict[bytes, float] = OrderedDict()
         self._backoff: dict[bytes, float] = {}
@@ -254,7 +289,10 @@ class BlobService:
         now = asyncio.get_running_loop().time()
         added = False
         for h in hashes:
-            if h in self.wanted or self.store.has(h):
+            if self.store.has(h):
+                self.store.confirm(h)
+                continue
+            if h in self.wanted:
                 continue
             if len(self.wanted) >= MAX_WANTED:
                 log.warning("too many blobs wanted; %s left for the next scan", h.hex())
@@ -265,12 +303,16 @@ class BlobService:
             self._wake.set()
 
     async def _scan_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             if self.registered is not None:
                 try:
                     self.want(self.registered())
                 except ChainError as exc:
                     log.debug("blob scan: %s", exc.message)
+            removed = await loop.run_in_executor(None, self.store.collect_unregistered, self.pending_ttl_s)
+            if removed:
+                log.info("deleted %d uploaded blobs never registered on chain", len(removed))
             await asyncio.sleep(self.scan_interval_s)
 
     async def _fetch_loop(self) -> None:
@@ -398,7 +440,8 @@ def add_blob_routes(router: web.UrlDispatcher, service: BlobService) -> None:
             chunks.append(chunk)
         data = b"".join(chunks)
         take_upload_budget(request.remote or "?", len(data))
-        h = await asyncio.get_running_loop().run_in_executor(None, service.store.put, data)
+        h = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(service.store.put, data, pending=True))
         return web.json_response({"hash": h.hex(), "size": len(data)}, status=201)
 
     async def get_blob(request: web.Request) -> web.Response:
@@ -489,7 +532,7 @@ def open_blob_service(node: Node) -> BlobService:
         for work_id in range(count, low, -1):
             work, _ = node.query("culture", "work", [work_id])
             h = work.get("content_hash") if isinstance(work, dict) else None
-            if type(h) is bytes and len(h) == HASH_SIZE and not store.has(h):
+            if type(h) is bytes and len(h) == HASH_SIZE:
                 out.append(h)
         scanned_upto = count
         return out

@@ -266,3 +266,17 @@ async def test_rpc_routes_store_serve_and_refuse(tmp_path: Path, monkeypatch: py
             assert resp.status == status, (path, resp.status)
             assert (await resp.json())["error"]["code"] == code
     assert service.store.hashes() == [bytes.fromhex(doc["hash"])]
+
+
+async def test_uploads_never_registered_are_collected_and_registered_ones_kept(tmp_path: Path) -> None:
+    service = BlobService(BlobStore(tmp_path), _Network())  # type: ignore[arg-type]
+    store = service.store
+    registered = store.put(b"a registered work", pending=True)
+    forgotten = store.put(b"an upload nobody registered", pending=True)
+    replicated = store.put(b"fetched from a peer")  # never pending
+    assert store.collect_unregistered(max_age_s=3600) == []  # too young to collect
+    service.on_block_committed(None, [Receipt(os.urandom(32), 0, 1, 1, None, (  # type: ignore[arg-type]
+        Event("culture", "WorkRegistered", {"content_hash": registered}),))])
+    assert store.collect_unregistered(max_age_s=0) == [forgotten]
+    assert store.hashes() == sorted([registered, replicated])
+    assert store.total_bytes == len(b"a registered work") + len(b"fetched from a peer")
