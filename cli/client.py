@@ -18,6 +18,7 @@ import click
 
 from cli.common import (
     console,
+    format_value,
     friendly_errors,
     json_option,
     key_option,
@@ -152,9 +153,7 @@ def block(height: str, rpc_url: str, as_json: bool) -> None:
 def _tx_row(t: Any) -> list[Any]:
     if not isinstance(t, dict):
         return [t, "", "", ""]
-    tx = t.get("tx", t)
-    return [t.get("hash", ""), tx.get("sender_address", tx.get("sender", "")), tx.get("nonce", ""),
-            f"{tx.get('contract', '?')}.{tx.get('method', '?')}"]
+    return [t.get("hash"), t.get("sender_address"), t.get("nonce"), f"{t.get('contract')}.{t.get('method')}"]
 
 
 @click.command("receipt")
@@ -248,7 +247,7 @@ def transfer(to_address: str, amount: int, opts: TxOptions) -> None:
 def query(contract: str, method: str, args_json: str, rpc_url: str, as_json: bool) -> None:
     """Call a read-only METHOD of CONTRACT with ARGS_JSON and print the result.
 
-    Example: hkchain query token balance_of '["hk1…"]'
+    Example: hkchain query token balance '["hk1…"]'
     """
     args = parse_json_args(args_json)
     result = _with_rpc(rpc_url, lambda rpc: rpc.query(contract, method, args))
@@ -257,8 +256,6 @@ def query(contract: str, method: str, args_json: str, rpc_url: str, as_json: boo
     elif isinstance(result, dict):
         print_pairs(f"{contract}.{method}", sorted(result.items()))
     else:
-        from cli.common import format_value
-
         click.echo(format_value(result))
 
 
