@@ -121,3 +121,16 @@ def test_service_contract_and_ratings(town: Community) -> None:
     assert c.q("property", "rating", "2027-01") == {"count": 3, "sum": 12, "average_x100": 400}
     c.fails("not_allowed", town.outsider, "property", "rate", "2027-01", 5)
     c.fails("bad_arg", town.homes[0], "property", "rate", "2027-01", 6)
+
+
+def test_events_of_a_payment(town: Community) -> None:
+    c = town.c
+    bid = _bill(town)
+    r = c.try_send(town.homes[0], "property", "pay_bill", bid)
+    assert r.ok
+    named = {(e.contract, e.name): e.fields for e in r.events}
+    total = c.q("property", "bill", bid)["total"]
+    assert named[("property", "BillPaid")] == {
+        "id": bid, "household": town.homes[0].address, "payer": town.homes[0].address,
+        "method": "points", "amount": total, "reference": None}
+    assert named[("token", "Transfer")]["to"] == town.company.address
