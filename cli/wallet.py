@@ -138,7 +138,7 @@ class RpcClient:
                 raw = await _read_bounded(resp, MAX_RESPONSE_BYTES)
                 status = resp.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)})") from exc
+            raise self._unreachable(exc) from exc
         try:
             doc = json.loads(raw) if raw else None
         except ValueError as exc:
@@ -149,6 +149,9 @@ class RpcClient:
             code, message = _error_of(doc, status)
             raise RpcError(message, code=code, http_status=status)
         return doc
+
+    def _unreachable(self, exc: BaseException) -> NodeUnreachable:
+        return NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)})")
 
     async def status(self) -> dict[str, Any]:
         return _as_dict(await self._request("GET", "/v1/status"), "status")
@@ -177,7 +180,7 @@ class RpcClient:
             async with self.session.get(self.url + "/metrics") as resp:
                 return (await _read_bounded(resp, MAX_RESPONSE_BYTES)).decode()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)})") from exc
+            raise self._unreachable(exc) from exc
 
     async def submit(self, stx: SignedTx) -> str:
         """Submit one tx; its hash (hex) once the node accepted it, else RpcError."""
@@ -229,7 +232,7 @@ class RpcClient:
             ws = await self.session.ws_connect(ws_url, max_msg_size=MAX_WS_MESSAGE_BYTES,
                                                heartbeat=20.0)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)})") from exc
+            raise self._unreachable(exc) from exc
         async with ws:
             await ws.send_json({"subscribe": list(topics)})
             async for msg in ws:
