@@ -297,6 +297,28 @@ def test_writes_are_checked() -> None:
     assert overlay.changes() == {}
 
 
+def test_reads_remembered_by_an_overlay_never_give_a_stale_root() -> None:
+    store = new_store()
+    first = store.overlay()
+    first.set(b"k", b"v0")
+    first.set(b"other", b"x")
+    commit(store, first)
+    reader = store.overlay()
+    assert reader.get(b"k") == b"v0"  # remembered as the committed value
+    writer = store.overlay()
+    writer.set(b"k", b"v1")
+    commit(store, writer)  # the committed value moves on under the reader
+    reader.set(b"k", b"v0")  # back to what the reader once saw: must not look unchanged
+    assert reader.root() == state_root_of([(b"k", b"v0"), (b"other", b"x")])
+    # and a reader whose memo is current skips nothing either
+    fresh = store.overlay()
+    assert fresh.get(b"k") == b"v1"
+    fresh.set(b"k", b"v1")
+    assert fresh.root() == store.root
+    fresh.set(b"k", b"v2")
+    assert fresh.root() == state_root_of([(b"k", b"v2"), (b"other", b"x")])
+
+
 def test_old_heights_are_provable_until_pruned() -> None:
     store = new_store(keep_heights=2)
     history = []
