@@ -145,6 +145,9 @@ async def seed_demo(chain: DemoChain, network: LocalNetwork) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(manifest_path.read_text())
         return doc
     keys_dir, cards_dir = demo_dir / "keys", demo_dir / "cards"
+    if keys_dir.exists():
+        raise DemoError(f"an earlier seeding of {network.home} was interrupted (no {manifest_path}); "
+                        "start the demo in a fresh home: hkchain localnet --demo --home NEW_DIR")
     operator = PrivateKey.load(network.operator_key_file)
     residents = {r.label: _key(keys_dir, r.label) for r in RESIDENTS}
     actors = {label: _key(keys_dir, label) for label, _ in ACTORS}
