@@ -584,7 +584,13 @@ class Replica:
         self._advance_to(block.height + 1, out)
 
     def _on_decision(self, d: Decision, out: Output) -> None:
-        if d.block.header.chain_id != self.chain_id or d.height < self._height:
+        c = d.certificate
+        if (
+            d.block.header.chain_id != self.chain_id
+            or d.height < self._height
+            or c.height != d.block.height
+            or c.block_hash != d.block.hash
+        ):
             return
         vs = self._s.validators
         if vs is None:
@@ -602,9 +608,10 @@ class Replica:
         msg = vote_signing_bytes(
             VOTE_COMMIT, self.chain_id, cert.height, cert.view, cert.block_hash
         )
-        return sum(
-            1 for k, sig in cert.signatures if k in vs and self._verifier.verify(k, msg, sig)
-        )
+        signers = {
+            k for k, sig in cert.signatures if k in vs and self._verifier.verify(k, msg, sig)
+        }
+        return len(signers)
 
     def _certificate_valid(self, cert: CommitCertificate, vs: ValidatorSet) -> bool:
         if cert.chain_id != self.chain_id or len(cert.signatures) < vs.quorum:
@@ -641,7 +648,8 @@ class Replica:
     def _prepared_valid(self, cert: PreparedCertificate | None, vs: ValidatorSet) -> bool:
         if cert is None:
             return True
-        if len(cert.signatures) < vs.quorum or cert.block.height != self._height:
+        keys = [k for k, _ in cert.signatures]
+        if len(keys) < vs.quorum or keys != sorted(set(keys)) or cert.block.height != self._height:
             return False
         msg = cert.signing_bytes(self.chain_id)
         return all(k in vs and self._verifier.verify(k, msg, sig) for k, sig in cert.signatures)
@@ -754,8 +762,13 @@ class Replica:
                 if w == s.view:
                     self._start_view_change(w + 1, out)
             return
-        if len(nv.view_changes) < vs.quorum or not all(
-            self._view_change_valid(vc, vs) for vc in nv.view_changes
+        senders = [vc.validator for vc in nv.view_changes]
+        if (
+            len(senders) < vs.quorum
+            or senders != sorted(set(senders))
+            or not all(
+                vc.new_view == w and self._view_change_valid(vc, vs) for vc in nv.view_changes
+            )
         ):
             return
         s.new_views[w] = nv

@@ -119,6 +119,7 @@ def test_bad_input_is_dropped_without_side_effects() -> None:
     proposer = key_of_proposer(1, 0)
     block = app.propose(1, 0, 1)
     good = PrePrepare.create(proposer, CHAIN_ID, 1, 0, block)
+    repeated = ViewChange.create(KEYS[1], CHAIN_ID, 1, 1, None)
     bad_inputs: list[Message] = [
         PrePrepare.create(OUTSIDER, CHAIN_ID, 1, 0, block),  # not a validator
         PrePrepare(CHAIN_ID, 1, 0, block, proposer.public_key, bytes(64)),  # bad signature
@@ -130,6 +131,8 @@ def test_bad_input_is_dropped_without_side_effects() -> None:
         Commit(Vote(VOTE_COMMIT, CHAIN_ID, 1, 0, block.hash, KEYS[1].public_key, bytes(64))),
         ViewChange.create(KEYS[1], CHAIN_ID, 1 + 10_000, 1, None),  # far future height
         NewView.create(KEYS[2], CHAIN_ID, 1, 1, (), block),  # no view changes at all
+        # One VIEW-CHANGE counted three times is not a quorum (built here, not decoded).
+        NewView.create(key_of_proposer(1, 1), CHAIN_ID, 1, 1, (repeated,) * 3, block),
     ]
     for msg in bad_inputs:
         out = r.on_message(msg, 1)
