@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import node.simulator as simulator
 from cli.simulate import simulate
@@ -60,6 +62,22 @@ def test_short_randomised_campaign() -> None:
 def test_other_sizes(validators: int) -> None:
     summary = run_campaign(SimulationOptions(validators=validators, heights=15, seed=77), seeds=3)
     assert [r.violation for r, _ in summary.failures] == []
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    validators=st.sampled_from([4, 5, 7]),
+    drop=st.sampled_from([0, 100, 400]),
+    isolate=st.sampled_from([0, 500]),
+)
+def test_any_seed_keeps_safety_and_liveness(
+    seed: int, validators: int, drop: int, isolate: int
+) -> None:
+    overrides = (("drop_permille", drop), ("isolate_permille", isolate))
+    options = SimulationOptions(validators, 10, seed, fault_overrides=overrides)
+    result = run_simulation(options)
+    assert result.ok, f"{result.violation} (seed {seed})"
 
 
 def test_the_fault_free_case_costs_order_n_squared_messages() -> None:
