@@ -54,17 +54,38 @@ def _wait_for_nodes_file(path: Path, proc: subprocess.Popen[bytes]) -> dict[str,
     raise AssertionError("nodes.json was not written in time")
 
 
-def test_localnet_starts_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    home = tmp_path / "localnet"
-    base_port = free_base_port(N_NODES)
-    proc = subprocess.Popen(
+def _start(home: Path, base_port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "cli", "localnet", "--nodes", str(N_NODES), "--home", str(home),
          "--base-port", str(base_port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
+
+
+def _ctrl_c(proc: subprocess.Popen[bytes], pids: list[int], home: Path) -> None:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=STOP_TIMEOUT_S)
+    assert proc.returncode == 0, out.decode()
+    assert "All nodes stopped" in out.decode()
+    assert not any(_pid_alive(p) for p in pids)
+    assert all(n["pid"] is None for n in json.loads((home / "nodes.json").read_text())["nodes"])
+
+
+def _status(rpc_url: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["status", "--rpc", rpc_url, "--json"])
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.output)
+    return doc
+
+
+def test_localnet_starts_serves_stops_on_ctrl_c_and_restarts_the_same_chain(tmp_path: Path) -> None:
+    home = tmp_path / "localnet"
+    base_port = free_base_port(N_NODES)
+    procs: list[subprocess.Popen[bytes]] = []
     pids: list[int] = []
     try:
-        doc = _wait_for_nodes_file(home / "nodes.json", proc)
+        procs.append(_start(home, base_port))
+        doc = _wait_for_nodes_file(home / "nodes.json", procs[-1])
         pids = [int(n["pid"]) for n in doc["nodes"]]
         assert len(doc["nodes"]) == N_NODES and all(_pid_alive(p) for p in pids)
         operator = PrivateKey.load(doc["operator_key"])
@@ -76,9 +97,8 @@ def test_localnet_starts_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             assert Path(node["home"]).is_dir()
             assert rpc_status(node["rpc_url"]) is not None
 
-        result = CliRunner().invoke(main, ["status", "--rpc", doc["nodes"][2]["rpc_url"], "--json"])
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.output)["chain_id"] == doc["chain_id"]
+        first = _status(doc["nodes"][2]["rpc_url"])
+        assert first["chain_id"] == doc["chain_id"]
 
         watched = CliRunner().invoke(main, ["watch", "--rpc", doc["nodes"][1]["rpc_url"], "--json",
                                             "--no-events", "--count", "2"])
@@ -86,17 +106,24 @@ def test_localnet_starts_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         blocks = [json.loads(line) for line in watched.output.splitlines()]
         assert [b["type"] for b in blocks] == ["block", "block"]
         assert blocks[1]["height"] == blocks[0]["height"] + 1
+        last_height = blocks[1]["height"]
 
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=STOP_TIMEOUT_S)
-        assert proc.returncode == 0, out.decode()
-        assert "All nodes stopped" in out.decode()
-        assert not any(_pid_alive(p) for p in pids)
-        assert all(n["pid"] is None for n in json.loads((home / "nodes.json").read_text())["nodes"])
+        _ctrl_c(procs[-1], pids, home)
+
+        # Started again on the same home, it continues the same chain with the same keys.
+        procs.append(_start(home, base_port))
+        again = _wait_for_nodes_file(home / "nodes.json", procs[-1])
+        pids = [int(n["pid"]) for n in again["nodes"]]
+        assert again["operator_address"] == operator.address
+        resumed = _status(again["nodes"][0]["rpc_url"])
+        assert resumed["genesis_hash"] == first["genesis_hash"]
+        assert resumed["height"] >= last_height
+        _ctrl_c(procs[-1], pids, home)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         for pid in pids:
             if _pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
