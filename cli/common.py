@@ -1,7 +1,7 @@
 """What the client commands share: the --rpc/--key/--json options, turning errors into
 one clear line, and printing for people (rich tables) or for scripts (--json).
 
-Defaults follow the local network: --rpc is $HKCHAIN_RPC, else the first node of
+Defaults follow the local network: --rpc is $HKCHAIN_RPC, else the first running node of
 ./localnet/nodes.json, else the first localnet port; --key is $HKCHAIN_KEY, else
 ./localnet/operator.key when it exists.
 """
@@ -64,8 +64,9 @@ def default_rpc_url() -> str:
     nodes_file = DEFAULT_LOCALNET_HOME / "nodes.json"
     try:
         nodes = json.loads(nodes_file.read_text())["nodes"]
-        return str(nodes[0]["rpc_url"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        running = [n for n in nodes if n.get("pid")]  # a stopped node has no pid
+        return str((running or nodes)[0]["rpc_url"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
         return FALLBACK_RPC_URL
 
 

@@ -155,10 +155,17 @@ class Supervisor:
     def stop_all(self, grace_ms: int = STOP_GRACE_MS) -> None:
         self.stop_many(list(range(len(self.nodes))), grace_ms)
 
-    def wait_ready(self, indices: list[int] | None = None, timeout_ms: int = READY_TIMEOUT_MS) -> None:
+    def wait_ready(
+        self,
+        indices: list[int] | None = None,
+        timeout_ms: int = READY_TIMEOUT_MS,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Return once every node in ``indices`` answers /v1/status; LocalnetError if one
-        exits or the deadline passes (the message carries the tail of its log)."""
+        exits or the deadline passes (the message carries the tail of its log).
+        ``on_progress(ready, total)`` hears of each node that starts answering."""
         pending = list(range(len(self.nodes)) if indices is None else indices)
+        total = len(pending)
         deadline = time.monotonic() + timeout_ms / 1000
         while pending:
             for i in list(pending):
@@ -170,6 +177,8 @@ class Supervisor:
                     )
                 if rpc_status(self.nodes[i].rpc_url) is not None:
                     pending.remove(i)
+                    if on_progress is not None:
+                        on_progress(total - len(pending), total)
             if not pending:
                 break
             if time.monotonic() > deadline:
@@ -256,8 +265,12 @@ def run_localnet(
     with _stop_signals_raise():
         try:
             supervisor.start_all()
-            with console.status(f"Starting {len(network.nodes)} nodes…"):
-                supervisor.wait_ready(timeout_ms=ready_timeout_ms)
+            with console.status(f"Starting {len(network.nodes)} nodes…") as status:
+                supervisor.wait_ready(
+                    timeout_ms=ready_timeout_ms,
+                    on_progress=lambda ready, total: status.update(
+                        f"Starting nodes… {ready}/{total} answering"),
+                )
             supervisor.write_nodes_file()
             print_summary(console, supervisor)
             if after_start is not None:

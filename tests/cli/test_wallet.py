@@ -8,6 +8,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,3 +295,24 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(main, [*cmd, "--help"])
         assert result.exit_code == 0, (cmd, result.output)
         assert "Usage:" in result.output and len(result.output.splitlines()) > 4
+
+
+def test_defaults_follow_the_local_network(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli.common import FALLBACK_RPC_URL, default_key_file, default_rpc_url
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HKCHAIN_RPC", raising=False)
+    monkeypatch.delenv("HKCHAIN_KEY", raising=False)
+    assert default_rpc_url() == FALLBACK_RPC_URL
+    assert default_key_file() is None
+
+    (tmp_path / "localnet").mkdir()
+    ALICE.save(tmp_path / "localnet" / "operator.key")
+    nodes = [{"name": "node0", "rpc_url": "http://127.0.0.1:1", "pid": None},
+             {"name": "node1", "rpc_url": "http://127.0.0.1:2", "pid": 4242}]
+    (tmp_path / "localnet" / "nodes.json").write_text(json.dumps({"nodes": nodes}))
+    assert default_rpc_url() == "http://127.0.0.1:2", "a stopped node is not the default"
+    assert default_key_file() == str(Path("localnet") / "operator.key")
+
+    monkeypatch.setenv("HKCHAIN_RPC", "http://127.0.0.1:3")
+    assert default_rpc_url() == "http://127.0.0.1:3"
