@@ -14,7 +14,7 @@ from core.crypto import PrivateKey
 from node.demo import seed_demo, summary
 from node.home import LocalNetwork
 
-DEMO_GAS_LIMIT = 400_000
+DEMO_GAS_LIMIT = 100_000  # the heaviest application call takes about 15,000
 COMMIT_TIMEOUT_MS = 60_000
 
 
