@@ -244,6 +244,51 @@ def verify(proof_file: Path, challenge: str, key_file: str | None, rpc_url: str,
         raise click.ClickException(f"proof not valid: {why}")
 
 
+@households.command("update")
+@click.option("--household", "household", required=True, metavar="ADDRESS")
+@click.option("--area", required=True, metavar="M2", help="Exclusive floor area in m² (the same or corrected).")
+@click.option("--name", required=True, help="Owner's name (kept off chain, encrypted).")
+@click.option("--id-number", required=True, help="Owner's ID number (kept off chain, encrypted).")
+@click.option("--phone", required=True, help="Owner's phone number (kept off chain, encrypted).")
+@click.option("--card-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the resident's new card (default: household-UNIT.card.json).")
+@store_option
+@tx_command
+def update(household: str, area: str, name: str, id_number: str, phone: str, card_out: Path | None,
+           store_dir: Path, *, opts: TxOptions) -> None:
+    """Renew a household's data (a new phone, a corrected area): a new salt and commitment
+    on chain, a new sealed record and card; the old record is deleted once the chain has
+    the new commitment (committee members only)."""
+    address_arg(household, "--household")
+    old = query(opts.rpc_url, "households", "record", [household])
+    if not isinstance(old, dict):
+        raise click.ClickException(f"{household} is not a registered household")
+    card = HouseholdCard.issue(household, area_dm2_arg(area),
+                               HouseholdIdentity.create(name, id_number, phone))
+    committee = load_key(opts.key_file)
+    card_path = card_out or Path(f"household-{_file_safe(str(old.get('unit', 'household')))}.card.json")
+    store = PrivacyStore(store_dir)
+    previous_card = card_path.read_bytes() if card_path.exists() else None
+    card.save(card_path)
+    record = store.add(card, committee.public_key)
+    try:
+        outcome = send(opts, "households", "update", [household, card.area_dm2, card.commitment])
+    except BaseException:
+        store.path_of(record.commitment).unlink(missing_ok=True)
+        if previous_card is None:
+            card_path.unlink(missing_ok=True)
+        else:
+            card_path.write_bytes(previous_card)
+        raise
+    old_commitment = str(old.get("commitment", "")).removeprefix("0x")
+    if old_commitment and old_commitment != card.commitment.hex():
+        store.path_of(bytes.fromhex(old_commitment)).unlink(missing_ok=True)
+    report(opts, outcome, f"Household {old.get('unit', '')} updated", [
+        ("household", household), ("area", f"{area_text(card.area_dm2)} m²"),
+        ("commitment (on chain)", "0x" + card.commitment.hex()), ("resident's new card", str(card_path)),
+    ])
+
+
 @households.command("remove")
 @click.argument("address")
 @tx_command

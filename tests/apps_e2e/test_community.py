@@ -57,6 +57,7 @@ ATTENDANCE_REWARD = 10
 WAIT_S = 60.0
 # A household registered through the CLI during the test: its data must stay off chain.
 CLI_IDENTITY = ("Leung Ka Ho 梁家豪", "TEST0099887766", "+85290001234")
+CLI_NEW_PHONE = "+85290005678"
 
 
 @dataclass
@@ -421,11 +422,22 @@ def test_a_household_is_registered_off_chain_data_and_proves_its_commitment(
     stale = c.cli("households", "verify", str(proof), "--challenge", "another-desk")
     assert stale.exit_code == 1
 
+    # A new phone number: a new salt and commitment; the old proof no longer matches.
+    old_commitment = bytes.fromhex(record["commitment"].removeprefix("0x"))
+    store = PrivacyStore.of_node_home(c.net.nodes[0].home)
+    c.ok("households", "update", "--household", address, "--area", "71.25", "--name", name,
+         "--id-number", id_number, "--phone", CLI_NEW_PHONE, "--card-out", str(card))
+    new_commitment = bytes.fromhex(c.query("households", "record", [address])["commitment"].removeprefix("0x"))
+    assert new_commitment != old_commitment
+    assert not store.path_of(old_commitment).exists() and store.path_of(new_commitment).exists()
+    replayed = c.cli("households", "verify", str(proof), "--challenge", "desk-7", "--json")
+    assert replayed.exit_code == 1 and json.loads(replayed.stdout)["matches_chain"] is False
+
 
 def test_no_personal_data_in_any_block_receipt_state_value_or_log(community: Community) -> None:
     """Runs last: stops the nodes and reads their stores directly."""
     c = community
-    secrets = [s.encode() for s in demo_plaintexts() + list(CLI_IDENTITY)]
+    secrets = [s.encode() for s in [*demo_plaintexts(), *CLI_IDENTITY, CLI_NEW_PHONE]]
     on_chain_control = c.manifest["households"][0]["unit"].encode()  # public: must be found
     c.sup.stop_all(grace_ms=5000)
     scanned_values = 0
