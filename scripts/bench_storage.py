@@ -74,9 +74,11 @@ def commit(
     state.committed(update, height)
 
 
-def bench_state(keys: int, blocks: int, cache_depth: int, workdir: str) -> None:
+def bench_state(
+    keys: int, blocks: int, cache_depth: int, keep_heights: int | None, workdir: str
+) -> None:
     kv = LevelDBStore(Path(workdir) / "state")
-    state = StateStore(kv, keep_heights=256, cache_depth=cache_depth)
+    state = StateStore(kv, keep_heights=keep_heights, cache_depth=cache_depth)
     rng = random.Random(1)
     height = 0
     t0 = time.perf_counter()
@@ -111,7 +113,8 @@ def bench_state(keys: int, blocks: int, cache_depth: int, workdir: str) -> None:
         cpu = time.process_time() - cpu0
         n = blocks * WRITES_PER_BLOCK
         print(
-            f"state updates ({mode}, cache_depth={cache_depth}): {n / wall:,.0f} keys/s wall, "
+            f"state updates ({mode}, cache_depth={cache_depth}, keep_heights={keep_heights}): "
+            f"{n / wall:,.0f} keys/s wall, "
             f"{n / cpu:,.0f} keys/s per CPU-second (incl. reads and batch write; "
             f"last root {root_s * 1000:.0f} ms)"
         )
@@ -156,6 +159,7 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=20)
     parser.add_argument("--block-commits", type=int, default=20)
     parser.add_argument("--cache-depth", type=int, default=None)
+    parser.add_argument("--keep-heights", type=int, default=None, help="default: the store's")
     parser.add_argument("--skip", default="", help="comma list of: codec,state,chain")
     args = parser.parse_args()
     skip = set(args.skip.split(","))
@@ -164,9 +168,15 @@ def main() -> None:
         if "codec" not in skip:
             bench_codec(20_000)
         if "state" not in skip:
-            from storage.state import DEFAULT_CACHE_DEPTH
+            from storage.state import DEFAULT_CACHE_DEPTH, DEFAULT_KEEP_HEIGHTS
 
-            bench_state(args.keys, args.blocks, args.cache_depth or DEFAULT_CACHE_DEPTH, workdir)
+            bench_state(
+                args.keys,
+                args.blocks,
+                args.cache_depth or DEFAULT_CACHE_DEPTH,
+                args.keep_heights or DEFAULT_KEEP_HEIGHTS,
+                workdir,
+            )
         if "chain" not in skip:
             bench_chain(args.block_commits, workdir)
     finally:
