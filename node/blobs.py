@@ -442,6 +442,8 @@ def add_blob_routes(router: web.UrlDispatcher, service: BlobService) -> None:
         take_upload_budget(request.remote or "?", len(data))
         h = await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(service.store.put, data, pending=True))
+        if h in service.wanted:  # registered before it was uploaded: keep it, stop looking
+            service.want([h])
         return web.json_response({"hash": h.hex(), "size": len(data)}, status=201)
 
     async def get_blob(request: web.Request) -> web.Response:
