@@ -35,6 +35,8 @@ from cli.wallet import (
     Wallet,
     parse_json_args,
     run,
+    validator_set_from_json,
+    verify_block,
 )
 from core.codec import Value
 from core.crypto import parse_address
@@ -127,12 +129,29 @@ def status(rpc_url: str, as_json: bool) -> None:
 @click.argument("height", default="latest")
 @rpc_option
 @json_option
+@click.option("--verify", is_flag=True,
+              help="Check the header, txs and commit certificate here, trusting only the "
+                   "validator set (the node's, or --validators FILE).")
+@click.option("--validators", "validators_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A genesis.json whose validators to trust for --verify.")
 @friendly_errors
-def block(height: str, rpc_url: str, as_json: bool) -> None:
+def block(height: str, rpc_url: str, as_json: bool, verify: bool, validators_file: Path | None) -> None:
     """Show the block at HEIGHT (a number, or `latest`) with its txs."""
     if height != "latest" and not height.isdigit():
         raise click.BadParameter("must be a block height or `latest`", param_hint="HEIGHT")
-    doc = _with_rpc(rpc_url, lambda rpc: rpc.block(None if height == "latest" else int(height)))
+
+    async def fetch(rpc: RpcClient) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        doc = await rpc.block(None if height == "latest" else int(height))
+        return doc, (await rpc.status() if verify and validators_file is None else None)
+
+    doc, status = _with_rpc(rpc_url, fetch)
+    if verify:
+        trusted = status["validators"] if status is not None else _genesis_validators(validators_file)
+        checked = verify_block(doc, validator_set_from_json(trusted))
+        click.echo(f"verified: block {checked.height} {checked.block_hash} is final "
+                   f"({checked.signers} commit signatures, quorum {checked.quorum}); "
+                   f"state root {checked.state_root}")
+        return
     if as_json:
         print_json(doc)
         return
@@ -148,6 +167,14 @@ def block(height: str, rpc_url: str, as_json: bool) -> None:
     if isinstance(txs, list) and txs:
         rows = [_tx_row(t) for t in txs]
         print_table(f"{len(txs)} txs", ["hash", "sender", "nonce", "call"], rows)
+
+
+def _genesis_validators(path: Path | None) -> Any:
+    assert path is not None
+    try:
+        return json.loads(path.read_text())["validators"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"cannot read validators from {path}: {exc}") from exc
 
 
 def _tx_row(t: Any) -> list[Any]:

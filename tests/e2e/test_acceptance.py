@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cli.wallet import RpcClient, Wallet
+from cli.wallet import RpcClient, Wallet, validator_set_from_json, verify_block
 from core.crypto import PrivateKey
 from core.types import SignedTx, Tx
 from node.home import LocalNetwork
@@ -180,6 +180,11 @@ async def _scenario(n: Net) -> None:
 
     height, _ = await n.wait_same_state(everyone)
     await n.assert_same_block(everyone, height)
+    # Finality checked by the client against the genesis validators, trusting no node.
+    genesis = json.loads((n.net.nodes[0].home / "genesis.json").read_text())
+    trusted = validator_set_from_json(genesis["validators"])
+    for h in {int(recs[0]["height"]) for recs in records}:
+        assert verify_block(await n.rpcs[h % N_NODES].block(h), trusted).height == h
     for to, count in sent_to.items():
         assert (await n.account(to))[0] == count * AMOUNT
     for s, recs in enumerate(records):
