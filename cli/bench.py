@@ -136,7 +136,8 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
     summary.add_column()
     m = r.machine
     rows: list[tuple[str, str]] = [
-        ("machine", f"{m.get('cpu_model')} × {m.get('cores')} cores, Python {m.get('python')}"),
+        ("machine", f"{m.get('cpu_model')} × {m.get('cores')} cores, Python {m.get('python')}; "
+                    f"load average {m.get('load_average_at_start')} at the start"),
         ("workload", f"{r.workload}, {r.nodes} nodes ({r.mode}), " + (
             "no load" if r.workload == "idle"
             else f"rate {r.rate_per_s} tx/s" if r.rate_per_s else "as fast as it commits")),

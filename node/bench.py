@@ -309,7 +309,11 @@ def machine_facts() -> dict[str, Any]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
                 mem_kb = int(line.split()[1])
+    load = ""
+    with contextlib.suppress(OSError):
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return {
+        "load_average_at_start": load,  # other work on the machine shares its cores
         "cpu_model": model or platform.processor() or "unknown",
         "cores": os.cpu_count() or 1,
         "memory_bytes": mem_kb * 1024,
