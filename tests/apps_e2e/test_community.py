@@ -3,10 +3,11 @@
 commands a resident or operator types, and checked on every node.
 
 Flows: a bill issued, paid and shown paid everywhere; a role refused with a clear error;
-a maintenance-fund spend refused without a passed owners' vote and paid with one; a
-service request matched, escrowed, completed and rated; likes rewarded up to the daily
-cap; attendance rewarded once; a household registered and proved; a work uploaded to one
-node and served byte for byte by all, including one that was down during the upload.
+a residents' draft put to the vote by co-signers; a maintenance-fund spend refused
+without a passed owners' vote and paid with one; a service request matched, escrowed,
+completed and rated; likes rewarded up to the daily cap; attendance rewarded once; a work
+uploaded to one node and served byte for byte by all, including one that was down during
+the upload; the views through POST /v1/query; a household registered, proved, updated.
 Last, with the nodes stopped, every key and value of every node's store, every log and
 the committee's register are scanned for the personal data used: none is found.
 
@@ -282,9 +283,12 @@ def test_likes_earn_points_up_to_the_daily_cap_and_not_beyond(community: Communi
     creator = "resident-4"
     work = tmp_path / "lantern.svg"
     work.write_bytes(b"<svg xmlns='http://www.w3.org/2000/svg'><text>mid-autumn lantern</text></svg>")
+    # The cap is per UTC day: do not straddle midnight.
+    c.wait_for("90 s clear of UTC midnight", lambda: 86400 - int(time.time()) % 86400 > 90,
+               timeout_s=120.0)
     work_id = c.ok("culture", "upload", str(work), "--title", "Mid-autumn lantern", "--kind", "photography",
                    key=creator)["result"]
-    day = int(time.time()) // 86400
+    day = _head_time_s(c) // 86400
     assert c.query("culture", "earned", [c.addresses[creator], day]) == 0
     rewards = []
     for liker in ("resident-1", "resident-2", "resident-3", "resident-5"):
