@@ -23,6 +23,7 @@ from rich.table import Table
 from core.crypto import PrivateKey, is_key_file_encrypted
 from core.errors import ChainError
 from node.config import LOCALNET_RPC_BASE_PORT
+from node.render import value_to_json
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -136,9 +137,7 @@ def friendly_errors(f: Callable[P, R]) -> Callable[P, R]:
 
 
 def print_json(doc: Any) -> None:
-    from cli.wallet import json_dumps
-
-    click.echo(json_dumps(doc))
+    click.echo(json.dumps(value_to_json(doc), indent=2, sort_keys=True))
 
 
 def print_pairs(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
@@ -166,7 +165,5 @@ def format_value(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, dict | list):
-        from node.render import value_to_json
-
         return json.dumps(value_to_json(value), sort_keys=True)
     return str(value)

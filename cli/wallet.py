@@ -420,10 +420,6 @@ def run(coro: Awaitable[T]) -> T:
     return asyncio.run(_main())
 
 
-def json_dumps(doc: Mapping[str, Any] | list[Any]) -> str:
-    return json.dumps(value_to_json(doc), indent=2, sort_keys=True)
-
-
 # --- finality, checked by the client ---------------------------------------------------
 
 
