@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import signal
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node.config import ConsensusConfig, NodeConfig
+from node.config import NodeConfig
 from node.home import LocalNetwork, default_genesis_template, init_network, node_ports
 from node.localnet import Supervisor
 
@@ -51,10 +52,9 @@ def make_network(home: Path, nodes: int) -> LocalNetwork:
                        genesis_template=default_genesis_template())
     for node in net.nodes:
         config = NodeConfig.load(node.home)
-        config.with_changes(
-            consensus=ConsensusConfig(view_timeout_ms=E2E_VIEW_TIMEOUT_MS,
-                                      max_view_timeout_ms=E2E_MAX_VIEW_TIMEOUT_MS),
-        ).save(node.home)
+        consensus = dataclasses.replace(config.consensus, view_timeout_ms=E2E_VIEW_TIMEOUT_MS,
+                                        max_view_timeout_ms=E2E_MAX_VIEW_TIMEOUT_MS)
+        config.with_changes(consensus=consensus).save(node.home)
     return net
 
 
