@@ -275,7 +275,7 @@ class PrivacyStore:
     def of_node_home(cls, node_home: Path, data_dir: str = "data") -> PrivacyStore:
         return cls(Path(node_home) / data_dir / PRIVACY_DIR)
 
-    def _path(self, commitment: bytes) -> Path:
+    def path_of(self, commitment: bytes) -> Path:
         return self.root / f"{commitment.hex()}.json"
 
     def add(self, card: HouseholdCard, committee_public_key: bytes) -> SealedRecord:
@@ -286,11 +286,11 @@ class PrivacyStore:
         sealed = bytes(box.encrypt(codec.encode(card.to_value())))
         record = SealedRecord(card.commitment, card.household, address_of(committee_public_key),
                               sealed)
-        _write_private(self._path(record.commitment), json.dumps(record.to_json(), indent=2) + "\n")
+        _write_private(self.path_of(record.commitment), json.dumps(record.to_json(), indent=2) + "\n")
         return record
 
     def get(self, commitment: bytes) -> SealedRecord:
-        path = self._path(commitment)
+        path = self.path_of(commitment)
         if not path.exists():
             raise PrivacyError(f"no household with commitment {commitment.hex()} in {self.root}",
                                code="not_found")
