@@ -169,7 +169,9 @@ class Simulation:
     ) -> None:
         self.options = options
         self.rng = random.Random(options.seed)
-        faults = options.faults or FaultRates.random_for(self.rng, options.validators)
+        # Drawn even when given, so a run replays exactly from its printed options.
+        drawn = FaultRates.random_for(self.rng, options.validators)
+        faults = options.faults or drawn
         if options.fault_overrides:
             fields: dict[str, Any] = dict(options.fault_overrides)
             faults = replace(faults, **fields)
@@ -525,7 +527,8 @@ def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
     """The command line that replays one run exactly."""
     return (
         f"hkchain simulate --validators {options.validators} --heights {options.heights} "
-        f"--first-seed {options.seed} --seeds 1 {faults.as_options()}"
+        f"--first-seed {options.seed} --seeds 1 --view-timeout {options.view_timeout_ms} "
+        f"{faults.as_options()}"
     )
 
 

@@ -94,6 +94,14 @@ def test_a_run_is_reproducible_from_its_seed() -> None:
     assert first == second
 
 
+def test_the_printed_options_replay_the_run() -> None:
+    drawn = run_simulation(SimulationOptions(validators=4, heights=15, seed=7))
+    replayed = run_simulation(
+        SimulationOptions(validators=4, heights=15, seed=7, faults=drawn.faults)
+    )
+    assert replayed == drawn
+
+
 def test_a_broken_protocol_is_caught() -> None:
     caught: SimulationResult | None = None
     for seed in range(200):
@@ -117,6 +125,7 @@ def test_cli_reports_a_violation_with_its_reproduction(monkeypatch: pytest.Monke
     result = CliRunner().invoke(simulate, ["--seeds", "40", "--heights", "30", "--isolate", "300"])
     assert result.exit_code == 1, result.output
     assert "reproduce: hkchain simulate --validators 4 --heights 30 --first-seed" in result.output
+    assert "--view-timeout 200" in result.output
     assert "--isolate 300" in result.output
 
 
