@@ -17,6 +17,7 @@ during the test) and likes worth 5 points with a daily cap of 12.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -34,7 +35,7 @@ from cli.main import main
 from cli.wallet import RpcClient, run
 from core.codec import Value
 from core.crypto import PrivateKey
-from node.config import ConsensusConfig, NodeConfig
+from node.config import NodeConfig
 from node.demo import demo_plaintexts
 from node.home import LocalNetwork, default_genesis_template, init_network
 from node.localnet import Supervisor
@@ -130,9 +131,9 @@ def community(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Community]:
                        genesis_template=_genesis_template(root / "genesis.json"))
     for node in net.nodes:  # the e2e harness's faster view changes (a node goes down below)
         config = NodeConfig.load(node.home)
-        config.with_changes(consensus=ConsensusConfig(
-            view_timeout_ms=E2E_VIEW_TIMEOUT_MS, max_view_timeout_ms=E2E_MAX_VIEW_TIMEOUT_MS,
-        )).save(node.home)
+        consensus = dataclasses.replace(config.consensus, view_timeout_ms=E2E_VIEW_TIMEOUT_MS,
+                                        max_view_timeout_ms=E2E_MAX_VIEW_TIMEOUT_MS)
+        config.with_changes(consensus=consensus).save(node.home)
     with running(net) as sup:
         sup.wait_ready(timeout_ms=60_000)
         manifest, _ = run(seed(net))
