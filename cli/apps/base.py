@@ -191,6 +191,11 @@ def display(key: str, v: Any) -> Any:
     return v
 
 
+def who(address: str) -> str:
+    """An address short enough for a table title (the full one is in the rows)."""
+    return address if len(address) <= 20 else f"{address[:10]}…{address[-6:]}"
+
+
 def area_text(area_dm2: int) -> str:
     return f"{area_dm2 // 100}.{area_dm2 % 100:02d}"
 

@@ -28,6 +28,7 @@ from cli.apps.base import (
     table,
     tx_command,
     view_command,
+    who,
 )
 from cli.common import print_json, print_pairs
 from cli.wallet import NodeUnreachable, RpcError, run
@@ -190,4 +191,4 @@ def earned(address: str, day: int | None, rpc_url: str, as_json: bool) -> None:
     if as_json:
         print_json({"result": {"earned": got, "day": d, "daily_cap": cap}})
         return
-    print_pairs(f"Like rewards of {address}", [("day", d), ("earned", points(got)), ("daily cap", points(cap))])
+    print_pairs(f"Like rewards of {who(address)}", [("address", address), ("day", d), ("earned", points(got)), ("daily cap", points(cap))])

@@ -25,6 +25,7 @@ from cli.apps.base import (
     show,
     tx_command,
     view_command,
+    who,
 )
 from cli.common import print_json, print_pairs, print_table
 
@@ -217,4 +218,4 @@ def roles(address: str, rpc_url: str, as_json: bool) -> None:
     if as_json:
         print_json({"result": held})
     else:
-        print_pairs(f"Roles of {address}", [("roles", ", ".join(held) if held else "none")])
+        print_pairs(f"Roles of {who(address)}", [("address", address), ("roles", ", ".join(held) if held else "none")])

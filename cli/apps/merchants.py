@@ -17,6 +17,7 @@ from cli.apps.base import (
     table,
     tx_command,
     view_command,
+    who,
 )
 
 
@@ -65,7 +66,7 @@ def show_merchant(address: str, rpc_url: str, as_json: bool) -> None:
     doc = query(rpc_url, "merchants", "listing", [address])
     if isinstance(doc, dict) and not as_json:
         doc = {k: display(k, v) for k, v in doc.items()}
-    show(as_json, f"Merchant {address}", doc, ["name", "category", "featured_until", "sales"])
+    show(as_json, f"Merchant {who(address)}", {**doc, "address": address} if isinstance(doc, dict) else doc, ["name", "category", "featured_until", "sales"])
 
 
 @merchants.command("list")
@@ -91,4 +92,4 @@ def payment(merchant: str, order_ref: str, rpc_url: str, as_json: bool) -> None:
     doc = query(rpc_url, "merchants", "payment", [merchant, order_ref])
     if isinstance(doc, dict) and not as_json:
         doc = {k: display(k, v) for k, v in doc.items()}
-    show(as_json, f"Payment {order_ref} to {merchant}", doc, ["payer", "amount", "fee", "at"])
+    show(as_json, f"Payment {order_ref} to {who(merchant)}", doc, ["payer", "amount", "fee", "at"])

@@ -22,6 +22,7 @@ from cli.apps.base import (
     time_arg,
     tx_command,
     view_command,
+    who,
 )
 from cli.common import print_json, print_pairs
 
@@ -137,7 +138,7 @@ def bills(household: str, rpc_url: str, as_json: bool) -> None:
     docs = [query(rpc_url, "property", "bill", [i]) for i in ids]
     rows = [[d["id"], d["period"], points(d["total"]), d["status"], d.get("method") or "-"]
             for d in docs if isinstance(d, dict)]
-    table(as_json, f"Bills of {household}", ["bill", "period", "total", "status", "paid by"], rows,
+    table(as_json, f"Bills of {who(household)}", ["bill", "period", "total", "status", "paid by"], rows,
           raw=docs)
 
 
@@ -151,7 +152,7 @@ def arrears(household: str | None, rpc_url: str, as_json: bool) -> None:
         show(as_json, "Arrears, all households", doc)
         return
     address_arg(household, "HOUSEHOLD")
-    show(as_json, f"Arrears of {household}", query(rpc_url, "property", "arrears", [household]))
+    show(as_json, f"Arrears of {who(household)}", query(rpc_url, "property", "arrears", [household]))
 
 
 # --- the maintenance fund --------------------------------------------------------------

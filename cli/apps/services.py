@@ -17,6 +17,7 @@ from cli.apps.base import (
     table,
     tx_command,
     view_command,
+    who,
 )
 
 
@@ -159,4 +160,4 @@ def provider(address: str, rpc_url: str, as_json: bool) -> None:
     if isinstance(doc, dict) and not as_json and type(doc.get("rating_x100")) is int:
         r = doc["rating_x100"]
         doc = {**doc, "rating": f"{r // 100}.{r % 100:02d} / 5"}
-    show(as_json, f"Provider {address}", doc, ["categories", "rating", "rating_count"])
+    show(as_json, f"Provider {who(address)}", doc, ["categories", "rating", "rating_count"])
