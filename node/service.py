@@ -50,7 +50,7 @@ from node.metrics import Metrics
 from node.render import receipt_json, validators_json
 from node.rpc import RpcServer
 from p2p.gossip import TxGossip
-from p2p.messages import ConsensusFrame
+from p2p.messages import ConsensusFrame, prime_block
 from p2p.network import Identity, Network, Peer
 from p2p.sync import BlockSync
 from storage.chain import ChainStore
@@ -532,6 +532,9 @@ class Node:
         msg = decode_message(frame.payload)  # DecodeError drops the peer
         if self._stopped.is_set():
             return
+        block = getattr(msg, "block", None)
+        if isinstance(block, Block):
+            prime_block(block)  # the payload was canonical: hash its txs the cheap way
         self._replica_follows_store()
         self._apply(self.replica.on_message(msg, now_ms()))
 
