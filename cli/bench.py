@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from cli.common import console, default_key_file, friendly_errors
+from core.types import MAX_BLOCK_TXS
 from node.bench import (
     DEFAULT_BATCH_TXS,
     DEFAULT_SENDERS,
@@ -81,14 +82,16 @@ class _Bar:
               help="Seconds excluded from the steady window (default: min(5, duration/5)).")
 @click.option("--txs", "max_txs", default=None, type=click.IntRange(1, MAX_BENCH_TXS),
               help="Txs to pre-sign (default: rate × duration, or 5000/s × duration).")
+@click.option("--block-txs", "block_txs", default=None, type=click.IntRange(1, MAX_BLOCK_TXS),
+              help="The bench localnet's block.max_block_txs (default: the node's, 2000).")
 @click.option("--home", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Keep the bench network in this (new) directory instead of a temporary one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @friendly_errors
 def bench(duration_s: float, rate_per_s: int | None, nodes: int, workload: str,
           rpc_urls: tuple[str, ...], key_file: str | None, senders: int, batch_txs: int,
-          window_txs: int, warmup_s: float | None, max_txs: int | None, home: Path | None,
-          as_json: bool) -> None:
+          window_txs: int, warmup_s: float | None, max_txs: int | None, block_txs: int | None,
+          home: Path | None, as_json: bool) -> None:
     """Measure committed throughput, commit latency and cost per tx.
 
     Starts a local network of NODES validator processes (or uses --rpc nodes), pre-signs
@@ -100,7 +103,7 @@ def bench(duration_s: float, rate_per_s: int | None, nodes: int, workload: str,
         duration_s=duration_s, rate_per_s=rate_per_s, nodes=nodes, workload=workload,
         rpc_urls=rpc_urls, funder_key_file=Path(key_file) if key_file and rpc_urls else None,
         senders=senders, batch_txs=batch_txs, window_txs=window_txs, warmup_s=warmup_s,
-        max_txs=max_txs, home=home,
+        max_txs=max_txs, home=home, block_txs=block_txs,
     )
     err = Console(stderr=True, highlight=False)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import math
@@ -43,7 +44,7 @@ from core.codec import Value
 from core.crypto import PrivateKey, address_of
 from core.errors import ChainError
 from core.hashing import sha256
-from core.types import SignedTx, Tx
+from core.types import MAX_BLOCK_TXS, SignedTx, Tx
 
 # --- limits and defaults (units last) ---------------------------------------------------
 
@@ -129,6 +130,8 @@ class BenchConfig:
     max_txs: int | None = None
     home: Path | None = None
     tick_ms: int = DEFAULT_TICK_MS
+    # The bench localnet's block.max_block_txs (None: the node's default).
+    block_txs: int | None = None
 
     def validate(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -156,6 +159,8 @@ class BenchConfig:
         need(self.max_txs is None or 1 <= self.max_txs <= MAX_BENCH_TXS,
              f"--txs must be in 1..{MAX_BENCH_TXS}")
         need(1 <= self.tick_ms <= 1000, "tick must be 1..1000 ms")
+        need(self.block_txs is None or (1 <= self.block_txs <= MAX_BLOCK_TXS and not self.rpc_urls),
+             f"--block-txs must be in 1..{MAX_BLOCK_TXS}, for a bench localnet only")
 
     @property
     def effective_warmup_s(self) -> float:
@@ -222,6 +227,7 @@ class BenchReport:
     duration_s: float
     warmup_s: float
     rate_per_s: int | None
+    max_block_txs: int | None = None  # the localnet's block limit when the bench set it
     machine: dict[str, Any] = field(default_factory=dict)
     presigned: int = 0
     mix: dict[str, int] = field(default_factory=dict)  # pre-signed txs per contract.method
@@ -964,6 +970,7 @@ class _Network:
 
 def _start_localnet(config: BenchConfig, senders: Sequence[PrivateKey]) -> _Network:
     """Init a network in a fresh directory with the senders funded in genesis; start it."""
+    from node.config import NodeConfig
     from node.home import init_network
     from node.localnet import Supervisor
 
@@ -979,6 +986,11 @@ def _start_localnet(config: BenchConfig, senders: Sequence[PrivateKey]) -> _Netw
         net = init_network(home, config.nodes, base_port=free_base_port(config.nodes),
                            chain_id=BENCH_CHAIN_ID)
         _fund_in_genesis([n.home / "genesis.json" for n in net.nodes], senders)
+        if config.block_txs is not None:
+            for n in net.nodes:
+                node_config = NodeConfig.load(n.home)
+                node_config.with_changes(block=dataclasses.replace(
+                    node_config.block, max_block_txs=config.block_txs)).save(n.home)
         supervisor = Supervisor(net)
         supervisor.start_all()
     except BaseException:
@@ -1084,7 +1096,8 @@ def run_bench(config: BenchConfig, progress: ProgressSink | None = None) -> Benc
     sink = progress or _NoProgress()
     report = BenchReport(config.workload, len(config.rpc_urls) or config.nodes,
                          "rpc" if config.rpc_urls else "localnet", config.duration_s,
-                         config.effective_warmup_s, config.rate_per_s, machine=machine_facts())
+                         config.effective_warmup_s, config.rate_per_s, config.block_txs,
+                         machine=machine_facts())
     sink.update("ed25519", 0, config.duration_s, 0, 0)
     report.ed25519_verifies_per_s = round(measure_ed25519_verifies_per_s(), 1)
     cores = int(report.machine["cores"])
@@ -1351,5 +1364,9 @@ def describe_config(config: BenchConfig) -> str:
     else:
         parts.append(f"--nodes {config.nodes}")
     parts.append(f"--workload {config.workload}")
+    if config.block_txs is not None:
+        parts.append(f"--block-txs {config.block_txs}")
+    if config.window_txs != DEFAULT_WINDOW_TXS and config.rate_per_s is None:
+        parts.append(f"--window {config.window_txs}")
     return " ".join(parts)
 
