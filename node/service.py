@@ -335,6 +335,7 @@ class Node:
         self._last_commit_ms = now_ms()
         self._stopped = asyncio.Event()
         self._started = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self.metrics.height.set(store.height)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -518,8 +519,26 @@ class Node:
         return out
 
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
-        results = self.mempool.add_many(txs)
-        return [r for r in results if isinstance(r, bytes)]
+        """Admit gossiped txs. Large batches have their signatures checked in a worker
+        thread (one task per frame, not per tx); what they admit is announced through
+        the mempool's ``on_added``."""
+        fresh = [t for t in txs if not self.mempool.has(t.hash)]
+        if len(fresh) < THREAD_VERIFY_MIN_TXS:
+            results = self.mempool.add_many(fresh)
+            return [r for r in results if isinstance(r, bytes)]
+        task = asyncio.get_running_loop().create_task(self._admit_checked(fresh))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return []
+
+    async def _admit_checked(self, txs: list[SignedTx]) -> None:
+        good = await asyncio.get_running_loop().run_in_executor(None, _verify_all, txs)
+        if self._stopped.is_set():
+            return
+        verified = [t for t, ok in zip(txs, good, strict=True) if ok]
+        if len(verified) < len(txs):
+            log.warning("a peer relayed %d txs with bad signatures", len(txs) - len(verified))
+        self.mempool.add_many(verified, signature_checked=True)
 
     def _on_txs_added(self, hashes: list[bytes]) -> None:
         self.gossip.announce(hashes)
