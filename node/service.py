@@ -125,6 +125,7 @@ class ChainApplication:
         assert vs is not None
         timestamp_ms = max(timestamp_ms, head.header.timestamp_ms)
         cfg = node.config.block
+        started = time.perf_counter()
         txs = node.mempool.reap(cfg.max_block_txs, cfg.max_block_bytes)
         overlay = self.store.overlay()
         ctx = BlockContext(node.chain_id, height, timestamp_ms, node.key.public_key)
@@ -143,6 +144,8 @@ class ChainApplication:
         )
         block = Block(header, tuple(txs))
         self._remember(block.hash, _Executed(overlay, receipts))
+        log.debug("proposed block %d (%d txs) in %.1f ms", height, len(txs),
+                  (time.perf_counter() - started) * 1000)
         return block
 
     def _remember(self, block_hash: bytes, executed: _Executed) -> None:
@@ -181,6 +184,7 @@ class ChainApplication:
         vs = self.validator_set(block.height)
         if vs is None:
             return False
+        started = time.perf_counter()
         try:
             self.check_header(block, vs)
             h = block.header
@@ -194,6 +198,8 @@ class ChainApplication:
                 if self.store.tx_location(stx.hash) is not None:
                     raise ValidationError("block repeats a committed tx")
             self._remember(block.hash, self._execute(block))
+            log.debug("validated block %d (%d txs) in %.1f ms", block.height, len(block.txs),
+                      (time.perf_counter() - started) * 1000)
         except (ValidationError, DecodeError) as exc:
             log.warning("refusing block %d (%s): %s", block.height, block.hash.hex()[:12], exc.message)
             return False
@@ -643,7 +649,11 @@ class Node:
         self.mempool.remove_committed(block.txs, height)
         self._last_commit_ms = now_ms()
         m = self.metrics
-        m.block_commit_seconds.observe(time.perf_counter() - started)
+        elapsed_s = time.perf_counter() - started
+        m.block_commit_seconds.observe(elapsed_s)
+        if block.txs:
+            log.info("committed block %d: %d txs, written in %.1f ms%s", height, len(block.txs),
+                     elapsed_s * 1000, " (sync)" if synced else "")
         m.blocks_committed.inc()
         m.txs_committed.inc(len(block.txs))
         m.height.set(height)
