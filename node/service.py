@@ -7,10 +7,10 @@ builds the header; validators ``validate`` by executing the same block (the over
 cached by block hash so ``commit`` does not execute again); ``commit`` writes the block in
 one synced batch, clears the mempool of its txs and publishes its events.
 
-Block production pacing: the replica proposes as soon as a height starts. An *empty*
-proposal made while the mempool is empty is held back (not broadcast) until a tx arrives
-or ``empty_block_interval_ms`` has passed since the last commit, so an idle chain makes
-one empty block per interval while a busy one proposes back to back.
+Block production pacing: the replica proposes at its first tick of a height. While the
+mempool is empty the proposer's node puts that tick off until ``empty_block_interval_ms``
+after the last commit, and a tx arriving wakes it at once: an idle chain makes one empty
+block per interval, a busy one proposes back to back with what has arrived.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from consensus.api import Message, Output
-from consensus.messages import PrePrepare, decode_message
+from consensus.messages import decode_message
 from consensus.replica import Replica, ReplicaConfig
 from core.crypto import PrivateKey, parse_address
 from core.errors import ChainError, DecodeError, SignatureError, ValidationError
@@ -334,10 +334,9 @@ class Node:
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
         self.mempool.on_added.append(self._on_txs_added)
-        self._timer: asyncio.TimerHandle | None = None
-        self._held: list[Message] = []
+        self._timer: asyncio.Handle | None = None
+        self._paced = False  # the pending tick was put off by block pacing
         self._recent: list[tuple[int, ConsensusFrame]] = []
-        self._held_timer: asyncio.TimerHandle | None = None
         self._last_commit_ms = now_ms()
         self._stopped = asyncio.Event()
         self._started = False
@@ -388,9 +387,8 @@ class Node:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for t in (self._timer, self._held_timer):
-            if t is not None:
-                t.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         with contextlib.suppress(Exception):
             await self.rpc.stop()
         await self.sync.stop()
@@ -548,8 +546,11 @@ class Node:
 
     def _on_txs_added(self, hashes: list[bytes]) -> None:
         self.gossip.announce(hashes)
-        if self._held:
-            self._release_held()
+        if self._paced and self._timer is not None:
+            # Txs to propose: wake the replica now instead of at the empty-block time.
+            self._timer.cancel()
+            self._paced = False
+            self._timer = asyncio.get_running_loop().call_soon(self._on_tick)
 
     # --- consensus ---------------------------------------------------------------------------
 
@@ -577,13 +578,8 @@ class Node:
 
     def _apply(self, out: Output) -> None:
         """Carry out what one replica step asked for."""
-        broadcast = out.broadcast
-        if self._should_hold(broadcast):
-            self._held.extend(broadcast)
-            self._schedule_release()
-        else:
-            for msg in broadcast:
-                self._broadcast(msg)
+        for msg in out.broadcast:
+            self._broadcast(msg)
         for key, msg in out.send:
             self.network.send(key, ConsensusFrame(msg.encode()))
         if out.view_changes:
@@ -593,34 +589,29 @@ class Node:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._paced = False
         if out.wake_at_ms is not None:
-            delay_s = max(0.0, (out.wake_at_ms - now_ms()) / 1000)
+            wake_at_ms = self._pace(out.wake_at_ms)
+            self._paced = wake_at_ms > out.wake_at_ms
+            delay_s = max(0.0, (wake_at_ms - now_ms()) / 1000)
             self._timer = asyncio.get_running_loop().call_later(delay_s, self._on_tick)
 
-    def _should_hold(self, broadcast: list[Message]) -> bool:
-        if len(self.mempool) or not any(isinstance(m, PrePrepare) for m in broadcast):
-            return False
-        pp = next(m for m in broadcast if isinstance(m, PrePrepare))
-        return not pp.block.txs and pp.height > 1
-
-    def _schedule_release(self) -> None:
-        if self._held_timer is not None:
-            return
-        # Never hold long enough to make the other validators change view.
+    def _pace(self, wake_at_ms: int) -> int:
+        """When to really wake the replica. The replica proposes at the first tick of a
+        height; while the mempool is empty the proposer puts that tick off until
+        ``empty_block_interval_ms`` after the last commit (a tx arriving wakes it at once),
+        so an idle chain makes one empty block per interval and a busy one proposes back
+        to back. Never longer than half a view timeout, so no one changes view over it."""
+        now = now_ms()
+        if wake_at_ms > now or len(self.mempool):
+            return wake_at_ms
+        vs = self.replica.validators
+        r = self.replica
+        if vs is None or r.view != 0 or vs.proposer(r.height, 0) != self.key.public_key:
+            return wake_at_ms
         interval_ms = min(self.config.block.empty_block_interval_ms,
                           self.config.consensus.view_timeout_ms // 2)
-        delay_s = max(0.0, (self._last_commit_ms + interval_ms - now_ms()) / 1000)
-        self._held_timer = asyncio.get_running_loop().call_later(delay_s, self._release_held)
-
-    def _release_held(self) -> None:
-        if self._held_timer is not None:
-            self._held_timer.cancel()
-            self._held_timer = None
-        held, self._held = self._held, []
-        if self._stopped.is_set():
-            return
-        for msg in held:
-            self._broadcast(msg)
+        return max(wake_at_ms, self._last_commit_ms + interval_ms)
 
     def _broadcast(self, msg: Message) -> None:
         frame = ConsensusFrame(msg.encode())
