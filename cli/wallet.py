@@ -35,13 +35,15 @@ from core.types import (
     tx_root,
 )
 from node.render import value_from_json, value_to_json
+from vm.gas import MILLI
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_EXPIRY_MARGIN = 100  # blocks a tx stays valid for after the height it was built at
 # Gas a tx may use unless told otherwise: a transfer takes about 3,500 and a vote 4,400
-# (docs/CONTRACTS.md); the payer must hold max_fee = gas limit x gas price when it runs.
+# (docs/CONTRACTS.md). Gas is priced in milli-points, so the default max_fee is
+# ceil(gas limit x gas_price_milli / 1000) points; the payer must hold it when the tx runs.
 DEFAULT_GAS_LIMIT = 50_000
 MAX_BATCH_TXS = 1_000  # the node's batch limit; larger lists are sent in chunks
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
@@ -327,7 +329,8 @@ class Wallet:
     The chain id, current height, gas price and the sender's next nonce are fetched once
     (``sync``); afterwards the nonce advances locally with each signed tx, so batches
     need no round trip per tx. Call ``sync`` again after a rejection. ``max_fee``
-    defaults to ``gas_limit`` times the chain's gas price.
+    defaults to the fee of ``gas_limit`` gas at the chain's price (``fees.gas_price_milli``,
+    points per 1,000 gas), rounded up as the chain rounds fees.
     """
 
     def __init__(
@@ -343,7 +346,7 @@ class Wallet:
         self.rpc = rpc
         self.max_fee = max_fee
         self.gas_limit = gas_limit
-        self.gas_price = 1
+        self.gas_price_milli = 1
         self.expiry_margin = expiry_margin
         self.chain_id = ""
         self.height = 0
@@ -362,15 +365,17 @@ class Wallet:
         # Follow the sender's txs already waiting in this node's mempool, if any.
         self.next_nonce = int(account.get("pending_nonce", account["nonce"]))
         if self.max_fee is None:
-            price = await self.rpc.query("fees", "gas_price")
+            price = await self.rpc.query("fees", "gas_price_milli")
             if type(price) is not int or price < 0:
                 raise NodeUnreachable(f"node at {self.rpc.url} sent a malformed gas price")
-            self.gas_price = price
+            self.gas_price_milli = price
         self._synced = True
 
     @property
     def default_max_fee(self) -> int:
-        return self.gas_limit * self.gas_price if self.max_fee is None else self.max_fee
+        if self.max_fee is not None:
+            return self.max_fee
+        return (self.gas_limit * self.gas_price_milli + MILLI - 1) // MILLI
 
     def build(self, contract: str, method: str, args: Sequence[Value] = (), *,
               max_fee: int | None = None) -> SignedTx:

@@ -2,8 +2,9 @@
 
 For each tx of a block: check chain id, expiry and nonce; reserve the fee (max_fee) from
 the payer (the sender, or the sponsor of a sponsored call); run the call in a journal;
-revert the call's writes and events if it fails; refund max_fee - gas_used × gas_price;
-write the receipt. Fees are collected during the block and split among the fee_split
+revert the call's writes and events if it fails; refund max_fee - fee; write the receipt.
+Gas is priced in milli-points (``gas_price_milli``: points per 1,000 gas), so
+fee = ceil(gas_used × gas_price_milli / 1000) points, in exact integer arithmetic. Fees are collected during the block and split among the fee_split
 recipients at its end. Before the block's txs, governance proposals whose vote closes at
 this height are finalized (and passed chain matters executed).
 
@@ -58,6 +59,24 @@ DEFAULT_SPONSORED_PER_DAY = 100  # sponsored txs per sender per day, so flipping
 DAY_MS = 86_400_000  # cannot drain the treasury
 
 
+def fee_points(gas_used: int, gas_price_milli: int) -> int:
+    """The fee in points of ``gas_used`` gas: rounded up, so any gas used costs something."""
+    return (gas_used * gas_price_milli + G.MILLI - 1) // G.MILLI
+
+
+def gas_limit_of(max_fee: int, gas_price_milli: int) -> int:
+    """The gas a tx offering ``max_fee`` points may use. Rounding down keeps
+    fee_points(gas_limit_of(f, p), p) <= f, so a fee never exceeds what was reserved."""
+    if gas_price_milli == 0:
+        return G.MAX_TX_GAS
+    return min(G.MAX_TX_GAS, max_fee * G.MILLI // gas_price_milli)
+
+
+def min_fee_points(gas_price_milli: int) -> int:
+    """The least max_fee a tx may offer: the fee of GAS_TX_BASE gas."""
+    return fee_points(G.GAS_TX_BASE, gas_price_milli)
+
+
 class GenesisError(VMError):
     """A genesis document that init_genesis cannot apply."""
 
@@ -67,14 +86,14 @@ class GenesisError(VMError):
 class FeeParams:
     """The fees contract's parameters, read once at the start of a block."""
 
-    __slots__ = ("gas_price", "split", "sponsor", "sponsored", "sponsored_per_day", "sponsored_role")
+    __slots__ = ("gas_price_milli", "split", "sponsor", "sponsored", "sponsored_per_day", "sponsored_role")
 
     def __init__(self, state: StateReader) -> None:
         def param(name: str, default: Any) -> Any:
             raw = state.get(layout.fee_param_key(name))
             return default if raw is None else decode_trusted(raw)
 
-        self.gas_price: int = param("gas_price", 0)
+        self.gas_price_milli: int = param("gas_price_milli", 0)
         self.split: list[list[Any]] = param("fee_split", [[layout.GOVERNANCE, BPS]])
         self.sponsor: str | None = param("sponsor", None)
         self.sponsored: frozenset[tuple[str, str]] = frozenset(
@@ -298,7 +317,7 @@ class ContractExecutor:
         if tx.nonce > base + MAX_NONCE_GAP:
             raise TxRejected(f"nonce {tx.nonce} is more than {MAX_NONCE_GAP} ahead of {base}", code="nonce_gap")
         params = FeeParams(state)
-        min_fee = G.GAS_TX_BASE * params.gas_price
+        min_fee = min_fee_points(params.gas_price_milli)
         if tx.max_fee < min_fee:
             raise TxRejected(f"max_fee {tx.max_fee} is below the minimum {min_fee}", code="insufficient_fee")
         payer, _ = self._payer(state, params, sender, tx.contract, tx.method, None)
@@ -345,9 +364,9 @@ class ContractExecutor:
             code = "bad_nonce" if tx.nonce < nonce else "nonce_gap"
             return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code=code,
                            error_message=f"nonce {tx.nonce}, account expects {nonce}")
-        price = params.gas_price
+        price = params.gas_price_milli
         max_fee = tx.max_fee
-        if max_fee < G.GAS_TX_BASE * price:
+        if max_fee < min_fee_points(price):
             return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
                            error_message="max_fee below the minimum fee")
         payer, allowance = sender, None
@@ -368,7 +387,7 @@ class ContractExecutor:
             journal.set(payer_key, encode_value(held - max_fee, "balance"))
         if allowance is not None:
             journal.set(layout.sponsored_key(sender), allowance)
-        gas_limit = min(G.MAX_TX_GAS, max_fee // price) if price else G.MAX_TX_GAS
+        gas_limit = gas_limit_of(max_fee, price)
         m = Machine(journal, self, chain_id=self.chain_id, height=ctx.height, time_ms=ctx.timestamp_ms,
                     origin=sender, gas_limit=gas_limit)
         mark = journal.mark()
@@ -385,7 +404,7 @@ class ContractExecutor:
             m.events.clear()
             status, result, error_code, error_message = STATUS_FAILED, None, exc.code, exc.message
         gas_used = m.gas_used
-        fee = gas_used * price
+        fee = fee_points(gas_used, price)
         events = m.events
         if max_fee:
             refund = max_fee - fee

@@ -1,8 +1,9 @@
 """The gas schedule and the VM's limits: one table of data, read by the interpreter and the
 executor. Changing a number here changes the chain's rules, so every node must agree.
 
-Costs are in gas units; the fee of a tx is gas_used × gas_price (gas_price is a parameter
-of the ``fees`` contract). Limits bound what one tx may do, so no contract can hang or
+Costs are in gas units; the fee of a tx is ceil(gas_used × gas_price_milli / MILLI) points
+(gas_price_milli, the price of 1,000 gas in points, is a parameter of the ``fees``
+contract; see vm/executor.py fee_points). Limits bound what one tx may do, so no contract can hang or
 exhaust a node.
 """
 
@@ -31,6 +32,7 @@ GAS_EVENT_BYTE: Final = 3  # per byte of the event's encoded fields
 GAS_CONTRACT_CALL: Final = 400  # entering another contract (plus its own gas)
 GAS_HASH_BYTE: Final = 1  # sha256 per input byte (plus GAS_BUILTIN)
 GAS_ADDRESS_CHECK: Final = 100  # is_address/is_account: a bech32 checksum (~20 µs)
+MILLI: Final = 1_000  # gas_price_milli is the price in points of this many gas units
 GAS_TX_BASE: Final = 1_000  # every tx that is executed (signature, nonce, receipt)
 GAS_TX_ARG_BYTE: Final = 2  # per byte of a tx's encoded args
 GAS_DEPLOY_BYTE: Final = 20  # per byte of contract source deployed or upgraded

@@ -35,7 +35,7 @@ from core.types import SignedTx
 CHAIN_ID = "hk-test"
 ALICE = PrivateKey.from_seed_text("wallet-test-alice")
 BOB = PrivateKey.from_seed_text("wallet-test-bob")
-GAS_PRICE = 2
+GAS_PRICE_MILLI = 7  # points per 1,000 gas: the default max fee must round up
 
 
 @dataclass
@@ -107,8 +107,8 @@ class FakeNode:
 
     async def query(self, request: web.Request) -> web.Response:
         doc = await request.json()
-        if (doc["contract"], doc["method"]) == ("fees", "gas_price"):
-            return web.json_response({"result": GAS_PRICE, "height": self.height})
+        if (doc["contract"], doc["method"]) == ("fees", "gas_price_milli"):
+            return web.json_response({"result": GAS_PRICE_MILLI, "height": self.height})
         if doc["contract"] != "token":
             return web.json_response({"error": {"code": "query_failed", "message": "no contract"}}, status=422)
         return web.json_response({"result": {"args": doc["args"]}, "height": self.height})
@@ -159,11 +159,12 @@ async def test_wallet_signs_batches_with_consecutive_nonces(node: tuple[FakeNode
         assert [r.tx_hash for r in results] == [t.hash.hex() for t in txs]
 
         # A second wallet on the same key continues after the pending txs, and by default
-        # offers gas limit x the chain's gas price as its max fee.
+        # offers the fee of its gas limit at the chain's price as its max fee: 1,234 gas at
+        # 7 points per 1,000 gas is 8.638 points, rounded up as the chain rounds fees.
         other = Wallet(ALICE, rpc, gas_limit=1234)
         await other.sync()
         assert other.next_nonce == 8
-        assert other.build("token", "transfer", [BOB.address, 1]).tx.max_fee == 1234 * GAS_PRICE
+        assert other.build("token", "transfer", [BOB.address, 1]).tx.max_fee == (1234 * GAS_PRICE_MILLI + 999) // 1000 == 9
 
 
 async def test_refusals_come_back_per_tx_with_the_node_code(node: tuple[FakeNode, str]) -> None:

@@ -25,7 +25,7 @@ def supply_is_conserved(c: Chain) -> None:
         ({"chain_id": "other"}, "wrong_chain"),
         ({"expiry": 0}, "expired"),
         ({"nonce": 5}, "nonce_gap"),
-        ({"max_fee": 10}, "insufficient_fee"),  # below GAS_TX_BASE × gas price
+        ({"max_fee": 0}, "insufficient_fee"),  # below the fee of GAS_TX_BASE gas
         ({"max_fee": 10**15}, "insufficient_fee"),  # more than the sender holds
     ],
 )
@@ -71,9 +71,9 @@ def test_check_tx_nonce_window_and_unknown_contract() -> None:
         assert info.value.code == "unknown_contract"
 
 
-def test_fee_is_gas_times_price_capped_and_credited_to_the_split() -> None:
+def test_fee_is_gas_at_the_milli_price_rounded_up_and_credited_to_the_split() -> None:
     g = genesis_doc()
-    g["params"]["fees"]["gas_price"] = 3
+    g["params"]["fees"]["gas_price_milli"] = 3
     g["params"]["fees"]["fee_split"] = [["governance", 7000], [OPERATOR.address, 3000]]
     c = Chain(g)
     sender = key("payer")
@@ -88,7 +88,7 @@ def test_fee_is_gas_times_price_capped_and_credited_to_the_split() -> None:
     assert [r.status for r in receipts] == [STATUS_OK, STATUS_FAILED]
     total = sum(r.fee for r in receipts)
     for r in receipts:
-        assert r.fee == 3 * r.gas_used
+        assert r.fee * 1000 >= 3 * r.gas_used > (r.fee - 1) * 1000  # ceil(gas × 3 / 1000)
     assert c.balance(sender.address) == sender_before - 7 - total
     assert c.balance("governance") - treasury_before == total - total * 3000 // 10000
     assert c.balance(OPERATOR.address) - op_before == total * 3000 // 10000
@@ -97,10 +97,57 @@ def test_fee_is_gas_times_price_capped_and_credited_to_the_split() -> None:
 
 def test_max_fee_caps_gas() -> None:
     c = Chain()
-    r = c.call(OPERATOR, "token", "transfer", [key("bob").address, 1], max_fee=G.GAS_TX_BASE + 200)
+    assert c.query("fees", "gas_price_milli") == 1
+    # 2 points buy 2,000 gas at 1 point per 1,000 gas: less than a transfer needs.
+    before = c.balance(OPERATOR.address)
+    r = c.call(OPERATOR, "token", "transfer", [key("bob").address, 1], max_fee=2)
     assert r.status == STATUS_FAILED and r.error_code == "out_of_gas"
-    assert r.fee == G.GAS_TX_BASE + 200
+    assert r.gas_used == 2 * 1000 and r.fee == 2
+    assert c.balance(OPERATOR.address) == before - 2
     assert c.ex.account_nonce(c.state, OPERATOR.address) == 1  # a failed tx uses its nonce
+
+
+def test_fee_rounding_never_exceeds_max_fee() -> None:
+    g = genesis_doc()
+    g["params"]["fees"]["gas_price_milli"] = 7
+    c = Chain(g)
+    # The least max_fee is the fee of GAS_TX_BASE gas, rounded up: ceil(1000 × 7 / 1000).
+    least = (G.GAS_TX_BASE * 7 + 999) // 1000
+    low = c.tx(OPERATOR, "token", "transfer", [key("bob").address, 1], max_fee=least - 1)
+    with pytest.raises(TxRejected) as info:
+        c.ex.check_tx(c.state, low, c.height + 1)
+    assert info.value.code == "insufficient_fee"
+    c.pending_nonce.clear()
+    # 10 points buy 10 × 1000 // 7 = 1,428 gas; running out of it costs at most 10 points.
+    r = c.call(OPERATOR, "token", "transfer", [key("bob").address, 1], max_fee=10)
+    assert r.error_code == "out_of_gas" and r.gas_used == 10 * 1000 // 7
+    assert r.fee == (r.gas_used * 7 + 999) // 1000 == 10
+    ok = c.call(OPERATOR, "token", "transfer", [key("bob").address, 1], max_fee=10**6)
+    assert ok.status == STATUS_OK and ok.fee == -(-ok.gas_used * 7 // 1000)
+    supply_is_conserved(c)
+
+
+def test_supply_is_conserved_across_a_block_of_fees_refunds_and_splits() -> None:
+    g = genesis_doc()
+    g["params"]["fees"]["gas_price_milli"] = 13  # fees that are never whole multiples
+    g["params"]["fees"]["fee_split"] = [["governance", 3333], [OPERATOR.address, 3333],
+                                        [key("third").address, 3334]]
+    c = Chain(g)
+    resident, payer = key("resident-s"), key("payer-s")
+    c.ok(OPERATOR, "roles", "register_household", [resident.address, 9000])
+    c.ok(OPERATOR, "token", "transfer", [payer.address, 10**6])
+    pid = c.ok(OPERATOR, "governance", "propose_owners", [1, "rules", b"\x01" * 32])
+    supply = c.query("token", "supply")
+    receipts = c.block(
+        c.tx(payer, "token", "transfer", [key("bob").address, 7], max_fee=500),  # refunded
+        c.tx(payer, "token", "transfer", [key("bob").address, 10**12], max_fee=500),  # fails
+        c.tx(payer, "token", "transfer", [key("bob").address, 1], max_fee=20),  # out of gas
+        c.tx(resident, "governance", "vote", [pid, "yes"], max_fee=500),  # sponsored
+    )
+    assert [r.error_code for r in receipts] == ["", "insufficient_balance", "out_of_gas", ""]
+    assert all(r.fee > 0 and r.fee * 1000 >= r.gas_used * 13 for r in receipts)
+    assert c.query("token", "supply") == supply
+    supply_is_conserved(c)
 
 
 def test_sponsored_vote_costs_a_resident_nothing() -> None:
@@ -127,7 +174,7 @@ def test_queries() -> None:
     c = Chain()
     assert c.query("token", "balance", OPERATOR.address) == c.balance(OPERATOR.address)
     assert c.query("roles", "roles_of", OPERATOR.address) == ["committee"]
-    assert c.query("fees", "gas_price") == 1
+    assert c.query("fees", "gas_price_milli") == 1
     for args, code in ((("token", "transfer", key("x").address, 1), "not_view"),
                        (("token", "nosuch"), "unknown_method"),
                        (("nosuch", "x"), "unknown_method"),

@@ -103,10 +103,10 @@ def test_chain_matters_need_two_thirds_of_validators() -> None:
     c, _ = owners_chain([10_000])
     assert c.call(OPERATOR, "governance", "propose_chain",
                   [["spend", OPERATOR.address, 5], "x"]).error_code == "not_allowed"
-    p = chain_matter(c, ["call", "fees", "set_param", ["gas_price", 2]], yes=2)
-    assert p["status"] == "rejected" and c.query("fees", "gas_price") == 1
-    p = chain_matter(c, ["call", "fees", "set_param", ["gas_price", 2]], yes=3)
-    assert p["status"] == "passed" and c.query("fees", "gas_price") == 2
+    p = chain_matter(c, ["call", "fees", "set_param", ["gas_price_milli", 2]], yes=2)
+    assert p["status"] == "rejected" and c.query("fees", "gas_price_milli") == 1
+    p = chain_matter(c, ["call", "fees", "set_param", ["gas_price_milli", 2]], yes=3)
+    assert p["status"] == "passed" and c.query("fees", "gas_price_milli") == 2
 
 
 def test_treasury_spend_and_failed_action() -> None:

@@ -47,7 +47,7 @@ class TokenModel(RuleBasedStateMachine):
             assert r.status != STATUS_INVALID
             ok = amount > 0 and to in self.model and self.model[src_addr] - 100_000 >= amount
             assert r.status == (STATUS_OK if ok else STATUS_FAILED), (r.error_code, amount, to)
-            assert r.fee == r.gas_used > 0
+            assert r.gas_used > 0 and r.fee == (r.gas_used + 999) // 1000  # gas_price_milli 1
             self.model[src_addr] -= r.fee
             fees += r.fee
             if ok:

@@ -3,7 +3,8 @@
 """fees: the price of gas, where fees go, and who pays the fees of sponsored calls.
 
 Parameters (storage "p:<name>", read by the executor at the start of every block):
-  gas_price        points per unit of gas (int >= 0)
+  gas_price_milli  points per 1,000 gas units (int >= 0); a tx's fee is
+                   ceil(gas_used * gas_price_milli / 1000) points
   fee_split        [[recipient account, basis points], ...] summing to 10000; the
                    rounding remainder goes to the first recipient (the treasury)
   sponsor          the account that pays sponsored fees (e.g. "governance", the treasury)
@@ -13,8 +14,8 @@ Parameters (storage "p:<name>", read by the executor at the start of every block
 Only governance changes them (set_param), through a chain-matter proposal.
 """
 
-NAMES = ("gas_price", "fee_split", "sponsor", "sponsored", "sponsored_role", "sponsored_per_day")
-MAX_GAS_PRICE = 1000000
+NAMES = ("gas_price_milli", "fee_split", "sponsor", "sponsored", "sponsored_role", "sponsored_per_day")
+MAX_GAS_PRICE_MILLI = 1000000  # 1,000 points per gas
 MAX_SPLIT = 8
 MAX_SPONSORED = 32
 
@@ -26,9 +27,9 @@ def init(config: dict) -> None:
 
 
 def _set(name: str, value) -> None:
-    if name == "gas_price":
-        if type_name(value) != "int" or value < 0 or value > MAX_GAS_PRICE:
-            raise Error("gas_price must be an int in 0..1000000", "bad_param")
+    if name == "gas_price_milli":
+        if type_name(value) != "int" or value < 0 or value > MAX_GAS_PRICE_MILLI:
+            raise Error("gas_price_milli must be an int in 0..1000000", "bad_param")
     elif name == "fee_split":
         if type_name(value) != "list" or len(value) == 0 or len(value) > MAX_SPLIT:
             raise Error("fee_split must be a list of 1..8 [recipient, bps]", "bad_param")
@@ -78,5 +79,6 @@ def params() -> dict:
 
 
 @view
-def gas_price() -> int:
-    return load("p:gas_price", 0)
+def gas_price_milli() -> int:
+    """Points per 1,000 gas units."""
+    return load("p:gas_price_milli", 0)
