@@ -1289,6 +1289,11 @@ def summarise(run: _Run, report: BenchReport) -> None:
     report.block_txs = Percentiles.of([float(n) for _, n, _ in in_window])
     report.block_interval_ms = Percentiles.of(
         [float(b[2] - a[2]) for a, b in itertools.pairwise(in_window)])
+    if config.rate_per_s is not None and config.workload != "idle" and report.tps < 0.95 * config.rate_per_s:
+        report.notes.append(
+            f"the network committed {report.tps:,.0f} of the {config.rate_per_s:,} tx/s offered: "
+            "the rest queued (latency grew with the backlog, and CPU per committed tx includes "
+            "the admission of txs still queued)")
     if report.ed25519_ceiling_tps and config.workload != "idle":
         report.ceiling_ratio = round(report.tps / report.ed25519_ceiling_tps, 3)
 
