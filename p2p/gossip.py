@@ -65,6 +65,7 @@ class TxGossip:
         # hash -> (peer asked, deadline, other announcers to try next)
         self._in_flight: dict[bytes, tuple[bytes, float, list[bytes]]] = {}
         self._wake = asyncio.Event()
+        self._retry_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.bodies_received = 0
         self.bodies_sent = 0
@@ -78,7 +79,13 @@ class TxGossip:
     def start(self) -> None:
         self._task = asyncio.create_task(self._flusher())
 
+    def _retry_due(self) -> None:
+        self._retry_timer = None
+        self._wake.set()
+
     async def stop(self) -> None:
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,8 +117,8 @@ class TxGossip:
             await asyncio.sleep(FLUSH_INTERVAL_S)
             self._flush()
             self._retry_timed_out(loop.time())
-            if self._in_flight:
-                loop.call_later(REQUEST_TIMEOUT_S, self._wake.set)
+            if self._in_flight and self._retry_timer is None:
+                self._retry_timer = loop.call_later(REQUEST_TIMEOUT_S, self._retry_due)
 
     def _flush(self) -> None:
         outbox, self._outbox = self._outbox, {}
