@@ -1,0 +1,103 @@
+"""Tx gossip: announce by hash, fetch on request from one announcer, retry another."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from core.types import SignedTx
+from p2p.gossip import REQUEST_TIMEOUT_S, TxGossip
+from p2p.messages import TxAnnounce, TxRequest, Txs, decode_frame
+from tests.node.harness import make_tx, wait_for
+from tests.p2p.test_network import KEYS, make_network, run_handshake
+
+
+class Pool:
+    def __init__(self) -> None:
+        self.txs: dict[bytes, SignedTx] = {}
+
+    def has(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.txs
+
+    def get(self, tx_hash: bytes) -> SignedTx | None:
+        return self.txs.get(tx_hash)
+
+    def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
+        for t in txs:
+            self.txs[t.hash] = t
+        return [t.hash for t in txs]
+
+
+async def next_request(ws: aiohttp.ClientWebSocketResponse, timeout_s: float) -> TxRequest:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            frame = decode_frame(msg.data)
+            if isinstance(frame, TxRequest):
+                return frame
+
+
+async def test_fetches_from_one_announcer_and_retries_another_that_answers() -> None:
+    net = make_network(KEYS[0])
+    pool = Pool()
+    gossip = TxGossip(net, pool)
+    await net.start()
+    gossip.start()
+    stx = make_tx(0, 0)
+    a_session, a = await run_handshake(net, KEYS[1])
+    b_session, b = await run_handshake(net, KEYS[2])
+    try:
+        await wait_for(lambda: len(net.peers) == 2, what="two peers")
+        await a.send_bytes(TxAnnounce((stx.hash,)).encode())
+        assert (await next_request(a, 5)).hashes == (stx.hash,)
+        await b.send_bytes(TxAnnounce((stx.hash,)).encode())
+        # A never answers; after the request timeout the node asks B, once.
+        req = await next_request(b, REQUEST_TIMEOUT_S + 5)
+        assert req.hashes == (stx.hash,)
+        await b.send_bytes(Txs((stx,)).encode())
+        await wait_for(lambda: pool.has(stx.hash), what="body fetched from B")
+        assert gossip.bodies_received == 1
+        # A late, unasked copy from A is ignored.
+        await a.send_bytes(Txs((stx,)).encode())
+        await wait_for(lambda: gossip.unsolicited == 1, what="unsolicited body counted")
+        assert gossip.bodies_received == 1
+    finally:
+        for ws, session in ((a, a_session), (b, b_session)):
+            await ws.close()
+            await session.close()
+        await gossip.stop()
+        await net.stop()
+
+
+async def test_announces_admitted_txs_to_peers_that_lack_them_and_serves_bodies() -> None:
+    net = make_network(KEYS[0])
+    pool = Pool()
+    gossip = TxGossip(net, pool)
+    await net.start()
+    gossip.start()
+    stx = make_tx(1, 0)
+    session, ws = await run_handshake(net, KEYS[1])
+    try:
+        await wait_for(lambda: len(net.peers) == 1, what="peer")
+        pool.txs[stx.hash] = stx
+        gossip.announce([stx.hash])
+        async with asyncio.timeout(5):
+            while True:
+                frame = decode_frame((await ws.receive()).data)
+                if isinstance(frame, TxAnnounce):
+                    break
+        assert frame.hashes == (stx.hash,)
+        await ws.send_bytes(TxRequest((stx.hash, b"\x00" * 32)).encode())
+        async with asyncio.timeout(5):
+            while True:
+                frame = decode_frame((await ws.receive()).data)
+                if isinstance(frame, Txs):
+                    break
+        assert frame.txs == (stx,)  # unknown hashes are skipped
+    finally:
+        await ws.close()
+        await session.close()
+        await gossip.stop()
+        await net.stop()
