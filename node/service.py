@@ -636,8 +636,11 @@ class Node:
         started = time.perf_counter()
         height = block.height
         next_validators = self.executor.validator_set(overlay, height + 1)
+        previous = self.store.validator_set(height)
         self.store.commit_block(block, certificate, receipts, overlay, next_validators)
         self.mempool.remove_committed(block.txs, height)
+        if previous is not None and previous.hash != next_validators.hash:
+            self._drop_unadmitted_peers()
         self._last_commit_ms = now_ms()
         m = self.metrics
         elapsed_s = time.perf_counter() - started
@@ -658,6 +661,15 @@ class Node:
                 # Sync commits outside any replica step, so the replica can follow the
                 # store at once: it resumes consensus at the next height.
                 self._apply(self.replica.on_synced(height, now_ms()))
+
+    def _drop_unadmitted_peers(self) -> None:
+        """The validator set changed: links of keys no longer admitted are closed (the
+        handshake only checks admission when a link starts)."""
+        admission = _Admission(self)
+        for key, peer in list(self.network.peers.items()):
+            if not admission.is_admitted(key):
+                log.info("peer %s is no longer a validator or observer: disconnecting", peer.label)
+                peer.close("no longer admitted")
 
     def _on_peer_change(self, peer: Peer) -> None:
         self.metrics.peers.set(len(self.network.peers))

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.node.harness import make_homes, make_tx, open_node, start_nodes, stop_nodes, wait_for
+from core.types import Tx
+from tests.node.harness import (
+    CHAIN_ID,
+    USER_KEYS,
+    make_homes,
+    make_tx,
+    open_node,
+    start_nodes,
+    stop_nodes,
+    wait_for,
+)
 
 
 async def test_new_observer_syncs_many_batches_then_follows(tmp_path: Path) -> None:
@@ -82,5 +92,26 @@ async def test_accepted_tx_survives_a_restart_of_the_node_that_accepted_it(tmp_p
         await wait_for(lambda: all(n.store.tx_location(stx.hash) is not None for n in nodes), timeout_s=60,
                        what="the accepted tx committed after the restart")
         assert nodes[0].tx_status(stx.hash)["status"] == "committed"
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_a_validator_removed_from_the_set_is_disconnected(tmp_path: Path) -> None:
+    homes = make_homes(tmp_path, 4, empty_block_interval_ms=50)
+    nodes = await start_nodes(homes)
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        gone = nodes[3].key.public_key
+        keep = tuple(n.key.public_key for n in nodes[:3])
+        stx = Tx(CHAIN_ID, USER_KEYS[0].public_key, 0, "kv", "set_validators", keep, 10, 10_000).sign(USER_KEYS[0])
+        await nodes[0].submit([stx])
+        await wait_for(lambda: all(gone not in n.network.peers for n in nodes[:3]), timeout_s=30,
+                       what="removed validator disconnected")
+        assert nodes[0].current_validators() is not None
+        assert gone not in nodes[0].current_validators()  # type: ignore[operator]
+        # The three go on without it, and it is not let back in.
+        h = nodes[0].store.height
+        await wait_for(lambda: min(n.store.height for n in nodes[:3]) >= h + 3, what="progress with three")
+        assert all(gone not in n.network.peers for n in nodes[:3])
     finally:
         await stop_nodes(nodes)
