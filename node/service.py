@@ -370,8 +370,18 @@ class Node:
             raise
 
     async def start(self) -> None:
-        await self.rpc.start()
-        await self.network.start()
+        cfg = self.config
+        try:
+            await self.rpc.start()
+        except OSError as exc:
+            raise NodeError(f"cannot serve RPC on {cfg.rpc.host}:{cfg.rpc.port}: {exc.strerror or exc}",
+                            code="port_unavailable") from exc
+        try:
+            await self.network.start()
+        except OSError as exc:
+            await self.rpc.stop()
+            raise NodeError(f"cannot listen for peers on {cfg.p2p.host}:{cfg.p2p.port}: "
+                            f"{exc.strerror or exc}", code="port_unavailable") from exc
         self.gossip.start()
         self.blobs.start()
         self.sync.start()
