@@ -322,6 +322,7 @@ class Node:
                 view_timeout_ms=config.consensus.view_timeout_ms,
                 max_view_timeout_ms=config.consensus.max_view_timeout_ms,
             ),
+            last_commit=self._last_commit(),
         )
         self.network = Network(
             config.p2p, Identity(key, self.chain_id, self.genesis_block.hash), _Admission(self)
@@ -584,7 +585,18 @@ class Node:
         # Every commit path tells the replica, so this only guards an invariant.
         if self.replica.height <= self.store.height:
             log.warning("replica at %d behind the store at %d", self.replica.height, self.store.height)
-            self._apply(self.replica.on_synced(self.store.height, now_ms()))
+            self._apply(
+                self.replica.on_synced(self.store.height, now_ms(), self._last_commit())
+            )
+
+    def _last_commit(self) -> tuple[Block, CommitCertificate] | None:
+        """The head block with its certificate: the replica hands it to validators still
+        deciding that height (after a restart or a sync it would otherwise be lost)."""
+        height = self.store.height
+        block, cert = self.store.block(height), self.store.certificate(height)
+        if block is None or cert is None:  # genesis has no certificate
+            return None
+        return block, cert
 
     def _apply(self, out: Output) -> None:
         """Carry out what one replica step asked for."""
@@ -670,7 +682,7 @@ class Node:
             if synced:
                 # Sync commits outside any replica step, so the replica can follow the
                 # store at once: it resumes consensus at the next height.
-                self._apply(self.replica.on_synced(height, now_ms()))
+                self._apply(self.replica.on_synced(height, now_ms(), self._last_commit()))
 
     def _drop_unadmitted_peers(self) -> None:
         """The validator set changed: links of keys no longer admitted are closed (the
