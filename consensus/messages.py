@@ -20,10 +20,17 @@ from typing import Any, ClassVar
 from core import codec
 from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey
 from core.errors import DecodeError, ValidationError
+from core.fields import (
+    read_bytes,
+    read_int,
+    read_list,
+    read_record,
+    read_signature_pairs,
+    read_str,
+)
 from core.hashing import tagged_hash
 from core.types import (
     MAX_CHAIN_ID_CHARS,
-    MAX_U64,
     MAX_VALIDATORS,
     VOTE_COMMIT,
     VOTE_PREPARE,
@@ -51,49 +58,7 @@ MAX_VIEW = (1 << 32) - 1
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-# --- strict field readers ----------------------------------------------------------------
-
-
-def _int(v: Any, what: str, hi: int = MAX_U64) -> int:
-    if type(v) is not int or not 0 <= v <= hi:
-        raise DecodeError(f"{what}: expected an integer in [0, {hi}]")
-    return v
-
-
-def _bytes(v: Any, what: str, size: int) -> bytes:
-    if type(v) is not bytes or len(v) != size:
-        raise DecodeError(f"{what}: expected {size} bytes")
-    return v
-
-
-def _chain_id(v: Any) -> str:
-    if type(v) is not str or len(v) > MAX_CHAIN_ID_CHARS:
-        raise DecodeError("chain_id: expected a short string")
-    return v
-
-
-def _list(v: Any, what: str, max_len: int) -> list[Any]:
-    if type(v) is not list or len(v) > max_len:
-        raise DecodeError(f"{what}: expected a list of at most {max_len} items")
-    return v
-
-
-def _fields(v: Any, tag: int, n: int, what: str) -> list[Any]:
-    if type(v) is not list or len(v) != n + 1 or type(v[0]) is not int or v[0] != tag:
-        raise DecodeError(f"expected a {what} message")
-    return v
-
-
-def _signature_pairs(v: Any) -> tuple[tuple[bytes, bytes], ...]:
-    pairs = []
-    for pair in _list(v, "signatures", MAX_VALIDATORS):
-        p = _list(pair, "signature pair", 2)
-        if len(p) != 2:
-            raise DecodeError("signature pair must have two items")
-        pairs.append(
-            (_bytes(p[0], "validator", PUBLIC_KEY_SIZE), _bytes(p[1], "signature", SIGNATURE_SIZE))
-        )
-    return tuple(pairs)
+# --- checks ------------------------------------------------------------------------------
 
 
 def _check_sorted_unique(keys: list[bytes], what: str) -> None:
@@ -149,14 +114,14 @@ class PrePrepare(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> PrePrepare:
-        f = _fields(v, TAG_PRE_PREPARE, 6, "PrePrepare")
+        f = read_record(v, TAG_PRE_PREPARE, 6, "PrePrepare")
         return cls(
-            _chain_id(f[1]),
-            _int(f[2], "height"),
-            _int(f[3], "view", MAX_VIEW),
+            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_int(f[2], "height"),
+            read_int(f[3], "view", hi=MAX_VIEW),
             Block.from_value(f[4]),
-            _bytes(f[5], "proposer", PUBLIC_KEY_SIZE),
-            _bytes(f[6], "signature", SIGNATURE_SIZE),
+            read_bytes(f[5], "proposer", PUBLIC_KEY_SIZE),
+            read_bytes(f[6], "signature", SIGNATURE_SIZE),
         )
 
     def validate_basic(self) -> None:
@@ -193,7 +158,7 @@ class _VoteMessage(Record):
 
     @classmethod
     def _from_value(cls, v: Any, what: str) -> Any:
-        f = _fields(v, cls.TAG, 1, what)
+        f = read_record(v, cls.TAG, 1, what)
         return cls(Vote.from_value(f[1]))
 
     def validate_basic(self) -> None:
@@ -271,8 +236,8 @@ class PreparedCertificate(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> PreparedCertificate:
-        f = _fields(v, TAG_PREPARED_CERTIFICATE, 3, "PreparedCertificate")
-        return cls(_int(f[1], "view", MAX_VIEW), Block.from_value(f[2]), _signature_pairs(f[3]))
+        f = read_record(v, TAG_PREPARED_CERTIFICATE, 3, "PreparedCertificate")
+        return cls(read_int(f[1], "view", hi=MAX_VIEW), Block.from_value(f[2]), read_signature_pairs(f[3]))
 
     def validate_basic(self) -> None:
         if not self.signatures:
@@ -338,14 +303,14 @@ class ViewChange(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> ViewChange:
-        f = _fields(v, TAG_VIEW_CHANGE, 6, "ViewChange")
+        f = read_record(v, TAG_VIEW_CHANGE, 6, "ViewChange")
         return cls(
-            _chain_id(f[1]),
-            _int(f[2], "height"),
-            _int(f[3], "new_view", MAX_VIEW),
+            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_int(f[2], "height"),
+            read_int(f[3], "new_view", hi=MAX_VIEW),
             None if f[4] is None else PreparedCertificate.from_value(f[4]),
-            _bytes(f[5], "validator", PUBLIC_KEY_SIZE),
-            _bytes(f[6], "signature", SIGNATURE_SIZE),
+            read_bytes(f[5], "validator", PUBLIC_KEY_SIZE),
+            read_bytes(f[6], "signature", SIGNATURE_SIZE),
         )
 
     def validate_basic(self) -> None:
@@ -425,15 +390,15 @@ class NewView(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> NewView:
-        f = _fields(v, TAG_NEW_VIEW, 7, "NewView")
+        f = read_record(v, TAG_NEW_VIEW, 7, "NewView")
         return cls(
-            _chain_id(f[1]),
-            _int(f[2], "height"),
-            _int(f[3], "view", MAX_VIEW),
-            tuple(ViewChange.from_value(x) for x in _list(f[4], "view_changes", MAX_VALIDATORS)),
+            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_int(f[2], "height"),
+            read_int(f[3], "view", hi=MAX_VIEW),
+            tuple(ViewChange.from_value(x) for x in read_list(f[4], "view_changes", MAX_VALIDATORS)),
             Block.from_value(f[5]),
-            _bytes(f[6], "proposer", PUBLIC_KEY_SIZE),
-            _bytes(f[7], "signature", SIGNATURE_SIZE),
+            read_bytes(f[6], "proposer", PUBLIC_KEY_SIZE),
+            read_bytes(f[7], "signature", SIGNATURE_SIZE),
         )
 
     def validate_basic(self) -> None:
@@ -472,7 +437,7 @@ class Decision(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> Decision:
-        f = _fields(v, TAG_DECISION, 2, "Decision")
+        f = read_record(v, TAG_DECISION, 2, "Decision")
         return cls(Block.from_value(f[1]), CommitCertificate.from_value(f[2]))
 
     def validate_basic(self) -> None:

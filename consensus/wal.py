@@ -14,8 +14,9 @@ from typing import Any, ClassVar
 
 from consensus.messages import MAX_VIEW, PreparedCertificate
 from core.errors import DecodeError
+from core.fields import MAX_U64
 from core.hashing import HASH_SIZE
-from core.types import MAX_U64, Record
+from core.types import Record
 
 TAG_VOTE_RECORD = 40
 

@@ -17,6 +17,14 @@ from core import codec
 from core.codec import Value
 from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, address_of, verify
 from core.errors import DecodeError, SignatureError, ValidationError
+from core.fields import (
+    read_bytes,
+    read_int,
+    read_list,
+    read_record,
+    read_signature_pairs,
+    read_str,
+)
 from core.hashing import (
     DOMAIN_HEADER,
     DOMAIN_TX,
@@ -30,8 +38,6 @@ from core.merkle import merkle_root
 
 # --- limits (units last in names) ------------------------------------------------------
 
-MAX_U64 = (1 << 64) - 1
-MAX_NAME_CHARS = 64
 MAX_CHAIN_ID_CHARS = 64
 MAX_TX_BYTES = 64 * 1024
 MAX_ARGS = 32
@@ -55,39 +61,6 @@ TAG_VALIDATOR = 9
 TAG_VALIDATOR_SET = 10
 
 R = TypeVar("R", bound="Record")
-
-
-# --- strict field readers: each raises DecodeError on a wrong type or size ----------------
-
-
-def _int(v: Any, what: str, lo: int = 0, hi: int = MAX_U64) -> int:
-    if type(v) is not int or not lo <= v <= hi:
-        raise DecodeError(f"{what}: expected an integer in [{lo}, {hi}]")
-    return v
-
-
-def _bytes(v: Any, what: str, size: int | None = None, max_size: int = MAX_TX_BYTES) -> bytes:
-    if type(v) is not bytes or (size is not None and len(v) != size) or len(v) > max_size:
-        raise DecodeError(f"{what}: expected {size if size is not None else 'some'} bytes")
-    return v
-
-
-def _str(v: Any, what: str, max_chars: int = MAX_NAME_CHARS) -> str:
-    if type(v) is not str or len(v) > max_chars:
-        raise DecodeError(f"{what}: expected a string of at most {max_chars} characters")
-    return v
-
-
-def _list(v: Any, what: str, max_len: int) -> list[Any]:
-    if type(v) is not list or len(v) > max_len:
-        raise DecodeError(f"{what}: expected a list of at most {max_len} items")
-    return v
-
-
-def _fields(v: Any, tag: int, n: int, what: str) -> list[Any]:
-    if type(v) is not list or len(v) != n + 1 or v[0] != tag or type(v[0]) is not int:
-        raise DecodeError(f"expected a {what} record")
-    return v
 
 
 class Record:
@@ -155,16 +128,16 @@ class Tx(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> Tx:
-        f = _fields(v, TAG_TX, 8, "Tx")
+        f = read_record(v, TAG_TX, 8, "Tx")
         return cls(
-            _str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            _bytes(f[2], "sender", PUBLIC_KEY_SIZE),
-            _int(f[3], "nonce"),
-            _str(f[4], "contract"),
-            _str(f[5], "method"),
-            tuple(_list(f[6], "args", MAX_ARGS)),
-            _int(f[7], "max_fee"),
-            _int(f[8], "expiry_height"),
+            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_bytes(f[2], "sender", PUBLIC_KEY_SIZE),
+            read_int(f[3], "nonce"),
+            read_str(f[4], "contract"),
+            read_str(f[5], "method"),
+            tuple(read_list(f[6], "args", MAX_ARGS)),
+            read_int(f[7], "max_fee"),
+            read_int(f[8], "expiry_height"),
         )
 
     @functools.cached_property
@@ -205,8 +178,8 @@ class SignedTx(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> SignedTx:
-        f = _fields(v, TAG_SIGNED_TX, 2, "SignedTx")
-        return cls(Tx.from_value(f[1]), _bytes(f[2], "signature", SIGNATURE_SIZE))
+        f = read_record(v, TAG_SIGNED_TX, 2, "SignedTx")
+        return cls(Tx.from_value(f[1]), read_bytes(f[2], "signature", SIGNATURE_SIZE))
 
     @property
     def hash(self) -> bytes:
@@ -242,10 +215,10 @@ class Event(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> Event:
-        f = _fields(v, TAG_EVENT, 3, "Event")
+        f = read_record(v, TAG_EVENT, 3, "Event")
         if type(f[3]) is not dict:
             raise DecodeError("event fields must be a dict")
-        return cls(_str(f[1], "contract"), _str(f[2], "name"), f[3])
+        return cls(read_str(f[1], "contract"), read_str(f[2], "name"), f[3])
 
 
 @dataclass(frozen=True, eq=True)
@@ -278,16 +251,16 @@ class Receipt(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> Receipt:
-        f = _fields(v, TAG_RECEIPT, 8, "Receipt")
+        f = read_record(v, TAG_RECEIPT, 8, "Receipt")
         return cls(
-            _bytes(f[1], "tx_hash", HASH_SIZE),
-            _int(f[2], "status", 0, STATUS_INVALID),
-            _int(f[3], "gas_used"),
-            _int(f[4], "fee"),
+            read_bytes(f[1], "tx_hash", HASH_SIZE),
+            read_int(f[2], "status", 0, STATUS_INVALID),
+            read_int(f[3], "gas_used"),
+            read_int(f[4], "fee"),
             f[5],
-            tuple(Event.from_value(e) for e in _list(f[6], "events", MAX_EVENTS_PER_RECEIPT)),
-            _str(f[7], "error_code"),
-            _str(f[8], "error_message", MAX_ERROR_CHARS),
+            tuple(Event.from_value(e) for e in read_list(f[6], "events", MAX_EVENTS_PER_RECEIPT)),
+            read_str(f[7], "error_code"),
+            read_str(f[8], "error_message", MAX_ERROR_CHARS),
         )
 
     @property
@@ -310,8 +283,8 @@ class Validator(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> Validator:
-        f = _fields(v, TAG_VALIDATOR, 2, "Validator")
-        return cls(_bytes(f[1], "public_key", PUBLIC_KEY_SIZE), _str(f[2], "name"))
+        f = read_record(v, TAG_VALIDATOR, 2, "Validator")
+        return cls(read_bytes(f[1], "public_key", PUBLIC_KEY_SIZE), read_str(f[2], "name"))
 
     @property
     def address(self) -> str:
@@ -340,8 +313,8 @@ class ValidatorSet(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> ValidatorSet:
-        f = _fields(v, TAG_VALIDATOR_SET, 1, "ValidatorSet")
-        return cls(tuple(Validator.from_value(x) for x in _list(f[1], "validators", MAX_VALIDATORS)))
+        f = read_record(v, TAG_VALIDATOR_SET, 1, "ValidatorSet")
+        return cls(tuple(Validator.from_value(x) for x in read_list(f[1], "validators", MAX_VALIDATORS)))
 
     def validate_basic(self) -> None:
         if not self.validators:
@@ -420,18 +393,18 @@ class BlockHeader(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> BlockHeader:
-        f = _fields(v, TAG_HEADER, 10, "BlockHeader")
+        f = read_record(v, TAG_HEADER, 10, "BlockHeader")
         return cls(
-            _str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            _int(f[2], "height"),
-            _bytes(f[3], "prev_hash", HASH_SIZE),
-            _bytes(f[4], "tx_root", HASH_SIZE),
-            _bytes(f[5], "state_root", HASH_SIZE),
-            _bytes(f[6], "receipts_root", HASH_SIZE),
-            _bytes(f[7], "proposer", PUBLIC_KEY_SIZE),
-            _int(f[8], "view"),
-            _int(f[9], "timestamp_ms"),
-            _bytes(f[10], "validator_set_hash", HASH_SIZE),
+            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_int(f[2], "height"),
+            read_bytes(f[3], "prev_hash", HASH_SIZE),
+            read_bytes(f[4], "tx_root", HASH_SIZE),
+            read_bytes(f[5], "state_root", HASH_SIZE),
+            read_bytes(f[6], "receipts_root", HASH_SIZE),
+            read_bytes(f[7], "proposer", PUBLIC_KEY_SIZE),
+            read_int(f[8], "view"),
+            read_int(f[9], "timestamp_ms"),
+            read_bytes(f[10], "validator_set_hash", HASH_SIZE),
         )
 
     @functools.cached_property
@@ -460,10 +433,10 @@ class Block(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> Block:
-        f = _fields(v, TAG_BLOCK, 2, "Block")
+        f = read_record(v, TAG_BLOCK, 2, "Block")
         return cls(
             BlockHeader.from_value(f[1]),
-            tuple(SignedTx.from_value(t) for t in _list(f[2], "txs", MAX_BLOCK_TXS)),
+            tuple(SignedTx.from_value(t) for t in read_list(f[2], "txs", MAX_BLOCK_TXS)),
         )
 
     @property
@@ -528,15 +501,15 @@ class Vote(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> Vote:
-        f = _fields(v, TAG_VOTE, 7, "Vote")
+        f = read_record(v, TAG_VOTE, 7, "Vote")
         return cls(
-            _int(f[1], "kind", VOTE_PREPARE, VOTE_COMMIT),
-            _str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
-            _int(f[3], "height"),
-            _int(f[4], "view"),
-            _bytes(f[5], "block_hash", HASH_SIZE),
-            _bytes(f[6], "validator", PUBLIC_KEY_SIZE),
-            _bytes(f[7], "signature", SIGNATURE_SIZE),
+            read_int(f[1], "kind", VOTE_PREPARE, VOTE_COMMIT),
+            read_str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_int(f[3], "height"),
+            read_int(f[4], "view"),
+            read_bytes(f[5], "block_hash", HASH_SIZE),
+            read_bytes(f[6], "validator", PUBLIC_KEY_SIZE),
+            read_bytes(f[7], "signature", SIGNATURE_SIZE),
         )
 
     @classmethod
@@ -581,19 +554,13 @@ class CommitCertificate(Record):
 
     @classmethod
     def from_value(cls, v: Any) -> CommitCertificate:
-        f = _fields(v, TAG_CERTIFICATE, 5, "CommitCertificate")
-        sigs = []
-        for pair in _list(f[5], "signatures", MAX_VALIDATORS):
-            p = _list(pair, "signature pair", 2)
-            if len(p) != 2:
-                raise DecodeError("signature pair must have two items")
-            sigs.append((_bytes(p[0], "validator", PUBLIC_KEY_SIZE), _bytes(p[1], "sig", SIGNATURE_SIZE)))
+        f = read_record(v, TAG_CERTIFICATE, 5, "CommitCertificate")
         return cls(
-            _str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            _int(f[2], "height"),
-            _int(f[3], "view"),
-            _bytes(f[4], "block_hash", HASH_SIZE),
-            tuple(sigs),
+            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_int(f[2], "height"),
+            read_int(f[3], "view"),
+            read_bytes(f[4], "block_hash", HASH_SIZE),
+            read_signature_pairs(f[5], MAX_VALIDATORS),
         )
 
     @classmethod

@@ -17,11 +17,11 @@ import msgpack
 from core import codec
 from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE
 from core.errors import DecodeError
+from core.fields import read_bytes, read_int, read_list, read_str
 from core.hashing import HASH_SIZE, sha256
 from core.types import (
     MAX_BLOCK_BYTES,
     MAX_CHAIN_ID_CHARS,
-    MAX_U64,
     Block,
     CommitCertificate,
     Record,
@@ -57,32 +57,8 @@ TAG_BLOB = 151
 MAX_BLOB_BYTES = 10 * 1024 * 1024
 
 
-def _int(v: Any, what: str, lo: int = 0, hi: int = MAX_U64) -> int:
-    if type(v) is not int or not lo <= v <= hi:
-        raise DecodeError(f"{what}: expected an integer in [{lo}, {hi}]")
-    return v
-
-
-def _bytes(v: Any, what: str, size: int | None = None, max_size: int = 1 << 16) -> bytes:
-    if type(v) is not bytes or (size is not None and len(v) != size) or len(v) > max_size:
-        raise DecodeError(f"{what}: expected {size if size is not None else 'some'} bytes")
-    return v
-
-
-def _str(v: Any, what: str, max_chars: int) -> str:
-    if type(v) is not str or len(v) > max_chars:
-        raise DecodeError(f"{what}: expected a string of at most {max_chars} characters")
-    return v
-
-
-def _list(v: Any, what: str, max_len: int) -> list[Any]:
-    if type(v) is not list or len(v) > max_len:
-        raise DecodeError(f"{what}: expected a list of at most {max_len} items")
-    return v
-
-
 def _hashes(v: Any, what: str) -> tuple[bytes, ...]:
-    return tuple(_bytes(h, what, HASH_SIZE) for h in _list(v, what, MAX_HASHES_PER_FRAME))
+    return tuple(read_bytes(h, what, HASH_SIZE) for h in read_list(v, what, MAX_HASHES_PER_FRAME))
 
 
 class Frame:
@@ -116,12 +92,12 @@ class Hello(Frame):
     def from_value(cls, f: list[Any]) -> Hello:
         _check_len(f, 6, "Hello")
         return cls(
-            _int(f[1], "version"),
-            _str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
-            _bytes(f[3], "genesis_hash", HASH_SIZE),
-            _bytes(f[4], "public_key", PUBLIC_KEY_SIZE),
-            _bytes(f[5], "challenge", CHALLENGE_SIZE),
-            _int(f[6], "height"),
+            read_int(f[1], "version"),
+            read_str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
+            read_bytes(f[3], "genesis_hash", HASH_SIZE),
+            read_bytes(f[4], "public_key", PUBLIC_KEY_SIZE),
+            read_bytes(f[5], "challenge", CHALLENGE_SIZE),
+            read_int(f[6], "height"),
         )
 
 
@@ -139,7 +115,7 @@ class Auth(Frame):
     @classmethod
     def from_value(cls, f: list[Any]) -> Auth:
         _check_len(f, 1, "Auth")
-        return cls(_bytes(f[1], "signature", SIGNATURE_SIZE))
+        return cls(read_bytes(f[1], "signature", SIGNATURE_SIZE))
 
 
 @dataclass(frozen=True)
@@ -156,7 +132,7 @@ class Status(Frame):
     @classmethod
     def from_value(cls, f: list[Any]) -> Status:
         _check_len(f, 1, "Status")
-        return cls(_int(f[1], "height"))
+        return cls(read_int(f[1], "height"))
 
 
 @dataclass(frozen=True)
@@ -206,7 +182,7 @@ class Txs(Frame):
     def from_value(cls, f: list[Any]) -> Txs:
         _check_len(f, 1, "Txs")
         return cls(tuple(prime_encoding(SignedTx.from_value(t))
-                         for t in _list(f[1], "txs", MAX_TXS_PER_FRAME)))
+                         for t in read_list(f[1], "txs", MAX_TXS_PER_FRAME)))
 
 
 @dataclass(frozen=True)
@@ -223,7 +199,7 @@ class ConsensusFrame(Frame):
     @classmethod
     def from_value(cls, f: list[Any]) -> ConsensusFrame:
         _check_len(f, 1, "ConsensusFrame")
-        return cls(_bytes(f[1], "payload", max_size=MAX_CONSENSUS_MSG_BYTES))
+        return cls(read_bytes(f[1], "payload", max_size=MAX_CONSENSUS_MSG_BYTES))
 
 
 @dataclass(frozen=True)
@@ -241,7 +217,7 @@ class BlocksRequest(Frame):
     @classmethod
     def from_value(cls, f: list[Any]) -> BlocksRequest:
         _check_len(f, 2, "BlocksRequest")
-        return cls(_int(f[1], "from_height", 1), _int(f[2], "count", 1, MAX_BLOCKS_PER_FRAME))
+        return cls(read_int(f[1], "from_height", 1), read_int(f[2], "count", 1, MAX_BLOCKS_PER_FRAME))
 
 
 @dataclass(frozen=True)
@@ -261,12 +237,12 @@ class Blocks(Frame):
     def from_value(cls, f: list[Any]) -> Blocks:
         _check_len(f, 2, "Blocks")
         out = []
-        for pair in _list(f[1], "blocks", MAX_BLOCKS_PER_FRAME):
-            p = _list(pair, "block pair", 2)
+        for pair in read_list(f[1], "blocks", MAX_BLOCKS_PER_FRAME):
+            p = read_list(pair, "block pair", 2)
             if len(p) != 2:
                 raise DecodeError("block pair must have two items")
             out.append((prime_block(Block.from_value(p[0])), CommitCertificate.from_value(p[1])))
-        return cls(tuple(out), _int(f[2], "head_height"))
+        return cls(tuple(out), read_int(f[2], "head_height"))
 
 
 @dataclass(frozen=True)
@@ -283,7 +259,7 @@ class Goodbye(Frame):
     @classmethod
     def from_value(cls, f: list[Any]) -> Goodbye:
         _check_len(f, 1, "Goodbye")
-        return cls(_str(f[1], "reason", MAX_REASON_CHARS))
+        return cls(read_str(f[1], "reason", MAX_REASON_CHARS))
 
 
 @dataclass(frozen=True)
@@ -300,7 +276,7 @@ class BlobRequest(Frame):
     @classmethod
     def from_value(cls, f: list[Any]) -> BlobRequest:
         _check_len(f, 1, "BlobRequest")
-        return cls(_bytes(f[1], "blob_hash", HASH_SIZE))
+        return cls(read_bytes(f[1], "blob_hash", HASH_SIZE))
 
 
 @dataclass(frozen=True)
@@ -322,8 +298,8 @@ class Blob(Frame):
         _check_len(f, 3, "Blob")
         if type(f[2]) is not bool:
             raise DecodeError("found: expected a bool")
-        return cls(_bytes(f[1], "blob_hash", HASH_SIZE), f[2],
-                   _bytes(f[3], "data", max_size=MAX_BLOB_BYTES))
+        return cls(read_bytes(f[1], "blob_hash", HASH_SIZE), f[2],
+                   read_bytes(f[3], "data", max_size=MAX_BLOB_BYTES))
 
 
 def prime_encoding(stx: SignedTx) -> SignedTx:

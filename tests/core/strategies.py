@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from core.codec import Value
 from core.crypto import PrivateKey
+from core.fields import MAX_U64
 from core.types import (
-    MAX_U64,
     Block,
     BlockHeader,
     CommitCertificate,
