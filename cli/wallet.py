@@ -34,7 +34,7 @@ from core.types import (
     ValidatorSet,
     tx_root,
 )
-from node.render import value_from_json, value_to_json
+from node.render import tx_json, value_from_json, value_to_json
 from vm.gas import MILLI
 
 T = TypeVar("T")
@@ -468,12 +468,8 @@ def verify_block(block: Mapping[str, Any], validators: ValidatorSet) -> Verified
             validator_set_hash=bytes.fromhex(h["validator_set_hash"]),
         )
         header = BlockHeader.decode(header.encode())  # the strict field checks
-        txs = [
-            SignedTx(Tx(t["chain_id"], bytes.fromhex(t["sender"]), t["nonce"], t["contract"], t["method"],
-                        tuple(value_from_json(a) for a in t["args"]), t["max_fee"], t["expiry_height"]),
-                     bytes.fromhex(t["signature"]))
-            for t in block["txs"]
-        ]
+        # From the canonical bytes: the JSON fields cannot tell "0x…" strings from bytes.
+        txs = [SignedTx.decode(bytes.fromhex(t["encoded"])) for t in block["txs"]]
         cert_doc = block.get("certificate")
         cert = CommitCertificate.decode(bytes.fromhex(cert_doc["encoded"])) if cert_doc else None
     except (KeyError, TypeError, ValueError, ChainError) as exc:
@@ -483,6 +479,8 @@ def verify_block(block: Mapping[str, Any], validators: ValidatorSet) -> Verified
     for t, doc in zip(txs, block["txs"], strict=True):
         if t.hash.hex() != doc.get("hash"):
             raise ValidationError(f"tx {doc.get('hash')} does not hash to its hash")
+        if any(doc.get(k) != v for k, v in tx_json(t).items()):
+            raise ValidationError(f"tx {doc.get('hash')}: the fields shown differ from its bytes")
     if tx_root(txs) != header.tx_root:
         raise ValidationError("the txs do not match the header's tx_root")
     if header.height == 0:

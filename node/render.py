@@ -2,7 +2,9 @@
 
 Values (tx arguments, results, event fields) map to JSON one way both directions:
 bytes <-> ``"0x…"`` hex strings, ints, strs, bools, null, lists and objects as themselves.
-Hashes and keys in record fields are plain lowercase hex.
+Hashes and keys in record fields are plain lowercase hex. The mapping cannot tell a str
+that starts with "0x" from bytes, so records also carry their canonical bytes as
+``encoded`` hex for clients that verify hashes.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def tx_json(stx: SignedTx) -> dict[str, Any]:
         "max_fee": t.max_fee,
         "expiry_height": t.expiry_height,
         "signature": stx.signature.hex(),
+        # The canonical bytes: JSON maps a str that starts with "0x" and bytes alike, so a
+        # client that checks hashes rebuilds the tx from these, never from the fields.
+        "encoded": stx.encode().hex(),
     }
 
 

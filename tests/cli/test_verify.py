@@ -62,6 +62,8 @@ def _tampered(edit: str) -> dict[str, Any]:
         doc["hash"] = header.hash.hex()
     elif edit == "tx_args":
         doc["txs"][0]["args"][1] = 1000
+    elif edit == "tx_bytes":
+        doc["txs"][0]["encoded"] = doc["txs"][1]["encoded"]
     elif edit == "tx_dropped":
         doc["txs"].pop()
     elif edit == "cert_block":
@@ -74,7 +76,8 @@ def _tampered(edit: str) -> dict[str, Any]:
     [
         ("state_root", "does not hash to the block hash"),
         ("state_root_and_hash", "certificate is for another block"),
-        ("tx_args", "does not hash to its hash"),
+        ("tx_args", "fields shown differ from its bytes"),
+        ("tx_bytes", "does not hash to its hash"),
         ("tx_dropped", "tx_root"),
         ("cert_block", "certificate is for another block"),
     ],
@@ -82,6 +85,16 @@ def _tampered(edit: str) -> dict[str, Any]:
 def test_tampering_is_caught(edit: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         verify_block(_tampered(edit), VALIDATORS)
+
+
+def test_a_string_argument_that_looks_like_hex_verifies() -> None:
+    # JSON shows the str "0xab" and the bytes b"\xab" alike; the canonical bytes decide.
+    tx = Tx(CHAIN, ALICE.public_key, 0, "notices", "post", ("0xab", b"\xab"), 5000, 99).sign(ALICE)
+    header = BlockHeader(CHAIN, 5, bytes(range(32)), tx_root([tx]), b"\x07" * 32, ZERO_HASH,
+                         KEYS[1].public_key, 0, 1_700_000_000_000, VALIDATORS.hash)
+    block = Block(header, (tx,))
+    votes = [Vote.create(k, VOTE_COMMIT, CHAIN, 5, 0, block.hash) for k in KEYS[:3]]
+    assert verify_block(block_json(block, CommitCertificate.from_votes(votes)), VALIDATORS).height == 5
 
 
 def test_too_few_signatures_or_another_validator_set_fail() -> None:
