@@ -57,7 +57,7 @@ from storage.chain import ChainStore
 from storage.leveldb import LevelDBStore
 from storage.state import Overlay
 from storage.wal import ConsensusWAL
-from vm.api import BlockContext, Executor, QueryError
+from vm.api import BlockContext, BlockGasExceeded, Executor, QueryError
 
 log = logging.getLogger("hkchain.node")
 
@@ -129,7 +129,14 @@ class ChainApplication:
         txs = node.mempool.reap(cfg.max_block_txs, cfg.max_block_bytes)
         overlay = self.store.overlay()
         ctx = BlockContext(node.chain_id, height, timestamp_ms, node.key.public_key)
-        receipts = node.executor.execute_block(overlay, ctx, txs)
+        try:
+            receipts = node.executor.execute_block(overlay, ctx, txs)
+        except BlockGasExceeded as exc:
+            # Rare (blocks of heavy calls): propose the part that fits; the rest stays
+            # pending for the next block.
+            txs = txs[: exc.index]
+            overlay = self.store.overlay()
+            receipts = node.executor.execute_block(overlay, ctx, txs)
         header = BlockHeader(
             chain_id=node.chain_id,
             height=height,
@@ -171,7 +178,12 @@ class ChainApplication:
 
     def _execute(self, block: Block) -> _Executed:
         overlay = self.store.overlay()
-        receipts = self.node.executor.execute_block(overlay, self._context(block.header), block.txs)
+        try:
+            receipts = self.node.executor.execute_block(
+                overlay, self._context(block.header), block.txs
+            )
+        except BlockGasExceeded as exc:
+            raise ValidationError(exc.message) from exc
         if overlay.root() != block.header.state_root:
             raise ValidationError("state root differs from the header's")
         if receipts_root(receipts) != block.header.receipts_root:

@@ -36,6 +36,18 @@ class QueryError(VMError):
     code = "query_failed"
 
 
+class BlockGasExceeded(VMError):
+    """The txs of a block used more than the block gas limit (vm/gas.py MAX_BLOCK_GAS).
+    ``index`` is the first tx past the limit: txs[:index] fit. The state view written to
+    holds partial writes and must be discarded."""
+
+    code = "block_gas_exceeded"
+
+    def __init__(self, index: int, gas_used: int) -> None:
+        super().__init__(f"tx {index} brings the block's gas to {gas_used}, over the limit")
+        self.index = index
+
+
 class CompileError(VMError):
     """Contract source outside the language; the message names line and column."""
 
@@ -67,7 +79,10 @@ class Executor(Protocol):
     ) -> list[Receipt]:
         """Run ``txs`` in order; one receipt per tx. Signatures were checked by the node.
         A tx that fails the nonce/expiry/fee checks gets a STATUS_INVALID receipt and
-        changes nothing; a call that fails pays its fee and reverts its own writes."""
+        changes nothing; a call that fails pays its fee and reverts its own writes.
+        Raises BlockGasExceeded, stopping at once, when the txs' gas used adds up to more
+        than the block gas limit: a proposer then proposes txs[:index], a validator
+        refuses the block."""
 
     def check_tx(self, state: StateReader, stx: SignedTx, next_height: int, pending_nonce: int | None = None) -> None:
         """Admission check for the mempool (signature excluded): raise TxRejected.

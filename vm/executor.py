@@ -36,7 +36,7 @@ from core.types import (
 )
 from vm import gas as G
 from vm import layout
-from vm.api import BlockContext, CompileError, QueryError, TxRejected, VMError
+from vm.api import BlockContext, BlockGasExceeded, CompileError, QueryError, TxRejected, VMError
 from vm.compiler import code_hash, compile_contract
 from vm.interpreter import (
     ContractFault,
@@ -341,8 +341,12 @@ class ContractExecutor:
         params = FeeParams(state)
         receipts: list[Receipt] = []
         collected = 0
-        for stx in txs:
+        block_gas = 0
+        for index, stx in enumerate(txs):
             receipt = self._apply(state, ctx, params, stx)
+            block_gas += receipt.gas_used
+            if block_gas > G.MAX_BLOCK_GAS:
+                raise BlockGasExceeded(index, block_gas)
             collected += receipt.fee
             receipts.append(receipt)
         if collected:

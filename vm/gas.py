@@ -57,6 +57,9 @@ MAX_COPY_UNITS: Final = 1 << 20  # largest value crossing a contract boundary (i
 # gas on one core (scripts/bench_vm.py: loops of cache-missing address checks), so one tx
 # costs a node at most ~0.25 s.
 MAX_TX_GAS: Final = 2_000_000
+# Gas all txs of one block may use together: bounds a block's execution on every node to
+# ~3 s worst case (and ~6,800 transfers), whatever a proposer puts in it.
+MAX_BLOCK_GAS: Final = 24_000_000
 MAX_QUERY_GAS: Final = 5_000_000  # gas limit of one read-only query
 MAX_SYSTEM_GAS: Final = 10_000_000  # gas limit of each end-of-block governance step
 MAX_SOURCE_BYTES: Final = 64 * 1024  # largest contract source

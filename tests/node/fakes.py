@@ -20,7 +20,7 @@ from core.types import (
     Validator,
     ValidatorSet,
 )
-from vm.api import BlockContext, QueryError, TxRejected
+from vm.api import BlockContext, BlockGasExceeded, QueryError, TxRejected
 
 NONCE_WINDOW = 64
 FEE = 1
@@ -32,8 +32,12 @@ def _int(state: StateReader, key: bytes) -> int:
 
 
 class KvExecutor:
+    GAS_PER_TX = 10
+
     def __init__(self, chain_id: str) -> None:
         self.chain_id = chain_id
+        # Like vm/gas.py MAX_BLOCK_GAS; None: no limit.
+        self.max_block_gas: int | None = None
 
     def init_genesis(self, state: StateView, genesis: dict[str, Any]) -> None:
         vs = ValidatorSet(tuple(
@@ -76,8 +80,10 @@ class KvExecutor:
     def execute_block(
         self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx]
     ) -> list[Receipt]:
-        out = []
-        for stx in txs:
+        out: list[Receipt] = []
+        for index, stx in enumerate(txs):
+            if self.max_block_gas is not None and (index + 1) * self.GAS_PER_TX > self.max_block_gas:
+                raise BlockGasExceeded(index, (index + 1) * self.GAS_PER_TX)
             tx = stx.tx
             address = address_of(tx.sender)
             nonce = self.account_nonce(state, address)
@@ -93,12 +99,12 @@ class KvExecutor:
                 keys = [a for a in tx.args if isinstance(a, bytes) and len(a) == 32]
                 if keys:
                     state.set(b"validators", ValidatorSet(tuple(Validator(k) for k in keys)).encode())
-                out.append(Receipt(stx.hash, STATUS_OK, 10, FEE))
+                out.append(Receipt(stx.hash, STATUS_OK, self.GAS_PER_TX, FEE))
                 continue
             key = tx.args[0] if tx.args and isinstance(tx.args[0], str) else ""
             value = tx.args[1] if len(tx.args) > 1 else None
             state.set(b"kv/" + key.encode(), codec.encode(value))
-            out.append(Receipt(stx.hash, STATUS_OK, 10, FEE, None,
+            out.append(Receipt(stx.hash, STATUS_OK, self.GAS_PER_TX, FEE, None,
                                (Event("kv", "Set", {"key": key}),)))
         return out
 

@@ -1,11 +1,18 @@
 """Block production pacing: an idle chain makes about one empty block per interval, a tx
-is proposed without waiting for it, and a lone validator runs too."""
+is proposed without waiting for it, a lone validator runs too, and blocks keep to the
+block gas limit."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from core.errors import ValidationError
+from core.types import Block
+from tests.node.fakes import KvExecutor
 from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
 
 
@@ -50,5 +57,31 @@ async def test_a_lone_validator_commits(tmp_path: Path) -> None:
         await wait_for(lambda: nodes[0].store.tx_location(stx.hash) is not None, what="commit")
         height = nodes[0].store.height
         await wait_for(lambda: nodes[0].store.height >= height + 2, what="empty blocks go on")
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_blocks_keep_to_the_gas_limit(tmp_path: Path) -> None:
+    nodes = await start_nodes(make_homes(tmp_path, 1, empty_block_interval_ms=100))
+    node = nodes[0]
+    executor = node.executor
+    assert isinstance(executor, KvExecutor)
+    executor.max_block_gas = 2 * KvExecutor.GAS_PER_TX
+    try:
+        txs = [make_tx(0, n) for n in range(5)]
+        await node.submit(txs)
+        await wait_for(lambda: all(node.store.tx_location(t.hash) is not None for t in txs),
+                       what="all five committed")
+        heights = {node.store.tx_location(t.hash)[0] for t in txs}  # type: ignore[index]
+        assert len(heights) >= 3  # five txs at most two a block
+        for h in heights:
+            assert len(node.store.block(h).txs) <= 2  # type: ignore[union-attr]
+        # A block over the limit, as a faulty proposer could send, is refused.
+        head = node.store.head
+        assert head is not None
+        over = Block(replace(head.header, height=head.height + 1, prev_hash=head.hash),
+                     tuple(make_tx(1, n) for n in range(3)))
+        with pytest.raises(ValidationError, match="over the limit"):
+            node.app._execute(over)
     finally:
         await stop_nodes(nodes)

@@ -8,7 +8,7 @@ from core.types import STATUS_FAILED, STATUS_INVALID, STATUS_OK
 from tests.vm.helpers import CHAIN_ID, OPERATOR, VALIDATOR_KEYS, Chain, genesis_doc, key
 from vm import gas as G
 from vm import layout
-from vm.api import QueryError, TxRejected
+from vm.api import BlockGasExceeded, QueryError, TxRejected
 from vm.executor import ContractExecutor, GenesisError
 from vm.journal import DictState
 
@@ -238,3 +238,31 @@ def test_sponsorship_is_capped_per_sender_and_day() -> None:
         payers.append(r.events[-1].fields["payer"] if r.events else r.error_code)
     assert payers == ["governance", "governance", "insufficient_fee"]
     assert c.query("governance", "tally", pid)["no_owners"] == 1
+
+
+BURNER = """
+def burn(n):
+    i = 0
+    while i < n:
+        i += 1
+    return i
+"""
+
+
+def test_a_block_over_the_gas_limit_stops_at_the_first_tx_past_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    c = Chain()
+    assert c.deploy("burner", BURNER).status == STATUS_OK
+    # Each tx runs out of its 40,000 gas (max_fee 40 points at 1 point per 1,000 gas).
+    monkeypatch.setattr(G, "MAX_BLOCK_GAS", 100_000)
+    txs = [c.tx(OPERATOR, "burner", "burn", [10**9], max_fee=40) for _ in range(3)]
+    fork = DictState(dict(c.state.data))
+    c.height += 1
+    with pytest.raises(BlockGasExceeded) as info:
+        c.ex.execute_block(fork, c.ctx(), txs)
+    assert info.value.index == 2 and info.value.code == "block_gas_exceeded"
+    # What a proposer then proposes fits, and runs as it would have.
+    receipts = c.ex.execute_block(c.state, c.ctx(), txs[:2])
+    assert [r.gas_used for r in receipts] == [40_000, 40_000]
+    assert all(r.error_code == "out_of_gas" for r in receipts)
