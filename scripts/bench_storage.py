@@ -1,6 +1,7 @@
 """Storage benchmark: prints figures, asserts nothing about speed.
 
   python scripts/bench_storage.py [--keys 1000000] [--blocks 20] [--block-commits 20]
+                                 [--state-dir /tmp/hkchain-state-1m]
 
 1. encode/decode per second of a typical SignedTx (a token transfer);
 2. state-commitment key updates per second with --keys keys present (the state is built
@@ -25,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.types import SignedTx
+from storage import schema
 from storage.chain import ChainStore
 from storage.leveldb import LevelDBStore
 from storage.state import StateStore
@@ -74,23 +76,42 @@ def commit(
     state.committed(update, height)
 
 
+def head_height(kv: LevelDBStore) -> int:
+    """The last height with a state root in ``kv`` (-1 if none)."""
+    for key, _ in kv.iterate(schema.STATE_ROOT, reverse=True):
+        return schema.from_be64(key[len(schema.STATE_ROOT) :])
+    return -1
+
+
 def bench_state(
-    keys: int, blocks: int, cache_depth: int, keep_heights: int | None, workdir: str
+    keys: int,
+    blocks: int,
+    cache_depth: int,
+    keep_heights: int | None,
+    workdir: str,
+    state_dir: str | None,
 ) -> None:
-    kv = LevelDBStore(Path(workdir) / "state")
+    kv = LevelDBStore(Path(state_dir) if state_dir else Path(workdir) / "state")
     state = StateStore(kv, keep_heights=keep_heights, cache_depth=cache_depth)
     rng = random.Random(1)
-    height = 0
-    t0 = time.perf_counter()
-    for start in range(0, keys, BUILD_CHUNK):
-        changes: dict[bytes, bytes | None] = {
-            b"acct/%010d" % i: rng.randbytes(16)
-            for i in range(start, min(keys, start + BUILD_CHUNK))
-        }
-        commit(kv, state, changes, None, height)
-        height += 1
-    build_s = time.perf_counter() - t0
-    print(f"state of {keys:,} keys built in {build_s:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
+    height = head_height(kv) + 1
+    if height > 0:
+        # A state built by an earlier run (--state-dir): its keys are the same
+        # acct/0..keys-1, and the runs only update them, so it still holds --keys keys.
+        state.load(height - 1)
+        rng = random.Random(height)
+        print(f"state of {keys:,} keys reused from {state_dir} at height {height - 1}")
+    else:
+        t0 = time.perf_counter()
+        for start in range(0, keys, BUILD_CHUNK):
+            changes: dict[bytes, bytes | None] = {
+                b"acct/%010d" % i: rng.randbytes(16)
+                for i in range(start, min(keys, start + BUILD_CHUNK))
+            }
+            commit(kv, state, changes, None, height)
+            height += 1
+        build_s = time.perf_counter() - t0
+        print(f"state of {keys:,} keys built in {build_s:.1f} s; peak RSS {peak_rss_mb():.0f} MB")
     for mode in ("read-then-write", "blind write"):
         t0 = time.perf_counter()
         cpu0 = time.process_time()
@@ -161,6 +182,12 @@ def main() -> None:
     parser.add_argument("--cache-depth", type=int, default=None)
     parser.add_argument("--keep-heights", type=int, default=None, help="default: the store's")
     parser.add_argument("--skip", default="", help="comma list of: codec,state,chain")
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="LevelDB dir of the state phase, kept after the run and reused by the next "
+        "(with the same --keys) instead of building the state again",
+    )
     args = parser.parse_args()
     skip = set(args.skip.split(","))
     workdir = tempfile.mkdtemp(prefix="hkchain-bench-storage-")
@@ -176,6 +203,7 @@ def main() -> None:
                 args.cache_depth or DEFAULT_CACHE_DEPTH,
                 args.keep_heights or DEFAULT_KEEP_HEIGHTS,
                 workdir,
+                args.state_dir,
             )
         if "chain" not in skip:
             bench_chain(args.block_commits, workdir)

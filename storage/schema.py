@@ -13,7 +13,7 @@ import struct
 from storage.api import KeyValueStore
 from storage.errors import SchemaVersionError
 
-SCHEMA_VERSION = b"hkchain-store/1"
+SCHEMA_VERSION = b"hkchain-store/2"
 
 BLOCK = b"b1/"  # height(8) -> Block.encode()
 BLOCK_HASH = b"h1/"  # block hash(32) -> height(8)
@@ -21,7 +21,7 @@ CERTIFICATE = b"c1/"  # height(8) -> CommitCertificate.encode()
 RECEIPT = b"r1/"  # height(8) index(4) -> Receipt.encode()
 TX_INDEX = b"t1/"  # tx hash(32) -> height(8) index(4)
 VALIDATORS = b"v1/"  # height(8) -> ValidatorSet.encode() of the set certifying it
-STATE_NODE = b"s1/"  # nibble count(1) nibbles(1 each) version(8) -> tree node
+STATE_NODE = b"s2/"  # version(8) nibble count(1) nibbles(1 each) -> tree node
 STATE_ROOT = b"sr1/"  # height(8) -> root ref of the state tree at that height
 STATE_STALE = b"sx1/"  # height(8) -> node keys that block replaced (u16 length + key)*
 STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast reads)
@@ -97,13 +97,18 @@ def validators_key(height: int) -> bytes:
     return VALIDATORS + _U64.pack(height)
 
 
-def state_node_prefix(nibbles: bytes) -> bytes:
-    """``nibbles`` is the node's path from the root, one nibble (0..15) per byte."""
-    return STATE_NODE + _LENGTH_BYTES[len(nibbles)] + nibbles
+def state_node_path(nibbles: bytes) -> bytes:
+    """The path part of a node key: ``nibbles`` is the node's path from the root, one
+    nibble (0..15) per byte."""
+    return _LENGTH_BYTES[len(nibbles)] + nibbles
 
 
 def state_node_key(nibbles: bytes, version: int) -> bytes:
-    return STATE_NODE + _LENGTH_BYTES[len(nibbles)] + nibbles + _U64.pack(version)
+    # Version first: a block's new nodes form one contiguous key range above all older
+    # ones, so LevelDB moves them down its levels mostly without rewriting them (keyed
+    # path first, every block's nodes were spread over the whole range and compaction
+    # rewrote each about ten times per level).
+    return STATE_NODE + _U64.pack(version) + _LENGTH_BYTES[len(nibbles)] + nibbles
 
 
 def state_root_key(height: int) -> bytes:

@@ -79,6 +79,7 @@ _LEAF_HEAD = bytes((_ENC_LEAF,))
 _NIBBLE_BYTES = tuple(bytes((i,)) for i in range(16))
 _LENGTH_BYTES = tuple(bytes((i,)) for i in range(MAX_TREE_DEPTH + 1))
 _sha256 = hashlib.sha256
+_NODE = schema.STATE_NODE
 
 
 class StateLimitError(StorageError):
@@ -363,10 +364,10 @@ class StateTree:
         # overlay's root() that a concurrent commit has since replaced.
         self._cache_limit = 2 * (16**cache_depth - 1) // 15 + 64
 
-    # reads (``prefix`` is schema.state_node_prefix(path); a node key adds the version)
+    # reads (``prefix`` is schema.state_node_path(path); a node key is _NODE + version + it)
 
     def _load_node(self, prefix: bytes, version: int, pending: dict[bytes, bytes] | None) -> _Node:
-        key = prefix + _U64.pack(version)
+        key = _NODE + _U64.pack(version) + prefix
         node = self._cache.get(key)
         if node is not None:
             return node
@@ -376,7 +377,7 @@ class StateTree:
             if data is None:
                 raise CorruptStore(f"state tree: missing node {key.hex()}")
         node = _decode_node(data)
-        if pending is not None and prefix[len(schema.STATE_NODE)] < self._cache_depth:
+        if pending is not None and prefix[0] < self._cache_depth:
             if len(self._cache) >= self._cache_limit:
                 self._cache.clear()
             self._cache[key] = node
@@ -385,7 +386,7 @@ class StateTree:
     def _load_leaf(
         self, prefix: bytes, version: int, pending: dict[bytes, bytes] | None
     ) -> tuple[bytes, bytes]:
-        key = prefix + _U64.pack(version)
+        key = _NODE + _U64.pack(version) + prefix
         data = pending.get(key) if pending is not None else None
         if data is None:
             data = self._kv.get(key)
@@ -417,7 +418,7 @@ class StateTree:
         return upd
 
     def _stale(self, upd: TreeUpdate, prefix: bytes, version: int) -> None:
-        key = prefix + _U64.pack(version)
+        key = _NODE + _U64.pack(version) + prefix
         if version == upd.version and key in upd.new_nodes:
             del upd.new_nodes[key]  # made and replaced within this update: never written
             upd.cached_nodes.pop(key, None)
@@ -425,7 +426,7 @@ class StateTree:
             upd.stale.append(key)
 
     def _put_leaf(self, upd: TreeUpdate, prefix: bytes, key_hash: bytes, value: bytes) -> Ref:
-        upd.new_nodes[prefix + upd.version_bytes] = _LEAF_HEAD + key_hash + value
+        upd.new_nodes[_NODE + upd.version_bytes + prefix] = _LEAF_HEAD + key_hash + value
         return (
             _sha256(LEAF_TAG + key_hash + _sha256(value).digest()).digest(),
             upd.version,
@@ -433,9 +434,9 @@ class StateTree:
         )
 
     def _put_node(self, upd: TreeUpdate, prefix: bytes, node: _Node) -> Ref:
-        key = prefix + upd.version_bytes
+        key = _NODE + upd.version_bytes + prefix
         upd.new_nodes[key] = node.encode()
-        if prefix[len(schema.STATE_NODE)] < self._cache_depth:
+        if prefix[0] < self._cache_depth:
             upd.cached_nodes[key] = node
         return (_sha256(NODE_TAG + node.hashes).digest(), upd.version, False)
 
@@ -443,7 +444,7 @@ class StateTree:
         """A fresh subtree at ``path`` holding ``live`` (sorted by key hash)."""
         if not live:
             return None
-        prefix = schema.state_node_prefix(path)
+        prefix = schema.state_node_path(path)
         if len(live) == 1:
             return self._put_leaf(upd, prefix, live[0][0], live[0][1])
         depth = len(path)
@@ -476,7 +477,7 @@ class StateTree:
         if ref is None:
             return self._build(upd, path, [(k, v) for k, v in items if v is not None])
         pending = upd.new_nodes
-        prefix = schema.state_node_prefix(path)
+        prefix = schema.state_node_path(path)
         if ref[2]:
             if len(items) == 1 and upd.known:
                 old = upd.known.get(items[0][0])
@@ -538,7 +539,7 @@ class StateTree:
             return None
         if present.bit_count() == 1 and node.leaves == present:
             s = present.bit_length() - 1
-            child_prefix = schema.state_node_prefix(path + _NIBBLE_BYTES[s])
+            child_prefix = schema.state_node_path(path + _NIBBLE_BYTES[s])
             version = _U64.unpack_from(node.versions, s * 8)[0]
             lkh, lvalue = self._load_leaf(child_prefix, version, upd.new_nodes)
             self._stale(upd, child_prefix, version)
@@ -557,7 +558,7 @@ class StateTree:
         trail: list[tuple[bytes, int, _Node, int]] = []
         child: Ref | None = ref
         while child is not None and not child[2]:
-            prefix = schema.STATE_NODE + _LENGTH_BYTES[depth] + path
+            prefix = _LENGTH_BYTES[depth] + path
             node = self._load_node(prefix, child[1], pending)
             b = kh[depth >> 1]
             nib = b & 15 if depth & 1 else b >> 4
@@ -584,7 +585,7 @@ class StateTree:
         for prefix, old_version, node, nib in reversed(trail):
             path = path[:-1]
             depth -= 1
-            stale.append(prefix + _U64.pack(old_version))  # trail nodes are all committed
+            stale.append(_NODE + _U64.pack(old_version) + prefix)  # trail nodes are all committed
             bit = 1 << nib
             o = nib << 5
             v = nib << 3
@@ -602,7 +603,7 @@ class StateTree:
                 new = self._finish_node(upd, prefix, path, _Node(hashes, versions, present, leaves))
                 continue
             fresh = _Node(hashes, versions, present, leaves)
-            key = prefix + version_bytes
+            key = _NODE + version_bytes + prefix
             pending[key] = fresh.encode()
             if depth < cache_depth:
                 upd.cached_nodes[key] = fresh
@@ -659,7 +660,7 @@ class StateTree:
         path = b""
         ref = root
         while ref is not None and not ref[2]:
-            node = self._load_node(schema.state_node_prefix(path), ref[1], None)
+            node = self._load_node(schema.state_node_path(path), ref[1], None)
             nib = _nibble(kh, len(path))
             bitmap = 0
             sibs = []
@@ -672,7 +673,7 @@ class StateTree:
             path += _NIBBLE_BYTES[nib]
         if ref is None:
             return None, StateProof(PROOF_EMPTY, tuple(levels))
-        lkh, lvalue = self._load_leaf(schema.state_node_prefix(path), ref[1], None)
+        lkh, lvalue = self._load_leaf(schema.state_node_path(path), ref[1], None)
         if lkh == kh:
             return lvalue, StateProof(PROOF_INCLUSION, tuple(levels))
         return None, StateProof(PROOF_OTHER_LEAF, tuple(levels), lkh, _sha256(lvalue).digest())
