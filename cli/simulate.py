@@ -18,24 +18,27 @@ from node.simulator import (
     run_campaign,
 )
 
+_PERMILLE = click.IntRange(0, 1000)
+_MS = click.IntRange(0, 100_000)
 _FAULT_OPTIONS = (
-    # (cli name, FaultRates field, help)
-    ("drop", "drop_permille", "Per-mille of messages dropped while faults last."),
-    ("duplicate", "duplicate_permille", "Per-mille of messages delivered twice."),
-    ("max-delay", "max_delay_ms", "Largest network delay in simulated ms."),
-    ("partition", "partition_permille", "Per-mille chance per 500 ms that a partition starts."),
-    ("crash", "crash_permille", "Per-mille chance per 500 ms that a replica crashes."),
-    ("skew", "max_clock_skew_ms", "Largest clock skew between validators in ms."),
-    ("isolate", "isolate_permille", "Per-mille chance a replica is cut off as it decides."),
-    ("byzantine", "byzantine", "Validators sending conflicting and garbage votes (<= f)."),
+    # (cli name, FaultRates field, range, help)
+    ("drop", "drop_permille", _PERMILLE, "Per-mille of messages dropped while faults last."),
+    ("duplicate", "duplicate_permille", _PERMILLE, "Per-mille of messages delivered twice."),
+    ("max-delay", "max_delay_ms", _MS, "Largest network delay in simulated ms."),
+    ("partition", "partition_permille", _PERMILLE,
+     "Per-mille chance per 500 ms that a partition starts."),
+    ("crash", "crash_permille", _PERMILLE, "Per-mille chance per 500 ms that a replica crashes."),
+    ("skew", "max_clock_skew_ms", _MS, "Largest clock skew between validators in ms."),
+    ("isolate", "isolate_permille", _PERMILLE,
+     "Per-mille chance a replica is cut off as it decides."),
+    ("byzantine", "byzantine", click.IntRange(0, 21),
+     "Validators sending conflicting and garbage votes (<= f)."),
 )
 
 
 def _fault_options(f: Any) -> Any:
-    for name, _field, help_text in reversed(_FAULT_OPTIONS):
-        f = click.option(
-            f"--{name}", type=click.IntRange(0, 100_000), default=None, help=help_text
-        )(f)
+    for name, _field, value_range, help_text in reversed(_FAULT_OPTIONS):
+        f = click.option(f"--{name}", type=value_range, default=None, help=help_text)(f)
     f = click.option(
         "--equivocate/--no-equivocate", default=None, help="Byzantine proposers equivocate."
     )(f)
@@ -94,7 +97,7 @@ def simulate(
     """Run N validators of the real consensus code over a simulated network and clock,
     one run per seed, checking safety, certificates and liveness after every step."""
     overrides: list[tuple[str, int | bool]] = []
-    for name, field_name, _help in _FAULT_OPTIONS:
+    for name, field_name, _range, _help in _FAULT_OPTIONS:
         value = fault_values.get(name.replace("-", "_"))
         if value is not None:
             overrides.append((field_name, value))
