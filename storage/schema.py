@@ -21,7 +21,9 @@ CERTIFICATE = b"c1/"  # height(8) -> CommitCertificate.encode()
 RECEIPT = b"r1/"  # height(8) index(4) -> Receipt.encode()
 TX_INDEX = b"t1/"  # tx hash(32) -> height(8) index(4)
 VALIDATORS = b"v1/"  # height(8) -> ValidatorSet.encode() of the set certifying it
-STATE_NODE = b"s2/"  # version(8) nibble count(1) nibbles(1 each) -> tree node
+# version(8) nibble count(1) nibbles(1 each) -> tree node. "z" sorts after every other
+# prefix, so each block's new nodes are the largest keys of the store.
+STATE_NODE = b"z2/"
 STATE_ROOT = b"sr1/"  # height(8) -> root ref of the state tree at that height
 STATE_STALE = b"sx1/"  # height(8) -> node keys that block replaced (u16 length + key)*
 STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast reads)
@@ -104,10 +106,10 @@ def state_node_path(nibbles: bytes) -> bytes:
 
 
 def state_node_key(nibbles: bytes, version: int) -> bytes:
-    # Version first: a block's new nodes form one contiguous key range above all older
-    # ones, so LevelDB moves them down its levels mostly without rewriting them (keyed
-    # path first, every block's nodes were spread over the whole range and compaction
-    # rewrote each about ten times per level).
+    # Version first, under the last prefix: a block's new nodes form one key range above
+    # every other key, so LevelDB moves them down its levels mostly without rewriting
+    # them (keyed path first, every block's nodes were spread over the whole range and
+    # compaction rewrote each about ten times per level).
     return STATE_NODE + _U64.pack(version) + _LENGTH_BYTES[len(nibbles)] + nibbles
 
 
