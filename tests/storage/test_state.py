@@ -417,3 +417,37 @@ class OverlayMachine(RuleBasedStateMachine):
 
 TestOverlayMachine = OverlayMachine.TestCase
 TestOverlayMachine.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+
+
+@given(st.randoms(), st.integers(min_value=1, max_value=60))
+@settings(max_examples=25, deadline=None)
+def test_read_then_write_blocks_on_a_deep_tree_match_the_reference(
+    rnd: random.Random, writes: int
+) -> None:
+    # 2,000 keys make a tree three levels deep, so the one-key descent reaches leaves
+    # whose old value the overlay read (and some it did not read, or that are absent).
+    model = {b"acct/%d" % i: b"%d" % i for i in range(2_000)}
+    store = new_store(keep_heights=2)
+    first = store.overlay()
+    for k, v in model.items():
+        first.set(k, v)
+    commit(store, first)
+    for _ in range(3):
+        overlay = store.overlay()
+        for _ in range(writes):
+            key = b"acct/%d" % rnd.randrange(2_100)
+            if rnd.random() < 0.8:
+                assert overlay.get(key) == model.get(key)
+            value = rnd.choice([model.get(key) or b"new", b"v%d" % rnd.randrange(9), None])
+            if value is None:
+                overlay.delete(key)
+                model.pop(key, None)
+            else:
+                overlay.set(key, value)
+                model[key] = value
+        assert overlay.root() == state_root_of(model.items())
+        commit(store, overlay)
+        assert store.root == state_root_of(model.items())
+        key = rnd.choice(sorted(model))
+        value, proof = store.prove(key)
+        assert value == model[key] and proof.verify(store.root, key, value)
