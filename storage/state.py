@@ -14,9 +14,11 @@ A 16-ary node costs one 513-byte hash per level (about 5 levels at 1M keys), whi
 what keeps updates fast in Python; the price is proofs of up to 15 sibling hashes per
 level (about 2.4 KB at 1M keys).
 
-Storage. Nodes are immutable and keyed by (nibble path, version): a block at height h
+Storage. Nodes are immutable and keyed by (version, nibble path): a block at height h
 writes new nodes with version h and never overwrites, so the tree of every kept height
-stays readable (``prove(key, height)``). A replaced node is listed in one stale record
+stays readable (``prove(key, height)``). Version first, under the store's last prefix,
+makes each block's nodes one key range above all others, which LevelDB moves down its
+levels without merging (schema.state_node_key). A replaced node is listed in one stale record
 under the height that replaced it; once that height is ``keep_heights`` behind the head
 the listed nodes are deleted, so the trees of the last ``keep_heights`` + 1 heights are
 provable (DEFAULT_KEEP_HEIGHTS = 256; None keeps every height). Decoded internal nodes of
