@@ -22,8 +22,10 @@ EXT_BIGINT = 1
 MAX_BIGINT_BYTES = 33  # enough for any 256-bit signed or unsigned integer
 MAX_DEPTH = 32
 DEFAULT_MAX_SIZE = 1 << 20
-_MIN_NATIVE = -(1 << 63)
-_MAX_NATIVE = (1 << 64) - 1
+MIN_NATIVE_INT = -(1 << 63)  # integers msgpack encodes natively; others are ext type 1
+MAX_NATIVE_INT = (1 << 64) - 1
+_MIN_NATIVE = MIN_NATIVE_INT
+_MAX_NATIVE = MAX_NATIVE_INT
 
 
 class EncodeError(ValueError):
@@ -52,15 +54,35 @@ def canonical(value: Any, depth: int = 0) -> Any:
             return value
         return _bigint_to_ext(value)
     if t is list or t is tuple:
-        return [canonical(v, depth + 1) for v in value]
+        out = []
+        for v in value:
+            # Scalars are the common case: take them without a call of their own.
+            tv = type(v)
+            if tv is str or tv is bytes or tv is bool or v is None or (
+                tv is int and _MIN_NATIVE <= v <= _MAX_NATIVE
+            ):
+                out.append(v)
+            else:
+                out.append(canonical(v, depth + 1))
+        return out
     if t is dict:
-        items = []
+        keys = []
         for k in value:
             if type(k) is not str:
                 raise EncodeError("dict keys must be str")
-            items.append(k)
-        items.sort()
-        return {k: canonical(value[k], depth + 1) for k in items}
+            keys.append(k)
+        keys.sort()
+        sorted_map = {}
+        for k in keys:
+            v = value[k]
+            tv = type(v)
+            if tv is str or tv is bytes or tv is bool or v is None or (
+                tv is int and _MIN_NATIVE <= v <= _MAX_NATIVE
+            ):
+                sorted_map[k] = v
+            else:
+                sorted_map[k] = canonical(v, depth + 1)
+        return sorted_map
     raise EncodeError(f"cannot encode a value of type {t.__name__}")
 
 
@@ -72,26 +94,67 @@ def _ext_hook(code: int, data: bytes) -> int:
 
 def encode(value: Any) -> bytes:
     """The canonical bytes of a Value (lists and tuples encode alike)."""
+    if _is_plain(value, 0):
+        # Nothing canonical() would change: pack it as it stands.
+        plain: bytes = msgpack.packb(value, use_bin_type=True)
+        return plain
     out: bytes = msgpack.packb(canonical(value), use_bin_type=True)
     return out
 
 
-def _check_types(value: Any, depth: int) -> None:
-    # msgpack already gives exact types; only floats and odd objects need refusing here,
-    # and the depth bound keeps a hostile nesting from exhausting the stack.
+def _is_plain(value: Any, depth: int) -> bool:
+    """True if ``value`` holds only scalars, 64-bit integers, lists and tuples: then
+    msgpack packs it canonically as it is. False if it holds a dict, a big integer or
+    anything canonical() must judge (it raises EncodeError for what is not a Value)."""
+    if depth > MAX_DEPTH:
+        return False
+    for v in value if type(value) is list or type(value) is tuple else (value,):
+        t = type(v)
+        if t is str or t is bytes or t is bool or v is None:
+            continue
+        if t is int:
+            if not _MIN_NATIVE <= v <= _MAX_NATIVE:
+                return False
+        elif t is list or t is tuple:
+            if not _is_plain(v, depth + 1):
+                return False
+        else:
+            return False
+    return True
+
+
+def _check_types(value: Any, depth: int) -> bool:
+    """Refuse what msgpack decodes but a Value may not hold (floats, odd objects), within
+    the depth bound that keeps a hostile nesting from exhausting the stack. True if the
+    value holds a dict or an integer beyond 64 bits, the only things ``canonical`` changes
+    (so without them the value re-encodes as it is)."""
     if depth > MAX_DEPTH:
         raise DecodeError("value nested too deeply")
     t = type(value)
     if t is list:
+        special = False
         for v in value:
-            _check_types(v, depth + 1)
-    elif t is dict:
+            tv = type(v)
+            if tv is str or tv is bytes or tv is bool or v is None:
+                continue
+            if tv is int:
+                if not _MIN_NATIVE <= v <= _MAX_NATIVE:
+                    special = True
+                continue
+            if _check_types(v, depth + 1):
+                special = True
+        return special
+    if t is dict:
         for k, v in value.items():
             if type(k) is not str:
                 raise DecodeError("dict keys must be str")
             _check_types(v, depth + 1)
-    elif not (t is str or t is bytes or t is int or t is bool or value is None):
+        return True
+    if t is int:
+        return not _MIN_NATIVE <= value <= _MAX_NATIVE
+    if not (t is str or t is bytes or t is bool or value is None):
         raise DecodeError(f"unsupported type {t.__name__}")
+    return False
 
 
 def decode(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Any:
@@ -113,8 +176,8 @@ def decode(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> Any:
             use_list=True,
             ext_hook=_ext_hook,
         )
-        _check_types(value, 0)
-        if msgpack.packb(canonical(value), use_bin_type=True) != data:
+        plain = not _check_types(value, 0)
+        if msgpack.packb(value if plain else canonical(value), use_bin_type=True) != data:
             raise DecodeError("not the canonical encoding")
     except DecodeError:
         raise

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+import msgpack
+
 from core import codec
 from core.codec import Value
 from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, address_of, verify
@@ -179,7 +181,17 @@ class SignedTx(Record):
     @classmethod
     def from_value(cls, v: Any) -> SignedTx:
         f = read_record(v, TAG_SIGNED_TX, 2, "SignedTx")
-        return cls(Tx.from_value(f[1]), read_bytes(f[2], "signature", SIGNATURE_SIZE))
+        tx = Tx.from_value(f[1])
+        stx = cls(tx, read_bytes(f[2], "signature", SIGNATURE_SIZE))
+        if _plain_args(tx.args):
+            # Every field is then encoded as it stands (no dict to sort, no big int), so
+            # msgpack's C packer gives the canonical bytes: a tx decoded inside a block or
+            # a gossip frame gets its encoding and hash without a Python re-encode.
+            tx_bytes: bytes = msgpack.packb(f[1], use_bin_type=True)
+            tx.__dict__["encoded"] = tx_bytes
+            # [TAG_SIGNED_TX, tx, signature]: fixarray of 3, fixint tag, the tx, bin8 of 64.
+            stx.__dict__["encoded"] = _SIGNED_TX_PREFIX + tx_bytes + _SIGNATURE_PREFIX + stx.signature
+        return stx
 
     @property
     def hash(self) -> bytes:
@@ -193,6 +205,31 @@ class SignedTx(Record):
         """Stateless checks including the signature (expensive: do it once per node)."""
         self.tx.validate_basic()
         self.verify_signature()
+
+
+_SIGNED_TX_PREFIX = bytes([0x93, TAG_SIGNED_TX])
+_SIGNATURE_PREFIX = bytes([0xC4, SIGNATURE_SIZE])
+_BLOCK_PREFIX = bytes([0x93, TAG_BLOCK])
+
+
+def _plain_args(args: tuple[Value, ...]) -> bool:
+    """True if every argument encodes as it stands: scalars, integers within 64 bits."""
+    for a in args:
+        if type(a) is int:
+            if not codec.MIN_NATIVE_INT <= a <= codec.MAX_NATIVE_INT:
+                return False
+        elif not (type(a) is str or type(a) is bytes or type(a) is bool or a is None):
+            return False
+    return True
+
+
+def _array_header(n: int) -> bytes:
+    """msgpack's header of an array of ``n`` items (fixarray, array 16 or array 32)."""
+    if n < 16:
+        return bytes([0x90 | n])
+    if n < 1 << 16:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
 
 
 # --- events and receipts ---------------------------------------------------------------
@@ -430,6 +467,13 @@ class Block(Record):
 
     def to_value(self) -> list[Any]:
         return [TAG_BLOCK, self.header.to_value(), [t.to_value() for t in self.txs]]
+
+    @functools.cached_property
+    def encoded(self) -> bytes:
+        # The canonical encoding of a list is its header and its items' encodings in a
+        # row, so a block is its txs' (cached) encodings joined: no walk over every field.
+        return b"".join((_BLOCK_PREFIX, self.header.encoded, _array_header(len(self.txs)),
+                         *(t.encoded for t in self.txs)))
 
     @classmethod
     def from_value(cls, v: Any) -> Block:
