@@ -694,7 +694,7 @@ class Node:
             if synced:
                 # Sync commits outside any replica step, so the replica can follow the
                 # store at once: it resumes consensus at the next height.
-                self._apply(self.replica.on_synced(height, now_ms(), self._last_commit()))
+                self._apply(self.replica.on_synced(height, now_ms(), (block, certificate)))
 
     def _drop_unadmitted_peers(self) -> None:
         """The validator set changed: links of keys no longer admitted are closed (the
