@@ -1,7 +1,7 @@
 """`hkchain bench`: load a network with pre-signed txs and report what it sustained.
 
 The command only parses options, draws the progress bar and prints the report (a table
-for people, JSON with --json); the engine is node/bench.py. It exits with status 1 when
+for people, JSON with --json); the engine is tools/bench.py. It exits with status 1 when
 the consistency checks fail (a tx lost or committed twice, nodes that disagree).
 """
 
@@ -18,7 +18,7 @@ from rich.table import Table
 
 from cli.common import console, default_key_file, friendly_errors
 from core.types import MAX_BLOCK_TXS
-from node.bench import (
+from tools.bench import (
     DEFAULT_BATCH_TXS,
     DEFAULT_SENDERS,
     DEFAULT_WINDOW_TXS,
@@ -40,7 +40,7 @@ from node.bench import (
 
 
 class _Bar:
-    """node.bench.ProgressSink drawn with rich on stderr (stdout stays clean for --json)."""
+    """tools.bench.ProgressSink drawn with rich on stderr (stdout stays clean for --json)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress

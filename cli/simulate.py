@@ -1,4 +1,4 @@
-"""`hkchain simulate`: run the consensus simulator over many seeds (see node/simulator.py).
+"""`hkchain simulate`: run the consensus simulator over many seeds (see tools/simulator.py).
 
 Fault options left out are drawn from each seed; the ones given are fixed for every run.
 A violation prints its seed and the exact command that replays it, and the exit status
@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from node.simulator import (
+from tools.simulator import (
     NO_FAULTS,
     SimulationOptions,
     SimulationResult,

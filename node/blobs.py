@@ -40,7 +40,7 @@ from p2p.messages import Blob, BlobRequest
 from p2p.network import Network, Peer, TokenBucket
 
 if TYPE_CHECKING:
-    from node.service import Node
+    from node.api import QueryRunner
     from p2p.messages import Frame
 
 log = logging.getLogger("hkchain.blobs")
@@ -516,10 +516,11 @@ REPLICATED_CONTRACTS = ("culture", "notices")
 MAX_SCAN_WORKS = 4096
 
 
-def open_blob_service(node: Node) -> BlobService:
-    """The blob service of ``node``: files under its data dir, replicating registered
-    culture works (and notice documents) over its p2p network."""
-    store = BlobStore(node.config.data_path(node.home) / BLOBS_DIR)
+def open_blob_service(data_dir: Path, network: Network, node: QueryRunner) -> BlobService:
+    """The blob service of a node: files under its ``data_dir``, replicating registered
+    culture works (and notice documents) over its p2p ``network``; ``node`` answers the
+    contract views that list registered works."""
+    store = BlobStore(data_dir / BLOBS_DIR)
 
     scanned_upto = 0  # works below this id were looked at (all of them once per start)
 
@@ -539,4 +540,4 @@ def open_blob_service(node: Node) -> BlobService:
         scanned_upto = count
         return out
 
-    return BlobService(store, node.network, contracts=REPLICATED_CONTRACTS, registered=registered)
+    return BlobService(store, network, contracts=REPLICATED_CONTRACTS, registered=registered)

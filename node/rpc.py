@@ -25,7 +25,7 @@ from core.crypto import parse_address
 from core.errors import AddressError, ChainError, DecodeError, ValidationError
 from core.hashing import HASH_SIZE
 from core.types import TAG_SIGNED_TX, SignedTx
-from node.blobs import add_blob_routes, blob_openapi_paths
+from node.blobs import BlobService, add_blob_routes, blob_openapi_paths
 from node.config import RpcConfig
 from node.events import Subscription
 from node.render import (
@@ -37,7 +37,7 @@ from p2p.network import TokenBucket
 from vm.api import QueryError
 
 if TYPE_CHECKING:
-    from node.service import Node
+    from node.api import NodeApi
 
 log = logging.getLogger("hkchain.rpc")
 
@@ -85,8 +85,9 @@ def _parse_height(text: str | None, what: str = "height") -> int:
 
 
 class RpcServer:
-    def __init__(self, node: Node, config: RpcConfig) -> None:
+    def __init__(self, node: NodeApi, blobs: BlobService, config: RpcConfig) -> None:
         self.node = node
+        self.blobs = blobs
         self.config = config
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._runner: web.AppRunner | None = None
@@ -111,7 +112,7 @@ class RpcServer:
         r.add_get("/v1/ws", self.websocket)
         r.add_get("/metrics", self.get_metrics)
         r.add_get("/openapi.json", self.get_openapi)
-        add_blob_routes(r, self.node.blobs)
+        add_blob_routes(r, self.blobs)
         return app
 
     async def start(self) -> None:

@@ -341,8 +341,8 @@ class Node:
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
-        self.blobs = open_blob_service(self)  # culture works by hash, replicated (node/blobs.py)
-        self.rpc = RpcServer(self, config.rpc)
+        self.blobs = open_blob_service(config.data_path(home), self.network, self)  # culture works by hash, replicated (node/blobs.py)
+        self.rpc = RpcServer(self, self.blobs, config.rpc)
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)

@@ -1,4 +1,4 @@
-"""The wallet-based client that seeds a demo community (node/demo.py's ``DemoChain``), and
+"""The wallet-based client that seeds a demo community (tools/demo.py's ``DemoChain``), and
 ``seed_and_print``, which `hkchain localnet --demo` runs once the nodes answer."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from cli.common import console
 from cli.wallet import RpcClient, Wallet, run
 from core.codec import Value
 from core.crypto import PrivateKey
-from node.demo import seed_demo, summary
 from node.home import LocalNetwork
+from tools.demo import seed_demo, summary
 
 DEMO_GAS_LIMIT = 100_000  # the heaviest application call takes about 15,000
 COMMIT_TIMEOUT_MS = 60_000

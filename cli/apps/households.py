@@ -1,7 +1,7 @@
 """`hkchain households …`: the owner-household register, with personal data kept off chain.
 
 ``register`` computes the identity commitment locally, seals the resident's data to the
-committee member's key in the committee's local register (node/privacy.py), writes the
+committee member's key in the committee's local register (privacy/register.py), writes the
 resident's card, and puts only the commitment, unit and area on chain. ``prove`` and
 ``verify`` let a resident show a verifier of their choice that their data matches the
 on-chain commitment, signed with the household's key over the verifier's challenge.
@@ -31,7 +31,7 @@ from cli.apps.base import (
 )
 from cli.common import DEFAULT_LOCALNET_HOME, load_key, print_json, print_pairs
 from core.crypto import PUBLIC_KEY_SIZE
-from node.privacy import (
+from privacy.register import (
     CommitmentProof,
     HouseholdCard,
     HouseholdIdentity,

@@ -36,10 +36,9 @@ from cli.wallet import RpcClient, run
 from core.codec import Value
 from core.crypto import PrivateKey
 from node.config import NodeConfig
-from node.demo import demo_plaintexts
 from node.home import LocalNetwork, default_genesis_template, init_network
 from node.localnet import Supervisor
-from node.privacy import PrivacyStore
+from privacy.register import PrivacyStore
 from storage.leveldb import LevelDBStore
 from tests.e2e.harness import (
     E2E_MAX_VIEW_TIMEOUT_MS,
@@ -48,6 +47,7 @@ from tests.e2e.harness import (
     free_base_port,
     running,
 )
+from tools.demo import demo_plaintexts
 
 pytestmark = pytest.mark.slow
 

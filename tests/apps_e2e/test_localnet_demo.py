@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from node.demo import RESIDENTS
 from tests.e2e.harness import free_base_port
+from tools.demo import RESIDENTS
 
 pytestmark = pytest.mark.slow
 

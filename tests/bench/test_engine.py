@@ -10,7 +10,7 @@ import pytest
 
 from core.crypto import PrivateKey
 from core.types import SignedTx
-from node.bench import (
+from tools.bench import (
     BenchConfig,
     BenchError,
     BenchReport,

@@ -109,7 +109,7 @@ def test_an_unreachable_node_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 def test_prove_then_verify_offline_parts(tmp_path: Path) -> None:
     """prove writes a proof that only the verifier's key opens (the chain check needs a node)."""
-    from node.privacy import HouseholdCard, HouseholdIdentity
+    from privacy.register import HouseholdCard, HouseholdIdentity
 
     resident = PrivateKey.generate()
     verifier = PrivateKey.generate()

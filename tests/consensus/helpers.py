@@ -9,7 +9,7 @@ from consensus.api import Message, Output
 from consensus.replica import Replica, ReplicaConfig
 from core.crypto import PrivateKey
 from core.types import Block, CommitCertificate, Validator, ValidatorSet
-from node.simulator_app import MemoryVoteLog, ToyApplication
+from tools.simulator_app import MemoryVoteLog, ToyApplication
 
 CHAIN_ID = "hkchain-test"
 KEYS = [PrivateKey.from_seed_text(f"consensus-test-{i}") for i in range(4)]

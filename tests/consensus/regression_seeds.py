@@ -4,7 +4,7 @@ Add a line whenever `hkchain simulate` reports a violation; never remove one."""
 
 from __future__ import annotations
 
-from node.simulator import FaultRates
+from tools.simulator import FaultRates
 
 # (seed, validators, heights, fault rates, what it found)
 REGRESSION_SEEDS: list[tuple[int, int, int, FaultRates, str]] = [

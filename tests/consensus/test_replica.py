@@ -8,7 +8,6 @@ from consensus.messages import Commit, NewView, Prepare, PrePrepare, ViewChange
 from consensus.replica import Replica
 from core.crypto import PrivateKey
 from core.types import VOTE_COMMIT, VOTE_PREPARE, Vote
-from node.simulator_app import MemoryVoteLog
 from tests.consensus.helpers import (
     CHAIN_ID,
     CONFIG,
@@ -19,6 +18,7 @@ from tests.consensus.helpers import (
     key_of_proposer,
     new_app,
 )
+from tools.simulator_app import MemoryVoteLog
 
 
 def index_of(key: PrivateKey) -> int:

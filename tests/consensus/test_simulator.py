@@ -9,12 +9,13 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import node.simulator as simulator
+import tools.simulator as simulator
 from cli.simulate import simulate
 from consensus.messages import ViewChange
 from consensus.replica import Replica
 from core.types import Block
-from node.simulator import (
+from tests.consensus.regression_seeds import REGRESSION_SEEDS
+from tools.simulator import (
     NO_FAULTS,
     FaultRates,
     SimulationOptions,
@@ -22,7 +23,6 @@ from node.simulator import (
     run_campaign,
     run_simulation,
 )
-from tests.consensus.regression_seeds import REGRESSION_SEEDS
 
 
 class NewViewIgnoresPreparedReplica(Replica):

@@ -30,7 +30,7 @@ from consensus.verifier import SignatureVerifier
 from core.crypto import PrivateKey
 from core.errors import DecodeError
 from core.types import Block, CommitCertificate, Validator, ValidatorSet, Vote
-from node.simulator_app import MemoryVoteLog, ToyApplication
+from tools.simulator_app import MemoryVoteLog, ToyApplication
 
 CHAIN_ID = "hkchain-sim"
 MAX_EVENTS_PER_RUN = 20_000_000

@@ -25,7 +25,7 @@ from core.codec import Value
 from core.crypto import PrivateKey
 from core.errors import ChainError
 from node.home import LocalNetwork
-from node.privacy import HouseholdCard, HouseholdIdentity, PrivacyStore
+from privacy.register import HouseholdCard, HouseholdIdentity, PrivacyStore
 
 DEMO_DIR = "demo"
 MANIFEST_FILE = "community.json"

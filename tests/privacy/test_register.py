@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from core import codec
 from core.crypto import PrivateKey
-from node.privacy import (
+from privacy.register import (
     SALT_SIZE,
     CommitmentProof,
     HouseholdCard,

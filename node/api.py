@@ -1,0 +1,60 @@
+"""What the RPC server and the blob service need of a running node, as one Protocol.
+
+``node/service.py`` builds the RPC server and the blob service and hands itself to them;
+they depend on these narrow interfaces instead of on ``Node``, so the import graph of node/
+has no circle (service → rpc → blobs, and none of them back to service).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.errors import ChainError
+from core.types import SignedTx
+from storage.api import ChainStore
+
+if TYPE_CHECKING:
+    from node.events import EventHub
+    from node.metrics import Metrics
+
+
+class QueryRunner(Protocol):
+    """Read-only contract calls against the latest committed state."""
+
+    def query(self, contract: str, method: str, args: list[Any]) -> tuple[Any, int]:
+        """Run ``contract.method(*args)`` as a view; the result and the height it read."""
+        ...
+
+
+class NodeApi(QueryRunner, Protocol):
+    """The running node as the RPC server sees it."""
+
+    @property
+    def store(self) -> ChainStore: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def events(self) -> EventHub: ...
+
+    def status(self) -> dict[str, Any]:
+        """Height, head hash, state root, validators, peers: the `GET /v1/status` body."""
+        ...
+
+    def tx_status(self, tx_hash: bytes) -> dict[str, Any]:
+        """Where a tx stands: pending in the mempool, committed with its receipt, or unknown."""
+        ...
+
+    def account(self, address: str) -> dict[str, Any]:
+        """Balance and next nonce of ``address`` at the latest committed height."""
+        ...
+
+    def refresh_metrics(self) -> None:
+        """Bring gauges (height, peers, mempool size) up to date before a scrape."""
+        ...
+
+    async def submit(self, items: Sequence[SignedTx | ChainError]) -> list[bytes | ChainError]:
+        """Admit decoded txs to the mempool; per item its hash or the refusal."""
+        ...
