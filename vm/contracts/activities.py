@@ -178,3 +178,50 @@ def count() -> int:
 @view
 def params() -> dict:
     return {"attendance_reward": load("p:attendance_reward")}
+
+
+# --- lists (docs/APPLICATIONS.md "Lists"): newest first, paged by id ------------------
+
+MAX_PAGE = 50
+MAX_SCAN = 256
+
+
+def _page_start(cursor: int, limit: int, top: int) -> int:
+    # The first id a page looks at: the newest for cursor 0, else the one below cursor.
+    if type_name(cursor) != "int" or cursor < 0:
+        raise Error("cursor: an int >= 0 (0 = from the newest)", "bad_arg")
+    if type_name(limit) != "int" or limit < 1 or limit > MAX_PAGE:
+        raise Error("limit: an int 1..50", "bad_arg")
+    if cursor == 0 or cursor > top:
+        return top
+    return cursor - 1
+
+
+def _filter_arg(v, name: str, allowed) -> None:
+    if type_name(v) != "str" or len(v) > 64:
+        raise Error(name + ": a str (\"\" = any)", "bad_arg")
+    if allowed is not None and v != "" and v not in allowed:
+        raise Error(name + ": one of " + ", ".join(list(allowed)), "bad_arg")
+
+
+ACTIVITY_STATUSES = ("upcoming", "past")
+
+
+@view
+def activities(status: str, organiser: str, cursor: int, limit: int) -> dict:
+    """Activities newest first: "upcoming" (not started at the head block's time) or
+    "past", of one organiser or of all."""
+    _filter_arg(status, "status", ACTIVITY_STATUSES)
+    _filter_arg(organiser, "organiser", None)
+    i = _page_start(cursor, limit, load("count", 0))
+    items = []
+    scanned = 0
+    while i >= 1 and len(items) < limit and scanned < MAX_SCAN:
+        a = load("a:" + str(i))
+        scanned += 1
+        if a is not None and (organiser == "" or a["organiser"] == organiser):
+            started = a["start_time"] <= block_time
+            if status == "" or (status == "past") == started:
+                items.append(a)
+        i -= 1
+    return {"items": items, "next": i + 1 if i >= 1 else 0}

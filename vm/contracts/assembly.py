@@ -189,3 +189,47 @@ def by_pid(pid: int) -> int:
 @view
 def params() -> dict:
     return {"min_cosigners": load("p:min_cosigners")}
+
+
+# --- lists (docs/APPLICATIONS.md "Lists"): newest first, paged by id ------------------
+
+MAX_PAGE = 50
+MAX_SCAN = 256
+
+
+def _page_start(cursor: int, limit: int, top: int) -> int:
+    # The first id a page looks at: the newest for cursor 0, else the one below cursor.
+    if type_name(cursor) != "int" or cursor < 0:
+        raise Error("cursor: an int >= 0 (0 = from the newest)", "bad_arg")
+    if type_name(limit) != "int" or limit < 1 or limit > MAX_PAGE:
+        raise Error("limit: an int 1..50", "bad_arg")
+    if cursor == 0 or cursor > top:
+        return top
+    return cursor - 1
+
+
+def _filter_arg(v, name: str, allowed) -> None:
+    if type_name(v) != "str" or len(v) > 64:
+        raise Error(name + ": a str (\"\" = any)", "bad_arg")
+    if allowed is not None and v != "" and v not in allowed:
+        raise Error(name + ": one of " + ", ".join(list(allowed)), "bad_arg")
+
+
+DRAFT_STATUSES = ("drafting", "voting", "passed", "rejected")
+
+
+@view
+def drafts(status: str, cursor: int, limit: int) -> dict:
+    """Drafts newest first, filtered by status; each with its number of comments."""
+    _filter_arg(status, "status", DRAFT_STATUSES)
+    i = _page_start(cursor, limit, load("next_id", 1) - 1)
+    items = []
+    scanned = 0
+    while i >= 1 and len(items) < limit and scanned < MAX_SCAN:
+        d = load("d:" + str(i))
+        scanned += 1
+        if d is not None and (status == "" or d["status"] == status):
+            d["comments"] = len(load("cm:" + str(i), []))
+            items.append(d)
+        i -= 1
+    return {"items": items, "next": i + 1 if i >= 1 else 0}

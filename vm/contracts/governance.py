@@ -306,3 +306,46 @@ def tally(pid: int) -> dict:
                 "yes_owners": t[3], "no_area_dm2": t[4], "no_owners": t[5],
                 "total_area_dm2": p["total_area"], "total_owners": p["total_owners"]}
     return {"yes": t[0], "no": t[1], "validators": len(p["validators"])}
+
+
+# --- lists (docs/APPLICATIONS.md "Lists"): newest first, paged by id ------------------
+
+MAX_PAGE = 50
+MAX_SCAN = 256
+
+
+def _page_start(cursor: int, limit: int, top: int) -> int:
+    # The first id a page looks at: the newest for cursor 0, else the one below cursor.
+    if type_name(cursor) != "int" or cursor < 0:
+        raise Error("cursor: an int >= 0 (0 = from the newest)", "bad_arg")
+    if type_name(limit) != "int" or limit < 1 or limit > MAX_PAGE:
+        raise Error("limit: an int 1..50", "bad_arg")
+    if cursor == 0 or cursor > top:
+        return top
+    return cursor - 1
+
+
+def _filter_arg(v, name: str, allowed) -> None:
+    if type_name(v) != "str" or len(v) > 64:
+        raise Error(name + ": a str (\"\" = any)", "bad_arg")
+    if allowed is not None and v != "" and v not in allowed:
+        raise Error(name + ": one of " + ", ".join(list(allowed)), "bad_arg")
+
+
+PROPOSAL_STATUSES = ("open", "passed", "rejected", "failed")
+
+
+@view
+def proposals(status: str, cursor: int, limit: int) -> dict:
+    """Proposals newest first, filtered by status."""
+    _filter_arg(status, "status", PROPOSAL_STATUSES)
+    i = _page_start(cursor, limit, load("next_id", 1) - 1)
+    items = []
+    scanned = 0
+    while i >= 1 and len(items) < limit and scanned < MAX_SCAN:
+        p = load("p:" + str(i))
+        scanned += 1
+        if p is not None and (status == "" or p["status"] == status):
+            items.append(p)
+        i -= 1
+    return {"items": items, "next": i + 1 if i >= 1 else 0}

@@ -368,3 +368,78 @@ def my_rating(period: str, household: str) -> int:
 @view
 def is_confirmer(address: str) -> bool:
     return has("c:" + _k(address))
+
+
+# --- lists (docs/APPLICATIONS.md "Lists"): newest first, paged by id ------------------
+
+MAX_PAGE = 50
+MAX_SCAN = 256
+
+
+def _page_start(cursor: int, limit: int, top: int) -> int:
+    # The first id a page looks at: the newest for cursor 0, else the one below cursor.
+    if type_name(cursor) != "int" or cursor < 0:
+        raise Error("cursor: an int >= 0 (0 = from the newest)", "bad_arg")
+    if type_name(limit) != "int" or limit < 1 or limit > MAX_PAGE:
+        raise Error("limit: an int 1..50", "bad_arg")
+    if cursor == 0 or cursor > top:
+        return top
+    return cursor - 1
+
+
+def _filter_arg(v, name: str, allowed) -> None:
+    if type_name(v) != "str" or len(v) > 64:
+        raise Error(name + ": a str (\"\" = any)", "bad_arg")
+    if allowed is not None and v != "" and v not in allowed:
+        raise Error(name + ": one of " + ", ".join(list(allowed)), "bad_arg")
+
+
+BILL_STATUSES = ("unpaid", "paid")
+
+
+@view
+def bills(household: str, status: str, period: str, cursor: int, limit: int) -> dict:
+    """Bills newest first: of one household ("" = every household), filtered by status
+    and period."""
+    _filter_arg(household, "household", None)
+    _filter_arg(status, "status", BILL_STATUSES)
+    _filter_arg(period, "period", None)
+    top = load("next_bill", 1) - 1
+    start = _page_start(cursor, limit, top)
+    items = []
+    scanned = 0
+    if household == "":
+        i = start
+        while i >= 1 and len(items) < limit and scanned < MAX_SCAN:
+            b = load("bill:" + str(i))
+            scanned += 1
+            if b is not None and (status == "" or b["status"] == status) \
+                    and (period == "" or b["period"] == period):
+                items.append(b)
+            i -= 1
+        return {"items": items, "next": i + 1 if i >= 1 else 0}
+    # One household: walk its own index (ascending ids) from the end.
+    ids = load("bh:" + household, [])
+    j = len(ids) - 1
+    while j >= 0 and ids[j] > start:
+        j -= 1
+    while j >= 0 and len(items) < limit and scanned < MAX_SCAN:
+        b = load("bill:" + str(ids[j]))
+        scanned += 1
+        if (status == "" or b["status"] == status) and (period == "" or b["period"] == period):
+            items.append(b)
+        j -= 1
+    return {"items": items, "next": ids[j + 1] if j >= 0 else 0}
+
+
+@view
+def contracts(cursor: int, limit: int) -> dict:
+    """Service contracts, newest first."""
+    i = _page_start(cursor, limit, load("next_contract", 1) - 1)
+    items = []
+    while i >= 1 and len(items) < limit:
+        c = load("sc:" + str(i))
+        if c is not None:
+            items.append(c)
+        i -= 1
+    return {"items": items, "next": i + 1 if i >= 1 else 0}

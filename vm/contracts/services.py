@@ -321,3 +321,52 @@ def provider_of(address: str) -> dict:
 @view
 def params() -> dict:
     return {"timeout_s": load("p:timeout_s")}
+
+
+# --- lists (docs/APPLICATIONS.md "Lists"): newest first, paged by id ------------------
+
+MAX_PAGE = 50
+MAX_SCAN = 256
+
+
+def _page_start(cursor: int, limit: int, top: int) -> int:
+    # The first id a page looks at: the newest for cursor 0, else the one below cursor.
+    if type_name(cursor) != "int" or cursor < 0:
+        raise Error("cursor: an int >= 0 (0 = from the newest)", "bad_arg")
+    if type_name(limit) != "int" or limit < 1 or limit > MAX_PAGE:
+        raise Error("limit: an int 1..50", "bad_arg")
+    if cursor == 0 or cursor > top:
+        return top
+    return cursor - 1
+
+
+def _filter_arg(v, name: str, allowed) -> None:
+    if type_name(v) != "str" or len(v) > 64:
+        raise Error(name + ": a str (\"\" = any)", "bad_arg")
+    if allowed is not None and v != "" and v not in allowed:
+        raise Error(name + ": one of " + ", ".join(list(allowed)), "bad_arg")
+
+
+STATUSES = ("open", "accepted", "completed", "cancelled", "refunded", "disputed", "decided")
+
+
+@view
+def requests(status: str, category: str, party: str, cursor: int, limit: int) -> dict:
+    """Requests newest first, filtered by status, category and party (requester or
+    provider); each with its number of offers."""
+    _filter_arg(status, "status", STATUSES)
+    _filter_arg(category, "category", None)
+    _filter_arg(party, "party", None)
+    i = _page_start(cursor, limit, load("next_id", 1) - 1)
+    items = []
+    scanned = 0
+    while i >= 1 and len(items) < limit and scanned < MAX_SCAN:
+        r = load("rq:" + str(i))
+        scanned += 1
+        if r is not None and (status == "" or r["status"] == status) \
+                and (category == "" or r["category"] == category) \
+                and (party == "" or r["requester"] == party or r["provider"] == party):
+            r["offers"] = len(load("of:" + str(i), []))
+            items.append(r)
+        i -= 1
+    return {"items": items, "next": i + 1 if i >= 1 else 0}
