@@ -94,8 +94,14 @@ def node_ports(index: int, base_port: int = DEFAULT_BASE_PORT) -> tuple[int, int
 
 
 def default_genesis_template() -> Path:
-    """The repository's genesis.json (the default local network)."""
-    return Path(__file__).resolve().parent.parent / GENESIS_FILE
+    """The default local network's genesis: the repository's top-level genesis.json.
+
+    An installed wheel carries a copy as ``node/genesis.json`` (setup.py copies it at
+    build time); a source checkout or editable install reads the top-level file itself.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / GENESIS_FILE
+    return packaged if packaged.is_file() else here.parent / GENESIS_FILE
 
 
 def init_network(
