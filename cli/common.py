@@ -137,7 +137,7 @@ def friendly_errors(f: Callable[P, R]) -> Callable[P, R]:
 
 
 def print_json(doc: Any) -> None:
-    click.echo(json.dumps(value_to_json(doc), indent=2, sort_keys=True))
+    click.echo(json.dumps(value_to_json(doc), indent=2, sort_keys=True, ensure_ascii=False))
 
 
 def print_pairs(title: str, pairs: Sequence[tuple[str, Any]]) -> None:
@@ -165,5 +165,5 @@ def format_value(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, dict | list):
-        return json.dumps(value_to_json(value), sort_keys=True)
+        return json.dumps(value_to_json(value), sort_keys=True, ensure_ascii=False)
     return str(value)

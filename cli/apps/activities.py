@@ -9,6 +9,9 @@ from cli.apps.base import (
     TxOptions,
     address_arg,
     display,
+    fetch_list,
+    list_out,
+    page_options,
     points,
     query,
     report,
@@ -31,12 +34,12 @@ def activities() -> None:
 @activities.command("propose")
 @click.option("--kind", required=True, type=click.Choice(KINDS))
 @click.option("--title", required=True)
-@click.option("--start", required=True, metavar="TIME", help="Unix seconds, +2h/+3d, or 2027-01-05T19:00 (UTC).")
+@click.option("--start", required=True, metavar="TIME", help='When it starts: "2027-01-05 19:00" (Shanghai time), or +2h/+3d.')
 @click.option("--capacity", required=True, type=click.IntRange(1, 512))
 @tx_command
 def propose(kind: str, title: str, start: str, capacity: int, *, opts: TxOptions) -> None:
     """Propose an activity (committee: approved at once; residents: needs approval)."""
-    out = send(opts, "activities", "propose", [kind, title, time_arg(start), capacity])
+    out = send(opts, "activities", "propose", [kind, title, time_arg(start, "--start"), capacity])
     report(opts, out, f"Activity #{out.result} proposed", [("title", title)])
 
 
@@ -90,17 +93,23 @@ def show_activity(activity_id: int, rpc_url: str, as_json: bool) -> None:
 
 
 @activities.command("list")
-@click.option("--last", default=20, show_default=True, type=click.IntRange(1, 200))
+@click.option("--status", type=click.Choice(["upcoming", "past", "all"]), default="all", show_default=True,
+              help="Not started yet, already started, or both.")
+@click.option("--organiser", default="", metavar="ADDRESS", help="Only this organiser's activities.")
+@page_options
 @view_command
-def list_activities(last: int, rpc_url: str, as_json: bool) -> None:
-    """The newest activities."""
-    count = query(rpc_url, "activities", "count", []) or 0
-    docs = [query(rpc_url, "activities", "activity", [i]) for i in range(count, max(0, count - last), -1)]
+def list_activities(status: str, organiser: str, limit: int, cursor: int, all_pages: bool,
+                    rpc_url: str, as_json: bool) -> None:
+    """Activities, newest first."""
+    if organiser:
+        address_arg(organiser, "--organiser")
+    page = fetch_list(rpc_url, "activities", "activities", ["" if status == "all" else status, organiser],
+                      cursor=cursor, limit=limit, all_pages=all_pages)
     rows = [[d["id"], d["title"], d["kind"], display("start_time", d["start_time"]),
              f"{d['signed_up']}/{d['capacity']}", d["attended"], "yes" if d["approved"] else "no"]
-            for d in docs if isinstance(d, dict)]
-    table(as_json, f"Activities ({count} in all)",
-          ["id", "title", "kind", "starts", "signed up", "attended", "approved"], rows, raw=docs)
+            for d in page.items if isinstance(d, dict)]
+    list_out(as_json, "Activities", ["id", "title", "kind", "starts", "signed up", "attended", "approved"],
+             rows, page)
 
 
 @activities.command("participants")

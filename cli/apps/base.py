@@ -12,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import time
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from cli.common import (
     print_table,
     rpc_option,
 )
+from cli.localtime import RATE_WINDOW_BLOCKS, ChainClock, local_text, parse_local
 from cli.wallet import RpcClient, Wallet, run
 from core.codec import Value
 from core.crypto import parse_address
@@ -171,6 +171,82 @@ def table(as_json: bool, title: str, columns: Sequence[str], rows: Sequence[Sequ
     print_table(title, columns, [[short(v) if isinstance(v, str) else v for v in r] for r in rows])
 
 
+# --- lists -------------------------------------------------------------------------------
+
+PAGE_LIMIT_MAX = 50  # the contracts' MAX_PAGE
+MAX_LIST_ITEMS = 10_000  # --all stops here
+
+
+def page_options(f: F) -> F:
+    """--limit, --cursor and --all of a list command (docs/APPLICATIONS.md "Lists")."""
+    f = click.option("--all", "all_pages", is_flag=True,
+                     help="Every page, not only the first (at most 10,000 items).")(f)
+    f = click.option("--cursor", default=0, type=click.IntRange(0), show_default=True,
+                     help="Continue below this id (the 'more:' line of the previous page).")(f)
+    f = click.option("--limit", default=20, type=click.IntRange(1, 1000), show_default=True,
+                     help="How many items to show.")(f)
+    return f
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next: int  # the cursor of what follows; 0 when nothing does
+
+
+def fetch_list(rpc_url: str, contract: str, method: str, filters: Sequence[Value], *,
+               cursor: int = 0, limit: int = 20, all_pages: bool = False) -> Page:
+    """Items of a paginated view, newest first: up to ``limit`` (every one with
+    ``all_pages``), asking page after page since a filtered page may be short."""
+
+    async def go() -> Page:
+        items: list[Any] = []
+        at = cursor
+        async with RpcClient(rpc_url) as rpc:
+            while True:
+                want = min(PAGE_LIMIT_MAX, limit - len(items)) if not all_pages else PAGE_LIMIT_MAX
+                doc = await rpc.query(contract, method, [*filters, at, want])
+                if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+                    raise click.ClickException(f"{contract}.{method}: not a list page")
+                items.extend(doc["items"])
+                at = int(doc.get("next") or 0)
+                if at == 0 or len(items) >= MAX_LIST_ITEMS or (not all_pages and len(items) >= limit):
+                    return Page(items, at)
+
+    try:
+        return run(go())
+    except ChainError as exc:
+        raise click.ClickException(f"{contract}.{method}: {exc.message} [{exc.code}]") from exc
+
+
+def list_out(as_json: bool, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+             page: Page) -> None:
+    """A page as a table with a "more:" line naming the --cursor of the next one."""
+    if as_json:
+        print_json({"items": page.items, "next": page.next})
+        return
+    print_table(title, columns, [[short(v) if isinstance(v, str) else v for v in r] for r in rows])
+    if page.next:
+        click.echo(f"more: --cursor {page.next}")
+
+
+def chain_clock(rpc_url: str) -> ChainClock:
+    """The head's height and time and the recent block rate, to put local times beside
+    heights."""
+
+    async def go() -> ChainClock:
+        async with RpcClient(rpc_url) as rpc:
+            head = await rpc.block()
+            h = int(head.get("height", 0))
+            older = await rpc.block(max(1, h - RATE_WINDOW_BLOCKS)) if h > 1 else None
+            return ChainClock.from_blocks(head, older)
+
+    try:
+        return run(go())
+    except ChainError as exc:
+        raise click.ClickException(f"reading the chain's clock: {exc.message} [{exc.code}]") from exc
+
+
 # --- display -----------------------------------------------------------------------------
 
 
@@ -181,12 +257,15 @@ def short(v: Any, keep: int = 12) -> str:
     return format_value(v)
 
 
+TIME_KEYS = frozenset({"at", "featured_until", "registered_at", "issued_at", "paid_at",
+                       "accepted_at", "start_time", "end_time", "time"})
+
+
 def display(key: str, v: Any) -> Any:
-    """Domain-aware rendering: areas in m², times as UTC dates."""
+    """Domain-aware rendering: areas in m², times (unix seconds) in Shanghai time."""
     if key.endswith("area_dm2") and type(v) is int:
         return f"{area_text(v)} m²"
-    if (key.endswith("_at") or key.endswith("_time") or key == "at" or key == "featured_until") \
-            and type(v) is int and v > 1_000_000_000:
+    if (key.endswith("_at") or key.endswith("_time") or key in TIME_KEYS) and type(v) is int and v > 0:
         return time_text(v)
     return v
 
@@ -201,7 +280,8 @@ def area_text(area_dm2: int) -> str:
 
 
 def time_text(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """Unix seconds as Shanghai time (cli/localtime.py)."""
+    return local_text(seconds)
 
 
 def points(n: Any) -> str:
@@ -258,21 +338,21 @@ def hash_arg(text: str, what: str = "--doc") -> bytes:
     return hashlib.sha256(t.encode()).digest()
 
 
-def time_arg(text: str) -> int:
-    """A time: unix seconds, "+30m"/"+2h"/"+3d" from now, or an ISO date-time (UTC)."""
+def time_arg(text: str, what: str = "time") -> int:
+    """A time as typed: "2026-12-20 18:00" (Shanghai time unless a zone is given),
+    "2026-12-20", "+30m"/"+2h"/"+3d" from now, or unix seconds."""
+    return parse_local(text, what=what)
+
+
+PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+def period_arg(text: str, what: str = "--period") -> str:
+    """A billing period: a month written YYYY-MM ("2027-01")."""
     t = text.strip()
-    if t.isdigit():
-        return int(t)
-    if t.startswith("+") and len(t) > 2 and t[1:-1].isdigit() and t[-1] in "smhd":
-        mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}[t[-1]]
-        return int(time.time()) + int(t[1:-1]) * mult
-    try:
-        dt = datetime.fromisoformat(t)
-    except ValueError:
-        raise click.BadParameter("unix seconds, +30m/+2h/+3d, or 2027-01-05T19:00") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return int(dt.timestamp())
+    if not PERIOD_RE.fullmatch(t):
+        raise click.BadParameter(f"{text!r} is not a month: write YYYY-MM, e.g. 2027-01", param_hint=what)
+    return t
 
 
 def pid_of(outcome: CallOutcome, event: str = "ProposalCreated") -> int | None:

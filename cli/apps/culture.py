@@ -19,13 +19,15 @@ from cli.apps.base import (
     TxOptions,
     address_arg,
     display,
+    fetch_list,
     hash_arg,
+    list_out,
+    page_options,
     points,
     query,
     report,
     send,
     show,
-    table,
     tx_command,
     view_command,
     who,
@@ -145,16 +147,17 @@ def work(work_id: int, rpc_url: str, as_json: bool) -> None:
 
 
 @culture.command("works")
-@click.option("--last", default=20, show_default=True, type=click.IntRange(1, 200))
+@click.option("--creator", default="", metavar="ADDRESS", help="Only this resident's works.")
+@page_options
 @view_command
-def works(last: int, rpc_url: str, as_json: bool) -> None:
-    """The newest works."""
-    count = query(rpc_url, "culture", "count", []) or 0
-    docs = [query(rpc_url, "culture", "work", [i]) for i in range(count, max(0, count - last), -1)]
+def works(creator: str, limit: int, cursor: int, all_pages: bool, rpc_url: str, as_json: bool) -> None:
+    """Works, newest first."""
+    if creator:
+        address_arg(creator, "--creator")
+    page = fetch_list(rpc_url, "culture", "works", [creator], cursor=cursor, limit=limit, all_pages=all_pages)
     rows = [[d["id"], d["title"], d["kind"], d["creator"], d["likes"], d["content_hash"]]
-            for d in docs if isinstance(d, dict)]
-    table(as_json, f"Works ({count} in all)", ["id", "title", "kind", "creator", "likes", "hash"],
-          rows, raw=docs)
+            for d in page.items if isinstance(d, dict)]
+    list_out(as_json, "Works", ["id", "title", "kind", "creator", "likes", "hash"], rows, page)
 
 
 @culture.command("like")

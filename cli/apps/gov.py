@@ -16,8 +16,12 @@ from cli.apps.base import (
     account_arg,
     address_arg,
     area_text,
+    chain_clock,
     display,
+    fetch_list,
     hash_arg,
+    list_out,
+    page_options,
     pid_of,
     query,
     report,
@@ -87,6 +91,39 @@ def proposal(pid: int, rpc_url: str, as_json: bool) -> None:
     if isinstance(outcome, dict):
         click.echo(f"If the vote closed now: quorum {'met' if outcome.get('quorum') else 'NOT met'}, "
                    f"{'PASSED' if outcome.get('passed') else 'not passed'}.")
+
+
+@gov.command("list")
+@click.option("--status", type=click.Choice(["open", "passed", "rejected", "failed", "all"]), default="open",
+              show_default=True, help="Proposals in this state (open: the vote runs).")
+@page_options
+@view_command
+def list_proposals(status: str, limit: int, cursor: int, all_pages: bool, rpc_url: str, as_json: bool) -> None:
+    """Proposals, newest first, with when their vote closes (local time)."""
+    page = fetch_list(rpc_url, "governance", "proposals", ["" if status == "all" else status],
+                      cursor=cursor, limit=limit, all_pages=all_pages)
+    clock = chain_clock(rpc_url) if page.items and not as_json else None
+    rows = [[d["id"], d.get("kind"), d.get("category") or "-", d.get("title"), d.get("status"),
+             clock.height_text(d["closes"]) if clock else d.get("closes")]
+            for d in page.items if isinstance(d, dict)]
+    list_out(as_json, "Proposals", ["id", "kind", "category", "title", "status", "vote closes"], rows, page)
+
+
+@gov.command("drafts")
+@click.option("--status", type=click.Choice(["drafting", "voting", "passed", "rejected", "all"]),
+              default="drafting", show_default=True,
+              help="Drafts in this state (drafting: gathering co-signers).")
+@page_options
+@view_command
+def list_drafts(status: str, limit: int, cursor: int, all_pages: bool, rpc_url: str, as_json: bool) -> None:
+    """Residents' draft proposals, newest first, with co-signers and comments."""
+    page = fetch_list(rpc_url, "assembly", "drafts", ["" if status == "all" else status],
+                      cursor=cursor, limit=limit, all_pages=all_pages)
+    rows = [[d["id"], d.get("category"), d.get("title"), d.get("status"), len(d.get("cosigners") or []),
+             d.get("comments", 0), d.get("pid") or "-", d.get("drafter")]
+            for d in page.items if isinstance(d, dict)]
+    list_out(as_json, "Drafts", ["id", "category", "title", "status", "co-signers", "comments", "proposal",
+                                 "drafter"], rows, page)
 
 
 @gov.command("vote")

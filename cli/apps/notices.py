@@ -10,11 +10,13 @@ import click
 from cli.apps.base import (
     TxOptions,
     display,
+    fetch_list,
+    list_out,
+    page_options,
     query,
     report,
     send,
     show,
-    table,
     tx_command,
     view_command,
 )
@@ -66,11 +68,14 @@ def show_notice(notice_id: int, rpc_url: str, as_json: bool) -> None:
 
 
 @notices.command("list")
-@click.option("--last", default=20, show_default=True, type=click.IntRange(1, 200))
+@click.option("--kind", type=click.Choice(["notice", "news", "all"]), default="all", show_default=True,
+              help="Announcements, community news, or both.")
+@page_options
 @view_command
-def list_notices(last: int, rpc_url: str, as_json: bool) -> None:
-    """The newest notices."""
-    count = query(rpc_url, "notices", "count", []) or 0
-    docs = [query(rpc_url, "notices", "notice", [i]) for i in range(count, max(0, count - last), -1)]
-    rows = [[d["id"], d["title"], d["by"], display("at", d["at"]), d["acks"]] for d in docs if isinstance(d, dict)]
-    table(as_json, f"Notices ({count} in all)", ["id", "title", "by", "posted", "read by"], rows, raw=docs)
+def list_notices(kind: str, limit: int, cursor: int, all_pages: bool, rpc_url: str, as_json: bool) -> None:
+    """Notices and news, newest first."""
+    page = fetch_list(rpc_url, "notices", "notices", ["" if kind == "all" else kind],
+                      cursor=cursor, limit=limit, all_pages=all_pages)
+    rows = [[d["id"], d.get("kind", "notice"), d["title"], d["by"], display("at", d["at"]), d["acks"]]
+            for d in page.items if isinstance(d, dict)]
+    list_out(as_json, "Notices", ["id", "kind", "title", "by", "posted", "read by"], rows, page)

@@ -11,7 +11,11 @@ from cli.apps.base import (
     TxOptions,
     account_arg,
     address_arg,
+    fetch_list,
     hash_arg,
+    list_out,
+    page_options,
+    period_arg,
     pid_of,
     points,
     query,
@@ -20,6 +24,7 @@ from cli.apps.base import (
     show,
     table,
     time_arg,
+    time_text,
     tx_command,
     view_command,
     who,
@@ -79,7 +84,7 @@ def _extra(text: str) -> list[Any]:
 def issue_bill(household: str, period: str, extras: tuple[str, ...], *, opts: TxOptions) -> None:
     """Issue a household's bill for PERIOD from the schedule and its area (property company)."""
     address_arg(household, "--household")
-    out = send(opts, "property", "issue_bill", [household, period, [_extra(e) for e in extras]])
+    out = send(opts, "property", "issue_bill", [household, period_arg(period), [_extra(e) for e in extras]])
     report(opts, out, f"Bill #{out.result} issued", [("household", household), ("period", period)])
 
 
@@ -129,17 +134,38 @@ def bill(bill_id: int, rpc_url: str, as_json: bool) -> None:
 
 
 @property_group.command("bills")
-@click.argument("household")
+@click.argument("household", required=False, default="")
+@click.option("--status", type=click.Choice(["unpaid", "paid", "all"]), default="all", show_default=True,
+              help="Unpaid bills (arrears), paid ones, or both.")
+@click.option("--period", default="", help='Only this billing period, e.g. "2027-01".')
+@page_options
 @view_command
-def bills(household: str, rpc_url: str, as_json: bool) -> None:
-    """Every bill of HOUSEHOLD, paid and unpaid."""
-    address_arg(household, "HOUSEHOLD")
-    ids = query(rpc_url, "property", "bills_of", [household]) or []
-    docs = [query(rpc_url, "property", "bill", [i]) for i in ids]
-    rows = [[d["id"], d["period"], points(d["total"]), d["status"], d.get("method") or "-"]
-            for d in docs if isinstance(d, dict)]
-    table(as_json, f"Bills of {who(household)}", ["bill", "period", "total", "status", "paid by"], rows,
-          raw=docs)
+def bills(household: str, status: str, period: str, limit: int, cursor: int, all_pages: bool,
+          rpc_url: str, as_json: bool) -> None:
+    """Bills of HOUSEHOLD (or of every household), newest first, with how each was paid."""
+    if household:
+        address_arg(household, "HOUSEHOLD")
+    if period:
+        period_arg(period)
+    page = fetch_list(rpc_url, "property", "bills", [household, "" if status == "all" else status, period],
+                      cursor=cursor, limit=limit, all_pages=all_pages)
+    rows = [[d["id"], d["household"], d["period"], points(d["total"]), d["status"], d.get("method") or "-",
+             time_text(d["paid_at"]) if d.get("paid_at") else "-"]
+            for d in page.items if isinstance(d, dict)]
+    title = f"Bills of {who(household)}" if household else "Bills"
+    list_out(as_json, title, ["bill", "household", "period", "total", "status", "paid by", "paid at"], rows, page)
+
+
+@property_group.command("contracts")
+@page_options
+@view_command
+def contracts(limit: int, cursor: int, all_pages: bool, rpc_url: str, as_json: bool) -> None:
+    """The property company's service contracts, newest first."""
+    page = fetch_list(rpc_url, "property", "contracts", [], cursor=cursor, limit=limit, all_pages=all_pages)
+    rows = [[d["id"], d["counterparty"], points(d["amount"]), time_text(d["start_time"]),
+             time_text(d["end_time"]), d["doc_hash"]] for d in page.items if isinstance(d, dict)]
+    list_out(as_json, "Service contracts", ["id", "counterparty", "amount", "from", "to", "document"],
+             rows, page)
 
 
 @property_group.command("arrears")
@@ -216,15 +242,15 @@ def release_spend(spend_id: int, *, opts: TxOptions) -> None:
 @property_group.command("register-contract")
 @click.option("--doc", required=True, metavar="HASH|FILE|TEXT", help="The signed contract (hashed).")
 @click.option("--counterparty", required=True)
-@click.option("--start", required=True, metavar="TIME", help="Unix seconds, +30d, or 2027-01-01.")
-@click.option("--end", required=True, metavar="TIME")
+@click.option("--start", required=True, metavar="TIME", help='When it starts: "2027-01-01" or "2027-01-01 09:00" (Shanghai time), or +30d.')
+@click.option("--end", required=True, metavar="TIME", help="When it ends, in the same forms.")
 @click.option("--amount", required=True, type=click.IntRange(0))
 @tx_command
 def register_contract(doc: str, counterparty: str, start: str, end: str, amount: int, *,
                       opts: TxOptions) -> None:
     """Register a service contract by its hash (property company)."""
     out = send(opts, "property", "register_contract",
-               [hash_arg(doc), counterparty, time_arg(start), time_arg(end), amount])
+               [hash_arg(doc), counterparty, time_arg(start, "--start"), time_arg(end, "--end"), amount])
     report(opts, out, f"Service contract #{out.result} registered", [("counterparty", counterparty)])
 
 
@@ -234,7 +260,7 @@ def register_contract(doc: str, counterparty: str, start: str, end: str, amount:
 @tx_command
 def rate(period: str, score: int, *, opts: TxOptions) -> None:
     """Rate the property company's service for PERIOD (households, 1–5)."""
-    out = send(opts, "property", "rate", [period, score])
+    out = send(opts, "property", "rate", [period_arg(period), score])
     report(opts, out, "Rating recorded", [("period", period), ("score", score)])
 
 

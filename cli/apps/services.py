@@ -8,13 +8,17 @@ import click
 from cli.apps.base import (
     TxOptions,
     address_arg,
+    fetch_list,
     hash_arg,
+    list_out,
+    page_options,
     points,
     query,
     report,
     send,
     show,
     table,
+    time_text,
     tx_command,
     view_command,
     who,
@@ -139,6 +143,30 @@ def rate(request_id: int, score: int, *, opts: TxOptions) -> None:
     """Rate the provider of a completed request (the requester, once)."""
     out = send(opts, "services", "rate", [request_id, score])
     report(opts, out, f"Request #{request_id} rated", [("score", score)])
+
+
+STATUSES = ("open", "accepted", "completed", "cancelled", "refunded", "disputed", "decided")
+
+
+@services.command("list")
+@click.option("--status", type=click.Choice([*STATUSES, "all"]), default="open", show_default=True,
+              help="Requests in this state (open: waiting for offers).")
+@click.option("--category", default="", help="Only this category, e.g. 水电维修.")
+@click.option("--party", default="", metavar="ADDRESS", help="Only requests of this requester or provider.")
+@page_options
+@view_command
+def list_requests(status: str, category: str, party: str, limit: int, cursor: int, all_pages: bool,
+                  rpc_url: str, as_json: bool) -> None:
+    """Service requests, newest first: by default the open ones providers can offer on."""
+    if party:
+        address_arg(party, "--party")
+    page = fetch_list(rpc_url, "services", "requests", ["" if status == "all" else status, category, party],
+                      cursor=cursor, limit=limit, all_pages=all_pages)
+    rows = [[d["id"], d["category"], d["status"], points(d["budget"]), d.get("offers", 0), d["requester"],
+             d.get("provider") or "-", time_text(d["created"]) if d.get("created") else "-"]
+            for d in page.items if isinstance(d, dict)]
+    list_out(as_json, "Service requests", ["id", "category", "status", "budget", "offers", "requester",
+                                           "provider", "posted"], rows, page)
 
 
 @services.command("show")

@@ -66,8 +66,9 @@ def test_document_hashes_from_hex_file_or_text(tmp_path: Path) -> None:
 def test_times() -> None:
     assert time_arg("1800000000") == 1800000000
     utc = calendar.timegm((2027, 1, 5, 19, 0, 0))
-    assert time_arg("2027-01-05T19:00") == utc
-    assert time_arg("2027-01-05T19:00+08:00") == utc - 8 * 3600
+    assert time_arg("2027-01-05T19:00") == utc - 8 * 3600  # without a zone: Shanghai time
+    assert time_arg("2027-01-05 19:00") == utc - 8 * 3600
+    assert time_arg("2027-01-05T19:00+00:00") == utc
     now = int(time.time())
     assert now + 7200 - 5 <= time_arg("+2h") <= now + 7200 + 5
     with pytest.raises(click.BadParameter):
