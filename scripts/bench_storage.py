@@ -30,7 +30,7 @@ from storage import schema
 from storage.chain import ChainStore
 from storage.leveldb import LevelDBStore
 from storage.state import StateStore
-from tests.storage.builders import (
+from tools.blocks import (
     VALIDATORS,
     certify,
     make_block,

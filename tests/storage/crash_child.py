@@ -15,7 +15,7 @@ import sys
 from core.hashing import ZERO_HASH
 from core.types import SignedTx
 from storage.chain import ChainStore
-from tests.storage.builders import VALIDATORS, certify, make_block, receipt_for, transfer
+from tools.blocks import VALIDATORS, certify, make_block, receipt_for, transfer
 
 KEY_SPACE = 3000
 KEEP_HEIGHTS = 8

@@ -22,7 +22,7 @@ from storage.kv import MemoryStore
 from storage.leveldb import LevelDBStore
 from storage.state import EMPTY_ROOT, Overlay, verify_state_proof
 from storage.wal import ConsensusWAL
-from tests.storage.builders import (
+from tools.blocks import (
     VALIDATORS,
     certify,
     make_block,

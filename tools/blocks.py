@@ -1,8 +1,10 @@
-"""Builders of real blocks for storage tests, the crash child and the benchmark.
+"""Synthetic chains: real blocks built without a running node, for the storage benchmark
+(scripts/bench_storage.py), the storage tests and their crash child.
 
 Blocks are made with core.types exactly as the node makes them: signed token-transfer
 txs, one receipt per tx, header roots from core.types and the state overlay's root(),
-and a commit certificate signed by a quorum of test validators.
+and a commit certificate signed by a quorum of validators whose keys come from fixed
+seeds (never use them outside a test or benchmark chain).
 """
 
 from __future__ import annotations
