@@ -33,6 +33,7 @@ from node.render import (
     value_from_json,
     value_to_json,
 )
+from node.webapp import add_web_routes
 from p2p.network import TokenBucket
 from vm.api import QueryError
 
@@ -113,6 +114,7 @@ class RpcServer:
         r.add_get("/metrics", self.get_metrics)
         r.add_get("/openapi.json", self.get_openapi)
         add_blob_routes(r, self.blobs)
+        add_web_routes(r)
         return app
 
     async def start(self) -> None:
