@@ -298,6 +298,17 @@ def _watch(console: Any, supervisor: Supervisor) -> None:
         time.sleep(0.5)
 
 
+def app_url(rpc_url: str) -> str:
+    """The web app's address on a node, pinned to the chain's genesis block: the app
+    trusts only headers certified by the validator set that genesis names (and its
+    governed changes), so a node of another chain is caught even on first use."""
+    status = rpc_status(rpc_url)
+    genesis = status.get("genesis_hash") if status else None
+    if isinstance(genesis, str) and len(genesis) == 64:
+        return f"{rpc_url}/#genesis={genesis}"
+    return f"{rpc_url}/"
+
+
 def print_summary(console: Any, supervisor: Supervisor) -> None:
     from rich.table import Table
 
@@ -308,8 +319,9 @@ def print_summary(console: Any, supervisor: Supervisor) -> None:
     for i, n in enumerate(net.nodes):
         table.add_row(n.name, str(supervisor.pid(i) or "-"), n.rpc_url, n.p2p_url, n.address)
     console.print(table)
-    console.print(f"logs           {net.home}/nodeK/{LOG_FILE}")
     rpc = net.nodes[0].rpc_url
+    console.print(f"\n[bold]Open the residents' app:  {app_url(rpc)}[/bold]\n", soft_wrap=True)
+    console.print(f"logs           {net.home}/nodeK/{LOG_FILE}")
     console.print(f"operator key   {net.operator_key_file}  (address {net.operator_address})", soft_wrap=True)
     console.print(f"nodes file     {net.home / NODES_FILE}")
     console.print("\nTry, in another terminal:")

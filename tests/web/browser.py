@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Request
+    from playwright.sync_api import Browser, BrowserContext, Page, Request, ViewportSize
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-MOBILE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
+MOBILE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1366, "height": 900}
 INSTALL_HINT = "apt-get install -y chromium fonts-noto-cjk; pip install -e '.[test]'"
 
 
@@ -90,7 +90,7 @@ class Watched:
         return [m for m in self.console_errors if "Content Security Policy" in m]
 
 
-def open_page(browser: Browser, base_url: str, *, viewport: dict[str, int] = MOBILE,
+def open_page(browser: Browser, base_url: str, *, viewport: ViewportSize = MOBILE,
               locale: str = "zh-CN", **options: Any) -> Watched:
     context = browser.new_context(viewport=viewport, locale=locale, timezone_id="Europe/London",
                                   base_url=base_url, service_workers="block", **options)

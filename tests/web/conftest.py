@@ -1,5 +1,5 @@
-"""Fixtures of the browser tests: one real localnet for the module, one Chromium for the
-session, and a fresh watched page per test."""
+"""Fixtures of the browser tests: one real localnet for the module, one Chromium per
+module, and a fresh watched page per test."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running on this
+# thread while a browser is open, which would break asyncio.run() in later test modules.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with launch() as b:
         yield b

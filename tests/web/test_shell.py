@@ -170,3 +170,12 @@ def test_elder_mode_is_larger_and_kept(page: Watched) -> None:
     p.reload()
     p.wait_for_function("document.body.classList.contains('elder')")
     assert page.console_errors == []
+
+
+def test_localnet_prints_an_app_url_pinned_to_genesis(base_url: str) -> None:
+    from node.localnet import app_url, rpc_status
+
+    status = rpc_status(base_url)
+    assert status is not None
+    assert app_url(base_url) == f"{base_url}/#genesis={status['genesis_hash']}"
+    assert _get(app_url(base_url).split("#")[0])[0] == 200
