@@ -476,6 +476,8 @@ def verify_block(block: Mapping[str, Any], validators: ValidatorSet) -> Verified
         raise ValidationError(f"malformed block: {exc}") from exc
     if header.hash.hex() != block.get("hash"):
         raise ValidationError("the header does not hash to the block hash the node gave")
+    if block["header"].get("encoded", header.encoded.hex()) != header.encoded.hex():
+        raise ValidationError("the header's bytes differ from its fields")
     for t, doc in zip(txs, block["txs"], strict=True):
         if t.hash.hex() != doc.get("hash"):
             raise ValidationError(f"tx {doc.get('hash')} does not hash to its hash")

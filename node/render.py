@@ -81,6 +81,9 @@ def header_json(h: BlockHeader) -> dict[str, Any]:
         "view": h.view,
         "timestamp_ms": h.timestamp_ms,
         "validator_set_hash": h.validator_set_hash.hex(),
+        # The header's canonical bytes: its hash is SHA-256 of the header domain tag and
+        # these, so a client verifies the block hash without rebuilding the encoding.
+        "encoded": h.encoded.hex(),
     }
 
 

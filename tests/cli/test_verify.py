@@ -57,9 +57,12 @@ def _tampered(edit: str) -> dict[str, Any]:
         doc["header"]["state_root"] = "08" * 32
         header = BlockHeader.from_value([3, *[
             bytes.fromhex(v) if k.endswith(("hash", "root", "proposer")) else v
-            for k, v in doc["header"].items()
+            for k, v in doc["header"].items() if k != "encoded"
         ]])
         doc["hash"] = header.hash.hex()
+        doc["header"]["encoded"] = header.encoded.hex()
+    elif edit == "header_bytes":
+        doc["header"]["encoded"] = doc["header"]["encoded"][:-2] + "00"
     elif edit == "tx_args":
         doc["txs"][0]["args"][1] = 1000
     elif edit == "tx_bytes":
@@ -75,6 +78,7 @@ def _tampered(edit: str) -> dict[str, Any]:
     ("edit", "message"),
     [
         ("state_root", "does not hash to the block hash"),
+        ("header_bytes", "header's bytes differ from its fields"),
         ("state_root_and_hash", "certificate is for another block"),
         ("tx_args", "fields shown differ from its bytes"),
         ("tx_bytes", "does not hash to its hash"),
