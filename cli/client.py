@@ -40,6 +40,7 @@ from cli.wallet import (
 )
 from core.codec import Value
 from core.crypto import parse_address
+from core.fields import is_decimal
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -137,7 +138,7 @@ def status(rpc_url: str, as_json: bool) -> None:
 @friendly_errors
 def block(height: str, rpc_url: str, as_json: bool, verify: bool, validators_file: Path | None) -> None:
     """Show the block at HEIGHT (a number, or `latest`) with its txs."""
-    if height != "latest" and not height.isdigit():
+    if height != "latest" and not is_decimal(height):
         raise click.BadParameter("must be a block height or `latest`", param_hint="HEIGHT")
 
     async def fetch(rpc: RpcClient) -> tuple[dict[str, Any], dict[str, Any] | None]:

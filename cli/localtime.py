@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from core.fields import is_decimal
+
 TZ = ZoneInfo("Asia/Shanghai")
 TZ_LABEL = "UTC+8"
 DAY_S = 86400
@@ -42,9 +44,9 @@ def parse_local(text: str, *, now_s: int | None = None, what: str = "time") -> i
     """A time typed by a person, as unix seconds. Without a zone it is Shanghai time."""
     t = text.strip()
     now = int(time.time()) if now_s is None else now_s
-    if t.isdigit():
+    if is_decimal(t):
         return int(t)
-    if t.startswith("+") and len(t) > 2 and t[1:-1].isdigit() and t[-1] in "smhd":
+    if t.startswith("+") and len(t) > 2 and is_decimal(t[1:-1]) and t[-1] in "smhd":
         mult = {"s": 1, "m": 60, "h": 3600, "d": DAY_S}[t[-1]]
         return now + int(t[1:-1]) * mult
     try:

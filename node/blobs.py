@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from core.errors import ChainError
+from core.errors import ChainError, DecodeError
+from core.fields import parse_hex
 from core.hashing import HASH_SIZE
 from core.types import Block, Receipt
 from p2p.messages import MAX_BLOB_BYTES as MAX_BLOB_FRAME_BYTES
@@ -89,12 +90,9 @@ def blob_hash(data: bytes) -> bytes:
 
 def parse_blob_hash(text: str) -> bytes:
     """A blob hash from 64 hex characters (an optional 0x prefix); BlobError otherwise."""
-    text = text.removeprefix("0x").lower()
-    if len(text) != 2 * HASH_SIZE:
-        raise BlobError("a blob hash is 64 hex characters", code="malformed")
     try:
-        return bytes.fromhex(text)
-    except ValueError:
+        return parse_hex(text, "a blob hash", HASH_SIZE)
+    except DecodeError:
         raise BlobError("a blob hash is 64 hex characters", code="malformed") from None
 
 

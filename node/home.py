@@ -47,7 +47,7 @@ OPERATOR_KEY_FILE = "operator.key"
 NODES_FILE = "nodes.json"
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
 DEV_OPERATOR_SEED = "hkchain-dev-operator"
-_NODE_DIR_RE = re.compile(r"^node\d+$")
+_NODE_DIR_RE = re.compile(r"^node[0-9]+$")
 
 
 class HomeError(ChainError):

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from core import codec
 from core.crypto import parse_address
 from core.errors import AddressError, ChainError, DecodeError, ValidationError
+from core.fields import parse_hex, parse_uint
 from core.hashing import HASH_SIZE
 from core.types import TAG_SIGNED_TX, SignedTx
 from node.blobs import BlobService, add_blob_routes, blob_openapi_paths
@@ -35,6 +36,7 @@ from node.render import (
 )
 from node.webapp import add_web_routes
 from p2p.network import TokenBucket
+from storage.state import MAX_STATE_KEY_BYTES
 from vm.api import QueryError
 
 if TYPE_CHECKING:
@@ -71,18 +73,16 @@ def error_response(http_status: int, code: str, message: str, **extra: Any) -> w
 
 def _parse_hash(text: str, what: str) -> bytes:
     try:
-        value = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        raise RpcError(400, "malformed", f"{what} must be hex") from None
-    if len(value) != HASH_SIZE:
-        raise RpcError(400, "malformed", f"{what} must be {HASH_SIZE} bytes of hex")
-    return value
+        return parse_hex(text, what, HASH_SIZE)
+    except DecodeError as exc:
+        raise RpcError(400, "malformed", exc.message) from None
 
 
-def _parse_height(text: str | None, what: str = "height") -> int:
-    if text is None or not text.isdigit() or len(text) > 20:
-        raise RpcError(400, "malformed", f"{what} must be a non-negative integer")
-    return int(text)
+def _parse_height(text: str, what: str = "height") -> int:
+    try:
+        return parse_uint(text, what)
+    except DecodeError as exc:
+        raise RpcError(400, "malformed", exc.message) from None
 
 
 class RpcServer:
@@ -232,9 +232,7 @@ class RpcServer:
                 parsed.append(DecodeError("each tx must be a hex string"))
                 continue
             try:
-                parsed.append(SignedTx.decode(bytes.fromhex(item.removeprefix("0x"))))
-            except ValueError:
-                parsed.append(DecodeError("tx is not valid hex"))
+                parsed.append(SignedTx.decode(parse_hex(item, "tx", max_size=self.config.max_body_bytes)))
             except DecodeError as exc:
                 parsed.append(exc)
         return parsed, batch
@@ -320,13 +318,12 @@ class RpcServer:
         return web.json_response({"result": value_to_json(result), "height": height})
 
     async def get_proof(self, request: web.Request) -> web.Response:
-        key_text = request.match_info["key"].removeprefix("0x")
         try:
-            key = bytes.fromhex(key_text)
-        except ValueError:
-            raise RpcError(400, "malformed", "key must be hex") from None
-        if not 0 < len(key) <= 1024:
-            raise RpcError(400, "malformed", "key must be 1-1024 bytes")
+            key = parse_hex(request.match_info["key"], "key", max_size=MAX_STATE_KEY_BYTES)
+        except DecodeError as exc:
+            raise RpcError(400, "malformed", exc.message) from None
+        if not key:
+            raise RpcError(400, "malformed", f"key must be 1-{MAX_STATE_KEY_BYTES} bytes")
         store = self.node.store
         h = request.query.get("height")
         height = store.height if h is None else _parse_height(h)

@@ -344,7 +344,7 @@ def time_arg(text: str, what: str = "time") -> int:
     return parse_local(text, what=what)
 
 
-PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # ASCII digits: \d is Unicode
 
 
 def period_arg(text: str, what: str = "--period") -> str:

@@ -34,6 +34,7 @@ from cli.apps.base import (
 )
 from cli.common import print_json, print_pairs
 from cli.wallet import NodeUnreachable, RpcError, run
+from core.fields import is_decimal
 
 KINDS = ("calligraphy", "photography", "writing")
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -120,7 +121,7 @@ def get(work: str, out_file: Path, rpc_url: str | None) -> None:
 
     url = rpc_url or default_rpc_url()
     try:
-        if work.isdigit():
+        if is_decimal(work):
             doc = query(url, "culture", "work", [int(work)])
             if not isinstance(doc, dict):
                 raise click.ClickException(f"no work #{work}")

@@ -32,6 +32,7 @@ from cli.apps.base import (
     who,
 )
 from cli.common import print_json, print_pairs, print_table
+from core.fields import is_decimal
 
 CATEGORIES = {
     1: "rules of procedure of the owners' assembly",
@@ -164,7 +165,7 @@ def draft(category: int, title: str, doc: str, fund_spend: tuple[str, str] | Non
     action: list[Any] = []
     if fund_spend:
         to, amount = fund_spend
-        if not amount.isdigit() or int(amount) <= 0:
+        if not is_decimal(amount) or int(amount) <= 0:
             raise click.BadParameter("AMOUNT must be a positive integer", param_hint="--fund-spend")
         action = ["fund_spend", account_arg(to, "--fund-spend"), int(amount)]
     out = send(opts, "assembly", "draft", [category, title, hash_arg(doc), action])

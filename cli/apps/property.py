@@ -30,6 +30,7 @@ from cli.apps.base import (
     who,
 )
 from cli.common import print_json, print_pairs
+from core.fields import is_decimal
 
 
 @click.group("property")
@@ -42,7 +43,7 @@ def property_group() -> None:
 
 def _schedule_item(text: str) -> list[Any]:
     parts = text.split(":")
-    if len(parts) != 4 or parts[2] not in ("area", "fixed") or not parts[3].isdigit():
+    if len(parts) != 4 or parts[2] not in ("area", "fixed") or not is_decimal(parts[3]):
         raise click.BadParameter("CODE:LABEL:area|fixed:PRICE, e.g. mgmt:Management fee:area:250",
                                  param_hint="--item")
     return [parts[0], parts[1], parts[2], int(parts[3])]
@@ -70,7 +71,7 @@ def schedule(rpc_url: str, as_json: bool) -> None:
 
 def _extra(text: str) -> list[Any]:
     label, sep, amount = text.rpartition("=")
-    if not sep or not label or not amount.isdigit():
+    if not sep or not label or not is_decimal(amount):
         raise click.BadParameter("LABEL=AMOUNT, e.g. 'Parking=150'", param_hint="--extra")
     return [label, int(amount)]
 
