@@ -73,6 +73,11 @@ def proposal(pid: int, rpc_url: str, as_json: bool) -> None:
         ("status", doc.get("status")), ("proposer", doc.get("proposer")),
         ("voting closes at block", doc.get("closes")),
     ]
+    if doc.get("kind") == "owners":
+        # Only the households registered when the vote opened vote; the totals are theirs.
+        pairs.append(("electorate", f"{doc.get('total_owners', 0)} households, "
+                      f"{area_text(doc.get('total_area', 0))} m², as registered at block "
+                      f"{doc.get('created')}"))
     print_pairs(f"Proposal #{pid}", pairs)
     if isinstance(tally, dict) and "voted_owners" in tally:
         total_area, total_owners = doc.get("total_area", 0), doc.get("total_owners", 0)

@@ -89,6 +89,31 @@ def test_owners_vote_fails_without_quorum() -> None:
     assert (p["status"], p["quorum"]) == ("rejected", False)
 
 
+def test_roles_register_fixes_the_electorate_when_the_vote_opens() -> None:
+    # The roles contract as the register: a household registered after the vote opened
+    # does not vote; one removed after voting still counts, with its area of the opening.
+    c, hh = owners_chain([10_000, 20_000, 30_000])
+    pid = c.ok(OPERATOR, "governance", "propose_owners", [1, "rules", b"\x04" * 32])
+    late = key("late-household")
+    c.ok(OPERATOR, "roles", "register_household", [late.address, 50_000])
+    c.ok(OPERATOR, "token", "transfer", [late.address, 10**8])
+    assert c.call(late, "governance", "vote", [pid, "yes"]).error_code == "not_in_electorate"
+    c.ok(hh[0], "governance", "vote", [pid, "yes"])
+    c.ok(OPERATOR, "roles", "register_household", [hh[1].address, 90_000])  # area corrected
+    c.ok(OPERATOR, "roles", "remove_household", [hh[0].address])
+    c.ok(hh[1], "governance", "vote", [pid, "no"])
+    t = c.query("governance", "tally", pid)
+    assert (t["voted_owners"], t["total_owners"]) == (2, 3)
+    assert (t["voted_area_dm2"], t["total_area_dm2"]) == (30_000, 60_000)
+    assert (t["yes_area_dm2"], t["no_area_dm2"]) == (10_000, 20_000)
+    # a vote opened now sees the register as it stands now
+    pid2 = c.ok(OPERATOR, "governance", "propose_owners", [1, "rules again", b"\x05" * 32])
+    c.ok(late, "governance", "vote", [pid2, "yes"])
+    assert c.call(hh[0], "governance", "vote", [pid2, "yes"]).error_code == "not_allowed"
+    t = c.query("governance", "tally", pid2)
+    assert (t["voted_area_dm2"], t["total_area_dm2"], t["total_owners"]) == (50_000, 170_000, 3)
+
+
 def chain_matter(c: Chain, action: list[Any], yes: int) -> dict[str, Any]:
     pid = c.ok(VALIDATOR_KEYS[0], "governance", "propose_chain", [action, "a chain matter"])
     c.block(*[c.tx(v, "governance", "vote", [pid, "yes" if i < yes else "no"])

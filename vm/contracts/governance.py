@@ -4,11 +4,14 @@
 
 Two kinds of proposal:
 
-* owners' matters (Civil Code Article 278, items 1-9). Each owner household votes once
-  ("yes", "no" or "abstain"; it may change its vote until the vote closes) with two
-  weights: its exclusive floor area (from roles, in 0.01 m²) and one head. Quorum: the
-  participants hold at least 2/3 of the total area AND are at least 2/3 of all owners
-  (totals taken when the proposal is made). Items 6, 7, 8 pass with at least 3/4 of the
+* owners' matters (Civil Code Article 278, items 1-9). The electorate is fixed when the
+  proposal is made: the households of the register at that moment, with their areas
+  (the register's version is kept in the proposal as "electorate"). Only they vote: a
+  household registered later does not, one removed later still does, each with the
+  area it had then. Each votes once ("yes", "no" or "abstain"; it may change its vote
+  until the vote closes) with two weights: its exclusive floor area (in 0.01 m²) and one
+  head. Quorum: the participants hold at least 2/3 of the electorate's area AND are at
+  least 2/3 of its households. Items 6, 7, 8 pass with at least 3/4 of the
   participating area AND 3/4 of the participating owners voting yes; the others with
   MORE than half of each. Exact integer arithmetic (cross-multiplication) only.
 * chain matters, voted by the validators of the set in force when the proposal is made:
@@ -20,7 +23,10 @@ final at the closing height and a validator change decided there applies at clos
 The governance contract's token balance is the community treasury.
 
 The owner register is the contract named by config "register" (default "roles"; the
-dev genesis names "households"): it answers household(address) -> area and totals().
+dev genesis names "households"): it answers household(address) -> area (now),
+electorate() -> [version, total_area, total_owners] and household_at(address, version)
+-> area at that version (see households.py: a versioned register, so opening a vote
+copies nothing).
 Contracts listed in config "app_proposers" may raise owners' matters themselves and are
 told the result: right after finalize, the executor calls notify(), which calls their
 on_closed(pid, category, status).
@@ -89,11 +95,11 @@ def propose_owners(category: int, title: str, doc_hash: bytes) -> int:
     if (not has_role(caller, "committee") and caller not in load("cfg:app_proposers", [])
             and call(register, "household", [caller]) == 0):
         raise Error("only committee members and owners propose owners' matters", "not_allowed")
-    totals = call(register, "totals", [])
-    if totals[1] == 0:
+    snapshot = call(register, "electorate", [])
+    if snapshot[2] == 0:
         raise Error("no owner households are registered", "no_owners")
-    extra = {"category": category, "doc_hash": doc_hash,
-             "total_area": totals[0], "total_owners": totals[1]}
+    extra = {"category": category, "doc_hash": doc_hash, "electorate": snapshot[0],
+             "total_area": snapshot[1], "total_owners": snapshot[2]}
     pid = _new(OWNERS, title, load("cfg:owners_voting_blocks"), extra)
     store("t:" + str(pid), [0, 0, 0, 0, 0, 0])
     return pid
@@ -154,8 +160,11 @@ def vote(pid: int, choice: str) -> None:
     old = load(key)
     t = load("t:" + str(pid))
     if p["kind"] == OWNERS:
-        area = call(_register(), "household", [caller])
+        area = call(_register(), "household_at", [caller, p["electorate"]])
         if area == 0:
+            if call(_register(), "household", [caller]) != 0:
+                raise Error("the household was registered after this vote opened",
+                            "not_in_electorate")
             raise Error("only owner households vote on owners' matters", "not_allowed")
         if old is not None:
             t[0] -= old["area"]

@@ -7,10 +7,19 @@ its exclusive floor area in 0.01 m² and a 32-byte identity commitment
 sha256(salt || canonical identity data) computed off chain. Names, ID numbers and phone
 numbers never reach the chain: a resident proves a household by revealing salt and data to
 a verifier off chain, who recomputes the commitment and compares it with record().
-governance reads household() and totals() (genesis params.governance.register).
+governance reads the register (genesis params.governance.register) for Article 278.
+
+The electorate of an owners' vote is the register as it stood when the vote opened: a
+household registered later does not vote, one removed later still does, and each votes
+with its area of that moment. So that opening a vote copies nothing, the register is
+versioned: every change bumps "version" and appends [version, area_dm2] (0 = removed) to
+the household's own history; governance keeps the version and the totals of the moment it
+opens a vote (electorate()) and asks household_at(address, version) for each voter, a
+binary search over that one household's history.
 
 Storage: "h:<address>" -> {"unit", "area_dm2", "commitment", "registered_at"},
-"u:<unit>" -> address, "total_area" and "total_owners" (ints).
+"u:<unit>" -> address, "total_area" and "total_owners" (ints), "version" (int),
+"hn:<address>" -> number of history entries, "hv:<address>:<i>" -> [version, area_dm2].
 """
 
 MAX_UNIT_CHARS = 32
@@ -20,6 +29,16 @@ MAX_AREA_DM2 = 100000000  # 10,000 m²: no single household is larger
 def init(config: dict) -> None:
     store("total_area", 0)
     store("total_owners", 0)
+    store("version", 0)
+
+
+def _changed(address: str, area_dm2: int) -> None:
+    # One history entry per change of a household (area_dm2 0: removed); see the docstring.
+    version = load("version", 0) + 1
+    store("version", version)
+    n = load("hn:" + address, 0)
+    store("hv:" + address + ":" + str(n), [version, area_dm2])
+    store("hn:" + address, n + 1)
 
 
 def _committee() -> None:
@@ -53,6 +72,7 @@ def register(address: str, unit: str, area_dm2: int, commitment: bytes) -> None:
     store("u:" + unit, address)
     store("total_area", load("total_area", 0) + area_dm2)
     store("total_owners", load("total_owners", 0) + 1)
+    _changed(address, area_dm2)
     emit("HouseholdRegistered", address=address, unit=unit, area_dm2=area_dm2,
          commitment=commitment)
 
@@ -69,10 +89,13 @@ def update(address: str, area_dm2: int, commitment: bytes) -> None:
     _committee()
     _check(area_dm2, commitment)
     rec = _get(address)
-    store("total_area", load("total_area", 0) - rec["area_dm2"] + area_dm2)
+    old_area = rec["area_dm2"]
+    store("total_area", load("total_area", 0) - old_area + area_dm2)
     rec["area_dm2"] = area_dm2
     rec["commitment"] = commitment
     store("h:" + address, rec)
+    if area_dm2 != old_area:
+        _changed(address, area_dm2)
     emit("HouseholdUpdated", address=address, area_dm2=area_dm2, commitment=commitment)
 
 
@@ -84,6 +107,7 @@ def remove(address: str) -> None:
     delete("u:" + rec["unit"])
     store("total_area", load("total_area", 0) - rec["area_dm2"])
     store("total_owners", load("total_owners", 0) - 1)
+    _changed(address, 0)
     emit("HouseholdRemoved", address=address, unit=rec["unit"])
 
 
@@ -102,6 +126,38 @@ def household(address: str) -> int:
 def totals() -> list:
     """[total area in 0.01 m², number of households]."""
     return [load("total_area", 0), load("total_owners", 0)]
+
+
+@view
+def electorate() -> list:
+    """[version, total area in 0.01 m², number of households]: what a vote opening now
+    fixes as its electorate."""
+    return [load("version", 0), load("total_area", 0), load("total_owners", 0)]
+
+
+@view
+def household_at(address: str, version: int) -> int:
+    """The household's area in 0.01 m² when the register was at ``version`` (0 if it was
+    not a registered household then)."""
+    if type_name(address) != "str" or type_name(version) != "int":
+        return 0
+    n = load("hn:" + address, 0)
+    if n == 0:
+        return 0
+    last = load("hv:" + address + ":" + str(n - 1))
+    if last[0] <= version:
+        return last[1]
+    lo = 0
+    hi = n - 1
+    while lo < hi:  # the number of entries at or before ``version``
+        mid = (lo + hi) // 2
+        if load("hv:" + address + ":" + str(mid))[0] <= version:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == 0:
+        return 0
+    return load("hv:" + address + ":" + str(lo - 1))[1]
 
 
 @view

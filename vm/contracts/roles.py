@@ -8,8 +8,13 @@ a list of roles whose holders may grant it; "governance" means the governance co
 Households are the owners of Civil Code Article 278: an address with an exclusive floor
 area in 0.01 m² (area_dm2). Registering a household grants it the resident role.
 
+The household register is versioned as in households.py (governance fixes an owners'
+vote's electorate at the version of the moment the vote opens): electorate() and
+household_at(address, version).
+
 Storage: "r:<role>:<address>" -> True (the executor reads it for fee sponsorship),
-"h:<address>" -> area_dm2, "total_area" and "total_owners" (ints), "g:<role>" -> [grantor].
+"h:<address>" -> area_dm2, "total_area" and "total_owners" (ints), "g:<role>" -> [grantor],
+"version" (int), "hn:<address>" -> count, "hv:<address>:<i>" -> [version, area_dm2].
 """
 
 ROLES = ("committee", "resident", "property_company", "merchant", "service_provider",
@@ -86,6 +91,15 @@ def set_grant_rule(rule: str, grantors: list) -> None:
     emit("GrantRuleSet", rule=rule, grantors=grantors)
 
 
+def _changed(address: str, area_dm2: int) -> None:
+    # One history entry per change of a household (area_dm2 0: removed).
+    version = load("version", 0) + 1
+    store("version", version)
+    n = load("hn:" + address, 0)
+    store("hv:" + address + ":" + str(n), [version, area_dm2])
+    store("hn:" + address, n + 1)
+
+
 def _register(address: str, area_dm2: int) -> None:
     if type_name(area_dm2) != "int" or area_dm2 <= 0 or area_dm2 > MAX_AREA_DM2:
         raise Error("area_dm2 must be a positive int (0.01 m² units)", "bad_area")
@@ -94,6 +108,8 @@ def _register(address: str, area_dm2: int) -> None:
         store("total_owners", load("total_owners", 0) + 1)
     store("total_area", load("total_area", 0) - old + area_dm2)
     store("h:" + address, area_dm2)
+    if area_dm2 != old:
+        _changed(address, area_dm2)
     _grant(address, "resident")
     emit("HouseholdRegistered", address=address, area_dm2=area_dm2)
 
@@ -114,6 +130,7 @@ def remove_household(address: str) -> None:
     delete("h:" + address)
     store("total_owners", load("total_owners", 0) - 1)
     store("total_area", load("total_area", 0) - old)
+    _changed(address, 0)
     emit("HouseholdRemoved", address=address)
 
 
@@ -141,6 +158,36 @@ def household(address: str) -> int:
 def totals() -> list:
     """[total area in 0.01 m², number of owner households]."""
     return [load("total_area", 0), load("total_owners", 0)]
+
+
+@view
+def electorate() -> list:
+    """[version, total area in 0.01 m², number of owner households]."""
+    return [load("version", 0), load("total_area", 0), load("total_owners", 0)]
+
+
+@view
+def household_at(address: str, version: int) -> int:
+    """The household's area in 0.01 m² when the register was at ``version`` (0 if none)."""
+    if type_name(address) != "str" or type_name(version) != "int":
+        return 0
+    n = load("hn:" + address, 0)
+    if n == 0:
+        return 0
+    last = load("hv:" + address + ":" + str(n - 1))
+    if last[0] <= version:
+        return last[1]
+    lo = 0
+    hi = n - 1
+    while lo < hi:  # the number of entries at or before ``version``
+        mid = (lo + hi) // 2
+        if load("hv:" + address + ":" + str(mid))[0] <= version:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo == 0:
+        return 0
+    return load("hv:" + address + ":" + str(lo - 1))[1]
 
 
 @view
