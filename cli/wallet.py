@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -235,6 +236,11 @@ class RpcClient:
     async def account(self, address: str) -> dict[str, Any]:
         """Balance and next nonce of an account."""
         return _as_dict(await self._request("GET", f"/v1/accounts/{address}"), "account")
+
+    async def statement(self, address: str, cursor: str = "", limit: int = 20) -> dict[str, Any]:
+        """A page of an address's statement (docs/APPLICATIONS.md), newest first."""
+        query = urlencode({"cursor": cursor, "limit": limit})
+        return _as_dict(await self._request("GET", f"/v1/accounts/{address}/statement?{query}"), "statement")
 
     async def subscribe(self, topics: Sequence[str] = ("blocks", "events")) -> AsyncIterator[dict[str, Any]]:
         """Messages pushed by the node over the websocket, as parsed JSON objects."""

@@ -51,6 +51,11 @@ class NodeApi(QueryRunner, Protocol):
         """Balance and next nonce of ``address`` at the latest committed height."""
         ...
 
+    def statement(self, address: str, cursor: str | None, limit: str | None) -> dict[str, Any]:
+        """A page of ``address``'s statement (node/statement.py); AddressError or
+        StatementError for bad input."""
+        ...
+
     def refresh_metrics(self) -> None:
         """Bring gauges (height, peers, mempool size) up to date before a scrape."""
         ...

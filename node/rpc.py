@@ -34,6 +34,7 @@ from node.render import (
     value_from_json,
     value_to_json,
 )
+from node.statement import StatementError
 from node.webapp import add_web_routes
 from p2p.network import TokenBucket
 from storage.state import MAX_STATE_KEY_BYTES
@@ -108,6 +109,7 @@ class RpcServer:
         r.add_get("/v1/blocks/{which}", self.get_block)
         r.add_get("/v1/status", self.get_status)
         r.add_get("/v1/accounts/{address}", self.get_account)
+        r.add_get("/v1/accounts/{address}/statement", self.get_statement)
         r.add_post("/v1/query", self.post_query)
         r.add_get("/v1/proofs/{key}", self.get_proof)
         r.add_get("/v1/ws", self.websocket)
@@ -291,6 +293,18 @@ class RpcServer:
         except AddressError as exc:
             raise RpcError(400, "bad_address", exc.message) from exc
         return web.json_response(self.node.account(text))
+
+    async def get_statement(self, request: web.Request) -> web.Response:
+        text = request.match_info["address"]
+        try:
+            parse_address(text)
+        except AddressError as exc:
+            raise RpcError(400, "bad_address", exc.message) from exc
+        try:
+            doc = self.node.statement(text, request.query.get("cursor"), request.query.get("limit"))
+        except StatementError as exc:
+            raise RpcError(400, "malformed", exc.message) from exc
+        return web.json_response(doc)
 
     async def post_query(self, request: web.Request) -> web.Response:
         body = await self._read_body(request)
@@ -491,6 +505,20 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                                 "schema": {"type": "string", "pattern": "^hk1"}}],
                 "responses": {"200": _ok("balance, nonce, pending_nonce"),
                               "400": _error_ref("not an address (bad_address)"),
+                              "429": common_errors["429"]},
+            }},
+            "/v1/accounts/{address}/statement": {"get": {
+                "summary": "An address's statement: committed txs that touched it, newest first, "
+                           "with points in and out, fees and bills paid (docs/APPLICATIONS.md)",
+                "parameters": [{"name": "address", "in": "path", "required": True,
+                                "schema": {"type": "string", "pattern": "^hk1"}},
+                               {"name": "cursor", "in": "query", "required": False,
+                                "description": 'the "next" of the previous page ("<height>.<index>")',
+                                "schema": {"type": "string"}},
+                               {"name": "limit", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                "responses": {"200": _ok("{address, items, next, history_from}"),
+                              "400": _error_ref("not an address (bad_address), bad cursor or limit (malformed)"),
                               "429": common_errors["429"]},
             }},
             "/v1/query": {"post": {

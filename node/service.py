@@ -49,6 +49,7 @@ from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
 from node.render import receipt_json, validators_json
 from node.rpc import RpcServer
+from node.statement import parse_cursor, parse_limit, statement, touched_accounts
 from p2p.gossip import TxGossip
 from p2p.messages import ConsensusFrame, prime_block
 from p2p.network import Identity, Network, Peer
@@ -495,6 +496,10 @@ class Node:
             "height": self.store.height,
         }
 
+    def statement(self, address: str, cursor: str | None, limit: str | None) -> dict[str, Any]:
+        parse_address(address)
+        return statement(self.store, address, parse_cursor(cursor), parse_limit(limit))
+
     def query(self, contract: str, method: str, args: list[Any]) -> tuple[Any, int]:
         head = self.store.head
         assert head is not None
@@ -671,7 +676,8 @@ class Node:
         height = block.height
         next_validators = self.executor.validator_set(overlay, height + 1)
         previous = self.store.validator_set(height)
-        self.store.commit_block(block, certificate, receipts, overlay, next_validators)
+        self.store.commit_block(block, certificate, receipts, overlay, next_validators,
+                                accounts=touched_accounts(block, receipts))
         self.mempool.remove_committed(block.txs, height)
         if previous is not None and previous.hash != next_validators.hash:
             self._drop_unadmitted_peers()

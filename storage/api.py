@@ -6,7 +6,7 @@ this file is the contract. All keys are laid out in storage/schema.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -94,10 +94,21 @@ class ChainStore(Protocol):
         receipts: list[Receipt],
         state: StateOverlay,
         next_validators: ValidatorSet,
+        accounts: Sequence[tuple[str, int]] = (),
     ) -> None:
         """Commit ``block`` (height == self.height + 1) with its outcome, atomically.
         ``certificate`` is None only for genesis. ``next_validators`` is the set that
-        will certify height + 1, kept so sync can verify later certificates."""
+        will certify height + 1, kept so sync can verify later certificates.
+        ``accounts``: (account, tx index) pairs for the account history."""
+
+    def account_txs(
+        self, account: str, before: tuple[int, int] | None = None, limit: int = 20
+    ) -> list[tuple[int, int]]:
+        """The (height, index) of committed txs that touched ``account``, newest first,
+        strictly before ``before`` when given."""
+
+    def account_history_from(self) -> int | None:
+        """The first height whose txs the account history holds (None: none yet)."""
 
     def block(self, height: int) -> Block | None: ...
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from typing import TypeVar
 
 from core.errors import DecodeError
@@ -60,6 +61,7 @@ class ChainStore:
         self._lock = threading.Lock()
         self._state = StateStore(kv, keep_heights=keep_heights, cache_depth=cache_depth)
         self._head: Block | None = None
+        self._accounts_from_known = kv.get(schema.META_ACCOUNTS_FROM) is not None
         head = kv.get(schema.META_HEAD)
         if head is not None:
             height = schema.from_be64(head)
@@ -125,6 +127,7 @@ class ChainStore:
         receipts: list[Receipt],
         state: StateOverlay,
         next_validators: ValidatorSet,
+        accounts: Sequence[tuple[str, int]] = (),
     ) -> None:
         with self._lock:
             header = block.header
@@ -146,6 +149,13 @@ class ChainStore:
                 for index, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
                     wb.put(schema.receipt_key(height, index), receipt.encode())
                     wb.put(schema.tx_index_key(tx.hash), schema.encode_tx_location(height, index))
+                for account, index in accounts:
+                    if not 0 <= index < len(block.txs):
+                        raise StorageError(f"account history: block {height} has no tx {index}")
+                    wb.put(schema.account_tx_key(account, height, index), b"")
+                if not self._accounts_from_known:
+                    # The first block this store indexes: the history starts here.
+                    wb.put(schema.META_ACCOUNTS_FROM, schema.be64(height))
                 validators = next_validators.encode()
                 wb.put(schema.validators_key(height + 1), validators)
                 if height == 0 and next_validators.hash == header.validator_set_hash:
@@ -154,6 +164,7 @@ class ChainStore:
                 wb.put(schema.META_HEAD, schema.be64(height))
             self._state.committed(update, height)
             self._head = block
+            self._accounts_from_known = True
 
     def _check_block(
         self, block: Block, certificate: CommitCertificate | None, receipts: list[Receipt]
@@ -231,6 +242,29 @@ class ChainStore:
         if location is None:
             return None
         return self._decode(Receipt, self.kv.get(schema.receipt_key(*location)))
+
+    def account_txs(
+        self, account: str, before: tuple[int, int] | None = None, limit: int = 20
+    ) -> list[tuple[int, int]]:
+        prefix = schema.account_prefix(account)
+        start = None
+        if before is not None:
+            h, i = before
+            if h <= 0 and i <= 0:
+                return []
+            # The greatest key strictly below (h, i): keys <= start, in reverse.
+            below = (h, i - 1) if i > 0 else (h - 1, 0xFFFFFFFF)
+            start = prefix + schema.encode_tx_location(*below)
+        out = []
+        for key, _ in self.kv.iterate(prefix, start=start, reverse=True):
+            out.append(schema.decode_tx_location(key[len(prefix):]))
+            if len(out) >= limit:
+                break
+        return out
+
+    def account_history_from(self) -> int | None:
+        data = self.kv.get(schema.META_ACCOUNTS_FROM)
+        return None if data is None else schema.from_be64(data)
 
     def validator_set(self, height: int) -> ValidatorSet | None:
         if not 0 <= height <= schema.MAX_HEIGHT:

@@ -28,9 +28,13 @@ STATE_ROOT = b"sr1/"  # height(8) -> root ref of the state tree at that height
 STATE_STALE = b"sx1/"  # height(8) -> node keys that block replaced (u16 length + key)*
 STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast reads)
 WAL = b"w1/"  # record name -> bytes
+# account history: account (utf-8) 0x00 height(8) index(4) -> b"": the committed txs that
+# touched an account, in height order (node/statement.py decides which accounts a tx touches).
+ACCOUNT_TX = b"x1/"
 META_HEAD = b"m1/head"  # height(8) of the last committed block
 META_SCHEMA = b"m1/schema"  # SCHEMA_VERSION
 META_PRUNED = b"m1/pruned"  # height(8): state nodes replaced up to here are deleted
+META_ACCOUNTS_FROM = b"m1/accounts_from"  # height(8): the account history starts here
 
 ALL_PREFIXES = (
     BLOCK,
@@ -44,6 +48,7 @@ ALL_PREFIXES = (
     STATE_STALE,
     STATE_VALUE,
     WAL,
+    ACCOUNT_TX,
     b"m1/",
 )
 
@@ -84,6 +89,22 @@ def receipt_key(height: int, index: int) -> bytes:
 
 def tx_index_key(tx_hash: bytes) -> bytes:
     return TX_INDEX + tx_hash
+
+
+MAX_ACCOUNT_BYTES = 128
+
+
+def account_prefix(account: str) -> bytes:
+    """The keys of one account's history; the 0x00 ends the name, so no account's
+    prefix is a prefix of another's."""
+    raw = account.encode()
+    if not 0 < len(raw) <= MAX_ACCOUNT_BYTES or b"\x00" in raw:
+        raise ValueError("an account name is 1..128 bytes of UTF-8 without NUL")
+    return ACCOUNT_TX + raw + b"\x00"
+
+
+def account_tx_key(account: str, height: int, index: int) -> bytes:
+    return account_prefix(account) + _U64_U32.pack(height, index)
 
 
 def encode_tx_location(height: int, index: int) -> bytes:

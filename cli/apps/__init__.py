@@ -10,6 +10,7 @@ import click
 
 
 def groups() -> list[click.Group]:
+    from cli.apps.account import account
     from cli.apps.activities import activities
     from cli.apps.culture import culture
     from cli.apps.gov import gov
@@ -19,4 +20,4 @@ def groups() -> list[click.Group]:
     from cli.apps.property import property_group
     from cli.apps.services import services
 
-    return [households, property_group, gov, services, culture, activities, notices, merchants]
+    return [account, households, property_group, gov, services, culture, activities, notices, merchants]

@@ -238,3 +238,33 @@ async def test_garbage_never_gets_a_500(node: Node, http: Any) -> None:
                     assert path == "/v1/txs" and all("error" in r for r in doc["results"])
                 else:
                     assert 400 <= status < 500, (path, ctype, body[:20], status)
+
+
+async def test_an_address_statement_lists_its_txs_newest_first(node: Node, http: Any) -> None:
+    first, second, third = make_tx(2, 0, key="s1"), make_tx(2, 1, key="s2"), make_tx(2, 2, key="s3")
+    other = make_tx(3, 0, key="o")
+    for stx in (first, second, third, other):
+        status, _ = await call(http, "POST", "/v1/txs", json=jtx(stx))
+        assert status == 202
+    await wait_for(lambda: all(node.store.tx_location(s.hash) is not None for s in (first, second, third, other)),
+                   what="commit")
+    me = USER_KEYS[2].address
+    status, doc = await call(http, "GET", f"/v1/accounts/{me}/statement?limit=2")
+    assert status == 200 and doc["address"] == me and doc["history_from"] == 0
+    assert [e["tx_hash"] for e in doc["items"]] == [third.hash.hex(), second.hash.hex()]
+    entry = doc["items"][0]
+    assert entry["contract"] == "kv" and entry["method"] == "set" and entry["signer"] == me
+    assert entry["status"] == 0 and entry["fee"] == 1 and entry["points_out"] == 0
+    assert entry["lines"] == [{"kind": "fee", "amount": 1, "counterparty": None}]
+    assert entry["time_ms"] > 0 and entry["bill"] is None
+    status, rest = await call(http, "GET", f"/v1/accounts/{me}/statement?limit=2&cursor={doc['next']}")
+    assert status == 200 and [e["tx_hash"] for e in rest["items"]] == [first.hash.hex()]
+    assert rest["next"] == ""
+    status, nobody = await call(http, "GET", f"/v1/accounts/{USER_KEYS[7].address}/statement")
+    assert status == 200 and nobody["items"] == [] and nobody["next"] == ""
+    for query, code in (("cursor=abc", "malformed"), ("limit=0", "malformed"), ("limit=101", "malformed"),
+                        ("cursor=1.2.3", "malformed")):
+        status, err = await call(http, "GET", f"/v1/accounts/{me}/statement?{query}")
+        assert status == 400 and err["error"]["code"] == code, query
+    status, err = await call(http, "GET", "/v1/accounts/hk1nope/statement")
+    assert status == 400 and err["error"]["code"] == "bad_address"

@@ -263,3 +263,38 @@ def test_wal_save_and_load(tmp_path: Path) -> None:
     assert ConsensusWAL(store.kv).load() == b"vote-2"
     assert ConsensusWAL(store.kv, b"other").load() is None
     store.close()
+
+
+def test_account_history_newest_first_with_a_cursor(store: ChainStore) -> None:
+    commit(store, {})  # genesis: the history starts at height 0
+    alice, bob = "hk1alice", "hk1bob"
+    for _ in range(3):
+        block, cert, receipts, overlay = block_for(store, {}, n_txs=3)
+        store.commit_block(block, cert, receipts, overlay, VALIDATORS,
+                           accounts=[(alice, 0), (bob, 1), (alice, 2)])
+    assert store.account_history_from() == 0
+    every = store.account_txs(alice, None, 100)
+    assert every == [(3, 2), (3, 0), (2, 2), (2, 0), (1, 2), (1, 0)]
+    assert store.account_txs(alice, None, 2) == [(3, 2), (3, 0)]
+    assert store.account_txs(alice, (3, 0), 3) == [(2, 2), (2, 0), (1, 2)]
+    assert store.account_txs(alice, (2, 0), 10) == [(1, 2), (1, 0)]
+    assert store.account_txs(alice, (1, 0), 10) == []
+    assert store.account_txs(bob, None, 10) == [(3, 1), (2, 1), (1, 1)]
+    # "hk1alice" must not see the history of an account whose name extends it.
+    assert store.account_txs("hk1alic", None, 10) == []
+    block, cert, receipts, overlay = block_for(store, {}, n_txs=1)
+    with pytest.raises(StorageError):
+        store.commit_block(block, cert, receipts, overlay, VALIDATORS, accounts=[(alice, 5)])
+    assert store.height == 3 and store.account_txs(alice, None, 1) == [(3, 2)]
+
+
+def test_account_history_starts_where_the_store_first_indexed(tmp_path: Path) -> None:
+    kv = MemoryStore()
+    store = ChainStore(kv)
+    commit(store, {})
+    commit(store, {})
+    kv.delete(schema.META_ACCOUNTS_FROM)  # a store written before the account history
+    reopened = ChainStore(kv)
+    assert reopened.account_history_from() is None
+    commit(reopened, {})
+    assert reopened.account_history_from() == 2
