@@ -28,7 +28,7 @@ def _commands() -> list[tuple[str, str]]:
 
 def test_every_group_is_registered() -> None:
     names = {g.name for g in groups()}
-    assert names == {"households", "property", "gov", "services", "culture", "activities",
+    assert names == {"account", "households", "property", "gov", "services", "culture", "activities",
                      "notices", "merchants"}
     assert names <= set(main.commands)
 
