@@ -69,7 +69,7 @@ class _Bar:
 @click.option("--rpc", "rpc_urls", multiple=True, metavar="URL",
               help="Bench running nodes instead (repeat for each node); needs --key.")
 @click.option("--key", "key_file", default=default_key_file, metavar="FILE",
-              show_default="$HKCHAIN_KEY or ./localnet/operator.key",
+              show_default="$HKCHAIN_KEY, else the network home's operator.key",
               help="With --rpc: a funded committee key that pays and registers the senders.")
 @click.option("--senders", default=DEFAULT_SENDERS, show_default=True,
               type=click.IntRange(1, MAX_SENDERS), help="Sender keys the load is spread over.")

@@ -39,7 +39,7 @@ from cli.wallet import (
     verify_block,
 )
 from core.codec import Value
-from core.crypto import parse_address
+from core.crypto import is_address, key_file_address, parse_address
 from core.fields import is_decimal
 
 T = TypeVar("T")
@@ -255,12 +255,16 @@ def tx(contract: str, method: str, args_json: str, opts: TxOptions) -> None:
 
 
 @click.command("transfer")
-@click.option("--to", "to_address", required=True, metavar="ADDRESS", help="Recipient (hk1…).")
+@click.option("--to", "to_address", required=True, metavar="ADDRESS|KEYFILE",
+              help="Recipient: an address (hk1…), or a key file whose address receives.")
 @click.option("--amount", required=True, type=click.IntRange(1), help="Points to send (an integer).")
 @tx_options
 @friendly_errors
 def transfer(to_address: str, amount: int, opts: TxOptions) -> None:
-    """Send community points to ADDRESS and wait until the transfer commits."""
+    """Send community points to ADDRESS (or to the owner of KEYFILE) and wait until the
+    transfer commits."""
+    if not is_address(to_address) and Path(to_address).is_file():
+        to_address = key_file_address(to_address)  # only its public key is read
     parse_address(to_address)  # a mistyped address fails here, with the checksum error
     _send(opts, "token", "transfer", (to_address, amount))
 

@@ -1,9 +1,11 @@
 """What the client commands share: the --rpc/--key/--json options, turning errors into
 one clear line, and printing for people (rich tables) or for scripts (--json).
 
-Defaults follow the local network: --rpc is $HKCHAIN_RPC, else the first running node of
-./localnet/nodes.json, else the first localnet port; --key is $HKCHAIN_KEY, else
-./localnet/operator.key when it exists.
+Defaults follow the local network in the network home: `hkchain --home DIR`, else
+$HKCHAIN_HOME, else ./localnet. --rpc is $HKCHAIN_RPC, else the first running node of
+HOME/nodes.json, else (for ./localnet only) the first localnet port; --key is
+$HKCHAIN_KEY, else HOME/operator.key when it exists. A home named explicitly (flag or
+environment) that holds no nodes.json is an error, not a silent fallback.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,12 +26,14 @@ from rich.table import Table
 from core.crypto import PrivateKey, is_key_file_encrypted
 from core.errors import ChainError
 from node.config import LOCALNET_RPC_BASE_PORT
+from node.home import NODES_FILE, OPERATOR_KEY_FILE
 from node.render import value_to_json
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_LOCALNET_HOME = Path("localnet")
+HOME_ENV = "HKCHAIN_HOME"
 FALLBACK_RPC_URL = f"http://127.0.0.1:{LOCALNET_RPC_BASE_PORT}"
 
 # Plain-words hints for the node's error codes (docs/RPC.md); the node's own message follows.
@@ -58,30 +63,53 @@ def console() -> Console:
     return Console(highlight=False, soft_wrap=False, width=width)
 
 
+def chosen_home() -> Path | None:
+    """The network home named by `hkchain --home DIR` or $HKCHAIN_HOME; None if neither."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        home = ctx.find_root().params.get("home")
+        if isinstance(home, Path):
+            return home
+    env = os.environ.get(HOME_ENV)
+    return Path(env) if env else None
+
+
+def network_home() -> Path:
+    """The local network's folder: --home, else $HKCHAIN_HOME, else ./localnet."""
+    return chosen_home() or DEFAULT_LOCALNET_HOME
+
+
 def default_rpc_url() -> str:
     env = os.environ.get("HKCHAIN_RPC")
     if env:
         return env
-    nodes_file = DEFAULT_LOCALNET_HOME / "nodes.json"
+    chosen = chosen_home()
+    nodes_file = (chosen or DEFAULT_LOCALNET_HOME) / NODES_FILE
     try:
         nodes = json.loads(nodes_file.read_text())["nodes"]
         running = [n for n in nodes if n.get("pid")]  # a stopped node has no pid
         return str((running or nodes)[0]["rpc_url"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return FALLBACK_RPC_URL
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        if chosen is None:
+            return FALLBACK_RPC_URL
+        reason = "does not exist" if isinstance(exc, FileNotFoundError) else "cannot be read"
+        raise click.ClickException(
+            f"{nodes_file} {reason}: no local network in {chosen} (start one with "
+            f"`hkchain --home {shlex.quote(str(chosen))} localnet`, or pass --rpc URL)"
+        ) from exc
 
 
 def default_key_file() -> str | None:
     env = os.environ.get("HKCHAIN_KEY")
     if env:
         return env
-    candidate = DEFAULT_LOCALNET_HOME / "operator.key"
+    candidate = network_home() / OPERATOR_KEY_FILE
     return str(candidate) if candidate.exists() else None
 
 
 def rpc_option(f: Callable[P, R]) -> Callable[P, R]:
     return click.option(
-        "--rpc", "rpc_url", default=default_rpc_url, show_default="$HKCHAIN_RPC or ./localnet node0",
+        "--rpc", "rpc_url", default=default_rpc_url, show_default="$HKCHAIN_RPC, else node0 of the network home",
         metavar="URL", help="RPC URL of the node to talk to.",
     )(f)
 
@@ -93,7 +121,7 @@ def json_option(f: Callable[P, R]) -> Callable[P, R]:
 def key_option(f: Callable[P, R]) -> Callable[P, R]:
     return click.option(
         "--key", "key_file", default=default_key_file, metavar="FILE",
-        show_default="$HKCHAIN_KEY or ./localnet/operator.key",
+        show_default="$HKCHAIN_KEY, else the network home's operator.key",
         help="Key file that signs the tx.",
     )(f)
 
@@ -101,7 +129,8 @@ def key_option(f: Callable[P, R]) -> Callable[P, R]:
 def load_key(key_file: str | None) -> PrivateKey:
     if not key_file:
         raise click.ClickException(
-            "no key: pass --key FILE (or set HKCHAIN_KEY); `hkchain keys new --out FILE` makes one"
+            f"no key: {network_home() / OPERATOR_KEY_FILE} does not exist; pass --key FILE (or set "
+            "HKCHAIN_KEY), or --home DIR of a local network; `hkchain keys new --out FILE` makes a key"
         )
     path = Path(key_file)
     if not path.exists():

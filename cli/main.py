@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hkchain")
-def main() -> None:
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="HKCHAIN_HOME",
+              default=None, metavar="DIR", show_default="$HKCHAIN_HOME, else ./localnet",
+              help="The local network's folder: where localnet and init put it, and where the "
+                   "other commands find its nodes.json (--rpc) and operator.key (--key).")
+def main(home: Path | None) -> None:
     """hkchain: a permissioned PBFT blockchain for neighbourhood committees.
 
     Start a local 4-validator network with `hkchain localnet`, then talk to it with
-    `hkchain status`, `hkchain transfer` and friends (each takes --rpc URL).
+    `hkchain status`, `hkchain transfer` and friends. They find the network through
+    ./localnet (or --home DIR, or $HKCHAIN_HOME) from any folder; --rpc URL and --key FILE
+    name a node and a key directly.
     """
 
 

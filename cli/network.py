@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import friendly_errors, print_table
+from cli.common import friendly_errors, network_home, print_table
 from node.home import DEFAULT_BASE_PORT, MAX_LOCAL_VALIDATORS
 
 HOME_PATH = click.Path(file_okay=False, path_type=Path)
@@ -20,15 +20,16 @@ GENESIS_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.command("init")
 @click.option("--validators", "-n", default=4, show_default=True,
               type=click.IntRange(1, MAX_LOCAL_VALIDATORS), help="Number of validator nodes.")
-@click.option("--home", required=True, type=HOME_PATH, help="Directory for the network (DIR/nodeK, DIR/operator.key).")
+@click.option("--home", default=None, type=HOME_PATH, show_default="hkchain --home, $HKCHAIN_HOME or ./localnet",
+              help="Directory for the network (DIR/nodeK, DIR/operator.key).")
 @click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(1024, 65000),
               help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1.")
 @click.option("--genesis", "genesis_template", type=GENESIS_PATH, default=None,
-              help="Genesis template (default: the repository's genesis.json).")
+              help="Genesis template (default: the package's genesis.json, the default local network).")
 @click.option("--chain-id", default=None, help="Chain id (default: the template's).")
 @click.option("--force", is_flag=True, help="Replace a network already in --home.")
 @friendly_errors
-def init(validators: int, home: Path, base_port: int, genesis_template: Path | None,
+def init(validators: int, home: Path | None, base_port: int, genesis_template: Path | None,
          chain_id: str | None, force: bool) -> None:
     """Create keys, one genesis and a config per node for a local network.
 
@@ -38,6 +39,7 @@ def init(validators: int, home: Path, base_port: int, genesis_template: Path | N
     """
     from node.home import init_network
 
+    home = home or network_home()
     net = init_network(home, validators, base_port=base_port, genesis_template=genesis_template,
                        chain_id=chain_id, force=force)
     print_table(
@@ -67,16 +69,17 @@ def node_start(home: Path) -> None:
 @click.command("localnet")
 @click.option("--nodes", "-n", default=4, show_default=True, type=click.IntRange(1, MAX_LOCAL_VALIDATORS),
               help="Number of validators (for a new home).")
-@click.option("--home", default=Path("localnet"), show_default=True, type=HOME_PATH,
+@click.option("--home", default=None, type=HOME_PATH, show_default="hkchain --home, $HKCHAIN_HOME or ./localnet",
               help="Directory of the network; reused if it already holds one.")
 @click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(1024, 65000),
               help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1 (new home only).")
 @click.option("--genesis", "genesis_template", type=GENESIS_PATH, default=None,
-              help="Genesis template for a new home (default: the repository's genesis.json).")
+              help="Genesis template for a new home (default: the package's genesis.json).")
 @click.option("--demo", is_flag=True,
               help="Seed a demo community (households, bills, works, a vote) once the nodes run.")
 @friendly_errors
-def localnet(nodes: int, home: Path, base_port: int, genesis_template: Path | None, demo: bool) -> None:
+def localnet(nodes: int, home: Path | None, base_port: int, genesis_template: Path | None,
+             demo: bool) -> None:
     """Run a local network: every validator as its own process on 127.0.0.1.
 
     Initialises --home if it is empty, starts the nodes (logs in DIR/nodeK/node.log),
@@ -90,5 +93,5 @@ def localnet(nodes: int, home: Path, base_port: int, genesis_template: Path | No
         from cli.apps.demo import seed_and_print
 
         after_start = seed_and_print
-    run_localnet(home, nodes, base_port=base_port, genesis_template=genesis_template,
+    run_localnet(home or network_home(), nodes, base_port=base_port, genesis_template=genesis_template,
                  after_start=after_start)

@@ -174,6 +174,19 @@ class PrivateKey:
         return key
 
 
+def key_file_address(path: str | os.PathLike[str]) -> str:
+    """The address of a key file, from its public key alone: no passphrase needed, so a
+    payer can name a recipient by the recipient's (even encrypted) key file."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        public_key = bytes.fromhex(doc["public_key"]) if isinstance(doc, dict) else b""
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KeyFileError(f"{path} is not an hkchain key file") from exc
+    if doc.get("type") != "ed25519" or len(public_key) != PUBLIC_KEY_SIZE:
+        raise KeyFileError(f"{path} is not an hkchain key file")
+    return address_of(public_key)
+
+
 def is_key_file_encrypted(path: str | os.PathLike[str]) -> bool:
     try:
         return "encryption" in json.loads(Path(path).read_text())

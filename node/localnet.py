@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -43,6 +44,7 @@ STOP_GRACE_MS = 10_000
 POLL_INTERVAL_S = 0.2
 STATUS_TIMEOUT_S = 2.0
 LOG_TAIL_BYTES = 4000
+PIPE_WIDTH = 160  # columns of the summary when printed to a file or pipe
 
 
 class LocalnetError(ChainError):
@@ -246,20 +248,25 @@ def run_localnet(
     """Run a local network in the foreground until Ctrl-C or SIGTERM. ``after_start``
     runs once every node answers (e.g. seeding the demo community)."""
     from rich.console import Console
+    from rich.markup import escape
 
-    console = Console(highlight=False)
+    # Printed to a file or pipe, rich would assume 80 columns; give the table room instead.
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    console = Console(highlight=False, width=PIPE_WIDTH if piped else None)
     home = Path(home)
+    # The hints name --home unless the network is where the commands look without it.
+    hint_home = None if home == DEFAULT_HOME else home.resolve()
     if is_initialised(home):
         network = load_network(home)
         if len(network.nodes) != nodes:
             console.print(
-                f"[yellow]{home} holds {len(network.nodes)} nodes; reusing them "
+                f"[yellow]{escape(str(home))} holds {len(network.nodes)} nodes; reusing them "
                 f"(--nodes {nodes} applies to a new home)[/yellow]"
             )
-        console.print(f"Reusing the network in [bold]{home}[/bold] (its chain continues).")
+        console.print(f"Reusing the network in [bold]{escape(str(home))}[/bold] (its chain continues).")
     else:
         network = init_network(home, nodes, base_port=base_port, genesis_template=genesis_template)
-        console.print(f"Initialised a {nodes}-validator network in [bold]{home}[/bold].")
+        console.print(f"Initialised a {nodes}-validator network in [bold]{escape(str(home))}[/bold].")
 
     supervisor = Supervisor(network)
     with _stop_signals_raise():
@@ -272,7 +279,7 @@ def run_localnet(
                         f"Starting nodes… {ready}/{total} answering"),
                 )
             supervisor.write_nodes_file()
-            print_summary(console, supervisor)
+            print_summary(console, supervisor, hint_home)
             if after_start is not None:
                 after_start(network)
             _watch(console, supervisor)
@@ -309,27 +316,42 @@ def app_url(rpc_url: str) -> str:
     return f"{rpc_url}/"
 
 
-def print_summary(console: Any, supervisor: Supervisor) -> None:
+def look_around_hints(network: LocalNetwork, hint_home: Path | None) -> list[str]:
+    """Commands to try in another terminal, each one pasteable as it stands: with
+    ``--home`` (absolute, shell-quoted) when the network is not in ./localnet, where the
+    commands look without flags."""
+    cli = "hkchain" if hint_home is None else f"hkchain --home {shlex.quote(str(hint_home))}"
+    balance_args = shlex.quote(json.dumps([network.operator_address]))
+    return [
+        f"{cli} status",
+        "hkchain keys new --out alice.key",
+        f"{cli} transfer --to alice.key --amount 100",
+        f"{cli} query token balance {balance_args}",
+        f"{cli} watch",
+    ]
+
+
+def print_summary(console: Any, supervisor: Supervisor, hint_home: Path | None = None) -> None:
+    """Where everything is, then commands to try. Every cell folds rather than being cut,
+    so the table stays whole in a narrow terminal and in a log file (names, pids, URLs)."""
+    from rich.markup import escape
     from rich.table import Table
 
     net = supervisor.network
-    table = Table(title=f"hkchain localnet — chain {net.chain_id}", title_justify="left")
+    table = Table(title=f"hkchain localnet — chain {escape(net.chain_id)}", title_justify="left")
     for col in ("node", "pid", "rpc", "p2p", "validator address"):
-        table.add_column(col, no_wrap=True)
+        table.add_column(col, overflow="fold")
     for i, n in enumerate(net.nodes):
         table.add_row(n.name, str(supervisor.pid(i) or "-"), n.rpc_url, n.p2p_url, n.address)
     console.print(table)
     rpc = net.nodes[0].rpc_url
-    console.print(f"\n[bold]Open the residents' app:  {app_url(rpc)}[/bold]\n", soft_wrap=True)
-    console.print(f"logs           {net.home}/nodeK/{LOG_FILE}")
-    console.print(f"operator key   {net.operator_key_file}  (address {net.operator_address})", soft_wrap=True)
-    console.print(f"nodes file     {net.home / NODES_FILE}")
-    console.print("\nTry, in another terminal:")
-    console.print(f"  hkchain status --rpc {rpc}")
-    console.print("  hkchain keys new --out alice.key")
-    console.print(
-        f"  hkchain transfer --rpc {rpc} --key {net.operator_key_file} --to <alice's address> --amount 100",
-        soft_wrap=True,
-    )
-    console.print(f"  hkchain watch --rpc {rpc}")
+    console.print(f"\n[bold]Open the residents' app:  {escape(app_url(rpc))}[/bold]\n", soft_wrap=True)
+    console.print(escape(f"logs           {net.home / 'nodeK' / LOG_FILE}"), soft_wrap=True)
+    console.print(escape(f"operator key   {net.operator_key_file}  (address {net.operator_address})"),
+                  soft_wrap=True)
+    console.print(escape(f"nodes file     {net.home / NODES_FILE}"), soft_wrap=True)
+    where = "in this folder" if hint_home is None else "from any folder"
+    console.print(f"\nTry, in another terminal ({where}):")
+    for hint in look_around_hints(net, hint_home):
+        console.print(escape(f"  {hint}"), soft_wrap=True)
     console.print("\nPress Ctrl-C to stop all nodes.")

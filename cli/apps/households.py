@@ -29,7 +29,7 @@ from cli.apps.base import (
     tx_command,
     view_command,
 )
-from cli.common import DEFAULT_LOCALNET_HOME, load_key, print_json, print_pairs
+from cli.common import load_key, network_home, print_json, print_pairs
 from core.crypto import PUBLIC_KEY_SIZE
 from privacy.register import (
     CommitmentProof,
@@ -44,17 +44,18 @@ STORE_ENV = "HKCHAIN_PRIVACY_STORE"
 
 
 def default_store() -> Path:
-    """$HKCHAIN_PRIVACY_STORE, else the local network's first node (the committee's)."""
+    """$HKCHAIN_PRIVACY_STORE, else the local network's first node (the committee's), in
+    the network home (--home, $HKCHAIN_HOME, ./localnet)."""
     env = os.environ.get(STORE_ENV)
     if env:
         return Path(env)
-    return PrivacyStore.of_node_home(DEFAULT_LOCALNET_HOME / "node0").root
+    return PrivacyStore.of_node_home(network_home() / "node0").root
 
 
 def store_option(f: Any) -> Any:
     return click.option(
         "--store", "store_dir", type=click.Path(file_okay=False, path_type=Path),
-        default=default_store, show_default="$HKCHAIN_PRIVACY_STORE or localnet/node0/data/privacy",
+        default=default_store, show_default="$HKCHAIN_PRIVACY_STORE, else HOME/node0/data/privacy",
         help="The committee's encrypted register (a directory on the committee's node).",
     )(f)
 
