@@ -8,7 +8,7 @@ from typing import Any
 from core.codec import Value
 
 # Defines fromTagged/toTagged in the page; evaluate it before using them.
-JS_TAGGED = """
+JS_TAGGED = """() => {
 globalThis.fromTagged = function fromTagged(t) {
   switch (t.t) {
     case 'nil': return null;
@@ -31,6 +31,7 @@ globalThis.toTagged = function toTagged(v) {
   if (Array.isArray(v)) return { t: 'list', v: v.map(toTagged) };
   return { t: 'map', v: Object.keys(v).sort().map((k) => [k, toTagged(v[k])]) };
 };
+}
 """
 
 

@@ -51,8 +51,9 @@ export function compareKeys(a, b) {
 }
 
 function bigintToExt(n) {
-  // Minimal two's complement: (bit_length + 8) // 8 bytes, as Python's canonical().
-  const mag = n < 0n ? -n - 1n : n;
+  // Two's complement in (bit_length(|n|) + 8) // 8 bytes, exactly as core/codec.py (so
+  // -(2**k) takes one byte more than the shortest form: the reference decides).
+  const mag = n < 0n ? -n : n;
   const bits = mag === 0n ? 0 : mag.toString(2).length;
   const length = Math.floor((bits + 8) / 8);
   if (length > MAX_BIGINT_BYTES) throw new EncodeError(`integer too large to encode (${bits} bits)`);
