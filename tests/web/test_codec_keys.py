@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from core import codec
+from core.codec import Value
 from core.crypto import PrivateKey
 from core.errors import DecodeError
 from core.types import Tx
@@ -130,10 +131,11 @@ def test_codec_refuses_what_the_reference_refuses(app_page: Watched) -> None:
 
 def test_addresses_and_signed_txs_match(app_page: Watched) -> None:
     cases = []
-    for i, args in enumerate([
+    arg_lists: list[list[Value]] = [
         [], ["hk1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq", 100], [b"\x01" * 32, "2027-01", [["电梯", 1200]]],
         [{"title": "加装电梯", "n": 2**70, "z": None}, True, -5], ["😀" * 40, list(range(20))],
-    ]):
+    ]
+    for i, args in enumerate(arg_lists):
         key = PrivateKey.from_seed_text(f"resident{i}")
         tx = Tx("hk-local", key.public_key, i * 7, "property", "pay_bill", tuple(args), 1000 + i, 99 + i)
         stx = tx.sign(key)
