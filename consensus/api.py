@@ -8,6 +8,7 @@ same code the node runs.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,12 +36,22 @@ class Application(Protocol):
 
 
 class VoteLog(Protocol):
-    """Durable memory of what this validator signed (see storage ConsensusWAL)."""
+    """Durable memory of what this validator signed (see storage ConsensusWAL): one small
+    record of hashes (consensus/wal.py), and the bodies of the blocks it names that the
+    validator must be able to re-propose after a restart."""
 
     def save(self, record: bytes) -> None:
-        """Persist ``record`` (fsync) before returning."""
+        """Persist ``record`` (fsync) before returning; it replaces the last one."""
 
     def load(self) -> bytes | None: ...
+
+    def save_block(self, block_hash: bytes, block: bytes) -> None:
+        """Keep the encoded block ``block_hash``; durable once the next ``save`` returns."""
+
+    def load_block(self, block_hash: bytes) -> bytes | None: ...
+
+    def keep_blocks(self, block_hashes: Collection[bytes]) -> None:
+        """Forget every kept block but these."""
 
 
 class Message(Protocol):

@@ -28,9 +28,11 @@ from core.fields import (
     read_signature_pairs,
     read_str,
 )
-from core.hashing import tagged_hash
+from core.hashing import HASH_SIZE, tagged_hash
 from core.types import (
+    MAX_CERTIFICATE_BYTES,
     MAX_CHAIN_ID_CHARS,
+    MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_VALIDATORS,
     VOTE_COMMIT,
     VOTE_PREPARE,
@@ -54,8 +56,8 @@ DOMAIN_VIEW_CHANGE = b"hkchain/view-change/1\x00"
 DOMAIN_NEW_VIEW = b"hkchain/new-view/1\x00"
 
 MAX_VIEW = (1 << 32) - 1
-# A NEW-VIEW carries up to a full set of VIEW-CHANGEs, each possibly with a block.
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+# Derived in core from the one block size limit: one block and what surrounds it.
+MAX_MESSAGE_BYTES = MAX_CONSENSUS_MESSAGE_BYTES
 
 
 # --- checks ------------------------------------------------------------------------------
@@ -194,62 +196,78 @@ class Commit(_VoteMessage):
 
 @dataclass(frozen=True, eq=True)
 class PreparedCertificate(Record):
-    """Proof that a quorum PREPAREd ``block`` in ``view``: (validator, signature) pairs of
-    PREPARE votes, sorted by validator."""
+    """Proof that a quorum PREPAREd the block ``block_hash`` at (``height``, ``view``):
+    (validator, signature) pairs of PREPARE votes, sorted by validator.
+
+    It names the block by hash only, so it stays small at any block size: the body travels
+    beside it in a VIEW-CHANGE (``ViewChange.block``) and in the NEW-VIEW that re-proposes
+    it, and a validator keeps the body of its own highest one through its VoteLog."""
 
     TAG: ClassVar[int] = TAG_PREPARED_CERTIFICATE
-    MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+    MAX_BYTES: ClassVar[int] = MAX_CERTIFICATE_BYTES
 
+    height: int
     view: int
-    block: Block
+    block_hash: bytes
     signatures: tuple[tuple[bytes, bytes], ...]
 
     @classmethod
-    def from_votes(cls, block: Block, votes: list[Vote]) -> PreparedCertificate:
-        views = {v.view for v in votes}
-        if len(views) != 1 or any(
-            v.block_hash != block.hash or v.kind != VOTE_PREPARE for v in votes
+    def from_votes(cls, votes: list[Vote]) -> PreparedCertificate:
+        if not votes:
+            raise ValueError("a prepared certificate needs votes")
+        first = votes[0]
+        if any(
+            (v.kind, v.height, v.view, v.block_hash)
+            != (VOTE_PREPARE, first.height, first.view, first.block_hash)
+            for v in votes
         ):
             raise ValueError("a prepared certificate needs matching PREPAREs of one view")
         pairs = sorted({v.validator: v.signature for v in votes}.items())
-        return cls(views.pop(), block, tuple(pairs))
+        return cls(first.height, first.view, first.block_hash, tuple(pairs))
 
     def votes(self, chain_id: str) -> list[Vote]:
-        h = self.block.height
         return [
-            Vote(VOTE_PREPARE, chain_id, h, self.view, self.block.hash, k, s)
+            Vote(VOTE_PREPARE, chain_id, self.height, self.view, self.block_hash, k, s)
             for k, s in self.signatures
         ]
 
     def signing_bytes(self, chain_id: str) -> bytes:
-        return vote_signing_bytes(
-            VOTE_PREPARE, chain_id, self.block.height, self.view, self.block.hash
-        )
+        return vote_signing_bytes(VOTE_PREPARE, chain_id, self.height, self.view, self.block_hash)
 
     def to_value(self) -> list[Any]:
         return [
             TAG_PREPARED_CERTIFICATE,
+            self.height,
             self.view,
-            self.block.to_value(),
+            self.block_hash,
             [[k, s] for k, s in self.signatures],
         ]
 
     @classmethod
     def from_value(cls, v: Any) -> PreparedCertificate:
-        f = read_record(v, TAG_PREPARED_CERTIFICATE, 3, "PreparedCertificate")
-        return cls(read_int(f[1], "view", hi=MAX_VIEW), Block.from_value(f[2]), read_signature_pairs(f[3]))
+        f = read_record(v, TAG_PREPARED_CERTIFICATE, 4, "PreparedCertificate")
+        return cls(
+            read_int(f[1], "height"),
+            read_int(f[2], "view", hi=MAX_VIEW),
+            read_bytes(f[3], "block_hash", HASH_SIZE),
+            read_signature_pairs(f[4], MAX_VALIDATORS),
+        )
 
     def validate_basic(self) -> None:
         if not self.signatures:
             raise ValidationError("prepared certificate has no signatures")
         _check_sorted_unique([k for k, _ in self.signatures], "prepared certificate signers")
-        self.block.validate_basic()
 
 
 @dataclass(frozen=True, eq=True)
 class ViewChange(Record):
     """``validator`` gives up on the views before ``new_view`` at ``height``, and reports
-    the highest certificate it prepared at this height (None if it prepared nothing)."""
+    the highest certificate it prepared at this height (None if it prepared nothing).
+
+    ``block`` is the body of that certificate's block when the sender has it, so the
+    proposer of ``new_view`` can re-propose it. It is outside the signed digest (the
+    certificate's hash binds it) and is left out when a NEW-VIEW carries the VIEW-CHANGE:
+    a NEW-VIEW holds one block, whatever the number of VIEW-CHANGEs in it."""
 
     TAG: ClassVar[int] = TAG_VIEW_CHANGE
     MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
@@ -260,6 +278,7 @@ class ViewChange(Record):
     prepared: PreparedCertificate | None
     validator: bytes
     signature: bytes
+    block: Block | None = None
 
     def _body(self) -> list[Any]:
         return [
@@ -272,7 +291,7 @@ class ViewChange(Record):
 
     @functools.cached_property
     def digest(self) -> bytes:
-        """What the validator signs: a hash of every field but the signature."""
+        """What the validator signs: a hash of every field but the signature and block."""
         return tagged_hash(DOMAIN_VIEW_CHANGE, codec.encode(self._body()))
 
     @classmethod
@@ -283,9 +302,18 @@ class ViewChange(Record):
         height: int,
         new_view: int,
         prepared: PreparedCertificate | None,
+        block: Block | None = None,
     ) -> ViewChange:
         unsigned = cls(chain_id, height, new_view, prepared, key.public_key, bytes(SIGNATURE_SIZE))
-        return cls(chain_id, height, new_view, prepared, key.public_key, key.sign(unsigned.digest))
+        sig = key.sign(unsigned.digest)
+        return cls(chain_id, height, new_view, prepared, key.public_key, sig, block)
+
+    def without_block(self) -> ViewChange:
+        if self.block is None:
+            return self
+        return ViewChange(
+            self.chain_id, self.height, self.new_view, self.prepared, self.validator, self.signature
+        )
 
     def signing_bytes(self) -> bytes:
         return self.digest
@@ -299,11 +327,12 @@ class ViewChange(Record):
         return self.new_view
 
     def to_value(self) -> list[Any]:
-        return [TAG_VIEW_CHANGE, *self._body(), self.signature]
+        block = None if self.block is None else self.block.to_value()
+        return [TAG_VIEW_CHANGE, *self._body(), self.signature, block]
 
     @classmethod
     def from_value(cls, v: Any) -> ViewChange:
-        f = read_record(v, TAG_VIEW_CHANGE, 6, "ViewChange")
+        f = read_record(v, TAG_VIEW_CHANGE, 7, "ViewChange")
         return cls(
             read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
             read_int(f[2], "height"),
@@ -311,6 +340,7 @@ class ViewChange(Record):
             None if f[4] is None else PreparedCertificate.from_value(f[4]),
             read_bytes(f[5], "validator", PUBLIC_KEY_SIZE),
             read_bytes(f[6], "signature", SIGNATURE_SIZE),
+            None if f[7] is None else Block.from_value(f[7]),
         )
 
     def validate_basic(self) -> None:
@@ -323,14 +353,22 @@ class ViewChange(Record):
             p.validate_basic()
             if p.view >= self.new_view:
                 raise ValidationError("prepared certificate is not from an earlier view")
-            if p.block.height != self.height or p.block.header.chain_id != self.chain_id:
-                raise ValidationError("prepared block is not for this chain and height")
+            if p.height != self.height:
+                raise ValidationError("prepared certificate is not for this height")
+        b = self.block
+        if b is not None:
+            if p is None or b.hash != p.block_hash:
+                raise ValidationError("block is not the prepared certificate's block")
+            if b.header.chain_id != self.chain_id:
+                raise ValidationError("prepared block is not for this chain")
+            b.validate_basic()
 
 
 @dataclass(frozen=True, eq=True)
 class NewView(Record):
-    """The proposer of ``view`` starts it: a quorum of VIEW-CHANGEs for the view and the
-    block it proposes, which must be the block of their highest prepared certificate."""
+    """The proposer of ``view`` starts it: a quorum of VIEW-CHANGEs for the view (without
+    their blocks) and the block it proposes, which must be the block of their highest
+    prepared certificate."""
 
     TAG: ClassVar[int] = TAG_NEW_VIEW
     MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
@@ -364,8 +402,9 @@ class NewView(Record):
         view_changes: tuple[ViewChange, ...],
         block: Block,
     ) -> NewView:
-        sig = key.sign(cls.signing_bytes_of(chain_id, height, view, view_changes, block.hash))
-        return cls(chain_id, height, view, view_changes, block, key.public_key, sig)
+        carried = tuple(vc.without_block() for vc in view_changes)
+        sig = key.sign(cls.signing_bytes_of(chain_id, height, view, carried, block.hash))
+        return cls(chain_id, height, view, carried, block, key.public_key, sig)
 
     def signing_bytes(self) -> bytes:
         return self.signing_bytes_of(
@@ -409,6 +448,8 @@ class NewView(Record):
         if not self.view_changes:
             raise ValidationError("NEW-VIEW carries no VIEW-CHANGEs")
         for vc in self.view_changes:
+            if vc.block is not None:
+                raise ValidationError("a VIEW-CHANGE in a NEW-VIEW carries no block")
             vc.validate_basic()
             if (vc.chain_id, vc.height, vc.new_view) != (self.chain_id, self.height, self.view):
                 raise ValidationError("VIEW-CHANGE in NEW-VIEW is for another height or view")

@@ -265,7 +265,7 @@ class Replica:
         s.deadline_ms = self._now_ms + self.config.view_timeout(s.view)
         if s.view_change_sent and self._can_vote() and self._key is not None:
             s.view_timer_running = False
-            vc = ViewChange.create(self._key, self.chain_id, self._height, s.view, s.prepared)
+            vc = self._own_view_change(s.view)
             s.own_view_change = vc
             out.broadcast.append(vc)
             self._add_view_change(vc, out)
@@ -301,7 +301,23 @@ class Replica:
         s.committed_hash = r.committed_hash
         s.prepared = r.prepared
         if r.prepared is not None:
-            s.blocks[r.prepared.block.hash] = r.prepared.block
+            block = self._load_block(r.prepared.block_hash)
+            if block is not None:
+                s.blocks[block.hash] = block
+            # Without the body the certificate still goes into every VIEW-CHANGE, which
+            # is all safety needs; the block itself then comes from whoever has it.
+
+    def _load_block(self, block_hash: bytes) -> Block | None:
+        data = self._log.load_block(block_hash)
+        if data is None:
+            return None
+        try:
+            block = Block.decode(data)
+        except DecodeError as exc:
+            raise CorruptVoteLogError(f"kept block does not decode: {exc.message}") from exc
+        if block.hash != block_hash:
+            raise CorruptVoteLogError("kept block does not match its hash")
+        return block
 
     def _save_record(self) -> None:
         s = self._s
@@ -316,6 +332,8 @@ class Replica:
         return self._me is not None and vs is not None and self._me in vs
 
     def _advance_to(self, height: int, out: Output) -> None:
+        if self._s.prepared is not None and self._can_vote():
+            self._log.keep_blocks(())  # the kept block is committed now, or was replaced
         self._previous_validators = self._s.validators
         self._height = height
         self._s = _HeightState(self._app.validator_set(height))
@@ -551,9 +569,13 @@ class Replica:
             return
         if s.prepared is None or s.prepared.view < s.view:
             votes = [prepares[k] for k in sorted(prepares)]
-            s.prepared = PreparedCertificate.from_votes(s.blocks[block_hash], votes)
+            s.prepared = PreparedCertificate.from_votes(votes)
             if self._can_vote():
+                # The body first, so the record that names it never outlives it; then
+                # only this block is worth keeping at this height.
+                self._log.save_block(block_hash, s.blocks[block_hash].encoded)
                 self._save_record()
+                self._log.keep_blocks((block_hash,))
         if self._can_vote() and self._key is not None and s.committed_hash is None:
             s.committed_hash = block_hash
             self._save_record()
@@ -640,16 +662,23 @@ class Replica:
         out.view_changes += 1
         if self._can_vote() and self._key is not None:
             self._save_record()  # before the VIEW-CHANGE leaves: never vote below new_view
-            vc = ViewChange.create(self._key, self.chain_id, self._height, new_view, s.prepared)
+            vc = self._own_view_change(new_view)
             s.own_view_change = vc
             out.broadcast.append(vc)
             self._add_view_change(vc, out)
+
+    def _own_view_change(self, new_view: int) -> ViewChange:
+        s = self._s
+        assert self._key is not None
+        p = s.prepared
+        block = None if p is None else s.blocks.get(p.block_hash)
+        return ViewChange.create(self._key, self.chain_id, self._height, new_view, p, block)
 
     def _prepared_valid(self, cert: PreparedCertificate | None, vs: ValidatorSet) -> bool:
         if cert is None:
             return True
         keys = [k for k, _ in cert.signatures]
-        if len(keys) < vs.quorum or keys != sorted(set(keys)) or cert.block.height != self._height:
+        if len(keys) < vs.quorum or keys != sorted(set(keys)) or cert.height != self._height:
             return False
         msg = cert.signing_bytes(self.chain_id)
         return all(k in vs and self._verifier.verify(k, msg, sig) for k, sig in cert.signatures)
@@ -683,8 +712,8 @@ class Replica:
         if w == s.view and not s.view_timer_running and len(collected) >= vs.quorum:
             s.view_timer_running = True
             s.deadline_ms = self._now_ms + self.config.view_timeout(w)
-        if vc.prepared is not None:
-            block = vc.prepared.block
+        if vc.block is not None:
+            block = vc.block
             if block.hash not in s.blocks:
                 s.blocks[block.hash] = block
                 for kind, view, h in list(s.tally):
@@ -705,17 +734,17 @@ class Replica:
                 self._start_view_change(ahead[vs.max_faulty], out)
         self._maybe_send_new_view(w, out)
 
-    def _required_block(self, view_changes: tuple[ViewChange, ...]) -> Block | None:
+    def _required_hash(self, view_changes: tuple[ViewChange, ...]) -> bytes | None:
         """The block a NEW-VIEW built on ``view_changes`` must propose: that of the highest
         prepared certificate among them, or None when no one prepared anything."""
         best: PreparedCertificate | None = None
         for vc in view_changes:
             p = vc.prepared
             if p is not None and (
-                best is None or (p.view, p.block.hash) > (best.view, best.block.hash)
+                best is None or (p.view, p.block_hash) > (best.view, best.block_hash)
             ):
                 best = p
-        return None if best is None else best.block
+        return None if best is None else best.block_hash
 
     def _maybe_send_new_view(self, view: int, out: Output) -> None:
         s = self._s
@@ -735,9 +764,16 @@ class Replica:
         if len(collected) < vs.quorum:
             return
         chosen = tuple(collected[k] for k in sorted(collected)[: vs.quorum])
-        block = self._required_block(chosen)
-        if block is None:
+        required = self._required_hash(chosen)
+        if required is None:
             block = self._app.propose(self._height, view, self._now_ms)
+        elif required in s.blocks:
+            block = s.blocks[required]
+        else:
+            # No body for the prepared block (no VIEW-CHANGE carried it and it never
+            # reached us): the view times out and the next proposer, who may have it,
+            # tries. Proposing anything else would be refused by every honest validator.
+            return
         nv = NewView.create(self._key, self.chain_id, self._height, view, chosen, block)
         s.new_views[view] = nv
         s.view_change_sent = False
@@ -772,8 +808,8 @@ class Replica:
         ):
             return
         s.new_views[w] = nv
-        required = self._required_block(nv.view_changes)
-        if required is not None and required.hash != nv.block.hash:
+        required = self._required_hash(nv.view_changes)
+        if required is not None and required != nv.block.hash:
             # Signed proof that the proposer of w tried to replace a prepared block.
             self._start_view_change(w + 1, out)
             return

@@ -5,6 +5,12 @@ One record, overwritten on every save: the height and view it is in, whether it 
 to leave that view, the block it PREPAREd and COMMITted in that view, and its highest
 prepared certificate at the height. A restarted replica at the same height never votes in
 an earlier view and never votes for another block in this one.
+
+The record names blocks by hash only, so it has a small fixed bound (MAX_VOTE_RECORD_BYTES)
+whatever the block size. Safety needs nothing more: a restarted validator reports the
+certificate (hashes and signatures) in its VIEW-CHANGE, and a NEW-VIEW must re-propose the
+block with that hash. The body of the prepared block, which it needs to re-propose that
+block itself, is kept beside the record in the VoteLog's block slot (sized for blocks).
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from consensus.messages import MAX_VIEW, PreparedCertificate
 from core.errors import DecodeError
 from core.fields import MAX_U64
 from core.hashing import HASH_SIZE
-from core.types import Record
+from core.types import MAX_CERTIFICATE_BYTES, Record
 
 TAG_VOTE_RECORD = 40
+# Height, view, a flag and two hashes, and one prepared certificate.
+MAX_VOTE_RECORD_BYTES = 256 + MAX_CERTIFICATE_BYTES
 
 
 def _optional_hash(v: Any, what: str) -> bytes | None:
@@ -38,7 +46,7 @@ def _prepared(v: Any) -> PreparedCertificate:
 @dataclass(frozen=True, eq=True)
 class VoteRecord(Record):
     TAG: ClassVar[int] = TAG_VOTE_RECORD
-    MAX_BYTES: ClassVar[int] = 64 * 1024 * 1024
+    MAX_BYTES: ClassVar[int] = MAX_VOTE_RECORD_BYTES
 
     height: int
     view: int

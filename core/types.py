@@ -44,10 +44,27 @@ MAX_CHAIN_ID_CHARS = 64
 MAX_TX_BYTES = 64 * 1024
 MAX_ARGS = 32
 MAX_BLOCK_TXS = 10_000
+# THE block size limit: every other limit on what carries a block (consensus messages,
+# p2p frames, the consensus WAL's block slot, block.max_block_bytes in the config)
+# derives from this one number.
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
+# What a block spends besides its txs' own bytes: the header and msgpack framing of up to
+# MAX_BLOCK_TXS txs (at most 5 bytes each). The proposer's budget for tx bytes is the rest.
+BLOCK_FRAMING_BYTES = 64 * 1024
+MAX_BLOCK_TX_BYTES = MAX_BLOCK_BYTES - BLOCK_FRAMING_BYTES
 MAX_EVENTS_PER_RECEIPT = 256
 MAX_ERROR_CHARS = 512
 MAX_VALIDATORS = 256
+# A certificate of signatures (commit or prepared): a few scalars, a chain id and up to
+# MAX_VALIDATORS (public key, signature) pairs, each with its msgpack framing.
+MAX_CERTIFICATE_BYTES = 1024 + MAX_VALIDATORS * (PUBLIC_KEY_SIZE + SIGNATURE_SIZE + 8)
+# The largest consensus message carries one block: a NEW-VIEW (its block and up to
+# MAX_VALIDATORS block-less VIEW-CHANGEs, each a few scalars and a prepared certificate),
+# a VIEW-CHANGE with its prepared block, a PRE-PREPARE or a DECISION (consensus/messages.py).
+MAX_VIEW_CHANGE_BYTES_WITHOUT_BLOCK = 1024 + MAX_CERTIFICATE_BYTES
+MAX_CONSENSUS_MESSAGE_BYTES = (
+    MAX_BLOCK_BYTES + 1024 + MAX_VALIDATORS * MAX_VIEW_CHANGE_BYTES_WITHOUT_BLOCK
+)
 
 # --- type tags of the canonical form ---------------------------------------------------
 

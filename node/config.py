@@ -32,7 +32,8 @@ from urllib.parse import urlsplit
 
 from core.crypto import PUBLIC_KEY_SIZE
 from core.errors import ChainError
-from core.types import MAX_BLOCK_TXS, MAX_CHAIN_ID_CHARS
+from core.types import MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS, MAX_CHAIN_ID_CHARS
+from p2p.messages import MAX_FRAME_BYTES
 
 CONFIG_FILE = "config.json"
 LOCALNET_RPC_BASE_PORT = 26600
@@ -89,7 +90,9 @@ class P2PConfig:
     peers: tuple[PeerConfig, ...] = ()
     # Public keys of non-validator nodes admitted to read (sync, gossip), never to vote.
     observers: tuple[bytes, ...] = ()
-    max_frame_bytes: int = 20 * 1024 * 1024
+    # The largest legal frame (p2p/messages.py, derived from core.types.MAX_BLOCK_BYTES):
+    # a node with a smaller limit would refuse a legal proposal and stall.
+    max_frame_bytes: int = MAX_FRAME_BYTES
     # Token bucket per peer connection: frames per second, and burst size.
     rate_limit_frames_per_s: int = 2000
     rate_burst_frames: int = 4000
@@ -110,6 +113,8 @@ class ConsensusConfig:
 @dataclass(frozen=True)
 class BlockConfig:
     max_block_txs: int = 2000
+    # Bytes of txs the proposer puts in a block: at most core.types.MAX_BLOCK_TX_BYTES, so
+    # the block itself stays within MAX_BLOCK_BYTES.
     max_block_bytes: int = 4 * 1024 * 1024
     # The proposer proposes as soon as txs are pending, and at least this often without.
     empty_block_interval_ms: int = 1000
@@ -343,7 +348,7 @@ def _validate(c: NodeConfig) -> None:
 
     p = c.p2p
     _check_port(p.port, "p2p.port")
-    _check_range(p.max_frame_bytes, 64 * 1024, 256 * 1024 * 1024, "p2p.max_frame_bytes")
+    _check_range(p.max_frame_bytes, MAX_FRAME_BYTES, 2 * MAX_FRAME_BYTES, "p2p.max_frame_bytes")
     _check_range(p.rate_limit_frames_per_s, 1, 1_000_000, "p2p.rate_limit_frames_per_s")
     _check_range(p.rate_burst_frames, 1, 10_000_000, "p2p.rate_burst_frames")
     _check_range(p.handshake_timeout_ms, 100, 600_000, "p2p.handshake_timeout_ms")
@@ -369,7 +374,7 @@ def _validate(c: NodeConfig) -> None:
 
     b = c.block
     _check_range(b.max_block_txs, 1, MAX_BLOCK_TXS, "block.max_block_txs")
-    _check_range(b.max_block_bytes, 64 * 1024, 16 * 1024 * 1024 - 64 * 1024, "block.max_block_bytes")
+    _check_range(b.max_block_bytes, 64 * 1024, MAX_BLOCK_TX_BYTES, "block.max_block_bytes")
     _check_range(b.empty_block_interval_ms, 10, 3_600_000, "block.empty_block_interval_ms")
 
     m = c.mempool

@@ -29,6 +29,7 @@ from typing import Any
 from consensus.api import Message, Output
 from consensus.messages import decode_message
 from consensus.replica import Replica, ReplicaConfig
+from consensus.wal import MAX_VOTE_RECORD_BYTES
 from core.crypto import PrivateKey, parse_address
 from core.errors import ChainError, DecodeError, SignatureError, ValidationError
 from core.types import (
@@ -329,7 +330,7 @@ class Node:
             self.chain_id,
             key,
             self.app,
-            ConsensusWAL(store.kv),
+            ConsensusWAL(store.kv, max_record_bytes=MAX_VOTE_RECORD_BYTES),
             store.height + 1,
             ReplicaConfig(
                 view_timeout_ms=config.consensus.view_timeout_ms,

@@ -20,8 +20,8 @@ from core.errors import DecodeError
 from core.fields import read_bytes, read_int, read_list, read_str
 from core.hashing import HASH_SIZE, sha256
 from core.types import (
-    MAX_BLOCK_BYTES,
     MAX_CHAIN_ID_CHARS,
+    MAX_CONSENSUS_MESSAGE_BYTES,
     Block,
     CommitCertificate,
     Record,
@@ -33,11 +33,13 @@ CHALLENGE_SIZE = 32
 MAX_HASHES_PER_FRAME = 8192
 MAX_TXS_PER_FRAME = 4096
 MAX_BLOCKS_PER_FRAME = 256
-MAX_CONSENSUS_MSG_BYTES = MAX_BLOCK_BYTES + 64 * 1024
+MAX_CONSENSUS_MSG_BYTES = MAX_CONSENSUS_MESSAGE_BYTES
 MAX_REASON_CHARS = 256
-# Frames carry blocks (sync) and consensus proposals: the largest is one full block plus
-# framing, so the default p2p.max_frame_bytes (20 MiB) admits every legal frame.
-MAX_FRAME_BYTES = 2 * MAX_BLOCK_BYTES
+# Frames carry blocks (sync: one block alone if it is big, and never more than
+# p2p/sync.py's MAX_SERVE_BYTES of several) and consensus messages: the largest is the
+# largest consensus message plus the frame's own tag and length. p2p.max_frame_bytes may
+# not be set below it, so every legal frame is admitted.
+MAX_FRAME_BYTES = MAX_CONSENSUS_MSG_BYTES + 1024
 
 DOMAIN_HANDSHAKE = b"hkchain/p2p-handshake/1\x00"
 

@@ -6,7 +6,7 @@ this file is the contract. All keys are laid out in storage/schema.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -134,9 +134,18 @@ class ChainStore(Protocol):
 
 
 class ConsensusWAL(Protocol):
-    """One durable record: the consensus state a validator must not forget (its votes)."""
+    """The consensus state a validator must not forget: one durable record (its votes,
+    a few hundred bytes to a few KiB), and a slot of block bodies that record names."""
 
     def save(self, record: bytes) -> None:
         """Replace the record; returns only after it is fsynced."""
 
     def load(self) -> bytes | None: ...
+
+    def save_block(self, block_hash: bytes, block: bytes) -> None:
+        """Keep a block body; durable once the next ``save`` returns."""
+
+    def load_block(self, block_hash: bytes) -> bytes | None: ...
+
+    def keep_blocks(self, block_hashes: Collection[bytes]) -> None:
+        """Delete every kept block body but these."""

@@ -27,7 +27,8 @@ STATE_NODE = b"z2/"
 STATE_ROOT = b"sr1/"  # height(8) -> root ref of the state tree at that height
 STATE_STALE = b"sx1/"  # height(8) -> node keys that block replaced (u16 length + key)*
 STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast reads)
-WAL = b"w1/"  # record name -> bytes
+WAL = b"w2/"  # record name -> bytes (a consensus vote record, hashes only)
+WAL_BLOCK = b"wb2/"  # name length(1) name block hash(32) -> Block.encode()
 # account history: account (utf-8) 0x00 height(8) index(4) -> b"": the committed txs that
 # touched an account, in height order (node/statement.py decides which accounts a tx touches).
 ACCOUNT_TX = b"x1/"
@@ -48,6 +49,7 @@ ALL_PREFIXES = (
     STATE_STALE,
     STATE_VALUE,
     WAL,
+    WAL_BLOCK,
     ACCOUNT_TX,
     b"m1/",
 )
@@ -148,6 +150,14 @@ def state_value_key(key: bytes) -> bytes:
 
 def wal_key(name: bytes) -> bytes:
     return WAL + name
+
+
+def wal_block_prefix(name: bytes) -> bytes:
+    return WAL_BLOCK + _LENGTH_BYTES[len(name)] + name
+
+
+def wal_block_key(name: bytes, block_hash: bytes) -> bytes:
+    return wal_block_prefix(name) + block_hash
 
 
 def check_schema(kv: KeyValueStore) -> None:

@@ -1,9 +1,12 @@
 """The simulated host's stand-ins for the application and the vote log.
 
 ToyApplication builds deterministic blocks (a few fake txs, a state root that is a hash
-chain over tx roots) and checks every header field the real node checks, without a VM.
+chain over tx roots) and checks every header field the real node checks, without a VM. It
+accepts what the real node accepts (up to MAX_BLOCK_TXS txs and MAX_BLOCK_BYTES a block)
+and can fill its blocks to the largest a proposer may build (``fill_blocks``), so the
+simulator exercises the real limits.
 Its committed chain is durable: it survives a simulated crash, as LevelDB would.
-MemoryVoteLog is a VoteLog whose saved record survives the crash of its replica.
+MemoryVoteLog is the real ConsensusWAL on a memory store, kept across crashes of its replica.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from consensus.verifier import SignatureVerifier
+from consensus.wal import MAX_VOTE_RECORD_BYTES
+from core.fields import MAX_FIELD_BYTES
 from core.hashing import sha256
 from core.merkle import EMPTY_ROOT
 from core.types import (
+    MAX_BLOCK_BYTES,
+    MAX_BLOCK_TX_BYTES,
+    MAX_BLOCK_TXS,
     VOTE_COMMIT,
     Block,
     BlockHeader,
@@ -24,25 +32,33 @@ from core.types import (
     tx_root,
     vote_signing_bytes,
 )
+from storage.kv import MemoryStore
+from storage.wal import ConsensusWAL
 
 FAKE_SENDER = sha256(b"hkchain/simulator/fake-sender")
 FAKE_SIGNATURE = bytes(64)  # never verified: the toy application has no tx semantics
-MAX_FAKE_TXS = 3
+MAX_FAKE_TXS = 3  # per block, when not filling blocks
+# A filled block's txs each carry this many payload bytes (a tx's value limit, less room
+# for the rest of the tx), as many as fit in a proposer's budget of MAX_BLOCK_TX_BYTES.
+FILL_PAYLOAD_BYTES = MAX_FIELD_BYTES - 1024
 
 
-class MemoryVoteLog:
-    """A VoteLog in memory; the simulator keeps it across crashes of the replica."""
+class MemoryVoteLog(ConsensusWAL):
+    """The node's real ConsensusWAL over an in-memory store, so the simulator's replicas
+    meet the same record and block limits as a node's; the simulator keeps it across
+    crashes of the replica, as LevelDB keeps its synced writes."""
 
     def __init__(self) -> None:
-        self.record: bytes | None = None
+        super().__init__(MemoryStore(), max_record_bytes=MAX_VOTE_RECORD_BYTES)
         self.saves = 0
 
-    def save(self, record: bytes) -> None:
-        self.record = bytes(record)
-        self.saves += 1
+    @property
+    def record(self) -> bytes | None:
+        return self.load()
 
-    def load(self) -> bytes | None:
-        return self.record
+    def save(self, record: bytes) -> None:
+        super().save(record)
+        self.saves += 1
 
 
 class ToyApplication:
@@ -54,8 +70,11 @@ class ToyApplication:
         chain_id: str,
         schedule: Callable[[int], ValidatorSet],
         verifier: SignatureVerifier | None = None,
+        *,
+        fill_blocks: bool = False,
     ) -> None:
         self.chain_id = chain_id
+        self.fill_blocks = fill_blocks
         self._schedule = schedule
         self._verifier = verifier if verifier is not None else SignatureVerifier()
         self.blocks: list[Block] = []
@@ -74,24 +93,27 @@ class ToyApplication:
             return None
         return self._schedule(height)
 
+    def _tx(self, height: int, i: int, args: tuple[int | bytes, ...]) -> SignedTx:
+        tx = Tx(self.chain_id, FAKE_SENDER, height * MAX_BLOCK_TXS + i, "toy", "note", args, 1,
+                height + 10)
+        return SignedTx(tx, FAKE_SIGNATURE)
+
     def _txs(self, height: int, view: int, timestamp_ms: int) -> tuple[SignedTx, ...]:
-        count = (height + view) % (MAX_FAKE_TXS + 1)
-        return tuple(
-            SignedTx(
-                Tx(
-                    self.chain_id,
-                    FAKE_SENDER,
-                    height * 16 + i,
-                    "toy",
-                    "note",
-                    (timestamp_ms,),
-                    1,
-                    height + 10,
-                ),
-                FAKE_SIGNATURE,
-            )
-            for i in range(count)
-        )
+        if not self.fill_blocks:
+            count = (height + view) % (MAX_FAKE_TXS + 1)
+            return tuple(self._tx(height, i, (timestamp_ms,)) for i in range(count))
+        # Distinct payloads per (height, view, tx), so each view's block is its own.
+        txs: list[SignedTx] = []
+        size = 0
+        while len(txs) < MAX_BLOCK_TXS:
+            seed = sha256(b"%d/%d/%d" % (height, view, len(txs)))
+            payload = (seed * (FILL_PAYLOAD_BYTES // len(seed) + 1))[:FILL_PAYLOAD_BYTES]
+            stx = self._tx(height, len(txs), (timestamp_ms, payload))
+            if size + len(stx.encoded) > MAX_BLOCK_TX_BYTES:
+                break
+            txs.append(stx)
+            size += len(stx.encoded)
+        return tuple(txs)
 
     def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
         assert height == self.height + 1, "propose on top of the last commit only"
@@ -126,7 +148,8 @@ class ToyApplication:
             and h.proposer == vs.proposer(h.height, h.view)
             and h.validator_set_hash == vs.hash
             and h.timestamp_ms >= self._last_timestamp_ms
-            and len(block.txs) <= MAX_FAKE_TXS
+            and len(block.txs) <= MAX_BLOCK_TXS
+            and len(block.encoded) <= MAX_BLOCK_BYTES
         )
 
     def certificate_valid(self, block: Block, cert: CommitCertificate) -> bool:

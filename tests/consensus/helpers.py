@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from consensus.api import Message, Output
+from consensus.api import Message, Output, VoteLog
 from consensus.replica import Replica, ReplicaConfig
 from core.crypto import PrivateKey
 from core.types import Block, CommitCertificate, Validator, ValidatorSet
@@ -30,9 +30,14 @@ def key_of_proposer(height: int, view: int) -> PrivateKey:
 class Cluster:
     """Four replicas over a loss-free, in-order network; ``drop`` filters deliveries."""
 
-    def __init__(self, config: ReplicaConfig = CONFIG) -> None:
-        self.apps = [new_app() for _ in KEYS]
-        self.logs = [MemoryVoteLog() for _ in KEYS]
+    def __init__(
+        self,
+        config: ReplicaConfig = CONFIG,
+        apps: list[ToyApplication] | None = None,
+        logs: list[VoteLog] | None = None,
+    ) -> None:
+        self.apps = apps if apps is not None else [new_app() for _ in KEYS]
+        self.logs: list[VoteLog] = logs if logs is not None else [MemoryVoteLog() for _ in KEYS]
         self.replicas = [
             Replica(CHAIN_ID, k, self.apps[i], self.logs[i], 1, config) for i, k in enumerate(KEYS)
         ]

@@ -31,7 +31,7 @@ def block_at(view: int, timestamp_ms: int) -> Block:
 
 def prepared_cert(view: int, block: Block, signers: int = 3) -> PreparedCertificate:
     votes = [Vote.create(k, VOTE_PREPARE, CHAIN_ID, 1, view, block.hash) for k in KEYS[:signers]]
-    return PreparedCertificate.from_votes(block, votes)
+    return PreparedCertificate.from_votes(votes)
 
 
 @st.composite
@@ -48,7 +48,8 @@ def messages(draw: st.DrawFn) -> object:
         return Prepare(vote) if kind == "prepare" else Commit(vote)
     prepared = prepared_cert(view, block) if draw(st.booleans()) else None
     if kind == "vc":
-        return ViewChange.create(key, CHAIN_ID, 1, view + 1, prepared)
+        carried = block if prepared is not None and draw(st.booleans()) else None
+        return ViewChange.create(key, CHAIN_ID, 1, view + 1, prepared, carried)
     if kind == "nv":
         vcs = tuple(
             sorted(

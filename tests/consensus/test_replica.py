@@ -66,7 +66,7 @@ def test_new_view_re_proposes_a_prepared_block() -> None:
     assert c.heights() == [2, 2, 2, 2]
     for i in range(4):
         block, cert = c.decided[i][0]
-        assert block.hash == prepared.block.hash  # the prepared block, not a new one
+        assert block.hash == prepared.block_hash  # the prepared block, not a new one
         assert cert.view >= 1
 
 

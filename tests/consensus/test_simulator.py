@@ -13,7 +13,6 @@ import tools.simulator as simulator
 from cli.simulate import simulate
 from consensus.messages import ViewChange
 from consensus.replica import Replica
-from core.types import Block
 from tests.consensus.regression_seeds import REGRESSION_SEEDS
 from tools.simulator import (
     NO_FAULTS,
@@ -29,7 +28,7 @@ class NewViewIgnoresPreparedReplica(Replica):
     """BROKEN ON PURPOSE, for these tests only: NEW-VIEW proposes a fresh block even when a
     quorum reported a prepared one, so a block decided somewhere can be replaced."""
 
-    def _required_block(self, view_changes: tuple[ViewChange, ...]) -> Block | None:
+    def _required_hash(self, view_changes: tuple[ViewChange, ...]) -> bytes | None:
         return None
 
 

@@ -32,6 +32,8 @@ from tools.blocks import (
 
 NEXT_VALIDATORS = ValidatorSet((*VALIDATORS.validators, Validator(b"\x07" * 32, "new")))
 
+WAL_RECORD_LIMIT = 4096
+
 
 def block_for(
     store: ChainStore, writes: dict[bytes, bytes | None], n_txs: int = 3
@@ -235,7 +237,7 @@ def test_implementations_conform_to_the_interfaces(tmp_path: Path) -> None:
     child: api.StateOverlay = overlay.overlay()
     proof: api.StateProof = chain.prove(b"k")[1]
     kvs: list[api.KeyValueStore] = [MemoryStore(), LevelDBStore(tmp_path / "db")]
-    wal: api.ConsensusWAL = ConsensusWAL(kvs[0])
+    wal: api.ConsensusWAL = ConsensusWAL(kvs[0], max_record_bytes=1024)
     assert chain.height == -1 and child.get(b"k") is None and wal.load() is None
     assert proof.verify(chain.state_root, b"k", None)
     for kv in kvs:
@@ -250,18 +252,18 @@ def test_schema_prefixes_are_prefix_free() -> None:
 
 def test_wal_save_and_load(tmp_path: Path) -> None:
     store = ChainStore.open(tmp_path / "chain")
-    wal = ConsensusWAL(store.kv)
+    wal = ConsensusWAL(store.kv, max_record_bytes=WAL_RECORD_LIMIT)
     assert wal.load() is None
     wal.save(b"vote-1")
     wal.save(b"vote-2")
     assert wal.load() == b"vote-2"
     with pytest.raises(StorageError):
-        wal.save(b"x" * (4 * 1024 * 1024 + 1))
+        wal.save(b"x" * (WAL_RECORD_LIMIT + 1))
     assert wal.load() == b"vote-2"
     store.close()
     store = ChainStore.open(tmp_path / "chain")
-    assert ConsensusWAL(store.kv).load() == b"vote-2"
-    assert ConsensusWAL(store.kv, b"other").load() is None
+    assert ConsensusWAL(store.kv, max_record_bytes=WAL_RECORD_LIMIT).load() == b"vote-2"
+    assert ConsensusWAL(store.kv, b"other", max_record_bytes=WAL_RECORD_LIMIT).load() is None
     store.close()
 
 
