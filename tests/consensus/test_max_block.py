@@ -20,11 +20,11 @@ from consensus.messages import (
 from consensus.replica import CorruptVoteLogError, Replica
 from consensus.wal import MAX_VOTE_RECORD_BYTES, VoteRecord
 from core.types import MAX_BLOCK_BYTES, MAX_BLOCK_TX_BYTES
-from node.simulator_app import ToyApplication
 from storage import schema
 from storage.leveldb import LevelDBStore
 from storage.wal import ConsensusWAL
 from tests.consensus.helpers import CHAIN_ID, CONFIG, KEYS, VALIDATORS, Cluster, key_of_proposer
+from tools.simulator_app import ToyApplication
 
 BIG_CONFIG = CONFIG.__class__(view_timeout_ms=100, max_view_timeout_ms=800)
 
