@@ -211,18 +211,32 @@ def _print_tx(doc: dict[str, Any], as_json: bool) -> None:
                     [(e.get("contract"), e.get("name"), e.get("fields")) for e in events if isinstance(e, dict)])
 
 
+def show_dry_run(as_json: bool) -> Callable[[dict[str, Any]], None]:
+    """What a signing command prints when the dry run passed: the fee it will pay (on
+    stderr, so --json output stays one document)."""
+
+    def show(receipt: dict[str, Any]) -> None:
+        if not as_json:
+            click.echo(f"dry run ok: fee {receipt.get('fee')} points "
+                       f"(gas {receipt.get('gas_used')}); sending", err=True)
+
+    return show
+
+
 def _send(opts: TxOptions, contract: str, method: str, args: tuple[Value, ...]) -> None:
     key = load_key(opts.key_file)
 
     async def go(rpc: RpcClient) -> tuple[str, dict[str, Any] | None]:
         wallet = Wallet(key, rpc, max_fee=opts.max_fee, gas_limit=opts.gas_limit,
                         expiry_margin=opts.expiry_margin)
+        show = show_dry_run(opts.as_json)
         if opts.wait_ms == 0:
-            return await wallet.call(contract, method, args, wait_ms=None)
+            return await wallet.call(contract, method, args, wait_ms=None, on_dry_run=show)
+        await wallet.sync()
         spinner = (contextlib.nullcontext() if opts.as_json
                    else console().status("Waiting for the tx to commit…"))
         with spinner:
-            return await wallet.call(contract, method, args, wait_ms=opts.wait_ms)
+            return await wallet.call(contract, method, args, wait_ms=opts.wait_ms, on_dry_run=show)
 
     tx_hash, committed = _with_rpc(opts.rpc_url, go)
     if committed is None:

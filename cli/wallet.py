@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -71,6 +71,15 @@ class RpcError(WalletError):
     def __init__(self, message: str, *, code: str, http_status: int) -> None:
         super().__init__(message, code=code)
         self.http_status = http_status
+
+
+class DryRunRefused(WalletError):
+    """The dry run says the tx would fail or could not run: it is not sent, no fee is
+    paid. ``code`` is the would-be receipt's error code; ``fee`` what it would have cost."""
+
+    def __init__(self, message: str, *, code: str, fee: int) -> None:
+        super().__init__(message, code=code)
+        self.fee = fee
 
 
 class TxTimeout(WalletError):
@@ -193,6 +202,12 @@ class RpcClient:
                 return (await _read_bounded(resp, MAX_RESPONSE_BYTES)).decode()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise self._unreachable(exc) from exc
+
+    async def simulate(self, stx: SignedTx) -> dict[str, Any]:
+        """Dry-run one signed tx: ``{height, next_height, pending_before, receipt}``."""
+        doc: dict[str, Any] = await self._request(
+            "POST", "/v1/txs/simulate", body=stx.encode(), content_type=MSGPACK_TYPE)
+        return doc
 
     async def submit(self, stx: SignedTx) -> str:
         """Submit one tx; its hash (hex) once the node accepted it, else RpcError."""
@@ -403,11 +418,32 @@ class Wallet:
         return tx.sign(self.key)
 
     async def call(self, contract: str, method: str, args: Sequence[Value] = (), *,
-                   wait_ms: int | None = 30_000) -> tuple[str, dict[str, Any] | None]:
-        """Build, sign and submit one call; wait for its receipt unless ``wait_ms`` is None."""
+                   wait_ms: int | None = 30_000, dry_run: bool = True,
+                   on_dry_run: Callable[[dict[str, Any]], None] | None = None,
+                   ) -> tuple[str, dict[str, Any] | None]:
+        """Build, sign and submit one call; wait for its receipt unless ``wait_ms`` is None.
+
+        First (unless ``dry_run`` is False) the node dry-runs the signed tx: if it would
+        fail or could not run, DryRunRefused is raised and nothing is sent, so no fee is
+        paid; otherwise ``on_dry_run`` is handed the would-be receipt (its fee) first."""
         if not self._synced:
             await self.sync()
         stx = self.build(contract, method, args)
+        if dry_run:
+            try:
+                receipt = (await self.rpc.simulate(stx))["receipt"]
+            except RpcError:
+                self._synced = False  # the nonce was not consumed
+                raise
+            if receipt.get("status") != 0:
+                self._synced = False
+                code = str(receipt.get("error_code") or receipt.get("status_name") or "failed")
+                fee = int(receipt.get("fee", 0))
+                message = str(receipt.get("error_message") or "the call would fail")
+                cost = f"; it would have cost a fee of {fee} points" if fee else ""
+                raise DryRunRefused(f"not sent, no fee paid: {message}{cost}", code=code, fee=fee)
+            if on_dry_run is not None:
+                on_dry_run(receipt)
         try:
             tx_hash = await self.rpc.submit(stx)
         except RpcError:

@@ -60,6 +60,10 @@ class NodeApi(QueryRunner, Protocol):
         """Bring gauges (height, peers, mempool size) up to date before a scrape."""
         ...
 
+    async def simulate(self, stx: SignedTx) -> dict[str, Any]:
+        """A dry run: the receipt ``stx`` would get in the next block, committing nothing."""
+        ...
+
     async def submit(self, items: Sequence[SignedTx | ChainError]) -> list[bytes | ChainError]:
         """Admit decoded txs to the mempool; per item its hash or the refusal."""
         ...

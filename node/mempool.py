@@ -44,7 +44,7 @@ _U64 = struct.Struct(">Q")
 class MempoolError(ChainError):
     """A tx the mempool refused. ``code`` is the client's answer: wrong_chain, too_large,
     malformed, invalid, bad_signature, bad_nonce, nonce_gap, expired, insufficient_fee,
-    unknown_contract, mempool_full."""
+    unknown_contract, unknown_method, mempool_full."""
 
     code = "rejected"
 
@@ -151,6 +151,18 @@ class Mempool:
                 n += 1
         self._next_free[sender] = n
         return n
+
+    def pending_run(self, sender: bytes, first: int, end: int) -> list[SignedTx]:
+        """The sender's pending txs of nonces first, first + 1, … up to ``end`` (excluded)
+        or the first missing nonce."""
+        pending = self._by_sender.get(sender, {})
+        out: list[SignedTx] = []
+        for n in range(first, end):
+            entry = pending.get(n)
+            if entry is None:
+                break
+            out.append(entry.stx)
+        return out
 
     def _account_nonce(self, sender: bytes) -> int:
         n = self._nonce_cache.get(sender)

@@ -56,6 +56,7 @@ TX_ERROR_STATUS = {
     "malformed": 400,
     "too_large": 413,
     "mempool_full": 503,
+    "busy": 503,
 }
 
 
@@ -105,6 +106,7 @@ class RpcServer:
         )
         r = app.router
         r.add_post("/v1/txs", self.post_txs)
+        r.add_post("/v1/txs/simulate", self.post_simulate)
         r.add_get("/v1/txs/{hash}", self.get_tx)
         r.add_get("/v1/blocks/{which}", self.get_block)
         r.add_get("/v1/status", self.get_status)
@@ -233,6 +235,10 @@ class RpcServer:
             if not isinstance(item, str):
                 parsed.append(DecodeError("each tx must be a hex string"))
                 continue
+            if len(item) > 2 * (SignedTx.MAX_BYTES + 1):
+                parsed.append(DecodeError(f"a signed tx is at most {SignedTx.MAX_BYTES} bytes",
+                                          code="too_large"))
+                continue
             try:
                 parsed.append(SignedTx.decode(parse_hex(item, "tx", max_size=self.config.max_body_bytes)))
             except DecodeError as exc:
@@ -264,6 +270,21 @@ class RpcServer:
                 accepted += 1
                 out.append({"hash": r.hex()})
         return web.json_response({"results": out, "accepted": accepted})
+
+    async def post_simulate(self, request: web.Request) -> web.Response:
+        """A dry run: the receipt the tx would get in the next block; nothing is kept."""
+        body = await self._read_body(request)
+        items, batch = self._parse_txs(request, body)
+        if batch:
+            raise RpcError(400, "malformed", "a dry run takes one tx")
+        stx = items[0]
+        try:
+            if isinstance(stx, ChainError):
+                raise stx
+            doc = await self.node.simulate(stx)
+        except ChainError as exc:
+            return error_response(TX_ERROR_STATUS.get(exc.code, 422), exc.code, exc.message)
+        return web.json_response(doc)
 
     async def get_tx(self, request: web.Request) -> web.Response:
         h = _parse_hash(request.match_info["hash"], "tx hash")
@@ -477,6 +498,31 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "413": _error_ref("body or batch too large (too_large, batch_too_large)"),
                     "422": _error_ref("the tx was refused (code says why)"),
                     "503": _error_ref("mempool full; retry later"),
+                    **common_errors,
+                },
+            }},
+            "/v1/txs/simulate": {"post": {
+                "summary": "Dry run: the receipt one signed tx would get, committing nothing",
+                "description": (
+                    "Body as POST /v1/txs (one tx). The tx runs on a snapshot of the head "
+                    "state as the next block would run it, after the sender's pending txs "
+                    "of lower nonces. 200 {height, next_height, pending_before, receipt: "
+                    "{status, status_name, gas_used, fee, result, events, error_code, "
+                    "error_message}}: status 0 ok, 1 failed (the fee would be charged), 2 "
+                    "invalid (not executable: bad_nonce, nonce_gap, expired, "
+                    "insufficient_fee, wrong_chain, unknown_contract, unknown_method). "
+                    "Refusals: malformed, too_large, invalid, bad_signature, busy (503)."
+                ),
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "tx": {"type": "string"}}}},
+                    "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
+                }},
+                "responses": {
+                    "200": _ok("the would-be receipt"),
+                    "413": _error_ref("tx too large (too_large)"),
+                    "422": _error_ref("the tx cannot be run (invalid, bad_signature)"),
+                    "503": _error_ref("too many dry runs at once (busy)"),
                     **common_errors,
                 },
             }},

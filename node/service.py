@@ -69,6 +69,9 @@ MAX_CLOCK_DRIFT_MS = 15_000
 THREAD_VERIFY_MIN_TXS = 16
 MAX_EXECUTED_CACHE = 16
 MAX_RECENT_MESSAGES = 256
+MAX_CONCURRENT_SIMULATIONS = 2  # one per core of a small validator machine
+MAX_QUEUED_SIMULATIONS = 32  # beyond: 503 busy
+MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
 
 
 class NodeError(ChainError):
@@ -356,6 +359,9 @@ class Node:
         self._stopped = asyncio.Event()
         self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # Dry runs execute in worker threads: a few at once, a bounded queue behind them.
+        self._simulations = asyncio.Semaphore(MAX_CONCURRENT_SIMULATIONS)
+        self._simulations_queued = 0
         self.metrics.height.set(store.height)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -513,6 +519,42 @@ class Node:
         except ChainError as exc:
             raise QueryError(exc.message, code=exc.code) from exc
         return result, head.height
+
+    async def simulate(self, stx: SignedTx) -> dict[str, Any]:
+        """The receipt ``stx`` would get in the next block, committing nothing.
+
+        The tx runs on a snapshot of the head state, off the event loop, after the
+        sender's pending txs that come before it (so a wallet may dry-run the tx that
+        follows its own unconfirmed ones; at most MAX_PENDING_BEFORE_DRY_RUN of them run first). The
+        signature must verify: the answer is about exactly the tx that would be sent.
+        """
+        head = self.store.head
+        assert head is not None
+        snapshot = self.store.state().snapshot()
+        tx = stx.tx
+        committed_nonce = self.executor.account_nonce(snapshot, tx.sender_address)
+        before = self.mempool.pending_run(tx.sender, committed_nonce,
+                                          min(tx.nonce, committed_nonce + MAX_PENDING_BEFORE_DRY_RUN))
+        ctx = BlockContext(self.chain_id, head.height + 1,
+                           max(now_ms(), head.header.timestamp_ms), self.key.public_key)
+
+        def run() -> Receipt:
+            stx.validate_basic()  # shape and signature
+            try:
+                return self.executor.execute_block(snapshot, ctx, [*before, stx])[-1]
+            except BlockGasExceeded as exc:
+                raise ValidationError(exc.message, code="block_gas_exceeded") from exc
+
+        if self._simulations_queued >= MAX_QUEUED_SIMULATIONS:
+            raise NodeError("too many dry runs in progress; retry shortly", code="busy")
+        self._simulations_queued += 1
+        try:
+            async with self._simulations:
+                receipt = await asyncio.get_running_loop().run_in_executor(None, run)
+        finally:
+            self._simulations_queued -= 1
+        return {"height": head.height, "next_height": ctx.height,
+                "pending_before": len(before), "receipt": receipt_json(receipt)}
 
     def refresh_metrics(self) -> None:
         m = self.metrics

@@ -656,6 +656,20 @@ class StateTree:
             raise KeyError(f"state of height {height} is not kept")
         return _decode_ref(data)
 
+    def lookup(self, root: Ref | None, key: bytes) -> bytes | None:
+        """The value of ``key`` in the tree of ``root``, read from its immutable nodes."""
+        kh = _sha256(key).digest()
+        path = b""
+        ref = root
+        while ref is not None and not ref[2]:
+            nib = _nibble(kh, len(path))
+            ref = self._load_node(schema.state_node_path(path), ref[1], None).child(nib)
+            path += _NIBBLE_BYTES[nib]
+        if ref is None:
+            return None
+        lkh, lvalue = self._load_leaf(schema.state_node_path(path), ref[1], None)
+        return lvalue if lkh == kh else None
+
     def prove(self, root: Ref | None, key: bytes) -> tuple[bytes | None, StateProof]:
         kh = _sha256(key).digest()
         levels: list[tuple[int, tuple[bytes, ...]]] = []
@@ -773,6 +787,14 @@ class StateStore:
         self._head = (height, upd.root_ref)
         self.serial += 1
 
+    def snapshot(self) -> StateSnapshot:
+        """A scratch view of the head state as it is now, for dry runs off the event loop:
+        it reads the head's tree nodes, which no later commit changes (a tree version is
+        deleted only ``keep_heights`` blocks after it was replaced), and keeps its writes
+        to itself."""
+        height, root = self._head
+        return StateSnapshot(self.tree, height, root)
+
     def prove(self, key: bytes, height: int | None = None) -> tuple[bytes | None, StateProof]:
         head, root = self._head
         if height is not None and height != head:
@@ -867,6 +889,32 @@ class Overlay:
 
     def root(self) -> bytes:
         return self.update().root
+
+
+class StateSnapshot:
+    """core.state.StateView over one committed tree version; writes stay in memory and
+    are never committed. Safe to use from another thread than the committing one."""
+
+    def __init__(self, tree: StateTree, height: int, root: Ref | None) -> None:
+        self._tree = tree
+        self.height = height
+        self._root = root
+        self._values: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self._values:
+            return self._values[key]
+        value = self._tree.lookup(self._root, key)
+        self._values[key] = value
+        return value
+
+    def set(self, key: bytes, value: bytes) -> None:
+        _check_write(key, value)
+        self._values[key] = value
+
+    def delete(self, key: bytes) -> None:
+        _check_write(key, None)
+        self._values[key] = None
 
 
 def state_root_of(items: Iterable[tuple[bytes, bytes]]) -> bytes:

@@ -25,7 +25,8 @@ class VMError(ChainError):
 class TxRejected(VMError):
     """A tx that cannot enter a block now. ``code`` is one of: wrong_chain, expired,
     bad_nonce (below the account's next nonce), nonce_gap (too far ahead), insufficient_fee
-    (max_fee below the minimum, or the balance cannot pay max_fee), unknown_contract."""
+    (max_fee below the minimum, or the balance cannot pay max_fee), unknown_contract,
+    unknown_method (the contract has no such public method)."""
 
     code = "rejected"
 

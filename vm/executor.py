@@ -332,7 +332,7 @@ class ContractExecutor:
             src = state.get(layout.source_key(raw))
             fn = load_program(raw, src.decode("utf-8")).functions.get(tx.method) if src else None
             if fn is None or not fn.public:
-                raise TxRejected(f"{tx.contract!r} has no public method {tx.method!r}", code="unknown_contract")
+                raise TxRejected(f"{tx.contract!r} has no public method {tx.method!r}", code="unknown_method")
 
     def execute_block(
         self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx]

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.client import TxOptions as TxOptions  # re-exported for the app modules
-from cli.client import tx_options
+from cli.client import show_dry_run, tx_options
 from cli.common import (
     console,
     format_value,
@@ -90,12 +90,15 @@ def send(opts: TxOptions, contract: str, method: str, args: Sequence[Value]) -> 
             wallet = Wallet(key, rpc, max_fee=opts.max_fee, gas_limit=opts.gas_limit,
                             expiry_margin=opts.expiry_margin)
             await wallet.sync()
+            show = show_dry_run(opts.as_json)
             if opts.wait_ms == 0:
-                return await wallet.call(contract, method, list(args), wait_ms=None)
+                return await wallet.call(contract, method, list(args), wait_ms=None,
+                                         on_dry_run=show)
             status = (console().status(f"{contract}.{method}: waiting for the commit…")
                       if not opts.as_json else contextlib.nullcontext())
             with status:
-                return await wallet.call(contract, method, list(args), wait_ms=opts.wait_ms)
+                return await wallet.call(contract, method, list(args), wait_ms=opts.wait_ms,
+                                         on_dry_run=show)
 
     try:
         tx_hash, committed = run(go())

@@ -27,7 +27,7 @@ def test_the_dev_genesis_sponsors_participation_by_real_methods(town: Community)
     tx = Tx(c.chain_id, town.homes[0].public_key, 0, "culture", "no_such", (), 50, c.height + 10)
     with pytest.raises(TxRejected) as info:
         c.executor.check_tx(c.state, tx.sign(town.homes[0]), c.height + 1)
-    assert info.value.code == "unknown_contract"
+    assert info.value.code == "unknown_method"
 
 
 def test_a_resident_holding_nothing_takes_part_for_free(town: Community) -> None:

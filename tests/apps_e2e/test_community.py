@@ -276,6 +276,36 @@ def test_a_service_request_is_matched_escrowed_completed_and_rated(community: Co
     assert again.exit_code == 1
 
 
+def test_calls_that_would_fail_are_refused_before_any_fee(community: Community) -> None:
+    c = community
+    who = "resident-4"
+
+    def account() -> tuple[int, int]:
+        async def go() -> dict[str, Any]:
+            async with RpcClient(c.rpc()) as rpc:
+                return await rpc.account(c.addresses[who])
+
+        doc = run(go())
+        return int(doc["balance"]), int(doc["pending_nonce"])
+
+    rid = c.ok("services", "request", "--category", "repair", "--description", "window",
+               "--budget", "300", key=who)["result"]
+    before = account()
+    refused = c.cli("services", "accept", str(rid), key=who)  # nobody has offered yet
+    assert refused.exit_code == 1, refused.output
+    assert "no fee paid" in refused.output and "Traceback" not in refused.output
+    balance, _ = before
+    over = c.cli("transfer", "--to", c.addresses["resident-5"], "--amount", str(balance + 1), key=who)
+    assert over.exit_code == 1, over.output
+    assert "no fee paid" in over.output
+    assert account() == before  # neither a fee nor a nonce was spent
+    sent = c.cli("transfer", "--to", c.addresses["resident-5"], "--amount", "1", key=who)
+    assert sent.exit_code == 0, sent.output
+    assert "dry run ok: fee" in sent.output
+    balance_after, nonce_after = account()
+    assert nonce_after == before[1] + 1 and balance_after < balance - 1  # 1 point and the fee
+
+
 # --- culture: likes and the daily cap, and files on every node ----------------------------------
 
 

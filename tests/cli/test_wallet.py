@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from cli.main import main
 from cli.wallet import (
+    DryRunRefused,
     NodeUnreachable,
     RpcClient,
     RpcError,
@@ -49,12 +50,14 @@ class FakeNode:
     polls: int = 0
     commit_after_polls: int = 2
     expire_all: bool = False
+    simulated: list[str] = field(default_factory=list)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/v1/status", self.status)
         app.router.add_get("/v1/accounts/{address}", self.account)
         app.router.add_post("/v1/txs", self.post_txs)
+        app.router.add_post("/v1/txs/simulate", self.simulate)
         app.router.add_get("/v1/txs/{hash}", self.get_tx)
         app.router.add_post("/v1/query", self.query)
         app.router.add_get("/v1/ws", self.ws)
@@ -86,6 +89,32 @@ class FakeNode:
             self.pending[stx.hash.hex()] = stx
             results.append({"hash": stx.hash.hex()})
         return web.json_response({"results": results, "accepted": sum("hash" in r for r in results)})
+
+    async def simulate(self, request: web.Request) -> web.Response:
+        """As the node: one tx, its signature checked, run after the sender's pending
+        txs; a transfer beyond the balance of 1000 fails and would pay the fee."""
+        assert request.content_type == "application/msgpack"
+        stx = SignedTx.decode(await request.read())
+        try:
+            stx.validate_basic()
+        except ValidationError as exc:
+            return web.json_response({"error": {"code": exc.code, "message": exc.message}}, status=422)
+        self.simulated.append(stx.hash.hex())
+        sender = stx.tx.sender_address
+        expected = self.nonces.get(sender, 0) + sum(
+            1 for t in self.pending.values() if t.tx.sender_address == sender)
+        if stx.tx.nonce != expected:
+            receipt = {"status": 2, "status_name": "invalid", "fee": 0, "gas_used": 0,
+                       "error_code": "bad_nonce", "error_message": "nonce is not next", "events": []}
+        elif stx.tx.method == "transfer" and int(stx.tx.args[1]) > 1000:  # type: ignore[arg-type]
+            receipt = {"status": 1, "status_name": "failed", "fee": 5, "gas_used": 700,
+                       "error_code": "insufficient_balance", "error_message": "balance 1000",
+                       "events": []}
+        else:
+            receipt = {"status": 0, "status_name": "ok", "fee": 5, "gas_used": 700,
+                       "error_code": "", "error_message": "", "events": []}
+        return web.json_response({"height": self.height, "next_height": self.height + 1,
+                                  "pending_before": 0, "receipt": receipt})
 
     async def get_tx(self, request: web.Request) -> web.Response:
         h = request.match_info["hash"]
@@ -191,6 +220,30 @@ async def test_call_waits_until_committed(node: tuple[FakeNode, str]) -> None:
         assert record is not None and record["status"] == "committed"
         assert record["hash"] == tx_hash and tx_hash in fake.committed
         assert fake.polls >= 3
+
+
+async def test_a_call_is_dry_run_first_and_shows_its_fee(node: tuple[FakeNode, str]) -> None:
+    fake, url = node
+    seen: list[dict[str, Any]] = []
+    async with RpcClient(url) as rpc:
+        tx_hash, _ = await Wallet(ALICE, rpc).call("token", "transfer", [BOB.address, 5],
+                                                   wait_ms=None, on_dry_run=seen.append)
+    assert fake.simulated == [tx_hash] and tx_hash in fake.pending
+    assert [r["fee"] for r in seen] == [5]
+
+
+async def test_a_call_that_would_fail_is_not_sent(node: tuple[FakeNode, str]) -> None:
+    fake, url = node
+    async with RpcClient(url) as rpc:
+        wallet = Wallet(ALICE, rpc)
+        with pytest.raises(DryRunRefused) as err:
+            await wallet.transfer(BOB.address, 1001, wait_ms=None)
+        assert err.value.code == "insufficient_balance" and err.value.fee == 5
+        assert "no fee paid" in err.value.message and "balance 1000" in err.value.message
+        assert not fake.pending and len(fake.simulated) == 1
+        # The nonce was not used: the next call takes it.
+        tx_hash, _ = await wallet.transfer(BOB.address, 10, wait_ms=None)
+    assert fake.pending[tx_hash].tx.nonce == 0
 
 
 async def test_waiting_is_bounded(node: tuple[FakeNode, str]) -> None:

@@ -268,3 +268,59 @@ async def test_an_address_statement_lists_its_txs_newest_first(node: Node, http:
         assert status == 400 and err["error"]["code"] == code, query
     status, err = await call(http, "GET", "/v1/accounts/hk1nope/statement")
     assert status == 400 and err["error"]["code"] == "bad_address"
+
+
+async def test_simulate_returns_the_receipt_and_commits_nothing(node: Node, http: Any) -> None:
+    stx = make_tx(2, 0, key="dry", value="run")
+    status, doc = await call(http, "POST", "/v1/txs/simulate", json=jtx(stx))
+    assert status == 200, doc
+    assert doc["receipt"]["status"] == 0 and doc["receipt"]["fee"] == 1
+    assert doc["receipt"]["events"] == [{"contract": "kv", "name": "Set", "fields": {"key": "dry"}}]
+    assert doc["next_height"] == doc["height"] + 1 and doc["pending_before"] == 0
+    status, q = await call(http, "POST", "/v1/query", json={"contract": "kv", "method": "get", "args": ["dry"]})
+    assert status == 200 and q["result"] is None
+    assert node.store.tx_location(stx.hash) is None and not node.mempool.has(stx.hash)
+    account = (await call(http, "GET", f"/v1/accounts/{USER_KEYS[2].address}"))[1]
+    assert (account["nonce"], account["balance"]) == (0, 10**9)
+    # The same bytes can still be sent, and commit.
+    assert (await call(http, "POST", "/v1/txs", json=jtx(stx)))[0] == 202
+
+
+async def test_simulate_follows_pending_txs_and_reports_invalid_ones(node: Node, http: Any) -> None:
+    first = make_tx(3, 0, key="a")
+    assert (await call(http, "POST", "/v1/txs", json=jtx(first)))[0] == 202
+    if node.store.tx_location(first.hash) is None:
+        status, doc = await call(http, "POST", "/v1/txs/simulate", json=jtx(make_tx(3, 1, key="b")))
+        assert status == 200 and doc["receipt"]["status"] == 0, doc
+    status, doc = await call(http, "POST", "/v1/txs/simulate", json=jtx(make_tx(3, 40)))
+    assert status == 200 and doc["receipt"]["status"] == 2  # a nonce no block would take now
+    status, doc = await call(http, "POST", "/v1/txs/simulate", json=jtx(make_tx(6, 0)))  # unfunded
+    assert status == 200 and doc["receipt"]["status"] == 2 and doc["receipt"]["fee"] == 0
+
+
+async def test_simulate_refusals(node: Node, http: Any) -> None:
+    forged = SignedTx(make_tx(4, 0).tx, b"\x01" * 64)
+    status, doc = await call(http, "POST", "/v1/txs/simulate", json=jtx(forged))
+    assert (status, doc["error"]["code"]) == (422, "bad_signature")
+    status, doc = await call(http, "POST", "/v1/txs/simulate",
+                             json={"txs": [make_tx(4, 0).encoded.hex()] * 2})
+    assert (status, doc["error"]["code"]) == (400, "malformed")
+    status, doc = await call(http, "POST", "/v1/txs/simulate", json={"tx": "zz"})
+    assert (status, doc["error"]["code"]) == (400, "malformed")
+
+
+async def test_a_tx_over_the_size_limit_is_too_large(tmp_path: Path) -> None:
+    homes = make_homes(tmp_path, 1, rpc_overrides={"max_body_bytes": 1 << 20})
+    nodes = await start_nodes(homes)
+    big = make_tx(5, 0, value="x" * (64 * 1024))
+    try:
+        async with aiohttp.ClientSession() as session:
+            http = (session, f"http://127.0.0.1:{nodes[0].rpc.port}")
+            for path in ("/v1/txs", "/v1/txs/simulate"):
+                status, doc = await call(http, "POST", path, json=jtx(big))
+                assert (status, doc["error"]["code"]) == (413, "too_large"), (path, doc)
+                status, doc = await call(http, "POST", path, data=big.encoded,
+                                         headers={"Content-Type": "application/msgpack"})
+                assert (status, doc["error"]["code"]) == (413, "too_large"), (path, doc)
+    finally:
+        await stop_nodes(nodes)

@@ -451,3 +451,25 @@ def test_read_then_write_blocks_on_a_deep_tree_match_the_reference(
         key = rnd.choice(sorted(model))
         value, proof = store.prove(key)
         assert value == model[key] and proof.verify(store.root, key, value)
+
+
+def test_a_snapshot_reads_its_version_and_keeps_writes_to_itself() -> None:
+    store = new_store(keep_heights=8)
+    overlay = store.overlay()
+    for i in range(50):
+        overlay.set(b"k%d" % i, b"v%d" % i)
+    commit(store, overlay)
+    snap = store.snapshot()
+    assert snap.height == store.height
+    overlay = store.overlay()
+    overlay.set(b"k1", b"changed")
+    overlay.delete(b"k2")
+    overlay.set(b"new", b"x")
+    commit(store, overlay)
+    assert (snap.get(b"k1"), snap.get(b"k2"), snap.get(b"new")) == (b"v1", b"v2", None)
+    assert snap.get(b"absent") is None
+    snap.set(b"k3", b"scratch")
+    snap.delete(b"k4")
+    assert (snap.get(b"k3"), snap.get(b"k4")) == (b"scratch", None)
+    assert (store.get(b"k1"), store.get(b"k3"), store.get(b"k4")) == (b"changed", b"v3", b"v4")
+    assert store.snapshot().get(b"new") == b"x"

@@ -64,11 +64,13 @@ def test_check_tx_nonce_window_and_unknown_contract() -> None:
         c.ex.check_tx(c.state, far, 1)
     assert info.value.code == "nonce_gap"
     c.ex.check_tx(c.state, far, 1, pending_nonce=10)
-    for contract, method in (("nosuch", "x"), ("token", "nosuch"), ("token", "_mint")):
+    for contract, method, code in (("nosuch", "x", "unknown_contract"),
+                                   ("token", "nosuch", "unknown_method"),
+                                   ("token", "_mint", "unknown_method")):
         t = c.tx(OPERATOR, contract, method, [], nonce=0)
         with pytest.raises(TxRejected) as info:
             c.ex.check_tx(c.state, t, 1)
-        assert info.value.code == "unknown_contract"
+        assert info.value.code == code
 
 
 def test_fee_is_gas_at_the_milli_price_rounded_up_and_credited_to_the_split() -> None:
