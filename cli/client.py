@@ -35,12 +35,11 @@ from cli.wallet import (
     Wallet,
     parse_json_args,
     run,
-    validator_set_from_json,
-    verify_block,
 )
 from core.codec import Value
 from core.crypto import is_address, key_file_address, parse_address
 from core.fields import is_decimal
+from core.verify import validator_set_from_json, verify_block
 
 T = TypeVar("T")
 R = TypeVar("R")

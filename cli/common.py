@@ -25,9 +25,9 @@ from rich.table import Table
 
 from core.crypto import PrivateKey, is_key_file_encrypted
 from core.errors import ChainError
+from core.render import value_to_json
 from node.config import LOCALNET_RPC_BASE_PORT
 from node.home import NODES_FILE, OPERATOR_KEY_FILE
-from node.render import value_to_json
 
 P = ParamSpec("P")
 R = TypeVar("R")

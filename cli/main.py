@@ -33,6 +33,8 @@ def _register() -> None:
     main.add_command(simulate)
     from cli.bench import bench
     main.add_command(bench)
+    from cli.analytics import index
+    main.add_command(index)
     for command in (network.init, network.node, network.localnet, client.status, client.block,
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):

@@ -25,17 +25,8 @@ from core import codec
 from core.codec import Value
 from core.crypto import PrivateKey
 from core.errors import ChainError, ValidationError
-from core.types import (
-    MAX_ARGS,
-    BlockHeader,
-    CommitCertificate,
-    SignedTx,
-    Tx,
-    Validator,
-    ValidatorSet,
-    tx_root,
-)
-from node.render import tx_json, value_from_json, value_to_json
+from core.render import value_from_json, value_to_json
+from core.types import MAX_ARGS, SignedTx, Tx
 from vm.gas import MILLI
 
 T = TypeVar("T")
@@ -93,7 +84,7 @@ class TxTimeout(WalletError):
 
 def parse_json_args(text: str) -> tuple[Value, ...]:
     """Positional tx arguments from a JSON array (a single non-array value is one arg).
-    Strings starting with "0x" are bytes; floats are refused (node/render.py's mapping)."""
+    Strings starting with "0x" are bytes; floats are refused (core/render.py's mapping)."""
     try:
         doc = json.loads(text)
     except ValueError as exc:
@@ -465,76 +456,3 @@ def run(coro: Awaitable[T]) -> T:
         return await coro
 
     return asyncio.run(_main())
-
-
-# --- finality, checked by the client ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VerifiedBlock:
-    """A block whose header, txs and commit certificate the client checked itself."""
-
-    height: int
-    block_hash: str
-    state_root: str
-    signers: int
-    quorum: int
-
-
-def validator_set_from_json(items: Any) -> ValidatorSet:
-    """The validator set as /v1/status lists it (public keys in order)."""
-    if not isinstance(items, list) or not items:
-        raise ValidationError("the node listed no validators")
-    try:
-        return ValidatorSet(tuple(Validator(bytes.fromhex(v["public_key"]), str(v.get("name", "")))
-                                  for v in items))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationError(f"malformed validator list: {exc}") from exc
-
-
-def verify_block(block: Mapping[str, Any], validators: ValidatorSet) -> VerifiedBlock:
-    """Check a block as the node rendered it, trusting nothing the node says about it.
-
-    The header is rebuilt from its fields and hashed; each tx is rebuilt and hashed, and
-    their Merkle root must be the header's tx_root; the certificate must carry a quorum
-    of valid COMMIT signatures of ``validators`` (whose hash must be the header's
-    validator_set_hash) on exactly that header hash. Raises ValidationError.
-    """
-    try:
-        h = block["header"]
-        header = BlockHeader(
-            chain_id=h["chain_id"], height=h["height"], prev_hash=bytes.fromhex(h["prev_hash"]),
-            tx_root=bytes.fromhex(h["tx_root"]), state_root=bytes.fromhex(h["state_root"]),
-            receipts_root=bytes.fromhex(h["receipts_root"]), proposer=bytes.fromhex(h["proposer"]),
-            view=h["view"], timestamp_ms=h["timestamp_ms"],
-            validator_set_hash=bytes.fromhex(h["validator_set_hash"]),
-        )
-        header = BlockHeader.decode(header.encode())  # the strict field checks
-        # From the canonical bytes: the JSON fields cannot tell "0x…" strings from bytes.
-        txs = [SignedTx.decode(bytes.fromhex(t["encoded"])) for t in block["txs"]]
-        cert_doc = block.get("certificate")
-        cert = CommitCertificate.decode(bytes.fromhex(cert_doc["encoded"])) if cert_doc else None
-    except (KeyError, TypeError, ValueError, ChainError) as exc:
-        raise ValidationError(f"malformed block: {exc}") from exc
-    if header.hash.hex() != block.get("hash"):
-        raise ValidationError("the header does not hash to the block hash the node gave")
-    if block["header"].get("encoded", header.encoded.hex()) != header.encoded.hex():
-        raise ValidationError("the header's bytes differ from its fields")
-    for t, doc in zip(txs, block["txs"], strict=True):
-        if t.hash.hex() != doc.get("hash"):
-            raise ValidationError(f"tx {doc.get('hash')} does not hash to its hash")
-        if any(doc.get(k) != v for k, v in tx_json(t).items()):
-            raise ValidationError(f"tx {doc.get('hash')}: the fields shown differ from its bytes")
-    if tx_root(txs) != header.tx_root:
-        raise ValidationError("the txs do not match the header's tx_root")
-    if header.height == 0:
-        raise ValidationError("block 0 (genesis) has no certificate; compare its hash with genesis_hash")
-    if cert is None:
-        raise ValidationError("the node sent no commit certificate")
-    if validators.hash != header.validator_set_hash:
-        raise ValidationError("the validator set given is not the one that certifies this block")
-    if (cert.height, cert.block_hash) != (header.height, header.hash):
-        raise ValidationError("the certificate is for another block")
-    cert.verify(header.chain_id, validators)
-    return VerifiedBlock(header.height, header.hash.hex(), header.state_root.hex(),
-                         len(cert.signatures), validators.quorum)

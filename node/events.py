@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.render import value_to_json
 from core.types import Block, Receipt
-from node.render import value_to_json
 
 MAX_QUEUE_MESSAGES = 1024
 

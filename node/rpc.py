@@ -25,15 +25,16 @@ from core.crypto import parse_address
 from core.errors import AddressError, ChainError, DecodeError, ValidationError
 from core.fields import parse_hex, parse_uint
 from core.hashing import HASH_SIZE
+from core.render import (
+    block_json,
+    receipt_json,
+    value_from_json,
+    value_to_json,
+)
 from core.types import TAG_SIGNED_TX, SignedTx
 from node.blobs import BlobService, add_blob_routes, blob_openapi_paths
 from node.config import RpcConfig
 from node.events import Subscription
-from node.render import (
-    block_json,
-    value_from_json,
-    value_to_json,
-)
 from node.statement import StatementError
 from node.webapp import add_web_routes
 from p2p.network import TokenBucket
@@ -50,6 +51,10 @@ MAX_RATE_CLIENTS = 10_000
 MAX_WS_CLIENT_MESSAGE_BYTES = 4096
 MAX_QUERY_ARGS = 32
 MAX_NAME_CHARS = 64
+# GET /v1/blocks pages a range: a page holds at most this many blocks and stops early
+# once its txs pass MAX_RANGE_TXS, so one answer stays a few MB at most.
+MAX_RANGE_BLOCKS = 256
+MAX_RANGE_TXS = 5_000
 
 # HTTP status for each tx refusal code; anything else a tx is refused for is 422.
 TX_ERROR_STATUS = {
@@ -108,6 +113,7 @@ class RpcServer:
         r.add_post("/v1/txs", self.post_txs)
         r.add_post("/v1/txs/simulate", self.post_simulate)
         r.add_get("/v1/txs/{hash}", self.get_tx)
+        r.add_get("/v1/blocks", self.get_blocks)
         r.add_get("/v1/blocks/{which}", self.get_block)
         r.add_get("/v1/status", self.get_status)
         r.add_get("/v1/accounts/{address}", self.get_account)
@@ -303,6 +309,29 @@ class RpcServer:
         if block is None:
             raise RpcError(404, "not_found", f"no block at height {height} (head is {store.height})")
         return web.json_response(block_json(block, store.certificate(height)))
+
+    async def get_blocks(self, request: web.Request) -> web.Response:
+        """A page of committed blocks from ``from`` on, each with its certificate and its
+        receipts: what an indexer needs to follow the chain and verify every record."""
+        store = self.node.store
+        start = _parse_height(request.query.get("from"), "from")
+        limit_text = request.query.get("limit", str(MAX_RANGE_BLOCKS))
+        if not limit_text.isdigit() or not 0 < int(limit_text) <= MAX_RANGE_BLOCKS:
+            raise RpcError(400, "malformed", f"limit must be 1..{MAX_RANGE_BLOCKS}")
+        head = store.height
+        blocks: list[dict[str, Any]] = []
+        txs = 0
+        for height in range(start, min(head, start + int(limit_text) - 1) + 1):
+            block = store.block(height)
+            if block is None:  # pruned or not yet written: the page ends here
+                break
+            doc = block_json(block, store.certificate(height))
+            doc["receipts"] = [receipt_json(r) for r in store.receipts(height)]
+            blocks.append(doc)
+            txs += len(block.txs)
+            if txs >= MAX_RANGE_TXS:
+                break
+        return web.json_response({"head": head, "blocks": blocks})
 
     async def get_status(self, request: web.Request) -> web.Response:
         return web.json_response(self.node.status())
@@ -533,6 +562,16 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                 "parameters": [{"name": "hash", "in": "path", "required": True, "schema": hex_hash}],
                 "responses": {"200": _ok("the tx's status"), "404": _error_ref("unknown tx"),
                               **common_errors},
+            }},
+            "/v1/blocks": {"get": {
+                "summary": "A page of committed blocks with certificates and receipts",
+                "parameters": [
+                    {"name": "from", "in": "query", "required": True, "description": "first height",
+                     "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "limit", "in": "query", "required": False,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RANGE_BLOCKS}}],
+                "responses": {"200": _ok("{head, blocks: [{height, hash, header, txs, "
+                                         "certificate, receipts}]}"), **common_errors},
             }},
             "/v1/blocks/{which}": {"get": {
                 "summary": "A committed block with its commit certificate",

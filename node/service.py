@@ -32,6 +32,7 @@ from consensus.replica import Replica, ReplicaConfig
 from consensus.wal import MAX_VOTE_RECORD_BYTES
 from core.crypto import PrivateKey, parse_address
 from core.errors import ChainError, DecodeError, SignatureError, ValidationError
+from core.render import receipt_json, validators_json
 from core.types import (
     Block,
     BlockHeader,
@@ -48,7 +49,6 @@ from node.events import EventHub
 from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
 from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
-from node.render import receipt_json, validators_json
 from node.rpc import RpcServer
 from node.statement import parse_cursor, parse_limit, statement, touched_accounts
 from p2p.gossip import TxGossip

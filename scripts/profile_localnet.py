@@ -42,7 +42,7 @@ RULES: list[tuple[str, tuple[str, ...]]] = [
     ("gossip", ("p2p/gossip.py",)),
     ("consensus (replica)", ("consensus/",)),
     ("block sync", ("p2p/sync.py",)),
-    ("RPC (HTTP, JSON, events)", ("node/rpc.py", "node/render.py", "node/events.py",
+    ("RPC (HTTP, JSON, events)", ("node/rpc.py", "core/render.py", "node/events.py",
                                   "aiohttp/web", "json/", "prometheus_client")),
     ("p2p transport (websocket frames)", ("p2p/network.py", "aiohttp/",)),
     ("node glue (service.py)", ("node/service.py",)),

@@ -23,7 +23,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "vm": frozenset({"core"}),
     "consensus": frozenset({"core"}),
     "p2p": frozenset({"core"}),
-    "analytics": frozenset({"core"}),
+    "analytics": frozenset({"core", "storage"}),  # storage.state.StateProof only: a proof check
     "privacy": frozenset({"core"}),
     "web": frozenset(),
     "node": frozenset({"core", "storage", "vm", "consensus", "p2p", "analytics", "web"}),

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from cli.wallet import validator_set_from_json, verify_block
 from core.crypto import PrivateKey
 from core.errors import ValidationError
 from core.hashing import ZERO_HASH
+from core.render import block_json, validators_json
 from core.types import (
     VOTE_COMMIT,
     Block,
@@ -23,7 +23,7 @@ from core.types import (
     Vote,
     tx_root,
 )
-from node.render import block_json, validators_json
+from core.verify import validator_set_from_json, verify_block
 
 CHAIN = "hk-test"
 KEYS = [PrivateKey.from_seed_text(f"verify-validator-{i}") for i in range(4)]

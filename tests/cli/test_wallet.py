@@ -303,7 +303,7 @@ def test_json_args() -> None:
 @given(st.lists(st.one_of(st.integers(), st.text(max_size=8).filter(lambda s: not s.startswith("0x")),
                           st.binary(max_size=8), st.booleans(), st.none()), max_size=8))
 def test_json_args_round_trip(values: list[Any]) -> None:
-    from node.render import value_to_json
+    from core.render import value_to_json
 
     assert parse_json_args(json.dumps(value_to_json(values))) == tuple(values)
 

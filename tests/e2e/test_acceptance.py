@@ -25,9 +25,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from cli.wallet import RpcClient, Wallet, validator_set_from_json, verify_block
+from cli.wallet import RpcClient, Wallet
 from core.crypto import PrivateKey
 from core.types import SignedTx, Tx
+from core.verify import validator_set_from_json, verify_block
 from node.home import LocalNetwork
 from node.localnet import Supervisor
 from tests.e2e.harness import describe_logs, field, make_network, running, wait_until

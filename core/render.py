@@ -1,4 +1,4 @@
-"""JSON forms of chain records for the RPC and subscriptions.
+"""JSON forms of chain records for the RPC, subscriptions and clients that verify them.
 
 Values (tx arguments, results, event fields) map to JSON one way both directions:
 bytes <-> ``"0x…"`` hex strings, ints, strs, bools, null, lists and objects as themselves.
@@ -127,6 +127,8 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
         ],
         "error_code": r.error_code,
         "error_message": r.error_message,
+        # The canonical bytes, for clients that check the receipts against receipts_root.
+        "encoded": r.encode().hex(),
     }
 
 

@@ -1,0 +1,6 @@
+"""placeholder"""
+from sqlalchemy.engine import Connection
+
+
+def create_views(conn: Connection) -> None:
+    return None

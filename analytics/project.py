@@ -1,0 +1,428 @@
+"""From a verified block to rows: the chain tables (blocks, txs, receipts, events) and the
+projections of the contracts' events that the figures are views over.
+
+``BatchWriter`` works inside one database transaction (the indexer's batch). Append-only
+rows (the chain tables and token moves) are gathered and inserted in bulk at ``flush``;
+projection rows that later events update (a bill paid, a request completed) are written
+at once, so an update in the same batch finds its row. Lookups of who belongs to which
+committee are cached for the life of the writer only, so a rolled-back batch leaves no
+stale cache behind.
+
+Which event feeds which table, and the conventions (a household's estate is its unit's
+label up to the first "-"; a committee is known by the address of the member who granted
+the resident role or registered the household), are in docs/ANALYTICS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from analytics import schema as s
+from core.codec import Value
+from core.render import value_to_json
+from core.types import Receipt, SignedTx
+
+UNKNOWN = ""  # committee or estate the chain does not tell
+PERIOD_MONTH = re.compile(r"^(\d{4})-(\d{2})")
+
+
+def estate_of(unit: str) -> str:
+    """The estate of a unit label such as "Garden-T1-0302": the part before the first "-"."""
+    return unit.split("-", 1)[0] if "-" in unit else unit
+
+
+@dataclass(frozen=True)
+class VerifiedRecord:
+    """One block the indexer verified, with what the projections need of it."""
+
+    height: int
+    block_hash: str
+    state_root: str
+    timestamp_ms: int
+    proposer: str
+    view: int
+    signers: int
+    txs: list[SignedTx]
+    receipts: list[Receipt]
+
+
+@dataclass
+class _Ctx:
+    height: int
+    tx_index: int
+    ev_index: int
+    ts_ms: int
+    month: str
+    tx: SignedTx
+
+    @property
+    def sender(self) -> str:
+        return self.tx.tx.sender_address
+
+
+def _str(fields: Mapping[str, Value], key: str) -> str:
+    v = fields.get(key)
+    return v if isinstance(v, str) else ("0x" + v.hex() if isinstance(v, bytes) else str(v))
+
+
+def _int(fields: Mapping[str, Value], key: str) -> int:
+    v = fields.get(key)
+    return v if type(v) is int else 0
+
+
+class BatchWriter:
+    """Writes the rows of verified blocks within one transaction of ``conn``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.rows = 0
+        self._pending: dict[sa.Table, list[dict[str, Any]]] = {}
+        self._committee: dict[str, str | None] = {}
+        self._handlers: dict[tuple[str, str], Callable[[_Ctx, Mapping[str, Value]], None]] = {
+            ("roles", "RoleGranted"): self._role_granted,
+            ("roles", "RoleRevoked"): self._role_revoked,
+            ("households", "HouseholdRegistered"): self._household_registered,
+            ("households", "HouseholdUpdated"): self._household_updated,
+            ("households", "HouseholdRemoved"): self._household_removed,
+            ("governance", "ProposalCreated"): self._proposal_created,
+            ("governance", "Voted"): self._voted,
+            ("property", "BillIssued"): self._bill_issued,
+            ("property", "BillPaid"): self._bill_paid,
+            ("property", "Rated"): self._property_rated,
+            ("services", "Requested"): self._requested,
+            ("services", "Offered"): self._offered,
+            ("services", "Accepted"): self._accepted,
+            ("services", "Completed"): self._completed,
+            ("services", "Disputed"): self._disputed,
+            ("services", "Cancelled"): self._cancelled,
+            ("services", "ProviderRated"): self._provider_rated,
+            ("token", "Mint"): self._mint,
+            ("token", "Transfer"): self._transfer,
+            ("token", "Burn"): self._burn,
+            ("token", "Fee"): self._fee,
+            ("merchants", "MerchantPaid"): self._merchant_paid,
+            ("activities", "ActivityProposed"): self._activity_proposed,
+            ("activities", "AttendanceConfirmed"): self._attendance_confirmed,
+            ("culture", "WorkRegistered"): self._work_registered,
+            ("culture", "Liked"): self._liked,
+            ("notices", "NoticePosted"): self._notice_posted,
+            ("notices", "NoticeAcknowledged"): self._notice_acknowledged,
+        }
+
+    # --- the chain tables -------------------------------------------------------------------
+
+    def _add(self, table: sa.Table, row: dict[str, Any]) -> None:
+        self._pending.setdefault(table, []).append(row)
+
+    def write_block(self, b: VerifiedRecord) -> None:
+        day, week, month = s.day_of(b.timestamp_ms), s.week_of(b.timestamp_ms), s.month_of(b.timestamp_ms)
+        self._add(s.blocks, {
+            "height": b.height, "hash": b.block_hash, "state_root": b.state_root,
+            "ts_ms": b.timestamp_ms, "day": day, "proposer": b.proposer, "view": b.view,
+            "tx_count": len(b.txs), "signers": b.signers,
+        })
+        for i, (stx, r) in enumerate(zip(b.txs, b.receipts, strict=True)):
+            t = stx.tx
+            tx_hash = stx.hash.hex()
+            self._add(s.txs, {
+                "hash": tx_hash, "height": b.height, "idx": i, "sender": t.sender_address,
+                "nonce": t.nonce, "contract": t.contract, "method": t.method,
+                "kind": f"{t.contract}.{t.method}", "status": r.status, "day": day, "week": week,
+            })
+            self._add(s.receipts, {
+                "tx_hash": tx_hash, "status": r.status, "gas_used": r.gas_used, "fee": r.fee,
+                "result": None if r.result is None else json.dumps(value_to_json(r.result), ensure_ascii=False),
+                "error_code": r.error_code, "error_message": r.error_message,
+            })
+            for j, e in enumerate(r.events):
+                self._add(s.events, {
+                    "height": b.height, "tx_index": i, "ev_index": j, "tx_hash": tx_hash,
+                    "contract": e.contract, "name": e.name,
+                    "fields": json.dumps(value_to_json(e.fields), ensure_ascii=False, sort_keys=True),
+                })
+                handler = self._handlers.get((e.contract, e.name))
+                if handler is not None:
+                    handler(_Ctx(b.height, i, j, b.timestamp_ms, month, stx), e.fields)
+
+    def seed_residents(self, grants: list[tuple[str, str]]) -> None:
+        """Residents granted in genesis (no block event tells of them)."""
+        for address, committee in grants:
+            self._upsert_resident(address, committee, 0)
+
+    def flush(self) -> int:
+        """Insert the gathered rows; the number of rows written by this writer so far."""
+        for table, rows in self._pending.items():
+            if rows:
+                self.conn.execute(sa.insert(table), rows)
+                self.rows += len(rows)
+        self._pending.clear()
+        return self.rows
+
+    # --- lookups --------------------------------------------------------------------------
+
+    def committee_of(self, address: str) -> str | None:
+        """The committee of a resident or household; None for other accounts."""
+        if address in self._committee:
+            return self._committee[address]
+        row = self.conn.execute(
+            sa.select(s.residents.c.committee).where(s.residents.c.address == address)).first()
+        if row is None:
+            row = self.conn.execute(
+                sa.select(s.households.c.committee).where(s.households.c.address == address)).first()
+        found = None if row is None else str(row[0])
+        self._committee[address] = found
+        return found
+
+    def _household(self, address: str) -> tuple[str, str] | None:
+        row = self.conn.execute(sa.select(s.households.c.estate, s.households.c.committee)
+                                .where(s.households.c.address == address)).first()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def _exec(self, stmt: sa.Executable) -> None:
+        self.conn.execute(stmt)
+        self.rows += 1
+
+    # --- residents and households -----------------------------------------------------------
+
+    def _upsert_resident(self, address: str, committee: str, ts_ms: int) -> None:
+        r = s.residents
+        exists = self.conn.execute(sa.select(r.c.address).where(r.c.address == address)).first()
+        if exists is None:
+            self._exec(sa.insert(r).values(address=address, committee=committee, granted_ms=ts_ms,
+                                           revoked_ms=None))
+        else:
+            self._exec(sa.update(r).where(r.c.address == address)
+                       .values(committee=committee, granted_ms=ts_ms, revoked_ms=None))
+        self._committee[address] = committee
+
+    def _role_granted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        if _str(f, "role") == "resident":
+            self._upsert_resident(_str(f, "address"), _str(f, "by"), c.ts_ms)
+
+    def _role_revoked(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        if _str(f, "role") == "resident":
+            r = s.residents
+            self._exec(sa.update(r).where(r.c.address == _str(f, "address")).values(revoked_ms=c.ts_ms))
+
+    def _household_registered(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        h = s.households
+        address, unit = _str(f, "address"), _str(f, "unit")
+        values = {"unit": unit, "estate": estate_of(unit), "area_dm2": _int(f, "area_dm2"),
+                  "committee": c.sender, "registered_ms": c.ts_ms, "removed_ms": None}
+        if self.conn.execute(sa.select(h.c.address).where(h.c.address == address)).first() is None:
+            self._exec(sa.insert(h).values(address=address, **values))
+        else:  # registered again after a removal
+            self._exec(sa.update(h).where(h.c.address == address).values(**values))
+        self._committee.pop(address, None)
+
+    def _household_updated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        h = s.households
+        self._exec(sa.update(h).where(h.c.address == _str(f, "address")).values(area_dm2=_int(f, "area_dm2")))
+
+    def _household_removed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        h = s.households
+        self._exec(sa.update(h).where(h.c.address == _str(f, "address")).values(removed_ms=c.ts_ms))
+
+    # --- governance ---------------------------------------------------------------------------
+
+    def _proposal_created(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        kind = _str(f, "kind")
+        total_owners = total_area = 0
+        category: int | None = None
+        if kind == "owners":
+            # The register's totals when the proposal was made, as governance snapshots them.
+            h = s.households
+            total_owners, total_area = self.conn.execute(
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(h.c.area_dm2), 0))
+                .where(h.c.removed_ms.is_(None))).one()
+            t = c.tx.tx
+            if t.contract == "governance" and t.method == "propose_owners" and t.args and type(t.args[0]) is int:
+                category = t.args[0]
+        proposer = _str(f, "proposer")
+        self._exec(sa.insert(s.proposals).values(
+            id=_int(f, "id"), kind=kind, category=category, proposer=proposer,
+            committee=self.committee_of(c.sender), title=_str(f, "title"), created_height=c.height,
+            created_ms=c.ts_ms, closes_height=_int(f, "closes"), total_owners=int(total_owners),
+            total_area=int(total_area), voted_heads=0, voted_area=0, quorum_height=None, quorum_ms=None))
+
+    def _voted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        p, v = s.proposals, s.votes
+        pid, voter, area = _int(f, "id"), _str(f, "voter"), _int(f, "area_dm2")
+        old = self.conn.execute(sa.select(v.c.area_dm2).where(v.c.proposal_id == pid, v.c.voter == voter)).first()
+        if old is None:
+            self._exec(sa.insert(v).values(proposal_id=pid, voter=voter, choice=_str(f, "choice"),
+                                           area_dm2=area, ts_ms=c.ts_ms))
+            d_heads, d_area = 1, area
+        else:  # a new vote replaces the old one
+            self._exec(sa.update(v).where(v.c.proposal_id == pid, v.c.voter == voter)
+                       .values(choice=_str(f, "choice"), area_dm2=area, ts_ms=c.ts_ms))
+            d_heads, d_area = 0, area - int(old[0])
+        row = self.conn.execute(sa.select(p.c.kind, p.c.total_owners, p.c.total_area, p.c.voted_heads,
+                                          p.c.voted_area, p.c.quorum_ms).where(p.c.id == pid)).first()
+        if row is None or row.kind != "owners":
+            return
+        heads, area_sum = row.voted_heads + d_heads, row.voted_area + d_area
+        values: dict[str, Any] = {"voted_heads": heads, "voted_area": area_sum}
+        # Article 278 quorum: 2/3 of the owners and of the area, in exact integers.
+        if row.quorum_ms is None and heads * 3 >= row.total_owners * 2 and area_sum * 3 >= row.total_area * 2:
+            values.update(quorum_height=c.height, quorum_ms=c.ts_ms)
+        self._exec(sa.update(p).where(p.c.id == pid).values(**values))
+
+    # --- property -----------------------------------------------------------------------------
+
+    def _bill_issued(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        household, period = _str(f, "household"), _str(f, "period")
+        estate, committee = self._household(household) or (UNKNOWN, UNKNOWN)
+        m = PERIOD_MONTH.match(period)
+        month = f"{m.group(1)}-{m.group(2)}" if m and 1 <= int(m.group(2)) <= 12 else c.month
+        self._exec(sa.insert(s.bills).values(
+            id=_int(f, "id"), household=household, estate=estate, committee=committee,
+            company=c.sender, period=period, month=month, total=_int(f, "total"), issued_ms=c.ts_ms,
+            paid_ms=None, method=None))
+
+    def _bill_paid(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        b = s.bills
+        self._exec(sa.update(b).where(b.c.id == _int(f, "id")).values(paid_ms=c.ts_ms, method=_str(f, "method")))
+
+    def _upsert_rating(self, kind: str, ref: str, rater: str, values: dict[str, Any]) -> None:
+        r = s.ratings
+        where = (r.c.kind == kind, r.c.ref == ref, r.c.rater == rater)
+        if self.conn.execute(sa.select(r.c.score).where(*where)).first() is None:
+            self._exec(sa.insert(r).values(kind=kind, ref=ref, rater=rater, **values))
+        else:
+            self._exec(sa.update(r).where(*where).values(**values))
+
+    def _property_rated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        household = _str(f, "household")
+        b = s.bills
+        company = self.conn.execute(sa.select(b.c.company).where(b.c.household == household)
+                                    .order_by(b.c.id.desc()).limit(1)).scalar()
+        self._upsert_rating("property", _str(f, "period"), household, {
+            "subject": company or UNKNOWN, "category": "property",
+            "committee": self.committee_of(household) or UNKNOWN, "score": _int(f, "score"),
+            "month": c.month})
+
+    # --- services -----------------------------------------------------------------------------
+
+    def _requested(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        requester = _str(f, "requester")
+        self._exec(sa.insert(s.service_requests).values(
+            id=_int(f, "id"), requester=requester, committee=self.committee_of(requester) or UNKNOWN,
+            category=_str(f, "category"), budget=_int(f, "budget"), requested_ms=c.ts_ms))
+
+    def _set_request(self, rid: int, only_if_null: str | None = None, **values: Any) -> None:
+        r = s.service_requests
+        stmt = sa.update(r).where(r.c.id == rid)
+        if only_if_null is not None:
+            stmt = stmt.where(r.c[only_if_null].is_(None))
+        self._exec(stmt.values(**values))
+
+    def _offered(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._set_request(_int(f, "id"), "first_offer_ms", first_offer_ms=c.ts_ms)
+
+    def _accepted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._set_request(_int(f, "id"), accepted_ms=c.ts_ms, provider=_str(f, "provider"))
+
+    def _completed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._set_request(_int(f, "id"), completed_ms=c.ts_ms)
+
+    def _disputed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._set_request(_int(f, "id"), "disputed_ms", disputed_ms=c.ts_ms)
+
+    def _cancelled(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._set_request(_int(f, "id"), cancelled_ms=c.ts_ms)
+
+    def _provider_rated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        r = s.service_requests
+        rid = _int(f, "id")
+        row = self.conn.execute(sa.select(r.c.requester, r.c.category, r.c.committee).where(r.c.id == rid)).first()
+        requester, category, committee = (str(row[0]), str(row[1]), str(row[2])) if row else (c.sender, UNKNOWN, UNKNOWN)
+        self._upsert_rating("service", str(rid), requester, {
+            "subject": _str(f, "provider"), "category": category, "committee": committee,
+            "score": _int(f, "score"), "month": c.month})
+
+    # --- the points economy ---------------------------------------------------------------
+
+    def _move(self, c: _Ctx, kind: str, src: str | None, dst: str | None, amount: int,
+              source: str | None, committee: str | None) -> None:
+        self._add(s.token_moves, {
+            "height": c.height, "tx_index": c.tx_index, "ev_index": c.ev_index, "kind": kind,
+            "src": src, "dst": dst, "amount": amount, "source": source, "at_merchant": False,
+            "committee": committee, "month": c.month})
+
+    def _mint(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        to = _str(f, "to")
+        self._move(c, "mint", None, to, _int(f, "amount"), _str(f, "minter"), self.committee_of(to))
+
+    def _transfer(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        src = _str(f, "sender")
+        self._move(c, "transfer", src, _str(f, "to"), _int(f, "amount"), None, self.committee_of(src))
+
+    def _burn(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        acc = _str(f, "account")
+        self._move(c, "burn", acc, None, _int(f, "amount"), None, self.committee_of(acc))
+
+    def _fee(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        payer = _str(f, "payer")
+        self._move(c, "fee", payer, None, _int(f, "amount"), None, self.committee_of(payer))
+
+    def _same_tx_moves(self, c: _Ctx) -> list[dict[str, Any]]:
+        return [m for m in self._pending.get(s.token_moves, [])
+                if m["height"] == c.height and m["tx_index"] == c.tx_index]
+
+    def _merchant_paid(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        # merchants.pay collects the amount from the payer into the contract (a Transfer
+        # before this event in the same tx): that transfer is the spending at a merchant.
+        payer, amount = _str(f, "payer"), _int(f, "amount")
+        for m in self._same_tx_moves(c):
+            if m["kind"] == "transfer" and m["src"] == payer and m["dst"] == "merchants" and m["amount"] == amount:
+                m["at_merchant"] = True
+                break
+
+    def _activity_proposed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._exec(sa.insert(s.activities).values(id=_int(f, "id"), kind=_str(f, "kind"),
+                                                  organiser=_str(f, "organiser")))
+
+    def _attendance_confirmed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        # The reward was minted just before this event; name its source by activity kind.
+        if _int(f, "reward") <= 0:
+            return
+        kind = self.conn.execute(sa.select(s.activities.c.kind).where(s.activities.c.id == _int(f, "id"))).scalar()
+        who = _str(f, "resident")
+        for m in reversed(self._same_tx_moves(c)):
+            if m["kind"] == "mint" and m["dst"] == who and m["source"] == "activities":
+                m["source"] = f"activities:{kind or 'other'}"
+                break
+
+    # --- culture and notices ----------------------------------------------------------------
+
+    def _work_registered(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        creator = _str(f, "creator")
+        self._exec(sa.insert(s.works).values(id=_int(f, "id"), creator=creator,
+                                             committee=self.committee_of(creator) or UNKNOWN,
+                                             kind=_str(f, "kind"), month=c.month))
+
+    def _liked(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._exec(sa.insert(s.likes).values(work_id=_int(f, "id"), liker=_str(f, "by"), month=c.month))
+        if _int(f, "reward") > 0:
+            for m in reversed(self._same_tx_moves(c)):
+                if m["kind"] == "mint" and m["source"] == "culture":
+                    m["source"] = "culture:like"
+                    break
+
+    def _notice_posted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        self._exec(sa.insert(s.notices).values(id=_int(f, "id"), author=_str(f, "by"), month=c.month,
+                                               posted_ms=c.ts_ms))
+
+    def _notice_acknowledged(self, c: _Ctx, f: Mapping[str, Value]) -> None:
+        n = s.notice_reads
+        nid, who = _int(f, "id"), _str(f, "resident")
+        if self.conn.execute(sa.select(n.c.ts_ms).where(n.c.notice_id == nid, n.c.resident == who)).first() is None:
+            self._exec(sa.insert(n).values(notice_id=nid, resident=who, ts_ms=c.ts_ms))

@@ -1,0 +1,376 @@
+"""The analytics database: its tables (SQLAlchemy Core), its versioned migrations and the
+engine for a URL.
+
+Tables come in three layers. ``hk_*`` hold the indexer's own state: the schema version,
+the cursor (the last block written, with the chain it belongs to) and the validator sets
+learnt from the chain. ``blocks``, ``txs``, ``receipts`` and ``events`` are the chain as
+committed, one row per record. The rest are projections of the contracts' events
+(households, proposals, votes, bills, ratings, service requests, token moves, culture
+works, notices...): normalised facts the figures (analytics/figures.py) are views over.
+Every row of a block is written in the same database transaction as the cursor that
+passes it, so a crash leaves the database at a batch boundary.
+
+Migrations are a list of numbered steps applied in order, each in its own transaction
+together with its row in ``hk_schema``. A database of a newer version than this code
+knows is refused rather than guessed at. A small table of versions, rather than Alembic,
+because the schema ships inside the package and is applied by the node itself when it
+runs the indexer in process: no migration scripts directory or env.py to install, and
+the same steps run on SQLite and PostgreSQL through SQLAlchemy.
+
+Time buckets (day, ISO week, month) are computed once at indexing in Shanghai time
+(UTC+8, no daylight saving) and stored as text, so the views need no dialect's date
+functions and group the same on both databases.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from analytics.errors import DatabaseError
+
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+DB_FILE = "analytics.sqlite"
+
+metadata = sa.MetaData()
+
+# --- the indexer's own state ------------------------------------------------------------
+
+hk_schema = sa.Table(
+    "hk_schema", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_ms", sa.BigInteger, nullable=False),
+)
+
+hk_cursor = sa.Table(
+    "hk_cursor", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("chain_id", sa.String(64), nullable=False),
+    sa.Column("genesis_hash", sa.String(64), nullable=False),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    sa.Column("block_hash", sa.String(64), nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)
+
+hk_validator_sets = sa.Table(
+    "hk_validator_sets", metadata,
+    sa.Column("effective_height", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("set_hash", sa.String(64), nullable=False),
+    sa.Column("members", sa.Text, nullable=False),  # JSON [{public_key, name}]
+)
+
+# --- the chain as committed -------------------------------------------------------------
+
+blocks = sa.Table(
+    "blocks", metadata,
+    sa.Column("height", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("state_root", sa.String(64), nullable=False),
+    sa.Column("ts_ms", sa.BigInteger, nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("proposer", sa.String(64), nullable=False),
+    sa.Column("view", sa.BigInteger, nullable=False),
+    sa.Column("tx_count", sa.Integer, nullable=False),
+    sa.Column("signers", sa.Integer, nullable=False),
+)
+
+txs = sa.Table(
+    "txs", metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),
+    sa.Column("height", sa.BigInteger, nullable=False),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("sender", sa.String(64), nullable=False),
+    sa.Column("nonce", sa.BigInteger, nullable=False),
+    sa.Column("contract", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(130), nullable=False),  # "contract.method"
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("week", sa.String(8), nullable=False),
+    sa.UniqueConstraint("height", "idx", name="uq_txs_position"),
+)
+sa.Index("ix_txs_day_kind", txs.c.day, txs.c.kind, txs.c.sender)
+sa.Index("ix_txs_week_sender", txs.c.week, txs.c.sender, txs.c.status)
+
+receipts = sa.Table(
+    "receipts", metadata,
+    sa.Column("tx_hash", sa.String(64), primary_key=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("gas_used", sa.BigInteger, nullable=False),
+    sa.Column("fee", sa.BigInteger, nullable=False),
+    sa.Column("result", sa.Text, nullable=True),  # JSON
+    sa.Column("error_code", sa.String(64), nullable=False),
+    sa.Column("error_message", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("height", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("tx_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ev_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("tx_hash", sa.String(64), nullable=False),
+    sa.Column("contract", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("fields", sa.Text, nullable=False),  # JSON, bytes as "0x…"
+)
+sa.Index("ix_events_name", events.c.contract, events.c.name)
+
+# --- projections of the contracts' events -----------------------------------------------
+# "committee" is the committee member's address that granted the resident role (or
+# registered the household): the chain knows committees by their members' keys.
+
+residents = sa.Table(
+    "residents", metadata,
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("committee", sa.String(64), nullable=False),
+    sa.Column("granted_ms", sa.BigInteger, nullable=False),
+    sa.Column("revoked_ms", sa.BigInteger, nullable=True),
+)
+
+households = sa.Table(
+    "households", metadata,
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("unit", sa.String(64), nullable=False),
+    sa.Column("estate", sa.String(64), nullable=False),
+    sa.Column("area_dm2", sa.BigInteger, nullable=False),
+    sa.Column("committee", sa.String(64), nullable=False),
+    sa.Column("registered_ms", sa.BigInteger, nullable=False),
+    sa.Column("removed_ms", sa.BigInteger, nullable=True),
+)
+
+proposals = sa.Table(
+    "proposals", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("category", sa.Integer, nullable=True),
+    sa.Column("proposer", sa.String(64), nullable=False),
+    sa.Column("committee", sa.String(64), nullable=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("created_height", sa.BigInteger, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("closes_height", sa.BigInteger, nullable=False),
+    sa.Column("total_owners", sa.BigInteger, nullable=False),
+    sa.Column("total_area", sa.BigInteger, nullable=False),
+    sa.Column("voted_heads", sa.BigInteger, nullable=False),
+    sa.Column("voted_area", sa.BigInteger, nullable=False),
+    sa.Column("quorum_height", sa.BigInteger, nullable=True),
+    sa.Column("quorum_ms", sa.BigInteger, nullable=True),
+)
+
+votes = sa.Table(
+    "votes", metadata,
+    sa.Column("proposal_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("voter", sa.String(64), primary_key=True),
+    sa.Column("choice", sa.String(16), nullable=False),
+    sa.Column("area_dm2", sa.BigInteger, nullable=False),
+    sa.Column("ts_ms", sa.BigInteger, nullable=False),
+)
+
+bills = sa.Table(
+    "bills", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("household", sa.String(64), nullable=False),
+    sa.Column("estate", sa.String(64), nullable=False),
+    sa.Column("committee", sa.String(64), nullable=False),
+    sa.Column("company", sa.String(64), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("issued_ms", sa.BigInteger, nullable=False),
+    sa.Column("paid_ms", sa.BigInteger, nullable=True),
+    sa.Column("method", sa.String(32), nullable=True),
+)
+
+ratings = sa.Table(
+    "ratings", metadata,
+    # kind "property": subject = company, ref = period; kind "service": subject = provider,
+    # category = the request's, ref = request id. Rating again replaces.
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("ref", sa.String(64), primary_key=True),
+    sa.Column("rater", sa.String(64), primary_key=True),
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("committee", sa.String(64), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+)
+
+service_requests = sa.Table(
+    "service_requests", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("requester", sa.String(64), nullable=False),
+    sa.Column("committee", sa.String(64), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("budget", sa.BigInteger, nullable=False),
+    sa.Column("requested_ms", sa.BigInteger, nullable=False),
+    sa.Column("first_offer_ms", sa.BigInteger, nullable=True),
+    sa.Column("provider", sa.String(64), nullable=True),
+    sa.Column("accepted_ms", sa.BigInteger, nullable=True),
+    sa.Column("completed_ms", sa.BigInteger, nullable=True),
+    sa.Column("disputed_ms", sa.BigInteger, nullable=True),
+    sa.Column("cancelled_ms", sa.BigInteger, nullable=True),
+)
+
+token_moves = sa.Table(
+    "token_moves", metadata,
+    sa.Column("height", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("tx_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ev_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # mint, transfer, burn, fee
+    sa.Column("src", sa.String(64), nullable=True),
+    sa.Column("dst", sa.String(64), nullable=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    # mint: the minting contract and, for activities, "activities:<kind>"
+    sa.Column("source", sa.String(80), nullable=True),
+    sa.Column("at_merchant", sa.Boolean, nullable=False),
+    sa.Column("committee", sa.String(64), nullable=True),  # of the resident spending or earning
+    sa.Column("month", sa.String(7), nullable=False),
+)
+sa.Index("ix_token_moves_month", token_moves.c.month, token_moves.c.kind)
+
+activities = sa.Table(
+    "activities", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("organiser", sa.String(64), nullable=False),
+)
+
+works = sa.Table(
+    "works", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("creator", sa.String(64), nullable=False),
+    sa.Column("committee", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+)
+
+likes = sa.Table(
+    "likes", metadata,
+    sa.Column("work_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("liker", sa.String(64), primary_key=True),
+    sa.Column("month", sa.String(7), nullable=False),
+)
+
+notices = sa.Table(
+    "notices", metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("posted_ms", sa.BigInteger, nullable=False),
+)
+
+notice_reads = sa.Table(
+    "notice_reads", metadata,
+    sa.Column("notice_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("resident", sa.String(64), primary_key=True),
+    sa.Column("ts_ms", sa.BigInteger, nullable=False),
+)
+
+
+# --- time buckets -------------------------------------------------------------------------
+
+
+def local_time(ts_ms: int) -> datetime:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).astimezone(SHANGHAI)
+
+
+def day_of(ts_ms: int) -> str:
+    return local_time(ts_ms).strftime("%Y-%m-%d")
+
+
+def week_of(ts_ms: int) -> str:
+    year, week, _ = local_time(ts_ms).isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def month_of(ts_ms: int) -> str:
+    return local_time(ts_ms).strftime("%Y-%m")
+
+
+# --- engine and migrations ----------------------------------------------------------------
+
+
+def default_url(home: Path) -> str:
+    """The default database: an SQLite file in the node's home."""
+    return f"sqlite:///{(home / DB_FILE).resolve()}"
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    # WAL lets the stats API read while the indexer writes; synchronous=FULL makes each
+    # committed batch durable, which the cursor's promise (nothing lost) rests on.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///path`` or ``postgresql://…`` (psycopg 3)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    try:
+        engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
+        raise DatabaseError(f"not a database URL this indexer knows: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name != "postgresql":
+        raise DatabaseError(f"unsupported database {engine.dialect.name!r}: use sqlite or postgresql")
+    return engine
+
+
+Migration = Callable[[Connection], None]
+
+
+def _v1_tables(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+def _v2_views(conn: Connection) -> None:
+    from analytics.figures import create_views  # the views are defined beside their figures
+
+    create_views(conn)
+
+
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "chain tables, projections and indexer state", _v1_tables),
+    (2, "figures as views", _v2_views),
+)
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def schema_version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table(hk_schema.name):
+        return 0
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(hk_schema.c.version), 0))).scalar_one())
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the database to LATEST_VERSION, one transaction per step; its version."""
+    try:
+        with engine.begin() as conn:
+            current = schema_version(conn)
+    except sa.exc.OperationalError as exc:
+        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+    if current > LATEST_VERSION:
+        raise DatabaseError(
+            f"the database has schema version {current}, newer than this hkchain knows "
+            f"({LATEST_VERSION}): upgrade hkchain", code="schema_too_new")
+    for version, description, step in MIGRATIONS:
+        if version <= current:
+            continue
+        with engine.begin() as conn:
+            if version == 1:
+                hk_schema.create(conn, checkfirst=True)
+            step(conn)
+            conn.execute(sa.insert(hk_schema).values(
+                version=version, description=description, applied_ms=int(time.time() * 1000)))
+        current = version
+    return current

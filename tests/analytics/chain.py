@@ -1,0 +1,150 @@
+"""A one-validator localnet (a real `hkchain` node process on 127.0.0.1) seeded with the
+demo community plus a mixed load, for the analytics tests: more households in two
+estates, bills (some paid), ratings, an owners' vote that reaches quorum, notices read,
+likes, purchases at merchants, transfers and service requests (completed, disputed,
+cancelled). Also the pages of blocks the tests recount the figures from."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cli.apps.demo import WalletChain, seed
+from cli.wallet import RpcClient, run
+from core.codec import Value
+from core.crypto import PrivateKey
+from node.home import LocalNetwork
+from node.localnet import Supervisor
+from tests.e2e.harness import make_network, running
+
+EXTRA_HOUSEHOLDS = 14
+
+
+@dataclass
+class Chain:
+    net: LocalNetwork
+    sup: Supervisor
+    manifest: dict[str, Any]
+
+    @property
+    def rpc_url(self) -> str:
+        return self.net.nodes[0].rpc_url
+
+    @property
+    def home(self) -> Path:
+        return self.net.nodes[0].home
+
+    @property
+    def genesis(self) -> Path:
+        return self.home / "genesis.json"
+
+    def pages(self) -> list[dict[str, Any]]:
+        """Every committed block with its receipts, as the node serves them."""
+        return run(fetch_blocks(self.rpc_url))
+
+
+async def fetch_blocks(rpc_url: str, until: int | None = None) -> list[dict[str, Any]]:
+    import aiohttp
+
+    out: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(f"{rpc_url}/v1/blocks", params={"from": str(len(out))}) as resp:
+                doc = await resp.json()
+            out.extend(doc["blocks"])
+            if not doc["blocks"] or len(out) > (doc["head"] if until is None else until):
+                return out
+
+
+class _Calls:
+    """Calls submitted together, then awaited together. Each round signs with fresh
+    wallets, so the expiry height is counted from the chain's height now."""
+
+    def __init__(self, rpc: RpcClient) -> None:
+        self.rpc = rpc
+        self.chain = WalletChain(rpc)
+        self.hashes: list[str] = []
+
+    async def call(self, key: PrivateKey, contract: str, method: str, args: list[Value]) -> None:
+        self.hashes.append(await self.chain.submit(key, contract, method, args))
+
+    async def done(self) -> list[Any]:
+        receipts = await self.chain.wait(self.hashes)
+        bad = [(r.get("error_code"), r.get("error_message")) for r in receipts if r.get("status") != 0]
+        assert not bad, bad
+        self.hashes = []
+        self.chain = WalletChain(self.rpc)
+        return [r.get("result") for r in receipts]
+
+
+def _key(label: str) -> PrivateKey:
+    return PrivateKey.from_seed_text(f"analytics-{label}")
+
+
+async def mixed_load(net: LocalNetwork, manifest: dict[str, Any]) -> None:
+    operator = PrivateKey.load(net.operator_key_file)
+    keys = {a["label"]: PrivateKey.load(Path(a["key"])) for a in [*manifest["households"], *manifest["actors"]]}
+    extras = [_key(f"x{i}") for i in range(EXTRA_HOUSEHOLDS)]
+    pco, plumber = keys["property-co"], keys["provider-plumber"]
+    bakery = keys["merchant-bakery"].address
+    async with RpcClient(net.nodes[0].rpc_url, timeout_ms=30_000) as rpc:
+        c = _Calls(rpc)
+        for i, k in enumerate(extras):
+            await c.call(operator, "token", "transfer", [k.address, 500_000])
+            await c.call(operator, "roles", "grant", [k.address, "resident"])
+            unit = f"Garden-T3-{i:04d}" if i % 2 == 0 else f"Riverside-B5-{i:04d}"
+            await c.call(operator, "households", "register",
+                         [k.address, unit, 6000 + 250 * i, hashlib.sha256(unit.encode()).digest()])
+        await c.done()
+        for k in extras:
+            await c.call(pco, "property", "issue_bill", [k.address, "2027-01", []])
+        await c.call(operator, "governance", "propose_owners", [4, "Renew the property contract", bytes(32)])
+        await c.call(operator, "notices", "post", ["Lift inspection on Monday", bytes(31) + b"\x07"])
+        for i, k in enumerate(extras[:6]):
+            await c.call(k, "services", "request", ["repair" if i % 2 else "plumbing", bytes(31) + b"\x03", 900])
+        results = await c.done()
+        bills = results[:EXTRA_HOUSEHOLDS]
+        pid = results[EXTRA_HOUSEHOLDS]
+        requests = results[EXTRA_HOUSEHOLDS + 2:]
+        for i, k in enumerate(extras):
+            if i < 10:
+                await c.call(k, "property", "pay_bill", [bills[i]])
+            await c.call(k, "property", "rate", ["2027-01", i % 5 + 1])
+            await c.call(k, "governance", "vote", [pid, "yes" if i % 3 else "no"])
+            await c.call(k, "notices", "acknowledge", [2 if i % 4 else 1])
+            await c.call(k, "culture", "like", [i % 3 + 1])
+            if i < 8:
+                await c.call(k, "merchants", "purchase", [bakery, 50 + i, f"X-{i}"])
+            await c.call(k, "token", "transfer", [extras[(i + 1) % len(extras)].address, 10 + i])
+        for rid in requests:
+            await c.call(plumber, "services", "offer", [rid, 700])
+        await c.done()
+        for i, (k, rid) in enumerate(zip(extras[:6], requests, strict=True)):
+            if i < 5:
+                await c.call(k, "services", "accept", [rid, ""])
+            else:
+                await c.call(k, "services", "cancel", [rid])
+        await c.done()
+        for i, (k, rid) in enumerate(zip(extras[:5], requests[:5], strict=True)):
+            if i < 3:
+                await c.call(k, "services", "complete", [rid])
+            else:
+                await c.call(k, "services", "dispute", [rid, bytes(31) + b"\x09"])
+        await c.done()
+        for k, rid in zip(extras[:3], requests[:3], strict=True):
+            await c.call(k, "services", "rate", [rid, 4])
+        for label in ("resident-3", "resident-5"):
+            await c.call(keys[label], "governance", "vote", [pid, "yes"])
+        await c.done()
+
+
+def start_chain(root: Path) -> Iterator[Chain]:
+    net = make_network(root / "net", 1)
+    with running(net) as sup:
+        sup.wait_ready(timeout_ms=60_000)
+        manifest, _ = run(seed(net))
+        run(mixed_load(net, manifest))
+        yield Chain(net, sup, manifest)
