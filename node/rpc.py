@@ -314,14 +314,17 @@ class RpcServer:
         """A page of committed blocks from ``from`` on, each with its certificate and its
         receipts: what an indexer needs to follow the chain and verify every record."""
         store = self.node.store
-        start = _parse_height(request.query.get("from"), "from")
-        limit_text = request.query.get("limit", str(MAX_RANGE_BLOCKS))
-        if not limit_text.isdigit() or not 0 < int(limit_text) <= MAX_RANGE_BLOCKS:
+        start = _parse_height(request.query.get("from", ""), "from")
+        try:
+            limit = parse_uint(request.query.get("limit", str(MAX_RANGE_BLOCKS)), "limit", MAX_RANGE_BLOCKS)
+        except DecodeError as exc:
+            raise RpcError(400, "malformed", exc.message) from None
+        if limit == 0:
             raise RpcError(400, "malformed", f"limit must be 1..{MAX_RANGE_BLOCKS}")
         head = store.height
         blocks: list[dict[str, Any]] = []
         txs = 0
-        for height in range(start, min(head, start + int(limit_text) - 1) + 1):
+        for height in range(start, min(head, start + limit - 1) + 1):
             block = store.block(height)
             if block is None:  # pruned or not yet written: the page ends here
                 break

@@ -12,7 +12,9 @@ import aiohttp
 import pytest
 
 from core import codec
+from core.errors import ValidationError
 from core.types import SignedTx
+from core.verify import verify_receipts
 from node.service import Node
 from storage.state import StateProof
 from tests.node.harness import (
@@ -154,6 +156,30 @@ async def test_reads_and_their_errors(node: Node, http: Any) -> None:
     assert (await call(http, "GET", "/v1/accounts/hk1nope"))[1]["error"]["code"] == "bad_address"
     assert (await call(http, "GET", "/v1/nowhere"))[1]["error"]["code"] == "not_found"
     assert (await call(http, "DELETE", "/v1/status"))[0] == 405
+
+
+async def test_block_pages_carry_receipts_that_verify(node: Node, http: Any) -> None:
+    stx = make_tx(2, 0, key="p", value="q")
+    assert (await call(http, "POST", "/v1/txs", json=jtx(stx)))[0] == 202
+    await wait_for(lambda: node.store.tx_location(stx.hash) is not None, what="commit")
+    height, _ = node.store.tx_location(stx.hash)  # type: ignore[misc]
+    status, doc = await call(http, "GET", f"/v1/blocks?from={height - 1}&limit=3")
+    assert status == 200 and doc["head"] >= height
+    assert [b["height"] for b in doc["blocks"]] == list(range(height - 1, min(doc["head"], height + 1) + 1))
+    page = doc["blocks"][1]
+    assert page == {**(await call(http, "GET", f"/v1/blocks/{height}"))[1], "receipts": page["receipts"]}
+    receipts = verify_receipts(page, page["receipts"])
+    assert [r.tx_hash for r in receipts] == [bytes.fromhex(t["hash"]) for t in page["txs"]]
+    assert stx.hash in {r.tx_hash for r in receipts}
+    # A page from beyond the head is empty; limits and numbers are checked.
+    status, doc = await call(http, "GET", f"/v1/blocks?from={10**9}")
+    assert status == 200 and doc["blocks"] == []
+    for query in ("", "?from=-1", "?from=1&limit=0", "?from=1&limit=257", "?from=1&limit=x", "?from=²"):
+        status, doc = await call(http, "GET", "/v1/blocks" + query)
+        assert (status, doc["error"]["code"]) == (400, "malformed"), query
+    forged = dict(page, receipts=page["receipts"][::-1] if len(page["receipts"]) > 1 else [])
+    with pytest.raises(ValidationError):
+        verify_receipts(forged, forged["receipts"])
 
 
 async def test_query_errors(node: Node, http: Any) -> None:
