@@ -125,6 +125,8 @@ class MempoolConfig:
     max_txs: int = 50_000
     max_bytes: int = 64 * 1024 * 1024
     max_txs_per_sender: int = 1000
+    # A tx may expire at most this many blocks after the next height (else expiry_too_far).
+    max_expiry_blocks: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -381,3 +383,4 @@ def _validate(c: NodeConfig) -> None:
     _check_range(m.max_txs, 1, 10_000_000, "mempool.max_txs")
     _check_range(m.max_bytes, 64 * 1024, 16 * 1024 * 1024 * 1024, "mempool.max_bytes")
     _check_range(m.max_txs_per_sender, 1, m.max_txs, "mempool.max_txs_per_sender")
+    _check_range(m.max_expiry_blocks, 1, 100_000_000, "mempool.max_expiry_blocks")

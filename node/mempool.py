@@ -7,14 +7,25 @@ and the sender's pending txs. The pool is bounded in count, bytes and txs per se
 answers "mempool_full" when a bound is hit. ``reap`` hands the proposer each sender's txs
 in nonce order, senders interleaved by arrival.
 
-Nothing accepted is silently lost: every accepted body is journaled (a small LevelDB of its
-own) before ``add`` returns, removed when committed, and kept as a rejection record
-(expired, nonce used by another tx) when dropped. On restart ``recover`` re-admits what is
-still pending and records why the rest was dropped, so a tx's status always answers.
+Nothing accepted is lost, even on power loss: every accepted body is journaled (a small
+LevelDB of its own), removed when committed, and kept as a rejection record (expired, nonce
+used by another tx) when dropped. Journal writes queue in memory and ``persist`` writes
+them in one fsynced batch in a worker thread; the RPC awaits it before it answers 202, and
+submissions that arrive while one batch is being synced share the next one (group commit:
+one fsync per batch of concurrent requests, not per tx, and never on the event loop). Every
+journal write is synced, so no later synced write can survive a crash that an earlier one
+did not. On restart ``recover`` re-admits what is still pending and records why the rest was
+dropped, so a tx's status always answers.
+
+A tx may not expire more than ``max_expiry_blocks`` after the next height (code
+``expiry_too_far``): a pending tx is then dropped within that many blocks at the latest,
+and the expiry heap, compacted whenever committed txs make up half of it, stays within
+twice the pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import struct
@@ -43,8 +54,8 @@ _U64 = struct.Struct(">Q")
 
 class MempoolError(ChainError):
     """A tx the mempool refused. ``code`` is the client's answer: wrong_chain, too_large,
-    malformed, invalid, bad_signature, bad_nonce, nonce_gap, expired, insufficient_fee,
-    unknown_contract, unknown_method, mempool_full."""
+    malformed, invalid, bad_signature, bad_nonce, nonce_gap, expired, expiry_too_far,
+    insufficient_fee, unknown_contract, unknown_method, mempool_full."""
 
     code = "rejected"
 
@@ -102,6 +113,14 @@ class Mempool:
         self._verified: OrderedDict[bytes, bytes] = OrderedDict()  # hash -> signature
         self._rejected: OrderedDict[bytes, Rejection] = OrderedDict()
         self.on_added: list[Callable[[list[bytes]], None]] = []
+        # The journal's group commit: writes queued since the last batch, how many were
+        # ever queued, how many of those are synced, and the batch being written.
+        self._journal_ops: list[tuple[bytes, bytes | None]] = []
+        self._queued = 0
+        self._synced = 0
+        self._flushing: asyncio.Future[None] | None = None
+        self._flush_tasks: set[asyncio.Task[None]] = set()
+        self.journal_syncs = 0  # fsynced batches written (a figure for the bench)
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -185,8 +204,9 @@ class Mempool:
     def add_many(
         self, txs: Sequence[SignedTx], *, signature_checked: bool = False, persist: bool = True
     ) -> list[bytes | MempoolError]:
-        """Admit each tx; one answer per tx (its hash or the error). Journals every newly
-        admitted tx in one write before returning."""
+        """Admit each tx; one answer per tx (its hash or the error). Queues every newly
+        admitted tx for the journal: ``await persist()`` before telling a client it is
+        accepted."""
         out: list[bytes | MempoolError] = []
         fresh: list[_Entry] = []
         for stx in txs:
@@ -199,10 +219,8 @@ class Mempool:
             if entry is not None:
                 fresh.append(entry)
         if fresh:
-            if persist and self._journal is not None:
-                with self._journal.batch() as wb:
-                    for e in fresh:
-                        wb.put(_PENDING + e.stx.hash, e.stx.encoded)
+            if persist:
+                self._queue_journal([(_PENDING + e.stx.hash, e.stx.encoded) for e in fresh])
             hashes = [e.stx.hash for e in fresh]
             for cb in self.on_added:
                 cb(hashes)
@@ -228,6 +246,11 @@ class Mempool:
             raise MempoolError(exc.message, code="bad_signature") from exc
         except (ValidationError, DecodeError) as exc:
             raise MempoolError(exc.message, code=exc.code) from exc
+        next_height = self._height() + 1
+        if tx.expiry_height > next_height + self.config.max_expiry_blocks:
+            raise MempoolError(
+                f"expiry height {tx.expiry_height} is more than {self.config.max_expiry_blocks} "
+                f"blocks after the next height {next_height}", code="expiry_too_far")
         pending = self._by_sender.get(tx.sender)
         if pending is not None and tx.nonce in pending:
             raise MempoolError(f"nonce {tx.nonce} is already used by a pending tx", code="bad_nonce")
@@ -238,9 +261,7 @@ class Mempool:
                 f"sender has {len(pending)} pending txs, the limit", code="mempool_full"
             )
         try:
-            self.checker.check_tx(
-                self._state(), stx, self._height() + 1, self.pending_nonce(tx.sender)
-            )
+            self.checker.check_tx(self._state(), stx, next_height, self.pending_nonce(tx.sender))
         except TxRejected as exc:
             raise MempoolError(exc.message, code=exc.code) from exc
         entry = _Entry(stx, size, self._seq)
@@ -250,9 +271,18 @@ class Mempool:
             self._sender_by_address[address_of(tx.sender)] = tx.sender
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = entry
         heapq.heappush(self._expiry, (tx.expiry_height, h))
+        self._compact_expiry()
         self._bytes += size
         self._rejected.pop(h, None)
         return entry
+
+    def _compact_expiry(self) -> None:
+        # Entries of committed txs stay in the heap until their expiry height; when they
+        # are most of it, rebuild it from the pending txs. Amortised O(1) per tx, and the
+        # heap stays within twice the pool whatever the expiry heights.
+        if len(self._expiry) > 2 * len(self._entries) + 64:
+            self._expiry = [(e.stx.tx.expiry_height, h) for h, e in self._entries.items()]
+            heapq.heapify(self._expiry)
 
     # --- block building ------------------------------------------------------------------
 
@@ -308,6 +338,7 @@ class Mempool:
             _exp, h = heapq.heappop(self._expiry)
             if self._remove(h):
                 dropped.append((h, Rejection("expired", f"not committed by height {_exp}")))
+        self._compact_expiry()
         self._journal_update(removed, dropped)
 
     def drop(self, tx_hash: bytes, rejection: Rejection) -> None:
@@ -342,13 +373,84 @@ class Mempool:
             log.info("dropped tx %s: %s", h.hex()[:16], why.message)
         if self._journal is None or not (removed or dropped):
             return
-        with self._journal.batch() as wb:
-            for h in removed:
-                wb.delete(_PENDING + h)
-            for h, why in dropped:
-                wb.delete(_PENDING + h)
-                wb.put(_REJECTED + _U64.pack(self._reject_seq) + h, codec.encode([why.code, why.message]))
-                self._reject_seq += 1
+        ops: list[tuple[bytes, bytes | None]] = [(_PENDING + h, None) for h in removed]
+        for h, why in dropped:
+            ops.append((_PENDING + h, None))
+            ops.append((_REJECTED + _U64.pack(self._reject_seq) + h, codec.encode([why.code, why.message])))
+            self._reject_seq += 1
+        self._queue_journal(ops)
+        self._persist_soon()
+
+    # --- the journal's group commit ---------------------------------------------------------
+
+    def _queue_journal(self, ops: list[tuple[bytes, bytes | None]]) -> None:
+        if self._journal is not None and ops:
+            self._journal_ops.extend(ops)
+            self._queued += 1
+
+    @property
+    def journal_synced(self) -> bool:
+        """True when every journal write queued so far is on disk."""
+        return self._synced == self._queued
+
+    def _write_journal(self, ops: list[tuple[bytes, bytes | None]]) -> None:
+        assert self._journal is not None
+        with self._journal.batch(sync=True) as wb:
+            for key, value in ops:
+                if value is None:
+                    wb.delete(key)
+                else:
+                    wb.put(key, value)
+        self.journal_syncs += 1
+
+    def flush_journal(self) -> None:
+        """Write and fsync every queued journal write now (blocking: at start-up, and in
+        tests; on the loop use ``persist``). Must not run while ``persist`` is writing."""
+        assert self._flushing is None, "a journal batch is being written"
+        ops, upto = self._journal_ops, self._queued
+        self._journal_ops = []
+        if ops:
+            self._write_journal(ops)
+        self._synced = upto
+
+    async def persist(self) -> None:
+        """Return once every journal write queued before the call is fsynced. One batch is
+        written at a time, in a worker thread; writes queued meanwhile go into the next
+        batch together, so concurrent callers share one fsync. Raises StorageError if the
+        journal cannot be written."""
+        target = self._queued
+        while self._synced < target:
+            if self._flushing is None:
+                self._flushing = asyncio.ensure_future(self._flush())
+            await asyncio.shield(self._flushing)
+
+    async def _flush(self) -> None:
+        ops, upto = self._journal_ops, self._queued
+        self._journal_ops = []
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self._write_journal, ops)
+        except BaseException:
+            self._journal_ops[:0] = ops  # not durable: the next batch retries them
+            raise
+        finally:
+            self._flushing = None
+        self._synced = max(self._synced, upto)
+
+    def _persist_soon(self) -> None:
+        """Journal updates nobody waits for (commits, drops) go to disk in the background."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (start-up, tests): flush_journal() writes them
+        task = loop.create_task(self._persist_quietly())
+        self._flush_tasks.add(task)
+        task.add_done_callback(self._flush_tasks.discard)
+
+    async def _persist_quietly(self) -> None:
+        try:
+            await self.persist()
+        except Exception:
+            log.exception("mempool journal: background write failed")
 
     # --- restart -------------------------------------------------------------------------
 
@@ -367,9 +469,7 @@ class Mempool:
         if rejected:
             self._reject_seq = _U64.unpack(rejected[-1][0][len(_REJECTED) : len(_REJECTED) + 8])[0] + 1
         if len(rejected) > MAX_REJECTED_RECORDS:
-            with self._journal.batch() as wb:
-                for key, _ in rejected[:-MAX_REJECTED_RECORDS]:
-                    wb.delete(key)
+            self._queue_journal([(key, None) for key, _ in rejected[:-MAX_REJECTED_RECORDS]])
         stored: list[SignedTx] = []
         gone: list[bytes] = []
         for key, value in list(self._journal.iterate(_PENDING)):
@@ -395,4 +495,5 @@ class Mempool:
             except MempoolError as exc:
                 dropped.append((stx.hash, Rejection(exc.code, exc.message)))
         self._journal_update(gone, dropped)
+        self.flush_journal()
         return readmitted, len(dropped)

@@ -426,6 +426,10 @@ class Node:
         await self.blobs.stop()
         await self.gossip.stop()
         await self.network.stop()
+        try:
+            await self.mempool.persist()  # and no journal batch left writing in a thread
+        except ChainError as exc:
+            log.error("mempool journal: last writes lost at stop: %s", exc.message)
         self.store.close()
         if self._journal is not None:
             self._journal.close()
@@ -582,7 +586,12 @@ class Node:
             else:
                 checked.append(t)
         to_add = [t for t in checked if isinstance(t, SignedTx)]
-        added = iter(self.mempool.add_many(to_add, signature_checked=True) if to_add else [])
+        results = self.mempool.add_many(to_add, signature_checked=True) if to_add else []
+        if any(isinstance(r, bytes) for r in results):
+            # Accepted means on disk: wait for the journal's fsync (shared with concurrent
+            # submissions, in a worker thread) before answering.
+            await self.mempool.persist()
+        added = iter(results)
         out: list[bytes | ChainError] = []
         for t in checked:
             r = next(added) if isinstance(t, SignedTx) else t

@@ -71,7 +71,7 @@ SENDER_BALANCE = 10**12
 TX_MAX_FEE = 50_000
 # What a sender given by --rpc is paid per planned tx: above the gas a transfer or a vote uses.
 FUNDING_PER_TX = 8_000
-EXPIRY_MARGIN_BLOCKS = 1_000_000
+EXPIRY_MARGIN_BLOCKS = 50_000  # within the node's default mempool.max_expiry_blocks
 RECIPIENTS = 1024
 BILLS_PER_SENDER = 2
 HOUSEHOLD_AREA_DM2 = 9000  # 90 m²

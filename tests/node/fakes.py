@@ -4,7 +4,8 @@ the node's own logic (mempool, consensus glue, RPC) can be tested apart from the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from core import codec
@@ -20,6 +21,7 @@ from core.types import (
     Validator,
     ValidatorSet,
 )
+from storage.kv import MemoryStore, MemoryWriteBatch
 from vm.api import BlockContext, BlockGasExceeded, QueryError, TxRejected
 
 NONCE_WINDOW = 64
@@ -116,3 +118,51 @@ class KvExecutor:
             raise QueryError("kv.get(key) only")
         data = state.get(b"kv/" + args[0].encode())
         return None if data is None else codec.decode(data)
+
+
+class PowerLossStore(MemoryStore):
+    """A MemoryStore that models power loss: only writes made with ``sync=True`` survive
+    ``after_power_loss()`` (stricter than LevelDB, where an unsynced write may survive by
+    luck, never by promise). ``syncs`` counts synced writes; ``on_sync`` (if set) runs in
+    the writing thread before a synced batch is applied, so a test can hold a write in
+    flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.durable: dict[bytes, bytes] = {}
+        self.syncs = 0
+        self.on_sync: Callable[[], None] | None = None
+
+    def _made_durable(self, ops: list[tuple[bytes, bytes | None]], sync: bool) -> None:
+        if not sync:
+            return
+        self.syncs += 1
+        for key, value in ops:
+            if value is None:
+                self.durable.pop(key, None)
+            else:
+                self.durable[key] = value
+
+    def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
+        super().put(key, value, sync=sync)
+        self._made_durable([(key, value)], sync)
+
+    def delete(self, key: bytes, *, sync: bool = False) -> None:
+        super().delete(key, sync=sync)
+        self._made_durable([(key, None)], sync)
+
+    @contextmanager
+    def batch(self, *, sync: bool = False) -> Iterator[MemoryWriteBatch]:
+        with super().batch(sync=sync) as wb:
+            yield wb
+            if sync and self.on_sync is not None:
+                self.on_sync()
+        self._made_durable(wb.ops, sync)
+
+    def after_power_loss(self) -> MemoryStore:
+        """The store as a restart finds it after the power went out now."""
+        store = MemoryStore()
+        with store.batch() as wb:
+            for key, value in self.durable.items():
+                wb.put(key, value)
+        return store

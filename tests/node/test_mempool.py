@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,11 @@ from core.types import (
 from node.config import MempoolConfig
 from node.genesis import ensure_genesis, parse_genesis
 from node.mempool import Mempool, MempoolError
+from storage.api import KeyValueStore
 from storage.chain import ChainStore
 from storage.leveldb import LevelDBStore
 from storage.state import Overlay
-from tests.node.fakes import KvExecutor
+from tests.node.fakes import KvExecutor, PowerLossStore
 from tests.node.harness import CHAIN_ID, USER_KEYS, make_tx
 from vm.api import BlockContext
 
@@ -43,7 +46,7 @@ def fresh_store() -> ChainStore:
     return store
 
 
-def make_pool(store: ChainStore, journal: LevelDBStore | None = None, **limits: int) -> Mempool:
+def make_pool(store: ChainStore, journal: KeyValueStore | None = None, **limits: int) -> Mempool:
     config = MempoolConfig(**{"max_txs": 1000, "max_bytes": 1 << 20, "max_txs_per_sender": 100, **limits})
     return Mempool(config, CHAIN_ID, KvExecutor(CHAIN_ID), store.state, lambda: store.height, journal)
 
@@ -167,6 +170,7 @@ def test_journal_restores_pending_txs_and_rejections_after_a_restart(tmp_path: P
     pool.add(short)
     pool.remove_committed([], 1)  # height 1 passed: the short-lived tx expired
     assert pool.rejection(short.hash) is not None
+    pool.flush_journal()  # what the RPC awaits (persist) before it answers
     journal.close()  # the node dies here (its in-memory pool is lost)
 
     journal = LevelDBStore(tmp_path / "mempool")
@@ -185,3 +189,78 @@ def test_journal_restores_pending_txs_and_rejections_after_a_restart(tmp_path: P
     third = make_pool(store, journal)
     assert third.recover(lambda h: False) == (3, 0)
     journal.close()
+
+
+async def test_accepted_txs_survive_a_power_loss() -> None:
+    store, journal = fresh_store(), PowerLossStore()
+    pool = make_pool(store, journal)
+    txs = [make_tx(0, n) for n in range(5)]
+    assert all(isinstance(r, bytes) for r in pool.add_many(txs))
+    await pool.persist()  # the RPC's 202 waits for this
+    assert pool.journal_synced
+    again = make_pool(store, journal.after_power_loss())
+    assert again.recover(lambda h: False) == (5, 0)
+    assert all(again.has(t.hash) for t in txs)
+
+
+async def test_concurrent_submissions_share_one_fsync() -> None:
+    store, journal = fresh_store(), PowerLossStore()
+    pool = make_pool(store, journal)
+    in_flight, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # the first batch's fsync takes as long as the test wants
+        in_flight.set()
+        release.wait(10)
+
+    journal.on_sync = hold
+    pool.add(make_tx(0, 0))
+    first = asyncio.create_task(pool.persist())
+    while not in_flight.is_set():
+        await asyncio.sleep(0.001)
+    journal.on_sync = None
+    waiting = []
+    for user in range(1, 6):
+        for n in range(10):
+            pool.add(make_tx(user, n))
+            waiting.append(asyncio.create_task(pool.persist()))
+    await asyncio.sleep(0.01)
+    assert not any(t.done() for t in waiting), "answered before its tx was on disk"
+    release.set()
+    await asyncio.gather(first, *waiting)
+    # One fsync for the first tx, one for the 50 that queued behind it.
+    assert journal.syncs == 2 and pool.journal_syncs == 2
+    again = make_pool(store, journal.after_power_loss())
+    assert again.recover(lambda h: False) == (51, 0)
+
+
+def test_commits_and_drops_reach_the_journal_synced(tmp_path: Path) -> None:
+    store, journal = fresh_store(), PowerLossStore()
+    pool = make_pool(store, journal)
+    short = make_tx(2, 0, expiry=1)
+    pool.add(short)
+    pool.add(make_tx(3, 0))
+    pool.remove_committed([], 1)  # no loop here: queued until flushed
+    pool.flush_journal()
+    again = make_pool(store, journal.after_power_loss())
+    assert again.recover(lambda h: False) == (1, 0)
+    why = again.rejection(short.hash)
+    assert why is not None and why.code == "expired"
+
+
+def test_expiry_beyond_the_configured_maximum_is_refused() -> None:
+    store = fresh_store()  # head at 0: the next height is 1
+    pool = make_pool(store, max_expiry_blocks=50)
+    assert refused(pool, make_tx(0, 0, expiry=1 + 51)) == "expiry_too_far"
+    assert refused(pool, make_tx(0, 0, expiry=10_000_000)) == "expiry_too_far"
+    assert not pool.has(make_tx(0, 0, expiry=1 + 51).hash)
+    pool.add(make_tx(0, 0, expiry=1 + 50))
+
+
+def test_the_expiry_heap_stays_within_twice_the_pool() -> None:
+    store = fresh_store()
+    pool = make_pool(store)
+    for n in range(300):
+        stx = make_tx(0, n % 50, key=f"k{n}")
+        pool.add(stx)
+        pool.remove_committed([stx], 0)  # committed (as far as the pool knows) at once
+        assert len(pool._expiry) <= 2 * len(pool) + 64

@@ -17,6 +17,7 @@ from core.types import SignedTx
 from core.verify import verify_receipts
 from node.service import Node
 from storage.state import StateProof
+from tests.node.fakes import PowerLossStore
 from tests.node.harness import (
     USER_KEYS,
     make_homes,
@@ -350,3 +351,23 @@ async def test_a_tx_over_the_size_limit_is_too_large(tmp_path: Path) -> None:
                 assert (status, doc["error"]["code"]) == (413, "too_large"), (path, doc)
     finally:
         await stop_nodes(nodes)
+
+
+async def test_202_means_the_tx_is_on_disk(node: Node, http: Any) -> None:
+    journal = PowerLossStore()  # stands in for the node's journal: it knows what was synced
+    node.mempool._journal = journal
+    stx = make_tx(1, 0, key="durable")
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(stx))
+    assert status == 202, doc
+    assert any(stx.encoded == v for v in journal.durable.values()), "answered before the fsync"
+
+
+async def test_expiry_too_far_ahead_is_refused(node: Node, http: Any) -> None:
+    far = node.store.height + 1 + node.config.mempool.max_expiry_blocks + 1
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(2, 0, expiry=10_000_000)))
+    assert (status, doc["error"]["code"]) == (422, "expiry_too_far")
+    assert "100000 blocks" in doc["error"]["message"]
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(2, 0, expiry=far + 1000)))
+    assert (status, doc["error"]["code"]) == (422, "expiry_too_far")
+    status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(2, 0, expiry=far - 1)))
+    assert status == 202, doc
