@@ -70,8 +70,10 @@ MAX_CONCURRENT_SERVES = 8
 UPLOAD_RATE_BYTES_PER_S = 1024 * 1024
 UPLOAD_BURST_BYTES = 64 * 1024 * 1024
 MAX_UPLOAD_CLIENTS = 10_000
-# The event field that carries a registered blob's hash (docs/APPLICATIONS.md).
-CONTENT_HASH_FIELD = "content_hash"
+# The event fields that carry a registered blob's hash (docs/APPLICATIONS.md "Readable
+# content"): works and notices, proposal and spend documents, service requests'
+# descriptions, dispute reasons, comments, activity descriptions.
+CONTENT_HASH_FIELDS = ("content_hash", "doc_hash", "description_hash", "reason_hash", "hash")
 
 assert MAX_BLOB_BYTES <= MAX_BLOB_FRAME_BYTES, "a blob must fit in one p2p frame"
 
@@ -218,9 +220,10 @@ def content_hashes(receipts: Sequence[Receipt], contracts: Sequence[str]) -> lis
             continue
         for ev in r.events:
             if ev.contract in contracts:
-                h = ev.fields.get(CONTENT_HASH_FIELD)
-                if type(h) is bytes and len(h) == HASH_SIZE:
-                    out.append(h)
+                for name in CONTENT_HASH_FIELDS:
+                    h = ev.fields.get(name)
+                    if type(h) is bytes and len(h) == HASH_SIZE:
+                        out.append(h)
     return out
 
 
@@ -510,7 +513,18 @@ def blob_openapi_paths() -> dict[str, Any]:
 # --- wiring into a node ----------------------------------------------------------------
 
 # Contracts whose events register blobs (field ``content_hash``) every node should hold.
-REPLICATED_CONTRACTS = ("culture", "notices")
+REPLICATED_CONTRACTS = ("culture", "notices", "assembly", "governance", "services", "property",
+                        "activities")
+# Each catch-up scan also reads the newest page of these lists (contract, view, filter
+# args, record fields holding hashes): what a node missed while down is fetched later.
+SCANNED_LISTS: tuple[tuple[str, str, list[Any], tuple[str, ...]], ...] = (
+    ("notices", "notices", [""], ("content_hash",)),
+    ("assembly", "drafts", [""], ("doc_hash",)),
+    ("governance", "proposals", [""], ("doc_hash",)),
+    ("services", "requests", ["", "", ""], ("description_hash",)),
+    ("activities", "activities", ["", ""], ("description_hash",)),
+)
+SCAN_PAGE = 50
 MAX_SCAN_WORKS = 4096
 
 
@@ -536,6 +550,17 @@ def open_blob_service(data_dir: Path, network: Network, node: QueryRunner) -> Bl
             if type(h) is bytes and len(h) == HASH_SIZE:
                 out.append(h)
         scanned_upto = count
+        for contract, view, filters, fields in SCANNED_LISTS:
+            try:
+                page, _ = node.query(contract, view, [*filters, 0, SCAN_PAGE])
+            except ChainError:
+                continue  # a chain without this application
+            items = page.get("items") if isinstance(page, dict) else None
+            for item in items if isinstance(items, list) else []:
+                for name in fields:
+                    h = item.get(name) if isinstance(item, dict) else None
+                    if type(h) is bytes and len(h) == HASH_SIZE:
+                        out.append(h)
         return out
 
     return BlobService(store, network, contracts=REPLICATED_CONTRACTS, registered=registered)

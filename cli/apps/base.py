@@ -347,6 +347,17 @@ def time_arg(text: str, what: str = "time") -> int:
     return parse_local(text, what=what)
 
 
+def title_arg(text: str, max_chars: int, what: str = "--title") -> str:
+    """A title: 1..max_chars characters once trimmed (the contract's limit, checked
+    before anything is signed)."""
+    t = text.strip()
+    if not t:
+        raise click.BadParameter("the title is empty", param_hint=what)
+    if len(t) > max_chars:
+        raise click.BadParameter(f"{len(t)} characters; at most {max_chars}", param_hint=what)
+    return t
+
+
 PERIOD_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")  # ASCII digits: \d is Unicode
 
 

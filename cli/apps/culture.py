@@ -113,7 +113,8 @@ def upload(file: Path, title: str, kind: str, *, opts: TxOptions) -> None:
 
 @culture.command("get")
 @click.argument("work")
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Where to write it; - writes to standard output.")
 @click.option("--rpc", "rpc_url", default=None, metavar="URL", help="The node to download from.")
 def get(work: str, out_file: Path, rpc_url: str | None) -> None:
     """Download WORK (its id or content hash) from a node, checked against its hash."""
@@ -131,6 +132,10 @@ def get(work: str, out_file: Path, rpc_url: str | None) -> None:
         data = run(download_blob(url, content_hash))
     except (NodeUnreachable, RpcError) as exc:
         raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
+    if str(out_file) == "-":
+        click.get_binary_stream("stdout").write(data)
+        click.echo(f"{len(data)} bytes, sha256 {content_hash} verified", err=True)
+        return
     out_file.write_bytes(data)
     click.echo(f"{len(data)} bytes, sha256 {content_hash} verified, written to {out_file}")
 
@@ -172,11 +177,13 @@ def like(work_id: int, *, opts: TxOptions) -> None:
 
 @culture.command("comment")
 @click.argument("work_id", type=click.IntRange(1))
-@click.option("--text", required=True, metavar="HASH|FILE|TEXT", help="The comment (hashed on chain).")
+@click.option("--text", required=True, help="The comment (up to 4 KiB of text).")
 @tx_command
 def comment(work_id: int, text: str, *, opts: TxOptions) -> None:
-    """Comment on a work (residents)."""
-    out = send(opts, "culture", "comment", [work_id, hash_arg(text, "--text")])
+    """Comment on a work (residents); every node keeps the text, the chain its hash."""
+    from cli.apps.content import SHORT_MAX_BYTES, publish, text_body
+
+    out = send(opts, "culture", "comment", [work_id, publish(opts.rpc_url, text_body(text, "--text", SHORT_MAX_BYTES))])
     report(opts, out, f"Comment on work #{work_id}", [("comments", out.result)])
 
 

@@ -7,6 +7,7 @@ sponsors it, and it goes to the owners' vote in `governance`; households vote wi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,7 +20,6 @@ from cli.apps.base import (
     chain_clock,
     display,
     fetch_list,
-    hash_arg,
     list_out,
     page_options,
     pid_of,
@@ -27,10 +27,12 @@ from cli.apps.base import (
     report,
     send,
     show,
+    title_arg,
     tx_command,
     view_command,
     who,
 )
+from cli.apps.content import DOC_MAX_BYTES, SHORT_MAX_BYTES, fetch_text, publish, read_body
 from cli.common import print_json, print_pairs, print_table
 from core.fields import is_decimal
 
@@ -45,6 +47,7 @@ CATEGORIES = {
     8: "changing the use of common parts, or using them for business",
     9: "other major matters of common ownership",
 }
+MAX_PROPOSAL_TITLE = 200
 CATEGORY_HELP = "Article 278 item: " + "; ".join(f"{k} {v}" for k, v in CATEGORIES.items())
 
 
@@ -57,46 +60,57 @@ def gov() -> None:
 @click.argument("pid", type=click.IntRange(1))
 @view_command
 def proposal(pid: int, rpc_url: str, as_json: bool) -> None:
-    """A proposal with its live tally and what the result would be now."""
+    """A proposal: its text, the tally (yes, no, abstain) and the result — final once the
+    vote has closed, else what it would be if the vote closed now."""
     doc = query(rpc_url, "governance", "proposal", [pid])
     tally = query(rpc_url, "governance", "tally", [pid])
     outcome = query(rpc_url, "governance", "outcome", [pid])
+    body = fetch_text(rpc_url, doc.get("doc_hash")) if isinstance(doc, dict) and doc.get("doc_hash") else None
     if as_json:
-        print_json({"result": {"proposal": doc, "tally": tally, "outcome": outcome}})
+        print_json({"result": {"proposal": doc, "tally": tally, "outcome": outcome,
+                               "text": body.text if body else None,
+                               "text_error": body.error if body else None}})
         return
     if doc is None:
         raise click.ClickException(f"no proposal {pid}")
     cat = doc.get("category")
+    clock = chain_clock(rpc_url)
+    is_open = doc.get("status") == "open"
     pairs: list[tuple[str, Any]] = [
         ("title", doc.get("title")), ("kind", doc.get("kind")),
         ("category", f"{cat} — {CATEGORIES.get(cat, '?')}" if cat else "-"),
         ("status", doc.get("status")), ("proposer", doc.get("proposer")),
-        ("voting closes at block", doc.get("closes")),
+        ("opened", clock.height_text(int(doc.get("created", 0)))),
+        ("vote closes" if is_open else "vote closed", clock.height_text(int(doc.get("closes", 0)))),
     ]
-    if doc.get("kind") == "owners":
-        # Only the households registered when the vote opened vote; the totals are theirs.
-        pairs.append(("electorate", f"{doc.get('total_owners', 0)} households, "
-                      f"{area_text(doc.get('total_area', 0))} m², as registered at block "
-                      f"{doc.get('created')}"))
     print_pairs(f"Proposal #{pid}", pairs)
+    if body is not None:
+        print_pairs("Text", [("", body.shown())])
     if isinstance(tally, dict) and "voted_owners" in tally:
         total_area, total_owners = doc.get("total_area", 0), doc.get("total_owners", 0)
+        no_owners, no_area = int(tally.get("no_owners", 0)), int(tally.get("no_area_dm2", 0))
+        abstain_owners = tally["voted_owners"] - tally["yes_owners"] - no_owners
+        abstain_area = tally["voted_area_dm2"] - tally["yes_area_dm2"] - no_area
         rows = [
             ("took part", f"{tally['voted_owners']} / {total_owners}",
              f"{area_text(tally['voted_area_dm2'])} / {area_text(total_area)} m²"),
             ("yes", str(tally["yes_owners"]), f"{area_text(tally['yes_area_dm2'])} m²"),
-            ("no", str(tally.get("no_owners", "-")),
-             f"{area_text(tally['no_area_dm2'])} m²" if "no_area_dm2" in tally else "-"),
+            ("no", str(no_owners), f"{area_text(no_area)} m²"),
+            ("abstain", str(abstain_owners), f"{area_text(abstain_area)} m²"),
         ]
         print_table("Tally (owners, area)", ["", "owners", "area"], rows)
         rule = "≥ 3/4 of participants" if cat in (6, 7, 8) else "> 1/2 of participants"
         click.echo(f"Quorum: 2/3 of owners and of area take part; passes with {rule} "
-                   f"(by head and by area).")
+                   f"(by head and by area). Abstentions count as taking part.")
     elif isinstance(tally, dict):
         print_pairs("Tally (validators)", sorted(tally.items()))
     if isinstance(outcome, dict):
-        click.echo(f"If the vote closed now: quorum {'met' if outcome.get('quorum') else 'NOT met'}, "
-                   f"{'PASSED' if outcome.get('passed') else 'not passed'}.")
+        quorum = "met" if outcome.get("quorum") else "NOT met"
+        if is_open:
+            click.echo(f"If the vote closed now: quorum {quorum}, "
+                       f"{'PASSED' if outcome.get('passed') else 'not passed'}.")
+        else:
+            click.echo(f"Final result: {str(doc.get('status')).upper()} (quorum {quorum}).")
 
 
 @gov.command("list")
@@ -142,14 +156,30 @@ def vote(pid: int, choice: str, *, opts: TxOptions) -> None:
     report(opts, out, f"Voted {choice} on proposal #{pid}")
 
 
+def _doc_options(f: Any) -> Any:
+    f = click.option("--text", default=None, help="The full text of the proposal, typed here (instead of --doc).")(f)
+    f = click.option("--doc", default=None, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                     help="A UTF-8 text file with the full text (up to 256 KiB); stored on every "
+                          "node, its SHA-256 on chain.")(f)
+    return f
+
+
+def _publish_doc(rpc_url: str, doc: Path | None, text: str | None) -> bytes:
+    body = read_body(doc, text, file_opt="--doc", text_opt="--text", max_bytes=DOC_MAX_BYTES)
+    assert body is not None
+    return publish(rpc_url, body)
+
+
 @gov.command("propose")
 @click.option("--category", required=True, type=click.IntRange(1, 9), help=CATEGORY_HELP)
-@click.option("--title", required=True)
-@click.option("--doc", required=True, metavar="HASH|FILE|TEXT", help="The full text (hashed).")
+@click.option("--title", required=True, help="A short title (1–200 characters).")
+@_doc_options
 @tx_command
-def propose(category: int, title: str, doc: str, *, opts: TxOptions) -> None:
+def propose(category: int, title: str, doc: Path | None, text: str | None, *, opts: TxOptions) -> None:
     """Put an owners' matter to the vote directly (committee members and owners)."""
-    out = send(opts, "governance", "propose_owners", [category, title, hash_arg(doc)])
+    title = title_arg(title, MAX_PROPOSAL_TITLE)
+    doc_hash = _publish_doc(opts.rpc_url, doc, text)
+    out = send(opts, "governance", "propose_owners", [category, title, doc_hash])
     report(opts, out, f"Proposal #{out.result} open for votes",
            [("category", f"{category} — {CATEGORIES[category]}")])
 
@@ -159,21 +189,23 @@ def propose(category: int, title: str, doc: str, *, opts: TxOptions) -> None:
 
 @gov.command("draft")
 @click.option("--category", required=True, type=click.IntRange(1, 9), help=CATEGORY_HELP)
-@click.option("--title", required=True)
-@click.option("--doc", required=True, metavar="HASH|FILE|TEXT", help="The full text (hashed).")
+@click.option("--title", required=True, help="A short title (1–200 characters).")
+@_doc_options
 @click.option("--fund-spend", nargs=2, default=None, metavar="TO AMOUNT",
               help="Category 5 only: pay AMOUNT from the maintenance fund to TO if passed.")
 @tx_command
-def draft(category: int, title: str, doc: str, fund_spend: tuple[str, str] | None, *,
+def draft(category: int, title: str, doc: Path | None, text: str | None, fund_spend: tuple[str, str] | None, *,
           opts: TxOptions) -> None:
     """Draft a residents' proposal (households); it needs co-signers or a sponsor."""
+    title = title_arg(title, MAX_PROPOSAL_TITLE)
     action: list[Any] = []
     if fund_spend:
         to, amount = fund_spend
         if not is_decimal(amount) or int(amount) <= 0:
             raise click.BadParameter("AMOUNT must be a positive integer", param_hint="--fund-spend")
         action = ["fund_spend", account_arg(to, "--fund-spend"), int(amount)]
-    out = send(opts, "assembly", "draft", [category, title, hash_arg(doc), action])
+    doc_hash = _publish_doc(opts.rpc_url, doc, text)
+    out = send(opts, "assembly", "draft", [category, title, doc_hash, action])
     report(opts, out, f"Draft #{out.result} created",
            [("next", f"neighbours co-sign with `hkchain gov cosign {out.result}`")])
 
@@ -200,11 +232,15 @@ def sponsor(draft_id: int, *, opts: TxOptions) -> None:
 
 @gov.command("comment")
 @click.argument("draft_id", type=click.IntRange(1))
-@click.option("--text", required=True, metavar="HASH|FILE|TEXT", help="The comment (hashed on chain).")
+@click.option("--text", default=None, help="The comment (up to 4 KiB of text).")
+@click.option("--file", "file", default=None, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A UTF-8 text file with the comment (instead of --text).")
 @tx_command
-def comment(draft_id: int, text: str, *, opts: TxOptions) -> None:
-    """Comment on a draft (residents); the chain keeps the comment's hash."""
-    out = send(opts, "assembly", "comment", [draft_id, hash_arg(text, "--text")])
+def comment(draft_id: int, text: str | None, file: Path | None, *, opts: TxOptions) -> None:
+    """Comment on a draft (residents); every node keeps the text, the chain its hash."""
+    body = read_body(file, text, file_opt="--file", text_opt="--text", max_bytes=SHORT_MAX_BYTES)
+    assert body is not None
+    out = send(opts, "assembly", "comment", [draft_id, publish(opts.rpc_url, body)])
     report(opts, out, f"Comment #{out.result} on draft #{draft_id}")
 
 
@@ -212,15 +248,27 @@ def comment(draft_id: int, text: str, *, opts: TxOptions) -> None:
 @click.argument("draft_id", type=click.IntRange(1))
 @view_command
 def draft_show(draft_id: int, rpc_url: str, as_json: bool) -> None:
-    """A residents' proposal: co-signers, its vote and result."""
+    """A residents' proposal: its text, co-signers, comments, its vote and result."""
     doc = query(rpc_url, "assembly", "draft_of", [draft_id])
-    if isinstance(doc, dict) and not as_json:
+    body = fetch_text(rpc_url, doc.get("doc_hash")) if isinstance(doc, dict) else None
+    comments = query(rpc_url, "assembly", "comments", [draft_id]) if isinstance(doc, dict) else []
+    said = [(c, fetch_text(rpc_url, c.get("hash"))) for c in comments or [] if isinstance(c, dict)]
+    if as_json:
+        print_json({"result": doc, "text": body.text if body else None,
+                    "comments": [{**c, "text": f.text} for c, f in said]})
+        return
+    if isinstance(doc, dict):
         cat = doc.get("category")
         doc = {**doc, "cosigners": len(doc.get("cosigners") or []),
                "category": f"{cat} — {CATEGORIES.get(cat, '?') if type(cat) is int else '?'}"}
         doc = {k: display(k, v) for k, v in doc.items()}
-    show(as_json, f"Draft #{draft_id}", doc,
+    show(False, f"Draft #{draft_id}", doc,
          ["title", "category", "status", "drafter", "cosigners", "pid", "action"])
+    if body is not None:
+        print_pairs("Text", [("", body.shown())])
+    if said:
+        print_table("Comments", ["by", "at", "comment"],
+                    [[c.get("by"), display("at", c.get("at")), f.shown(2000)] for c, f in said])
 
 
 # --- roles (the committee's administration) -----------------------------------------------

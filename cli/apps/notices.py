@@ -1,5 +1,6 @@
-"""`hkchain notices …`: announcements of the committee and the property company. The text
-is a blob kept by every node (by its hash); the chain records the hash and who read it."""
+"""`hkchain notices …`: announcements and community news of the committee and the property
+company. The text is a blob kept by every node (by its hash); the chain records the hash
+and who read it."""
 
 from __future__ import annotations
 
@@ -17,34 +18,38 @@ from cli.apps.base import (
     report,
     send,
     show,
+    title_arg,
     tx_command,
     view_command,
 )
-from cli.apps.culture import MAX_UPLOAD_BYTES, upload_blob
-from cli.wallet import run
+from cli.apps.content import DOC_MAX_BYTES, fetch_text, publish, read_body
+from cli.common import print_json
+
+MAX_NOTICE_TITLE = 100
 
 
 @click.group("notices")
 def notices() -> None:
-    """Announcements by hash, read acknowledgements."""
+    """Announcements and community news, with their text; read acknowledgements."""
 
 
 @notices.command("post")
-@click.option("--title", required=True)
-@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="The announcement's full text or scan (uploaded to the node).")
-@click.option("--text", default=None, help="The announcement's text (instead of --file).")
+@click.option("--title", required=True, help="A short title (1–100 characters).")
+@click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A UTF-8 text file with the full text (up to 256 KiB), stored on every node.")
+@click.option("--text", default=None, help="The full text, typed here (instead of --file).")
+@click.option("--kind", type=click.Choice(["notice", "news"]), default="notice", show_default=True,
+              help="An announcement, or community news.")
 @tx_command
-def post(title: str, file: Path | None, text: str | None, *, opts: TxOptions) -> None:
-    """Post an announcement (committee or property company)."""
-    if (file is None) == (text is None):
-        raise click.UsageError("give exactly one of --file and --text")
-    data = file.read_bytes() if file is not None else (text or "").encode()
-    if not 0 < len(data) <= MAX_UPLOAD_BYTES:
-        raise click.BadParameter(f"1 to {MAX_UPLOAD_BYTES} bytes", param_hint="--file/--text")
-    h = run(upload_blob(opts.rpc_url, data))
-    out = send(opts, "notices", "post", [title, bytes.fromhex(h)])
-    report(opts, out, f"Notice #{out.result} posted", [("title", title), ("content hash", h)])
+def post(title: str, file: Path | None, text: str | None, kind: str, *, opts: TxOptions) -> None:
+    """Post an announcement or community news (committee or property company)."""
+    title = title_arg(title, MAX_NOTICE_TITLE)
+    body = read_body(file, text, file_opt="--file", text_opt="--text", max_bytes=DOC_MAX_BYTES)
+    assert body is not None
+    h = publish(opts.rpc_url, body)
+    out = send(opts, "notices", "publish", [kind, title, h])
+    report(opts, out, f"{'News' if kind == 'news' else 'Notice'} #{out.result} posted",
+           [("title", title), ("content hash", h.hex())])
 
 
 @notices.command("ack")
@@ -60,11 +65,16 @@ def ack(notice_id: int, *, opts: TxOptions) -> None:
 @click.argument("notice_id", type=click.IntRange(1))
 @view_command
 def show_notice(notice_id: int, rpc_url: str, as_json: bool) -> None:
-    """One notice (fetch its text with `hkchain culture get HASH --out FILE`)."""
+    """One notice with its text (checked against the hash on chain)."""
     doc = query(rpc_url, "notices", "notice", [notice_id])
-    if isinstance(doc, dict) and not as_json:
-        doc = {k: display(k, v) for k, v in doc.items()}
-    show(as_json, f"Notice #{notice_id}", doc, ["id", "title", "by", "at", "acks", "content_hash"])
+    body = fetch_text(rpc_url, doc.get("content_hash")) if isinstance(doc, dict) else None
+    if as_json:
+        print_json({"result": doc, "text": body.text if body else None})
+        return
+    if isinstance(doc, dict) and body is not None:
+        doc = {**{k: display(k, v) for k, v in doc.items()}, "text": body.shown(),
+               "kind": doc.get("kind", "notice")}
+    show(False, f"Notice #{notice_id}", doc, ["id", "kind", "title", "text", "by", "at", "acks", "content_hash"])
 
 
 @notices.command("list")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +13,6 @@ from cli.apps.base import (
     account_arg,
     address_arg,
     fetch_list,
-    hash_arg,
     list_out,
     page_options,
     period_arg,
@@ -25,10 +25,12 @@ from cli.apps.base import (
     table,
     time_arg,
     time_text,
+    title_arg,
     tx_command,
     view_command,
     who,
 )
+from cli.apps.content import DOC_MAX_BYTES, FILE_MAX_BYTES, file_body, publish, read_body
 from cli.common import print_json, print_pairs
 from core.fields import is_decimal
 
@@ -208,12 +210,19 @@ def deposit(amount: int, *, opts: TxOptions) -> None:
 @property_group.command("propose-spend")
 @click.option("--to", "to", required=True, metavar="ACCOUNT", help="Who is paid (address or contract).")
 @click.option("--amount", required=True, type=click.IntRange(1))
-@click.option("--title", required=True)
-@click.option("--doc", required=True, metavar="HASH|FILE|TEXT", help="The quote or plan (hashed).")
+@click.option("--title", required=True, help="A short title (1–200 characters).")
+@click.option("--doc", default=None, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A UTF-8 text file with the quote or plan (up to 256 KiB), for the owners to read.")
+@click.option("--text", default=None, help="The quote or plan, typed here (instead of --doc).")
 @tx_command
-def propose_spend(to: str, amount: int, title: str, doc: str, *, opts: TxOptions) -> None:
+def propose_spend(to: str, amount: int, title: str, doc: Path | None, text: str | None, *,
+                  opts: TxOptions) -> None:
     """Ask the owners to spend from the fund (an Article 278 item 5 vote)."""
-    out = send(opts, "property", "propose_spend", [account_arg(to, "--to"), amount, title, hash_arg(doc)])
+    to = account_arg(to, "--to")
+    title = title_arg(title, 200)
+    body = read_body(doc, text, file_opt="--doc", text_opt="--text", max_bytes=DOC_MAX_BYTES)
+    assert body is not None
+    out = send(opts, "property", "propose_spend", [to, amount, title, publish(opts.rpc_url, body)])
     pid = pid_of(out)
     report(opts, out, f"Spend #{out.result} put to the owners' vote",
            [("proposal", pid), ("vote with", f"hkchain gov vote {pid} yes|no|abstain")])
@@ -241,17 +250,23 @@ def release_spend(spend_id: int, *, opts: TxOptions) -> None:
 
 
 @property_group.command("register-contract")
-@click.option("--doc", required=True, metavar="HASH|FILE|TEXT", help="The signed contract (hashed).")
-@click.option("--counterparty", required=True)
+@click.option("--doc", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="The signed contract: a file (text or scan, up to 10 MiB) stored on every node.")
+@click.option("--counterparty", required=True, help="Who the contract is with (1–64 characters).")
 @click.option("--start", required=True, metavar="TIME", help='When it starts: "2027-01-01" or "2027-01-01 09:00" (Shanghai time), or +30d.')
 @click.option("--end", required=True, metavar="TIME", help="When it ends, in the same forms.")
 @click.option("--amount", required=True, type=click.IntRange(0))
 @tx_command
-def register_contract(doc: str, counterparty: str, start: str, end: str, amount: int, *,
+def register_contract(doc: Path, counterparty: str, start: str, end: str, amount: int, *,
                       opts: TxOptions) -> None:
     """Register a service contract by its hash (property company)."""
+    counterparty = title_arg(counterparty, 64, "--counterparty")
+    start_s, end_s = time_arg(start, "--start"), time_arg(end, "--end")
+    if end_s <= start_s:
+        raise click.BadParameter("the contract must end after it starts", param_hint="--end")
+    body = file_body(doc, "--doc", FILE_MAX_BYTES, text=False)
     out = send(opts, "property", "register_contract",
-               [hash_arg(doc), counterparty, time_arg(start, "--start"), time_arg(end, "--end"), amount])
+               [publish(opts.rpc_url, body), counterparty, start_s, end_s, amount])
     report(opts, out, f"Service contract #{out.result} registered", [("counterparty", counterparty)])
 
 

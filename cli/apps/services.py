@@ -3,13 +3,15 @@ completion, disputes and ratings."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from cli.apps.base import (
     TxOptions,
     address_arg,
+    display,
     fetch_list,
-    hash_arg,
     list_out,
     page_options,
     points,
@@ -19,10 +21,15 @@ from cli.apps.base import (
     show,
     table,
     time_text,
+    title_arg,
     tx_command,
     view_command,
     who,
 )
+from cli.apps.content import SHORT_MAX_BYTES, fetch_text, publish, read_body, text_body
+from cli.common import print_json
+
+MAX_CATEGORY_CHARS = 32
 
 
 @click.group("services")
@@ -40,14 +47,21 @@ def register_provider(categories: tuple[str, ...], *, opts: TxOptions) -> None:
 
 
 @services.command("request")
-@click.option("--category", required=True, help="e.g. plumbing, repair, elderly-care.")
-@click.option("--description", required=True, metavar="HASH|FILE|TEXT",
-              help="What is needed (kept off chain; the chain stores its hash).")
+@click.option("--category", required=True, help="e.g. 水电维修, 保洁, 助老 (1–32 characters).")
+@click.option("--description", default=None,
+              help="What is needed, for the providers to read (up to 4 KiB of text).")
+@click.option("--description-file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="A UTF-8 text file with the description (instead of --description).")
 @click.option("--budget", required=True, type=click.IntRange(1), help="Most you will pay, in points.")
 @tx_command
-def request(category: str, description: str, budget: int, *, opts: TxOptions) -> None:
-    """Ask for a service (residents)."""
-    out = send(opts, "services", "request", [category, hash_arg(description, "--description"), budget])
+def request(category: str, description: str | None, description_file: Path | None, budget: int, *,
+            opts: TxOptions) -> None:
+    """Ask for a service (residents). Providers read the description on any node."""
+    category = title_arg(category, MAX_CATEGORY_CHARS, "--category")
+    body = read_body(description_file, description, file_opt="--description-file",
+                     text_opt="--description", max_bytes=SHORT_MAX_BYTES)
+    assert body is not None
+    out = send(opts, "services", "request", [category, publish(opts.rpc_url, body), budget])
     report(opts, out, f"Request #{out.result} open", [("category", category), ("budget", points(budget))])
 
 
@@ -116,11 +130,12 @@ def refund(request_id: int, *, opts: TxOptions) -> None:
 
 @services.command("dispute")
 @click.argument("request_id", type=click.IntRange(1))
-@click.option("--reason", required=True, metavar="HASH|FILE|TEXT")
+@click.option("--reason", required=True, help="Why, for the committee to read (up to 4 KiB of text).")
 @tx_command
 def dispute(request_id: int, reason: str, *, opts: TxOptions) -> None:
     """Ask the committee to decide (requester or provider)."""
-    out = send(opts, "services", "dispute", [request_id, hash_arg(reason, "--reason")])
+    body = text_body(reason, "--reason", SHORT_MAX_BYTES)
+    out = send(opts, "services", "dispute", [request_id, publish(opts.rpc_url, body)])
     report(opts, out, f"Request #{request_id} disputed")
 
 
@@ -173,9 +188,27 @@ def list_requests(status: str, category: str, party: str, limit: int, cursor: in
 @click.argument("request_id", type=click.IntRange(1))
 @view_command
 def show_request(request_id: int, rpc_url: str, as_json: bool) -> None:
-    """A request: status, provider, price, escrow."""
-    show(as_json, f"Service request #{request_id}", query(rpc_url, "services", "request_of", [request_id]),
-         ["id", "category", "status", "requester", "budget", "provider", "price", "escrow", "rated"])
+    """A request: what is needed (its text), status, provider, price, escrow, dispute."""
+    doc = query(rpc_url, "services", "request_of", [request_id])
+    if not isinstance(doc, dict):
+        show(as_json, f"Service request #{request_id}", doc)
+        return
+    body = fetch_text(rpc_url, doc.get("description_hash"))
+    dispute_doc = doc.get("dispute")
+    reason = fetch_text(rpc_url, dispute_doc.get("reason_hash")) if isinstance(dispute_doc, dict) else None
+    if as_json:
+        print_json({"result": doc, "description": body.text,
+                    "dispute_reason": reason.text if reason else None})
+        return
+    shown = {k: display(k, v) for k, v in doc.items() if k not in ("dispute", "decision")}
+    shown["description"] = body.shown()
+    if isinstance(dispute_doc, dict) and reason is not None:
+        shown["dispute"] = f"by {dispute_doc.get('by')} at {display('at', dispute_doc.get('at'))}: {reason.shown()}"
+    if isinstance(doc.get("decision"), dict):
+        shown["decision"] = doc["decision"]
+    show(False, f"Service request #{request_id}", shown,
+         ["id", "category", "description", "status", "requester", "budget", "provider", "price", "escrow",
+          "dispute", "decision", "rated"])
 
 
 @services.command("provider")

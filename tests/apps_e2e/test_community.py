@@ -199,7 +199,7 @@ def test_a_resident_without_the_role_is_refused_with_a_clear_error(community: Co
 def test_a_residents_draft_goes_to_the_vote_once_enough_households_cosign(community: Community) -> None:
     c = community
     draft_id = c.ok("gov", "draft", "--category", "9", "--title", "Quiet hours 22:00-07:00",
-                    "--doc", "draft rules v1", key="resident-1")["result"]
+                    "--text", "draft rules v1", key="resident-1")["result"]
     first = c.ok("gov", "cosign", str(draft_id), key="resident-2")
     assert first["result"] == 0  # two of three
     assert c.query("assembly", "draft_of", [draft_id])["status"] == "drafting"
@@ -228,7 +228,7 @@ def test_a_fund_spend_is_refused_without_a_passed_vote_and_paid_with_one(communi
     fund_before = c.query("property", "fund")
     amount = fund_before // 3
     proposed = c.ok("property", "propose-spend", "--to", contractor, "--amount", str(amount),
-                    "--title", "Repaint the stairwells", "--doc", "quote no. 2027-031", key="property-co")
+                    "--title", "Repaint the stairwells", "--text", "quote no. 2027-031", key="property-co")
     spend_id = proposed["result"]
     pid = c.query("property", "spend", [spend_id])["pid"]
     early = c.cli("property", "release-spend", str(spend_id), key="resident-1")

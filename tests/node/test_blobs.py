@@ -111,6 +111,17 @@ def test_registered_hashes_come_from_successful_events_of_watched_contracts() ->
     assert content_hashes(receipts, ("culture", "notices")) == [h1, h3]
 
 
+def test_every_kind_of_text_hash_is_registered() -> None:
+    hs = [os.urandom(32) for _ in range(5)]
+    events = (Event("assembly", "Drafted", {"id": 1, "doc_hash": hs[0]}),
+              Event("services", "Requested", {"id": 1, "description_hash": hs[1]}),
+              Event("services", "Disputed", {"id": 1, "reason_hash": hs[2]}),
+              Event("assembly", "Commented", {"id": 1, "hash": hs[3]}),
+              Event("token", "Transfer", {"hash": hs[4]}))
+    receipts = [Receipt(os.urandom(32), 0, 1, 1, None, events)]
+    assert content_hashes(receipts, ("assembly", "services")) == hs[:4]
+
+
 def test_blob_frames_round_trip_and_garbage_is_a_decode_error() -> None:
     h = os.urandom(32)
     for frame in (BlobRequest(h), Blob(h, True, b"bytes"), Blob(h, False, b"")):

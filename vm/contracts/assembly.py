@@ -76,7 +76,7 @@ def draft(category: int, title: str, doc_hash: bytes, action: list) -> int:
     d = {"id": did, "category": category, "title": title, "doc_hash": doc_hash,
          "action": action, "drafter": caller, "cosigners": [caller], "pid": 0,
          "status": "drafting", "created": block_time}
-    emit("Drafted", id=did, category=category, drafter=caller)
+    emit("Drafted", id=did, category=category, drafter=caller, doc_hash=doc_hash)
     if load("p:min_cosigners") <= 1:
         _submit(d)
     store("d:" + str(did), d)

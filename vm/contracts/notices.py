@@ -1,9 +1,11 @@
 # mypy: ignore-errors
 # ruff: noqa
 """notices: announcements of the committee and the property company, by the hash of
-their text with a title, and residents' acknowledgements of having read them."""
+their text with a title, and residents' acknowledgements of having read them. A notice
+is of a kind: "notice" (an announcement: post) or "news" (community news: publish)."""
 
 MAX_TITLE_CHARS = 100
+KINDS = ("notice", "news")
 
 
 def init(config: dict) -> None:
@@ -19,6 +21,17 @@ def _get(notice_id: int) -> dict:
 
 def post(title: str, content_hash: bytes) -> int:
     """Committee member or property company: post a notice."""
+    return _post("notice", title, content_hash)
+
+
+def publish(kind: str, title: str, content_hash: bytes) -> int:
+    """Committee member or property company: post a notice or community news."""
+    if kind not in KINDS:
+        raise Error("kind: notice or news", "bad_arg")
+    return _post(kind, title, content_hash)
+
+
+def _post(kind: str, title: str, content_hash: bytes) -> int:
     if not has_role(caller, "committee") and not has_role(caller, "property_company"):
         raise Error("the committee or property_company role is required", "not_allowed")
     if type_name(title) != "str" or len(title) == 0 or len(title) > MAX_TITLE_CHARS:
@@ -27,9 +40,9 @@ def post(title: str, content_hash: bytes) -> int:
         raise Error("content_hash: 32 bytes (a sha256)", "bad_arg")
     nid = load("count", 0) + 1
     store("count", nid)
-    store("n:" + str(nid), {"id": nid, "title": title, "content_hash": content_hash,
+    store("n:" + str(nid), {"id": nid, "kind": kind, "title": title, "content_hash": content_hash,
                             "by": caller, "at": block_time, "acks": 0})
-    emit("NoticePosted", id=nid, by=caller, title=title, content_hash=content_hash)
+    emit("NoticePosted", id=nid, by=caller, title=title, content_hash=content_hash, kind=kind)
     return nid
 
 

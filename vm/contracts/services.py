@@ -97,7 +97,8 @@ def request(category: str, description_hash: bytes, budget: int) -> int:
           "description_hash": description_hash, "budget": budget, "status": "open",
           "provider": None, "price": 0, "escrow": 0, "accepted_at": 0, "rated": False,
           "created": block_time})
-    emit("Requested", id=rid, requester=caller, category=category, budget=budget)
+    emit("Requested", id=rid, requester=caller, category=category, budget=budget,
+         description_hash=description_hash)
     return rid
 
 
