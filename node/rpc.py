@@ -35,6 +35,7 @@ from core.types import TAG_SIGNED_TX, SignedTx
 from node.blobs import BlobService, add_blob_routes, blob_openapi_paths
 from node.config import RpcConfig
 from node.events import Subscription
+from node.rpc_errors import HTTP_STATUS_CODES, status_of
 from node.statement import StatementError
 from node.webapp import add_web_routes
 from p2p.network import TokenBucket
@@ -56,13 +57,6 @@ MAX_NAME_CHARS = 64
 MAX_RANGE_BLOCKS = 256
 MAX_RANGE_TXS = 5_000
 
-# HTTP status for each tx refusal code; anything else a tx is refused for is 422.
-TX_ERROR_STATUS = {
-    "malformed": 400,
-    "too_large": 413,
-    "mempool_full": 503,
-    "busy": 503,
-}
 
 
 class RpcError(ChainError):
@@ -162,7 +156,7 @@ class RpcServer:
             status = exc.status
             if exc.status < 400:
                 raise
-            code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, f"http_{exc.status}")
+            code = HTTP_STATUS_CODES.get(exc.status, "http_error")
             return error_response(exc.status, code, exc.reason)
         except ChainError as exc:
             status = 400
@@ -264,7 +258,7 @@ class RpcServer:
         if not batch:
             r = results[0]
             if isinstance(r, ChainError):
-                status = TX_ERROR_STATUS.get(r.code, 422)
+                status = status_of(r.code)
                 return error_response(status, r.code, r.message)
             return web.json_response({"hash": r.hex()}, status=202)
         out: list[dict[str, Any]] = []
@@ -289,7 +283,7 @@ class RpcServer:
                 raise stx
             doc = await self.node.simulate(stx)
         except ChainError as exc:
-            return error_response(TX_ERROR_STATUS.get(exc.code, 422), exc.code, exc.message)
+            return error_response(status_of(exc.code), exc.code, exc.message)
         return web.json_response(doc)
 
     async def get_tx(self, request: web.Request) -> web.Response:
@@ -616,7 +610,9 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "properties": {"contract": {"type": "string"}, "method": {"type": "string"},
                                    "args": {"type": "array"}}}}}},
                 "responses": {"200": _ok("{result, height}"),
-                              "422": _error_ref("the call failed (query_failed)"), **common_errors},
+                              "422": _error_ref("the call failed: the VM's code (unknown_contract, "
+                                                        "unknown_method, not_view, bad_args, "
+                                                        "runtime_error, …) or the contract's own"), **common_errors},
             }},
             "/v1/proofs/{key}": {"get": {
                 "summary": "A state proof of one key against a height's state root",
