@@ -1,6 +1,372 @@
-"""placeholder"""
+"""The figures: SQL views over the indexed tables, per committee and for the district, and
+how to read them with small cells suppressed.
+
+Each view has a ``committee`` column (a committee member's address, or ``*`` for the whole
+district), its own keys (week, day, estate...), a ``households`` column (how many distinct
+households or residents the row counts) and ``suppressed``. A row over fewer than
+MIN_HOUSEHOLDS households has ``suppressed = 1`` and every figure null, ``households``
+included: the views themselves suppress, so a BI tool reading them sees no small cell
+either. Ratios are integers in per mille and durations integers in milliseconds, computed
+in exact integer arithmetic, so SQLite and PostgreSQL give the same numbers.
+
+The view texts are fixed SQL written here (no value is ever put into them); queries of the
+API go through SQLAlchemy with bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+from analytics.errors import BadRequest
+
+MIN_HOUSEHOLDS = 5
+DISTRICT = "*"
+DAY_MS = 86_400_000
+
+
+def _suppress(n: str, *figures: tuple[str, str]) -> str:
+    """The outer select list: ``n`` households behind the row, figures hidden below the floor."""
+    keep = f"{n} >= {MIN_HOUSEHOLDS}"
+    cols = [f"CASE WHEN {keep} THEN {n} END AS households",
+            f"CASE WHEN {keep} THEN 0 ELSE 1 END AS suppressed"]
+    cols += [f"CASE WHEN {keep} THEN {expr} END AS {name}" for name, expr in figures]
+    return ",\n       ".join(cols)
+
+
+def _ratio(num: str, den: str) -> str:
+    return f"CASE WHEN {den} > 0 THEN CAST({num} AS BIGINT) * 1000 / CAST({den} AS BIGINT) END"
+
+
+def _avg(total: str, count: str) -> str:
+    return f"CASE WHEN {count} > 0 THEN CAST({total} AS BIGINT) / CAST({count} AS BIGINT) END"
+
+
+VIEWS: dict[str, str] = {}
+
+VIEWS["v_active_residents_weekly"] = f"""
+WITH c AS (
+  SELECT r.committee AS committee, t.week AS week, COUNT(DISTINCT t.sender) AS n
+  FROM txs t JOIN residents r ON r.address = t.sender
+  WHERE t.status <> 2 GROUP BY r.committee, t.week
+  UNION ALL
+  SELECT '{DISTRICT}', t.week, COUNT(DISTINCT t.sender)
+  FROM txs t JOIN residents r ON r.address = t.sender
+  WHERE t.status <> 2 GROUP BY t.week
+)
+SELECT committee, week,
+       {_suppress("n", ("active_residents", "n"))}
+FROM c"""
+
+VIEWS["v_txs_daily_by_kind"] = f"""
+WITH c AS (
+  SELECT r.committee AS committee, t.day AS day, t.kind AS kind,
+         COUNT(*) AS txs, COUNT(DISTINCT t.sender) AS n
+  FROM txs t JOIN residents r ON r.address = t.sender
+  GROUP BY r.committee, t.day, t.kind
+  UNION ALL
+  SELECT '{DISTRICT}', t.day, t.kind, COUNT(*), COUNT(DISTINCT t.sender)
+  FROM txs t GROUP BY t.day, t.kind
+)
+SELECT committee, day, kind,
+       {_suppress("n", ("txs", "txs"))}
+FROM c"""
+
+# Per committee: that committee's households on the register when the proposal was made,
+# and how many of them voted. The district row is the proposal's own electorate, with the
+# Article 278 quorum (2/3 of the owners and 2/3 of the area) and when it was reached.
+VIEWS["v_proposal_turnout"] = f"""
+WITH c AS (
+  SELECT h.committee AS committee, p.id AS proposal_id, p.title AS title, p.category AS category,
+         p.created_ms AS created_ms, p.closes_height AS closes_height,
+         COUNT(h.address) AS total_owners, CAST(SUM(h.area_dm2) AS BIGINT) AS total_area_dm2,
+         COUNT(v.voter) AS voted_heads, CAST(COALESCE(SUM(v.area_dm2), 0) AS BIGINT) AS voted_area_dm2,
+         CAST(NULL AS BIGINT) AS quorum_height, CAST(NULL AS BIGINT) AS quorum_ms
+  FROM proposals p
+  JOIN households h ON h.registered_ms <= p.created_ms
+                   AND (h.removed_ms IS NULL OR h.removed_ms > p.created_ms)
+  LEFT JOIN votes v ON v.proposal_id = p.id AND v.voter = h.address
+  WHERE p.kind = 'owners'
+  GROUP BY h.committee, p.id, p.title, p.category, p.created_ms, p.closes_height
+  UNION ALL
+  SELECT '{DISTRICT}', p.id, p.title, p.category, p.created_ms, p.closes_height,
+         p.total_owners, p.total_area, p.voted_heads, p.voted_area, p.quorum_height, p.quorum_ms
+  FROM proposals p WHERE p.kind = 'owners'
+)
+SELECT committee, proposal_id, title, category, created_ms, closes_height,
+       {_suppress("total_owners",
+                  ("total_owners", "total_owners"), ("total_area_dm2", "total_area_dm2"),
+                  ("voted_heads", "voted_heads"), ("voted_area_dm2", "voted_area_dm2"),
+                  ("heads_permille", _ratio("voted_heads", "total_owners")),
+                  ("area_permille", _ratio("voted_area_dm2", "total_area_dm2")),
+                  ("quorum_reached", "CASE WHEN quorum_height IS NULL THEN 0 ELSE 1 END"),
+                  ("quorum_height", "quorum_height"),
+                  ("time_to_quorum_ms", "quorum_ms - created_ms"))}
+FROM c"""
+
+VIEWS["v_fee_collection_monthly"] = f"""
+WITH c AS (
+  SELECT committee, estate, month, COUNT(*) AS bills, COUNT(DISTINCT household) AS n,
+         CAST(SUM(total) AS BIGINT) AS billed,
+         CAST(SUM(CASE WHEN paid_ms IS NOT NULL THEN total ELSE 0 END) AS BIGINT) AS paid
+  FROM bills GROUP BY committee, estate, month
+  UNION ALL
+  SELECT '{DISTRICT}', estate, month, COUNT(*), COUNT(DISTINCT household), CAST(SUM(total) AS BIGINT),
+         CAST(SUM(CASE WHEN paid_ms IS NOT NULL THEN total ELSE 0 END) AS BIGINT)
+  FROM bills GROUP BY estate, month
+  UNION ALL
+  SELECT '{DISTRICT}', '{DISTRICT}', month, COUNT(*), COUNT(DISTINCT household), CAST(SUM(total) AS BIGINT),
+         CAST(SUM(CASE WHEN paid_ms IS NOT NULL THEN total ELSE 0 END) AS BIGINT)
+  FROM bills GROUP BY month
+)
+SELECT committee, estate, month,
+       {_suppress("n", ("bills", "bills"), ("billed", "billed"), ("paid", "paid"),
+                  ("collection_permille", _ratio("paid", "billed")))}
+FROM c"""
+
+# Unpaid bills by age at the time of the last indexed block (not the wall clock, so the
+# figure is the same whenever it is read).
+VIEWS["v_arrears_ageing"] = f"""
+WITH now_ms AS (SELECT COALESCE(MAX(ts_ms), 0) AS t FROM blocks),
+aged AS (
+  SELECT b.committee, b.estate, b.household, b.total,
+         CASE WHEN (n.t - b.issued_ms) / {DAY_MS} <= 30 THEN '0-30'
+              WHEN (n.t - b.issued_ms) / {DAY_MS} <= 90 THEN '31-90'
+              ELSE '>90' END AS bucket
+  FROM bills b CROSS JOIN now_ms n WHERE b.paid_ms IS NULL
+),
+c AS (
+  SELECT committee, estate, bucket, COUNT(*) AS bills, COUNT(DISTINCT household) AS n,
+         CAST(SUM(total) AS BIGINT) AS amount
+  FROM aged GROUP BY committee, estate, bucket
+  UNION ALL
+  SELECT '{DISTRICT}', estate, bucket, COUNT(*), COUNT(DISTINCT household), CAST(SUM(total) AS BIGINT)
+  FROM aged GROUP BY estate, bucket
+  UNION ALL
+  SELECT '{DISTRICT}', '{DISTRICT}', bucket, COUNT(*), COUNT(DISTINCT household), CAST(SUM(total) AS BIGINT)
+  FROM aged GROUP BY bucket
+)
+SELECT committee, estate, bucket,
+       {_suppress("n", ("bills", "bills"), ("amount", "amount"))}
+FROM c"""
+
+# Property ratings by company (subject), service ratings by category.
+VIEWS["v_satisfaction_trend"] = f"""
+WITH r AS (
+  SELECT committee, kind, CASE WHEN kind = 'property' THEN subject ELSE category END AS subject,
+         month, rater, score FROM ratings
+),
+c AS (
+  SELECT committee, kind, subject, month, COUNT(*) AS ratings, COUNT(DISTINCT rater) AS n,
+         CAST(SUM(score) AS BIGINT) AS score_sum
+  FROM r GROUP BY committee, kind, subject, month
+  UNION ALL
+  SELECT '{DISTRICT}', kind, subject, month, COUNT(*), COUNT(DISTINCT rater), CAST(SUM(score) AS BIGINT)
+  FROM r GROUP BY kind, subject, month
+)
+SELECT committee, kind, subject, month,
+       {_suppress("n", ("ratings", "ratings"), ("score_sum", "score_sum"),
+                  ("avg_score_milli", _ratio("score_sum", "ratings")))}
+FROM c"""
+
+_REQ = """COUNT(*) AS requests, COUNT(DISTINCT requester) AS n,
+         COUNT(first_offer_ms) AS offered,
+         CAST(COALESCE(SUM(first_offer_ms - requested_ms), 0) AS BIGINT) AS to_offer_ms,
+         COUNT(completed_ms) AS completed,
+         CAST(COALESCE(SUM(completed_ms - requested_ms), 0) AS BIGINT) AS to_complete_ms,
+         COUNT(disputed_ms) AS disputed"""
+VIEWS["v_service_requests"] = f"""
+WITH c AS (
+  SELECT committee, category, {_REQ} FROM service_requests GROUP BY committee, category
+  UNION ALL
+  SELECT '{DISTRICT}', category, {_REQ} FROM service_requests GROUP BY category
+  UNION ALL
+  SELECT '{DISTRICT}', '{DISTRICT}', {_REQ} FROM service_requests
+)
+SELECT committee, category,
+       {_suppress("n", ("requests", "requests"), ("offered", "offered"),
+                  ("avg_to_first_offer_ms", _avg("to_offer_ms", "offered")),
+                  ("completed", "completed"),
+                  ("avg_to_completion_ms", _avg("to_complete_ms", "completed")),
+                  ("disputed", "disputed"),
+                  ("dispute_permille", _ratio("disputed", "requests")))}
+FROM c"""
+
+# Spending is a transfer out of a resident's account; circulating is the points minted
+# minus the points burnt since genesis (allocations in the genesis file not counted), up to
+# the end of the month; velocity is the month's transfer volume over it.
+_MOVES = """CAST(SUM(CASE WHEN kind = 'mint' THEN amount ELSE 0 END) AS BIGINT) AS minted,
+         CAST(SUM(CASE WHEN kind = 'burn' THEN amount ELSE 0 END) AS BIGINT) AS burned,
+         CAST(SUM(CASE WHEN kind = 'transfer' AND committee IS NOT NULL THEN amount ELSE 0 END) AS BIGINT) AS spent,
+         CAST(SUM(CASE WHEN kind = 'transfer' AND at_merchant THEN amount ELSE 0 END) AS BIGINT) AS at_merchants,
+         CAST(SUM(CASE WHEN kind = 'transfer' THEN amount ELSE 0 END) AS BIGINT) AS volume,
+         CAST(SUM(CASE WHEN kind = 'fee' THEN amount ELSE 0 END) AS BIGINT) AS fees,
+         COUNT(DISTINCT CASE WHEN committee IS NOT NULL THEN
+               CASE WHEN kind = 'mint' THEN dst ELSE src END END) AS n"""
+VIEWS["v_points_monthly"] = f"""
+WITH d AS (
+  SELECT month, {_MOVES} FROM token_moves GROUP BY month
+),
+c AS (
+  SELECT committee, month, minted, burned, spent, at_merchants, volume, fees, n,
+         CAST(NULL AS BIGINT) AS circulating
+  FROM (SELECT committee, month, {_MOVES} FROM token_moves WHERE committee IS NOT NULL
+        GROUP BY committee, month) pc
+  UNION ALL
+  SELECT '{DISTRICT}', month, minted, burned, spent, at_merchants, volume, fees, n,
+         CAST(SUM(minted - burned) OVER (ORDER BY month) AS BIGINT)
+  FROM d
+)
+SELECT committee, month,
+       {_suppress("n", ("minted", "minted"), ("spent", "spent"), ("at_merchants", "at_merchants"),
+                  ("merchant_share_permille", _ratio("at_merchants", "spent")),
+                  ("burned", "burned"), ("fees", "fees"), ("volume", "volume"),
+                  ("circulating", "circulating"),
+                  ("velocity_permille", _ratio("volume", "circulating")))}
+FROM c"""
+
+VIEWS["v_points_earned_by_source"] = f"""
+WITH c AS (
+  SELECT committee, month, source, CAST(SUM(amount) AS BIGINT) AS minted, COUNT(*) AS mints,
+         COUNT(DISTINCT dst) AS n
+  FROM token_moves WHERE kind = 'mint' AND committee IS NOT NULL GROUP BY committee, month, source
+  UNION ALL
+  SELECT '{DISTRICT}', month, source, CAST(SUM(amount) AS BIGINT), COUNT(*), COUNT(DISTINCT dst)
+  FROM token_moves WHERE kind = 'mint' GROUP BY month, source
+)
+SELECT committee, month, source,
+       {_suppress("n", ("minted", "minted"), ("mints", "mints"))}
+FROM c"""
+
+# Works and the likes they received, by the month of the upload and of the like, by the
+# creator's committee; households = distinct creators and likers.
+VIEWS["v_culture_monthly"] = f"""
+WITH e AS (
+  SELECT w.committee, w.month, 1 AS work, 0 AS likes, w.creator AS who FROM works w
+  UNION ALL
+  SELECT w.committee, l.month, 0, 1, l.liker FROM likes l JOIN works w ON w.id = l.work_id
+),
+c AS (
+  SELECT committee, month, SUM(work) AS works, SUM(likes) AS likes, COUNT(DISTINCT who) AS n
+  FROM e GROUP BY committee, month
+  UNION ALL
+  SELECT '{DISTRICT}', month, SUM(work), SUM(likes), COUNT(DISTINCT who) FROM e GROUP BY month
+)
+SELECT committee, month,
+       {_suppress("n", ("works", "works"), ("likes", "likes"))}
+FROM c"""
+
+# Residents of the committee when the notice was posted, and how many of them acknowledged it.
+VIEWS["v_notice_read_rate"] = f"""
+WITH base AS (
+  SELECT n.id AS notice_id, n.month AS month, r.committee AS committee, r.address AS resident,
+         CASE WHEN nr.resident IS NULL THEN 0 ELSE 1 END AS did_read
+  FROM notices n
+  JOIN residents r ON r.granted_ms <= n.posted_ms AND (r.revoked_ms IS NULL OR r.revoked_ms > n.posted_ms)
+  LEFT JOIN notice_reads nr ON nr.notice_id = n.id AND nr.resident = r.address
+),
+c AS (
+  SELECT committee, notice_id, month, COUNT(*) AS n, SUM(did_read) AS readers
+  FROM base GROUP BY committee, notice_id, month
+  UNION ALL
+  SELECT '{DISTRICT}', notice_id, month, COUNT(*), SUM(did_read) FROM base GROUP BY notice_id, month
+)
+SELECT committee, notice_id, month,
+       {_suppress("n", ("residents", "n"), ("readers", "readers"),
+                  ("read_permille", _ratio("readers", "n")))}
+FROM c"""
 
 
 def create_views(conn: Connection) -> None:
-    return None
+    for name, body in VIEWS.items():
+        conn.execute(sa.text(f"DROP VIEW IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE VIEW {name} AS {body}"))
+
+
+# --- the figures as the API and the exports show them ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    view: str
+    title: str
+    title_zh: str
+    keys: tuple[tuple[str, str], ...]  # (column, Chinese header) identifying a row
+    values: tuple[tuple[str, str], ...]  # (column, Chinese header) of the figures
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        return (("committee", "居委会"), *self.keys, ("households", "户数"), ("suppressed", "已隐藏"),
+                *self.values)
+
+
+FIGURES: tuple[Figure, ...] = (
+    Figure("active_residents", "v_active_residents_weekly", "Active residents per week", "每周活跃居民",
+           (("week", "周"),), (("active_residents", "活跃居民数"),)),
+    Figure("txs_by_kind", "v_txs_daily_by_kind", "Transactions per day by kind", "每日各类交易数",
+           (("day", "日期"), ("kind", "交易类型")), (("txs", "交易数"),)),
+    Figure("turnout", "v_proposal_turnout", "Turnout per owners' proposal", "业主表决参与率",
+           (("proposal_id", "表决编号"), ("title", "议题"), ("category", "事项类别"),
+            ("created_ms", "发起时间(毫秒)"), ("closes_height", "截止区块高度")),
+           (("total_owners", "业主总数"), ("total_area_dm2", "专有面积总数(0.01平方米)"),
+            ("voted_heads", "参与表决户数"), ("voted_area_dm2", "参与表决面积(0.01平方米)"),
+            ("heads_permille", "人数参与率(‰)"), ("area_permille", "面积参与率(‰)"),
+            ("quorum_reached", "是否达到法定人数"), ("quorum_height", "达到法定人数的区块高度"),
+            ("time_to_quorum_ms", "达到法定人数用时(毫秒)"))),
+    Figure("fee_collection", "v_fee_collection_monthly", "Fee collection per estate and month", "物业费收缴率",
+           (("estate", "小区"), ("month", "月份")),
+           (("bills", "账单数"), ("billed", "应收(积分)"), ("paid", "实收(积分)"),
+            ("collection_permille", "收缴率(‰)"))),
+    Figure("arrears", "v_arrears_ageing", "Arrears ageing", "欠费账龄",
+           (("estate", "小区"), ("bucket", "账龄(天)")), (("bills", "欠费账单数"), ("amount", "欠费金额(积分)"))),
+    Figure("satisfaction", "v_satisfaction_trend", "Satisfaction per property company and service category",
+           "满意度趋势", (("kind", "类别"), ("subject", "物业公司或服务类别"), ("month", "月份")),
+           (("ratings", "评价数"), ("score_sum", "评分合计"), ("avg_score_milli", "平均评分(千分之一)"))),
+    Figure("service_requests", "v_service_requests", "Service requests", "服务需求响应",
+           (("category", "服务类别"),),
+           (("requests", "需求数"), ("offered", "获得报价数"), ("avg_to_first_offer_ms", "首次报价平均用时(毫秒)"),
+            ("completed", "完成数"), ("avg_to_completion_ms", "完成平均用时(毫秒)"), ("disputed", "争议数"),
+            ("dispute_permille", "争议率(‰)"))),
+    Figure("points", "v_points_monthly", "The points economy per month", "积分经济",
+           (("month", "月份"),),
+           (("minted", "发放积分"), ("spent", "居民支出积分"), ("at_merchants", "商户消费积分"),
+            ("merchant_share_permille", "商户消费占比(‰)"), ("burned", "销毁积分"), ("fees", "手续费"),
+            ("volume", "转账总额"), ("circulating", "流通积分"), ("velocity_permille", "流通速度(‰)"))),
+    Figure("points_by_source", "v_points_earned_by_source", "Points earned by activity", "积分来源",
+           (("month", "月份"), ("source", "来源")), (("minted", "发放积分"), ("mints", "发放次数"))),
+    Figure("culture", "v_culture_monthly", "Culture works uploaded and liked", "文化作品",
+           (("month", "月份"),), (("works", "上传作品数"), ("likes", "点赞数"))),
+    Figure("notices", "v_notice_read_rate", "Read rate of notices", "通知阅读率",
+           (("notice_id", "通知编号"), ("month", "月份")),
+           (("residents", "居民数"), ("readers", "已读人数"), ("read_permille", "阅读率(‰)"))),
+)
+BY_NAME = {f.name: f for f in FIGURES}
+
+
+def figure(name: str) -> Figure:
+    f = BY_NAME.get(name)
+    if f is None:
+        raise BadRequest(f"no figure named {name!r}; figures: {', '.join(BY_NAME)}")
+    return f
+
+
+def read(conn: Connection, fig: Figure, committee: str = DISTRICT) -> list[dict[str, Any]]:
+    """The rows of ``fig`` for one committee (or the district), in key order."""
+    view = sa.table(fig.view, *(sa.column(c) for c, _ in fig.columns))
+    stmt = (sa.select(*(view.c[c] for c, _ in fig.columns)).where(view.c.committee == committee)
+            .order_by(*(view.c[c] for c, _ in fig.keys)))
+    return [_plain(dict(r._mapping)) for r in conn.execute(stmt)]
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    # PostgreSQL gives Decimal for some integer sums: every figure is a whole number.
+    return {k: (int(v) if v is not None and not isinstance(v, str | bool | int) else v) for k, v in row.items()}
+
+
+def rows_of(fig: Figure, records: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    return [[r[c] for c, _ in fig.columns] for r in records]

@@ -63,10 +63,15 @@ class RpcSource:
         url = self.rpc_url + path
         try:
             async with self._http().get(url, params=params) as resp:
-                body = await resp.content.read(MAX_PAGE_BYTES + 1)
-                if len(body) > MAX_PAGE_BYTES:
-                    raise SourceError(f"{url}: answer larger than {MAX_PAGE_BYTES} bytes",
-                                      code="bad_answer")
+                parts: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > MAX_PAGE_BYTES:
+                        raise SourceError(f"{url}: answer larger than {MAX_PAGE_BYTES} bytes",
+                                          code="bad_answer")
+                    parts.append(chunk)
+                body = b"".join(parts)
                 try:
                     doc = json.loads(body)
                 except (ValueError, RecursionError):

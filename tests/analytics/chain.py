@@ -6,7 +6,9 @@ cancelled). Also the pages of blocks the tests recount the figures from."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +18,20 @@ from cli.apps.demo import WalletChain, seed
 from cli.wallet import RpcClient, run
 from core.codec import Value
 from core.crypto import PrivateKey
-from node.home import LocalNetwork
+from node.config import NodeConfig
+from node.home import LocalNetwork, default_genesis_template, init_network
 from node.localnet import Supervisor
-from tests.e2e.harness import make_network, running
+from tests.e2e.harness import (
+    E2E_MAX_VIEW_TIMEOUT_MS,
+    E2E_VIEW_TIMEOUT_MS,
+    free_base_port,
+    running,
+)
 
 EXTRA_HOUSEHOLDS = 14
+# A second committee member (in genesis): the odd extra households are its residents, so
+# the figures have two committees to tell apart.
+COMMITTEE2 = PrivateKey.from_seed_text("analytics-committee-2")
 
 
 @dataclass
@@ -86,6 +97,7 @@ def _key(label: str) -> PrivateKey:
 
 async def mixed_load(net: LocalNetwork, manifest: dict[str, Any]) -> None:
     operator = PrivateKey.load(net.operator_key_file)
+    committees = (operator, COMMITTEE2)
     keys = {a["label"]: PrivateKey.load(Path(a["key"])) for a in [*manifest["households"], *manifest["actors"]]}
     extras = [_key(f"x{i}") for i in range(EXTRA_HOUSEHOLDS)]
     pco, plumber = keys["property-co"], keys["provider-plumber"]
@@ -94,9 +106,9 @@ async def mixed_load(net: LocalNetwork, manifest: dict[str, Any]) -> None:
         c = _Calls(rpc)
         for i, k in enumerate(extras):
             await c.call(operator, "token", "transfer", [k.address, 500_000])
-            await c.call(operator, "roles", "grant", [k.address, "resident"])
-            unit = f"Garden-T3-{i:04d}" if i % 2 == 0 else f"Riverside-B5-{i:04d}"
-            await c.call(operator, "households", "register",
+            await c.call(committees[i % 2], "roles", "grant", [k.address, "resident"])
+            unit = f"Garden-T3-{i:04d}" if i % 3 else f"Riverside-B5-{i:04d}"
+            await c.call(committees[i % 2], "households", "register",
                          [k.address, unit, 6000 + 250 * i, hashlib.sha256(unit.encode()).digest()])
         await c.done()
         for k in extras:
@@ -141,8 +153,25 @@ async def mixed_load(net: LocalNetwork, manifest: dict[str, Any]) -> None:
         await c.done()
 
 
+def _network(root: Path) -> LocalNetwork:
+    template = json.loads(default_genesis_template().read_text())
+    template["roles"].append({"address": COMMITTEE2.address, "role": "committee"})
+    template["accounts"].append({"address": COMMITTEE2.address, "balance": 10_000_000})
+    path = root / "genesis-template.json"
+    path.write_text(json.dumps(template))
+    net = init_network(root / "net", 1, base_port=free_base_port(1), genesis_template=path)
+    for node in net.nodes:
+        config = NodeConfig.load(node.home)
+        consensus = dataclasses.replace(config.consensus, view_timeout_ms=E2E_VIEW_TIMEOUT_MS,
+                                        max_view_timeout_ms=E2E_MAX_VIEW_TIMEOUT_MS)
+        # The load is sent as fast as the node takes it: no rate limit in the way.
+        rpc = dataclasses.replace(config.rpc, rate_limit_per_s=100_000, rate_burst=100_000)
+        config.with_changes(consensus=consensus, rpc=rpc).save(node.home)
+    return net
+
+
 def start_chain(root: Path) -> Iterator[Chain]:
-    net = make_network(root / "net", 1)
+    net = _network(root)
     with running(net) as sup:
         sup.wait_ready(timeout_ms=60_000)
         manifest, _ = run(seed(net))
