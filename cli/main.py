@@ -35,6 +35,8 @@ def _register() -> None:
     main.add_command(bench)
     from cli.analytics import index
     main.add_command(index)
+    from cli.prove import prove
+    main.add_command(prove)
     for command in (network.init, network.node, network.localnet, client.status, client.block,
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):

@@ -306,6 +306,37 @@ def test_calls_that_would_fail_are_refused_before_any_fee(community: Community) 
     assert nonce_after == before[1] + 1 and balance_after < balance - 1  # 1 point and the fee
 
 
+def test_a_resident_proves_a_balance_a_vote_and_a_paid_bill(community: Community) -> None:
+    c = community
+    genesis = str(c.net.nodes[0].home / "genesis.json")
+
+    def prove(*args: str, key: str | None = None, node: int = 1) -> str:
+        result = c.cli("prove", *args, "--validators", genesis, key=key, node=node)
+        assert result.exit_code == 0, result.output
+        assert "verified" in result.output
+        return result.output
+
+    pid = c.manifest["spend_proposal"]
+    out = prove("vote", str(pid), key="resident-1")
+    assert f"vote of {c.addresses['resident-1']} on proposal {pid}: yes" in out
+    out = prove("vote", str(pid), c.addresses["resident-3"])
+    assert "no vote recorded" in out
+    who = "resident-5"
+    out = prove("balance", key=who)
+    assert f"balance of {c.addresses[who]}: {c.balance(who)} points" in out
+    household = c.addresses[who]
+    bill_id = c.ok("property", "issue-bill", "--household", household, "--period", "2027-03",
+                   key="property-co")["result"]
+    assert f"bill {bill_id}: unpaid" in prove("bill", str(bill_id))
+    c.ok("property", "pay-bill", str(bill_id), key=who)
+    c.wait_for("the bill paid on node1",
+               lambda: c.query("property", "bill", [bill_id], 1)["status"] == "paid")
+    out = prove("bill", str(bill_id))
+    assert f"bill {bill_id}: paid" in out and f"paid by {household}" in out
+    doc = json.loads(c.cli("prove", "bill", str(bill_id), "--json", node=2).stdout)
+    assert doc["verified"] is True and doc["value"]["status"] == "paid"
+
+
 # --- culture: likes and the daily cap, and files on every node ----------------------------------
 
 
