@@ -1,5 +1,6 @@
-"""Running the indexer as a program (``hkchain index``): reading the trusted genesis,
-opening the database, the progress bar, following until stopped."""
+"""Running the indexer as a program (``hkchain index``) and the stats server
+(``hkchain stats --serve``): reading the trusted genesis, opening the database, the
+progress bar, following until stopped, serving the stats API and the indexer's metrics."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def load_trusted_genesis(path: Path) -> tuple[dict[str, Any], ValidatorSet]:
 
 
 async def index(db_url: str, rpc_url: str, genesis_path: Path, *, batch_blocks: int = DEFAULT_BATCH_BLOCKS,
-                once: bool = False, progress: bool = True,
+                once: bool = False, serve: tuple[str, int] | None = None, progress: bool = True,
                 poll_ms: int = DEFAULT_POLL_MS) -> int:
     """``hkchain index``: catch up (with a progress bar), then follow unless ``once``.
     Returns the height indexed when it stops."""
@@ -68,9 +69,14 @@ async def index(db_url: str, rpc_url: str, genesis_path: Path, *, batch_blocks: 
 
     indexer = Indexer(engine, source, genesis, trusted, batch_blocks=batch_blocks, poll_ms=poll_ms,
                       metrics=metrics, on_batch=on_batch)
+    server = None
     try:
         cursor = await asyncio.to_thread(indexer.open)
         start_height = cursor.height if cursor else -1
+        if serve is not None:
+            from analytics.api import serve_stats
+
+            server = await serve_stats(engine, serve[0], serve[1], registry=registry)
         with bar:
             height = await indexer.catch_up()
         if progress:
@@ -91,5 +97,32 @@ async def index(db_url: str, rpc_url: str, genesis_path: Path, *, batch_blocks: 
             raise runner.exception()  # type: ignore[misc]
         return indexer.cursor.height if indexer.cursor else -1
     finally:
+        if server is not None:
+            await server.cleanup()
         await source.close()
+        engine.dispose()
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(db_url: str, host: str, port: int) -> None:
+    """``hkchain stats --serve``: the stats API over an existing database until stopped."""
+    engine = schema.make_engine(db_url)
+    try:
+        await asyncio.to_thread(schema.migrate, engine)
+        from analytics.api import serve_stats
+
+        runner = await serve_stats(engine, host, port)
+        try:
+            await _until_stopped()
+        finally:
+            await runner.cleanup()
+    finally:
         engine.dispose()

@@ -316,13 +316,17 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     try:
+        backend = sa.engine.make_url(url).get_backend_name()
+    except (sa.exc.ArgumentError, ValueError):
+        raise DatabaseError("not a database URL: give sqlite:///FILE or postgresql://USER@HOST/DB") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    try:
         engine = sa.create_engine(url, future=True, pool_pre_ping=True)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
-        raise DatabaseError(f"not a database URL this indexer knows: {exc}") from None
-    if engine.dialect.name == "sqlite":
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
+        raise DatabaseError(f"cannot use the database URL: {exc}") from None
+    if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
-    elif engine.dialect.name != "postgresql":
-        raise DatabaseError(f"unsupported database {engine.dialect.name!r}: use sqlite or postgresql")
     return engine
 
 

@@ -13,6 +13,15 @@ import click
 from cli.common import default_rpc_url, friendly_errors
 
 
+def _host_port(text: str | None) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter("give HOST:PORT, e.g. 127.0.0.1:8600", param_hint="--serve")
+    return host or "127.0.0.1", int(port)
+
+
 def _node_defaults(home: Path | None, rpc_url: str | None, genesis: Path | None,
                    db_url: str | None) -> tuple[str, Path, str]:
     """RPC URL, genesis file and database URL, defaulting to the node home's."""
@@ -42,14 +51,72 @@ def _node_defaults(home: Path | None, rpc_url: str | None, genesis: Path | None,
 @click.option("--batch", "batch_blocks", default=256, show_default=True, type=click.IntRange(1, 256),
               help="Blocks per database transaction.")
 @click.option("--once", is_flag=True, help="Catch up to the node's head, then exit.")
+@click.option("--serve", default=None, metavar="HOST:PORT",
+              help="Also serve the stats API and the indexer's /metrics (its lag) here.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
 def index(home: Path | None, rpc_url: str | None, genesis: Path | None, db_url: str | None,
-          batch_blocks: int, once: bool, quiet: bool) -> None:
+          batch_blocks: int, once: bool, serve: str | None, quiet: bool) -> None:
     """Follow a node's committed blocks into the analytics database, verifying each
     block's certificate; resumes where it stopped."""
     from analytics.runner import index as run_index
 
     rpc, genesis_path, db = _node_defaults(home, rpc_url, genesis, db_url)
     asyncio.run(run_index(db, rpc, genesis_path, batch_blocks=batch_blocks, once=once,
-                          progress=not quiet))
+                          serve=_host_port(serve), progress=not quiet))
+
+
+@click.command("stats")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="The analytics database (default: HOME/analytics.sqlite with --home).")
+@click.option("--home", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A node's home whose analytics database to read.")
+@click.option("--committee", default="*", show_default=True,
+              help="A committee member's hk1 address, genesis, or * for the district.")
+@click.option("--figure", "figure_names", multiple=True, metavar="NAME",
+              help="Only this figure (repeatable); all by default.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--export", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the figures into DIR instead of printing them.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
+              help="Export format: one CSV per figure, or one workbook.")
+@click.option("--serve", default=None, metavar="HOST:PORT", help="Serve the stats API over the database.")
+@friendly_errors
+def stats(db_url: str | None, home: Path | None, committee: str, figure_names: tuple[str, ...],
+          as_json: bool, export_dir: Path | None, fmt: str, serve: str | None) -> None:
+    """The committees' figures from the analytics database (small cells hidden)."""
+    from analytics import api, export, runner, schema
+    from analytics import figures as fg
+
+    if db_url is None:
+        if home is None:
+            raise click.UsageError("give --db URL or --home (a node's home)")
+        db_url = schema.default_url(home)
+    scope = api.parse_committee(committee)
+    names = list(figure_names)
+    for n in names:
+        fg.figure(n)
+    where = _host_port(serve)
+    if where is not None:
+        asyncio.run(runner.serve(db_url, *where))
+        return
+    engine = schema.make_engine(db_url)
+    try:
+        schema.migrate(engine)
+        if export_dir is not None:
+            for path in export.export(engine, export_dir, fmt, scope, names or None):
+                click.echo(str(path))
+            return
+        docs = [api.figure_doc(engine, f.name, scope) for f in (map(fg.figure, names) if names else fg.FIGURES)]
+    finally:
+        engine.dispose()
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"committee": scope, "figures": docs}, ensure_ascii=False, indent=2))
+        return
+    from cli.common import print_table
+
+    for doc in docs:
+        print_table(f"{doc['title_zh']} — {doc['title']} ({'district' if scope == '*' else scope})",
+                    [c["name"] for c in doc["columns"]], doc["rows"])

@@ -33,8 +33,9 @@ def _register() -> None:
     main.add_command(simulate)
     from cli.bench import bench
     main.add_command(bench)
-    from cli.analytics import index
+    from cli.analytics import index, stats
     main.add_command(index)
+    main.add_command(stats)
     from cli.prove import prove
     main.add_command(prove)
     for command in (network.init, network.node, network.localnet, client.status, client.block,

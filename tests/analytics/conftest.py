@@ -3,13 +3,20 @@ database per test, on SQLite and on a real PostgreSQL (the same tests run on bot
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from analytics import schema as s
+from analytics.indexer import Indexer
+from analytics.runner import load_trusted_genesis
+from analytics.source import RpcSource
 from tests.analytics.chain import Chain, start_chain
 from tests.analytics.postgres import PostgresServer, postgres_server
+from tests.analytics.recount import Recount
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +39,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if isinstance(server, str):
         pytest.skip(server)
     return server.new_database()
+
+
+def index_chain(db_url: str, chain: Chain) -> int:
+    """Index the chain up to its head now, in process; the height reached."""
+    genesis, trusted = load_trusted_genesis(chain.genesis)
+    ix = Indexer(s.make_engine(db_url), RpcSource(chain.rpc_url), genesis, trusted, batch_blocks=50)
+
+    async def go() -> int:
+        try:
+            return await ix.catch_up()
+        finally:
+            await ix.source.close()
+            ix.engine.dispose()
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def indexed(chain: Chain, db_url: str) -> tuple[str, Recount]:
+    """A database holding the chain up to some height, and the recount of those blocks."""
+    height = index_chain(db_url, chain)
+    pages = chain.pages()[:height + 1]
+    return db_url, Recount(pages, json.loads(chain.genesis.read_text()))

@@ -4,7 +4,6 @@ cells are hidden; the turnout and points figures hold what the load put on chain
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -12,37 +11,14 @@ import pytest
 
 from analytics import figures as fg
 from analytics import schema as s
-from analytics.indexer import Indexer
-from analytics.runner import load_trusted_genesis
-from analytics.source import RpcSource
-from tests.analytics.chain import EXTRA_HOUSEHOLDS, Chain
+from tests.analytics.chain import EXTRA_HOUSEHOLDS
 from tests.analytics.recount import Recount
 
 pytestmark = pytest.mark.slow
 
 
-def _index(db_url: str, chain: Chain) -> int:
-    genesis, trusted = load_trusted_genesis(chain.genesis)
-    ix = Indexer(s.make_engine(db_url), RpcSource(chain.rpc_url), genesis, trusted, batch_blocks=50)
-
-    async def go() -> int:
-        try:
-            return await ix.catch_up()
-        finally:
-            await ix.source.close()
-            ix.engine.dispose()
-    return asyncio.run(go())
-
-
 def _canon(rows: list[dict[str, Any]]) -> list[str]:
     return sorted(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in rows)
-
-
-@pytest.fixture
-def indexed(chain: Chain, db_url: str) -> tuple[str, Recount]:
-    height = _index(db_url, chain)
-    pages = chain.pages()[:height + 1]
-    return db_url, Recount(pages, json.loads(chain.genesis.read_text()))
 
 
 def test_every_figure_matches_a_recount_from_the_chain(indexed: tuple[str, Recount]) -> None:
