@@ -47,7 +47,7 @@ export class App {
     await this.route();
   }
 
-  roles() { return this.services.session ? this.services.session.roles : new Set(); }
+  roles() { return this.services.wallet ? this.services.wallet.roles : new Set(); }
 
   visible(route) {
     if (!route.roles || route.roles.length === 0) return true;

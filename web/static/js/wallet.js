@@ -1,0 +1,115 @@
+// The resident's wallet for this tab: which key is in use (its address is public and
+// kept), whether it is unlocked (a non-extractable signing key in memory only, gone on
+// reload or "lock"), and the roles it holds on chain.
+
+import { listKeys, putKey, removeKey } from './keystore.js';
+import { generateSeed, keyFile, keyFromSeed, seedFromKeyFile, isEncrypted, KeyError } from './keys.js';
+import { rpc } from './rpc.js';
+
+const CURRENT = 'hkchain.current_address';
+export const MIN_PASSPHRASE_CHARS = 8;
+
+export class Wallet {
+  constructor() {
+    this.records = [];
+    this.address = null;
+    this.unlocked = null;   // {privateKey, publicKey, address}
+    this.roles = new Set();
+    this.listeners = new Set();
+  }
+
+  async load() {
+    this.records = await listKeys();
+    const want = localStorage.getItem(CURRENT);
+    const rec = this.records.find((r) => r.address === want) || this.records[0];
+    this.address = rec ? rec.address : null;
+    await this.refreshRoles();
+  }
+
+  record() { return this.records.find((r) => r.address === this.address) || null; }
+  hasKey() { return this.address !== null; }
+  isUnlocked() { return this.unlocked !== null && this.unlocked.address === this.address; }
+
+  changed() { for (const fn of this.listeners) fn(); }
+
+  async refreshRoles() {
+    this.roles = new Set();
+    if (!this.address) return;
+    try {
+      const { result } = await rpc.query('roles', 'roles_of', [this.address]);
+      if (Array.isArray(result)) for (const r of result) this.roles.add(r);
+    } catch { /* the node may be down: roles show once it answers */ }
+  }
+
+  static checkPassphrase(p) {
+    if (typeof p !== 'string' || [...p].length < MIN_PASSPHRASE_CHARS) throw new KeyError('passphrase_short');
+  }
+
+  async adopt(seed, passphrase, label, file = null) {
+    const sealed = file && isEncrypted(file) ? file : await keyFile(seed, passphrase);
+    const key = await keyFromSeed(seed);
+    seed.fill(0);
+    const rec = { address: key.address, label: label || '', file: sealed, created_ms: Date.now() };
+    await putKey(rec);
+    this.records = await listKeys();
+    this.address = key.address;
+    this.unlocked = key;
+    localStorage.setItem(CURRENT, key.address);
+    await this.refreshRoles();
+    this.changed();
+    return key.address;
+  }
+
+  // A new key from WebCrypto, sealed under `passphrase`.
+  async create(passphrase, label) {
+    Wallet.checkPassphrase(passphrase);
+    return this.adopt(await generateSeed(), passphrase, label);
+  }
+
+  // A CLI key file: an encrypted one is kept as it is (its passphrase opens it); a plain
+  // one is sealed under the new passphrase first.
+  async importFile(doc, passphrase, label) {
+    if (isEncrypted(doc)) {
+      const seed = await seedFromKeyFile(doc, passphrase);
+      return this.adopt(seed, passphrase, label, doc);
+    }
+    Wallet.checkPassphrase(passphrase);
+    return this.adopt(await seedFromKeyFile(doc), passphrase, label);
+  }
+
+  async unlock(passphrase) {
+    const rec = this.record();
+    if (!rec) throw new KeyError('no_key');
+    const seed = await seedFromKeyFile(rec.file, passphrase);
+    this.unlocked = await keyFromSeed(seed);
+    seed.fill(0);
+    this.changed();
+  }
+
+  lock() { this.unlocked = null; this.changed(); }
+
+  async use(address) {
+    this.address = address; this.unlocked = null;
+    localStorage.setItem(CURRENT, address);
+    await this.refreshRoles();
+    this.changed();
+  }
+
+  async forget(address) {
+    await removeKey(address);
+    this.records = await listKeys();
+    if (this.address === address) {
+      this.unlocked = null;
+      this.address = this.records.length ? this.records[0].address : null;
+      if (this.address) localStorage.setItem(CURRENT, this.address); else localStorage.removeItem(CURRENT);
+    }
+    await this.refreshRoles();
+    this.changed();
+  }
+
+  // The key file to save as a backup: the encrypted file, as kept (never the seed).
+  exportFile() {
+    const rec = this.record();
+    return rec ? JSON.stringify(rec.file, null, 2) + '\n' : null;
+  }
+}
