@@ -71,17 +71,22 @@ async function build(wallet, contract, method, args) {
   return { signed: await signTx(tx, key.privateKey), maxFee: fee, balance: account.balance };
 }
 
-// The dry run: {fee, ok, code} or null when the node offers none.
-async function dryRun(hex) {
+// The dry run: {fee (what the sender pays), ok, code} or null when the node offers none.
+// A fee the treasury sponsors shows in the token's Fee event with another payer.
+async function dryRun(hex, address) {
+  let doc;
   try {
-    const doc = await rpc.simulate(hex);
-    const r = doc.receipt || doc;
-    const status = r.status ?? (r.ok === false ? 1 : 0);
-    return { fee: r.fee ?? null, ok: status === 0, code: r.error_code || doc.error_code || '' };
+    doc = await rpc.simulate(hex);
   } catch (e) {
     if (e instanceof RpcError && (e.status === 404 || e.status === 405)) return null;
     throw e;
   }
+  const r = doc.receipt || doc;
+  let fee = r.fee ?? null;
+  for (const ev of r.events || []) {
+    if (ev.contract === 'token' && ev.name === 'Fee' && ev.fields && ev.fields.payer !== address) fee = 0;
+  }
+  return { fee, ok: r.status === 0, code: r.error_code || '' };
 }
 
 async function waitCommitted(hashHex) {
@@ -112,7 +117,7 @@ export async function sendTx(ctx, { contract, method, args = [], what }) {
   let built; let sim;
   try {
     built = await build(wallet, contract, method, args);
-    sim = await dryRun(built.signed.hex);
+    sim = await dryRun(built.signed.hex, wallet.unlocked.address);
   } catch (err) {
     return showFailure(d, err, done);
   }
