@@ -130,6 +130,15 @@ class MempoolConfig:
 
 
 @dataclass(frozen=True)
+class AnalyticsConfig:
+    """The analytics indexer run inside the node (docs/ANALYTICS.md): off by default."""
+
+    enabled: bool = False
+    db: str = ""  # a database URL; empty: the SQLite file analytics.sqlite in the home
+    batch_blocks: int = 256
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """Everything a node reads at start. Paths are relative to the home directory."""
 
@@ -139,6 +148,7 @@ class NodeConfig:
         "consensus": ConsensusConfig,
         "block": BlockConfig,
         "mempool": MempoolConfig,
+        "analytics": AnalyticsConfig,
     }
 
     name: str
@@ -151,6 +161,7 @@ class NodeConfig:
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     block: BlockConfig = field(default_factory=BlockConfig)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -291,6 +302,9 @@ def _from_json(cls: type[S], doc: dict[str, Any], prefix: str) -> S:
             kwargs[name] = tuple(_hex_key(k, f"{where}[{i}]") for i, k in enumerate(v))
         elif cls is PeerConfig and name == "public_key":
             kwargs[name] = _hex_key(v, where)
+        elif f.type in ("bool", bool):
+            _expect(type(v) is bool, where, "expected true or false")
+            kwargs[name] = v
         elif f.type in ("int", int):
             _expect(type(v) is int, where, "expected an integer")
             kwargs[name] = v
@@ -347,6 +361,9 @@ def _validate(c: NodeConfig) -> None:
     _check_range(r.rate_limit_per_s, 1, 1_000_000, "rpc.rate_limit_per_s")
     _check_range(r.rate_burst, 1, 10_000_000, "rpc.rate_burst")
     _check_range(r.max_ws_subscribers, 0, 100_000, "rpc.max_ws_subscribers")
+
+    _check_range(c.analytics.batch_blocks, 1, 256, "analytics.batch_blocks")
+    _expect(len(c.analytics.db) <= 1024, "analytics.db", "at most 1024 characters")
 
     p = c.p2p
     _check_port(p.port, "p2p.port")

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consensus.api import Message, Output
 from consensus.messages import decode_message
@@ -60,6 +60,9 @@ from storage.leveldb import LevelDBStore
 from storage.state import Overlay
 from storage.wal import ConsensusWAL
 from vm.api import BlockContext, BlockGasExceeded, Executor, QueryError
+
+if TYPE_CHECKING:
+    from analytics.embed import EmbeddedIndexer
 
 log = logging.getLogger("hkchain.node")
 
@@ -348,6 +351,7 @@ class Node:
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
         self.blobs = open_blob_service(config.data_path(home), self.network, self)  # culture works by hash, replicated (node/blobs.py)
         self.rpc = RpcServer(self, self.blobs, config.rpc)
+        self.analytics = self._open_analytics()
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
@@ -390,6 +394,19 @@ class Node:
                 journal.close()
             raise
 
+    def _open_analytics(self) -> EmbeddedIndexer | None:
+        """The optional in-process indexer (config ``analytics.enabled``): its stats routes
+        join the RPC app now, it starts following once the RPC listens."""
+        cfg = self.config.analytics
+        if not cfg.enabled:
+            return None
+        from analytics.embed import EmbeddedIndexer
+
+        embedded = EmbeddedIndexer(self.home, cfg.db, self.config.genesis_path(self.home),
+                                   batch_blocks=cfg.batch_blocks, registry=self.metrics.registry)
+        embedded.attach(self.rpc.app)
+        return embedded
+
     async def start(self) -> None:
         cfg = self.config
         try:
@@ -406,6 +423,9 @@ class Node:
         self.gossip.start()
         self.blobs.start()
         self.sync.start()
+        if self.analytics is not None:
+            host = cfg.rpc.host if cfg.rpc.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+            self.analytics.start(f"http://{'[' + host + ']' if ':' in host else host}:{self.rpc.port}")
         self._started = True
         self._apply(self.replica.start(now_ms()))
         log.info(
@@ -420,6 +440,8 @@ class Node:
         self._stopped.set()
         if self._timer is not None:
             self._timer.cancel()
+        if self.analytics is not None:
+            await self.analytics.stop()
         with contextlib.suppress(Exception):
             await self.rpc.stop()
         await self.sync.stop()
