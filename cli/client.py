@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,7 @@ class TxOptions:
     expiry_margin: int
     wait_ms: int
     as_json: bool
+    assume_yes: bool = False
 
 
 def tx_options(f: Callable[..., R]) -> Callable[..., R]:
@@ -74,11 +76,14 @@ def tx_options(f: Callable[..., R]) -> Callable[..., R]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, rpc_url: str, key_file: str | None, max_fee: int | None,
-                gas_limit: int, expiry_margin: int, wait_ms: int, as_json: bool, **kwargs: Any) -> R:
-        opts = TxOptions(rpc_url, key_file, max_fee, gas_limit, expiry_margin, wait_ms, as_json)
+                gas_limit: int, expiry_margin: int, wait_ms: int, as_json: bool, assume_yes: bool,
+                **kwargs: Any) -> R:
+        opts = TxOptions(rpc_url, key_file, max_fee, gas_limit, expiry_margin, wait_ms, as_json, assume_yes)
         return f(*args, opts=opts, **kwargs)
 
     w: Callable[..., R] = wrapper
+    w = click.option("--yes", "-y", "assume_yes", is_flag=True,
+                     help="Send without asking to confirm the fee (asked only at a terminal).")(w)
     w = json_option(w)
     w = wait_options(w)
     w = click.option("--gas-limit", default=DEFAULT_GAS_LIMIT, show_default=True, type=click.IntRange(1),
@@ -210,14 +215,33 @@ def _print_tx(doc: dict[str, Any], as_json: bool) -> None:
                     [(e.get("contract"), e.get("name"), e.get("fields")) for e in events if isinstance(e, dict)])
 
 
-def show_dry_run(as_json: bool) -> Callable[[dict[str, Any]], None]:
-    """What a signing command prints when the dry run passed: the fee it will pay (on
-    stderr, so --json output stays one document)."""
+def fee_text(receipt: dict[str, Any]) -> str:
+    """The fee of a dry-run receipt in words: how much, for what, and who pays it."""
+    fee, gas = receipt.get("fee"), receipt.get("gas_used")
+    payer = sender = None
+    for e in receipt.get("events") or []:
+        if isinstance(e, dict) and e.get("contract") == "token" and e.get("name") == "Fee":
+            fields = e.get("fields") or {}
+            payer, sender = fields.get("payer"), fields.get("sender")
+    gas_text = f"{gas:,}" if isinstance(gas, int) else str(gas)
+    text = f"fee {fee} points for {gas_text} gas of work"
+    if payer is not None and payer != sender:
+        text += f", paid by {payer} (sponsored: it costs you nothing)"
+    elif fee:
+        text += ", paid by you"
+    return text
+
+
+def show_dry_run(as_json: bool, assume_yes: bool = True) -> Callable[[dict[str, Any]], None]:
+    """What a signing command does when the dry run passed: print the fee and who pays it
+    (on stderr, so --json output stays one document), then, at a terminal and without
+    --yes, ask before sending. Declining sends nothing and costs nothing."""
 
     def show(receipt: dict[str, Any]) -> None:
         if not as_json:
-            click.echo(f"dry run ok: fee {receipt.get('fee')} points "
-                       f"(gas {receipt.get('gas_used')}); sending", err=True)
+            click.echo(f"dry run ok: {fee_text(receipt)}", err=True)
+        if not assume_yes and sys.stdin.isatty() and not click.confirm("Send it?", default=True, err=True):
+            raise click.ClickException("not sent; no fee paid")
 
     return show
 
@@ -228,14 +252,14 @@ def _send(opts: TxOptions, contract: str, method: str, args: tuple[Value, ...]) 
     async def go(rpc: RpcClient) -> tuple[str, dict[str, Any] | None]:
         wallet = Wallet(key, rpc, max_fee=opts.max_fee, gas_limit=opts.gas_limit,
                         expiry_margin=opts.expiry_margin)
-        show = show_dry_run(opts.as_json)
+        show = show_dry_run(opts.as_json, opts.assume_yes)
+        tx_hash, _ = await wallet.call(contract, method, args, wait_ms=None, on_dry_run=show)
         if opts.wait_ms == 0:
-            return await wallet.call(contract, method, args, wait_ms=None, on_dry_run=show)
-        await wallet.sync()
+            return tx_hash, None
         spinner = (contextlib.nullcontext() if opts.as_json
                    else console().status("Waiting for the tx to commit…"))
         with spinner:
-            return await wallet.call(contract, method, args, wait_ms=opts.wait_ms, on_dry_run=show)
+            return tx_hash, await rpc.wait_tx(tx_hash, timeout_ms=opts.wait_ms)
 
     tx_hash, committed = _with_rpc(opts.rpc_url, go)
     if committed is None:

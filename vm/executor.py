@@ -86,7 +86,8 @@ class GenesisError(VMError):
 class FeeParams:
     """The fees contract's parameters, read once at the start of a block."""
 
-    __slots__ = ("gas_price_milli", "split", "sponsor", "sponsored", "sponsored_per_day", "sponsored_role")
+    __slots__ = ("gas_price_milli", "split", "sponsor", "sponsored", "sponsored_first_txs", "sponsored_per_day",
+                 "sponsored_role")
 
     def __init__(self, state: StateReader) -> None:
         def param(name: str, default: Any) -> Any:
@@ -101,6 +102,7 @@ class FeeParams:
         )
         self.sponsored_role: str | None = param("sponsored_role", None)
         self.sponsored_per_day: int = param("sponsored_per_day", DEFAULT_SPONSORED_PER_DAY)
+        self.sponsored_first_txs: int = param("sponsored_first_txs", 0)
 
 
 def _read_int(state: StateReader, key: bytes) -> int:
@@ -277,16 +279,17 @@ class ContractExecutor:
 
     def _payer(
         self, state: StateReader, params: FeeParams, sender: str, contract: str, method: str,
-        day: int | None,
+        day: int | None, nonce: int,
     ) -> tuple[str, bytes | None]:
-        """Who pays the fee: the sponsor for a sponsored call by a holder of the sponsored
-        role (at most sponsored_per_day such txs per sender and day), else the sender.
-        With a sponsor, also the new encoded [day, count] of the sender's allowance
-        (``day`` None: admission check, the count is not enforced)."""
+        """Who pays the fee: the sponsor for a sponsored call, or for any call among the
+        first sponsored_first_txs of the sender (nonce below it), by a holder of the
+        sponsored role (at most sponsored_per_day such txs per sender and day), else the
+        sender. With a sponsor, also the new encoded [day, count] of the sender's
+        allowance (``day`` None: admission check, the count is not enforced)."""
         sponsor = params.sponsor
         if not (
             sponsor
-            and (contract, method) in params.sponsored
+            and ((contract, method) in params.sponsored or nonce < params.sponsored_first_txs)
             and (params.sponsored_role is None
                  or state.get(layout.role_key(params.sponsored_role, sender)) is not None)
         ):
@@ -320,7 +323,7 @@ class ContractExecutor:
         min_fee = min_fee_points(params.gas_price_milli)
         if tx.max_fee < min_fee:
             raise TxRejected(f"max_fee {tx.max_fee} is below the minimum {min_fee}", code="insufficient_fee")
-        payer, _ = self._payer(state, params, sender, tx.contract, tx.method, None)
+        payer, _ = self._payer(state, params, sender, tx.contract, tx.method, None, tx.nonce)
         if payer != sender and self.balance(state, payer) < tx.max_fee:
             payer = sender
         if self.balance(state, payer) < tx.max_fee:
@@ -374,9 +377,9 @@ class ContractExecutor:
             return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
                            error_message="max_fee below the minimum fee")
         payer, allowance = sender, None
-        if params.sponsored:
+        if params.sponsored or params.sponsored_first_txs:
             payer, allowance = self._payer(state, params, sender, tx.contract, tx.method,
-                                           ctx.timestamp_ms // DAY_MS)
+                                           ctx.timestamp_ms // DAY_MS, tx.nonce)
         payer_key = layout.balance_key(payer)
         held = _read_int(state, payer_key)
         if held < max_fee and payer != sender:

@@ -90,15 +90,15 @@ def send(opts: TxOptions, contract: str, method: str, args: Sequence[Value]) -> 
             wallet = Wallet(key, rpc, max_fee=opts.max_fee, gas_limit=opts.gas_limit,
                             expiry_margin=opts.expiry_margin)
             await wallet.sync()
-            show = show_dry_run(opts.as_json)
+            show = show_dry_run(opts.as_json, opts.assume_yes)
+            # The fee is shown (and, at a terminal, confirmed) before the spinner starts.
+            tx_hash, _ = await wallet.call(contract, method, list(args), wait_ms=None, on_dry_run=show)
             if opts.wait_ms == 0:
-                return await wallet.call(contract, method, list(args), wait_ms=None,
-                                         on_dry_run=show)
+                return tx_hash, None
             status = (console().status(f"{contract}.{method}: waiting for the commit…")
                       if not opts.as_json else contextlib.nullcontext())
             with status:
-                return await wallet.call(contract, method, list(args), wait_ms=opts.wait_ms,
-                                         on_dry_run=show)
+                return tx_hash, await rpc.wait_tx(tx_hash, timeout_ms=opts.wait_ms)
 
     try:
         tx_hash, committed = run(go())

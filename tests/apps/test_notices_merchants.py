@@ -29,10 +29,22 @@ def test_merchant_payment_fee_to_treasury(town: Community) -> None:
     r = c.try_send(town.homes[0], "merchants", "purchase", shop, 2500, "order-1")
     assert r.ok and r.result == 25  # 1 % platform fee
     assert c.balance(shop) == shop_before + 2475
-    # The treasury gets the platform fee, plus the tx fee (fee_split: all to governance).
-    assert c.balance("governance") == treasury_before + 25 + r.fee
+    # The treasury gets the platform fee, plus the tx fee (fee_split: all to governance)
+    # unless it sponsored that fee itself (a resident's first actions).
+    sponsored = r.events[-1].fields["payer"] == "governance"
+    assert c.balance("governance") == treasury_before + 25 + (0 if sponsored else r.fee)
     assert c.q("merchants", "payment", shop, "order-1")["payer"] == town.homes[0].address
     c.fails("exists", town.homes[1], "merchants", "purchase", shop, 2500, "order-1")
+
+
+def test_the_platform_fee_rounds_up_to_a_whole_point(town: Community) -> None:
+    c = town.c
+    shop = town.shop.address
+    c.send(town.shop, "merchants", "register", "小卖部", "food")
+    for amount, fee in ((5, 1), (1, 0), (2, 1), (100, 1), (101, 2), (120, 2), (2500, 25)):
+        before = c.balance(shop)
+        assert c.send(town.homes[1], "merchants", "purchase", shop, amount, f"o-{amount}") == fee
+        assert c.balance(shop) == before + amount - fee
 
 
 def test_featured_listing_paid_to_treasury(town: Community) -> None:

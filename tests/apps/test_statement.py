@@ -40,11 +40,23 @@ def test_a_bill_paid_in_points(town: Community) -> None:
     assert all(a.startswith("hk1") for a, _ in touched)  # no contract accounts
     mine = entry_of(me, 7, 0, block, receipt)
     assert mine["points_out"] == total and mine["points_in"] == 0
-    assert mine["fee"] == receipt.fee > 0
+    # A household's first actions are sponsored: the treasury paid this fee.
+    assert receipt.events[-1].fields["payer"] == "governance" and receipt.fee > 0
+    assert mine["fee"] == 0 and not any(line["kind"] == "fee" for line in mine["lines"])
     assert mine["bill"] == {"id": bid, "household": me, "amount": total, "method": "points"}
     assert {"kind": "out", "amount": total, "counterparty": "property"} in mine["lines"]
     theirs = entry_of(company, 7, 0, block, receipt)
     assert theirs["points_in"] == total and theirs["fee"] == 0 and theirs["points_out"] == 0
+
+
+def test_a_fee_paid_by_the_signer(town: Community) -> None:
+    stx, receipt = _run(town, town.company, "token", "transfer", town.homes[3].address, 50)
+    block = _block_of(town, (stx, receipt))
+    entry = entry_of(town.company.address, 3, 0, block, receipt)
+    assert entry["fee"] == receipt.fee > 0 and entry["points_out"] == 50
+    assert entry["lines"] == [{"kind": "out", "amount": 50, "counterparty": town.homes[3].address},
+                              {"kind": "fee", "amount": receipt.fee, "counterparty": None}]
+    assert entry_of(town.homes[3].address, 3, 0, block, receipt)["points_in"] == 50
 
 
 def test_a_like_mints_a_reward_and_the_liker_pays_nothing(town: Community) -> None:

@@ -11,10 +11,14 @@ Parameters (storage "p:<name>", read by the executor at the start of every block
   sponsored        ["contract.method", ...] calls whose fee the sponsor pays ...
   sponsored_role   ... when the sender holds this role (e.g. "resident"),
   sponsored_per_day ... for at most this many txs per sender and day (default 100)
+  sponsored_first_txs a holder of sponsored_role has ANY call sponsored while its nonce
+                   is below this (its first actions; default 0), within the same daily count
 Only governance changes them (set_param), through a chain-matter proposal.
 """
 
-NAMES = ("gas_price_milli", "fee_split", "sponsor", "sponsored", "sponsored_role", "sponsored_per_day")
+NAMES = ("gas_price_milli", "fee_split", "sponsor", "sponsored", "sponsored_role", "sponsored_per_day",
+         "sponsored_first_txs")
+MAX_FIRST_TXS = 1000
 MAX_GAS_PRICE_MILLI = 1000000  # 1,000 points per gas
 MAX_SPLIT = 8
 MAX_SPONSORED = 32
@@ -54,6 +58,9 @@ def _set(name: str, value) -> None:
     elif name == "sponsored_per_day":
         if type_name(value) != "int" or value < 0 or value > 1000000:
             raise Error("sponsored_per_day must be an int in 0..1000000", "bad_param")
+    elif name == "sponsored_first_txs":
+        if type_name(value) != "int" or value < 0 or value > MAX_FIRST_TXS:
+            raise Error("sponsored_first_txs must be an int in 0..1000", "bad_param")
     elif name == "sponsored_role":
         if type_name(value) != "str":
             raise Error("sponsored_role must be a role name", "bad_param")
