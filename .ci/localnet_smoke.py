@@ -7,7 +7,8 @@ venv installed, not this checkout). In a brand-new empty folder it runs
 `hkchain localnet --base-port P` (P: a free port range, since the machine may run other
 networks), with its output going to a file as in a log, and then checks:
 
-- node0 reaches --height within --timeout-s of the start;
+- node0 reaches --height within --timeout-s of the start, and serves the web app at /
+  (package data of the installed package);
 - the summary table in that non-terminal output names every node, its pid and its full
   RPC and p2p URLs;
 - `hkchain status` with no flags finds the network from that folder, and
@@ -69,6 +70,15 @@ def height_of(rpc_url: str) -> int | None:
         return None
     height = doc.get("height") if isinstance(doc, dict) else None
     return height if isinstance(height, int) else None
+
+
+def fetch(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            body: bytes = resp.read(1 << 20)
+    except OSError as exc:
+        raise SmokeError(f"GET {url} failed: {exc}") from exc
+    return body
 
 
 def pid_alive(pid: int) -> bool:
@@ -136,6 +146,11 @@ def run(hkchain: str, target_height: int, timeout_s: float) -> None:
             raise SmokeError(f"node0 did not reach height {target_height} within {timeout_s:.0f} s "
                              f"(last height {height})")
         print(f"ok: node0 at height {height} {time.monotonic() - started:.1f} s after start")
+
+        app = fetch(doc["nodes"][0]["rpc_url"] + "/")
+        if b"<html" not in app.lower():
+            raise SmokeError(f"node0 serves no web app at /: {app[:200]!r}")
+        print(f"ok: node0 serves the residents' web app at / ({len(app)} bytes of HTML)")
 
         printed = out_path.read_text(errors="replace")
         for node in doc["nodes"]:
