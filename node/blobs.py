@@ -36,9 +36,10 @@ from core.errors import ChainError, DecodeError
 from core.fields import parse_hex
 from core.hashing import HASH_SIZE
 from core.types import Block, Receipt
+from node.supervisor import is_local_fault
 from p2p.messages import MAX_BLOB_BYTES as MAX_BLOB_FRAME_BYTES
 from p2p.messages import Blob, BlobRequest
-from p2p.network import Network, Peer, TokenBucket
+from p2p.network import Network, Peer, Spawn, TokenBucket
 
 if TYPE_CHECKING:
     from node.api import QueryRunner
@@ -267,7 +268,13 @@ class BlobService:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, spawn: Spawn | None = None) -> None:
+        """Run the fetch and scan loops: under the host's supervisor if given (a loop that
+        fails is restarted, a local fault stops the node), else as bare tasks."""
+        if spawn is not None:
+            spawn("blob fetch", self._fetch_loop)
+            spawn("blob scan", self._scan_loop)
+            return
         self._tasks = [asyncio.create_task(self._fetch_loop()),
                        asyncio.create_task(self._scan_loop())]
 
@@ -310,7 +317,10 @@ class BlobService:
                 try:
                     self.want(self.registered())
                 except ChainError as exc:
-                    log.debug("blob scan: %s", exc.message)
+                    if is_local_fault(exc):
+                        raise  # the node's own store: the supervisor stops the node
+                    log.warning("blob scan: the registered works could not be listed: %s (%s)",
+                                exc.message, exc.code)
             removed = await loop.run_in_executor(None, self.store.collect_unregistered, self.pending_ttl_s)
             if removed:
                 log.info("deleted %d uploaded blobs never registered on chain", len(removed))

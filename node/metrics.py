@@ -48,6 +48,13 @@ class Metrics:
         self.p2p_dropped_peers = Counter(
             "hkchain_p2p_dropped_peers", "Peers disconnected for misbehaviour", registry=r
         )
+        self.task_restarts = Counter(
+            "hkchain_task_restarts", "Background loops restarted after an error", ["task"],
+            registry=r,
+        )
+        self.local_faults = Counter(
+            "hkchain_local_faults", "Faults of the node's own that stopped it", registry=r
+        )
 
     def render(self) -> bytes:
         out: bytes = generate_latest(self.registry)

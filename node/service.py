@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +51,7 @@ from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
 from node.rpc import RpcServer
 from node.statement import parse_cursor, parse_limit, statement, touched_accounts
+from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
 from p2p.gossip import TxGossip
 from p2p.messages import ConsensusFrame, prime_block
 from p2p.network import Identity, Network, Peer
@@ -243,7 +244,15 @@ class ChainApplication:
         certificate.verify(self.node.chain_id, vs)
         self.check_header(block, vs)
         # A quorum executed it, so its tx signatures were checked by honest validators.
-        executed = self._execute(block)
+        try:
+            executed = self._execute(block)
+        except ValidationError as exc:
+            # Certified by a quorum, so its roots are the chain's: executing it to other
+            # roots here is this node's fault, never the peer's that served it.
+            raise LocalFault(
+                f"block {block.height} certified by a quorum executes to other results here: "
+                f"{exc.message}", code="state_diverged",
+            ) from exc
         self.node.commit_block(block, certificate, executed.overlay, executed.receipts, synced=True)
         self._executed.clear()
 
@@ -352,6 +361,13 @@ class Node:
         self.blobs = open_blob_service(config.data_path(home), self.network, self)  # culture works by hash, replicated (node/blobs.py)
         self.rpc = RpcServer(self, self.blobs, config.rpc)
         self.analytics = self._open_analytics()
+        # A fault of the node's own (its store, its disk) stops it with a clear message;
+        # it is never blamed on a peer and never logged and carried on.
+        self.fatal: NodeError | None = None
+        self.supervisor = Supervisor(
+            self.fail, on_restart=lambda name: self.metrics.task_restarts.labels(name).inc()
+        )
+        self.network.on_handler_error = self.supervisor.report
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
@@ -420,14 +436,14 @@ class Node:
             await self.rpc.stop()
             raise NodeError(f"cannot listen for peers on {cfg.p2p.host}:{cfg.p2p.port}: "
                             f"{exc.strerror or exc}", code="port_unavailable") from exc
-        self.gossip.start()
-        self.blobs.start()
-        self.sync.start()
+        self.gossip.start(self.supervisor.spawn)
+        self.blobs.start(self.supervisor.spawn)
+        self.sync.start(self.supervisor.spawn)
         if self.analytics is not None:
             host = cfg.rpc.host if cfg.rpc.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
             self.analytics.start(f"http://{'[' + host + ']' if ':' in host else host}:{self.rpc.port}")
         self._started = True
-        self._apply(self.replica.start(now_ms()))
+        self._step("consensus start", lambda: self.replica.start(now_ms()))
         log.info(
             "node %s started at height %d (%s)", self.config.name, self.store.height,
             "validator" if self.is_validator else "observer",
@@ -444,6 +460,7 @@ class Node:
             await self.analytics.stop()
         with contextlib.suppress(Exception):
             await self.rpc.stop()
+        await self.supervisor.stop()
         await self.sync.stop()
         await self.blobs.stop()
         await self.gossip.stop()
@@ -459,6 +476,23 @@ class Node:
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
+
+    def fail(self, what: str, exc: BaseException) -> None:
+        """A fault of this node's own: log it as FATAL and stop the node (``serve`` then
+        raises it, so ``hkchain node start`` exits non-zero with the message). The store is
+        at a committed block boundary and the vote log holds every vote sent, so a restart
+        once the cause is fixed is safe."""
+        if self.fatal is not None or self._stopped.is_set():
+            return
+        self.fatal = NodeError(f"{what} failed: {describe(exc)}",
+                               code="storage_fault" if is_local_fault(exc) else "local_fault")
+        log.critical("FATAL: %s failed: %s. The node stops: fix the cause, then start it "
+                     "again (its store and vote log resume safely).", what, describe(exc),
+                     exc_info=exc)
+        self.metrics.local_faults.inc()
+        task = asyncio.get_running_loop().create_task(self.stop())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- facts the RPC and p2p read -----------------------------------------------------------
 
@@ -663,14 +697,25 @@ class Node:
         block = getattr(msg, "block", None)
         if isinstance(block, Block):
             prime_block(block)  # the payload was canonical: hash its txs the cheap way
-        self._replica_follows_store()
-        self._apply(self.replica.on_message(msg, now_ms()))
+        self._step(f"consensus step on {type(msg).__name__} from {peer.label}",
+                   lambda: self.replica.on_message(msg, now_ms()))
 
     def _on_tick(self) -> None:
         self._timer = None
         if not self._stopped.is_set():
+            self._step("consensus timer", lambda: self.replica.on_tick(now_ms()))
+
+    def _step(self, what: str, step: Callable[[], Output]) -> None:
+        """One replica step and what it asks for. Nothing raised here is the fault of the
+        peer whose message it was (that message decoded and passed its shape checks): it is
+        the replica, the application or the store failing under us. The replica's state
+        after a half-done step is unknown, so the node stops rather than vote on it; the
+        vote log and the store bring it back safely."""
+        try:
             self._replica_follows_store()
-            self._apply(self.replica.on_tick(now_ms()))
+            self._apply(step())
+        except Exception as exc:
+            self.fail(what, exc)
 
     def _replica_follows_store(self) -> None:
         # Every commit path tells the replica, so this only guards an invariant.
@@ -774,7 +819,8 @@ class Node:
             if synced:
                 # Sync commits outside any replica step, so the replica can follow the
                 # store at once: it resumes consensus at the next height.
-                self._apply(self.replica.on_synced(height, now_ms(), (block, certificate)))
+                self._step("consensus after sync",
+                           lambda: self.replica.on_synced(height, now_ms(), (block, certificate)))
 
     def _drop_unadmitted_peers(self) -> None:
         """The validator set changed: links of keys no longer admitted are closed (the
@@ -816,10 +862,17 @@ async def serve(home: Path, passphrase: str | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
     try:
         await node.start()
-        await stop.wait()
-        log.info("signal received: shutting down")
+        signalled = asyncio.ensure_future(stop.wait())
+        stopped = asyncio.ensure_future(node.wait_stopped())
+        await asyncio.wait({signalled, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        signalled.cancel()
+        stopped.cancel()
+        if stop.is_set():
+            log.info("signal received: shutting down")
     finally:
         await node.stop()
+    if node.fatal is not None:
+        raise node.fatal
 
 
 def run_node(home: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from core.types import SignedTx
 from p2p.messages import MAX_HASHES_PER_FRAME, MAX_TXS_PER_FRAME, TxAnnounce, TxRequest, Txs
-from p2p.network import Network, Peer
+from p2p.network import Network, Peer, Spawn
 
 log = logging.getLogger("hkchain.p2p.gossip")
 
@@ -76,8 +76,12 @@ class TxGossip:
         network.on_connect.append(self._on_connect)
         network.on_disconnect.append(self._on_disconnect)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._flusher())
+    def start(self, spawn: Spawn | None = None) -> None:
+        """Run the flusher: under the host's supervisor if given, else as a bare task."""
+        if spawn is not None:
+            spawn("tx gossip", self._flusher)
+        else:
+            self._task = asyncio.create_task(self._flusher())
 
     def _retry_due(self) -> None:
         self._retry_timer = None

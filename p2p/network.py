@@ -6,7 +6,9 @@ chain id, genesis hash and both keys); only keys the node admits (validators of 
 current set, observers from config) get through. After it, binary frames are decoded by
 ``p2p.messages.decode_frame`` and handed to the handler registered for their tag. A peer
 that sends an oversized frame, a frame that does not decode, a text frame, or more frames
-than its rate allows is disconnected and logged; the node carries on.
+than its rate allows is disconnected and logged; the node carries on. A handler that
+raises DecodeError, ValidationError or PeerMisbehaved blames the peer (the link is dropped);
+any other error is the node's own and goes to ``on_handler_error``, never to the peer.
 
 Exactly one connection per pair is kept: configured peers are dialed by the node with
 the lower key (observers dial everyone they list), and when two connections to one peer
@@ -21,7 +23,7 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,7 +31,7 @@ import aiohttp
 from aiohttp import web
 
 from core.crypto import PrivateKey, verify
-from core.errors import ChainError, DecodeError, ValidationError
+from core.errors import DecodeError, ValidationError
 from p2p.errors import HandshakeError, PeerMisbehaved
 from p2p.messages import (
     CHALLENGE_SIZE,
@@ -50,6 +52,14 @@ MAX_CONNECTIONS = 512
 
 WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 FrameHandler = Callable[["Peer", Frame], None]
+# How the host runs a named background loop under its supervision (node/supervisor.py).
+Spawn = Callable[[str, Callable[[], Awaitable[None]]], None]
+# What the host does with an error of its own raised while handling a peer's frame.
+HandlerErrorSink = Callable[[str, BaseException], None]
+
+
+def _log_handler_error(what: str, exc: BaseException) -> None:
+    log.error("%s failed: %s", what, exc, exc_info=exc)
 
 
 class PeerAddress(Protocol):
@@ -329,6 +339,7 @@ class Network:
         self.admission = admission
         self.peers: dict[bytes, Peer] = {}
         self.handlers: dict[int, FrameHandler] = {}
+        self.on_handler_error: HandlerErrorSink = _log_handler_error
         self.on_connect: list[Callable[[Peer], None]] = []
         self.on_disconnect: list[Callable[[Peer], None]] = []
         self.misbehaviours = 0
@@ -406,12 +417,11 @@ class Network:
         try:
             handler(peer, frame)
         except (PeerMisbehaved, DecodeError, ValidationError):
-            raise
-        except ChainError as exc:
-            log.info("frame from %s refused: %s", peer.label, exc.message)
-        except Exception:
-            # A bug of ours, not the peer's fault: log it and keep the link.
-            log.exception("handler of %s failed", type(frame).__name__)
+            raise  # the peer's fault: the link is dropped
+        except Exception as exc:
+            # Ours, not the peer's: the link stays and the host decides (a node stops on a
+            # fault of its own store; anything else is logged with what it was doing).
+            self.on_handler_error(f"handling {type(frame).__name__} from {peer.label}", exc)
 
     # --- connections -----------------------------------------------------------------------
 

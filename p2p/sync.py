@@ -6,6 +6,11 @@ each certificate is verified against the validator set of its height before the 
 executed and committed (by the node, through ``SyncTarget.apply_synced``). A peer that
 serves a block that does not verify is disconnected and another is asked. A node offline
 for thousands of blocks catches up batch after batch by itself.
+
+Only a block that does not verify is the serving peer's fault. Anything else that fails
+while applying one (the node's store, its execution) is ours: it propagates out of the
+loop to whoever supervises it (``start(spawn)``; the node stops on a local fault), and the
+peer is left alone.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ import random
 from collections.abc import Callable
 from typing import Protocol
 
-from core.errors import ChainError
+from core.errors import DecodeError, ValidationError
 from core.types import Block, CommitCertificate
 from p2p.messages import MAX_BLOCKS_PER_FRAME, Blocks, BlocksRequest, Status
-from p2p.network import Network, Peer
+from p2p.network import Network, Peer, Spawn
 
 log = logging.getLogger("hkchain.p2p.sync")
 
@@ -37,7 +42,9 @@ class SyncTarget(Protocol):
 
     def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         """Verify ``certificate`` against the set of the block's height, execute and commit
-        the block (height == self.height() + 1). Raise ChainError if it does not verify."""
+        the block (height == self.height() + 1). Raise ValidationError or DecodeError if
+        the block or its certificate does not verify (the peer's fault); any other error
+        is a local one."""
 
 
 class BlockSync:
@@ -67,8 +74,12 @@ class BlockSync:
     def syncing(self) -> bool:
         return max(self.best_peer_height, self.target_height) > self.chain.height()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+    def start(self, spawn: Spawn | None = None) -> None:
+        """Run the catch-up loop: under the host's supervisor if given, else as a bare task."""
+        if spawn is not None:
+            spawn("block sync", self._run)
+        else:
+            self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -173,7 +184,7 @@ class BlockSync:
                 break  # already have it (consensus committed it meanwhile) or a gap
             try:
                 self.chain.apply_synced(block, cert)
-            except ChainError as exc:
+            except (ValidationError, DecodeError) as exc:
                 peer = self.network.peers.get(key)
                 log.warning("peer served block %d that does not verify: %s", block.height, exc.message)
                 if peer is not None:

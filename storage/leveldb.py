@@ -52,15 +52,27 @@ class LevelDBStore:
             raise StoreClosed(f"LevelDB store {self.path} is closed")
         return self._db
 
+    # LevelDB's own failures (I/O errors, corruption) become StorageError, so a caller can
+    # tell a fault of the local store from anything else by type alone.
+
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self._db_or_raise().get(key)
+        try:
+            value: bytes | None = self._db_or_raise().get(key)
+        except plyvel.Error as exc:
+            raise _io_error("read", self.path, exc) from exc
         return value
 
     def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
-        self._db_or_raise().put(key, value, sync=sync)
+        try:
+            self._db_or_raise().put(key, value, sync=sync)
+        except plyvel.Error as exc:
+            raise _io_error("write", self.path, exc) from exc
 
     def delete(self, key: bytes, *, sync: bool = False) -> None:
-        self._db_or_raise().delete(key, sync=sync)
+        try:
+            self._db_or_raise().delete(key, sync=sync)
+        except plyvel.Error as exc:
+            raise _io_error("write", self.path, exc) from exc
 
     def iterate(
         self, prefix: bytes = b"", *, start: bytes | None = None, reverse: bool = False
@@ -110,10 +122,17 @@ class LevelDBStore:
     @contextmanager
     def batch(self, *, sync: bool = False) -> Iterator[Any]:
         db = self._db_or_raise()
-        with db.write_batch(transaction=True, sync=sync) as wb:
-            yield wb
+        try:
+            with db.write_batch(transaction=True, sync=sync) as wb:
+                yield wb
+        except plyvel.Error as exc:
+            raise _io_error("write", self.path, exc) from exc
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _io_error(what: str, path: str, exc: Exception) -> StorageError:
+    return StorageError(f"LevelDB {what} failed at {path}: {exc}", code="storage_io")
