@@ -15,10 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # executor's refusals of a tx, the VM's faults (a query passes them on), the core errors.
 SOURCES = ["node/rpc.py", "node/blobs.py", "node/mempool.py", "node/service.py",
            "vm/executor.py", "vm/interpreter.py", "vm/api.py", "core/errors.py"]
-# Codes in those files that never reach a client: failures at start-up, and the default
-# codes of error classes that are always raised with a code of their own.
+# Codes in those files that never reach a client: failures at start-up, faults that stop
+# the node (node/supervisor.py), and the default codes of error classes that are always
+# raised with a code of their own.
 NOT_ANSWERED = {"no_genesis", "port_unavailable", "bad_genesis", "bad_key_file", "error",
-                "blob_error",
+                "blob_error", "storage_fault", "local_fault", "state_diverged",
                 "vm_error", "rejected", "node_error", "query_failed", "wallet_error"}
 PATTERNS = [
     re.compile(r'code="([a-z_]+)"'),  # SomeError(..., code="x")
