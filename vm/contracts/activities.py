@@ -8,12 +8,24 @@ approval before sign-ups open (so that rewards cannot be minted by self-organise
 activities). Residents sign up before the start while places remain; after the start the
 organiser confirms who attended, and each attendee earns attendance_reward points
 (governance parameter), minted through the token's minting rule, once per activity.
+
+Check-in at the door: the organiser opens a check-in with the SHA-256 of a code it shows
+in the room (as a QR code and typed digits) and an end time at most 4 hours ahead; a
+signed-up resident who sends the code while it is open, from an hour before the start,
+is confirmed as an attendee and rewarded as by confirm_attendance (once per activity,
+whichever comes first). A code is public once used in a tx, so the window is kept short
+and the organiser may re-open with a new code at any time; confirm_attendance remains
+for anyone who cannot check in.
 """
 
 KINDS = ("volunteer", "culture", "other")
 MAX_TITLE_CHARS = 100
 MAX_CAPACITY = 512
 MAX_CONFIRM = 64
+CHECKIN_EARLY_S = 3600  # check-in opens this long before the start
+MAX_CHECKIN_WINDOW_S = 14400  # 4 hours
+MIN_CODE_CHARS = 4
+MAX_CODE_CHARS = 64
 
 
 def init(config: dict) -> None:
@@ -117,6 +129,59 @@ def withdraw(activity_id: int) -> None:
     emit("Withdrew", id=activity_id, resident=caller)
 
 
+def _attend(activity_id: int, a: dict, who: str, reward: int) -> bool:
+    """Record ``who`` as an attendee and mint the reward; False if already recorded."""
+    akey = "at:" + str(activity_id) + ":" + who
+    if has(akey):
+        return False
+    store(akey, True)
+    a["attended"] += 1
+    if reward > 0:
+        call("token", "mint", [who, reward])
+    emit("AttendanceConfirmed", id=activity_id, resident=who, reward=reward)
+    return True
+
+
+def open_check_in(activity_id: int, code_hash: bytes, until: int) -> None:
+    """Organiser: accept check-ins with the code whose SHA-256 is code_hash until the
+    block time ``until`` (seconds, at most 4 hours ahead). Re-opening replaces the code."""
+    a = _get(activity_id)
+    if caller != a["organiser"]:
+        raise Error("only the organiser opens the check-in", "not_allowed")
+    if not a["approved"]:
+        raise Error("the activity is not approved", "bad_state")
+    if type_name(code_hash) != "bytes" or len(code_hash) != 32:
+        raise Error("code_hash: the 32-byte SHA-256 of the code", "bad_arg")
+    if type_name(until) != "int" or until <= block_time or until > block_time + MAX_CHECKIN_WINDOW_S:
+        raise Error("until: a time in the next 4 hours (seconds)", "bad_arg")
+    if until <= a["start_time"] - CHECKIN_EARLY_S:
+        raise Error("until: the check-in must reach past an hour before the start", "bad_arg")
+    store("ci:" + str(activity_id), {"code_hash": code_hash, "until": until})
+    emit("CheckInOpened", id=activity_id, until=until)
+
+
+def check_in(activity_id: int, code: str) -> bool:
+    """Signed-up resident, at the activity: send the code the organiser shows. Returns
+    True when this check-in recorded the attendance (False if it was already)."""
+    a = _get(activity_id)
+    window = load("ci:" + str(activity_id))
+    if window is None:
+        raise Error("the check-in is not open", "bad_state")
+    if block_time < a["start_time"] - CHECKIN_EARLY_S:
+        raise Error("the check-in opens an hour before the start", "too_early")
+    if block_time > window["until"]:
+        raise Error("the check-in has closed", "too_late")
+    if type_name(code) != "str" or len(code) < MIN_CODE_CHARS or len(code) > MAX_CODE_CHARS:
+        raise Error("code: a str of 4..64 characters", "bad_arg")
+    if sha256(code) != window["code_hash"]:
+        raise Error("the check-in code is not right", "wrong_code")
+    if caller not in load("pl:" + str(activity_id)):
+        raise Error("not signed up for this activity", "not_found")
+    done = _attend(activity_id, a, caller, load("p:attendance_reward", 0))
+    store("a:" + str(activity_id), a)
+    return done
+
+
 def confirm_attendance(activity_id: int, attendees: list) -> int:
     """Organiser, after the start: confirm attendees; each is rewarded once. Returns the
     points minted."""
@@ -135,15 +200,8 @@ def confirm_attendance(activity_id: int, attendees: list) -> int:
     for who in attendees:
         if who not in people:
             raise Error("not signed up: " + str(who), "not_found")
-        akey = "at:" + str(activity_id) + ":" + who
-        if has(akey):
-            continue
-        store(akey, True)
-        a["attended"] += 1
-        if reward > 0:
-            call("token", "mint", [who, reward])
+        if _attend(activity_id, a, who, reward):
             minted += reward
-        emit("AttendanceConfirmed", id=activity_id, resident=who, reward=reward)
     store("a:" + str(activity_id), a)
     return minted
 
@@ -168,6 +226,13 @@ def participants(activity_id: int) -> list:
 @view
 def attended(activity_id: int, address: str) -> bool:
     return has("at:" + _k(activity_id) + ":" + _k(address))
+
+
+@view
+def check_in_until(activity_id: int) -> int:
+    """The end of the open check-in (block time, s), or 0 if none was opened."""
+    w = load("ci:" + _k(activity_id))
+    return 0 if w is None else w["until"]
 
 
 @view
