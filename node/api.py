@@ -7,8 +7,8 @@ has no circle (service → rpc → blobs, and none of them back to service).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from core.errors import ChainError
 from core.types import SignedTx
@@ -19,11 +19,24 @@ if TYPE_CHECKING:
     from node.metrics import Metrics
 
 
-class QueryRunner(Protocol):
-    """Read-only contract calls against the latest committed state."""
+T = TypeVar("T")
+# A view call inside a job: (contract, method, args) -> result.
+ViewCall = Callable[[str, str, list[Any]], Any]
 
-    def query(self, contract: str, method: str, args: list[Any]) -> tuple[Any, int]:
-        """Run ``contract.method(*args)`` as a view; the result and the height it read."""
+
+class QueryRunner(Protocol):
+    """Read-only contract calls against a committed height, off the event loop
+    (node/queries.py)."""
+
+    async def query(self, contract: str, method: str, args: list[Any], client: str) -> tuple[Any, int]:
+        """Run ``contract.method(*args)`` as a view for ``client`` (its address: limits and
+        gas budget are per client); the result and the height it read. Raises
+        node.queries.QueryRefused over a limit, vm.api.QueryError if the call fails."""
+        ...
+
+    async def read_views(self, job: Callable[[ViewCall], T]) -> T:
+        """Run the node's own ``job`` in a query worker; every view it calls reads the
+        same committed height."""
         ...
 
 

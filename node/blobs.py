@@ -42,7 +42,7 @@ from p2p.messages import Blob, BlobRequest
 from p2p.network import Network, Peer, Spawn, TokenBucket
 
 if TYPE_CHECKING:
-    from node.api import QueryRunner
+    from node.api import QueryRunner, ViewCall
     from p2p.messages import Frame
 
 log = logging.getLogger("hkchain.blobs")
@@ -241,7 +241,7 @@ class BlobService:
         network: Network,
         *,
         contracts: Sequence[str] = ("culture",),
-        registered: Callable[[], list[bytes]] | None = None,
+        registered: Callable[[], Awaitable[list[bytes]]] | None = None,
         fetch_timeout_s: float = FETCH_TIMEOUT_S,
         scan_interval_s: float = SCAN_INTERVAL_S,
         pending_ttl_s: float = PENDING_TTL_S,
@@ -315,7 +315,7 @@ class BlobService:
         while True:
             if self.registered is not None:
                 try:
-                    self.want(self.registered())
+                    self.want(await self.registered())
                 except ChainError as exc:
                     if is_local_fault(exc):
                         raise  # the node's own store: the supervisor stops the node
@@ -541,28 +541,26 @@ MAX_SCAN_WORKS = 4096
 def open_blob_service(data_dir: Path, network: Network, node: QueryRunner) -> BlobService:
     """The blob service of a node: files under its ``data_dir``, replicating registered
     culture works (and notice documents) over its p2p ``network``; ``node`` answers the
-    contract views that list registered works."""
+    contract views that list registered works (in its query workers, off the loop)."""
     store = BlobStore(data_dir / BLOBS_DIR)
 
     scanned_upto = 0  # works below this id were looked at (all of them once per start)
 
-    def registered() -> list[bytes]:
-        # Works registered since the last scan, newest first, at most MAX_SCAN_WORKS a round.
-        nonlocal scanned_upto
-        count, _ = node.query("culture", "count", [])
+    def scan(view: ViewCall, upto: int) -> tuple[int, list[bytes]]:
+        # In a query worker, every view at one height: works registered since ``upto``,
+        # newest first, at most MAX_SCAN_WORKS a round, then the newest page of each list.
+        count = view("culture", "count", [])
         if type(count) is not int:
-            return []
+            return upto, []
         out = []
-        low = max(scanned_upto, count - MAX_SCAN_WORKS)
-        for work_id in range(count, low, -1):
-            work, _ = node.query("culture", "work", [work_id])
+        for work_id in range(count, max(upto, count - MAX_SCAN_WORKS), -1):
+            work = view("culture", "work", [work_id])
             h = work.get("content_hash") if isinstance(work, dict) else None
             if type(h) is bytes and len(h) == HASH_SIZE:
                 out.append(h)
-        scanned_upto = count
-        for contract, view, filters, fields in SCANNED_LISTS:
+        for contract, list_view, filters, fields in SCANNED_LISTS:
             try:
-                page, _ = node.query(contract, view, [*filters, 0, SCAN_PAGE])
+                page = view(contract, list_view, [*filters, 0, SCAN_PAGE])
             except ChainError:
                 continue  # a chain without this application
             items = page.get("items") if isinstance(page, dict) else None
@@ -571,6 +569,11 @@ def open_blob_service(data_dir: Path, network: Network, node: QueryRunner) -> Bl
                     h = item.get(name) if isinstance(item, dict) else None
                     if type(h) is bytes and len(h) == HASH_SIZE:
                         out.append(h)
+        return count, out
+
+    async def registered() -> list[bytes]:
+        nonlocal scanned_upto
+        scanned_upto, out = await node.read_views(functools.partial(scan, upto=scanned_upto))
         return out
 
     return BlobService(store, network, contracts=REPLICATED_CONTRACTS, registered=registered)

@@ -74,6 +74,15 @@ class RpcConfig:
     rate_limit_per_s: int = 200
     rate_burst: int = 400
     max_ws_subscribers: int = 256
+    # Contract view calls (POST /v1/query), run in worker threads (node/queries.py): how
+    # many at once, how many may wait (beyond: 503 busy), how many one client may have
+    # running or waiting (beyond: 429 too_many_queries), and one client's gas budget per
+    # second and burst (beyond: 429 query_budget_exhausted).
+    query_workers: int = 2
+    max_queued_queries: int = 64
+    max_queries_per_client: int = 16
+    query_gas_per_s: int = 1_000_000
+    query_gas_burst: int = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -361,6 +370,11 @@ def _validate(c: NodeConfig) -> None:
     _check_range(r.rate_limit_per_s, 1, 1_000_000, "rpc.rate_limit_per_s")
     _check_range(r.rate_burst, 1, 10_000_000, "rpc.rate_burst")
     _check_range(r.max_ws_subscribers, 0, 100_000, "rpc.max_ws_subscribers")
+    _check_range(r.query_workers, 1, 64, "rpc.query_workers")
+    _check_range(r.max_queued_queries, 0, 100_000, "rpc.max_queued_queries")
+    _check_range(r.max_queries_per_client, 1, 100_000, "rpc.max_queries_per_client")
+    _check_range(r.query_gas_per_s, 1, 10**12, "rpc.query_gas_per_s")
+    _check_range(r.query_gas_burst, 1, 10**12, "rpc.query_gas_burst")
 
     _check_range(c.analytics.batch_blocks, 1, 256, "analytics.batch_blocks")
     _expect(len(c.analytics.db) <= 1024, "analytics.db", "at most 1024 characters")

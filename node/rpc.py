@@ -35,6 +35,7 @@ from core.types import TAG_SIGNED_TX, SignedTx
 from node.blobs import BlobService, add_blob_routes, blob_openapi_paths
 from node.config import RpcConfig
 from node.events import Subscription
+from node.queries import QueryRefused
 from node.rpc_errors import HTTP_STATUS_CODES, status_of
 from node.statement import StatementError
 from node.webapp import add_web_routes
@@ -62,9 +63,10 @@ MAX_RANGE_TXS = 5_000
 class RpcError(ChainError):
     """An error answer: ``code`` for machines, message for people, HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(message, code=code)
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 def error_response(http_status: int, code: str, message: str, **extra: Any) -> web.Response:
@@ -148,7 +150,10 @@ class RpcServer:
             return resp
         except RpcError as exc:
             status = exc.status
-            return error_response(exc.status, exc.code, exc.message)
+            resp = error_response(exc.status, exc.code, exc.message)
+            if exc.retry_after_s is not None:
+                resp.headers["Retry-After"] = str(exc.retry_after_s)
+            return resp
         except web.HTTPRequestEntityTooLarge:
             status = 413
             return error_response(413, "too_large", f"request body exceeds {self.config.max_body_bytes} bytes")
@@ -373,7 +378,9 @@ class RpcServer:
             raise RpcError(400, "malformed", exc.message) from exc
         assert isinstance(contract, str) and isinstance(method, str)
         try:
-            result, height = self.node.query(contract, method, values)
+            result, height = await self.node.query(contract, method, values, request.remote or "?")
+        except QueryRefused as exc:
+            raise RpcError(exc.status, exc.code, exc.message, retry_after_s=exc.retry_after_s) from exc
         except QueryError as exc:
             raise RpcError(422, exc.code, exc.message) from exc
         return web.json_response({"result": value_to_json(result), "height": height})
@@ -612,7 +619,12 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                 "responses": {"200": _ok("{result, height}"),
                               "422": _error_ref("the call failed: the VM's code (unknown_contract, "
                                                         "unknown_method, not_view, bad_args, "
-                                                        "runtime_error, …) or the contract's own"), **common_errors},
+                                                        "runtime_error, out_of_gas, …) or the "
+                                                        "contract's own"),
+                              **common_errors,
+                              "429": _error_ref("rate_limited, too_many_queries (this client's calls in "
+                                                "progress) or query_budget_exhausted (its gas; see Retry-After)"),
+                              "503": _error_ref("busy: every query worker taken and the queue full; retry")},
             }},
             "/v1/proofs/{key}": {"get": {
                 "summary": "A state proof of one key against a height's state root",

@@ -65,8 +65,14 @@ RPC_ERRORS: dict[str, ErrorCode] = {
                                 "public method"),
     "mempool_full": ErrorCode(503, _SUBMIT, "a mempool bound is hit (all txs, bytes, or "
                               "1,000 pending per sender): retry later"),
-    "busy": ErrorCode(503, "POST /v1/txs/simulate", "more dry runs waiting than the node "
+    "busy": ErrorCode(503, f"{_QUERY}, POST /v1/txs/simulate", "every query worker is taken "
+                      "and rpc.max_queued_queries wait, or more dry runs wait than the node "
                       "queues (32): retry shortly"),
+    "too_many_queries": ErrorCode(429, _QUERY, "this client has rpc.max_queries_per_client "
+                                  "(16) calls running or waiting: wait for their answers"),
+    "query_budget_exhausted": ErrorCode(429, _QUERY, "this client spent its gas budget "
+                                        "(rpc.query_gas_per_s, 1,000,000 gas/s; bursts of "
+                                        "rpc.query_gas_burst): retry after Retry-After seconds"),
     "block_gas_exceeded": ErrorCode(422, "POST /v1/txs/simulate", "the tx alone needs more "
                                     "gas than a block holds"),
     # a read-only call that failed in the VM (and the faults of any contract call)

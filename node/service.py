@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from consensus.api import Message, Output
 from consensus.messages import decode_message
@@ -43,12 +43,14 @@ from core.types import (
     receipts_root,
     tx_root,
 )
+from node.api import ViewCall
 from node.blobs import open_blob_service
 from node.config import NodeConfig
 from node.events import EventHub
 from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
 from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
+from node.queries import QueryService
 from node.rpc import RpcServer
 from node.statement import parse_cursor, parse_limit, statement, touched_accounts
 from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
@@ -60,12 +62,13 @@ from storage.chain import ChainStore
 from storage.leveldb import LevelDBStore
 from storage.state import Overlay
 from storage.wal import ConsensusWAL
-from vm.api import BlockContext, BlockGasExceeded, Executor, QueryError
+from vm.api import BlockContext, BlockGasExceeded, Executor
 
 if TYPE_CHECKING:
     from analytics.embed import EmbeddedIndexer
 
 log = logging.getLogger("hkchain.node")
+T = TypeVar("T")
 
 # A proposal may carry a timestamp this far ahead of a validator's clock.
 MAX_CLOCK_DRIFT_MS = 15_000
@@ -358,6 +361,7 @@ class Node:
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
+        self.queries = QueryService(store, executor, config.rpc)
         self.blobs = open_blob_service(config.data_path(home), self.network, self)  # culture works by hash, replicated (node/blobs.py)
         self.rpc = RpcServer(self, self.blobs, config.rpc)
         self.analytics = self._open_analytics()
@@ -463,6 +467,7 @@ class Node:
         await self.supervisor.stop()
         await self.sync.stop()
         await self.blobs.stop()
+        await self.queries.close()
         await self.gossip.stop()
         await self.network.stop()
         try:
@@ -567,18 +572,13 @@ class Node:
         parse_address(address)
         return statement(self.store, address, parse_cursor(cursor), parse_limit(limit))
 
-    def query(self, contract: str, method: str, args: list[Any]) -> tuple[Any, int]:
-        head = self.store.head
-        assert head is not None
-        try:
-            result = self.executor.query(
-                self.store.state(), contract, method, args, head.height, head.header.timestamp_ms
-            )
-        except QueryError:
-            raise
-        except ChainError as exc:
-            raise QueryError(exc.message, code=exc.code) from exc
-        return result, head.height
+    async def query(self, contract: str, method: str, args: list[Any], client: str) -> tuple[Any, int]:
+        """A view call in a query worker, on a snapshot of the head (node/queries.py)."""
+        result = await self.queries.call(contract, method, args, client)
+        return result.value, result.height
+
+    async def read_views(self, job: Callable[[ViewCall], T]) -> T:
+        return await self.queries.run_job(job)
 
     async def simulate(self, stx: SignedTx) -> dict[str, Any]:
         """The receipt ``stx`` would get in the next block, committing nothing.

@@ -6,7 +6,7 @@ clock (block time comes from BlockContext), never storage/ or node/.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -91,9 +91,12 @@ class Executor(Protocol):
 
     def query(
         self, state: StateReader, contract: str, method: str, args: Sequence[Value],
-        height: int, timestamp_ms: int,
+        height: int, timestamp_ms: int, *, gas_limit: int = ...,
+        on_gas: Callable[[int], None] | None = None,
     ) -> Value:
-        """A read-only call of a view method; raises QueryError. Writes are discarded."""
+        """A read-only call of a view method; raises QueryError. Writes are discarded.
+        ``gas_limit`` (at most vm.gas.MAX_QUERY_GAS, the default) bounds the call;
+        ``on_gas`` is told the gas it used, whether it returned or raised."""
 
     def account_nonce(self, state: StateReader, address: str) -> int:
         """The next nonce the account must use."""

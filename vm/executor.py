@@ -15,7 +15,7 @@ changes), the genesis loader, read-only queries and the validator schedule.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core import codec
@@ -466,11 +466,19 @@ class ContractExecutor:
 
     def query(
         self, state: StateReader, contract: str, method: str, args: Sequence[Value],
-        height: int, timestamp_ms: int,
+        height: int, timestamp_ms: int, *, gas_limit: int = G.MAX_QUERY_GAS,
+        on_gas: Callable[[int], None] | None = None,
     ) -> Value:
         journal = Journal(state)
         m = Machine(journal, self, chain_id=self.chain_id, height=height, time_ms=timestamp_ms,
-                    origin="", gas_limit=G.MAX_QUERY_GAS)
+                    origin="", gas_limit=max(0, min(gas_limit, G.MAX_QUERY_GAS)))
+        try:
+            return self._query(m, contract, method, args)
+        finally:
+            if on_gas is not None:
+                on_gas(m.gas_used)
+
+    def _query(self, m: Machine, contract: str, method: str, args: Sequence[Value]) -> Value:
         try:
             if not isinstance(contract, str) or not isinstance(method, str):
                 raise fault("bad_args", "contract and method are str")

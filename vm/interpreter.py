@@ -10,6 +10,7 @@ are reverted by the caller of ``invoke``. Nothing a contract does may raise anyt
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -188,7 +189,10 @@ def load_program(code_hash: bytes, source: str) -> BoundProgram:
         if bp.code_hash != code_hash:
             raise fault("corrupt_state", "stored source does not match its code hash")
         if len(_PROGRAMS) >= MAX_PROGRAM_CACHE:
-            _PROGRAMS.pop(next(iter(_PROGRAMS)))
+            # Queries and dry runs load programs in worker threads too: another thread may
+            # have changed the cache between these two steps.
+            with contextlib.suppress(StopIteration, RuntimeError, KeyError):
+                _PROGRAMS.pop(next(iter(_PROGRAMS)))
         _PROGRAMS[code_hash] = bp
     return bp
 

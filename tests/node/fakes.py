@@ -4,6 +4,7 @@ the node's own logic (mempool, consensus glue, RPC) can be tested apart from the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -23,8 +24,10 @@ from core.types import (
 )
 from storage.kv import MemoryStore, MemoryWriteBatch
 from vm.api import BlockContext, BlockGasExceeded, QueryError, TxRejected
+from vm.gas import MAX_QUERY_GAS
 
 NONCE_WINDOW = 64
+HOLD_S = 3.0
 FEE = 1
 
 
@@ -40,6 +43,8 @@ class KvExecutor:
         self.chain_id = chain_id
         # Like vm/gas.py MAX_BLOCK_GAS; None: no limit.
         self.max_block_gas: int | None = None
+        self.entered = threading.Event()
+        self.gate = threading.Event()
 
     def init_genesis(self, state: StateView, genesis: dict[str, Any]) -> None:
         vs = ValidatorSet(tuple(
@@ -112,12 +117,46 @@ class KvExecutor:
 
     def query(
         self, state: StateReader, contract: str, method: str, args: Sequence[Value],
-        height: int, timestamp_ms: int,
+        height: int, timestamp_ms: int, *, gas_limit: int = MAX_QUERY_GAS,
+        on_gas: Callable[[int], None] | None = None,
     ) -> Value:
-        if contract != "kv" or method != "get" or len(args) != 1 or not isinstance(args[0], str):
-            raise QueryError("kv.get(key) only")
-        data = state.get(b"kv/" + args[0].encode())
-        return None if data is None else codec.decode(data)
+        """``kv.get(key)`` (a state read: 60 gas + 1 per byte, as the VM charges) and
+        ``kv.spin(n)``: n rounds of a loop at 3 gas each, like a contract's ``while``, for
+        tests of expensive calls. Gas is capped like the VM's (MAX_QUERY_GAS)."""
+        limit = max(0, min(gas_limit, MAX_QUERY_GAS))
+        used = 0
+        try:
+            if contract == "kv" and method in ("hold", "read_twice") and len(args) == 1:
+                # A call a test holds in flight: it reads (read_twice: the key, twice),
+                # signals ``entered`` and waits for ``gate`` (at most HOLD_S).
+                key = b"kv/" + str(args[0]).encode()
+                first = state.get(key)
+                used = min(limit, 60 + len(key))
+                self.entered.set()
+                self.gate.wait(HOLD_S)
+                if method == "hold":
+                    return None
+                second = state.get(key)
+                used = min(limit, 120 + 2 * len(key))
+                return [None if v is None else codec.decode(v) for v in (first, second)]
+            if contract == "kv" and method == "spin" and len(args) == 1 and type(args[0]) is int:
+                x = 0
+                for i in range(args[0]):
+                    used += 3
+                    if used > limit:
+                        used = limit
+                        raise QueryError("out of gas", code="out_of_gas")
+                    x = (x * 31 + i) & 0xFFFF
+                return x
+            if contract != "kv" or method != "get" or len(args) != 1 or not isinstance(args[0], str):
+                raise QueryError("kv.get(key) only")
+            key = b"kv/" + args[0].encode("utf-8", "replace")
+            data = state.get(key)
+            used = min(limit, 60 + len(key) + len(data or b""))
+            return None if data is None else codec.decode(data)
+        finally:
+            if on_gas is not None:
+                on_gas(used)
 
 
 class PowerLossStore(MemoryStore):

@@ -13,7 +13,7 @@ from node.rpc_errors import HTTP_STATUS_CODES, RPC_ERRORS, render_markdown, stat
 ROOT = Path(__file__).resolve().parents[2]
 # Where the codes an RPC answer can carry are raised: the handlers, the mempool's and the
 # executor's refusals of a tx, the VM's faults (a query passes them on), the core errors.
-SOURCES = ["node/rpc.py", "node/blobs.py", "node/mempool.py", "node/service.py",
+SOURCES = ["node/rpc.py", "node/blobs.py", "node/mempool.py", "node/service.py", "node/queries.py",
            "vm/executor.py", "vm/interpreter.py", "vm/api.py", "core/errors.py"]
 # Codes in those files that never reach a client: failures at start-up, faults that stop
 # the node (node/supervisor.py), and the default codes of error classes that are always
