@@ -89,8 +89,12 @@ def _answer(request: web.Request, asset: Asset) -> web.Response:
         **SECURITY_HEADERS, "Content-Type": asset.content_type, "ETag": asset.etag})
 
 
+# The app's pages and files: not part of the RPC's API, so not in its OpenAPI document.
+WEB_ROUTES = ("/", "/static/{path}", "/vendor/{path}")
+
+
 def add_web_routes(router: web.UrlDispatcher) -> None:
-    """Register ``/``, ``/static/{path}`` and ``/vendor/{path}`` on ``router``."""
+    """Register ``/``, ``/static/{path}`` and ``/vendor/{path}`` (WEB_ROUTES) on ``router``."""
     assets = load_assets()
 
     async def serve(request: web.Request) -> web.Response:
