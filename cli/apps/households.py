@@ -26,11 +26,13 @@ from cli.apps.base import (
     send,
     show,
     table,
+    title_arg,
     tx_command,
     view_command,
 )
 from cli.common import load_key, network_home, print_json, print_pairs
 from core.crypto import PUBLIC_KEY_SIZE
+from privacy.checks import ID_TYPES, check_id, check_phone
 from privacy.register import (
     CommitmentProof,
     HouseholdCard,
@@ -60,6 +62,39 @@ def store_option(f: Any) -> Any:
     )(f)
 
 
+MAX_UNIT_CHARS = 32
+
+
+def identity_options(f: Any) -> Any:
+    f = click.option("--id-type", type=click.Choice(ID_TYPES), default="resident", show_default=True,
+                     help="resident: a mainland resident ID card (checked by GB 11643); "
+                          "other: a passport or Hong Kong/Macao/Taiwan permit number.")(f)
+    f = click.option("--phone", required=True,
+                     help="Owner's phone (kept off chain, encrypted): a mainland mobile number, "
+                          "or +country code and number.")(f)
+    f = click.option("--id-number", required=True,
+                     help="Owner's ID number (kept off chain, encrypted); see --id-type.")(f)
+    f = click.option("--name", required=True, help="Owner's name (kept off chain, encrypted).")(f)
+    return f
+
+
+def checked_identity(name: str, id_number: str, phone: str, id_type: str) -> HouseholdIdentity:
+    """The identity as typed, checked (ID checksum, phone format) before anything is sealed
+    or signed; a usage error names the option at fault."""
+    try:
+        id_n = check_id(id_number, id_type)
+    except PrivacyError as exc:
+        raise click.BadParameter(exc.message, param_hint="--id-number") from exc
+    try:
+        phone_n = check_phone(phone)
+    except PrivacyError as exc:
+        raise click.BadParameter(exc.message, param_hint="--phone") from exc
+    try:
+        return HouseholdIdentity.create(name, id_n, phone_n)
+    except PrivacyError as exc:
+        raise click.BadParameter(exc.message, param_hint="--name") from exc
+
+
 @click.group("households")
 def households() -> None:
     """Owner households: register (data off chain, commitment on chain), prove, verify."""
@@ -70,14 +105,12 @@ def households() -> None:
               help="The household's address (the resident's key).")
 @click.option("--unit", required=True, help='Flat label, e.g. "T3-12B" (no personal data).')
 @click.option("--area", required=True, metavar="M2", help="Exclusive floor area in m², e.g. 89.57.")
-@click.option("--name", required=True, help="Owner's name (kept off chain, encrypted).")
-@click.option("--id-number", required=True, help="Owner's ID number (kept off chain, encrypted).")
-@click.option("--phone", required=True, help="Owner's phone number (kept off chain, encrypted).")
+@identity_options
 @click.option("--card-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the resident's card (default: household-UNIT.card.json).")
 @store_option
 @tx_command
-def register(household: str, unit: str, area: str, name: str, id_number: str, phone: str,
+def register(household: str, unit: str, area: str, name: str, id_number: str, phone: str, id_type: str,
              card_out: Path | None, store_dir: Path, *, opts: TxOptions) -> None:
     """Register an owner household (committee members only).
 
@@ -86,7 +119,8 @@ def register(household: str, unit: str, area: str, name: str, id_number: str, ph
     the chain gets the unit, the area and sha256(salt || identity) only.
     """
     address_arg(household, "--household")
-    identity = HouseholdIdentity.create(name, id_number, phone)
+    unit = title_arg(unit, MAX_UNIT_CHARS, "--unit")
+    identity = checked_identity(name, id_number, phone, id_type)
     card = HouseholdCard.issue(household, area_dm2_arg(area), identity)
     committee = load_key(opts.key_file)
     card_path = card_out or Path(f"household-{_file_safe(unit)}.card.json")
@@ -248,14 +282,12 @@ def verify(proof_file: Path, challenge: str, key_file: str | None, rpc_url: str,
 @households.command("update")
 @click.option("--household", "household", required=True, metavar="ADDRESS")
 @click.option("--area", required=True, metavar="M2", help="Exclusive floor area in m² (the same or corrected).")
-@click.option("--name", required=True, help="Owner's name (kept off chain, encrypted).")
-@click.option("--id-number", required=True, help="Owner's ID number (kept off chain, encrypted).")
-@click.option("--phone", required=True, help="Owner's phone number (kept off chain, encrypted).")
+@identity_options
 @click.option("--card-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the resident's new card (default: household-UNIT.card.json).")
 @store_option
 @tx_command
-def update(household: str, area: str, name: str, id_number: str, phone: str, card_out: Path | None,
+def update(household: str, area: str, name: str, id_number: str, phone: str, id_type: str, card_out: Path | None,
            store_dir: Path, *, opts: TxOptions) -> None:
     """Renew a household's data (a new phone, a corrected area): a new salt and commitment
     on chain, a new sealed record and card; the old record is deleted once the chain has
@@ -264,8 +296,7 @@ def update(household: str, area: str, name: str, id_number: str, phone: str, car
     old = query(opts.rpc_url, "households", "record", [household])
     if not isinstance(old, dict):
         raise click.ClickException(f"{household} is not a registered household")
-    card = HouseholdCard.issue(household, area_dm2_arg(area),
-                               HouseholdIdentity.create(name, id_number, phone))
+    card = HouseholdCard.issue(household, area_dm2_arg(area), checked_identity(name, id_number, phone, id_type))
     committee = load_key(opts.key_file)
     card_path = card_out or Path(f"household-{_file_safe(str(old.get('unit', 'household')))}.card.json")
     store = PrivacyStore(store_dir)

@@ -8,6 +8,7 @@ import calendar
 import hashlib
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -90,10 +91,26 @@ def test_usage_mistakes_exit_2() -> None:
     assert runner.invoke(main, ["property", "pay-bill"]).exit_code == 2
     assert runner.invoke(main, ["property", "pay-bill", "zero"]).exit_code == 2
     assert runner.invoke(main, ["gov", "vote", "1", "maybe"]).exit_code == 2
-    bad_area = runner.invoke(main, ["households", "register", "--household", PrivateKey.from_seed_text("h").address,
-                                    "--unit", "T1", "--area", "1.234", "--name", "n", "--id-number", "1",
-                                    "--phone", "1", "--rpc", UNREACHABLE])
+    def register(area: str, id_number: str, phone: str) -> Any:
+        return runner.invoke(main, ["households", "register", "--household", PrivateKey.from_seed_text("h").address,
+                                    "--unit", "T1", "--area", area, "--name", "王芳", "--id-number", id_number,
+                                    "--phone", phone, "--rpc", UNREACHABLE])
+
+    good_id, good_phone = "11010519491231002X", "13800138000"
+    bad_area = register("1.234", good_id, good_phone)
     assert bad_area.exit_code == 2 and "--area" in bad_area.output
+    bad_id = register("80", "abc", good_phone)
+    assert bad_id.exit_code == 2 and "--id-number" in bad_id.output and "18 characters" in bad_id.output
+    bad_sum = register("80", "110105194912310021", good_phone)
+    assert bad_sum.exit_code == 2 and "check character" in bad_sum.output
+    bad_phone = register("80", good_id, "123")
+    assert bad_phone.exit_code == 2 and "--phone" in bad_phone.output
+    bad_period = runner.invoke(main, ["property", "issue-bill", "--household", PrivateKey.from_seed_text("h").address,
+                                      "--period", "一月", "--rpc", UNREACHABLE])
+    assert bad_period.exit_code == 2 and "YYYY-MM" in bad_period.output
+    missing = runner.invoke(main, ["gov", "propose", "--category", "9", "--title", "t", "--doc", "plna.txt",
+                                   "--rpc", UNREACHABLE])
+    assert missing.exit_code == 2 and "no such file: plna.txt" in missing.output
 
 
 def test_an_unreachable_node_is_one_line_and_exit_1(tmp_path: Path) -> None:
