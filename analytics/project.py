@@ -139,7 +139,8 @@ class BatchWriter:
             self._add(s.receipts, {
                 "tx_hash": tx_hash, "status": r.status, "gas_used": r.gas_used, "fee": r.fee,
                 "result": None if r.result is None else json.dumps(value_to_json(r.result), ensure_ascii=False),
-                "error_code": r.error_code, "error_message": r.error_message,
+                "error_code": r.error_code, "error_contract": r.error_contract,
+                "error_line": r.error_line,
             })
             for j, e in enumerate(r.events):
                 self._add(s.events, {

@@ -106,7 +106,9 @@ receipts = sa.Table(
     sa.Column("fee", sa.BigInteger, nullable=False),
     sa.Column("result", sa.Text, nullable=True),  # JSON
     sa.Column("error_code", sa.String(64), nullable=False),
-    sa.Column("error_message", sa.Text, nullable=False),
+    # where the failure arose (a receipt holds no message: docs/CONTRACTS.md, "Errors")
+    sa.Column("error_contract", sa.String(64), nullable=False),
+    sa.Column("error_line", sa.Integer, nullable=False),
 )
 
 events = sa.Table(

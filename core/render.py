@@ -113,7 +113,10 @@ def block_json(block: Block, cert: CommitCertificate | None) -> dict[str, Any]:
 STATUS_NAMES = {0: "ok", 1: "failed", 2: "invalid"}
 
 
-def receipt_json(r: Receipt) -> dict[str, Any]:
+def receipt_json(r: Receipt, error_message: str = "") -> dict[str, Any]:
+    """A receipt for clients. ``error_message`` is made by the node from the receipt's
+    code, contract and line (vm Executor.explain_error): it is not part of the receipt,
+    which tells a failure by code and place only."""
     return {
         "tx_hash": r.tx_hash.hex(),
         "status": r.status,
@@ -126,7 +129,9 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
             for e in r.events
         ],
         "error_code": r.error_code,
-        "error_message": r.error_message,
+        "error_contract": r.error_contract,
+        "error_line": r.error_line,
+        "error_message": error_message,
         # The canonical bytes, for clients that check the receipts against receipts_root.
         "encoded": r.encode().hex(),
     }

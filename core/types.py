@@ -53,7 +53,8 @@ MAX_BLOCK_BYTES = 16 * 1024 * 1024
 BLOCK_FRAMING_BYTES = 64 * 1024
 MAX_BLOCK_TX_BYTES = MAX_BLOCK_BYTES - BLOCK_FRAMING_BYTES
 MAX_EVENTS_PER_RECEIPT = 256
-MAX_ERROR_CHARS = 512
+MAX_ERROR_CODE_CHARS = 64
+MAX_ERROR_LINE = 1 << 20  # contract sources are at most 64 KiB
 MAX_VALIDATORS = 256
 # A certificate of signatures (commit or prepared): a few scalars, a chain id and up to
 # MAX_VALIDATORS (public key, signature) pairs, each with its msgpack framing.
@@ -277,7 +278,11 @@ class Event(Record):
 
 @dataclass(frozen=True, eq=True)
 class Receipt(Record):
-    """The outcome of one tx in a block."""
+    """The outcome of one tx in a block. It is hashed into the header, so a failure is
+    told by a code and a place only — ``error_code`` (vm/faults.py), ``error_contract``
+    and ``error_line`` (where in contract code it arose; "" and 0 outside it) — never by
+    text, which could differ between the Python releases validators run. Messages for
+    people are made off chain from these three."""
 
     TAG: ClassVar[int] = TAG_RECEIPT
 
@@ -288,7 +293,8 @@ class Receipt(Record):
     result: Value = None
     events: tuple[Event, ...] = ()
     error_code: str = ""
-    error_message: str = ""
+    error_contract: str = ""
+    error_line: int = 0
 
     def to_value(self) -> list[Any]:
         return [
@@ -300,12 +306,13 @@ class Receipt(Record):
             self.result,
             [e.to_value() for e in self.events],
             self.error_code,
-            self.error_message,
+            self.error_contract,
+            self.error_line,
         ]
 
     @classmethod
     def from_value(cls, v: Any) -> Receipt:
-        f = read_record(v, TAG_RECEIPT, 8, "Receipt")
+        f = read_record(v, TAG_RECEIPT, 9, "Receipt")
         return cls(
             read_bytes(f[1], "tx_hash", HASH_SIZE),
             read_int(f[2], "status", 0, STATUS_INVALID),
@@ -313,8 +320,9 @@ class Receipt(Record):
             read_int(f[4], "fee"),
             f[5],
             tuple(Event.from_value(e) for e in read_list(f[6], "events", MAX_EVENTS_PER_RECEIPT)),
-            read_str(f[7], "error_code"),
-            read_str(f[8], "error_message", MAX_ERROR_CHARS),
+            read_str(f[7], "error_code", MAX_ERROR_CODE_CHARS),
+            read_str(f[8], "error_contract"),
+            read_int(f[9], "error_line", 0, MAX_ERROR_LINE),
         )
 
     @property

@@ -461,7 +461,7 @@ def check_vectors(folder: Path) -> int:
     receipt = [6, bytes.fromhex(r["tx_hash"]), r["status"], r["gas_used"], r["fee"],
                from_typed(r["result"]),
                [[5, e["contract"], e["name"], from_typed(e["fields"])] for e in r["events"]],
-               r["error_code"], r["error_message"]]
+               r["error_code"], r["error_contract"], r["error_line"]]
     _expect(encode(receipt).hex() == r["encoded"], "receipt bytes")
     _expect(merkle_root([encode(receipt)]).hex() == hf["receipts_root"], "receipts root")
     signed_tx = load("tx")["txs"][0]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from core.errors import ChainError
-from core.types import SignedTx
+from core.types import Receipt, SignedTx
 from storage.api import ChainStore
 
 if TYPE_CHECKING:
@@ -58,6 +58,11 @@ class NodeApi(QueryRunner, Protocol):
 
     def tx_status(self, tx_hash: bytes) -> dict[str, Any]:
         """Where a tx stands: pending in the mempool, committed with its receipt, or unknown."""
+        ...
+
+    def receipt_doc(self, receipt: Receipt) -> dict[str, Any]:
+        """The JSON form of a receipt, with an ``error_message`` made off chain from its
+        code, contract and source line (never part of the hashed receipt)."""
         ...
 
     def account(self, address: str) -> dict[str, Any]:

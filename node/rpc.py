@@ -27,7 +27,6 @@ from core.fields import parse_hex, parse_uint
 from core.hashing import HASH_SIZE
 from core.render import (
     block_json,
-    receipt_json,
     value_from_json,
     value_to_json,
 )
@@ -328,7 +327,7 @@ class RpcServer:
             if block is None:  # pruned or not yet written: the page ends here
                 break
             doc = block_json(block, store.certificate(height))
-            doc["receipts"] = [receipt_json(r) for r in store.receipts(height)]
+            doc["receipts"] = [self.node.receipt_doc(r) for r in store.receipts(height)]
             blocks.append(doc)
             txs += len(block.txs)
             if txs >= MAX_RANGE_TXS:
@@ -541,7 +540,7 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "state as the next block would run it, after the sender's pending txs "
                     "of lower nonces. 200 {height, next_height, pending_before, receipt: "
                     "{status, status_name, gas_used, fee, result, events, error_code, "
-                    "error_message}}: status 0 ok, 1 failed (the fee would be charged), 2 "
+                    "error_contract, error_line, error_message}}: status 0 ok, 1 failed (the fee would be charged), 2 "
                     "invalid (not executable: bad_nonce, nonce_gap, expired, "
                     "insufficient_fee, wrong_chain, unknown_contract, unknown_method). "
                     "Refusals: malformed, too_large, invalid, bad_signature, busy (503)."

@@ -535,6 +535,15 @@ class Node:
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
         }
 
+    def receipt_doc(self, receipt: Receipt) -> dict[str, Any]:
+        message = ""
+        if receipt.error_code:
+            # Made here, off chain, from the contract's current source: a receipt holds
+            # no text (docs/CONTRACTS.md, "Errors").
+            message = self.executor.explain_error(self.store.state(), receipt.error_code,
+                                                  receipt.error_contract, receipt.error_line)
+        return receipt_json(receipt, message)
+
     def tx_status(self, tx_hash: bytes) -> dict[str, Any]:
         doc: dict[str, Any] = {"hash": tx_hash.hex()}
         location = self.store.tx_location(tx_hash)
@@ -542,7 +551,7 @@ class Node:
             height, index = location
             receipt = self.store.receipt(tx_hash)
             doc.update(status="committed", height=height, index=index,
-                       receipt=receipt_json(receipt) if receipt is not None else None)
+                       receipt=self.receipt_doc(receipt) if receipt is not None else None)
             return doc
         if self.mempool.has(tx_hash):
             doc["status"] = "pending"
@@ -614,7 +623,7 @@ class Node:
         finally:
             self._simulations_queued -= 1
         return {"height": head.height, "next_height": ctx.height,
-                "pending_before": len(before), "receipt": receipt_json(receipt)}
+                "pending_before": len(before), "receipt": self.receipt_doc(receipt)}
 
     def refresh_metrics(self) -> None:
         m = self.metrics

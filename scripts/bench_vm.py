@@ -96,7 +96,7 @@ def main() -> None:
         CHAIN_ID, operator.public_key, nonce, "governance", "propose_owners",
         (5, "use the maintenance fund for the lifts", b"\x05" * 32), 10**7, 10**9).sign(operator)])
     nonce += 1
-    assert r.status == 0, r.error_message
+    assert r.status == 0, (r.error_code, r.error_contract, r.error_line)
     pid = r.result
     print(f"governance.propose_owners gas: {r.gas_used:,}")
     votes = [Tx(CHAIN_ID, h.public_key, 0, "governance", "vote", (pid, "yes" if i % 3 else "no"),

@@ -417,7 +417,8 @@ def chain_vectors() -> dict[str, Any]:
             "gas_used": receipt.gas_used, "fee": receipt.fee, "result": typed(receipt.result),
             "events": [{"contract": e.contract, "name": e.name, "fields": typed(e.fields)}
                        for e in receipt.events],
-            "error_code": receipt.error_code, "error_message": receipt.error_message,
+            "error_code": receipt.error_code, "error_contract": receipt.error_contract,
+            "error_line": receipt.error_line,
             "encoded": receipt.encode().hex(),
         },
         "header": {

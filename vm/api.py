@@ -98,6 +98,10 @@ class Executor(Protocol):
         ``gas_limit`` (at most vm.gas.MAX_QUERY_GAS, the default) bounds the call;
         ``on_gas`` is told the gas it used, whether it returned or raised."""
 
+    def explain_error(self, state: StateReader, code: str, contract: str, line: int) -> str:
+        """A message for people about a receipt's error (its code, contract and line),
+        made off chain from the contract's source in ``state``; never hashed."""
+
     def account_nonce(self, state: StateReader, address: str) -> int:
         """The next nonce the account must use."""
 

@@ -151,6 +151,9 @@ class Program:
     code_hash: bytes
     functions: dict[str, FunctionCode]
     by_index: tuple[FunctionCode, ...]
+    # the codes the source declares in raise Error("...", "code"): with vm/faults.py
+    # FAULTS, the closed set of codes this contract's receipts can carry
+    error_codes: frozenset[str] = frozenset()
 
     def disassemble(self) -> str:
         out = []
@@ -234,6 +237,7 @@ class _ModuleCompiler:
     def __init__(self, source: str) -> None:
         self.source = source
         self.constants: dict[str, Scalar | tuple[Scalar, ...]] = {}
+        self.error_codes: set[str] = set()
         self.signatures: dict[str, tuple[int, int]] = {}  # name -> (index, nparams)
 
     def compile(self, tree: ast.Module) -> Program:
@@ -262,7 +266,8 @@ class _ModuleCompiler:
                 raise _fail(d, f"the name {d.name!r} is reserved")
             self.signatures[d.name] = (len(self.signatures), len(d.args.args))
         functions = tuple(_FunctionCompiler(self, d, i).compile() for i, d in enumerate(defs))
-        return Program(code_hash(self.source), {f.name: f for f in functions}, functions)
+        return Program(code_hash(self.source), {f.name: f for f in functions}, functions,
+                       frozenset(self.error_codes))
 
     def _constant(self, stmt: ast.Assign | ast.AnnAssign) -> None:
         value: ast.expr | None
@@ -542,6 +547,7 @@ class _FunctionCompiler:
                 and _ERROR_CODE.match(code.value)
             ):
                 raise _fail(code, "an error code must be a literal like 'not_allowed'")
+            self.m.error_codes.add(code.value)
             self.emit(op.CONST, code.value)
         else:
             self.emit(op.CONST, "contract_error")

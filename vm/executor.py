@@ -38,6 +38,7 @@ from vm import gas as G
 from vm import layout
 from vm.api import BlockContext, BlockGasExceeded, CompileError, QueryError, TxRejected, VMError
 from vm.compiler import code_hash, compile_contract
+from vm.faults import explain
 from vm.interpreter import (
     ContractFault,
     Machine,
@@ -360,22 +361,20 @@ class ContractExecutor:
         tx = stx.tx
         tx_hash = tx.hash
         if tx.chain_id != self.chain_id:
-            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="wrong_chain", error_message="tx of another chain")
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="wrong_chain")
         if ctx.height > tx.expiry_height:
-            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="expired", error_message="tx expired")
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="expired")
         sender = address_of(tx.sender)
         nonce_key = layout.nonce_key(sender)
         raw = state.get(nonce_key)
         nonce = 0 if raw is None else decode_trusted(raw)
         if tx.nonce != nonce:
             code = "bad_nonce" if tx.nonce < nonce else "nonce_gap"
-            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code=code,
-                           error_message=f"nonce {tx.nonce}, account expects {nonce}")
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code=code)
         price = params.gas_price_milli
         max_fee = tx.max_fee
         if max_fee < min_fee_points(price):
-            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
-                           error_message="max_fee below the minimum fee")
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee")
         payer, allowance = sender, None
         if params.sponsored or params.sponsored_first_txs:
             payer, allowance = self._payer(state, params, sender, tx.contract, tx.method,
@@ -386,8 +385,7 @@ class ContractExecutor:
             payer, payer_key, allowance = sender, layout.balance_key(sender), None
             held = _read_int(state, payer_key)
         if held < max_fee:
-            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee",
-                           error_message=f"{payer} cannot pay max_fee {max_fee}")
+            return Receipt(tx_hash, STATUS_INVALID, 0, 0, error_code="insufficient_fee")
         journal = Journal(state)
         journal.set(nonce_key, encode_value(nonce + 1, "nonce"))
         if max_fee:
@@ -398,7 +396,7 @@ class ContractExecutor:
         m = Machine(journal, self, chain_id=self.chain_id, height=ctx.height, time_ms=ctx.timestamp_ms,
                     origin=sender, gas_limit=gas_limit)
         mark = journal.mark()
-        status, result, error_code, error_message = STATUS_OK, None, "", ""
+        status, result, error_code, error_contract, error_line = STATUS_OK, None, "", "", 0
         try:
             m.charge(G.GAS_TX_BASE + G.GAS_TX_ARG_BYTE * len(tx.encoded))
             args = [a if type(a) in (int, str, bytes, bool) else copy_value(a, m, "tx args") for a in tx.args]
@@ -409,7 +407,9 @@ class ContractExecutor:
         except ContractFault as exc:
             journal.revert_to(mark)
             m.events.clear()
-            status, result, error_code, error_message = STATUS_FAILED, None, exc.code, exc.message
+            # code and place only: the message may hold host text (vm/faults.py)
+            status, result, error_code = STATUS_FAILED, None, exc.code
+            error_contract, error_line = exc.contract, exc.line
         gas_used = m.gas_used
         fee = fee_points(gas_used, price)
         events = m.events
@@ -420,7 +420,8 @@ class ContractExecutor:
             if fee:
                 events.append(Event(layout.TOKEN, "Fee", {"payer": payer, "sender": sender, "amount": fee}))
         journal.flush_to(state)
-        return Receipt(tx_hash, status, gas_used, fee, result, tuple(events), error_code, error_message)
+        return Receipt(tx_hash, status, gas_used, fee, result, tuple(events), error_code,
+                       error_contract, error_line)
 
     def _distribute(self, state: StateView, params: FeeParams, collected: int) -> None:
         split = params.split
@@ -444,7 +445,9 @@ class ContractExecutor:
                 journal.revert_to(0)
                 m = self._system_machine(journal, ctx)
                 try:
-                    m.invoke(layout.GOVERNANCE, "mark_failed", [pid, exc.code, exc.message], SYSTEM_CALLER)
+                    # code and place only, as in a receipt: this goes into state
+                    m.invoke(layout.GOVERNANCE, "mark_failed", [pid, exc.code, exc.contract, exc.line],
+                             SYSTEM_CALLER)
                 except ContractFault:
                     journal.revert_to(0)
             # Telling an app contract the result is a separate step with its own gas: its
@@ -496,6 +499,14 @@ class ContractExecutor:
             return out
         except ContractFault as exc:
             raise QueryError(exc.message, code=exc.code) from None
+
+    def explain_error(self, state: StateReader, code: str, contract: str, line: int) -> str:
+        source = None
+        if contract and layout.valid_contract_name(contract):
+            ch = state.get(layout.code_key(contract))
+            raw = state.get(layout.source_key(ch)) if ch is not None else None
+            source = raw.decode("utf-8", "replace") if raw is not None else None
+        return explain(code, contract, line, source)
 
     # --- genesis ---------------------------------------------------------------------
 

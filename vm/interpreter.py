@@ -24,6 +24,7 @@ from vm import layout
 from vm import opcodes as op
 from vm.api import CompileError, VMError
 from vm.compiler import FunctionCode, Program, compile_contract
+from vm.faults import FAULTS
 from vm.journal import Journal
 
 MAX_PROGRAM_CACHE = 512
@@ -31,16 +32,25 @@ MAX_ERROR_CHARS = 480
 
 
 class ContractFault(VMError):
-    """A contract's call failed; ``code`` goes to the receipt. Reverts the call."""
+    """A contract's call failed. Reverts the call. What goes to the receipt is ``code``
+    (vm/faults.py FAULTS, or a code the contract declared) and where it arose:
+    ``contract`` and ``line``, set by the innermost contract frame it leaves ("" and 0
+    when it arose outside any contract code). The message is for people off chain
+    (queries, logs) and may hold host text: it never reaches a receipt, an event or
+    state."""
 
     code = "contract_error"
 
-    def __init__(self, message: str, *, code: str | None = None, located: bool = False) -> None:
+    def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message[:MAX_ERROR_CHARS], code=code)
-        self.located = located
+        self.contract = ""
+        self.line = 0
 
 
 def fault(code: str, message: str) -> ContractFault:
+    """A fault of the VM itself: ``code`` must be one of vm/faults.py FAULTS."""
+    if code not in FAULTS:
+        raise AssertionError(f"VM fault code {code!r} is not in vm/faults.py FAULTS")
     return ContractFault(message, code=code)
 
 
@@ -375,19 +385,20 @@ class Machine:
                         return f.result
                     pc = r
         except ContractFault as exc:
-            if not exc.located and exc.code not in ("contract_error", "out_of_gas") and not isinstance(exc, _UserError):
-                exc.located = True
-                exc.args = (f"{exc.message} (at {env.contract}.{fn.name} line {fn.lines[pc - 1]})"[:MAX_ERROR_CHARS],)
+            if not exc.contract:  # the innermost contract frame names where it arose
+                exc.contract, exc.line = env.contract, fn.lines[pc - 1] if pc else 0
             raise
         except RecursionError:
-            raise fault("call_depth", "Python recursion limit reached") from None
+            located = fault("call_depth", "Python recursion limit reached")
+            located.contract, located.line = env.contract, fn.lines[pc - 1] if pc else 0
+            raise located from None
         except Exception as exc:  # any Python error of the contract's own making
-            line = fn.lines[pc - 1] if pc else 0
-            raise ContractFault(
-                f"{type(exc).__name__}: {exc} (at {env.contract}.{fn.name} line {line})",
-                code="runtime_error",
-                located=True,
-            ) from None
+            # Only the code and the line are kept for the receipt; CPython's text of the
+            # exception (which changes between releases) stays in the off-chain message.
+            located = ContractFault(f"{type(exc).__name__}: {exc} (at {env.contract}.{fn.name})",
+                                    code="runtime_error")
+            located.contract, located.line = env.contract, fn.lines[pc - 1] if pc else 0
+            raise located from None
         finally:
             self.frames -= 1
 

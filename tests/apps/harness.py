@@ -49,7 +49,7 @@ def h(text: str) -> bytes:
 
 class Failed(AssertionError):
     def __init__(self, receipt: Receipt) -> None:
-        super().__init__(f"{receipt.error_code}: {receipt.error_message}")
+        super().__init__(f"{receipt.error_code} at {receipt.error_contract} line {receipt.error_line}")
         self.receipt = receipt
 
 
@@ -120,8 +120,12 @@ class Chain:
     def fails(self, code: str, signer: PrivateKey, contract: str, method: str, *args: Any) -> Receipt:
         r = self.try_send(signer, contract, method, *args)
         assert r.status != STATUS_OK, f"{contract}.{method} succeeded, expected {code}"
-        assert r.error_code == code, f"expected {code}, got {r.error_code}: {r.error_message}"
+        assert r.error_code == code, f"expected {code}, got {r.error_code}: {self.explain(r)}"
         return r
+
+    def explain(self, r: Receipt) -> str:
+        """The node's off-chain message for a failed receipt."""
+        return self.executor.explain_error(self.state, r.error_code, r.error_contract, r.error_line)
 
     def q(self, contract: str, method: str, *args: Any) -> Any:
         return self.executor.query(self.state, contract, method, list(args), self.height, self.time_ms)
@@ -171,7 +175,7 @@ class Community:
         txs = [(k, "governance", "vote", [pid, ch]) for k, ch in zip(self.homes, choices, strict=False)]
         receipts = self.c.block(txs)
         for r in receipts:
-            assert r.status == STATUS_OK, f"{r.error_code}: {r.error_message}"
+            assert r.status == STATUS_OK, f"{r.error_code}: {self.c.explain(r)}"
         closes = self.c.q("governance", "proposal", pid)["closes"]
         self.c.empty_blocks_until(closes + 1)
 

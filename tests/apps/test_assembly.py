@@ -34,7 +34,7 @@ def test_cosigned_draft_goes_to_the_vote_and_result_is_recorded(town: Community)
 def test_committee_sponsors_and_non_households_are_refused(town: Community) -> None:
     c = town.c
     r = c.fails("not_allowed", town.outsider, "assembly", "draft", 9, "Fireworks", h("f"), [])
-    assert "household" in r.error_message
+    assert "household" in c.explain(r)
     did = c.send(town.homes[4], "assembly", "draft", 9, "Fireworks", h("f"), [])
     c.fails("not_allowed", town.homes[4], "assembly", "sponsor", did)
     pid = c.send(town.committee, "assembly", "sponsor", did)

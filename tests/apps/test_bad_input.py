@@ -46,7 +46,7 @@ def test_hostile_arguments_fail_cleanly(contract: str) -> None:
             if r.status != STATUS_FAILED:
                 problems.append(f"{call} did not fail")
             elif r.error_code not in TYPED:
-                problems.append(f"{call}: {r.error_code}: {r.error_message[:120]}")
+                problems.append(f"{call}: {r.error_code}: {town.c.explain(r)[:120]}")
             if _storage(town) != before:
                 problems.append(f"{call} changed storage")
     assert problems == []

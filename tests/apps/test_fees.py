@@ -45,7 +45,7 @@ def test_a_resident_holding_nothing_takes_part_for_free(town: Community) -> None
              ("activities", "withdraw", [aid])]
     for contract, method, args in calls:
         r = c.try_send(newcomer, contract, method, *args)
-        assert r.status == STATUS_OK, (method, r.error_code, r.error_message)
+        assert r.status == STATUS_OK, (method, r.error_code, c.explain(r))
         fee = r.events[-1]
         assert fee.name == "Fee" and fee.fields["payer"] == "governance"
         assert r.fee == (r.gas_used * 1 + 999) // 1000  # gas_price_milli 1

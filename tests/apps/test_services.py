@@ -89,4 +89,4 @@ def test_dispute_decided_by_committee(town: Community) -> None:
 
 def test_outsider_cannot_request(town: Community) -> None:
     r = town.c.fails("not_allowed", town.outsider, "services", "request", "plumbing", h("x"), 10)
-    assert "resident" in r.error_message
+    assert "role is required" in town.c.explain(r)

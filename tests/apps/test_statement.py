@@ -23,7 +23,7 @@ def _run(town: Community, signer: PrivateKey, contract: str, method: str, *args:
     stx = Tx(c.chain_id, signer.public_key, nonce, contract, method, tuple(args), MAX_FEE,  # type: ignore[arg-type]
              c.height + 11).sign(signer)  # the harness signs for its next block
     receipt = c.block([(signer, contract, method, list(args))])[0]
-    assert receipt.tx_hash == stx.hash and receipt.ok, receipt.error_message
+    assert receipt.tx_hash == stx.hash and receipt.ok, c.explain(receipt)
     return stx, receipt
 
 

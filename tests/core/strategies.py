@@ -69,7 +69,8 @@ receipts = st.builds(
     values,
     st.lists(events, max_size=3).map(tuple),
     st.text(max_size=20),
-    st.text(max_size=50),
+    st.text(max_size=32),
+    st.integers(min_value=0, max_value=1 << 20),
 )
 
 headers = st.builds(

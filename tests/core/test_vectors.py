@@ -176,7 +176,7 @@ def test_receipt() -> None:
         assert isinstance(fields, dict)
         events.append(Event(e["contract"], e["name"], fields))
     receipt = Receipt(bytes.fromhex(r["tx_hash"]), r["status"], r["gas_used"], r["fee"], result,
-                      tuple(events), r["error_code"], r["error_message"])
+                      tuple(events), r["error_code"], r["error_contract"], r["error_line"])
     assert receipt.encode().hex() == r["encoded"]
     assert receipts_root([receipt]).hex() == doc["header"]["fields"]["receipts_root"]
 

@@ -60,6 +60,9 @@ class KvExecutor:
     def balance(self, state: StateReader, address: str) -> int:
         return _int(state, b"bal/" + address.encode())
 
+    def explain_error(self, state: StateReader, code: str, contract: str, line: int) -> str:
+        return f"{code} (at {contract} line {line})"
+
     def validator_set(self, state: StateReader, height: int) -> ValidatorSet:
         data = state.get(b"validators")
         assert data is not None
@@ -97,7 +100,7 @@ class KvExecutor:
             bal = self.balance(state, address)
             if (tx.nonce != nonce or tx.expiry_height < ctx.height or bal < FEE
                     or tx.contract != "kv"):
-                out.append(Receipt(stx.hash, STATUS_INVALID, 0, 0, None, (), "invalid", "refused"))
+                out.append(Receipt(stx.hash, STATUS_INVALID, 0, 0, None, (), "invalid"))
                 continue
             state.set(b"nonce/" + address.encode(), (nonce + 1).to_bytes(8, "big"))
             state.set(b"bal/" + address.encode(), (bal - FEE).to_bytes(16, "big"))

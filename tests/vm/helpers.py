@@ -92,8 +92,12 @@ class Chain:
 
     def ok(self, signer: PrivateKey, contract: str, method: str, args: list[Value]) -> Any:
         r = self.call(signer, contract, method, args)
-        assert r.status == 0, (r.error_code, r.error_message)
+        assert r.status == 0, (r.error_code, self.explain(r))
         return r.result
+
+    def explain(self, r: Receipt) -> str:
+        """The node's off-chain message for a failed receipt."""
+        return self.ex.explain_error(self.state, r.error_code, r.error_contract, r.error_line)
 
     def query(self, contract: str, method: str, *args: Value) -> Any:
         return self.ex.query(self.state, contract, method, list(args), self.height,

@@ -10,7 +10,9 @@ import pytest
 from core.crypto import PrivateKey
 from core.types import STATUS_OK
 from tests.vm.helpers import OPERATOR, ROOT, VALIDATOR_KEYS, Chain, genesis_doc, key
+from vm.executor import contract_source
 
+TOKEN_SOURCE = contract_source("token.py")
 TOTAL_AREA = 30_000  # 300.00 m² in 0.01 m² units
 TOTAL_OWNERS = 30
 
@@ -140,7 +142,10 @@ def test_treasury_spend_and_failed_action() -> None:
     p = chain_matter(c, ["spend", bob.address, 1234], yes=4)
     assert p["status"] == "passed" and c.balance(bob.address) == 1234
     p = chain_matter(c, ["spend", bob.address, 10**15], yes=4)
-    assert p["status"] == "failed" and "insufficient" in p["error"]
+    # state records the code and the place, as a receipt does: never a message
+    assert (p["status"], p["error"]) == ("failed", "insufficient_balance")
+    contract, line = p["error_at"]
+    assert contract == "token" and "insufficient_balance" in TOKEN_SOURCE.splitlines()[line - 1]
 
 
 def test_validator_change_takes_effect_at_closing_height_plus_two() -> None:

@@ -166,9 +166,9 @@ def relayed() -> int:
 def chain() -> Chain:
     c = Chain()
     r = c.deploy("demo", DEMO, [5])
-    assert r.status == STATUS_OK, r.error_message
+    assert r.status == STATUS_OK, r.error_code
     r = c.deploy("relay", CALLER)
-    assert r.status == STATUS_OK, r.error_message
+    assert r.status == STATUS_OK, r.error_code
     return c
 
 
@@ -197,7 +197,8 @@ def test_failed_call_reverts_its_writes_and_events_but_pays(chain: Chain) -> Non
     bal = chain.balance(OPERATOR.address)
     r = chain.call(OPERATOR, "demo", "bump_then_fail", [3])
     assert r.status == STATUS_FAILED
-    assert (r.error_code, r.error_message) == ("assertion_failed", "refused")
+    assert (r.error_code, r.error_contract) == ("assertion_failed", "demo")
+    assert chain.explain(r) == f"refused (at demo line {r.error_line})"
     assert chain.query("demo", "count") == before
     assert [e.name for e in r.events] == ["Fee"]
     assert r.gas_used > 0 and r.fee == (r.gas_used * 1 + 999) // 1000  # gas_price_milli 1
@@ -228,7 +229,8 @@ def test_context_values(chain: Chain) -> None:
 
 def test_custom_error_code(chain: Chain) -> None:
     r = chain.call(OPERATOR, "demo", "fail_code", [])
-    assert (r.error_code, r.error_message) == ("custom_code", "nope")
+    assert (r.error_code, r.error_contract) == ("custom_code", "demo")
+    assert chain.explain(r).startswith("nope (at demo line ")
 
 
 def test_view_cannot_write(chain: Chain) -> None:
@@ -272,10 +274,12 @@ def test_hostile_or_broken_calls_are_stopped(
 ) -> None:
     r = chain.call(OPERATOR, "demo", method, args, max_fee=G.MAX_TX_GAS)
     assert r.status == STATUS_FAILED
-    assert r.error_code == code, r.error_message
+    assert r.error_code == code, chain.explain(r)
     assert r.gas_used <= G.MAX_TX_GAS
-    if code == "runtime_error":
-        assert "demo." in r.error_message and "line" in r.error_message
+    # where it arose: the contract and a line of its source that holds the method's code
+    assert r.error_contract == "demo"
+    start = DEMO.splitlines().index(next(x for x in DEMO.splitlines() if x.startswith(f"def {method}(")))
+    assert start + 1 < r.error_line <= len(DEMO.splitlines())
 
 
 def test_out_of_gas_charges_the_whole_limit(chain: Chain) -> None:
@@ -306,7 +310,7 @@ def test_deploy_requires_committee_and_a_fresh_valid_name() -> None:
     assert c.deploy("token", "def f():\n    return 1\n").error_code == "name_taken"
     assert c.deploy("Bad-Name", "def f():\n    return 1\n").error_code == "bad_name"
     r = c.deploy("broken", "def f():\n    return 1.0\n")
-    assert r.error_code == "compile_error" and "line 2" in r.error_message
+    assert (r.error_code, r.error_contract, r.error_line) == ("compile_error", "", 0)
     r = c.deploy("fine", "def f():\n    return 41 + 1\n")
     assert r.status == STATUS_OK and isinstance(r.result, dict) and r.result["name"] == "fine"
     assert c.ok(OPERATOR, "fine", "f", []) == 42

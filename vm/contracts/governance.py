@@ -277,8 +277,9 @@ def notify(pid: int) -> None:
         call(p["proposer"], "on_closed", [pid, p["category"], p["status"]])
 
 
-def mark_failed(pid: int, code: str, message: str) -> None:
-    """Record that a passed chain matter's action failed (called by the executor)."""
+def mark_failed(pid: int, code: str, contract: str, line: int) -> None:
+    """Record that a passed chain matter's action failed (called by the executor): the
+    error's code and where it arose, as a receipt tells it (never host text)."""
     if caller != "system":
         raise Error("only the chain records failures", "not_allowed")
     p = load("p:" + str(pid))
@@ -287,7 +288,8 @@ def mark_failed(pid: int, code: str, message: str) -> None:
     p["status"] = "failed"
     p["tally"] = load("t:" + str(pid))
     p["closed_at"] = block_height
-    p["error"] = code + ": " + message
+    p["error"] = code
+    p["error_at"] = [contract, line]
     store("p:" + str(pid), p)
     emit("ProposalClosed", id=pid, status="failed", quorum=True)
 
