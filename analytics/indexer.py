@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics import schema as s
 from analytics.errors import ChainMismatch, DatabaseError, SourceError, VerificationError
-from analytics.project import BatchWriter, VerifiedRecord
+from analytics.project import BatchWriter, Cache, VerifiedRecord
 from analytics.source import VALIDATORS_KEY, ChainSource
 from core import codec
 from core.errors import ChainError
@@ -133,6 +133,7 @@ class Indexer:
         self._batches = 0
         self._hold = int(os.environ.get(HOLD_BATCH_ENV, "0") or 0)
         self._new_sets: list[tuple[int, ValidatorSet]] = []
+        self._cache = Cache.empty()
 
     # --- start ----------------------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class Indexer:
         last = records[-1]
         try:
             with self.engine.begin() as conn:
-                w = BatchWriter(conn)
+                w = BatchWriter(conn, self._cache)
                 if old is None:
                     w.seed_residents(genesis_residents(self.genesis))
                 for r in records:
@@ -269,10 +270,15 @@ class Indexer:
                     print(f"holding batch {self._batches} at height {last.height}", file=sys.stderr, flush=True)
                     sys.stdin.readline()
         except sa.exc.IntegrityError as exc:
+            self._cache.clear()  # it may hold what the rollback undid
             raise DatabaseError(f"the batch up to block {last.height} clashes with rows already "
                                 f"written (another indexer on this database?): {exc.orig}") from None
         except sa.exc.OperationalError as exc:
+            self._cache.clear()
             raise DatabaseError(f"database error writing up to block {last.height}: {exc.orig}") from None
+        except BaseException:
+            self._cache.clear()
+            raise
         self._new_sets = []
         self.cursor = Cursor(self.chain_id, genesis_hash, last.height, last.block_hash, last.state_root)
         return rows

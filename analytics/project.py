@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from analytics import schema as s
@@ -77,14 +79,39 @@ def _int(fields: Mapping[str, Value], key: str) -> int:
     return v if type(v) is int else 0
 
 
+@dataclass
+class Cache:
+    """Lookups the projections make again and again (whose committee an account is, a
+    household's estate, the last company that billed it), kept across batches. The
+    indexer clears it when a batch fails, so it never holds what was rolled back."""
+
+    committee: dict[str, str | None]
+    household: dict[str, tuple[str, str] | None]
+    company: dict[str, str]
+
+    @classmethod
+    def empty(cls) -> Cache:
+        return cls({}, {}, {})
+
+    def clear(self) -> None:
+        self.committee.clear()
+        self.household.clear()
+        self.company.clear()
+
+
 class BatchWriter:
     """Writes the rows of verified blocks within one transaction of ``conn``."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, cache: Cache | None = None) -> None:
         self.conn = conn
         self.rows = 0
         self._pending: dict[sa.Table, list[dict[str, Any]]] = {}
-        self._committee: dict[str, str | None] = {}
+        self._moves_of_tx: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        cache = cache or Cache.empty()
+        self._committee = cache.committee
+        self._households = cache.household
+        self._company = cache.company
+        self._upsert_ignore = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)
         self._handlers: dict[tuple[str, str], Callable[[_Ctx, Mapping[str, Value]], None]] = {
             ("roles", "RoleGranted"): self._role_granted,
             ("roles", "RoleRevoked"): self._role_revoked,
@@ -159,12 +186,20 @@ class BatchWriter:
 
     def flush(self) -> int:
         """Insert the gathered rows; the number of rows written by this writer so far."""
-        for table, rows in self._pending.items():
-            if rows:
-                self.conn.execute(sa.insert(table), rows)
-                self.rows += len(rows)
-        self._pending.clear()
+        for table in list(self._pending):
+            self._need(table)
+        self._moves_of_tx.clear()
         return self.rows
+
+    def _need(self, table: sa.Table) -> None:
+        """Insert ``table``'s gathered rows now: a read or update of it follows."""
+        rows = self._pending.pop(table, None)
+        if rows:
+            if table in (s.likes, s.notice_reads):  # once each by contract; idempotent anyway
+                self.conn.execute(self._upsert_ignore(table).on_conflict_do_nothing(), rows)
+            else:
+                self.conn.execute(sa.insert(table), rows)
+            self.rows += len(rows)
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -172,6 +207,8 @@ class BatchWriter:
         """The committee of a resident or household; None for other accounts."""
         if address in self._committee:
             return self._committee[address]
+        self._need(s.residents)
+        self._need(s.households)
         row = self.conn.execute(
             sa.select(s.residents.c.committee).where(s.residents.c.address == address)).first()
         if row is None:
@@ -182,9 +219,14 @@ class BatchWriter:
         return found
 
     def _household(self, address: str) -> tuple[str, str] | None:
+        if address in self._households:
+            return self._households[address]
+        self._need(s.households)
         row = self.conn.execute(sa.select(s.households.c.estate, s.households.c.committee)
                                 .where(s.households.c.address == address)).first()
-        return None if row is None else (str(row[0]), str(row[1]))
+        found = None if row is None else (str(row[0]), str(row[1]))
+        self._households[address] = found
+        return found
 
     def _exec(self, stmt: sa.Executable) -> None:
         self.conn.execute(stmt)
@@ -222,6 +264,7 @@ class BatchWriter:
         else:  # registered again after a removal
             self._exec(sa.update(h).where(h.c.address == address).values(**values))
         self._committee.pop(address, None)
+        self._households[address] = (values["estate"], values["committee"])
 
     def _household_updated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         h = s.households
@@ -283,17 +326,20 @@ class BatchWriter:
         estate, committee = self._household(household) or (UNKNOWN, UNKNOWN)
         m = PERIOD_MONTH.match(period)
         month = f"{m.group(1)}-{m.group(2)}" if m and 1 <= int(m.group(2)) <= 12 else c.month
-        self._exec(sa.insert(s.bills).values(
-            id=_int(f, "id"), household=household, estate=estate, committee=committee,
-            company=c.sender, period=period, month=month, total=_int(f, "total"), issued_ms=c.ts_ms,
-            paid_ms=None, method=None))
+        self._add(s.bills, {
+            "id": _int(f, "id"), "household": household, "estate": estate, "committee": committee,
+            "company": c.sender, "period": period, "month": month, "total": _int(f, "total"),
+            "issued_ms": c.ts_ms, "paid_ms": None, "method": None})
+        self._company[household] = c.sender
 
     def _bill_paid(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         b = s.bills
+        self._need(b)
         self._exec(sa.update(b).where(b.c.id == _int(f, "id")).values(paid_ms=c.ts_ms, method=_str(f, "method")))
 
     def _upsert_rating(self, kind: str, ref: str, rater: str, values: dict[str, Any]) -> None:
         r = s.ratings
+        self._need(r)
         where = (r.c.kind == kind, r.c.ref == ref, r.c.rater == rater)
         if self.conn.execute(sa.select(r.c.score).where(*where)).first() is None:
             self._exec(sa.insert(r).values(kind=kind, ref=ref, rater=rater, **values))
@@ -302,9 +348,12 @@ class BatchWriter:
 
     def _property_rated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         household = _str(f, "household")
-        b = s.bills
-        company = self.conn.execute(sa.select(b.c.company).where(b.c.household == household)
-                                    .order_by(b.c.id.desc()).limit(1)).scalar()
+        company = self._company.get(household)
+        if company is None:
+            b = s.bills
+            self._need(b)
+            company = self.conn.execute(sa.select(b.c.company).where(b.c.household == household)
+                                        .order_by(b.c.id.desc()).limit(1)).scalar()
         self._upsert_rating("property", _str(f, "period"), household, {
             "subject": company or UNKNOWN, "category": "property",
             "committee": self.committee_of(household) or UNKNOWN, "score": _int(f, "score"),
@@ -314,12 +363,15 @@ class BatchWriter:
 
     def _requested(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         requester = _str(f, "requester")
-        self._exec(sa.insert(s.service_requests).values(
-            id=_int(f, "id"), requester=requester, committee=self.committee_of(requester) or UNKNOWN,
-            category=_str(f, "category"), budget=_int(f, "budget"), requested_ms=c.ts_ms))
+        self._add(s.service_requests, {
+            "id": _int(f, "id"), "requester": requester, "committee": self.committee_of(requester) or UNKNOWN,
+            "category": _str(f, "category"), "budget": _int(f, "budget"), "requested_ms": c.ts_ms,
+            "first_offer_ms": None, "provider": None, "accepted_ms": None, "completed_ms": None,
+            "disputed_ms": None, "cancelled_ms": None})
 
     def _set_request(self, rid: int, only_if_null: str | None = None, **values: Any) -> None:
         r = s.service_requests
+        self._need(r)
         stmt = sa.update(r).where(r.c.id == rid)
         if only_if_null is not None:
             stmt = stmt.where(r.c[only_if_null].is_(None))
@@ -342,6 +394,7 @@ class BatchWriter:
 
     def _provider_rated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         r = s.service_requests
+        self._need(r)
         rid = _int(f, "id")
         row = self.conn.execute(sa.select(r.c.requester, r.c.category, r.c.committee).where(r.c.id == rid)).first()
         requester, category, committee = (str(row[0]), str(row[1]), str(row[2])) if row else (c.sender, UNKNOWN, UNKNOWN)
@@ -353,10 +406,12 @@ class BatchWriter:
 
     def _move(self, c: _Ctx, kind: str, src: str | None, dst: str | None, amount: int,
               source: str | None, committee: str | None) -> None:
-        self._add(s.token_moves, {
+        move = {
             "height": c.height, "tx_index": c.tx_index, "ev_index": c.ev_index, "kind": kind,
             "src": src, "dst": dst, "amount": amount, "source": source, "at_merchant": False,
-            "committee": committee, "month": c.month})
+            "committee": committee, "month": c.month}
+        self._add(s.token_moves, move)
+        self._moves_of_tx.setdefault((c.height, c.tx_index), []).append(move)
 
     def _mint(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         to = _str(f, "to")
@@ -375,8 +430,7 @@ class BatchWriter:
         self._move(c, "fee", payer, None, _int(f, "amount"), None, self.committee_of(payer))
 
     def _same_tx_moves(self, c: _Ctx) -> list[dict[str, Any]]:
-        return [m for m in self._pending.get(s.token_moves, [])
-                if m["height"] == c.height and m["tx_index"] == c.tx_index]
+        return self._moves_of_tx.get((c.height, c.tx_index), [])
 
     def _merchant_paid(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         # merchants.pay collects the amount from the payer into the contract (a Transfer
@@ -388,13 +442,13 @@ class BatchWriter:
                 break
 
     def _activity_proposed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._exec(sa.insert(s.activities).values(id=_int(f, "id"), kind=_str(f, "kind"),
-                                                  organiser=_str(f, "organiser")))
+        self._add(s.activities, {"id": _int(f, "id"), "kind": _str(f, "kind"), "organiser": _str(f, "organiser")})
 
     def _attendance_confirmed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         # The reward was minted just before this event; name its source by activity kind.
         if _int(f, "reward") <= 0:
             return
+        self._need(s.activities)
         kind = self.conn.execute(sa.select(s.activities.c.kind).where(s.activities.c.id == _int(f, "id"))).scalar()
         who = _str(f, "resident")
         for m in reversed(self._same_tx_moves(c)):
@@ -406,12 +460,12 @@ class BatchWriter:
 
     def _work_registered(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         creator = _str(f, "creator")
-        self._exec(sa.insert(s.works).values(id=_int(f, "id"), creator=creator,
-                                             committee=self.committee_of(creator) or UNKNOWN,
-                                             kind=_str(f, "kind"), month=c.month))
+        self._add(s.works, {"id": _int(f, "id"), "creator": creator,
+                            "committee": self.committee_of(creator) or UNKNOWN,
+                            "kind": _str(f, "kind"), "month": c.month})
 
     def _liked(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._exec(sa.insert(s.likes).values(work_id=_int(f, "id"), liker=_str(f, "by"), month=c.month))
+        self._add(s.likes, {"work_id": _int(f, "id"), "liker": _str(f, "by"), "month": c.month})
         if _int(f, "reward") > 0:
             for m in reversed(self._same_tx_moves(c)):
                 if m["kind"] == "mint" and m["source"] == "culture":
@@ -419,11 +473,9 @@ class BatchWriter:
                     break
 
     def _notice_posted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._exec(sa.insert(s.notices).values(id=_int(f, "id"), author=_str(f, "by"), month=c.month,
-                                               posted_ms=c.ts_ms))
+        self._add(s.notices, {"id": _int(f, "id"), "author": _str(f, "by"), "month": c.month,
+                              "posted_ms": c.ts_ms})
 
     def _notice_acknowledged(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        n = s.notice_reads
-        nid, who = _int(f, "id"), _str(f, "resident")
-        if self.conn.execute(sa.select(n.c.ts_ms).where(n.c.notice_id == nid, n.c.resident == who)).first() is None:
-            self._exec(sa.insert(n).values(notice_id=nid, resident=who, ts_ms=c.ts_ms))
+        # The contract takes one acknowledgement per resident and notice.
+        self._add(s.notice_reads, {"notice_id": _int(f, "id"), "resident": _str(f, "resident"), "ts_ms": c.ts_ms})

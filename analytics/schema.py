@@ -189,6 +189,9 @@ bills = sa.Table(
     sa.Column("method", sa.String(32), nullable=True),
 )
 
+# Added in migration 3; a fresh database gets it with the tables of step 1 already.
+ix_bills_household = sa.Index("ix_bills_household", bills.c.household, bills.c.id)
+
 ratings = sa.Table(
     "ratings", metadata,
     # kind "property": subject = company, ref = period; kind "service": subject = provider,
@@ -345,9 +348,15 @@ def _v2_views(conn: Connection) -> None:
     create_views(conn)
 
 
+def _v3_bill_index(conn: Connection) -> None:
+    # A rating names its household's company: the household's latest bill.
+    ix_bills_household.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "chain tables, projections and indexer state", _v1_tables),
     (2, "figures as views", _v2_views),
+    (3, "index of bills by household", _v3_bill_index),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
