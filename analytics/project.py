@@ -257,14 +257,14 @@ class BatchWriter:
     def _household_registered(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         h = s.households
         address, unit = _str(f, "address"), _str(f, "unit")
-        values = {"unit": unit, "estate": estate_of(unit), "area_dm2": _int(f, "area_dm2"),
+        values: dict[str, Any] = {"unit": unit, "estate": estate_of(unit), "area_dm2": _int(f, "area_dm2"),
                   "committee": c.sender, "registered_ms": c.ts_ms, "removed_ms": None}
         if self.conn.execute(sa.select(h.c.address).where(h.c.address == address)).first() is None:
             self._exec(sa.insert(h).values(address=address, **values))
         else:  # registered again after a removal
             self._exec(sa.update(h).where(h.c.address == address).values(**values))
         self._committee.pop(address, None)
-        self._households[address] = (values["estate"], values["committee"])
+        self._households[address] = (estate_of(unit), c.sender)
 
     def _household_updated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         h = s.households
