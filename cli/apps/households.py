@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ from cli.apps.base import (
     tx_command,
     view_command,
 )
+from cli.apps.bulk import Call, read_table, send_many, write_table
 from cli.common import load_key, network_home, print_json, print_pairs
-from core.crypto import PUBLIC_KEY_SIZE
+from core.crypto import PUBLIC_KEY_SIZE, PrivateKey
 from privacy.checks import ID_TYPES, check_id, check_phone
 from privacy.register import (
     CommitmentProof,
@@ -330,3 +332,162 @@ def remove(address: str, *, opts: TxOptions) -> None:
     address_arg(address, "ADDRESS")
     out = send(opts, "households", "remove", [address])
     report(opts, out, "Household removed", [("household", address)])
+
+
+# --- many households at once, from the clerk's CSV ------------------------------------------
+
+HOUSEHOLD_COLUMNS = {
+    "unit": ("房号", "户号", "单元"),
+    "area": ("面积", "建筑面积", "面积m2"),
+    "name": ("姓名", "业主姓名"),
+    "id_number": ("证件号码", "身份证号", "身份证号码"),
+    "phone": ("手机号", "手机", "电话"),
+    "id_type": ("证件类型",),
+    "address": ("地址", "账户地址"),
+}
+REQUIRED_HOUSEHOLD_COLUMNS = ("unit", "area", "name", "id_number", "phone")
+RESIDENT_ID_WORDS = ("", "resident", "身份证", "居民身份证")
+OTHER_ID_WORDS = ("other", "其他", "护照", "港澳通行证", "台湾居民来往大陆通行证", "回乡证")
+
+
+@dataclass
+class _Row:
+    line: str
+    unit: str
+    area_dm2: int
+    identity: HouseholdIdentity
+    address: str = ""
+    key_file: str = ""
+    card_file: str = ""
+    status: str = ""
+    tx: str = ""
+
+
+def _parse_rows(rows: list[dict[str, str]]) -> tuple[list[_Row], list[str]]:
+    out: list[_Row] = []
+    errors: list[str] = []
+    units: set[str] = set()
+    addresses: set[str] = set()
+    for r in rows:
+        line = r["_line"]
+        try:
+            unit = title_arg(r["unit"], MAX_UNIT_CHARS, "unit")
+            if unit in units:
+                raise click.BadParameter(f"unit {unit} appears twice", param_hint="unit")
+            units.add(unit)
+            area = area_dm2_arg(r["area"])
+            kind = r.get("id_type", "").strip().lower()
+            if kind not in RESIDENT_ID_WORDS and kind not in OTHER_ID_WORDS:
+                raise click.BadParameter(f"证件类型 {r.get('id_type')!r}: 身份证 or 其他", param_hint="id_type")
+            identity = checked_identity(r["name"], r["id_number"], r["phone"],
+                                        "resident" if kind in RESIDENT_ID_WORDS else "other")
+            address = r.get("address", "")
+            if address:
+                address_arg(address, "address")
+                if address in addresses:
+                    raise click.BadParameter(f"address {address} appears twice", param_hint="address")
+                addresses.add(address)
+            out.append(_Row(line, unit, area, identity, address))
+        except click.BadParameter as exc:
+            errors.append(f"line {line}: {exc.param_hint}: {exc.message}")
+    return out, errors
+
+
+@households.command("import")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--cards-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write each resident's household card (to hand over).")
+@click.option("--keys-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For rows without an address: create the household's key here (KEY per unit; "
+                   "reused on a re-run).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              default=None, help="Write what was done, row by row, as CSV (- for stdout).")
+@store_option
+@tx_command
+def import_households(csv_file: Path, cards_dir: Path, keys_dir: Path | None, report_file: Path | None,
+                      store_dir: Path, *, opts: TxOptions) -> None:
+    """Register every household of CSV_FILE (committee members only).
+
+    Columns (Chinese or English headers): 房号/unit, 面积/area (m²), 姓名/name,
+    证件号码/id_number, 手机号/phone, and optionally 证件类型/id_type (身份证 or 其他) and
+    地址/address (the household's hk1… address; without it a key is created in
+    --keys-dir). Every row is checked before anything is signed; personal data goes only
+    into the sealed register and the cards. Rows already registered are skipped, so the
+    command can be run again after an interruption.
+    """
+    parsed, errors = _parse_rows(read_table(csv_file, HOUSEHOLD_COLUMNS, REQUIRED_HOUSEHOLD_COLUMNS))
+    if errors:
+        raise click.UsageError("nothing was sent; fix these rows first:\n  " + "\n  ".join(errors))
+    if any(not r.address for r in parsed) and keys_dir is None:
+        raise click.UsageError("some rows have no address: give --keys-dir to create their keys")
+    for r in parsed:
+        if not r.address:
+            assert keys_dir is not None
+            path = keys_dir / f"{_file_safe(r.unit)}.key"
+            if path.exists():
+                r.address = PrivateKey.load(path).address
+            else:
+                keys_dir.mkdir(parents=True, exist_ok=True)
+                k = PrivateKey.generate()
+                k.save(path)
+                r.address = k.address
+            r.key_file = str(path)
+    # What the chain already has: skip it, or refuse a row that contradicts it.
+    todo: list[_Row] = []
+    for r in parsed:
+        holder = query(opts.rpc_url, "households", "unit_holder", [r.unit])
+        if holder == r.address:
+            r.status = "already registered"
+        elif holder:
+            r.status = f"error: unit {r.unit} is registered to {holder}"
+        elif query(opts.rpc_url, "households", "record", [r.address]) is not None:
+            r.status = "error: this address is registered for another unit"
+        else:
+            todo.append(r)
+    committee = load_key(opts.key_file)
+    store = PrivacyStore(store_dir)
+    cards_dir.mkdir(parents=True, exist_ok=True)
+    sealed: dict[str, bytes] = {}
+    calls: list[Call] = []
+    for r in todo:
+        card = HouseholdCard.issue(r.address, r.area_dm2, r.identity)
+        path = cards_dir / f"household-{_file_safe(r.unit)}.card.json"
+        card.save(path)
+        store.add(card, committee.public_key)
+        r.card_file = str(path)
+        sealed[r.address] = card.commitment
+        calls.append(Call("households", "register", [r.address, r.unit, r.area_dm2, card.commitment]))
+    need_role = [r for r in todo if not query(opts.rpc_url, "roles", "holds", [r.address, "resident"])]
+    granted = send_many(opts, [Call("roles", "grant", [r.address, "resident"]) for r in need_role],
+                        "granting the resident role")
+    refused = {r.address: g.error for r, g in zip(need_role, granted, strict=True) if not g.ok}
+    ready = [(r, c) for r, c in zip(todo, calls, strict=True) if r.address not in refused]
+    done = send_many(opts, [c for _, c in ready], "registering households")
+    for r in todo:
+        if r.address in refused:
+            r.status = f"error: resident role not granted: {refused[r.address]}"
+    for (r, _), o in zip(ready, done, strict=True):
+        r.tx = o.tx_hash
+        r.status = "registered" if o.ok else f"error: {o.error}"
+    for r in todo:
+        if not r.status.startswith("registered"):
+            # The chain does not have it: leave no sealed record or card behind.
+            store.path_of(sealed[r.address]).unlink(missing_ok=True)
+            Path(r.card_file).unlink(missing_ok=True)
+            r.card_file = ""
+    rows = [[r.line, r.unit, r.address, r.status, r.tx, r.key_file, r.card_file] for r in parsed]
+    if report_file is not None:
+        write_table(report_file, ["line", "unit", "address", "status", "tx", "key_file", "card_file"], rows)
+    counts = {s: sum(1 for r in parsed if r.status.split(":")[0] == s) for s in ("registered", "already registered", "error")}
+    if opts.as_json:
+        print_json({"registered": counts["registered"], "already": counts["already registered"],
+                    "errors": counts["error"],
+                    "rows": [dict(zip(["line", "unit", "address", "status", "tx", "key_file", "card_file"], row,
+                                      strict=True)) for row in rows]})
+    else:
+        table(False, f"Households from {csv_file.name}", ["line", "unit", "address", "status"],
+              [row[:4] for row in rows])
+        click.echo(f"registered {counts['registered']}, already registered {counts['already registered']}, "
+                   f"errors {counts['error']}")
+    if counts["error"]:
+        raise click.ClickException(f"{counts['error']} row(s) not registered; see the status column")

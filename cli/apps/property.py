@@ -12,6 +12,7 @@ from cli.apps.base import (
     TxOptions,
     account_arg,
     address_arg,
+    chain_clock,
     fetch_list,
     list_out,
     page_options,
@@ -30,6 +31,7 @@ from cli.apps.base import (
     view_command,
     who,
 )
+from cli.apps.bulk import Call, read_table, send_many, write_table
 from cli.apps.content import DOC_MAX_BYTES, FILE_MAX_BYTES, file_body, publish, read_body
 from cli.common import print_json, print_pairs
 from core.fields import is_decimal
@@ -89,6 +91,76 @@ def issue_bill(household: str, period: str, extras: tuple[str, ...], *, opts: Tx
     address_arg(household, "--household")
     out = send(opts, "property", "issue_bill", [household, period_arg(period), [_extra(e) for e in extras]])
     report(opts, out, f"Bill #{out.result} issued", [("household", household), ("period", period)])
+
+
+BILL_HOUSEHOLD_COLUMNS = {"address": ("地址", "账户地址", "household"), "unit": ("房号", "户号")}
+
+
+@property_group.command("issue-bills")
+@click.option("--period", required=True, help='The month billed, YYYY-MM, e.g. "2027-01".')
+@click.option("--households", "households_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="A CSV with an address (地址) column, e.g. the report of `households import`; "
+                   "default: every household of the committee's register that is on chain.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              default=None, help="Write what was done, household by household, as CSV (- for stdout).")
+@click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The committee's register (default: $HKCHAIN_PRIVACY_STORE or localnet/node0/data/privacy).")
+@tx_command
+def issue_bills(period: str, households_file: Path | None, report_file: Path | None, store_dir: Path | None, *,
+                opts: TxOptions) -> None:
+    """Bill every household for PERIOD from the schedule (property company). Households
+    already billed for the period are skipped, so a re-run issues only what is missing."""
+    period = period_arg(period)
+    if households_file is not None:
+        listed = read_table(households_file, BILL_HOUSEHOLD_COLUMNS, ["address"], other_columns=True)
+        addresses = [address_arg(r["address"], "address") for r in listed]
+    else:
+        from cli.apps.households import default_store
+        from privacy.register import PrivacyStore
+
+        addresses = sorted({r.household for r in PrivacyStore(store_dir or default_store()).records()})
+    if query(opts.rpc_url, "property", "schedule", []) is None:
+        raise click.ClickException("no fee schedule is published: `hkchain property set-schedule` first")
+    status: dict[str, list[Any]] = {}
+    todo = []
+    for a in dict.fromkeys(addresses):
+        rec = query(opts.rpc_url, "households", "record", [a])
+        if not isinstance(rec, dict):
+            status[a] = ["", a, "skipped: not a registered household", "", "", ""]
+            continue
+        have = query(opts.rpc_url, "property", "bills", [a, "", period, 0, 1])
+        items = have.get("items") if isinstance(have, dict) else None
+        if items:
+            b = items[0]
+            status[a] = [rec.get("unit"), a, "already billed", b.get("id"), b.get("total"), ""]
+            continue
+        status[a] = [rec.get("unit"), a, "", "", "", ""]
+        todo.append(a)
+    done = send_many(opts, [Call("property", "issue_bill", [a, period, []]) for a in todo],
+                     f"bills for {period}")
+    for a, o in zip(todo, done, strict=True):
+        row = status[a]
+        if o.ok:
+            total = next((e.get("fields", {}).get("total") for e in o.events if e.get("name") == "BillIssued"), "")
+            row[2:] = ["issued", o.result, total, o.tx_hash]
+        else:
+            row[2:] = [f"error: {o.error}", "", "", o.tx_hash]
+    rows = [status[a] for a in dict.fromkeys(addresses)]
+    header = ["unit", "household", "status", "bill", "total", "tx"]
+    if report_file is not None:
+        write_table(report_file, header, rows)
+    issued = sum(1 for r in rows if r[2] == "issued")
+    already = sum(1 for r in rows if r[2] == "already billed")
+    failed = sum(1 for r in rows if str(r[2]).startswith("error"))
+    if opts.as_json:
+        print_json({"period": period, "issued": issued, "already": already, "errors": failed,
+                    "rows": [dict(zip(header, r, strict=True)) for r in rows]})
+    else:
+        table(False, f"Bills for {period}", header[:5], [r[:5] for r in rows])
+        click.echo(f"issued {issued}, already billed {already}, errors {failed}, "
+                   f"skipped {len(rows) - issued - already - failed}")
+    if failed:
+        raise click.ClickException(f"{failed} bill(s) not issued; see the status column")
 
 
 @property_group.command("pay-bill")
@@ -171,15 +243,65 @@ def contracts(limit: int, cursor: int, all_pages: bool, rpc_url: str, as_json: b
              rows, page)
 
 
+ARREARS_HEADER = ["房号", "地址", "未缴账单数", "欠费合计(积分)", "最早账期", "0-30天", "31-60天", "61-90天",
+                  "90天以上", "账单号"]
+AGE_LIMITS_DAYS = (30, 60, 90)
+
+
+def arrears_rows(rpc_url: str) -> list[list[Any]]:
+    """One row per household with unpaid bills: unit, address, count, total, the oldest
+    period, the amounts by age (days since the bill was issued, at the head block's time)
+    and the bill ids. Sorted by unit."""
+    page = fetch_list(rpc_url, "property", "bills", ["", "unpaid", ""], all_pages=True)
+    now_s = chain_clock(rpc_url).head_time_ms // 1000
+    by_household: dict[str, list[dict[str, Any]]] = {}
+    for b in page.items:
+        if isinstance(b, dict):
+            by_household.setdefault(str(b["household"]), []).append(b)
+    rows = []
+    for household, bills in by_household.items():
+        rec = query(rpc_url, "households", "record", [household])
+        unit = rec.get("unit") if isinstance(rec, dict) else ""
+        ages = [0, 0, 0, 0]
+        for b in bills:
+            days = max(0, now_s - int(b.get("issued_at") or now_s)) // 86400
+            bucket = next((i for i, limit in enumerate(AGE_LIMITS_DAYS) if days <= limit), 3)
+            ages[bucket] += int(b["total"])
+        bills.sort(key=lambda b: (str(b["period"]), int(b["id"])))
+        rows.append([unit, household, len(bills), sum(int(b["total"]) for b in bills), bills[0]["period"],
+                     *ages, " ".join(str(b["id"]) for b in bills)])
+    rows.sort(key=lambda r: (str(r[0]), str(r[1])))
+    return rows
+
+
 @property_group.command("arrears")
 @click.argument("household", required=False)
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,
+              help="Export the arrears of every household as CSV (- for stdout): unit, address, "
+                   "unpaid bills, total, oldest period, amounts by age (0-30, 31-60, 61-90, 90+ days).")
 @view_command
-def arrears(household: str | None, rpc_url: str, as_json: bool) -> None:
-    """Unpaid bills of HOUSEHOLD, or the totals over all households."""
+def arrears(household: str | None, csv_file: Path | None, rpc_url: str, as_json: bool) -> None:
+    """Unpaid bills of HOUSEHOLD, or per household with their age (--csv to export)."""
     if household is None:
-        doc = query(rpc_url, "property", "arrears_all", [])
-        show(as_json, "Arrears, all households", doc)
+        rows = arrears_rows(rpc_url)
+        if csv_file is not None:
+            write_table(csv_file, ARREARS_HEADER, rows)
+            if str(csv_file) != "-":
+                click.echo(f"{len(rows)} households in arrears, {sum(r[3] for r in rows)} points in all, "
+                           f"written to {csv_file}", err=True)
+            return
+        if as_json:
+            print_json({"result": [dict(zip(["unit", "household", "bills", "total", "oldest_period",
+                                             "age_0_30", "age_31_60", "age_61_90", "age_over_90", "bill_ids"],
+                                            r, strict=True)) for r in rows]})
+            return
+        table(False, "Arrears by household (points; age since the bill was issued)",
+              ["unit", "household", "bills", "total", "oldest", "0-30 d", "31-60 d", "61-90 d", "90+ d"],
+              [r[:9] for r in rows])
+        click.echo(f"{len(rows)} households, {sum(r[2] for r in rows)} bills, {sum(r[3] for r in rows)} points")
         return
+    if csv_file is not None:
+        raise click.UsageError("--csv exports every household: leave out HOUSEHOLD")
     address_arg(household, "HOUSEHOLD")
     show(as_json, f"Arrears of {who(household)}", query(rpc_url, "property", "arrears", [household]))
 
