@@ -26,7 +26,10 @@ def _node_defaults(home: Path | None, rpc_url: str | None, genesis: Path | None,
                    db_url: str | None) -> tuple[str, Path, str]:
     """RPC URL, genesis file and database URL, defaulting to the node home's."""
     from analytics.schema import default_url
+    from cli.common import network_home
 
+    if home is None and genesis is None and (network_home() / "node0" / "config.json").exists():
+        home = network_home() / "node0"  # the local network's first node
     if home is not None:
         from node.config import NodeConfig
 
@@ -41,7 +44,8 @@ def _node_defaults(home: Path | None, rpc_url: str | None, genesis: Path | None,
 
 @click.command("index")
 @click.option("--home", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A node's home: its RPC, genesis.json and the default database file in it.")
+              help="A node's home: its RPC, genesis.json and the default database file in it "
+                   "(default: the local network's node0).")
 @click.option("--rpc", "rpc_url", default=None, metavar="URL",
               help="RPC URL of the node to follow (default: the home's, else $HKCHAIN_RPC).")
 @click.option("--genesis", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -89,6 +93,11 @@ def stats(db_url: str | None, home: Path | None, committee: str, figure_names: t
     from analytics import figures as fg
 
     if db_url is None:
+        from cli.common import network_home
+
+        node0 = network_home() / "node0"
+        if home is None and (node0 / schema.DB_FILE).exists():
+            home = node0
         if home is None:
             raise click.UsageError("give --db URL or --home (a node's home)")
         db_url = schema.default_url(home)
