@@ -74,6 +74,11 @@ class NodeApi(QueryRunner, Protocol):
         StatementError for bad input."""
         ...
 
+    def evidence(self, limit: int) -> dict[str, Any]:
+        """{count, evidence}: the newest ``limit`` equivocation records, newest first
+        (node/evidence.py): the `GET /v1/evidence` body."""
+        ...
+
     def refresh_metrics(self) -> None:
         """Bring gauges (height, peers, mempool size) up to date before a scrape."""
         ...

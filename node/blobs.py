@@ -261,6 +261,7 @@ class BlobService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._serving: set[asyncio.Task[None]] = set()
+        self._scan_error: str | None = None  # the last reason the scan could not list works
         self.fetched = 0
         self.served = 0
         network.handle(BlobRequest.TAG, self._on_request)
@@ -319,8 +320,14 @@ class BlobService:
                 except ChainError as exc:
                     if is_local_fault(exc):
                         raise  # the node's own store: the supervisor stops the node
-                    log.warning("blob scan: the registered works could not be listed: %s (%s)",
-                                exc.message, exc.code)
+                    # Said once at WARNING (a chain without the culture application says
+                    # it at every scan), again only when the reason changes.
+                    level = logging.DEBUG if exc.message == self._scan_error else logging.WARNING
+                    self._scan_error = exc.message
+                    log.log(level, "blob scan: the registered works could not be listed: %s (%s)",
+                            exc.message, exc.code)
+                else:
+                    self._scan_error = None
             removed = await loop.run_in_executor(None, self.store.collect_unregistered, self.pending_ttl_s)
             if removed:
                 log.info("deleted %d uploaded blobs never registered on chain", len(removed))

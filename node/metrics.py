@@ -52,6 +52,15 @@ class Metrics:
             "hkchain_task_restarts", "Background loops restarted after an error", ["task"],
             registry=r,
         )
+        self.equivocations = Counter(
+            "hkchain_equivocations", "Equivocations proven (two different signed blocks for "
+            "one height and view), by validator public key and message kind",
+            ["validator", "kind"], registry=r,
+        )
+        self.evidence_records = Gauge(
+            "hkchain_evidence_records", "Equivocation records the node keeps (GET /v1/evidence)",
+            registry=r,
+        )
         self.local_faults = Counter(
             "hkchain_local_faults", "Faults of the node's own that stopped it", registry=r
         )

@@ -34,6 +34,7 @@ from core.types import TAG_SIGNED_TX, SignedTx
 from node.blobs import BlobService, add_blob_routes, blob_openapi_paths
 from node.config import RpcConfig
 from node.events import Subscription
+from node.evidence import DEFAULT_EVIDENCE_PAGE, MAX_EVIDENCE_PAGE
 from node.queries import QueryRefused
 from node.rpc_errors import HTTP_STATUS_CODES, status_of
 from node.statement import StatementError
@@ -111,6 +112,7 @@ class RpcServer:
         r.add_get("/v1/blocks", self.get_blocks)
         r.add_get("/v1/blocks/{which}", self.get_block)
         r.add_get("/v1/status", self.get_status)
+        r.add_get("/v1/evidence", self.get_evidence)
         r.add_get("/v1/accounts/{address}", self.get_account)
         r.add_get("/v1/accounts/{address}/statement", self.get_statement)
         r.add_post("/v1/query", self.post_query)
@@ -336,6 +338,17 @@ class RpcServer:
 
     async def get_status(self, request: web.Request) -> web.Response:
         return web.json_response(self.node.status())
+
+    async def get_evidence(self, request: web.Request) -> web.Response:
+        """Proof that validators signed two different blocks for one height and view."""
+        try:
+            limit = parse_uint(request.query.get("limit", str(DEFAULT_EVIDENCE_PAGE)), "limit",
+                               MAX_EVIDENCE_PAGE)
+        except DecodeError as exc:
+            raise RpcError(400, "malformed", exc.message) from None
+        if limit == 0:
+            raise RpcError(400, "malformed", f"limit must be 1..{MAX_EVIDENCE_PAGE}")
+        return web.json_response(self.node.evidence(limit))
 
     async def get_account(self, request: web.Request) -> web.Response:
         text = request.match_info["address"]
@@ -586,6 +599,23 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
             "/v1/status": {"get": {
                 "summary": "Chain id, height, latest hash, state root, view, validators, peers, syncing",
                 "responses": {"200": _ok("node status"), "429": common_errors["429"]},
+            }},
+            "/v1/evidence": {"get": {
+                "summary": "Equivocation evidence: validators that signed two different blocks "
+                           "for one height and view, newest first",
+                "description": (
+                    "{count, evidence: [{height, view, kind (pre-prepare | prepare | commit | "
+                    "new-view), validator (public key hex), validator_address, validator_name, "
+                    "seen_at_ms (this node's clock), first, second}]}. first and second are "
+                    "{block_hash, signed_bytes, signature}: Ed25519-verify each signature over "
+                    "its signed_bytes with the validator's key, and see that the block hashes "
+                    "differ, to check the fault without trusting this node."
+                ),
+                "parameters": [{"name": "limit", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1,
+                                           "maximum": MAX_EVIDENCE_PAGE,
+                                           "default": DEFAULT_EVIDENCE_PAGE}}],
+                "responses": {"200": _ok("{count, evidence}"), **common_errors},
             }},
             "/v1/accounts/{address}": {"get": {
                 "summary": "Balance and next nonce of an account",

@@ -47,6 +47,7 @@ from node.api import ViewCall
 from node.blobs import open_blob_service
 from node.config import NodeConfig
 from node.events import EventHub
+from node.evidence import EvidenceBook, EvidenceRecord
 from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
 from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
@@ -372,6 +373,9 @@ class Node:
             self.fail, on_restart=lambda name: self.metrics.task_restarts.labels(name).inc()
         )
         self.network.on_handler_error = self.supervisor.report
+        self.evidence_book = EvidenceBook(store.kv)
+        self._evidence_noted = 0  # how many of the replica's evidence entries are handled
+        self.metrics.evidence_records.set(self.evidence_book.count)
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
@@ -625,6 +629,14 @@ class Node:
         return {"height": head.height, "next_height": ctx.height,
                 "pending_before": len(before), "receipt": self.receipt_doc(receipt)}
 
+    def evidence(self, limit: int) -> dict[str, Any]:
+        """The newest ``limit`` equivocation records (node/evidence.py), newest first."""
+        validators = self.current_validators()
+        return {
+            "count": self.evidence_book.count,
+            "evidence": [r.to_json(validators) for r in self.evidence_book.newest(limit)],
+        }
+
     def refresh_metrics(self) -> None:
         m = self.metrics
         m.height.set(self.store.height)
@@ -723,8 +735,22 @@ class Node:
         try:
             self._replica_follows_store()
             self._apply(step())
+            self._note_evidence()
         except Exception as exc:
             self.fail(what, exc)
+
+    def _note_evidence(self) -> None:
+        """Keep, log and count what the replica has newly proven about a validator."""
+        found = self.replica.evidence
+        if len(found) <= self._evidence_noted:
+            return
+        validators = self.current_validators()
+        for e in found[self._evidence_noted:]:
+            record = EvidenceRecord.of(e, now_ms())
+            if self.evidence_book.add(record, validators):
+                self.metrics.equivocations.labels(record.validator.hex(), record.kind).inc()
+        self._evidence_noted = len(found)
+        self.metrics.evidence_records.set(self.evidence_book.count)
 
     def _replica_follows_store(self) -> None:
         # Every commit path tells the replica, so this only guards an invariant.

@@ -32,6 +32,8 @@ WAL_BLOCK = b"wb2/"  # name length(1) name block hash(32) -> Block.encode()
 # account history: account (utf-8) 0x00 height(8) index(4) -> b"": the committed txs that
 # touched an account, in height order (node/statement.py decides which accounts a tx touches).
 ACCOUNT_TX = b"x1/"
+# height(8) view(4) kind(1) validator(32) -> an equivocation evidence record (node/evidence.py)
+EVIDENCE = b"e1/"
 META_HEAD = b"m1/head"  # height(8) of the last committed block
 META_SCHEMA = b"m1/schema"  # SCHEMA_VERSION
 META_PRUNED = b"m1/pruned"  # height(8): state nodes replaced up to here are deleted
@@ -51,10 +53,12 @@ ALL_PREFIXES = (
     WAL,
     WAL_BLOCK,
     ACCOUNT_TX,
+    EVIDENCE,
     b"m1/",
 )
 
 _U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
 _U64_U32 = struct.Struct(">QI")
 MAX_HEIGHT = (1 << 64) - 1
 _LENGTH_BYTES = tuple(bytes((i,)) for i in range(256))
@@ -150,6 +154,10 @@ def state_value_key(key: bytes) -> bytes:
 
 def wal_key(name: bytes) -> bytes:
     return WAL + name
+
+
+def evidence_key(height: int, view: int, kind: int, validator: bytes) -> bytes:
+    return EVIDENCE + _U64.pack(height) + _U32.pack(view) + bytes((kind,)) + validator
 
 
 def wal_block_prefix(name: bytes) -> bytes:

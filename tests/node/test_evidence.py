@@ -1,0 +1,90 @@
+"""Equivocation evidence, from a real validator that signs two different PREPAREs for one
+height and view: the other nodes log it at WARNING, count it in /metrics, keep it across
+a restart and show it at GET /v1/evidence, where anyone can check the signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from consensus.messages import Prepare
+from core.crypto import verify
+from core.types import VOTE_PREPARE, Vote
+from node.evidence import EvidenceRecord, SignedPart
+from node.service import Node
+from p2p.messages import ConsensusFrame
+from tests.node.harness import CHAIN_ID, make_homes, open_node, start_nodes, stop_nodes, wait_for
+
+
+async def _get(node: Node, path: str) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as session, \
+            session.get(f"http://127.0.0.1:{node.rpc.port}{path}") as resp:
+        if resp.content_type == "application/json":
+            return resp.status, await resp.json()
+        return resp.status, await resp.text()
+
+
+def test_an_evidence_record_round_trips() -> None:
+    part = SignedPart(b"\x01" * 32, b"signed", b"\x02" * 64)
+    record = EvidenceRecord(7, 2, "commit", b"\x03" * 32, part,
+                            SignedPart(b"\x04" * 32, b"other", b"\x05" * 64), 1_700_000_000_000)
+    assert EvidenceRecord.decode(record.encode()) == record
+
+
+async def test_an_equivocating_validator_is_shown_at_v1_evidence(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Slow blocks, so the height the double vote names is still open when it arrives.
+    homes = make_homes(tmp_path, 4, empty_block_interval_ms=5_000, view_timeout_ms=20_000)
+    nodes = await start_nodes(homes)
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        status, body = await _get(nodes[0], "/v1/evidence")
+        assert status == 200 and body == {"count": 0, "evidence": []}
+
+        liar = nodes[3]
+        height = nodes[0].replica.height
+        hashes = [hashlib.sha256(b"block a").digest(), hashlib.sha256(b"block b").digest()]
+        with caplog.at_level(logging.WARNING, logger="hkchain.node.evidence"):
+            for h in hashes:
+                vote = Vote.create(liar.key, VOTE_PREPARE, CHAIN_ID, height, 0, h)
+                liar.network.broadcast(ConsensusFrame(Prepare(vote).encode()))
+            await wait_for(lambda: all(n.evidence_book.count == 1 for n in nodes[:3]),
+                           what="the three honest nodes hold the evidence")
+
+        status, body = await _get(nodes[0], "/v1/evidence")
+        assert status == 200 and body["count"] == 1
+        (ev,) = body["evidence"]
+        assert (ev["height"], ev["view"], ev["kind"]) == (height, 0, "prepare")
+        assert ev["validator"] == liar.key.public_key.hex() and ev["validator_name"] == "node3"
+        assert {ev["first"]["block_hash"], ev["second"]["block_hash"]} == {h.hex() for h in hashes}
+        for side in (ev["first"], ev["second"]):  # checkable without trusting the node
+            assert verify(liar.key.public_key, bytes.fromhex(side["signed_bytes"]),
+                          bytes.fromhex(side["signature"]))
+        assert any(r.levelno == logging.WARNING and "EVIDENCE" in r.getMessage()
+                   and "node3" in r.getMessage() for r in caplog.records)
+
+        status, text = await _get(nodes[0], "/metrics")
+        line = (f'hkchain_equivocations_total{{kind="prepare",validator="{liar.key.public_key.hex()}"}}'
+                " 1.0")
+        assert status == 200 and line in text and "hkchain_evidence_records 1.0" in text
+
+        status, doc = await _get(nodes[0], "/openapi.json")
+        assert "/v1/evidence" in doc["paths"]
+        for bad in ("0", "1001", "x", "-1"):
+            status, body = await _get(nodes[0], f"/v1/evidence?limit={bad}")
+            assert status == 400 and body["error"]["code"] == "malformed", bad
+
+        # The record survives a restart of the node that holds it.
+        await nodes[0].stop()
+        nodes[0] = open_node(homes[0])
+        await nodes[0].start()
+        status, body = await _get(nodes[0], "/v1/evidence?limit=1")
+        assert status == 200 and body["count"] == 1 and body["evidence"] == [ev]
+    finally:
+        await stop_nodes(nodes)
