@@ -103,7 +103,7 @@ async def test_the_blob_scan_survives_an_unexpected_error(tmp_path: Path) -> Non
     h = hashlib.sha256(b"a registered work").digest()
     calls = 0
 
-    def registered() -> list[bytes]:
+    async def registered() -> list[bytes]:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -112,8 +112,8 @@ async def test_the_blob_scan_survives_an_unexpected_error(tmp_path: Path) -> Non
 
     fatal = _Fatal()
     sup = Supervisor(fatal, min_backoff_s=0.01)
-    service = BlobService(BlobStore(tmp_path), _Network(), registered=registered,  # type: ignore[arg-type]
-                          scan_interval_s=0.01)
+    service = BlobService(BlobStore(tmp_path), _Network(),  # type: ignore[arg-type]
+                          registered=registered, scan_interval_s=0.01)
     service.start(sup.spawn)
     try:
         await _until(lambda: h in service.wanted)
@@ -124,13 +124,13 @@ async def test_the_blob_scan_survives_an_unexpected_error(tmp_path: Path) -> Non
 
 
 async def test_a_storage_fault_in_the_blob_scan_stops_the_node(tmp_path: Path) -> None:
-    def registered() -> list[bytes]:
+    async def registered() -> list[bytes]:
         raise StorageError("LevelDB read failed: corruption", code="storage_io")
 
     fatal = _Fatal()
     sup = Supervisor(fatal, min_backoff_s=0.01)
-    service = BlobService(BlobStore(tmp_path), _Network(), registered=registered,  # type: ignore[arg-type]
-                          scan_interval_s=0.01)
+    service = BlobService(BlobStore(tmp_path), _Network(),  # type: ignore[arg-type]
+                          registered=registered, scan_interval_s=0.01)
     service.start(sup.spawn)
     try:
         await _until(lambda: bool(fatal.calls))
