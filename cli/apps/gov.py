@@ -27,6 +27,7 @@ from cli.apps.base import (
     report,
     send,
     show,
+    time_arg,
     title_arg,
     tx_command,
     view_command,
@@ -34,6 +35,7 @@ from cli.apps.base import (
 )
 from cli.apps.content import DOC_MAX_BYTES, SHORT_MAX_BYTES, fetch_text, publish, read_body
 from cli.common import print_json, print_pairs, print_table
+from cli.localtime import local_text
 from core.fields import is_decimal
 
 CATEGORIES = {
@@ -174,14 +176,32 @@ def _publish_doc(rpc_url: str, doc: Path | None, text: str | None) -> bytes:
 @click.option("--category", required=True, type=click.IntRange(1, 9), help=CATEGORY_HELP)
 @click.option("--title", required=True, help="A short title (1–200 characters).")
 @_doc_options
+@click.option("--closes", default=None, metavar="TIME",
+              help='When the vote closes, in Shanghai time, e.g. "2026-12-20 18:00" (converted to a '
+                   "block height now, from the chain's recent pace); default: the chain's voting period.")
 @tx_command
-def propose(category: int, title: str, doc: Path | None, text: str | None, *, opts: TxOptions) -> None:
+def propose(category: int, title: str, doc: Path | None, text: str | None, closes: str | None, *,
+            opts: TxOptions) -> None:
     """Put an owners' matter to the vote directly (committee members and owners)."""
     title = title_arg(title, MAX_PROPOSAL_TITLE)
+    closes_height = None
+    if closes is not None:
+        at = time_arg(closes, "--closes")
+        clock = chain_clock(opts.rpc_url)
+        if at * 1000 <= clock.head_time_ms:
+            raise click.BadParameter(f"{local_text(at)} has passed", param_hint="--closes")
+        closes_height = clock.height_at(at)
     doc_hash = _publish_doc(opts.rpc_url, doc, text)
-    out = send(opts, "governance", "propose_owners", [category, title, doc_hash])
-    report(opts, out, f"Proposal #{out.result} open for votes",
-           [("category", f"{category} — {CATEGORIES[category]}")])
+    if closes_height is None:
+        out = send(opts, "governance", "propose_owners", [category, title, doc_hash])
+    else:
+        out = send(opts, "governance", "propose_owners_closing", [category, title, doc_hash, closes_height])
+    pairs: list[tuple[str, Any]] = [("category", f"{category} — {CATEGORIES[category]}")]
+    for e in out.events:
+        fields = e.get("fields") or {}
+        if e.get("name") == "ProposalCreated" and type(fields.get("closes")) is int:
+            pairs.append(("vote closes", chain_clock(opts.rpc_url).height_text(fields["closes"])))
+    report(opts, out, f"Proposal #{out.result} open for votes", pairs)
 
 
 # --- residents' proposals (assembly) ----------------------------------------------------

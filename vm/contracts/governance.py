@@ -87,6 +87,20 @@ def _new(kind: str, title: str, period: int, extra: dict) -> int:
 def propose_owners(category: int, title: str, doc_hash: bytes) -> int:
     """An owners' matter of Article 278 item ``category`` (1-9). ``doc_hash`` is the hash
     of the full text kept off chain. Committee members and owner households may propose."""
+    return _propose_owners(category, title, doc_hash, load("cfg:owners_voting_blocks"))
+
+
+def propose_owners_closing(category: int, title: str, doc_hash: bytes, closes: int) -> int:
+    """propose_owners with the vote closing at height ``closes`` (a deadline the
+    proposer chose): at least owners_voting_blocks ahead, so a vote is never shorter
+    than the configured period, and at most 10,000,000 blocks ahead."""
+    least = load("cfg:owners_voting_blocks")
+    if type_name(closes) != "int" or closes < block_height + least or closes > block_height + MAX_VOTING_BLOCKS:
+        raise Error("closes: a height at least " + str(least) + " blocks ahead", "bad_proposal")
+    return _propose_owners(category, title, doc_hash, closes - block_height)
+
+
+def _propose_owners(category: int, title: str, doc_hash: bytes, period: int) -> int:
     if type_name(category) != "int" or category < 1 or category > 9:
         raise Error("category must be an Article 278 item 1..9", "bad_proposal")
     if type_name(doc_hash) != "bytes" or len(doc_hash) != 32:
@@ -100,7 +114,7 @@ def propose_owners(category: int, title: str, doc_hash: bytes) -> int:
         raise Error("no owner households are registered", "no_owners")
     extra = {"category": category, "doc_hash": doc_hash, "electorate": snapshot[0],
              "total_area": snapshot[1], "total_owners": snapshot[2]}
-    pid = _new(OWNERS, title, load("cfg:owners_voting_blocks"), extra)
+    pid = _new(OWNERS, title, period, extra)
     store("t:" + str(pid), [0, 0, 0, 0, 0, 0])
     return pid
 
