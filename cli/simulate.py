@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from core.types import MAX_BLOCK_TX_BYTES
 from tools.simulator import (
     NO_FAULTS,
     SimulationOptions,
@@ -79,6 +80,14 @@ def _fault_options(f: Any) -> Any:
 @click.option(
     "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes."
 )
+@click.option(
+    "--block-bytes",
+    type=click.IntRange(0, MAX_BLOCK_TX_BYTES),
+    default=0,
+    show_default=True,
+    help="Fill each block with this many bytes of txs (0: a few small txs). Blocks travel, "
+    "and are kept in the vote log, within the node's real limits.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="One line per run.")
 @_fault_options
 def simulate(
@@ -89,6 +98,7 @@ def simulate(
     no_faults: bool,
     view_timeout_ms: int,
     jobs: int,
+    block_bytes: int,
     verbose: bool,
     equivocate: bool | None,
     reconfigure: bool | None,
@@ -118,6 +128,7 @@ def simulate(
         fault_overrides=tuple(overrides),
         view_timeout_ms=view_timeout_ms,
         max_view_timeout_ms=8 * view_timeout_ms,
+        block_bytes=block_bytes,
     )
 
     def report(result: SimulationResult, options: SimulationOptions) -> None:

@@ -102,6 +102,7 @@ class SimulationOptions:
     view_timeout_ms: int = 200
     max_view_timeout_ms: int = 1_600
     chaos_ms: int | None = None  # how long faults last; None: until half the heights
+    block_bytes: int = 0  # tx bytes per block (0: a few small txs; at most MAX_BLOCK_TX_BYTES)
 
     def replica_config(self) -> ReplicaConfig:
         return ReplicaConfig(
@@ -196,7 +197,8 @@ class Simulation:
             _Node(
                 i,
                 keys[i],
-                ToyApplication(CHAIN_ID, self.schedule, self.checker),
+                ToyApplication(CHAIN_ID, self.schedule, self.checker,
+                               block_bytes=options.block_bytes),
                 MemoryVoteLog(),
                 self.rng.randint(-faults.max_clock_skew_ms, faults.max_clock_skew_ms),
                 i in byzantine,
@@ -528,7 +530,8 @@ def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
     return (
         f"hkchain simulate --validators {options.validators} --heights {options.heights} "
         f"--first-seed {options.seed} --seeds 1 --view-timeout {options.view_timeout_ms} "
-        f"{faults.as_options()}"
+        + (f"--block-bytes {options.block_bytes} " if options.block_bytes else "")
+        + faults.as_options()
     )
 
 

@@ -3,8 +3,8 @@
 ToyApplication builds deterministic blocks (a few fake txs, a state root that is a hash
 chain over tx roots) and checks every header field the real node checks, without a VM. It
 accepts what the real node accepts (up to MAX_BLOCK_TXS txs and MAX_BLOCK_BYTES a block)
-and can fill its blocks to the largest a proposer may build (``fill_blocks``), so the
-simulator exercises the real limits.
+and can fill its blocks with ``block_bytes`` of txs, up to the largest a proposer may build
+(MAX_BLOCK_TX_BYTES), so the simulator exercises the real limits.
 Its committed chain is durable: it survives a simulated crash, as LevelDB would.
 MemoryVoteLog is the real ConsensusWAL on a memory store, kept across crashes of its replica.
 """
@@ -71,10 +71,12 @@ class ToyApplication:
         schedule: Callable[[int], ValidatorSet],
         verifier: SignatureVerifier | None = None,
         *,
-        fill_blocks: bool = False,
+        block_bytes: int = 0,
     ) -> None:
+        if not 0 <= block_bytes <= MAX_BLOCK_TX_BYTES:
+            raise ValueError(f"block_bytes must be in [0, {MAX_BLOCK_TX_BYTES}]")
         self.chain_id = chain_id
-        self.fill_blocks = fill_blocks
+        self.block_bytes = block_bytes  # 0: a few small txs per block
         self._schedule = schedule
         self._verifier = verifier if verifier is not None else SignatureVerifier()
         self.blocks: list[Block] = []
@@ -82,6 +84,11 @@ class ToyApplication:
         self._last_hash = sha256(b"hkchain/simulator/genesis\x00" + chain_id.encode())
         self._state_root = sha256(b"hkchain/simulator/state\x00")
         self._last_timestamp_ms = 0
+
+    @property
+    def state_root(self) -> bytes:
+        """The toy state root after the last committed block."""
+        return self._state_root
 
     @property
     def height(self) -> int:
@@ -99,7 +106,7 @@ class ToyApplication:
         return SignedTx(tx, FAKE_SIGNATURE)
 
     def _txs(self, height: int, view: int, timestamp_ms: int) -> tuple[SignedTx, ...]:
-        if not self.fill_blocks:
+        if not self.block_bytes:
             count = (height + view) % (MAX_FAKE_TXS + 1)
             return tuple(self._tx(height, i, (timestamp_ms,)) for i in range(count))
         # Distinct payloads per (height, view, tx), so each view's block is its own.
@@ -109,7 +116,7 @@ class ToyApplication:
             seed = sha256(b"%d/%d/%d" % (height, view, len(txs)))
             payload = (seed * (FILL_PAYLOAD_BYTES // len(seed) + 1))[:FILL_PAYLOAD_BYTES]
             stx = self._tx(height, len(txs), (timestamp_ms, payload))
-            if size + len(stx.encoded) > MAX_BLOCK_TX_BYTES:
+            if size + len(stx.encoded) > self.block_bytes:
                 break
             txs.append(stx)
             size += len(stx.encoded)

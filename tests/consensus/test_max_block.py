@@ -30,7 +30,7 @@ BIG_CONFIG = CONFIG.__class__(view_timeout_ms=100, max_view_timeout_ms=800)
 
 
 def big_app() -> ToyApplication:
-    return ToyApplication(CHAIN_ID, lambda _h: VALIDATORS, fill_blocks=True)
+    return ToyApplication(CHAIN_ID, lambda _h: VALIDATORS, block_bytes=MAX_BLOCK_TX_BYTES)
 
 
 def open_wal(path: Path) -> tuple[LevelDBStore, ConsensusWAL]:

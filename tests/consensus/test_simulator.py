@@ -132,3 +132,16 @@ def test_cli_passes_on_a_healthy_run() -> None:
     result = CliRunner().invoke(simulate, ["--seeds", "2", "--heights", "10", "-v"])
     assert result.exit_code == 0, result.output
     assert "0 violations" in result.output and "seed 1:" in result.output
+
+
+def test_blocks_over_the_old_wal_limit_survive_crashes_and_view_changes() -> None:
+    # 4.5 MB blocks: more than the 4 MiB at which the vote log once refused the record that
+    # carried the prepared block. The simulator's vote log is the real WAL now, so it
+    # meets that limit where it would have hidden it.
+    options = SimulationOptions(
+        validators=4, heights=6, seed=1, block_bytes=4_500_000,
+        fault_overrides=(("crash_permille", 400), ("drop_permille", 100)),
+    )
+    result = run_simulation(options)
+    assert result.ok, result.violation
+    assert result.heights_decided >= 6 and result.crashes > 0 and result.view_changes > 0
