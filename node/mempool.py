@@ -121,6 +121,9 @@ class Mempool:
         self._flushing: asyncio.Future[None] | None = None
         self._flush_tasks: set[asyncio.Task[None]] = set()
         self.journal_syncs = 0  # fsynced batches written (a figure for the bench)
+        # Where a background journal write that failed is reported (the node stops on a
+        # fault of its store); without a host, it is logged.
+        self.on_background_error: Callable[[str, BaseException], None] | None = None
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -449,8 +452,11 @@ class Mempool:
     async def _persist_quietly(self) -> None:
         try:
             await self.persist()
-        except Exception:
-            log.exception("mempool journal: background write failed")
+        except Exception as exc:
+            if self.on_background_error is not None:
+                self.on_background_error("mempool journal write", exc)
+            else:
+                log.exception("mempool journal: background write failed")
 
     # --- restart -------------------------------------------------------------------------
 

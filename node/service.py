@@ -373,6 +373,7 @@ class Node:
             self.fail, on_restart=lambda name: self.metrics.task_restarts.labels(name).inc()
         )
         self.network.on_handler_error = self.supervisor.report
+        self.mempool.on_background_error = self.supervisor.report
         self.evidence_book = EvidenceBook(store.kv)
         self._evidence_noted = 0  # how many of the replica's evidence entries are handled
         self.metrics.evidence_records.set(self.evidence_book.count)
@@ -688,9 +689,20 @@ class Node:
             results = self.mempool.add_many(fresh)
             return [r for r in results if isinstance(r, bytes)]
         task = asyncio.get_running_loop().create_task(self._admit_checked(fresh))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._watch(task, "admitting relayed txs")
         return []
+
+    def _watch(self, task: asyncio.Task[None], what: str) -> None:
+        """Keep ``task`` alive until done; an error it ends with goes to the supervisor."""
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            exc = None if t.cancelled() else t.exception()
+            if exc is not None:
+                self.supervisor.report(what, exc)
+
+        task.add_done_callback(done)
 
     async def _admit_checked(self, txs: list[SignedTx]) -> None:
         good = await asyncio.get_running_loop().run_in_executor(None, _verify_all, txs)

@@ -3,14 +3,16 @@ no peer is blamed for them, and the other validators carry on."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.errors import ValidationError
-from node.service import Node
+from node.service import Node, NodeError, serve
 from storage.errors import StorageError
 from tests.node.harness import make_homes, make_tx, open_node, start_nodes, stop_nodes, wait_for
 
@@ -138,3 +140,38 @@ async def test_sync_blames_no_peer_for_a_local_fault_and_survives_a_bug(tmp_path
         assert all(n.network.misbehaviours == 0 for n in nodes)
     finally:
         await stop_nodes(nodes)
+
+
+async def test_a_failed_background_journal_write_stops_the_node(tmp_path: Path) -> None:
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=50))
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        victim = nodes[0]
+        journal = victim.mempool._journal
+        assert journal is not None
+        journal.batch = _raise(StorageError(DISK_FULL, code="storage_io"))  # type: ignore[method-assign]
+        # A committed tx is dropped from the journal in the background: that write fails.
+        assert isinstance((await nodes[1].submit([make_tx(0, 0)]))[0], bytes)
+        await wait_for(lambda: victim.fatal is not None, timeout_s=30, what="the node stops")
+        assert victim.fatal is not None and victim.fatal.code == "storage_fault"
+        assert "mempool journal write failed" in victim.fatal.message
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_serve_ends_with_the_fatal_error_for_the_command_to_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (home,) = make_homes(tmp_path, 1, empty_block_interval_ms=20)
+    node = open_node(home)
+    node.store.commit_block = _raise(StorageError(DISK_FULL, code="storage_io"))  # type: ignore[method-assign]
+    monkeypatch.setattr(Node, "open", classmethod(lambda cls, *_a, **_k: node))
+    loop = asyncio.get_running_loop()
+    try:
+        with pytest.raises(NodeError) as err:
+            await asyncio.wait_for(serve(home.home), 30)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    assert err.value.code == "storage_fault" and "No space left on device" in err.value.message
+    assert node.fatal is err.value
