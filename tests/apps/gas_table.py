@@ -29,7 +29,9 @@ def main() -> int:
     for module in (test_households, test_property, test_assembly, test_services, test_rewards,
                    test_notices_merchants):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("test_") and fn.__module__ == module.__name__:
+            # (a test building its own community, with another genesis, is left out)
+            if name.startswith("test_") and fn.__module__ == module.__name__ \
+                    and list(inspect.signature(fn).parameters) == ["town"]:
                 fn(Community())
     fees = json.loads(GENESIS_PATH.read_text())["params"]["fees"]
     price = int(fees["gas_price_milli"])

@@ -147,8 +147,8 @@ class Community:
 
     AREAS = (8957, 10230, 6512, 12000, 7400)  # 0.01 m²
 
-    def __init__(self) -> None:
-        self.c = c = Chain()
+    def __init__(self, genesis_edit: Any = short_votes) -> None:
+        self.c = c = Chain(genesis_edit)
         self.committee = c.operator
         self.company = key("company")
         self.confirmer = key("confirmer")

@@ -3,7 +3,9 @@ nothing for self-likes, and attendance rewarded once per activity."""
 
 from __future__ import annotations
 
-from tests.apps.harness import DAY_S, Community, h, key
+from typing import Any
+
+from tests.apps.harness import DAY_S, Community, h, key, short_votes
 
 
 def test_likes_earn_up_to_the_daily_cap(town: Community) -> None:
@@ -88,3 +90,55 @@ def test_resident_activity_needs_approval(town: Community) -> None:
     c.fails("not_found", town.homes[1], "activities", "withdraw", aid)
     assert c.q("activities", "participants", aid) == [town.homes[2].address]
     assert c.q("activities", "activity", aid)["signed_up"] == 1
+
+
+def test_a_ring_of_likers_cannot_farm(town: Community) -> None:
+    c = town.c
+    ring = town.homes[:4]
+    works = {k.address: [c.send(k, "culture", "register_work", h(f"{k.address}-{i}"), f"作品{i}", "writing", 10)
+                         for i in range(8)] for k in ring}
+    cap = c.q("culture", "params")["liker_daily_cap"]
+    assert cap == 5
+    earned = []
+    for liker in ring:
+        got = 0
+        for creator, ids in works.items():
+            if creator != liker.address:
+                for wid in ids:
+                    got += c.send(liker, "culture", "like", wid)
+        earned.append(got)
+        assert c.q("culture", "given", liker.address, c.time_s // DAY_S) == got
+    # 24 likes each, but each liker's likes earn at most the liker's cap in a day.
+    assert earned == [cap] * len(ring)
+    c.advance(DAY_S)
+    extra = c.send(town.homes[4], "culture", "register_work", h("next day"), "明日", "writing", 10)
+    assert c.send(ring[0], "culture", "like", extra) == 1
+
+
+def _small_allowance(genesis: dict[str, Any]) -> None:
+    short_votes(genesis)
+    for rule in genesis["params"]["token"]["mint_rules"]:
+        if rule["minter"] == "activities":
+            rule["cap_per_day"] = 25
+
+
+def test_attendance_beyond_the_days_allowance_is_refused_clearly() -> None:
+    town = Community(_small_allowance)
+    c = town.c
+    people = town.homes[:3]
+    aid = c.send(town.committee, "activities", "propose", "volunteer", "植树", c.time_s + 60, 10)
+    for k in people:
+        c.send(k, "activities", "sign_up", aid)
+    c.advance(120)
+    before = [c.balance(k.address) for k in people]
+    assert c.q("activities", "allowance") == {"points_left": 25, "reward": 10, "attendees": 2}
+    r = c.fails("mint_cap", town.committee, "activities", "confirm_attendance", aid, [k.address for k in people])
+    assert "allowance" in c.explain(r) and "08:00 (UTC+8)" in c.explain(r)
+    assert [c.balance(k.address) for k in people] == before  # nothing minted, nobody recorded
+    assert c.send(town.committee, "activities", "confirm_attendance", aid, [k.address for k in people[:2]]) == 20
+    assert c.q("activities", "allowance")["attendees"] == 0
+    c.fails("mint_cap", town.committee, "activities", "confirm_attendance", aid, [people[2].address])
+    # Already confirmed attendees cost nothing and do not count against the allowance.
+    assert c.send(town.committee, "activities", "confirm_attendance", aid, [people[0].address]) == 0
+    c.advance(DAY_S)  # the allowance resets with the chain day
+    assert c.send(town.committee, "activities", "confirm_attendance", aid, [people[2].address]) == 10

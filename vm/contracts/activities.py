@@ -182,6 +182,29 @@ def check_in(activity_id: int, code: str) -> bool:
     return done
 
 
+def _check_allowance(activity_id: int, attendees: list, reward: int) -> None:
+    # Refuse the whole confirmation, clearly and before anything is minted, when today's
+    # minting allowance of this contract cannot reward every new attendee: the organiser
+    # confirms as many as it allows now and the rest once it resets (08:00 UTC+8).
+    if reward <= 0:
+        return
+    new = 0
+    for who in attendees:
+        if type_name(who) == "str" and not has("at:" + str(activity_id) + ":" + who):
+            new += 1
+    if new * reward > _room():
+        raise Error("today's reward allowance cannot reward every new attendee: confirm as many as allowance() says now, the rest after it resets at 08:00 (UTC+8)", "mint_cap")
+
+
+def _room() -> int:
+    rule = call("token", "mint_rule", [this])
+    if rule is None:
+        return 0
+    if rule["day"] != block_time // 86400:
+        return rule["cap_per_day"]
+    return rule["cap_per_day"] - rule["minted"]
+
+
 def confirm_attendance(activity_id: int, attendees: list) -> int:
     """Organiser, after the start: confirm attendees; each is rewarded once. Returns the
     points minted."""
@@ -196,6 +219,7 @@ def confirm_attendance(activity_id: int, attendees: list) -> int:
         raise Error("attendees: a list of 1..64 addresses", "bad_arg")
     people = load("pl:" + str(activity_id))
     reward = load("p:attendance_reward", 0)
+    _check_allowance(activity_id, attendees, reward)
     minted = 0
     for who in attendees:
         if who not in people:
@@ -211,6 +235,15 @@ def _k(v) -> str:
     if type_name(v) != "int" and type_name(v) != "str":
         raise Error("an int or str argument is expected", "bad_arg")
     return str(v)
+
+
+@view
+def allowance() -> dict:
+    """What today's minting allowance still rewards: points left, the reward per
+    attendee, and how many new attendees can be confirmed now."""
+    reward = load("p:attendance_reward", 0)
+    left = _room()
+    return {"points_left": left, "reward": reward, "attendees": left // reward if reward > 0 else 4096}
 
 
 @view

@@ -6,8 +6,10 @@ A work is registered by the sha256 of its blob (the blob itself is kept by the n
 blob store) with title, kind, size and its creator. Each resident likes a work once; a
 like earns the creator like_reward points, minted through the token's minting rule (this
 contract is an authorised minter with a daily cap), at most daily_cap points per creator
-per day (day = block_time // 86400), so likes cannot be farmed. A like on one's own work
-is recorded and earns nothing. Comments are registered by the hash of their text.
+per day AND at most liker_daily_cap points from the likes of one liker per day (day =
+block_time // 86400), so neither many likers on one creator nor a ring of accounts
+liking each other can farm points. A like on one's own work is recorded and earns
+nothing. Comments are registered by the hash of their text.
 Parameters are set by governance.
 """
 
@@ -16,7 +18,7 @@ KINDS = ("calligraphy", "photography", "writing")
 MAX_TITLE_CHARS = 100
 MAX_SIZE_BYTES = 16777216
 MAX_COMMENTS = 256
-PARAMS = ("like_reward", "daily_cap")
+PARAMS = ("like_reward", "daily_cap", "liker_daily_cap")
 MAX_PARAM = 1000000
 
 
@@ -24,6 +26,7 @@ def init(config: dict) -> None:
     store("count", 0)
     _set_param("like_reward", config.get("like_reward", 1))
     _set_param("daily_cap", config.get("daily_cap", 20))
+    _set_param("liker_daily_cap", config.get("liker_daily_cap", 5))
 
 
 def _set_param(name: str, value) -> None:
@@ -102,14 +105,21 @@ def like(work_id: int) -> int:
     reward = 0
     creator = w["creator"]
     if creator != caller:
-        ekey = "e:" + creator + ":" + str(block_time // DAY_S)
+        day = str(block_time // DAY_S)
+        ekey = "e:" + creator + ":" + day
+        gkey = "g:" + caller + ":" + day
         earned_today = load(ekey, 0)
+        given_today = load(gkey, 0)
         reward = min(load("p:like_reward", 0), load("p:daily_cap", 0) - earned_today)
+        liker_cap = load("p:liker_daily_cap")
+        if liker_cap is not None:  # None: a contract upgraded from before the liker cap
+            reward = min(reward, liker_cap - given_today)
         if reward > 0:
             reward = min(reward, _mint_room())
         if reward > 0:
             call("token", "mint", [creator, reward])
             store(ekey, earned_today + reward)
+            store(gkey, given_today + reward)
         else:
             reward = 0
     emit("Liked", id=work_id, by=caller, reward=reward)
@@ -174,7 +184,14 @@ def count() -> int:
 
 @view
 def params() -> dict:
-    return {"like_reward": load("p:like_reward"), "daily_cap": load("p:daily_cap")}
+    return {"like_reward": load("p:like_reward"), "daily_cap": load("p:daily_cap"),
+            "liker_daily_cap": load("p:liker_daily_cap")}
+
+
+@view
+def given(address: str, day: int) -> int:
+    """Points the likes of ``address`` earned creators on chain day ``day``."""
+    return load("g:" + _k(address) + ":" + _k(day), 0)
 
 
 # --- lists (docs/APPLICATIONS.md "Lists"): newest first, paged by id ------------------
