@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgpack
 from hypothesis import strategies as st
 
+from core import codec
 from core.codec import Value
 from core.crypto import PrivateKey
 from core.fields import MAX_U64
@@ -108,3 +112,88 @@ certificates = st.builds(
     st.lists(st.tuples(st.binary(min_size=32, max_size=32), st.binary(min_size=64, max_size=64)),
              max_size=4).map(lambda x: tuple(sorted(x))),
 )
+
+
+# --- fuzzing decoders -------------------------------------------------------------------
+
+
+@st.composite
+def mutated(draw: st.DrawFn, encodings: st.SearchStrategy[bytes]) -> bytes:
+    """A valid encoding with one to three bytes flipped, cut, inserted or deleted: close
+    enough to the format that decoders get past the first check, and sometimes succeed."""
+    raw = bytearray(draw(encodings))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        if not raw:
+            break
+        i = draw(st.integers(min_value=0, max_value=len(raw) - 1))
+        op = draw(st.sampled_from(["flip", "set", "cut", "insert", "delete"]))
+        if op == "flip":
+            raw[i] ^= draw(st.integers(min_value=1, max_value=255))
+        elif op == "set":
+            raw[i] = draw(st.sampled_from([0x00, 0x7F, 0x80, 0x90, 0xA0, 0xC0, 0xC2, 0xC3, 0xC4,
+                                           0xCC, 0xD0, 0xD9, 0xDC, 0xDE, 0xFF]))
+        elif op == "cut":
+            del raw[i:]
+        elif op == "insert":
+            raw.insert(i, draw(st.integers(min_value=0, max_value=255)))
+        else:
+            del raw[i]
+    return bytes(raw)
+
+
+def _loose(draw: st.DrawFn, v: Any) -> bytes:
+    # msgpack of ``v`` with every free choice drawn: widths of ints, strings and
+    # headers, the order of map keys. Valid msgpack, often not the canonical form.
+    def head(n: int, fix: int | None, fix_max: int, wide: list[tuple[int, int]]) -> bytes:
+        options = [(code, size) for code, size in wide if n < 1 << (8 * size)]
+        if fix is not None and n <= fix_max and draw(st.booleans()):
+            return bytes([fix | n])
+        code, size = draw(st.sampled_from(options))
+        return bytes([code]) + n.to_bytes(size, "big")
+
+    if v is None:
+        return b"\xc0"
+    if v is True or v is False:
+        return b"\xc3" if v else b"\xc2"
+    if isinstance(v, int):
+        if not -(1 << 63) <= v < 1 << 64:
+            return msgpack.packb(codec.canonical(v), use_bin_type=True)  # type: ignore[no-any-return]
+        if 0 <= v <= 0x7F and draw(st.booleans()):
+            return bytes([v])
+        if v < 0:
+            options = [(code, size) for code, size in [(0xD0, 1), (0xD1, 2), (0xD2, 4), (0xD3, 8)]
+                       if v >= -(1 << (8 * size - 1))]
+            code, size = draw(st.sampled_from(options))
+            return bytes([code]) + v.to_bytes(size, "big", signed=True)
+        code, size = draw(st.sampled_from([(c, z) for c, z in [(0xCC, 1), (0xCD, 2), (0xCE, 4), (0xCF, 8)]
+                                           if v < 1 << (8 * z)]))
+        return bytes([code]) + v.to_bytes(size, "big")
+    if isinstance(v, str):
+        raw = v.encode("utf-8")
+        return head(len(raw), 0xA0, 31, [(0xD9, 1), (0xDA, 2), (0xDB, 4)]) + raw
+    if isinstance(v, bytes):
+        return head(len(v), None, 0, [(0xC4, 1), (0xC5, 2), (0xC6, 4)]) + v
+    if isinstance(v, list | tuple):
+        return head(len(v), 0x90, 15, [(0xDC, 2), (0xDD, 4)]) + b"".join(_loose(draw, x) for x in v)
+    if isinstance(v, dict):
+        keys = draw(st.permutations(list(v)))
+        return head(len(v), 0x80, 15, [(0xDE, 2), (0xDF, 4)]) + b"".join(
+            _loose(draw, k) + _loose(draw, v[k]) for k in keys)
+    raise TypeError(type(v).__name__)
+
+
+@st.composite
+def loose_encodings(draw: st.DrawFn, encodings: st.SearchStrategy[bytes]) -> bytes:
+    """A valid encoding decoded and packed again with msgpack's free choices drawn (ints,
+    strings and headers of any width that fits, map keys in any order): what a careless or
+    hostile encoder could send. A strict decoder takes it only if it is the canonical
+    form itself."""
+    return _loose(draw, msgpack.unpackb(draw(encodings), raw=False, strict_map_key=False,
+                                        ext_hook=codec._ext_hook))
+
+
+def fuzz_inputs(encodings: st.SearchStrategy[bytes], max_size: int = 300) -> st.SearchStrategy[bytes]:
+    """Inputs for a decoder: arbitrary bytes, valid encodings, mutations of them, and
+    other msgpack spellings of them."""
+    return st.one_of(st.binary(max_size=max_size), encodings, mutated(encodings),
+                     loose_encodings(encodings))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from core import codec
 from core.codec import Value
 from core.errors import DecodeError
-from tests.core.strategies import values
+from tests.core.strategies import fuzz_inputs, values
 
 
 @given(values)
@@ -26,12 +26,15 @@ def test_dict_encoding_ignores_insertion_order(d: dict[str, int]) -> None:
     assert codec.encode(d) == codec.encode(reversed_d)
 
 
-@given(st.binary(max_size=200))
+@given(fuzz_inputs(values.map(codec.encode), max_size=200))
 def test_arbitrary_bytes_raise_only_decode_error(data: bytes) -> None:
     try:
-        codec.decode(data)
+        value = codec.decode(data)
     except DecodeError:
-        pass
+        return
+    # Whatever decodes is canonical: it encodes back to exactly the bytes it came from.
+    assert codec.encode(value) == data
+    assert codec.decode(codec.encode(value)) == value
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from p2p.messages import (
     Txs,
     decode_frame,
 )
-from tests.core.strategies import blocks, certificates, hashes, signed_txs
+from tests.core.strategies import blocks, certificates, fuzz_inputs, hashes, signed_txs
 
 frames = st.one_of(
     st.builds(Hello, st.integers(0, 9), st.text(max_size=64), hashes, hashes,
@@ -45,12 +45,16 @@ def test_decode_inverts_encode(frame: Frame) -> None:
     assert decode_frame(frame.encode()) == frame
 
 
-@given(st.binary(max_size=200))
+@given(fuzz_inputs(frames.map(lambda f: f.encode()), max_size=200))
 def test_arbitrary_bytes_raise_only_decode_error(data: bytes) -> None:
     try:
-        decode_frame(data)
+        frame = decode_frame(data)
     except DecodeError:
-        pass
+        return
+    # A frame that decodes re-encodes, freshly (not from a cache), to the same bytes.
+    fresh = codec.encode(frame.to_value())
+    assert fresh == data
+    assert decode_frame(fresh) == frame
 
 
 @given(st.lists(signed_txs(), min_size=1, max_size=4))

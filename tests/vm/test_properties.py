@@ -12,11 +12,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from core.types import STATUS_FAILED, STATUS_INVALID, STATUS_OK
 from tests.vm.helpers import OPERATOR, Chain, key
 from vm.api import CompileError
-from vm.compiler import compile_contract
+from vm.compiler import code_hash, compile_contract
+from vm.executor import contract_source
+from vm.faults import FAULTS
 from vm.interpreter import ContractFault, Machine, load_program
 from vm.journal import DictState, Journal
 
 ACCOUNTS = [key(f"prop-{i}") for i in range(4)]
+TOKEN_CODES = compile_contract(contract_source("token.py")).error_codes
 START = 10**7
 
 
@@ -144,18 +147,30 @@ def test_random_programs_run_within_gas_or_fail_cleanly(body: list[str], ret: st
     try:
         m.invoke("rnd", "run", [3, 4], "o")
     except ContractFault as exc:
-        assert exc.code and exc.message
+        # a code of the closed set, and where it arose in this program
+        assert exc.code in FAULTS or exc.code in program.error_codes, exc.code
+        assert exc.contract in ("", "rnd") and 0 <= exc.line <= source.count("\n")
     assert 0 <= m.gas_used <= 300_000
     assert m.mem <= 4_000_000
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=300))
+@given(st.one_of(st.text(max_size=300),
+                 st.lists(statements, min_size=1, max_size=4).map(
+                     lambda body: "def run(a: int) -> int:\n    xs = []\n    d = {}\n"
+                     + "".join(f"    {s}\n" for s in body))))
 def test_arbitrary_text_only_raises_compile_error(text: str) -> None:
     try:
-        compile_contract(text)
-    except CompileError:
-        pass
+        program = compile_contract(text)
+    except CompileError as exc:
+        assert exc.message
+        return
+    # A source that compiles is its own identity: the code hash is the source's, and
+    # compiling it again (as every node does from the stored source) gives the same code.
+    assert program.code_hash == code_hash(text)
+    again = load_program(program.code_hash, text).program
+    assert again.disassemble() == program.disassemble()
+    assert again.error_codes == program.error_codes
 
 
 @settings(max_examples=50, deadline=None)
@@ -167,7 +182,7 @@ def test_arbitrary_tx_args_never_crash_the_executor(args: list[Any]) -> None:
         (r,) = c.block(c.tx(OPERATOR, "token", method, args))
         assert r.status in (STATUS_OK, STATUS_FAILED)
         if r.status == STATUS_FAILED:
-            assert r.error_code
+            assert r.error_code in FAULTS or r.error_code in TOKEN_CODES, r.error_code
 
 
 _CHAIN: list[Chain] = []
