@@ -153,6 +153,11 @@ def block(height: str, rpc_url: str, as_json: bool, verify: bool, validators_fil
     if verify:
         trusted = status["validators"] if status is not None else _genesis_validators(validators_file)
         checked = verify_block(doc, validator_set_from_json(trusted))
+        if as_json:
+            print_json({"verified": True, "height": checked.height, "hash": checked.block_hash,
+                        "signers": checked.signers, "quorum": checked.quorum,
+                        "state_root": checked.state_root})
+            return
         click.echo(f"verified: block {checked.height} {checked.block_hash} is final "
                    f"({checked.signers} commit signatures, quorum {checked.quorum}); "
                    f"state root {checked.state_root}")

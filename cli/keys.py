@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -20,7 +21,8 @@ def keys() -> None:
               help="Where to write the key file.")
 @click.option("--encrypt", is_flag=True, help="Ask for a passphrase and encrypt the secret.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def keys_new(out: Path, encrypt: bool, force: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the address, public key and file as JSON.")
+def keys_new(out: Path, encrypt: bool, force: bool, as_json: bool) -> None:
     """Generate a new key and write it to OUT; print its address."""
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; pass --force to overwrite it")
@@ -29,6 +31,10 @@ def keys_new(out: Path, encrypt: bool, force: bool) -> None:
         passphrase = click.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
     key = PrivateKey.generate()
     key.save(out, passphrase)
+    if as_json:
+        click.echo(json.dumps({"address": key.address, "public_key": key.public_key.hex(), "file": str(out),
+                               "encrypted": encrypt}, ensure_ascii=False))
+        return
     click.echo(f"address     {key.address}")
     click.echo(f"public key  {key.public_key.hex()}")
     click.echo(f"written to  {out} (mode 0600{', encrypted' if encrypt else ''})")

@@ -52,7 +52,8 @@ def _fault_options(f: Any) -> Any:
 
 
 @click.command("simulate")
-@click.option("--validators", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--validators", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="How many validators the simulated network has (n = 3f + 1 tolerates f faults).")
 @click.option(
     "--heights",
     type=click.IntRange(1, 100_000),
@@ -67,7 +68,8 @@ def _fault_options(f: Any) -> Any:
     show_default=True,
     help="How many runs (seeds first-seed, first-seed + 1, …).",
 )
-@click.option("--first-seed", type=click.IntRange(0, 2**63), default=0, show_default=True)
+@click.option("--first-seed", type=click.IntRange(0, 2**63), default=0, show_default=True,
+              help="The seed of the first run; runs use consecutive seeds (print one to replay it).")
 @click.option("--no-faults", is_flag=True, help="A perfect network: no faults of any kind.")
 @click.option(
     "--view-timeout",

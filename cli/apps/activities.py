@@ -32,10 +32,10 @@ def activities() -> None:
 
 
 @activities.command("propose")
-@click.option("--kind", required=True, type=click.Choice(KINDS))
-@click.option("--title", required=True)
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="What sort of activity it is.")
+@click.option("--title", required=True, help="A short title (1–100 characters).")
 @click.option("--start", required=True, metavar="TIME", help='When it starts: "2027-01-05 19:00" (Shanghai time), or +2h/+3d.')
-@click.option("--capacity", required=True, type=click.IntRange(1, 512))
+@click.option("--capacity", required=True, type=click.IntRange(1, 512), help="How many residents can sign up.")
 @tx_command
 def propose(kind: str, title: str, start: str, capacity: int, *, opts: TxOptions) -> None:
     """Propose an activity (committee: approved at once; residents: needs approval)."""

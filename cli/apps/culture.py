@@ -95,8 +95,8 @@ def culture() -> None:
 
 @culture.command("upload")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--title", required=True)
-@click.option("--kind", required=True, type=click.Choice(KINDS))
+@click.option("--title", required=True, help="The work's title (1–100 characters).")
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="Calligraphy, photography or writing.")
 @tx_command
 def upload(file: Path, title: str, kind: str, *, opts: TxOptions) -> None:
     """Upload FILE to the node and register it as your work (residents)."""

@@ -282,7 +282,8 @@ def verify(proof_file: Path, challenge: str, key_file: str | None, rpc_url: str,
 
 
 @households.command("update")
-@click.option("--household", "household", required=True, metavar="ADDRESS")
+@click.option("--household", "household", required=True, metavar="ADDRESS",
+              help="The registered household's address.")
 @click.option("--area", required=True, metavar="M2", help="Exclusive floor area in m² (the same or corrected).")
 @identity_options
 @click.option("--card-out", type=click.Path(dir_okay=False, path_type=Path), default=None,

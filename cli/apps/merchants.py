@@ -27,7 +27,7 @@ def merchants() -> None:
 
 
 @merchants.command("register")
-@click.option("--name", required=True)
+@click.option("--name", required=True, help="The shop's name as residents see it (1–64 characters).")
 @click.option("--category", required=True, help="e.g. grocery, bakery, repair.")
 @tx_command
 def register(name: str, category: str, *, opts: TxOptions) -> None:
@@ -38,7 +38,8 @@ def register(name: str, category: str, *, opts: TxOptions) -> None:
 
 @merchants.command("pay")
 @click.argument("merchant")
-@click.option("--amount", required=True, type=click.IntRange(1))
+@click.option("--amount", required=True, type=click.IntRange(1),
+              help="Points to pay (a 1 % platform fee, rounded up, goes to the treasury).")
 @click.option("--order-ref", required=True, help="The merchant's order number (unique per merchant).")
 @tx_command
 def pay(merchant: str, amount: int, order_ref: str, *, opts: TxOptions) -> None:
@@ -49,7 +50,8 @@ def pay(merchant: str, amount: int, order_ref: str, *, opts: TxOptions) -> None:
 
 
 @merchants.command("promote")
-@click.option("--days", required=True, type=click.IntRange(1, 90))
+@click.option("--days", required=True, type=click.IntRange(1, 90),
+              help="How many days to be featured (the fee is per day, to the treasury).")
 @tx_command
 def promote(days: int, *, opts: TxOptions) -> None:
     """Feature your listing for DAYS (paid to the treasury)."""

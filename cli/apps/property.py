@@ -81,7 +81,8 @@ def _extra(text: str) -> list[Any]:
 
 
 @property_group.command("issue-bill")
-@click.option("--household", required=True, metavar="ADDRESS")
+@click.option("--household", required=True, metavar="ADDRESS",
+              help="The household billed (its hk1… address).")
 @click.option("--period", required=True, help='Billing period, e.g. "2027-01".')
 @click.option("--extra", "extras", multiple=True, metavar="LABEL=AMOUNT",
               help="An extra line in points. Repeatable (at most 8).")
@@ -331,7 +332,8 @@ def deposit(amount: int, *, opts: TxOptions) -> None:
 
 @property_group.command("propose-spend")
 @click.option("--to", "to", required=True, metavar="ACCOUNT", help="Who is paid (address or contract).")
-@click.option("--amount", required=True, type=click.IntRange(1))
+@click.option("--amount", required=True, type=click.IntRange(1),
+              help="Points to pay from the maintenance fund if the owners agree.")
 @click.option("--title", required=True, help="A short title (1–200 characters).")
 @click.option("--doc", default=None, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="A UTF-8 text file with the quote or plan (up to 256 KiB), for the owners to read.")
@@ -377,7 +379,8 @@ def release_spend(spend_id: int, *, opts: TxOptions) -> None:
 @click.option("--counterparty", required=True, help="Who the contract is with (1–64 characters).")
 @click.option("--start", required=True, metavar="TIME", help='When it starts: "2027-01-01" or "2027-01-01 09:00" (Shanghai time), or +30d.')
 @click.option("--end", required=True, metavar="TIME", help="When it ends, in the same forms.")
-@click.option("--amount", required=True, type=click.IntRange(0))
+@click.option("--amount", required=True, type=click.IntRange(0),
+              help="The contract's value in points (0 if not paid in points).")
 @tx_command
 def register_contract(doc: Path, counterparty: str, start: str, end: str, amount: int, *,
                       opts: TxOptions) -> None:
@@ -393,8 +396,9 @@ def register_contract(doc: Path, counterparty: str, start: str, end: str, amount
 
 
 @property_group.command("rate")
-@click.option("--period", required=True)
-@click.option("--score", required=True, type=click.IntRange(1, 5))
+@click.option("--period", required=True, help='The month rated, YYYY-MM, e.g. "2027-01".')
+@click.option("--score", required=True, type=click.IntRange(1, 5),
+              help="1 (poor) to 5 (excellent); rating again replaces your score.")
 @tx_command
 def rate(period: str, score: int, *, opts: TxOptions) -> None:
     """Rate the property company's service for PERIOD (households, 1–5)."""
@@ -403,7 +407,7 @@ def rate(period: str, score: int, *, opts: TxOptions) -> None:
 
 
 @property_group.command("rating")
-@click.option("--period", required=True)
+@click.option("--period", required=True, help='The month, YYYY-MM, e.g. "2027-01".')
 @view_command
 def rating(period: str, rpc_url: str, as_json: bool) -> None:
     """Residents' satisfaction with the property company for PERIOD."""

@@ -67,7 +67,8 @@ def request(category: str, description: str | None, description_file: Path | Non
 
 @services.command("offer")
 @click.argument("request_id", type=click.IntRange(1))
-@click.option("--price", required=True, type=click.IntRange(1))
+@click.option("--price", required=True, type=click.IntRange(1),
+              help="Your price in points (at most the request's budget).")
 @tx_command
 def offer(request_id: int, price: int, *, opts: TxOptions) -> None:
     """Offer to do request REQUEST_ID for PRICE points (providers of its category)."""
@@ -152,7 +153,8 @@ def decide(request_id: int, provider_amount: int, *, opts: TxOptions) -> None:
 
 @services.command("rate")
 @click.argument("request_id", type=click.IntRange(1))
-@click.option("--score", required=True, type=click.IntRange(1, 5))
+@click.option("--score", required=True, type=click.IntRange(1, 5),
+              help="1 (poor) to 5 (excellent); it ranks the provider's future offers.")
 @tx_command
 def rate(request_id: int, score: int, *, opts: TxOptions) -> None:
     """Rate the provider of a completed request (the requester, once)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,40 @@ def test_prove_then_verify_offline_parts(tmp_path: Path) -> None:
     wrong = CliRunner().invoke(main, ["households", "verify", str(tmp_path / "proof.json"),
                                       "--challenge", "n-1", "--rpc", UNREACHABLE])
     assert wrong.exit_code != 0 and "sealed" in wrong.output
+
+
+def test_every_option_has_a_help_text() -> None:
+    missing: list[str] = []
+
+    def walk(cmd: click.Command, path: list[str]) -> None:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+            return
+        missing.extend(f"{' '.join(path)} {p.opts[0]}" for p in cmd.params
+                       if isinstance(p, click.Option) and not p.help and not p.hidden)
+
+    walk(main, [])
+    assert missing == []
+
+
+def test_keys_new_json_and_utf8_json(tmp_path: Path) -> None:
+    out = CliRunner().invoke(main, ["keys", "new", "--out", str(tmp_path / "k.key"), "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["address"].startswith("hk1") and doc["file"].endswith("k.key") and doc["encrypted"] is False
+    from cli.common import print_json
+
+    runner = CliRunner()
+
+    @click.command()
+    def show() -> None:
+        print_json({"title": "停水通知"})
+
+    assert "停水通知" in runner.invoke(show).output and "\\u" not in runner.invoke(show).output
+
+
+def test_culture_get_to_stdout_needs_a_node() -> None:
+    # "-" is accepted as standard output (not a file named "-"); the node is unreachable.
+    result = CliRunner().invoke(main, ["culture", "get", "0x" + "ab" * 32, "--out", "-", "--rpc", UNREACHABLE])
+    assert result.exit_code == 1 and "cannot" in result.output and not Path("-").exists()
