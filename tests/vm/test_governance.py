@@ -11,6 +11,7 @@ from core.crypto import PrivateKey
 from core.types import STATUS_OK
 from tests.vm.helpers import OPERATOR, ROOT, VALIDATOR_KEYS, Chain, genesis_doc, key
 from vm.executor import contract_source
+from vm.layout import storage_key
 
 TOKEN_SOURCE = contract_source("token.py")
 TOTAL_AREA = 30_000  # 300.00 m² in 0.01 m² units
@@ -114,6 +115,24 @@ def test_roles_register_fixes_the_electorate_when_the_vote_opens() -> None:
     assert c.call(hh[0], "governance", "vote", [pid2, "yes"]).error_code == "not_allowed"
     t = c.query("governance", "tally", pid2)
     assert (t["voted_area_dm2"], t["total_area_dm2"], t["total_owners"]) == (50_000, 170_000, 3)
+
+
+def test_households_from_before_the_register_kept_history_keep_their_vote() -> None:
+    # A register upgraded on a running chain: households registered before have no
+    # history. They vote with the area they have, and a change after a vote opened keeps
+    # their area of the opening for that vote.
+    c, hh = owners_chain([10_000, 20_000, 30_000])
+    for h in hh[:2]:
+        c.state.delete(storage_key("roles", "hn:" + h.address))
+        c.state.delete(storage_key("roles", "hv:" + h.address + ":0"))
+    pid = c.ok(OPERATOR, "governance", "propose_owners", [1, "rules", b"\x06" * 32])
+    c.ok(OPERATOR, "roles", "register_household", [hh[0].address, 15_000])
+    c.ok(OPERATOR, "roles", "remove_household", [hh[1].address])
+    c.ok(hh[0], "governance", "vote", [pid, "yes"])
+    c.ok(hh[1], "governance", "vote", [pid, "no"])
+    t = c.query("governance", "tally", pid)
+    assert (t["yes_area_dm2"], t["no_area_dm2"], t["total_area_dm2"]) == (10_000, 20_000, 60_000)
+    assert c.query("roles", "household_at", hh[0].address, 10**6) == 15_000
 
 
 def chain_matter(c: Chain, action: list[Any], yes: int) -> dict[str, Any]:

@@ -32,11 +32,16 @@ def init(config: dict) -> None:
     store("version", 0)
 
 
-def _changed(address: str, area_dm2: int) -> None:
+def _changed(address: str, old_dm2: int, area_dm2: int) -> None:
     # One history entry per change of a household (area_dm2 0: removed); see the docstring.
     version = load("version", 0) + 1
     store("version", version)
     n = load("hn:" + address, 0)
+    if n == 0 and old_dm2 != 0:
+        # registered before the register kept history (an upgraded register): that area
+        # stood since the start
+        store("hv:" + address + ":0", [0, old_dm2])
+        n = 1
     store("hv:" + address + ":" + str(n), [version, area_dm2])
     store("hn:" + address, n + 1)
 
@@ -72,7 +77,7 @@ def register(address: str, unit: str, area_dm2: int, commitment: bytes) -> None:
     store("u:" + unit, address)
     store("total_area", load("total_area", 0) + area_dm2)
     store("total_owners", load("total_owners", 0) + 1)
-    _changed(address, area_dm2)
+    _changed(address, 0, area_dm2)
     emit("HouseholdRegistered", address=address, unit=unit, area_dm2=area_dm2,
          commitment=commitment)
 
@@ -95,7 +100,7 @@ def update(address: str, area_dm2: int, commitment: bytes) -> None:
     rec["commitment"] = commitment
     store("h:" + address, rec)
     if area_dm2 != old_area:
-        _changed(address, area_dm2)
+        _changed(address, old_area, area_dm2)
     emit("HouseholdUpdated", address=address, area_dm2=area_dm2, commitment=commitment)
 
 
@@ -107,7 +112,7 @@ def remove(address: str) -> None:
     delete("u:" + rec["unit"])
     store("total_area", load("total_area", 0) - rec["area_dm2"])
     store("total_owners", load("total_owners", 0) - 1)
-    _changed(address, 0)
+    _changed(address, rec["area_dm2"], 0)
     emit("HouseholdRemoved", address=address, unit=rec["unit"])
 
 
@@ -142,8 +147,9 @@ def household_at(address: str, version: int) -> int:
     if type_name(address) != "str" or type_name(version) != "int":
         return 0
     n = load("hn:" + address, 0)
-    if n == 0:
-        return 0
+    if n == 0:  # never changed since the register kept history
+        rec = load("h:" + address)
+        return 0 if rec is None else rec["area_dm2"]
     last = load("hv:" + address + ":" + str(n - 1))
     if last[0] <= version:
         return last[1]

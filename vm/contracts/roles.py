@@ -91,11 +91,16 @@ def set_grant_rule(rule: str, grantors: list) -> None:
     emit("GrantRuleSet", rule=rule, grantors=grantors)
 
 
-def _changed(address: str, area_dm2: int) -> None:
+def _changed(address: str, old_dm2: int, area_dm2: int) -> None:
     # One history entry per change of a household (area_dm2 0: removed).
     version = load("version", 0) + 1
     store("version", version)
     n = load("hn:" + address, 0)
+    if n == 0 and old_dm2 != 0:
+        # registered before the register kept history (an upgraded register): that area
+        # stood since the start
+        store("hv:" + address + ":0", [0, old_dm2])
+        n = 1
     store("hv:" + address + ":" + str(n), [version, area_dm2])
     store("hn:" + address, n + 1)
 
@@ -109,7 +114,7 @@ def _register(address: str, area_dm2: int) -> None:
     store("total_area", load("total_area", 0) - old + area_dm2)
     store("h:" + address, area_dm2)
     if area_dm2 != old:
-        _changed(address, area_dm2)
+        _changed(address, old, area_dm2)
     _grant(address, "resident")
     emit("HouseholdRegistered", address=address, area_dm2=area_dm2)
 
@@ -130,7 +135,7 @@ def remove_household(address: str) -> None:
     delete("h:" + address)
     store("total_owners", load("total_owners", 0) - 1)
     store("total_area", load("total_area", 0) - old)
-    _changed(address, 0)
+    _changed(address, old, 0)
     emit("HouseholdRemoved", address=address)
 
 
@@ -172,8 +177,8 @@ def household_at(address: str, version: int) -> int:
     if type_name(address) != "str" or type_name(version) != "int":
         return 0
     n = load("hn:" + address, 0)
-    if n == 0:
-        return 0
+    if n == 0:  # never changed since the register kept history
+        return load("h:" + address, 0)
     last = load("hv:" + address + ":" + str(n - 1))
     if last[0] <= version:
         return last[1]
