@@ -3,6 +3,9 @@ confirmed attendee is rewarded once per activity)."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 import click
 
 from cli.apps.base import (
@@ -78,6 +81,26 @@ def confirm(activity_id: int, attendees: tuple[str, ...], *, opts: TxOptions) ->
     out = send(opts, "activities", "confirm_attendance", [activity_id, list(attendees)])
     report(opts, out, f"Attendance at activity #{activity_id} confirmed",
            [("attendees", len(attendees)), ("points minted", points(out.result))])
+
+
+@activities.command("open-check-in")
+@click.argument("activity_id", type=click.IntRange(1))
+@click.option("--until", "until", default="+2h", show_default=True, metavar="TIME",
+              help='When the check-in closes: "+2h", "2027-01-05 21:00" (Shanghai time); at most 4 hours ahead.')
+@click.option("--code", default=None, help="The code to show in the room (default: 6 random digits).")
+@tx_command
+def open_check_in(activity_id: int, until: str, code: str | None, *, opts: TxOptions) -> None:
+    """Open the check-in at the door (the organiser): show the printed code, or its QR
+    code in the web app; signed-up residents who send it are confirmed and rewarded."""
+    code = code.strip() if code else f"{secrets.randbelow(10**6):06d}"
+    if not 4 <= len(code) <= 64:
+        raise click.BadParameter("a code of 4..64 characters", param_hint="--code")
+    until_s = time_arg(until, "--until")
+    out = send(opts, "activities", "open_check_in",
+               [activity_id, hashlib.sha256(code.encode()).digest(), until_s])
+    report(opts, out, f"Check-in open for activity #{activity_id}",
+           [("code to show", code), ("QR text", f"hkchain-checkin:{activity_id}:{code}"),
+            ("closes", display("start_time", until_s))])
 
 
 @activities.command("show")

@@ -74,6 +74,17 @@ def stored_seed(p: Page) -> str:
 
 
 def confirm_tx(p: Page) -> None:
+    """Answer the app's questions for one tx: the passphrase if the key is locked (after a
+    reload), then the confirmation with the fee; wait until it is committed."""
+    first = p.locator("[data-testid=tx-confirm], [data-testid=tx-error], [data-testid=unlock-passphrase],"
+                      " .notice.error").first
+    first.wait_for(timeout=WAIT_MS)
+    if first.get_attribute("data-testid") == "unlock-passphrase":
+        first.fill(PASSPHRASE)
+        p.get_by_test_id("unlock-ok").click()
+        first = p.locator("[data-testid=tx-confirm], [data-testid=tx-error], .notice.error").first
+        first.wait_for(timeout=WAIT_MS)
+    assert first.get_attribute("data-testid") == "tx-confirm", first.inner_text()
     p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
     p.get_by_test_id("tx-progress").wait_for(state="detached", timeout=WAIT_MS)
     assert p.get_by_test_id("tx-error").count() == 0, p.get_by_test_id("tx-error").inner_text()
@@ -115,7 +126,8 @@ def test_a_new_resident_creates_a_key_is_registered_and_pays_a_bill(
     p.get_by_test_id(f"bill-{bill_id}").get_by_text("自行车棚").wait_for(timeout=WAIT_MS)
     p.get_by_test_id(f"pay-{bill_id}").click()
     fee_text = p.get_by_test_id("tx-fee").inner_text(timeout=WAIT_MS)
-    assert re.fullmatch(r"手续费：\d+ 积分", fee_text), fee_text  # the dry run's fee
+    # The dry run's fee: a new household's first actions are sponsored (fees.sponsored_first_txs).
+    assert re.fullmatch(r"手续费：(免费（由社区承担）|\d+ 积分)", fee_text), fee_text
     confirm_tx(p)
     p.get_by_test_id(f"bill-proof-{bill_id}").filter(has_text="已缴").wait_for(timeout=WAIT_MS)
     assert p.get_by_test_id(f"bill-{bill_id}").get_by_test_id("verified").count() == 1
@@ -169,3 +181,122 @@ def test_a_vote_moves_the_tally_in_a_second_browser_and_is_verified(
     p.locator("section", has=p.get_by_test_id("my-vote")).get_by_test_id("verified").wait_for(timeout=WAIT_MS)
     assert c.query("governance", "tally", [pid])["yes_owners"] == 1
     assert_no_secret_sent(watched_pages, [key.seed.hex()])
+
+
+def import_household(browser: Browser, c: Community, pages: list[Watched], index: int, node: int = 0) -> tuple[Watched, str]:
+    """A demo household's browser, with the key file the committee gave it imported."""
+    label = c.manifest["households"][index]["label"]
+    w = resident(browser, c, pages, node)
+    w.page.goto("/#/me")
+    w.page.get_by_test_id("import-file").set_input_files(str(c.keys[label]))
+    w.page.get_by_test_id("import-passphrase").fill(PASSPHRASE)
+    w.page.get_by_test_id("import-key").click()
+    address = w.page.get_by_test_id("my-address").inner_text(timeout=WAIT_MS)
+    assert address == c.addresses[label]
+    return w, address
+
+
+def test_a_service_is_requested_taken_completed_and_rated(
+        browser: Browser, community: Community, watched_pages: list[Watched]) -> None:
+    c = community
+    w, address = import_household(browser, c, watched_pages, 3)
+    p = w.page
+    p.goto("/#/services")
+    p.get_by_test_id("request-category").fill("plumbing")
+    p.get_by_test_id("request-description").fill("厨房水龙头漏水，请周六上午来修。")
+    p.get_by_test_id("request-budget").fill("300")
+    p.get_by_test_id("request-submit").click()
+    confirm_tx(p)
+    mine = c.query("services", "requests", ["open", "", address, 0, 10])["items"]
+    rid = mine[0]["id"]
+    p.get_by_test_id(f"request-{rid}").get_by_text("厨房水龙头漏水").wait_for(timeout=WAIT_MS)  # hash-checked text
+    c.ok("services", "offer", str(rid), "--price", "250", key="provider-plumber")
+    p.reload()
+    p.get_by_test_id(f"accept-{rid}-0").click(timeout=WAIT_MS)
+    confirm_tx(p)
+    p.get_by_test_id(f"request-status-{rid}").filter(has_text="服务中").wait_for(timeout=WAIT_MS)
+    provider = c.addresses["provider-plumber"]
+    before = c.query("token", "balance", [provider])
+    p.get_by_test_id(f"complete-{rid}").click()
+    confirm_tx(p)
+    p.get_by_test_id(f"rate-{rid}-5").click(timeout=WAIT_MS)
+    p.get_by_test_id("tx-fee").filter(has_text="免费").wait_for(timeout=WAIT_MS)  # rating is sponsored
+    confirm_tx(p)
+    p.get_by_test_id(f"request-status-{rid}").filter(has_text="已完成").wait_for(timeout=WAIT_MS)
+    p.get_by_test_id(f"request-{rid}").get_by_text("已评价").wait_for(timeout=WAIT_MS)
+    r = c.query("services", "request_of", [rid])
+    assert r["status"] == "completed" and r["rated"] is True and r["provider"] == provider
+    assert c.query("token", "balance", [provider]) >= before + 250 - 20  # paid, less its own fees
+    assert c.query("services", "provider_of", [provider])["rating_count"] >= 1
+
+
+PNG_1x1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005fe02fea3a3d6a90000000049454e44ae426082")
+
+
+def test_a_work_is_uploaded_shown_verified_and_liked(
+        browser: Browser, community: Community, watched_pages: list[Watched], tmp_path: Any) -> None:
+    c = community
+    creator, creator_address = import_household(browser, c, watched_pages, 4)
+    image = tmp_path / "calligraphy.png"
+    image.write_bytes(PNG_1x1)
+    p = creator.page
+    p.goto("/#/culture")
+    p.locator("summary", has_text="上传我的作品").click()
+    p.get_by_test_id("work-title").fill("春江花月夜")
+    p.get_by_test_id("work-kind").select_option("calligraphy")
+    p.get_by_test_id("work-file").set_input_files(str(image))
+    p.get_by_test_id("work-submit").click()
+    confirm_tx(p)
+    works = c.query("culture", "works", [creator_address, 0, 5])["items"]
+    wid = works[0]["id"]
+    assert works[0]["title"] == "春江花月夜" and works[0]["size_bytes"] == len(PNG_1x1)
+
+    liker, _ = import_household(browser, c, watched_pages, 5, node=2)
+    q = liker.page
+    q.goto("/#/culture")
+    img = q.get_by_test_id(f"work-{wid}").locator("img")
+    img.wait_for(timeout=WAIT_MS)
+    assert (img.get_attribute("src") or "").startswith("blob:")  # fetched, hash-checked, shown
+    assert q.evaluate("(el) => el.naturalWidth", img.element_handle()) == 1
+    before = c.query("token", "balance", [creator_address])
+    q.get_by_test_id(f"like-{wid}").click()
+    confirm_tx(q)
+    q.get_by_test_id(f"likes-{wid}").filter(has_text="1 个赞").wait_for(timeout=WAIT_MS)
+    reward = c.query("culture", "params", [])["like_reward"]
+    assert c.query("token", "balance", [creator_address]) == before + reward
+
+
+def test_a_resident_signs_up_for_an_activity_and_checks_in(
+        browser: Browser, community: Community, watched_pages: list[Watched]) -> None:
+    c = community
+    opened = c.ok("activities", "propose", "--kind", "culture", "--title", "重阳节书法交流会",
+                  "--start", "+30m", "--capacity", "20")
+    aid = opened["result"]
+    w, address = import_household(browser, c, watched_pages, 1)
+    p = w.page
+    p.goto("/#/activities")
+    p.get_by_test_id(f"sign-up-{aid}").click(timeout=WAIT_MS)
+    p.get_by_test_id("tx-fee").filter(has_text="免费").wait_for(timeout=WAIT_MS)
+    confirm_tx(p)
+    assert address in c.query("activities", "participants", [aid])
+    c.ok("activities", "open-check-in", str(aid), "--code", "739251", "--until", "+1h")
+    p.reload()
+    # A wrong code is caught by the dry run, in the resident's language, before anything is sent.
+    p.get_by_test_id(f"code-{aid}").fill("111111")
+    p.get_by_test_id(f"check-in-{aid}").click()
+    p.get_by_test_id("unlock-passphrase").fill(PASSPHRASE, timeout=WAIT_MS)  # locked by the reload
+    p.get_by_test_id("unlock-ok").click()
+    p.get_by_test_id("tx-error").filter(has_text="签到码不对").wait_for(timeout=WAIT_MS)
+    p.get_by_role("button", name="关闭").click()
+    assert c.query("activities", "attended", [aid, address]) is False
+    before = c.query("token", "balance", [address])
+    p.get_by_test_id(f"code-{aid}").fill("739251")
+    p.get_by_test_id(f"check-in-{aid}").click()
+    confirm_tx(p)
+    p.get_by_test_id(f"attended-{aid}").wait_for(timeout=WAIT_MS)
+    assert c.query("activities", "attended", [aid, address]) is True
+    reward = c.query("activities", "params", [])["attendance_reward"]
+    assert c.query("token", "balance", [address]) > before  # rewarded, less the check-in fee
+    assert c.query("token", "balance", [address]) <= before + reward

@@ -5,6 +5,13 @@
 import * as home from './pages/home.js';
 import * as bills from './pages/bills.js';
 import * as votes from './pages/votes.js';
+import * as proposals from './pages/proposals.js';
+import * as services from './pages/services.js';
+import * as culture from './pages/culture.js';
+import * as activities from './pages/activities.js';
+import * as notices from './pages/notices.js';
+import * as merchants from './pages/merchants.js';
+import * as statement from './pages/statement.js';
 import * as more from './pages/more.js';
 import * as me from './pages/me.js';
 
@@ -12,6 +19,13 @@ export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
   bills: { title: 'nav.bills', render: bills.render },
   votes: { title: 'nav.votes', render: votes.render },
+  proposals: { title: 'nav.proposals', render: proposals.render },
+  services: { title: 'nav.services', render: services.render },
+  culture: { title: 'nav.culture', render: culture.render },
+  activities: { title: 'nav.activities', render: activities.render },
+  notices: { title: 'nav.notices', render: notices.render },
+  merchants: { title: 'nav.merchants', render: merchants.render },
+  statement: { title: 'nav.statement', render: statement.render },
   more: { title: 'nav.more', render: more.render },
   me: { title: 'nav.me', render: me.render },
 };
@@ -21,6 +35,13 @@ export const NAV = [
   { route: 'home', icon: '⌂', elder: true },
   { route: 'bills', icon: '¥', elder: true },
   { route: 'votes', icon: '✓', elder: true },
+  { route: 'notices', icon: '✉', where: 'wide' },
+  { route: 'activities', icon: '☼', where: 'wide' },
+  { route: 'services', icon: '⚒', where: 'wide' },
+  { route: 'culture', icon: '✎', where: 'wide' },
+  { route: 'proposals', icon: '✍', where: 'wide' },
+  { route: 'merchants', icon: '¤', where: 'wide' },
+  { route: 'statement', icon: '≡', where: 'wide' },
   { route: 'more', icon: '☰', where: 'narrow', elder: true },
   { route: 'me', icon: '☺', elder: true },
 ];
