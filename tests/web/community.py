@@ -71,7 +71,7 @@ class Community:
             self.ok("transfer", "--to", address, "--amount", str(points))
         self.ok("gov", "grant-role", address, "resident")
         self.ok("households", "register", "--household", address, "--unit", unit, "--area", area_m2,
-                "--name", "王秀英", "--id-number", "310109195003150025", "--phone", "13800000000",
+                "--name", "王秀英", "--id-number", "31010919500315002X", "--phone", "13800000000",
                 "--card-out", str(self.home / f"{unit}.card.json"))
 
 
