@@ -18,11 +18,64 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import click
 
-from cli.apps.culture import MAX_UPLOAD_BYTES, download_blob, upload_blob
 from cli.wallet import NodeUnreachable, RpcError, run
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the blob store's limit (node/blobs.py)
+BLOB_TIMEOUT_S = 60.0
+
+
+async def upload_blob(rpc_url: str, data: bytes) -> str:
+    """Store ``data`` in a node's blob store; its SHA-256 (hex), checked against ours."""
+    url = rpc_url.rstrip("/") + "/v1/blobs"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BLOB_TIMEOUT_S)) as s, \
+                s.post(url, data=data, headers={"Content-Type": "application/octet-stream"}) as resp:
+            doc: Any = await resp.json(content_type=None)
+            status = resp.status
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+        raise NodeUnreachable(f"cannot upload to {rpc_url}: {exc or type(exc).__name__}") from exc
+    if status >= 400 or not isinstance(doc, dict):
+        err = doc.get("error", {}) if isinstance(doc, dict) else {}
+        raise RpcError(str(err.get("message", f"HTTP {status}")), code=str(err.get("code", "http_error")),
+                       http_status=status)
+    h = str(doc.get("hash", ""))
+    if h != hashlib.sha256(data).hexdigest():
+        raise RpcError("node answered another hash than the file's", code="hash_mismatch", http_status=status)
+    return h
+
+
+async def download_blob(rpc_url: str, content_hash: str) -> bytes:
+    """A blob from a node, refused unless its SHA-256 is ``content_hash``."""
+    url = rpc_url.rstrip("/") + "/v1/blobs/" + content_hash
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BLOB_TIMEOUT_S)) as s, \
+                s.get(url) as resp:
+            status = resp.status
+            chunks: list[bytes] = []
+            size = 0
+            while size <= MAX_UPLOAD_BYTES:
+                chunk = await resp.content.read(256 * 1024)  # may return less: loop to EOF
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            body = b"".join(chunks)
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise NodeUnreachable(f"cannot download from {rpc_url}: {exc or type(exc).__name__}") from exc
+    if status == 404:
+        raise RpcError(f"node {rpc_url} does not hold {content_hash} (yet)", code="not_found", http_status=404)
+    if status >= 400:
+        raise RpcError(f"node answered HTTP {status}", code=f"http_{status}", http_status=status)
+    if hashlib.sha256(body).hexdigest() != content_hash:
+        raise RpcError("the node sent bytes of another hash", code="hash_mismatch", http_status=status)
+    return body
+
+
 
 DOC_MAX_BYTES = 256 * 1024
 SHORT_MAX_BYTES = 4 * 1024

@@ -8,11 +8,8 @@ work from any node and checks its hash before writing it.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import click
 
 from cli.apps.base import (
@@ -32,62 +29,19 @@ from cli.apps.base import (
     view_command,
     who,
 )
+from cli.apps.content import (
+    MAX_UPLOAD_BYTES,
+    SHORT_MAX_BYTES,
+    download_blob,
+    publish,
+    text_body,
+    upload_blob,
+)
 from cli.common import print_json, print_pairs
 from cli.wallet import NodeUnreachable, RpcError, run
 from core.fields import is_decimal
 
 KINDS = ("calligraphy", "photography", "writing")
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-BLOB_TIMEOUT_S = 60.0
-
-
-async def upload_blob(rpc_url: str, data: bytes) -> str:
-    """Store ``data`` in a node's blob store; its SHA-256 (hex), checked against ours."""
-    url = rpc_url.rstrip("/") + "/v1/blobs"
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BLOB_TIMEOUT_S)) as s, \
-                s.post(url, data=data, headers={"Content-Type": "application/octet-stream"}) as resp:
-            doc: Any = await resp.json(content_type=None)
-            status = resp.status
-    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
-        raise NodeUnreachable(f"cannot upload to {rpc_url}: {exc or type(exc).__name__}") from exc
-    if status >= 400 or not isinstance(doc, dict):
-        err = doc.get("error", {}) if isinstance(doc, dict) else {}
-        raise RpcError(str(err.get("message", f"HTTP {status}")), code=str(err.get("code", "http_error")),
-                       http_status=status)
-    h = str(doc.get("hash", ""))
-    if h != hashlib.sha256(data).hexdigest():
-        raise RpcError("node answered another hash than the file's", code="hash_mismatch", http_status=status)
-    return h
-
-
-async def download_blob(rpc_url: str, content_hash: str) -> bytes:
-    """A blob from a node, refused unless its SHA-256 is ``content_hash``."""
-    url = rpc_url.rstrip("/") + "/v1/blobs/" + content_hash
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=BLOB_TIMEOUT_S)) as s, \
-                s.get(url) as resp:
-            status = resp.status
-            chunks: list[bytes] = []
-            size = 0
-            while size <= MAX_UPLOAD_BYTES:
-                chunk = await resp.content.read(256 * 1024)  # may return less: loop to EOF
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-            body = b"".join(chunks)
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise NodeUnreachable(f"cannot download from {rpc_url}: {exc or type(exc).__name__}") from exc
-    if status == 404:
-        raise RpcError(f"node {rpc_url} does not hold {content_hash} (yet)", code="not_found", http_status=404)
-    if status >= 400:
-        raise RpcError(f"node answered HTTP {status}", code=f"http_{status}", http_status=status)
-    if hashlib.sha256(body).hexdigest() != content_hash:
-        raise RpcError("the node sent bytes of another hash", code="hash_mismatch", http_status=status)
-    return body
-
-
 @click.group("culture")
 def culture() -> None:
     """Culture works by content hash, likes (rewarded, capped per day), comments."""
@@ -181,7 +135,6 @@ def like(work_id: int, *, opts: TxOptions) -> None:
 @tx_command
 def comment(work_id: int, text: str, *, opts: TxOptions) -> None:
     """Comment on a work (residents); every node keeps the text, the chain its hash."""
-    from cli.apps.content import SHORT_MAX_BYTES, publish, text_body
 
     out = send(opts, "culture", "comment", [work_id, publish(opts.rpc_url, text_body(text, "--text", SHORT_MAX_BYTES))])
     report(opts, out, f"Comment on work #{work_id}", [("comments", out.result)])

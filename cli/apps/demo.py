@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cli.apps.culture import upload_blob
+from cli.apps.content import upload_blob
 from cli.common import console
 from cli.wallet import RpcClient, Wallet, run
 from core.codec import Value
