@@ -87,7 +87,7 @@ def get(work: str, out_file: Path, rpc_url: str | None) -> None:
     except (NodeUnreachable, RpcError) as exc:
         raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
     if str(out_file) == "-":
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)  # bytes go to the binary stdout as they are
         click.echo(f"{len(data)} bytes, sha256 {content_hash} verified", err=True)
         return
     out_file.write_bytes(data)
