@@ -49,32 +49,14 @@ def _avg(total: str, count: str) -> str:
 VIEWS: dict[str, str] = {}
 
 VIEWS["v_active_residents_weekly"] = f"""
-WITH c AS (
-  SELECT r.committee AS committee, t.week AS week, COUNT(DISTINCT t.sender) AS n
-  FROM txs t JOIN residents r ON r.address = t.sender
-  WHERE t.status <> 2 GROUP BY r.committee, t.week
-  UNION ALL
-  SELECT '{DISTRICT}', t.week, COUNT(DISTINCT t.sender)
-  FROM txs t JOIN residents r ON r.address = t.sender
-  WHERE t.status <> 2 GROUP BY t.week
-)
 SELECT committee, week,
-       {_suppress("n", ("active_residents", "n"))}
-FROM c"""
+       {_suppress("residents", ("active_residents", "residents"))}
+FROM agg_active_week"""
 
 VIEWS["v_txs_daily_by_kind"] = f"""
-WITH c AS (
-  SELECT r.committee AS committee, t.day AS day, t.kind AS kind,
-         COUNT(*) AS txs, COUNT(DISTINCT t.sender) AS n
-  FROM txs t JOIN residents r ON r.address = t.sender
-  GROUP BY r.committee, t.day, t.kind
-  UNION ALL
-  SELECT '{DISTRICT}', t.day, t.kind, COUNT(*), COUNT(DISTINCT t.sender)
-  FROM txs t GROUP BY t.day, t.kind
-)
 SELECT committee, day, kind,
-       {_suppress("n", ("txs", "txs"))}
-FROM c"""
+       {_suppress("senders", ("txs", "txs"))}
+FROM agg_txs_day"""
 
 # Per committee: that committee's households on the register when the proposal was made,
 # and how many of them voted. The district row is the proposal's own electorate, with the
@@ -198,31 +180,17 @@ FROM c"""
 
 # Spending is a transfer out of a resident's account; circulating is the points minted
 # minus the points burnt since genesis (allocations in the genesis file not counted), up to
-# the end of the month; velocity is the month's transfer volume over it.
-_MOVES = """CAST(SUM(CASE WHEN kind = 'mint' THEN amount ELSE 0 END) AS BIGINT) AS minted,
-         CAST(SUM(CASE WHEN kind = 'burn' THEN amount ELSE 0 END) AS BIGINT) AS burned,
-         CAST(SUM(CASE WHEN kind = 'transfer' AND committee IS NOT NULL THEN amount ELSE 0 END) AS BIGINT) AS spent,
-         CAST(SUM(CASE WHEN kind = 'transfer' AND at_merchant THEN amount ELSE 0 END) AS BIGINT) AS at_merchants,
-         CAST(SUM(CASE WHEN kind = 'transfer' THEN amount ELSE 0 END) AS BIGINT) AS volume,
-         CAST(SUM(CASE WHEN kind = 'fee' THEN amount ELSE 0 END) AS BIGINT) AS fees,
-         COUNT(DISTINCT CASE WHEN committee IS NOT NULL THEN
-               CASE WHEN kind = 'mint' THEN dst ELSE src END END) AS n"""
+# the end of the month; velocity is the month's transfer volume over it. The sums are kept
+# per month in agg_points_month by the indexer (analytics/project.py).
 VIEWS["v_points_monthly"] = f"""
-WITH d AS (
-  SELECT month, {_MOVES} FROM token_moves GROUP BY month
-),
-c AS (
-  SELECT committee, month, minted, burned, spent, at_merchants, volume, fees, n,
-         CAST(NULL AS BIGINT) AS circulating
-  FROM (SELECT committee, month, {_MOVES} FROM token_moves WHERE committee IS NOT NULL
-        GROUP BY committee, month) pc
-  UNION ALL
-  SELECT '{DISTRICT}', month, minted, burned, spent, at_merchants, volume, fees, n,
-         CAST(SUM(minted - burned) OVER (ORDER BY month) AS BIGINT)
-  FROM d
+WITH c AS (
+  SELECT committee, month, minted, burned, spent, at_merchants, volume, fees, people,
+         CASE WHEN committee = '{DISTRICT}' THEN
+           CAST(SUM(minted - burned) OVER (PARTITION BY committee ORDER BY month) AS BIGINT) END AS circulating
+  FROM agg_points_month
 )
 SELECT committee, month,
-       {_suppress("n", ("minted", "minted"), ("spent", "spent"), ("at_merchants", "at_merchants"),
+       {_suppress("people", ("minted", "minted"), ("spent", "spent"), ("at_merchants", "at_merchants"),
                   ("merchant_share_permille", _ratio("at_merchants", "spent")),
                   ("burned", "burned"), ("fees", "fees"), ("volume", "volume"),
                   ("circulating", "circulating"),
@@ -230,35 +198,16 @@ SELECT committee, month,
 FROM c"""
 
 VIEWS["v_points_earned_by_source"] = f"""
-WITH c AS (
-  SELECT committee, month, source, CAST(SUM(amount) AS BIGINT) AS minted, COUNT(*) AS mints,
-         COUNT(DISTINCT dst) AS n
-  FROM token_moves WHERE kind = 'mint' AND committee IS NOT NULL GROUP BY committee, month, source
-  UNION ALL
-  SELECT '{DISTRICT}', month, source, CAST(SUM(amount) AS BIGINT), COUNT(*), COUNT(DISTINCT dst)
-  FROM token_moves WHERE kind = 'mint' GROUP BY month, source
-)
 SELECT committee, month, source,
-       {_suppress("n", ("minted", "minted"), ("mints", "mints"))}
-FROM c"""
+       {_suppress("earners", ("minted", "minted"), ("mints", "mints"))}
+FROM agg_points_source"""
 
 # Works and the likes they received, by the month of the upload and of the like, by the
-# creator's committee; households = distinct creators and likers.
+# creator's committee; households = distinct creators and likers (agg_culture_month).
 VIEWS["v_culture_monthly"] = f"""
-WITH e AS (
-  SELECT w.committee, w.month, 1 AS work, 0 AS likes, w.creator AS who FROM works w
-  UNION ALL
-  SELECT w.committee, l.month, 0, 1, l.liker FROM likes l JOIN works w ON w.id = l.work_id
-),
-c AS (
-  SELECT committee, month, SUM(work) AS works, SUM(likes) AS likes, COUNT(DISTINCT who) AS n
-  FROM e GROUP BY committee, month
-  UNION ALL
-  SELECT '{DISTRICT}', month, SUM(work), SUM(likes), COUNT(DISTINCT who) FROM e GROUP BY month
-)
 SELECT committee, month,
-       {_suppress("n", ("works", "works"), ("likes", "likes"))}
-FROM c"""
+       {_suppress("people", ("works", "works"), ("likes", "likes"))}
+FROM agg_culture_month"""
 
 # Residents of the committee when the notice was posted, and how many of them acknowledged it.
 VIEWS["v_notice_read_rate"] = f"""

@@ -256,7 +256,7 @@ class Indexer:
         last = records[-1]
         try:
             with self.engine.begin() as conn:
-                w = BatchWriter(conn, self._cache)
+                w = BatchWriter(conn, self._cache, first_ts_ms=min(r.timestamp_ms for r in records))
                 if old is None:
                     w.seed_residents(genesis_residents(self.genesis))
                 for r in records:

@@ -29,9 +29,10 @@ from sqlalchemy.engine import Connection
 from analytics import schema as s
 from core.codec import Value
 from core.render import value_to_json
-from core.types import Receipt, SignedTx
+from core.types import STATUS_INVALID, Receipt, SignedTx
 
 UNKNOWN = ""  # committee or estate the chain does not tell
+DISTRICT = "*"  # the rollups' scope of the whole district
 PERIOD_MONTH = re.compile(r"^(\d{4})-(\d{2})")
 
 
@@ -88,21 +89,24 @@ class Cache:
     committee: dict[str, str | None]
     household: dict[str, tuple[str, str] | None]
     company: dict[str, str]
+    work: dict[int, str]  # a culture work's committee
 
     @classmethod
     def empty(cls) -> Cache:
-        return cls({}, {}, {})
+        return cls({}, {}, {}, {})
 
     def clear(self) -> None:
         self.committee.clear()
         self.household.clear()
         self.company.clear()
+        self.work.clear()
 
 
 class BatchWriter:
     """Writes the rows of verified blocks within one transaction of ``conn``."""
 
-    def __init__(self, conn: Connection, cache: Cache | None = None) -> None:
+    def __init__(self, conn: Connection, cache: Cache | None = None, *, first_ts_ms: int = 0) -> None:
+        """``first_ts_ms``: the earliest block time of the batch (where its rollups start)."""
         self.conn = conn
         self.rows = 0
         self._pending: dict[sa.Table, list[dict[str, Any]]] = {}
@@ -111,6 +115,12 @@ class BatchWriter:
         self._committee = cache.committee
         self._households = cache.household
         self._company = cache.company
+        self._works = cache.work
+        self._r_txs = Rollup(s.agg_txs_day, s.seen_txs_day, s.day_of(first_ts_ms))
+        self._r_active = Rollup(s.agg_active_week, s.seen_active_week, s.week_of(first_ts_ms))
+        self._r_points = Rollup(s.agg_points_month, s.seen_points_month, s.month_of(first_ts_ms))
+        self._r_source = Rollup(s.agg_points_source, s.seen_points_source, s.month_of(first_ts_ms))
+        self._r_culture = Rollup(s.agg_culture_month, s.seen_culture_month, s.month_of(first_ts_ms))
         self._upsert_ignore = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)
         self._handlers: dict[tuple[str, str], Callable[[_Ctx, Mapping[str, Value]], None]] = {
             ("roles", "RoleGranted"): self._role_granted,
@@ -158,6 +168,14 @@ class BatchWriter:
         for i, (stx, r) in enumerate(zip(b.txs, b.receipts, strict=True)):
             t = stx.tx
             tx_hash = stx.hash.hex()
+            # Who the sender is when the tx runs (before its own events change that).
+            sender = t.sender_address
+            committee = self.committee_of(sender)
+            kind = f"{t.contract}.{t.method}"
+            for scope in (DISTRICT, committee) if committee is not None else (DISTRICT,):
+                self._r_txs.add(self.conn, (day, scope, kind), sender, txs=1)
+                if committee is not None and r.status != STATUS_INVALID:
+                    self._r_active.add(self.conn, (week, scope), sender)
             self._add(s.txs, {
                 "hash": tx_hash, "height": b.height, "idx": i, "sender": t.sender_address,
                 "nonce": t.nonce, "contract": t.contract, "method": t.method,
@@ -186,10 +204,26 @@ class BatchWriter:
 
     def flush(self) -> int:
         """Insert the gathered rows; the number of rows written by this writer so far."""
+        for m in self._pending.get(s.token_moves, []):
+            self._roll_move(m)
         for table in list(self._pending):
             self._need(table)
         self._moves_of_tx.clear()
+        for r in (self._r_txs, self._r_active, self._r_points, self._r_source, self._r_culture):
+            self.rows += r.flush(self.conn)
         return self.rows
+
+    def _roll_move(self, m: dict[str, Any]) -> None:
+        committee, kind, amount = m["committee"], m["kind"], m["amount"]
+        person = (m["dst"] if kind == "mint" else m["src"]) if committee is not None else None
+        sums = {"mint": {"minted": amount}, "burn": {"burned": amount}, "fee": {"fees": amount},
+                "transfer": {"volume": amount, "spent": amount if committee is not None else 0,
+                             "at_merchants": amount if m["at_merchant"] else 0}}[kind]
+        for scope in (DISTRICT, committee) if committee is not None else (DISTRICT,):
+            self._r_points.add(self.conn, (m["month"], scope), person, **sums)
+            if kind == "mint":
+                self._r_source.add(self.conn, (m["month"], scope, m["source"] or ""), m["dst"],
+                                   minted=amount, mints=1)
 
     def _need(self, table: sa.Table) -> None:
         """Insert ``table``'s gathered rows now: a read or update of it follows."""
@@ -460,12 +494,23 @@ class BatchWriter:
 
     def _work_registered(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         creator = _str(f, "creator")
-        self._add(s.works, {"id": _int(f, "id"), "creator": creator,
-                            "committee": self.committee_of(creator) or UNKNOWN,
+        committee = self.committee_of(creator) or UNKNOWN
+        self._add(s.works, {"id": _int(f, "id"), "creator": creator, "committee": committee,
                             "kind": _str(f, "kind"), "month": c.month})
+        self._works[_int(f, "id")] = committee
+        for scope in (DISTRICT, committee):
+            self._r_culture.add(self.conn, (c.month, scope), creator, works=1)
 
     def _liked(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._add(s.likes, {"work_id": _int(f, "id"), "liker": _str(f, "by"), "month": c.month})
+        wid, liker = _int(f, "id"), _str(f, "by")
+        self._add(s.likes, {"work_id": wid, "liker": liker, "month": c.month})
+        committee = self._works.get(wid)
+        if committee is None:
+            self._need(s.works)
+            committee = self.conn.execute(sa.select(s.works.c.committee).where(s.works.c.id == wid)).scalar()
+            committee = self._works[wid] = UNKNOWN if committee is None else str(committee)
+        for scope in (DISTRICT, committee):
+            self._r_culture.add(self.conn, (c.month, scope), liker, likes=1)
         if _int(f, "reward") > 0:
             for m in reversed(self._same_tx_moves(c)):
                 if m["kind"] == "mint" and m["source"] == "culture":
@@ -479,3 +524,72 @@ class BatchWriter:
     def _notice_acknowledged(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         # The contract takes one acknowledgement per resident and notice.
         self._add(s.notice_reads, {"notice_id": _int(f, "id"), "resident": _str(f, "resident"), "ts_ms": c.ts_ms})
+
+
+# --- rollups ---------------------------------------------------------------------------------
+
+
+class Rollup:
+    """Sums and a distinct count per key of one agg_* table, gathered for a batch and
+    merged into the table at ``flush``. Keys are tuples of the table's key columns, the
+    bucket first. Who has been counted in a key lives in the seen_* table; a batch loads
+    the rows of the buckets it may continue (from its first bucket on) the first time it
+    touches the table."""
+
+    def __init__(self, agg: sa.Table, seen: sa.Table, lo_bucket: str) -> None:
+        self.agg, self.seen = agg, seen
+        self.key_cols = [c.name for c in agg.primary_key.columns]
+        self.person_col = [c.name for c in seen.primary_key.columns][-1]
+        value_cols = [c.name for c in agg.columns if c.name not in self.key_cols]
+        self.count_col, self.sum_cols = value_cols[0], value_cols[1:]
+        self.lo = lo_bucket
+        self._loaded = False
+        self._seen: set[tuple[str, ...]] = set()
+        self._existing: set[tuple[str, ...]] = set()
+        self._delta: dict[tuple[str, ...], list[int]] = {}
+        self._new_seen: list[tuple[str, ...]] = []
+
+    def _load(self, conn: Connection) -> None:
+        bucket = self.key_cols[0]
+        self._seen = {tuple(r) for r in conn.execute(
+            sa.select(*(self.seen.c[c] for c in [*self.key_cols, self.person_col]))
+            .where(self.seen.c[bucket] >= self.lo))}
+        self._existing = {tuple(r) for r in conn.execute(
+            sa.select(*(self.agg.c[c] for c in self.key_cols)).where(self.agg.c[bucket] >= self.lo))}
+        self._loaded = True
+
+    def add(self, conn: Connection, key: tuple[str, ...], person: str | None, **sums: int) -> None:
+        if not self._loaded:
+            self._load(conn)
+        d = self._delta.get(key)
+        if d is None:
+            d = self._delta[key] = [0] * (1 + len(self.sum_cols))
+        if person is not None and (*key, person) not in self._seen:
+            self._seen.add((*key, person))
+            self._new_seen.append((*key, person))
+            d[0] += 1
+        for i, c in enumerate(self.sum_cols):
+            d[1 + i] += sums.get(c, 0)
+
+    def flush(self, conn: Connection) -> int:
+        if self._new_seen:
+            cols = [*self.key_cols, self.person_col]
+            conn.execute(sa.insert(self.seen), [dict(zip(cols, r, strict=True)) for r in self._new_seen])
+        value_cols = [self.count_col, *self.sum_cols]
+        new = [{**dict(zip(self.key_cols, k, strict=True)), **dict(zip(value_cols, d, strict=True))}
+               for k, d in self._delta.items() if k not in self._existing]
+        old = [{**{f"k_{c}": v for c, v in zip(self.key_cols, k, strict=True)},
+                **{f"d_{c}": v for c, v in zip(value_cols, d, strict=True)}}
+               for k, d in self._delta.items() if k in self._existing]
+        if new:
+            conn.execute(sa.insert(self.agg), new)
+        if old:
+            t = self.agg
+            conn.execute(
+                sa.update(t).where(*(t.c[c] == sa.bindparam(f"k_{c}") for c in self.key_cols))
+                .values({c: t.c[c] + sa.bindparam(f"d_{c}") for c in value_cols}), old)
+        self._existing.update(self._delta)
+        n = len(self._new_seen) + len(self._delta)
+        self._delta.clear()
+        self._new_seen.clear()
+        return n

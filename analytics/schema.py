@@ -278,6 +278,42 @@ notice_reads = sa.Table(
 )
 
 
+# --- rollups: what the dashboard reads, kept up to date in each batch -----------------------
+# Each figure that would scan the whole chain reads a small table of sums per bucket instead
+# (agg_*); the matching seen_* table holds who has been counted in a bucket already, so a
+# distinct count (of senders, residents, accounts) can be kept exactly as rows arrive. A
+# bucket column comes first in each key: a batch loads only the buckets it continues.
+
+def _rollup(name: str, bucket: str, keys: tuple[str, ...], person: str, count: str,
+            sums: tuple[str, ...]) -> tuple[sa.Table, sa.Table]:
+    agg = sa.Table(
+        f"agg_{name}", metadata,
+        sa.Column(bucket, sa.String(10), primary_key=True),
+        sa.Column("committee", sa.String(64), primary_key=True),
+        *(sa.Column(k, sa.String(130), primary_key=True) for k in keys),
+        sa.Column(count, sa.BigInteger, nullable=False),
+        *(sa.Column(c, sa.BigInteger, nullable=False) for c in sums),
+    )
+    seen = sa.Table(
+        f"seen_{name}", metadata,
+        sa.Column(bucket, sa.String(10), primary_key=True),
+        sa.Column("committee", sa.String(64), primary_key=True),
+        *(sa.Column(k, sa.String(130), primary_key=True) for k in keys),
+        sa.Column(person, sa.String(64), primary_key=True),
+    )
+    return agg, seen
+
+
+agg_txs_day, seen_txs_day = _rollup("txs_day", "day", ("kind",), "sender", "senders", ("txs",))
+agg_active_week, seen_active_week = _rollup("active_week", "week", (), "sender", "residents", ())
+agg_points_month, seen_points_month = _rollup(
+    "points_month", "month", (), "account", "people",
+    ("minted", "burned", "spent", "at_merchants", "volume", "fees"))
+agg_points_source, seen_points_source = _rollup(
+    "points_source", "month", ("source",), "account", "earners", ("minted", "mints"))
+agg_culture_month, seen_culture_month = _rollup("culture_month", "month", (), "who", "people", ("works", "likes"))
+
+
 # --- time buckets -------------------------------------------------------------------------
 
 
@@ -343,9 +379,8 @@ def _v1_tables(conn: Connection) -> None:
 
 
 def _v2_views(conn: Connection) -> None:
-    from analytics.figures import create_views  # the views are defined beside their figures
-
-    create_views(conn)
+    # The views are rebuilt from the code after every migration run (migrate below).
+    return None
 
 
 def _v3_bill_index(conn: Connection) -> None:
@@ -353,10 +388,33 @@ def _v3_bill_index(conn: Connection) -> None:
     ix_bills_household.create(conn, checkfirst=True)
 
 
+ROLLUPS = (agg_txs_day, seen_txs_day, agg_active_week, seen_active_week, agg_points_month,
+           seen_points_month, agg_points_source, seen_points_source, agg_culture_month, seen_culture_month)
+
+
+def _v4_rollups(conn: Connection) -> None:
+    # The rollups count from block 0: empty the derived tables and the cursor, so the
+    # indexer writes the chain again (all of it derives from verified blocks).
+    for view in _view_names():
+        conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
+    for table in ROLLUPS:
+        table.create(conn, checkfirst=True)
+    for table in reversed(metadata.sorted_tables):
+        if table is not hk_schema:
+            conn.execute(sa.delete(table))
+
+
+def _view_names() -> list[str]:
+    from analytics.figures import VIEWS  # the views are defined beside their figures
+
+    return list(VIEWS)
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "chain tables, projections and indexer state", _v1_tables),
     (2, "figures as views", _v2_views),
     (3, "index of bills by household", _v3_bill_index),
+    (4, "rollups of the dashboard's figures (the chain is indexed again from block 0)", _v4_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -378,6 +436,7 @@ def migrate(engine: Engine) -> int:
         raise DatabaseError(
             f"the database has schema version {current}, newer than this hkchain knows "
             f"({LATEST_VERSION}): upgrade hkchain", code="schema_too_new")
+    applied = False
     for version, description, step in MIGRATIONS:
         if version <= current:
             continue
@@ -388,4 +447,10 @@ def migrate(engine: Engine) -> int:
             conn.execute(sa.insert(hk_schema).values(
                 version=version, description=description, applied_ms=int(time.time() * 1000)))
         current = version
+        applied = True
+    if applied:
+        from analytics.figures import create_views
+
+        with engine.begin() as conn:
+            create_views(conn)
     return current

@@ -71,8 +71,10 @@ class Recount:
         for p in pages:
             ts = p["header"]["timestamp_ms"]
             for t, r in zip(p["txs"], p["receipts"], strict=True):
+                # The sender's committee when the tx runs, before its own events.
                 self.txs.append({"sender": t["sender_address"], "kind": f"{t['contract']}.{t['method']}",
-                                 "status": r["status"], "ts": ts, "tx": t})
+                                 "status": r["status"], "ts": ts, "tx": t,
+                                 "committee": self.committee(t["sender_address"])})
                 for e in r["events"]:
                     self._event(e["contract"], e["name"], e["fields"], ts, t, p["height"])
 
@@ -198,14 +200,14 @@ class Recount:
     def _active_residents(self, committee: str) -> list[dict[str, Any]]:
         by: dict[str, set[str]] = defaultdict(set)
         for t in self.txs:
-            if t["status"] != 2 and t["sender"] in self.residents and self._in(committee, self.residents[t["sender"]]["committee"]):
+            if t["status"] != 2 and t["committee"] is not None and self._in(committee, t["committee"]):
                 by[week(t["ts"])].add(t["sender"])
         return [row(len(s), {"committee": committee, "week": w}, active_residents=len(s)) for w, s in by.items()]
 
     def _txs_by_kind(self, committee: str) -> list[dict[str, Any]]:
         by: dict[tuple[str, str], list[str]] = defaultdict(list)
         for t in self.txs:
-            if committee == D or (t["sender"] in self.residents and self.residents[t["sender"]]["committee"] == committee):
+            if committee == D or t["committee"] == committee:
                 by[(day(t["ts"]), t["kind"])].append(t["sender"])
         return [row(len(set(s)), {"committee": committee, "day": d, "kind": k}, txs=len(s))
                 for (d, k), s in by.items()]
