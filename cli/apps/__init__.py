@@ -16,8 +16,9 @@ def groups() -> list[click.Group]:
     from cli.apps.gov import gov
     from cli.apps.households import households
     from cli.apps.merchants import merchants
+    from cli.apps.names import names
     from cli.apps.notices import notices
     from cli.apps.property import property_group
     from cli.apps.services import services
 
-    return [account, households, property_group, gov, services, culture, activities, notices, merchants]
+    return [account, households, property_group, gov, services, culture, activities, notices, merchants, names]

@@ -22,9 +22,13 @@ from cli.apps.base import (
     show,
     table,
     time_arg,
+    time_text,
+    title_arg,
     tx_command,
     view_command,
 )
+from cli.apps.content import SHORT_MAX_BYTES, fetch_text, publish, text_body
+from cli.common import print_json
 
 KINDS = ("volunteer", "culture", "other")
 
@@ -38,12 +42,32 @@ def activities() -> None:
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="What sort of activity it is.")
 @click.option("--title", required=True, help="A short title (1–100 characters).")
 @click.option("--start", required=True, metavar="TIME", help='When it starts: "2027-01-05 19:00" (Shanghai time), or +2h/+3d.')
+@click.option("--end", default=None, metavar="TIME", help="When it ends, in the same forms as --start.")
+@click.option("--place", default=None, help="Where, e.g. 社区活动室 (1–100 characters).")
+@click.option("--description", default=None, help="What residents should know (up to 4 KiB of text).")
 @click.option("--capacity", required=True, type=click.IntRange(1, 512), help="How many residents can sign up.")
 @tx_command
-def propose(kind: str, title: str, start: str, capacity: int, *, opts: TxOptions) -> None:
-    """Propose an activity (committee: approved at once; residents: needs approval)."""
-    out = send(opts, "activities", "propose", [kind, title, time_arg(start, "--start"), capacity])
-    report(opts, out, f"Activity #{out.result} proposed", [("title", title)])
+def propose(kind: str, title: str, start: str, end: str | None, place: str | None, description: str | None,
+            capacity: int, *, opts: TxOptions) -> None:
+    """Propose an activity (committee: approved at once; residents: needs approval).
+    With --end, --place and --description, residents see where, until when and what."""
+    title = title_arg(title, 100)
+    start_s = time_arg(start, "--start")
+    details = (end, place, description)
+    if all(d is None for d in details):
+        out = send(opts, "activities", "propose", [kind, title, start_s, capacity])
+    else:
+        if any(d is None for d in details):
+            raise click.UsageError("give --end, --place and --description together")
+        assert end is not None and place is not None and description is not None
+        end_s = time_arg(end, "--end")
+        if end_s <= start_s:
+            raise click.BadParameter("the activity must end after it starts", param_hint="--end")
+        place = title_arg(place, 100, "--place")
+        body = text_body(description, "--description", SHORT_MAX_BYTES)
+        out = send(opts, "activities", "propose_details",
+                   [kind, title, start_s, end_s, place, publish(opts.rpc_url, body), capacity])
+    report(opts, out, f"Activity #{out.result} proposed", [("title", title), ("starts", time_text(start_s))])
 
 
 @activities.command("approve")
@@ -107,12 +131,19 @@ def open_check_in(activity_id: int, until: str, code: str | None, *, opts: TxOpt
 @click.argument("activity_id", type=click.IntRange(1))
 @view_command
 def show_activity(activity_id: int, rpc_url: str, as_json: bool) -> None:
-    """An activity: time, places, sign-ups, attendance."""
+    """An activity: when and where, its description, places, sign-ups, attendance."""
     doc = query(rpc_url, "activities", "activity", [activity_id])
-    if isinstance(doc, dict) and not as_json:
+    body = fetch_text(rpc_url, doc["description_hash"]) if isinstance(doc, dict) and doc.get("description_hash") else None
+    if as_json:
+        print_json({"result": doc, "description": body.text if body else None})
+        return
+    if isinstance(doc, dict):
         doc = {k: display(k, v) for k, v in doc.items()}
-    show(as_json, f"Activity #{activity_id}", doc,
-         ["id", "title", "kind", "start_time", "capacity", "signed_up", "attended", "approved", "organiser"])
+        if body is not None:
+            doc["description"] = body.shown()
+    show(False, f"Activity #{activity_id}", doc,
+         ["id", "title", "kind", "start_time", "end_time", "place", "description", "capacity", "signed_up",
+          "attended", "approved", "organiser"])
 
 
 @activities.command("list")
@@ -128,11 +159,11 @@ def list_activities(status: str, organiser: str, limit: int, cursor: int, all_pa
         address_arg(organiser, "--organiser")
     page = fetch_list(rpc_url, "activities", "activities", ["" if status == "all" else status, organiser],
                       cursor=cursor, limit=limit, all_pages=all_pages)
-    rows = [[d["id"], d["title"], d["kind"], display("start_time", d["start_time"]),
+    rows = [[d["id"], d["title"], d["kind"], display("start_time", d["start_time"]), d.get("place") or "-",
              f"{d['signed_up']}/{d['capacity']}", d["attended"], "yes" if d["approved"] else "no"]
             for d in page.items if isinstance(d, dict)]
-    list_out(as_json, "Activities", ["id", "title", "kind", "starts", "signed up", "attended", "approved"],
-             rows, page)
+    list_out(as_json, "Activities", ["id", "title", "kind", "starts", "place", "signed up", "attended", "approved"],
+             rows, page, rpc_url=rpc_url)
 
 
 @activities.command("participants")

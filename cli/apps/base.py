@@ -222,12 +222,40 @@ def fetch_list(rpc_url: str, contract: str, method: str, filters: Sequence[Value
         raise click.ClickException(f"{contract}.{method}: {exc.message} [{exc.code}]") from exc
 
 
+def display_names(rpc_url: str, addresses: Sequence[str]) -> dict[str, str]:
+    """The public display names (names contract) of ``addresses`` that have one; {} if
+    the chain has no names contract."""
+    wanted = sorted({a for a in addresses if isinstance(a, str) and a.startswith("hk1")})
+    out: dict[str, str] = {}
+
+    async def go() -> None:
+        async with RpcClient(rpc_url) as rpc:
+            for start in range(0, len(wanted), 50):
+                got = await rpc.query("names", "names_of", list(wanted[start:start + 50]))
+                if isinstance(got, dict):
+                    out.update({str(k): str(v) for k, v in got.items()})
+
+    with contextlib.suppress(ChainError):
+        run(go())
+    return out
+
+
+def with_names(rpc_url: str | None, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows whose hk1… cells show "display name (hk1…short)" where a name is set."""
+    if rpc_url is None:
+        return [list(r) for r in rows]
+    names = display_names(rpc_url, [v for r in rows for v in r if isinstance(v, str)])
+    return [[f"{names[v]} ({who(v)})" if isinstance(v, str) and v in names else v for v in r] for r in rows]
+
+
 def list_out(as_json: bool, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-             page: Page) -> None:
-    """A page as a table with a "more:" line naming the --cursor of the next one."""
+             page: Page, rpc_url: str | None = None) -> None:
+    """A page as a table with a "more:" line naming the --cursor of the next one; with
+    ``rpc_url``, addresses show their holders' display names."""
     if as_json:
         print_json({"items": page.items, "next": page.next})
         return
+    rows = with_names(rpc_url, rows)
     print_table(title, columns, [[short(v) if isinstance(v, str) else v for v in r] for r in rows])
     if page.next:
         click.echo(f"more: --cursor {page.next}")

@@ -117,7 +117,7 @@ def works(creator: str, limit: int, cursor: int, all_pages: bool, rpc_url: str, 
     page = fetch_list(rpc_url, "culture", "works", [creator], cursor=cursor, limit=limit, all_pages=all_pages)
     rows = [[d["id"], d["title"], d["kind"], d["creator"], d["likes"], d["content_hash"]]
             for d in page.items if isinstance(d, dict)]
-    list_out(as_json, "Works", ["id", "title", "kind", "creator", "likes", "hash"], rows, page)
+    list_out(as_json, "Works", ["id", "title", "kind", "creator", "likes", "hash"], rows, page, rpc_url=rpc_url)
 
 
 @culture.command("like")

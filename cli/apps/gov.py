@@ -128,7 +128,7 @@ def list_proposals(status: str, limit: int, cursor: int, all_pages: bool, rpc_ur
     rows = [[d["id"], d.get("kind"), d.get("category") or "-", d.get("title"), d.get("status"),
              clock.height_text(d["closes"]) if clock else d.get("closes")]
             for d in page.items if isinstance(d, dict)]
-    list_out(as_json, "Proposals", ["id", "kind", "category", "title", "status", "vote closes"], rows, page)
+    list_out(as_json, "Proposals", ["id", "kind", "category", "title", "status", "vote closes"], rows, page, rpc_url=rpc_url)
 
 
 @gov.command("drafts")
@@ -145,7 +145,7 @@ def list_drafts(status: str, limit: int, cursor: int, all_pages: bool, rpc_url: 
              d.get("comments", 0), d.get("pid") or "-", d.get("drafter")]
             for d in page.items if isinstance(d, dict)]
     list_out(as_json, "Drafts", ["id", "category", "title", "status", "co-signers", "comments", "proposal",
-                                 "drafter"], rows, page)
+                                 "drafter"], rows, page, rpc_url=rpc_url)
 
 
 @gov.command("vote")

@@ -88,4 +88,4 @@ def list_notices(kind: str, limit: int, cursor: int, all_pages: bool, rpc_url: s
                       cursor=cursor, limit=limit, all_pages=all_pages)
     rows = [[d["id"], d.get("kind", "notice"), d["title"], d["by"], display("at", d["at"]), d["acks"]]
             for d in page.items if isinstance(d, dict)]
-    list_out(as_json, "Notices", ["id", "kind", "title", "by", "posted", "read by"], rows, page)
+    list_out(as_json, "Notices", ["id", "kind", "title", "by", "posted", "read by"], rows, page, rpc_url=rpc_url)

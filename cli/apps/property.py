@@ -229,7 +229,7 @@ def bills(household: str, status: str, period: str, limit: int, cursor: int, all
              time_text(d["paid_at"]) if d.get("paid_at") else "-"]
             for d in page.items if isinstance(d, dict)]
     title = f"Bills of {who(household)}" if household else "Bills"
-    list_out(as_json, title, ["bill", "household", "period", "total", "status", "paid by", "paid at"], rows, page)
+    list_out(as_json, title, ["bill", "household", "period", "total", "status", "paid by", "paid at"], rows, page, rpc_url=rpc_url)
 
 
 @property_group.command("contracts")
@@ -241,7 +241,7 @@ def contracts(limit: int, cursor: int, all_pages: bool, rpc_url: str, as_json: b
     rows = [[d["id"], d["counterparty"], points(d["amount"]), time_text(d["start_time"]),
              time_text(d["end_time"]), d["doc_hash"]] for d in page.items if isinstance(d, dict)]
     list_out(as_json, "Service contracts", ["id", "counterparty", "amount", "from", "to", "document"],
-             rows, page)
+             rows, page, rpc_url=rpc_url)
 
 
 ARREARS_HEADER = ["房号", "地址", "未缴账单数", "欠费合计(积分)", "最早账期", "0-30天", "31-60天", "61-90天",

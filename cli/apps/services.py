@@ -183,7 +183,7 @@ def list_requests(status: str, category: str, party: str, limit: int, cursor: in
              d.get("provider") or "-", time_text(d["created"]) if d.get("created") else "-"]
             for d in page.items if isinstance(d, dict)]
     list_out(as_json, "Service requests", ["id", "category", "status", "budget", "offers", "requester",
-                                           "provider", "posted"], rows, page)
+                                           "provider", "posted"], rows, page, rpc_url=rpc_url)
 
 
 @services.command("show")

@@ -14,6 +14,7 @@ import sys
 from tests.apps import (
     test_assembly,
     test_households,
+    test_names_and_details,
     test_notices_merchants,
     test_property,
     test_rewards,
@@ -22,12 +23,12 @@ from tests.apps import (
 from tests.apps.harness import GAS_LOG, GENESIS_PATH, Community
 
 APPS = ("households", "property", "assembly", "services", "culture", "activities", "notices",
-        "merchants", "governance")
+        "merchants", "governance", "names")
 
 
 def main() -> int:
     for module in (test_households, test_property, test_assembly, test_services, test_rewards,
-                   test_notices_merchants):
+                   test_notices_merchants, test_names_and_details):
         for name, fn in inspect.getmembers(module, inspect.isfunction):
             # (a test building its own community, with another genesis, is left out)
             if name.startswith("test_") and fn.__module__ == module.__name__ \

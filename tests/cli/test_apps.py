@@ -31,7 +31,7 @@ def _commands() -> list[tuple[str, str]]:
 def test_every_group_is_registered() -> None:
     names = {g.name for g in groups()}
     assert names == {"account", "households", "property", "gov", "services", "culture", "activities",
-                     "notices", "merchants"}
+                     "notices", "merchants", "names"}
     assert names <= set(main.commands)
 
 

@@ -22,6 +22,8 @@ KINDS = ("volunteer", "culture", "other")
 MAX_TITLE_CHARS = 100
 MAX_CAPACITY = 512
 MAX_CONFIRM = 64
+MAX_PLACE_CHARS = 100
+MAX_DURATION_S = 2592000  # 30 days
 CHECKIN_EARLY_S = 3600  # check-in opens this long before the start
 MAX_CHECKIN_WINDOW_S = 14400  # 4 hours
 MIN_CODE_CHARS = 4
@@ -58,6 +60,25 @@ def _get(activity_id: int) -> dict:
 
 def propose(kind: str, title: str, start_time: int, capacity: int) -> int:
     """Committee member or resident: propose an activity starting at start_time (s)."""
+    return _propose(kind, title, start_time, capacity, None)
+
+
+def propose_details(kind: str, title: str, start_time: int, end_time: int, place: str,
+                    description_hash: bytes, capacity: int) -> int:
+    """propose, with where and until when it runs and the hash of its description (the
+    text itself in the nodes' blob stores)."""
+    if type_name(start_time) != "int" or type_name(end_time) != "int" or end_time <= start_time \
+            or end_time > start_time + MAX_DURATION_S:
+        raise Error("end_time: after start_time, within 30 days", "bad_arg")
+    if type_name(place) != "str" or len(place.strip()) == 0 or len(place) > MAX_PLACE_CHARS:
+        raise Error("place: a str of 1..100 characters", "bad_arg")
+    if type_name(description_hash) != "bytes" or len(description_hash) != 32:
+        raise Error("description_hash: 32 bytes (a sha256)", "bad_arg")
+    return _propose(kind, title, start_time, capacity,
+                    {"end_time": end_time, "place": place, "description_hash": description_hash})
+
+
+def _propose(kind: str, title: str, start_time: int, capacity: int, details: dict) -> int:
     committee = has_role(caller, "committee")
     if not committee and not has_role(caller, "resident"):
         raise Error("the committee or resident role is required", "not_allowed")
@@ -71,11 +92,20 @@ def propose(kind: str, title: str, start_time: int, capacity: int) -> int:
         raise Error("capacity: an int 1..512", "bad_arg")
     aid = load("count", 0) + 1
     store("count", aid)
-    store("a:" + str(aid), {"id": aid, "kind": kind, "title": title, "start_time": start_time,
-                            "capacity": capacity, "organiser": caller, "approved": committee,
-                            "signed_up": 0, "attended": 0})
+    a = {"id": aid, "kind": kind, "title": title, "start_time": start_time,
+         "capacity": capacity, "organiser": caller, "approved": committee,
+         "signed_up": 0, "attended": 0}
+    if details is None:
+        store("a:" + str(aid), a)
+        emit("ActivityProposed", id=aid, organiser=caller, kind=kind, start_time=start_time)
+    else:
+        for k in details:
+            a[k] = details[k]
+        store("a:" + str(aid), a)
+        emit("ActivityProposed", id=aid, organiser=caller, kind=kind, start_time=start_time,
+             end_time=details["end_time"], place=details["place"],
+             description_hash=details["description_hash"])
     store("pl:" + str(aid), [])
-    emit("ActivityProposed", id=aid, organiser=caller, kind=kind, start_time=start_time)
     if committee:
         emit("ActivityApproved", id=aid)
     return aid
