@@ -192,7 +192,13 @@ class Replica:
 
     @property
     def evidence(self) -> tuple[Equivocation, ...]:
+        """Evidence recorded and not yet taken (at most ``config.max_evidence``)."""
         return tuple(self._evidence)
+
+    def take_evidence(self) -> list[Equivocation]:
+        """Hand the recorded evidence to the host (which keeps it) and make room for more."""
+        taken, self._evidence = self._evidence, []
+        return taken
 
     @property
     def last_decision(self) -> Decision | None:
@@ -336,6 +342,8 @@ class Replica:
             self._log.keep_blocks(())  # the kept block is committed now, or was replaced
         self._previous_validators = self._s.validators
         self._height = height
+        # What was seen below this height cannot be seen again: the messages are dropped.
+        self._evidence_seen = {k for k in self._evidence_seen if k[1] >= height}
         self._s = _HeightState(self._app.validator_set(height))
         self._restore_record()
         for h in [h for h in self._buffer if h < height]:
@@ -712,8 +720,8 @@ class Replica:
         if w == s.view and not s.view_timer_running and len(collected) >= vs.quorum:
             s.view_timer_running = True
             s.deadline_ms = self._now_ms + self.config.view_timeout(w)
-        if vc.block is not None:
-            block = vc.block
+        if vc.block is not None and vc.prepared is not None and vc.block.hash == vc.prepared.block_hash:
+            block = vc.block  # bound to the signed certificate by its hash
             if block.hash not in s.blocks:
                 s.blocks[block.hash] = block
                 for kind, view, h in list(s.tally):

@@ -375,7 +375,6 @@ class Node:
         self.network.on_handler_error = self.supervisor.report
         self.mempool.on_background_error = self.supervisor.report
         self.evidence_book = EvidenceBook(store.kv)
-        self._evidence_noted = 0  # how many of the replica's evidence entries are handled
         self.metrics.evidence_records.set(self.evidence_book.count)
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_connected)
@@ -753,15 +752,14 @@ class Node:
 
     def _note_evidence(self) -> None:
         """Keep, log and count what the replica has newly proven about a validator."""
-        found = self.replica.evidence
-        if len(found) <= self._evidence_noted:
+        found = self.replica.take_evidence()
+        if not found:
             return
         validators = self.current_validators()
-        for e in found[self._evidence_noted:]:
+        for e in found:
             record = EvidenceRecord.of(e, now_ms())
             if self.evidence_book.add(record, validators):
                 self.metrics.equivocations.labels(record.validator.hex(), record.kind).inc()
-        self._evidence_noted = len(found)
         self.metrics.evidence_records.set(self.evidence_book.count)
 
     def _replica_follows_store(self) -> None:

@@ -3,6 +3,8 @@ input it must drop without side effects."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from consensus.api import Message
 from consensus.messages import Commit, NewView, Prepare, PrePrepare, ViewChange
 from consensus.replica import Replica
@@ -156,6 +158,22 @@ def test_conflicting_votes_are_kept_as_evidence() -> None:
     assert len(r.evidence) == 1
     ev = r.evidence[0]
     assert ev.validator == liar.public_key and {ev.first, ev.second} == {a, b}
+
+
+def test_evidence_taken_by_the_host_makes_room_for_more() -> None:
+    r = Replica(CHAIN_ID, KEYS[0], new_app(), MemoryVoteLog(), 1,
+                dataclasses.replace(CONFIG, max_evidence=1))
+    r.start(0)
+    liar = KEYS[2]
+    for view, t in ((0, 1), (1, 3)):
+        for h in (b"\x01" * 32, b"\x02" * 32):
+            r.on_message(Prepare(Vote.create(liar, VOTE_PREPARE, CHAIN_ID, 1, view, h)), t)
+        if view == 0:
+            assert len(r.evidence) == 1
+            taken = r.take_evidence()
+            assert len(taken) == 1 and not r.evidence
+    # Without the take, the bound of one would have refused the second pair.
+    assert [e.first.view for e in r.evidence] == [1]
 
 
 def test_a_quorum_at_a_higher_height_asks_for_sync_and_buffers_are_bounded() -> None:
