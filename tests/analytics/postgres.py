@@ -96,7 +96,7 @@ def postgres_server() -> Iterator[PostgresServer | str]:
     """A running server, or (outside CI only) the reason there is none."""
     bin_dir = pg_bin_dir()
     if bin_dir is None:
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI", "").lower() == "true":
             raise RuntimeError("CI=true but no PostgreSQL binaries under /usr/lib/postgresql: "
                                "install Debian's postgresql (.ci/run does)")
         yield "no PostgreSQL binaries found (apt-get install postgresql)"
