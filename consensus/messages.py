@@ -18,20 +18,25 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from core import codec
-from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey
+from core.crypto import SIGNATURE_SIZE, PrivateKey
 from core.errors import DecodeError, ValidationError
-from core.fields import (
-    read_bytes,
-    read_int,
-    read_list,
-    read_record,
-    read_signature_pairs,
-    read_str,
+from core.hashing import tagged_hash
+from core.schema import (
+    CHAIN_ID,
+    HASH,
+    PUBLIC_KEY,
+    SIGNATURE,
+    U64,
+    Opt,
+    Pair,
+    Rec,
+    Seq,
+    U,
+    record,
+    wire,
 )
-from core.hashing import HASH_SIZE, tagged_hash
 from core.types import (
     MAX_CERTIFICATE_BYTES,
-    MAX_CHAIN_ID_CHARS,
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_VALIDATORS,
     VOTE_COMMIT,
@@ -56,6 +61,7 @@ DOMAIN_VIEW_CHANGE = b"hkchain/view-change/1\x00"
 DOMAIN_NEW_VIEW = b"hkchain/new-view/1\x00"
 
 MAX_VIEW = (1 << 32) - 1
+VIEW = U(0, MAX_VIEW)
 # Derived in core from the one block size limit: one block and what surrounds it.
 MAX_MESSAGE_BYTES = MAX_CONSENSUS_MESSAGE_BYTES
 
@@ -71,19 +77,21 @@ def _check_sorted_unique(keys: list[bytes], what: str) -> None:
 # --- messages ----------------------------------------------------------------------------
 
 
+@record(TAG_PRE_PREPARE)
 @dataclass(frozen=True, eq=True)
 class PrePrepare(Record):
     """The proposer of view 0 proposes ``block`` for ``height``."""
 
-    TAG: ClassVar[int] = TAG_PRE_PREPARE
     MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+    WIRE_NOTE: ClassVar[str] = ("signature over \"hkchain/pre-prepare/1\\0\" || "
+                                "encode([chain_id, height, view, block hash]).")
 
-    chain_id: str
-    height: int
-    view: int
-    block: Block
-    proposer: bytes
-    signature: bytes
+    chain_id: str = wire(CHAIN_ID)
+    height: int = wire(U64)
+    view: int = wire(VIEW)
+    block: Block = wire(Rec(Block))
+    proposer: bytes = wire(PUBLIC_KEY)
+    signature: bytes = wire(SIGNATURE)
 
     @staticmethod
     def signing_bytes_of(chain_id: str, height: int, view: int, block_hash: bytes) -> bytes:
@@ -103,29 +111,6 @@ class PrePrepare(Record):
     def sender(self) -> bytes:
         return self.proposer
 
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_PRE_PREPARE,
-            self.chain_id,
-            self.height,
-            self.view,
-            self.block.to_value(),
-            self.proposer,
-            self.signature,
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> PrePrepare:
-        f = read_record(v, TAG_PRE_PREPARE, 6, "PrePrepare")
-        return cls(
-            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_int(f[2], "height"),
-            read_int(f[3], "view", hi=MAX_VIEW),
-            Block.from_value(f[4]),
-            read_bytes(f[5], "proposer", PUBLIC_KEY_SIZE),
-            read_bytes(f[6], "signature", SIGNATURE_SIZE),
-        )
-
     def validate_basic(self) -> None:
         if not self.chain_id:
             raise ValidationError("chain_id is empty")
@@ -141,7 +126,7 @@ class _VoteMessage(Record):
     """A PREPARE or COMMIT: one signed core.types.Vote of the matching kind."""
 
     KIND: ClassVar[int]
-    vote: Vote
+    vote: Vote = wire(Rec(Vote))
 
     @property
     def height(self) -> int:
@@ -155,14 +140,6 @@ class _VoteMessage(Record):
     def sender(self) -> bytes:
         return self.vote.validator
 
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.vote.to_value()]
-
-    @classmethod
-    def _from_value(cls, v: Any, what: str) -> Any:
-        f = read_record(v, cls.TAG, 1, what)
-        return cls(Vote.from_value(f[1]))
-
     def validate_basic(self) -> None:
         if self.vote.kind != self.KIND:
             raise ValidationError("vote kind does not match the message type")
@@ -172,28 +149,19 @@ class _VoteMessage(Record):
             raise ValidationError("view out of range")
 
 
+@record(TAG_PREPARE)
 @dataclass(frozen=True, eq=True)
 class Prepare(_VoteMessage):
-    TAG: ClassVar[int] = TAG_PREPARE
     KIND: ClassVar[int] = VOTE_PREPARE
 
-    @classmethod
-    def from_value(cls, v: Any) -> Prepare:
-        out: Prepare = cls._from_value(v, "Prepare")
-        return out
 
-
+@record(TAG_COMMIT)
 @dataclass(frozen=True, eq=True)
 class Commit(_VoteMessage):
-    TAG: ClassVar[int] = TAG_COMMIT
     KIND: ClassVar[int] = VOTE_COMMIT
 
-    @classmethod
-    def from_value(cls, v: Any) -> Commit:
-        out: Commit = cls._from_value(v, "Commit")
-        return out
 
-
+@record(TAG_PREPARED_CERTIFICATE)
 @dataclass(frozen=True, eq=True)
 class PreparedCertificate(Record):
     """Proof that a quorum PREPAREd the block ``block_hash`` at (``height``, ``view``):
@@ -203,13 +171,14 @@ class PreparedCertificate(Record):
     beside it in a VIEW-CHANGE (``ViewChange.block``) and in the NEW-VIEW that re-proposes
     it, and a validator keeps the body of its own highest one through its VoteLog."""
 
-    TAG: ClassVar[int] = TAG_PREPARED_CERTIFICATE
     MAX_BYTES: ClassVar[int] = MAX_CERTIFICATE_BYTES
+    WIRE_NOTE: ClassVar[str] = "signatures: PREPARE signatures, sorted by key, no key twice."
 
-    height: int
-    view: int
-    block_hash: bytes
-    signatures: tuple[tuple[bytes, bytes], ...]
+    height: int = wire(U64)
+    view: int = wire(VIEW)
+    block_hash: bytes = wire(HASH)
+    signatures: tuple[tuple[bytes, bytes], ...] = wire(
+        Seq(Pair(PUBLIC_KEY, SIGNATURE), MAX_VALIDATORS))
 
     @classmethod
     def from_votes(cls, votes: list[Vote]) -> PreparedCertificate:
@@ -234,31 +203,13 @@ class PreparedCertificate(Record):
     def signing_bytes(self, chain_id: str) -> bytes:
         return vote_signing_bytes(VOTE_PREPARE, chain_id, self.height, self.view, self.block_hash)
 
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_PREPARED_CERTIFICATE,
-            self.height,
-            self.view,
-            self.block_hash,
-            [[k, s] for k, s in self.signatures],
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> PreparedCertificate:
-        f = read_record(v, TAG_PREPARED_CERTIFICATE, 4, "PreparedCertificate")
-        return cls(
-            read_int(f[1], "height"),
-            read_int(f[2], "view", hi=MAX_VIEW),
-            read_bytes(f[3], "block_hash", HASH_SIZE),
-            read_signature_pairs(f[4], MAX_VALIDATORS),
-        )
-
     def validate_basic(self) -> None:
         if not self.signatures:
             raise ValidationError("prepared certificate has no signatures")
         _check_sorted_unique([k for k, _ in self.signatures], "prepared certificate signers")
 
 
+@record(TAG_VIEW_CHANGE)
 @dataclass(frozen=True, eq=True)
 class ViewChange(Record):
     """``validator`` gives up on the views before ``new_view`` at ``height``, and reports
@@ -269,16 +220,18 @@ class ViewChange(Record):
     certificate's hash binds it) and is left out when a NEW-VIEW carries the VIEW-CHANGE:
     a NEW-VIEW holds one block, whatever the number of VIEW-CHANGEs in it."""
 
-    TAG: ClassVar[int] = TAG_VIEW_CHANGE
     MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+    WIRE_NOTE: ClassVar[str] = ("signature over SHA-256(\"hkchain/view-change/1\\0\" || "
+                                "encode([chain_id, height, new_view, prepared, validator])); "
+                                "block is outside it.")
 
-    chain_id: str
-    height: int
-    new_view: int
-    prepared: PreparedCertificate | None
-    validator: bytes
-    signature: bytes
-    block: Block | None = None
+    chain_id: str = wire(CHAIN_ID)
+    height: int = wire(U64)
+    new_view: int = wire(VIEW)
+    prepared: PreparedCertificate | None = wire(Opt(Rec(PreparedCertificate)))
+    validator: bytes = wire(PUBLIC_KEY)
+    signature: bytes = wire(SIGNATURE)
+    block: Block | None = wire(Opt(Rec(Block)), default=None)
 
     def _body(self) -> list[Any]:
         return [
@@ -326,23 +279,6 @@ class ViewChange(Record):
     def view(self) -> int:
         return self.new_view
 
-    def to_value(self) -> list[Any]:
-        block = None if self.block is None else self.block.to_value()
-        return [TAG_VIEW_CHANGE, *self._body(), self.signature, block]
-
-    @classmethod
-    def from_value(cls, v: Any) -> ViewChange:
-        f = read_record(v, TAG_VIEW_CHANGE, 7, "ViewChange")
-        return cls(
-            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_int(f[2], "height"),
-            read_int(f[3], "new_view", hi=MAX_VIEW),
-            None if f[4] is None else PreparedCertificate.from_value(f[4]),
-            read_bytes(f[5], "validator", PUBLIC_KEY_SIZE),
-            read_bytes(f[6], "signature", SIGNATURE_SIZE),
-            None if f[7] is None else Block.from_value(f[7]),
-        )
-
     def validate_basic(self) -> None:
         if not self.chain_id:
             raise ValidationError("chain_id is empty")
@@ -364,22 +300,24 @@ class ViewChange(Record):
             b.validate_basic()
 
 
+@record(TAG_NEW_VIEW)
 @dataclass(frozen=True, eq=True)
 class NewView(Record):
     """The proposer of ``view`` starts it: a quorum of VIEW-CHANGEs for the view (without
     their blocks) and the block it proposes, which must be the block of their highest
     prepared certificate."""
 
-    TAG: ClassVar[int] = TAG_NEW_VIEW
     MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
+    WIRE_NOTE: ClassVar[str] = ("signature over \"hkchain/new-view/1\\0\" || encode([chain_id, "
+                                "height, view, [view change digests], block hash]).")
 
-    chain_id: str
-    height: int
-    view: int
-    view_changes: tuple[ViewChange, ...]
-    block: Block
-    proposer: bytes
-    signature: bytes
+    chain_id: str = wire(CHAIN_ID)
+    height: int = wire(U64)
+    view: int = wire(VIEW)
+    view_changes: tuple[ViewChange, ...] = wire(Seq(Rec(ViewChange), MAX_VALIDATORS))
+    block: Block = wire(Rec(Block))
+    proposer: bytes = wire(PUBLIC_KEY)
+    signature: bytes = wire(SIGNATURE)
 
     @staticmethod
     def signing_bytes_of(
@@ -415,31 +353,6 @@ class NewView(Record):
     def sender(self) -> bytes:
         return self.proposer
 
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_NEW_VIEW,
-            self.chain_id,
-            self.height,
-            self.view,
-            [vc.to_value() for vc in self.view_changes],
-            self.block.to_value(),
-            self.proposer,
-            self.signature,
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> NewView:
-        f = read_record(v, TAG_NEW_VIEW, 7, "NewView")
-        return cls(
-            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_int(f[2], "height"),
-            read_int(f[3], "view", hi=MAX_VIEW),
-            tuple(ViewChange.from_value(x) for x in read_list(f[4], "view_changes", MAX_VALIDATORS)),
-            Block.from_value(f[5]),
-            read_bytes(f[6], "proposer", PUBLIC_KEY_SIZE),
-            read_bytes(f[7], "signature", SIGNATURE_SIZE),
-        )
-
     def validate_basic(self) -> None:
         if not self.chain_id:
             raise ValidationError("chain_id is empty")
@@ -459,27 +372,19 @@ class NewView(Record):
         self.block.validate_basic()
 
 
+@record(TAG_DECISION)
 @dataclass(frozen=True, eq=True)
 class Decision(Record):
     """A decided block with its commit certificate, sent to a validator that is behind."""
 
-    TAG: ClassVar[int] = TAG_DECISION
     MAX_BYTES: ClassVar[int] = MAX_MESSAGE_BYTES
 
-    block: Block
-    certificate: CommitCertificate
+    block: Block = wire(Rec(Block))
+    certificate: CommitCertificate = wire(Rec(CommitCertificate))
 
     @property
     def height(self) -> int:
         return self.block.height
-
-    def to_value(self) -> list[Any]:
-        return [TAG_DECISION, self.block.to_value(), self.certificate.to_value()]
-
-    @classmethod
-    def from_value(cls, v: Any) -> Decision:
-        f = read_record(v, TAG_DECISION, 2, "Decision")
-        return cls(Block.from_value(f[1]), CommitCertificate.from_value(f[2]))
 
     def validate_basic(self) -> None:
         c = self.certificate

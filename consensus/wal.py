@@ -16,12 +16,10 @@ block itself, is kept beside the record in the VoteLog's block slot (sized for b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from consensus.messages import MAX_VIEW, PreparedCertificate
-from core.errors import DecodeError
-from core.fields import MAX_U64
-from core.hashing import HASH_SIZE
+from consensus.messages import VIEW, PreparedCertificate
+from core.schema import HASH, U64, Bool, Opt, RecBytes, record, wire
 from core.types import MAX_CERTIFICATE_BYTES, Record
 
 TAG_VOTE_RECORD = 40
@@ -29,59 +27,20 @@ TAG_VOTE_RECORD = 40
 MAX_VOTE_RECORD_BYTES = 256 + MAX_CERTIFICATE_BYTES
 
 
-def _optional_hash(v: Any, what: str) -> bytes | None:
-    if v is None:
-        return None
-    if type(v) is not bytes or len(v) != HASH_SIZE:
-        raise DecodeError(f"{what}: expected a hash or nil")
-    return v
-
-
-def _prepared(v: Any) -> PreparedCertificate:
-    if type(v) is not bytes:
-        raise DecodeError("prepared: expected the bytes of a certificate")
-    return PreparedCertificate.decode(v)
-
-
+@record(TAG_VOTE_RECORD)
 @dataclass(frozen=True, eq=True)
 class VoteRecord(Record):
-    TAG: ClassVar[int] = TAG_VOTE_RECORD
     MAX_BYTES: ClassVar[int] = MAX_VOTE_RECORD_BYTES
+    WIRE_NOTE: ClassVar[str] = ("Kept by each validator in its own store, never sent. The "
+                                "certificate is nested as its own canonical bytes, encoded "
+                                "once per certificate rather than once per save.")
 
-    height: int
-    view: int
-    view_change_sent: bool
-    prepared_hash: bytes | None  # the block this validator PREPAREd in ``view``
-    committed_hash: bytes | None  # the block this validator COMMITted in ``view``
-    prepared: PreparedCertificate | None  # highest prepared certificate at ``height``
-
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_VOTE_RECORD,
-            self.height,
-            self.view,
-            self.view_change_sent,
-            self.prepared_hash,
-            self.committed_hash,
-            # Nested as its own canonical bytes: encoded once per certificate, not per save.
-            None if self.prepared is None else self.prepared.encoded,
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> VoteRecord:
-        if type(v) is not list or len(v) != 7 or v[0] != TAG_VOTE_RECORD or type(v[0]) is not int:
-            raise DecodeError("expected a VoteRecord")
-        if type(v[1]) is not int or not 0 <= v[1] <= MAX_U64:
-            raise DecodeError("height out of range")
-        if type(v[2]) is not int or not 0 <= v[2] <= MAX_VIEW:
-            raise DecodeError("view out of range")
-        if type(v[3]) is not bool:
-            raise DecodeError("view_change_sent must be a bool")
-        return cls(
-            v[1],
-            v[2],
-            v[3],
-            _optional_hash(v[4], "prepared_hash"),
-            _optional_hash(v[5], "committed_hash"),
-            None if v[6] is None else _prepared(v[6]),
-        )
+    height: int = wire(U64)
+    view: int = wire(VIEW)
+    view_change_sent: bool = wire(Bool())
+    # the block this validator PREPAREd in ``view``
+    prepared_hash: bytes | None = wire(Opt(HASH))
+    # the block this validator COMMITted in ``view``
+    committed_hash: bytes | None = wire(Opt(HASH))
+    # highest prepared certificate at ``height``
+    prepared: PreparedCertificate | None = wire(Opt(RecBytes(PreparedCertificate)))

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.errors import ValidationError
-from core.hashing import DOMAIN_MERKLE_LEAF, DOMAIN_MERKLE_NODE, HASH_SIZE, sha256
+from core.hashing import DOMAIN_MERKLE_LEAF, DOMAIN_MERKLE_NODE, sha256
+from core.schema import HASH, U64, Seq, Wired, record, wire
 
 EMPTY_ROOT = sha256(b"")
 MAX_PROOF_DEPTH = 64
@@ -51,30 +51,14 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     return _root_of_hashes([leaf_hash(x) for x in leaves])
 
 
+@record(None)
 @dataclass(frozen=True)
-class MerkleProof:
+class MerkleProof(Wired):
     """The audit path of leaf ``index`` in a tree of ``size`` leaves, bottom-up."""
 
-    index: int
-    size: int
-    path: tuple[bytes, ...]
-
-    def to_value(self) -> list[object]:
-        return [self.index, self.size, list(self.path)]
-
-    @classmethod
-    def from_value(cls, value: object) -> MerkleProof:
-        if (
-            not isinstance(value, list)
-            or len(value) != 3
-            or type(value[0]) is not int
-            or type(value[1]) is not int
-            or not isinstance(value[2], list)
-            or len(value[2]) > MAX_PROOF_DEPTH
-            or not all(type(h) is bytes and len(h) == HASH_SIZE for h in value[2])
-        ):
-            raise ValidationError("malformed Merkle proof")
-        return cls(value[0], value[1], tuple(value[2]))
+    index: int = wire(U64)
+    size: int = wire(U64)
+    path: tuple[bytes, ...] = wire(Seq(HASH, MAX_PROOF_DEPTH))
 
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> MerkleProof:

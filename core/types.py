@@ -18,25 +18,33 @@ import msgpack
 from core import codec
 from core.codec import Value
 from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, address_of, verify
-from core.errors import DecodeError, SignatureError, ValidationError
-from core.fields import (
-    read_bytes,
-    read_int,
-    read_list,
-    read_record,
-    read_signature_pairs,
-    read_str,
-)
+from core.errors import SignatureError, ValidationError
 from core.hashing import (
     DOMAIN_HEADER,
     DOMAIN_TX,
     DOMAIN_VALSET,
     DOMAIN_VOTE,
-    HASH_SIZE,
     ZERO_HASH,
     tagged_hash,
 )
 from core.merkle import merkle_root
+from core.schema import (
+    CHAIN_ID,
+    HASH,
+    NAME,
+    PUBLIC_KEY,
+    SIGNATURE,
+    U64,
+    AnyValue,
+    Map,
+    Pair,
+    Rec,
+    S,
+    Seq,
+    U,
+    record,
+    wire,
+)
 
 # --- limits (units last in names) ------------------------------------------------------
 
@@ -113,6 +121,7 @@ class Record:
 # --- transactions ----------------------------------------------------------------------
 
 
+@record(TAG_TX)
 @dataclass(frozen=True, eq=True)
 class Tx(Record):
     """A call that a sender signs. ``args`` are positional Values.
@@ -121,44 +130,18 @@ class Tx(Record):
     sender's next sequence number (replay protection together with ``chain_id``).
     """
 
-    TAG: ClassVar[int] = TAG_TX
     MAX_BYTES: ClassVar[int] = MAX_TX_BYTES
+    WIRE_NOTE: ClassVar[str] = ("Encoded in at most 65,536 bytes. `validate_basic`: chain_id, "
+                                "contract and method not empty, expiry_height ≥ 1.")
 
-    chain_id: str
-    sender: bytes
-    nonce: int
-    contract: str
-    method: str
-    args: tuple[Value, ...]
-    max_fee: int
-    expiry_height: int
-
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_TX,
-            self.chain_id,
-            self.sender,
-            self.nonce,
-            self.contract,
-            self.method,
-            list(self.args),
-            self.max_fee,
-            self.expiry_height,
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> Tx:
-        f = read_record(v, TAG_TX, 8, "Tx")
-        return cls(
-            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_bytes(f[2], "sender", PUBLIC_KEY_SIZE),
-            read_int(f[3], "nonce"),
-            read_str(f[4], "contract"),
-            read_str(f[5], "method"),
-            tuple(read_list(f[6], "args", MAX_ARGS)),
-            read_int(f[7], "max_fee"),
-            read_int(f[8], "expiry_height"),
-        )
+    chain_id: str = wire(CHAIN_ID)
+    sender: bytes = wire(PUBLIC_KEY)
+    nonce: int = wire(U64)
+    contract: str = wire(NAME)
+    method: str = wire(NAME)
+    args: tuple[Value, ...] = wire(Seq(AnyValue(), MAX_ARGS))
+    max_fee: int = wire(U64)
+    expiry_height: int = wire(U64)
 
     @functools.cached_property
     def hash(self) -> bytes:
@@ -185,31 +168,25 @@ class Tx(Record):
         return SignedTx(self, key.sign(self.hash))
 
 
+@record(TAG_SIGNED_TX)
 @dataclass(frozen=True, eq=True)
 class SignedTx(Record):
-    TAG: ClassVar[int] = TAG_SIGNED_TX
     MAX_BYTES: ClassVar[int] = MAX_TX_BYTES + 128
+    WIRE_NOTE: ClassVar[str] = "signature = Ed25519 over the 32-byte tx hash (section 4)."
 
-    tx: Tx
-    signature: bytes
+    tx: Tx = wire(Rec(Tx))
+    signature: bytes = wire(SIGNATURE)
 
-    def to_value(self) -> list[Any]:
-        return [TAG_SIGNED_TX, self.tx.to_value(), self.signature]
-
-    @classmethod
-    def from_value(cls, v: Any) -> SignedTx:
-        f = read_record(v, TAG_SIGNED_TX, 2, "SignedTx")
-        tx = Tx.from_value(f[1])
-        stx = cls(tx, read_bytes(f[2], "signature", SIGNATURE_SIZE))
-        if _plain_args(tx.args):
+    def _decoded(self, value: list[Any]) -> None:
+        if _plain_args(self.tx.args):
             # Every field is then encoded as it stands (no dict to sort, no big int), so
             # msgpack's C packer gives the canonical bytes: a tx decoded inside a block or
             # a gossip frame gets its encoding and hash without a Python re-encode.
-            tx_bytes: bytes = msgpack.packb(f[1], use_bin_type=True)
-            tx.__dict__["encoded"] = tx_bytes
+            tx_bytes: bytes = msgpack.packb(value[1], use_bin_type=True)
+            self.tx.__dict__["encoded"] = tx_bytes
             # [TAG_SIGNED_TX, tx, signature]: fixarray of 3, fixint tag, the tx, bin8 of 64.
-            stx.__dict__["encoded"] = _SIGNED_TX_PREFIX + tx_bytes + _SIGNATURE_PREFIX + stx.signature
-        return stx
+            self.__dict__["encoded"] = (_SIGNED_TX_PREFIX + tx_bytes + _SIGNATURE_PREFIX
+                                        + self.signature)
 
     @property
     def hash(self) -> bytes:
@@ -257,25 +234,15 @@ STATUS_FAILED = 1  # the call reverted; the fee was paid
 STATUS_INVALID = 2  # not executed (bad nonce, expired, fee unpayable); no state change
 
 
+@record(TAG_EVENT)
 @dataclass(frozen=True, eq=True)
 class Event(Record):
-    TAG: ClassVar[int] = TAG_EVENT
-
-    contract: str
-    name: str
-    fields: dict[str, Value]
-
-    def to_value(self) -> list[Any]:
-        return [TAG_EVENT, self.contract, self.name, self.fields]
-
-    @classmethod
-    def from_value(cls, v: Any) -> Event:
-        f = read_record(v, TAG_EVENT, 3, "Event")
-        if type(f[3]) is not dict:
-            raise DecodeError("event fields must be a dict")
-        return cls(read_str(f[1], "contract"), read_str(f[2], "name"), f[3])
+    contract: str = wire(NAME)
+    name: str = wire(NAME)
+    fields: dict[str, Value] = wire(Map())
 
 
+@record(TAG_RECEIPT)
 @dataclass(frozen=True, eq=True)
 class Receipt(Record):
     """The outcome of one tx in a block. It is hashed into the header, so a failure is
@@ -284,46 +251,18 @@ class Receipt(Record):
     text, which could differ between the Python releases validators run. Messages for
     people are made off chain from these three."""
 
-    TAG: ClassVar[int] = TAG_RECEIPT
+    WIRE_NOTE: ClassVar[str] = ("status: 0 ok, 1 failed (the call reverted, the fee was "
+                                "paid), 2 invalid (not executed, no state change).")
 
-    tx_hash: bytes
-    status: int
-    gas_used: int
-    fee: int
-    result: Value = None
-    events: tuple[Event, ...] = ()
-    error_code: str = ""
-    error_contract: str = ""
-    error_line: int = 0
-
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_RECEIPT,
-            self.tx_hash,
-            self.status,
-            self.gas_used,
-            self.fee,
-            self.result,
-            [e.to_value() for e in self.events],
-            self.error_code,
-            self.error_contract,
-            self.error_line,
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> Receipt:
-        f = read_record(v, TAG_RECEIPT, 9, "Receipt")
-        return cls(
-            read_bytes(f[1], "tx_hash", HASH_SIZE),
-            read_int(f[2], "status", 0, STATUS_INVALID),
-            read_int(f[3], "gas_used"),
-            read_int(f[4], "fee"),
-            f[5],
-            tuple(Event.from_value(e) for e in read_list(f[6], "events", MAX_EVENTS_PER_RECEIPT)),
-            read_str(f[7], "error_code", MAX_ERROR_CODE_CHARS),
-            read_str(f[8], "error_contract"),
-            read_int(f[9], "error_line", 0, MAX_ERROR_LINE),
-        )
+    tx_hash: bytes = wire(HASH)
+    status: int = wire(U(0, STATUS_INVALID))
+    gas_used: int = wire(U64)
+    fee: int = wire(U64)
+    result: Value = wire(AnyValue(), default=None)
+    events: tuple[Event, ...] = wire(Seq(Rec(Event), MAX_EVENTS_PER_RECEIPT), default=())
+    error_code: str = wire(S(MAX_ERROR_CODE_CHARS), default="")
+    error_contract: str = wire(NAME, default="")
+    error_line: int = wire(U(0, MAX_ERROR_LINE), default=0)
 
     @property
     def ok(self) -> bool:
@@ -333,26 +272,18 @@ class Receipt(Record):
 # --- validators ------------------------------------------------------------------------
 
 
+@record(TAG_VALIDATOR)
 @dataclass(frozen=True, eq=True)
 class Validator(Record):
-    TAG: ClassVar[int] = TAG_VALIDATOR
-
-    public_key: bytes
-    name: str = ""
-
-    def to_value(self) -> list[Any]:
-        return [TAG_VALIDATOR, self.public_key, self.name]
-
-    @classmethod
-    def from_value(cls, v: Any) -> Validator:
-        f = read_record(v, TAG_VALIDATOR, 2, "Validator")
-        return cls(read_bytes(f[1], "public_key", PUBLIC_KEY_SIZE), read_str(f[2], "name"))
+    public_key: bytes = wire(PUBLIC_KEY)
+    name: str = wire(NAME, default="")
 
     @property
     def address(self) -> str:
         return address_of(self.public_key)
 
 
+@record(TAG_VALIDATOR_SET)
 @dataclass(frozen=True, eq=True)
 class ValidatorSet(Record):
     """An ordered set of equal-weight validators. Order fixes proposer rotation.
@@ -361,22 +292,12 @@ class ValidatorSet(Record):
     two quorums share at least f + 1 validators, at least one of them honest.
     """
 
-    TAG: ClassVar[int] = TAG_VALIDATOR_SET
-
-    validators: tuple[Validator, ...]
+    validators: tuple[Validator, ...] = wire(Seq(Rec(Validator), MAX_VALIDATORS))
     _index: dict[bytes, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for i, v in enumerate(self.validators):
             self._index[v.public_key] = i
-
-    def to_value(self) -> list[Any]:
-        return [TAG_VALIDATOR_SET, [v.to_value() for v in self.validators]]
-
-    @classmethod
-    def from_value(cls, v: Any) -> ValidatorSet:
-        f = read_record(v, TAG_VALIDATOR_SET, 1, "ValidatorSet")
-        return cls(tuple(Validator.from_value(x) for x in read_list(f[1], "validators", MAX_VALIDATORS)))
 
     def validate_basic(self) -> None:
         if not self.validators:
@@ -417,6 +338,7 @@ class ValidatorSet(Record):
 # --- blocks ----------------------------------------------------------------------------
 
 
+@record(TAG_HEADER)
 @dataclass(frozen=True, eq=True)
 class BlockHeader(Record):
     """A block's header. ``state_root`` and ``receipts_root`` are *after* its txs ran.
@@ -425,49 +347,16 @@ class BlockHeader(Record):
     ``validator_set_hash`` is the set that certifies this block.
     """
 
-    TAG: ClassVar[int] = TAG_HEADER
-
-    chain_id: str
-    height: int
-    prev_hash: bytes
-    tx_root: bytes
-    state_root: bytes
-    receipts_root: bytes
-    proposer: bytes
-    view: int
-    timestamp_ms: int
-    validator_set_hash: bytes
-
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_HEADER,
-            self.chain_id,
-            self.height,
-            self.prev_hash,
-            self.tx_root,
-            self.state_root,
-            self.receipts_root,
-            self.proposer,
-            self.view,
-            self.timestamp_ms,
-            self.validator_set_hash,
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> BlockHeader:
-        f = read_record(v, TAG_HEADER, 10, "BlockHeader")
-        return cls(
-            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_int(f[2], "height"),
-            read_bytes(f[3], "prev_hash", HASH_SIZE),
-            read_bytes(f[4], "tx_root", HASH_SIZE),
-            read_bytes(f[5], "state_root", HASH_SIZE),
-            read_bytes(f[6], "receipts_root", HASH_SIZE),
-            read_bytes(f[7], "proposer", PUBLIC_KEY_SIZE),
-            read_int(f[8], "view"),
-            read_int(f[9], "timestamp_ms"),
-            read_bytes(f[10], "validator_set_hash", HASH_SIZE),
-        )
+    chain_id: str = wire(CHAIN_ID)
+    height: int = wire(U64)
+    prev_hash: bytes = wire(HASH)
+    tx_root: bytes = wire(HASH)
+    state_root: bytes = wire(HASH)
+    receipts_root: bytes = wire(HASH)
+    proposer: bytes = wire(PUBLIC_KEY)
+    view: int = wire(U64)
+    timestamp_ms: int = wire(U64)
+    validator_set_hash: bytes = wire(HASH)
 
     @functools.cached_property
     def hash(self) -> bytes:
@@ -482,16 +371,14 @@ def receipts_root(receipts: Sequence[Receipt]) -> bytes:
     return merkle_root([r.encoded for r in receipts])
 
 
+@record(TAG_BLOCK)
 @dataclass(frozen=True, eq=True)
 class Block(Record):
-    TAG: ClassVar[int] = TAG_BLOCK
     MAX_BYTES: ClassVar[int] = MAX_BLOCK_BYTES
+    WIRE_NOTE: ClassVar[str] = "Encoded in at most 16 MiB; its hash is its header's."
 
-    header: BlockHeader
-    txs: tuple[SignedTx, ...]
-
-    def to_value(self) -> list[Any]:
-        return [TAG_BLOCK, self.header.to_value(), [t.to_value() for t in self.txs]]
+    header: BlockHeader = wire(Rec(BlockHeader))
+    txs: tuple[SignedTx, ...] = wire(Seq(Rec(SignedTx), MAX_BLOCK_TXS))
 
     @functools.cached_property
     def encoded(self) -> bytes:
@@ -499,14 +386,6 @@ class Block(Record):
         # row, so a block is its txs' (cached) encodings joined: no walk over every field.
         return b"".join((_BLOCK_PREFIX, self.header.encoded, _array_header(len(self.txs)),
                          *(t.encoded for t in self.txs)))
-
-    @classmethod
-    def from_value(cls, v: Any) -> Block:
-        f = read_record(v, TAG_BLOCK, 2, "Block")
-        return cls(
-            BlockHeader.from_value(f[1]),
-            tuple(SignedTx.from_value(t) for t in read_list(f[2], "txs", MAX_BLOCK_TXS)),
-        )
 
     @property
     def hash(self) -> bytes:
@@ -542,44 +421,21 @@ def vote_signing_bytes(kind: int, chain_id: str, height: int, view: int, block_h
     return DOMAIN_VOTE + codec.encode([kind, chain_id, height, view, block_hash])
 
 
+@record(TAG_VOTE)
 @dataclass(frozen=True, eq=True)
 class Vote(Record):
     """A validator's signed PREPARE or COMMIT for a block at (height, view)."""
 
-    TAG: ClassVar[int] = TAG_VOTE
+    WIRE_NOTE: ClassVar[str] = ("kind 1 PREPARE, 2 COMMIT; signature = Ed25519 over the vote "
+                                "signing bytes (section 6).")
 
-    kind: int
-    chain_id: str
-    height: int
-    view: int
-    block_hash: bytes
-    validator: bytes
-    signature: bytes
-
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_VOTE,
-            self.kind,
-            self.chain_id,
-            self.height,
-            self.view,
-            self.block_hash,
-            self.validator,
-            self.signature,
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> Vote:
-        f = read_record(v, TAG_VOTE, 7, "Vote")
-        return cls(
-            read_int(f[1], "kind", VOTE_PREPARE, VOTE_COMMIT),
-            read_str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_int(f[3], "height"),
-            read_int(f[4], "view"),
-            read_bytes(f[5], "block_hash", HASH_SIZE),
-            read_bytes(f[6], "validator", PUBLIC_KEY_SIZE),
-            read_bytes(f[7], "signature", SIGNATURE_SIZE),
-        )
+    kind: int = wire(U(VOTE_PREPARE, VOTE_COMMIT))
+    chain_id: str = wire(CHAIN_ID)
+    height: int = wire(U64)
+    view: int = wire(U64)
+    block_hash: bytes = wire(HASH)
+    validator: bytes = wire(PUBLIC_KEY)
+    signature: bytes = wire(SIGNATURE)
 
     @classmethod
     def create(
@@ -595,6 +451,7 @@ class Vote(Record):
         return verify(self.validator, self.signing_bytes(), self.signature)
 
 
+@record(TAG_CERTIFICATE)
 @dataclass(frozen=True, eq=True)
 class CommitCertificate(Record):
     """A quorum of COMMIT signatures for one block at one (height, view).
@@ -603,34 +460,14 @@ class CommitCertificate(Record):
     certificate has one encoding. Anyone holding the validator set can check finality.
     """
 
-    TAG: ClassVar[int] = TAG_CERTIFICATE
+    WIRE_NOTE: ClassVar[str] = "signatures: [public key, signature] pairs sorted by key, no key twice."
 
-    chain_id: str
-    height: int
-    view: int
-    block_hash: bytes
-    signatures: tuple[tuple[bytes, bytes], ...]
-
-    def to_value(self) -> list[Any]:
-        return [
-            TAG_CERTIFICATE,
-            self.chain_id,
-            self.height,
-            self.view,
-            self.block_hash,
-            [[k, s] for k, s in self.signatures],
-        ]
-
-    @classmethod
-    def from_value(cls, v: Any) -> CommitCertificate:
-        f = read_record(v, TAG_CERTIFICATE, 5, "CommitCertificate")
-        return cls(
-            read_str(f[1], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_int(f[2], "height"),
-            read_int(f[3], "view"),
-            read_bytes(f[4], "block_hash", HASH_SIZE),
-            read_signature_pairs(f[5], MAX_VALIDATORS),
-        )
+    chain_id: str = wire(CHAIN_ID)
+    height: int = wire(U64)
+    view: int = wire(U64)
+    block_hash: bytes = wire(HASH)
+    signatures: tuple[tuple[bytes, bytes], ...] = wire(
+        Seq(Pair(PUBLIC_KEY, SIGNATURE), MAX_VALIDATORS))
 
     @classmethod
     def from_votes(cls, votes: Sequence[Vote]) -> CommitCertificate:

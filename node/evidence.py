@@ -19,10 +19,9 @@ from typing import Any
 from consensus.messages import NewView, PrePrepare
 from consensus.replica import Equivocation
 from core import codec
-from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, address_of
+from core.crypto import address_of
 from core.errors import DecodeError
-from core.fields import read_bytes, read_int, read_list, read_str
-from core.hashing import HASH_SIZE
+from core.schema import HASH, PUBLIC_KEY, SIGNATURE, U64, B, Rec, S, Wired, record, wire
 from core.types import VOTE_COMMIT, VOTE_PREPARE, ValidatorSet, Vote
 from storage import schema
 from storage.api import KeyValueStore
@@ -43,13 +42,14 @@ KINDS = {"pre-prepare": 0, "prepare": VOTE_PREPARE, "commit": VOTE_COMMIT, "new-
 _KIND_NAMES = {v: k for k, v in KINDS.items()}
 
 
+@record(None)
 @dataclass(frozen=True)
-class SignedPart:
+class SignedPart(Wired):
     """One of the two conflicting messages, reduced to what proves it was signed."""
 
-    block_hash: bytes
-    signed_bytes: bytes
-    signature: bytes
+    block_hash: bytes = wire(HASH)
+    signed_bytes: bytes = wire(B(max_size=MAX_SIGNED_BYTES))
+    signature: bytes = wire(SIGNATURE)
 
     @classmethod
     def of(cls, msg: Vote | PrePrepare | NewView) -> SignedPart:
@@ -57,32 +57,26 @@ class SignedPart:
             return cls(msg.block_hash, msg.signing_bytes(), msg.signature)
         return cls(msg.block.hash, msg.signing_bytes(), msg.signature)
 
-    def to_value(self) -> list[Any]:
-        return [self.block_hash, self.signed_bytes, self.signature]
-
-    @classmethod
-    def from_value(cls, v: Any) -> SignedPart:
-        f = read_list(v, "signed part", 3)
-        if len(f) != 3:
-            raise DecodeError("a signed part has three fields")
-        return cls(read_bytes(f[0], "block_hash", HASH_SIZE),
-                   read_bytes(f[1], "signed_bytes", max_size=MAX_SIGNED_BYTES),
-                   read_bytes(f[2], "signature", SIGNATURE_SIZE))
-
     def to_json(self) -> dict[str, str]:
         return {"block_hash": self.block_hash.hex(), "signed_bytes": self.signed_bytes.hex(),
                 "signature": self.signature.hex()}
 
 
+@record(None)
 @dataclass(frozen=True)
-class EvidenceRecord:
-    height: int
-    view: int
-    kind: str  # pre-prepare, prepare, commit, new-view
-    validator: bytes
-    first: SignedPart
-    second: SignedPart
-    seen_at_ms: int  # this node's clock when it saw the second message (not consensus data)
+class EvidenceRecord(Wired):
+    height: int = wire(U64)
+    view: int = wire(U64)
+    kind: str = wire(S(16))  # pre-prepare, prepare, commit, new-view
+    validator: bytes = wire(PUBLIC_KEY)
+    # this node's clock when it saw the second message (not consensus data)
+    seen_at_ms: int = wire(U64)
+    first: SignedPart = wire(Rec(SignedPart))
+    second: SignedPart = wire(Rec(SignedPart))
+
+    def _decoded(self, value: Any) -> None:
+        if self.kind not in KINDS:
+            raise DecodeError(f"unknown evidence kind {self.kind!r}")
 
     @classmethod
     def of(cls, e: Equivocation, seen_at_ms: int) -> EvidenceRecord:
@@ -91,28 +85,19 @@ class EvidenceRecord:
             kind = "prepare" if first.kind == VOTE_PREPARE else "commit"
         else:
             kind = "pre-prepare" if isinstance(first, PrePrepare) else "new-view"
-        return cls(first.height, first.view, kind, e.validator, SignedPart.of(e.first),
-                   SignedPart.of(e.second), seen_at_ms)
+        return cls(first.height, first.view, kind, e.validator, seen_at_ms,
+                   SignedPart.of(e.first), SignedPart.of(e.second))
 
     @property
     def key(self) -> bytes:
         return schema.evidence_key(self.height, self.view, KINDS[self.kind], self.validator)
 
     def encode(self) -> bytes:
-        return codec.encode([self.height, self.view, self.kind, self.validator, self.seen_at_ms,
-                             self.first.to_value(), self.second.to_value()])
+        return codec.encode(self.to_value())
 
     @classmethod
     def decode(cls, data: bytes) -> EvidenceRecord:
-        f = read_list(codec.decode(data, MAX_RECORD_BYTES), "evidence", 7)
-        if len(f) != 7:
-            raise DecodeError("an evidence record has seven fields")
-        kind = read_str(f[2], "kind", 16)
-        if kind not in KINDS:
-            raise DecodeError(f"unknown evidence kind {kind!r}")
-        return cls(read_int(f[0], "height"), read_int(f[1], "view"), kind,
-                   read_bytes(f[3], "validator", PUBLIC_KEY_SIZE), SignedPart.from_value(f[5]),
-                   SignedPart.from_value(f[6]), read_int(f[4], "seen_at_ms"))
+        return cls.from_value(codec.decode(data, MAX_RECORD_BYTES))
 
     def to_json(self, validators: ValidatorSet | None) -> dict[str, Any]:
         name = None

@@ -15,12 +15,25 @@ from typing import Any, ClassVar
 import msgpack
 
 from core import codec
-from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE
 from core.errors import DecodeError
-from core.fields import read_bytes, read_int, read_list, read_str
-from core.hashing import HASH_SIZE, sha256
+from core.hashing import sha256
+from core.schema import (
+    CHAIN_ID,
+    HASH,
+    PUBLIC_KEY,
+    SIGNATURE,
+    U64,
+    B,
+    Bool,
+    Pair,
+    Rec,
+    S,
+    Seq,
+    U,
+    record,
+    wire,
+)
 from core.types import (
-    MAX_CHAIN_ID_CHARS,
     MAX_CONSENSUS_MESSAGE_BYTES,
     Block,
     CommitCertificate,
@@ -59,251 +72,6 @@ TAG_BLOB = 151
 MAX_BLOB_BYTES = 10 * 1024 * 1024
 
 
-def _hashes(v: Any, what: str) -> tuple[bytes, ...]:
-    return tuple(read_bytes(h, what, HASH_SIZE) for h in read_list(v, what, MAX_HASHES_PER_FRAME))
-
-
-class Frame:
-    TAG: ClassVar[int]
-
-    def to_value(self) -> list[Any]:
-        raise NotImplementedError
-
-    def encode(self) -> bytes:
-        return codec.encode(self.to_value())
-
-
-@dataclass(frozen=True)
-class Hello(Frame):
-    """First frame from each side: who I am, which chain, and a fresh challenge."""
-
-    TAG: ClassVar[int] = TAG_HELLO
-
-    version: int
-    chain_id: str
-    genesis_hash: bytes
-    public_key: bytes
-    challenge: bytes
-    height: int
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.version, self.chain_id, self.genesis_hash, self.public_key,
-                self.challenge, self.height]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> Hello:
-        _check_len(f, 6, "Hello")
-        return cls(
-            read_int(f[1], "version"),
-            read_str(f[2], "chain_id", MAX_CHAIN_ID_CHARS),
-            read_bytes(f[3], "genesis_hash", HASH_SIZE),
-            read_bytes(f[4], "public_key", PUBLIC_KEY_SIZE),
-            read_bytes(f[5], "challenge", CHALLENGE_SIZE),
-            read_int(f[6], "height"),
-        )
-
-
-@dataclass(frozen=True)
-class Auth(Frame):
-    """The answer to the other side's challenge: a signature by the node key."""
-
-    TAG: ClassVar[int] = TAG_AUTH
-
-    signature: bytes
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.signature]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> Auth:
-        _check_len(f, 1, "Auth")
-        return cls(read_bytes(f[1], "signature", SIGNATURE_SIZE))
-
-
-@dataclass(frozen=True)
-class Status(Frame):
-    """The sender's committed height, sent after each commit so peers know who is ahead."""
-
-    TAG: ClassVar[int] = TAG_STATUS
-
-    height: int
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.height]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> Status:
-        _check_len(f, 1, "Status")
-        return cls(read_int(f[1], "height"))
-
-
-@dataclass(frozen=True)
-class TxAnnounce(Frame):
-    """Hashes of txs the sender holds; the receiver asks for the ones it lacks."""
-
-    TAG: ClassVar[int] = TAG_TX_ANNOUNCE
-
-    hashes: tuple[bytes, ...]
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, list(self.hashes)]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> TxAnnounce:
-        _check_len(f, 1, "TxAnnounce")
-        return cls(_hashes(f[1], "hashes"))
-
-
-@dataclass(frozen=True)
-class TxRequest(Frame):
-    TAG: ClassVar[int] = TAG_TX_REQUEST
-
-    hashes: tuple[bytes, ...]
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, list(self.hashes)]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> TxRequest:
-        _check_len(f, 1, "TxRequest")
-        return cls(_hashes(f[1], "hashes"))
-
-
-@dataclass(frozen=True)
-class Txs(Frame):
-    """Tx bodies, sent only in answer to a TxRequest."""
-
-    TAG: ClassVar[int] = TAG_TXS
-
-    txs: tuple[SignedTx, ...]
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, [t.to_value() for t in self.txs]]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> Txs:
-        _check_len(f, 1, "Txs")
-        return cls(tuple(prime_encoding(SignedTx.from_value(t))
-                         for t in read_list(f[1], "txs", MAX_TXS_PER_FRAME)))
-
-
-@dataclass(frozen=True)
-class ConsensusFrame(Frame):
-    """One consensus message, encoded by consensus/messages.py."""
-
-    TAG: ClassVar[int] = TAG_CONSENSUS
-
-    payload: bytes
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.payload]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> ConsensusFrame:
-        _check_len(f, 1, "ConsensusFrame")
-        return cls(read_bytes(f[1], "payload", max_size=MAX_CONSENSUS_MSG_BYTES))
-
-
-@dataclass(frozen=True)
-class BlocksRequest(Frame):
-    """Ask for committed blocks ``from_height`` .. ``from_height + count - 1``."""
-
-    TAG: ClassVar[int] = TAG_BLOCKS_REQUEST
-
-    from_height: int
-    count: int
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.from_height, self.count]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> BlocksRequest:
-        _check_len(f, 2, "BlocksRequest")
-        return cls(read_int(f[1], "from_height", 1), read_int(f[2], "count", 1, MAX_BLOCKS_PER_FRAME))
-
-
-@dataclass(frozen=True)
-class Blocks(Frame):
-    """Committed blocks with their certificates, consecutive, in height order."""
-
-    TAG: ClassVar[int] = TAG_BLOCKS
-
-    blocks: tuple[tuple[Block, CommitCertificate], ...]
-    # The sender's head height, so the receiver knows whether to ask for more.
-    head_height: int
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, [[b.to_value(), c.to_value()] for b, c in self.blocks], self.head_height]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> Blocks:
-        _check_len(f, 2, "Blocks")
-        out = []
-        for pair in read_list(f[1], "blocks", MAX_BLOCKS_PER_FRAME):
-            p = read_list(pair, "block pair", 2)
-            if len(p) != 2:
-                raise DecodeError("block pair must have two items")
-            out.append((prime_block(Block.from_value(p[0])), CommitCertificate.from_value(p[1])))
-        return cls(tuple(out), read_int(f[2], "head_height"))
-
-
-@dataclass(frozen=True)
-class Goodbye(Frame):
-    """Why the sender is closing the connection (handshake refusals say why)."""
-
-    TAG: ClassVar[int] = TAG_GOODBYE
-
-    reason: str
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.reason]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> Goodbye:
-        _check_len(f, 1, "Goodbye")
-        return cls(read_str(f[1], "reason", MAX_REASON_CHARS))
-
-
-@dataclass(frozen=True)
-class BlobRequest(Frame):
-    """Ask a peer for the blob whose SHA-256 is ``blob_hash``."""
-
-    TAG: ClassVar[int] = TAG_BLOB_REQUEST
-
-    blob_hash: bytes
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.blob_hash]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> BlobRequest:
-        _check_len(f, 1, "BlobRequest")
-        return cls(read_bytes(f[1], "blob_hash", HASH_SIZE))
-
-
-@dataclass(frozen=True)
-class Blob(Frame):
-    """The answer to a BlobRequest: the bytes, or ``found`` False (then ``data`` is empty).
-    The receiver checks the hash itself; the sender is not trusted."""
-
-    TAG: ClassVar[int] = TAG_BLOB
-
-    blob_hash: bytes
-    found: bool
-    data: bytes
-
-    def to_value(self) -> list[Any]:
-        return [self.TAG, self.blob_hash, self.found, self.data]
-
-    @classmethod
-    def from_value(cls, f: list[Any]) -> Blob:
-        _check_len(f, 3, "Blob")
-        if type(f[2]) is not bool:
-            raise DecodeError("found: expected a bool")
-        return cls(read_bytes(f[1], "blob_hash", HASH_SIZE), f[2],
-                   read_bytes(f[3], "data", max_size=MAX_BLOB_BYTES))
-
-
 def prime_encoding(stx: SignedTx) -> SignedTx:
     """Cache the canonical bytes of a SignedTx decoded from a verified-canonical frame.
 
@@ -326,18 +94,138 @@ def prime_block(block: Block) -> Block:
     return block
 
 
-def _prime(record: Record) -> None:
-    if "encoded" not in record.__dict__:
+def _prime(rec: Record) -> None:
+    if "encoded" not in rec.__dict__:
         try:
-            data = msgpack.packb(record.to_value(), use_bin_type=True)
+            data = msgpack.packb(rec.to_value(), use_bin_type=True)
         except (OverflowError, TypeError, ValueError):
-            data = codec.encode(record.to_value())
-        record.__dict__["encoded"] = data
+            data = codec.encode(rec.to_value())
+        rec.__dict__["encoded"] = data
 
 
-def _check_len(f: list[Any], n: int, what: str) -> None:
-    if len(f) != n + 1:
-        raise DecodeError(f"a {what} frame has {n} fields")
+HASHES = Seq(HASH, MAX_HASHES_PER_FRAME)
+
+
+class Frame:
+    """Base of the frames; ``core.schema.record`` installs each one's encoding."""
+
+    TAG: ClassVar[int]
+
+    def to_value(self) -> list[Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_value(cls, value: Any) -> Any:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return codec.encode(self.to_value())
+
+
+@record(TAG_HELLO)
+@dataclass(frozen=True)
+class Hello(Frame):
+    """First frame from each side: who I am, which chain, and a fresh challenge."""
+
+    version: int = wire(U64)
+    chain_id: str = wire(CHAIN_ID)
+    genesis_hash: bytes = wire(HASH)
+    public_key: bytes = wire(PUBLIC_KEY)
+    challenge: bytes = wire(B(CHALLENGE_SIZE))
+    height: int = wire(U64)
+
+
+@record(TAG_AUTH)
+@dataclass(frozen=True)
+class Auth(Frame):
+    """The answer to the other side's challenge: a signature by the node key."""
+
+    signature: bytes = wire(SIGNATURE)
+
+
+@record(TAG_STATUS)
+@dataclass(frozen=True)
+class Status(Frame):
+    """The sender's committed height, sent after each commit so peers know who is ahead."""
+
+    height: int = wire(U64)
+
+
+@record(TAG_TX_ANNOUNCE)
+@dataclass(frozen=True)
+class TxAnnounce(Frame):
+    """Hashes of txs the sender holds; the receiver asks for the ones it lacks."""
+
+    hashes: tuple[bytes, ...] = wire(HASHES)
+
+
+@record(TAG_TX_REQUEST)
+@dataclass(frozen=True)
+class TxRequest(Frame):
+    hashes: tuple[bytes, ...] = wire(HASHES)
+
+
+@record(TAG_TXS)
+@dataclass(frozen=True)
+class Txs(Frame):
+    """Tx bodies, sent only in answer to a TxRequest."""
+
+    txs: tuple[SignedTx, ...] = wire(Seq(Rec(SignedTx, then=prime_encoding), MAX_TXS_PER_FRAME))
+
+
+@record(TAG_CONSENSUS)
+@dataclass(frozen=True)
+class ConsensusFrame(Frame):
+    """One consensus message, encoded by consensus/messages.py."""
+
+    payload: bytes = wire(B(max_size=MAX_CONSENSUS_MSG_BYTES))
+
+
+@record(TAG_BLOCKS_REQUEST)
+@dataclass(frozen=True)
+class BlocksRequest(Frame):
+    """Ask for committed blocks ``from_height`` .. ``from_height + count - 1``."""
+
+    from_height: int = wire(U(1))
+    count: int = wire(U(1, MAX_BLOCKS_PER_FRAME))
+
+
+@record(TAG_BLOCKS)
+@dataclass(frozen=True)
+class Blocks(Frame):
+    """Committed blocks with their certificates, consecutive, in height order."""
+
+    blocks: tuple[tuple[Block, CommitCertificate], ...] = wire(
+        Seq(Pair(Rec(Block, then=prime_block), Rec(CommitCertificate)), MAX_BLOCKS_PER_FRAME))
+    # The sender's head height, so the receiver knows whether to ask for more.
+    head_height: int = wire(U64)
+
+
+@record(TAG_GOODBYE)
+@dataclass(frozen=True)
+class Goodbye(Frame):
+    """Why the sender is closing the connection (handshake refusals say why)."""
+
+    reason: str = wire(S(MAX_REASON_CHARS))
+
+
+@record(TAG_BLOB_REQUEST)
+@dataclass(frozen=True)
+class BlobRequest(Frame):
+    """Ask a peer for the blob whose SHA-256 is ``blob_hash``."""
+
+    blob_hash: bytes = wire(HASH)
+
+
+@record(TAG_BLOB)
+@dataclass(frozen=True)
+class Blob(Frame):
+    """The answer to a BlobRequest: the bytes, or ``found`` False (then ``data`` is empty).
+    The receiver checks the hash itself; the sender is not trusted."""
+
+    blob_hash: bytes = wire(HASH)
+    found: bool = wire(Bool())
+    data: bytes = wire(B(max_size=MAX_BLOB_BYTES))
 
 
 _DECODERS: dict[int, Any] = {

@@ -45,10 +45,11 @@ import hashlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from core.errors import DecodeError
 from core.hashing import HASH_SIZE, ZERO_HASH
+from core.schema import HASH, B, Pair, Seq, U, Wired, record, wire
 from storage import schema
 from storage.api import KeyValueStore, WriteBatch
 from storage.errors import CorruptStore, StorageError
@@ -216,8 +217,9 @@ PROOF_EMPTY = 1  # the key's path ends in an empty slot (or the state is empty)
 PROOF_OTHER_LEAF = 2  # the key's path ends in the leaf of another key
 
 
+@record(None)
 @dataclass(frozen=True)
-class StateProof:
+class StateProof(Wired):
     """The path from the root to where ``key`` is or would be.
 
     ``levels[d]`` is (bitmap, hashes) of the node at depth d: the bit of every non-empty
@@ -225,50 +227,28 @@ class StateProof:
     ``other_key_hash``/``other_value_hash`` describe the leaf found instead.
     """
 
-    kind: int
-    levels: tuple[tuple[int, tuple[bytes, ...]], ...]
-    other_key_hash: bytes = b""
-    other_value_hash: bytes = b""
+    WIRE_NOTE: ClassVar[str] = ("kind 0 inclusion, 1 absence (empty slot), 2 absence "
+                                "(another key's leaf); one hash per set bit of a level's "
+                                "bitmap; the other hashes are 32 bytes for kind 2, empty "
+                                "otherwise (section 8).")
+
+    kind: int = wire(U(PROOF_INCLUSION, PROOF_OTHER_LEAF))
+    levels: tuple[tuple[int, tuple[bytes, ...]], ...] = wire(
+        Seq(Pair(U(0, (1 << 16) - 1), Seq(HASH, 15)), MAX_TREE_DEPTH))
+    other_key_hash: bytes = wire(B(max_size=HASH_SIZE), default=b"")
+    other_value_hash: bytes = wire(B(max_size=HASH_SIZE), default=b"")
+
+    def _decoded(self, value: Any) -> None:
+        """Strict beyond the field types: the counts and sizes that fit together."""
+        for bitmap, hashes in self.levels:
+            if len(hashes) != bitmap.bit_count():
+                raise DecodeError("state proof: one hash per bitmap bit")
+        want = HASH_SIZE if self.kind == PROOF_OTHER_LEAF else 0
+        if len(self.other_key_hash) != want or len(self.other_value_hash) != want:
+            raise DecodeError("state proof: other-leaf hashes only for kind 2, 32 bytes")
 
     def verify(self, root: bytes, key: bytes, value: bytes | None) -> bool:
         return verify_state_proof(root, key, value, self)
-
-    def to_value(self) -> list[Any]:
-        return [
-            self.kind,
-            [[bitmap, list(hashes)] for bitmap, hashes in self.levels],
-            self.other_key_hash,
-            self.other_value_hash,
-        ]
-
-    @classmethod
-    def from_value(cls, value: Any) -> StateProof:
-        """Strict: exact types, sizes and counts, or DecodeError."""
-        if type(value) is not list or len(value) != 4:
-            raise DecodeError("state proof: expected [kind, levels, key hash, value hash]")
-        kind, levels, okh, ovh = value
-        if type(kind) is not int or kind not in (PROOF_INCLUSION, PROOF_EMPTY, PROOF_OTHER_LEAF):
-            raise DecodeError("state proof: unknown kind")
-        if type(levels) is not list or len(levels) > MAX_TREE_DEPTH:
-            raise DecodeError("state proof: levels must be a list of at most 64")
-        out: list[tuple[int, tuple[bytes, ...]]] = []
-        for level in levels:
-            if type(level) is not list or len(level) != 2:
-                raise DecodeError("state proof: a level is [bitmap, hashes]")
-            bitmap, hashes = level
-            if type(bitmap) is not int or not 0 <= bitmap < 1 << 16:
-                raise DecodeError("state proof: bitmap must be a 16-bit integer")
-            if type(hashes) is not list or len(hashes) != bitmap.bit_count():
-                raise DecodeError("state proof: one hash per bitmap bit")
-            for h in hashes:
-                if type(h) is not bytes or len(h) != HASH_SIZE:
-                    raise DecodeError("state proof: hashes are 32 bytes")
-            out.append((bitmap, tuple(hashes)))
-        want = HASH_SIZE if kind == PROOF_OTHER_LEAF else 0
-        for h in (okh, ovh):
-            if type(h) is not bytes or len(h) != want:
-                raise DecodeError("state proof: other-leaf hashes only for kind 2, 32 bytes")
-        return cls(kind, tuple(out), okh, ovh)
 
 
 def verify_state_proof(root: bytes, key: bytes, value: bytes | None, proof: StateProof) -> bool:

@@ -31,8 +31,8 @@ async def _get(node: Node, path: str) -> tuple[int, Any]:
 
 def test_an_evidence_record_round_trips() -> None:
     part = SignedPart(b"\x01" * 32, b"signed", b"\x02" * 64)
-    record = EvidenceRecord(7, 2, "commit", b"\x03" * 32, part,
-                            SignedPart(b"\x04" * 32, b"other", b"\x05" * 64), 1_700_000_000_000)
+    record = EvidenceRecord(7, 2, "commit", b"\x03" * 32, 1_700_000_000_000, part,
+                            SignedPart(b"\x04" * 32, b"other", b"\x05" * 64))
     assert EvidenceRecord.decode(record.encode()) == record
 
 
