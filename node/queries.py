@@ -20,18 +20,23 @@ Bounds, each with its own answer:
   loops every call gets about ``query_gas_per_s / MAX_QUERY_GAS`` of them a second, and
   the worker time all clients together can take is bounded by the workers.
 
-The GIL: a call in a worker thread is Python bytecode like the loop's, so it does not add a
-core; what the thread buys is that the interpreter hands the GIL to the loop thread every
-switch interval (5 ms) instead of after the whole call, and plyvel reads release it. With
-two workers spinning, the loop still gets a fair share of the GIL, within milliseconds;
-scripts/bench_query_load.py measures block intervals and RPC latency of a localnet with and
-without 50 looping calls (docs/PERFORMANCE.md).
+The GIL: a call in a worker thread is Python bytecode like the loop's, so it adds no core;
+what the thread buys is that the interpreter makes a spinning worker hand the GIL to the
+waiting loop thread after the switch interval instead of after the whole call. The loop
+gives the GIL up at every wait for I/O and must then wait for it again, so with the
+default interval (5 ms) a loop busy with many small steps crawls behind two spinning
+workers (the convoy effect: status answers took up to 0.6 s). The service sets the
+process's switch interval to ``SWITCH_INTERVAL_S`` (1 ms), which bounds each wait to about a
+millisecond for a few per cent of switching overhead. ``python -m tools.query_load``
+measures block intervals, status latency and view changes of a localnet with and without
+looping calls (figures in docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -48,6 +53,7 @@ from vm.api import Executor, QueryError
 
 T = TypeVar("T")
 MAX_BUDGET_CLIENTS = 10_000
+SWITCH_INTERVAL_S = 0.001
 
 # A view call as a job sees it: (contract, method, args) -> result, on the job's snapshot.
 ViewCall = Callable[[str, str, list[Any]], Value]
@@ -97,6 +103,8 @@ class QueryService:
         self.executor = executor
         self.config = config
         self._clock = clock
+        # Query workers share the GIL with the event loop: see the module docstring.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._pool = ThreadPoolExecutor(max_workers=config.query_workers,
                                         thread_name_prefix="hkchain-query")
         self._workers = asyncio.Semaphore(config.query_workers)
