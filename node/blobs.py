@@ -263,6 +263,7 @@ class BlobService:
         self._serving: set[asyncio.Task[None]] = set()
         self._scan_error: str | None = None  # the last reason the scan could not list works
         self.fetched = 0
+        self.failed_rounds = 0  # fetch rounds that asked every peer and got nothing valid
         self.served = 0
         network.handle(BlobRequest.TAG, self._on_request)
         network.handle(Blob.TAG, self._on_blob)
@@ -346,6 +347,7 @@ class BlobService:
                 else:
                     delay = min(RETRY_MAX_S, self._backoff.get(h, RETRY_MIN_S / 2) * 2)
                     self._backoff[h] = delay
+                    self.failed_rounds += 1
                     if h in self.wanted:
                         self.wanted[h] = loop.time() + delay
             self._wake.clear()

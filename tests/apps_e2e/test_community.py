@@ -21,7 +21,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from click.testing import CliRunner, Result
 
 from cli.apps.demo import seed
 from cli.main import main
-from cli.wallet import RpcClient, run
+from cli.wallet import RpcClient, WalletError, run
 from core.codec import Value
 from core.crypto import PrivateKey
 from node.config import NodeConfig
@@ -102,17 +102,30 @@ class Community:
         return value
 
     def wait_for(self, what: str, check: Any, timeout_s: float = WAIT_S) -> Any:
-        deadline = time.monotonic() + timeout_s
-        last: Any = None
-        while time.monotonic() < deadline:
-            try:
-                last = check()
-                if last:
-                    return last
-            except Exception as exc:  # a node catching up may answer with errors meanwhile
-                last = exc
-            time.sleep(0.25)
-        raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n{describe_logs(self.sup)}")
+        return poll(what, check, timeout_s, lambda: describe_logs(self.sup))
+
+
+# What a node that is behind or restarting answers while a test waits for it: an RPC error
+# or no answer (WalletError), or a record not there yet (None where a dict is read). A
+# failed assertion in a check is a failure of the test, never a reason to wait longer.
+NOT_YET = (WalletError, LookupError, TypeError)
+
+
+def poll(what: str, check: Callable[[], Any], timeout_s: float,
+         describe: Callable[[], str] = str, interval_s: float = 0.25) -> Any:
+    """Call ``check`` until it returns something true; retry only on NOT_YET errors."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while True:
+        try:
+            last = check()
+            if last:
+                return last
+        except NOT_YET as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what} (last: {last!r})\n{describe()}")
+        time.sleep(interval_s)
 
 
 def _genesis_template(path: Path) -> Path:

@@ -34,17 +34,24 @@ async def test_idle_chain_makes_one_empty_block_per_interval(tmp_path: Path) -> 
 
 
 async def test_tx_is_proposed_without_waiting_for_the_empty_block_interval(tmp_path: Path) -> None:
-    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=1000,
-                                         view_timeout_ms=60_000))
+    # An idle chain here makes its next (empty) block 30 s after the last commit (the
+    # interval; pacing never waits more than half the view timeout). A tx must not wait
+    # for it: it is proposed at once, in the very next block, long before that.
+    interval_ms = 30_000
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=interval_ms,
+                                         view_timeout_ms=2 * interval_ms))
     try:
-        await wait_for(lambda: len(nodes[0].network.peers) == 3, what="mesh")
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        # The replica proposes the first block at its start; after it the chain is idle.
+        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
+                       timeout_s=interval_ms / 1000 + 10, what="the first block on every node")
+        head = nodes[0].store.height
         stx = make_tx(0, 0, key="now")
         await nodes[1].submit([stx])
         await wait_for(lambda: all(n.store.tx_location(stx.hash) is not None for n in nodes),
-                       timeout_s=30, what="tx committed")
-        loc = nodes[0].store.tx_location(stx.hash)
-        assert loc is not None
-        assert nodes[0].store.block(loc[0]).txs == (stx,)  # type: ignore[union-attr]
+                       timeout_s=interval_ms / 1000 / 4, what="the tx committed before the interval")
+        assert nodes[0].store.tx_location(stx.hash) == (head + 1, 0)  # no empty block first
+        assert nodes[0].store.block(head + 1).txs == (stx,)  # type: ignore[union-attr]
     finally:
         await stop_nodes(nodes)
 
