@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -101,7 +102,9 @@ def test_summary_in_a_log_and_pasted_hints_work_from_another_folder(tmp_path: Pa
                                  stdin=subprocess.DEVNULL, text=True)
         try:
             assert watch.stdout is not None
-            first = watch.stdout.readline()  # blocks until watch prints its first block
+            ready, _, _ = select.select([watch.stdout], [], [], COMMAND_TIMEOUT_S)
+            assert ready, f"watch printed nothing within {COMMAND_TIMEOUT_S} s"
+            first = watch.stdout.readline()
             assert "block" in first.lower() or "height" in first.lower(), first
         finally:
             watch.kill()
