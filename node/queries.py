@@ -152,34 +152,47 @@ class QueryService:
                 f"this client has {budget.in_flight} queries in progress, the limit; wait for "
                 "their answers", code="too_many_queries", status=429)
         self._check_budget(budget)
+        loop = asyncio.get_running_loop()
         budget.in_flight += 1
+        submitted = False
         used = 0
 
-        def on_gas(gas: int) -> None:
-            nonlocal used
+        def settle(gas: int) -> None:  # on the loop, once the call is over
+            budget.in_flight -= 1
+            budget.refill(self._clock())
+            budget.level -= gas
+
+        def on_gas(gas: int) -> None:  # in the worker, when the VM call ends (even if the
+            nonlocal used  # client went away meanwhile: the call is charged all the same)
             used = gas
+            loop.call_soon_threadsafe(settle, gas)
+
+        def on_submit() -> None:
+            nonlocal submitted
+            submitted = True
 
         try:
             # The budget is checked again when a worker is free: calls that waited behind
             # this client's expensive ones may find it spent.
-            result = await self._run(lambda: self._check_budget(budget),
-                                     lambda view, height: (view(contract, method, args), height),
-                                     on_gas)
-            value, height = result
-            return QueryResult(value, height, used)
-        finally:
-            budget.in_flight -= 1
-            budget.refill(self._clock())
-            budget.level -= used
+            value, height = await self._run(
+                lambda: self._check_budget(budget),
+                lambda view, height: (view(contract, method, args), height),
+                on_gas, on_submit)
+        except BaseException:
+            if not submitted:
+                settle(0)
+            raise
+        return QueryResult(value, height, used)
 
     async def run_job(self, job: Callable[[ViewCall], T]) -> T:
         """Run the node's own ``job`` in a worker thread; every view it calls reads one
         snapshot. Charged to no client, bounded by the workers like any call."""
-        return await self._run(None, lambda view, _height: job(view), None)
+        return await self._run(None, lambda view, _height: job(view), None, None)
 
     async def _run(self, admit: Callable[[], None] | None,
                    body: Callable[[ViewCall, int], T],
-                   on_gas: Callable[[int], None] | None) -> T:
+                   on_gas: Callable[[int], None] | None,
+                   on_submit: Callable[[], None] | None) -> T:
         if self._waiting >= self.config.max_queued_queries:
             raise self._refuse("the node has too many queries waiting; retry shortly", code="busy",
                                status=503)
@@ -188,6 +201,7 @@ class QueryService:
             await self._workers.acquire()
         finally:
             self._waiting -= 1
+        release_now = True
         try:
             if admit is not None:
                 admit()
@@ -215,9 +229,25 @@ class QueryService:
                     raise QueryError(exc.message, code=exc.code) from exc
 
             self.calls += 1
-            return await asyncio.get_running_loop().run_in_executor(self._pool, body, view, height)
+            fut = asyncio.get_running_loop().run_in_executor(self._pool, body, view, height)
+            if on_submit is not None:
+                on_submit()
+            try:
+                return await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                # The client went away; the thread runs on (to its gas cap at most) and
+                # keeps its worker until it ends.
+                release_now = False
+                fut.add_done_callback(self._release_after)
+                raise
         finally:
-            self._workers.release()
+            if release_now:
+                self._workers.release()
+
+    def _release_after(self, fut: asyncio.Future[Any]) -> None:
+        self._workers.release()
+        if not fut.cancelled():
+            fut.exception()  # nobody awaits it any more: its error is not news
 
     async def close(self) -> None:
         """Stop the workers once the calls running finish (their gas cap bounds them): the

@@ -161,3 +161,33 @@ async def test_budgets_are_per_client_and_refill() -> None:
             await service.call("kv", "get", ["k"], "carol")
     finally:
         await service.close()
+
+
+async def test_a_call_whose_client_went_away_keeps_its_worker_and_is_charged() -> None:
+    from node.genesis import ensure_genesis, parse_genesis
+    from tests.node.harness import CHAIN_ID, USER_KEYS
+
+    ex = KvExecutor(CHAIN_ID)
+    store = ChainStore.in_memory()
+    ensure_genesis(store, parse_genesis({
+        "chain_id": CHAIN_ID, "genesis_time_ms": 1,
+        "validators": [{"public_key": USER_KEYS[7].public_key.hex()}]}), ex)
+    service = QueryService(store, ex, RpcConfig(query_workers=1, query_gas_per_s=1,
+                                                query_gas_burst=1000), clock=lambda: 0.0)
+    try:
+        held = asyncio.create_task(service.call("kv", "hold", ["k"], "alice"))
+        await wait_for(ex.entered.is_set, what="the call to start")
+        held.cancel()  # the client disconnected
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        # The thread still runs: its worker is not free, and alice still has a call out.
+        assert service._workers.locked()
+        assert service._budgets["alice"].in_flight == 1
+        ex.gate.set()
+        await wait_for(lambda: not service._workers.locked(), what="the worker to be free")
+        budget = service._budgets["alice"]
+        await wait_for(lambda: budget.in_flight == 0, what="the call to be settled")
+        assert budget.level == 1000 - (60 + len(b"kv/k"))  # charged for what it read
+    finally:
+        ex.gate.set()
+        await service.close()
