@@ -15,15 +15,20 @@ so the commitment reveals nothing and cannot be brute-forced from a guessable ph
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nacl.exceptions
 import nacl.public
+import nacl.pwhash
+import nacl.secret
 import nacl.signing
 import nacl.utils
 
@@ -233,39 +238,85 @@ def _box_private_key(key: PrivateKey) -> nacl.public.PrivateKey:
 @dataclass(frozen=True)
 class SealedRecord:
     """One household in the committee's register, as stored: the commitment and the
-    household address (both public on chain) and the card sealed to the committee."""
+    household address (both public on chain), the card encrypted under a random data key
+    (``box``, XSalsa20-Poly1305), and that data key sealed to each committee member
+    (``keys``: address -> SealedBox). Any one member opens it; when membership changes
+    the register is re-sealed to the new members with a fresh data key. A record erased
+    on request (PIPL) keeps only the commitment, household and the time: ``erased_at``."""
 
     commitment: bytes
     household: str
-    committee: str
-    sealed: bytes
+    box: bytes
+    keys: dict[str, bytes]
+    erased_at: int = 0
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        return tuple(sorted(self.keys))
+
+    @property
+    def committee(self) -> str:
+        """The members it is sealed to, for display."""
+        return ", ".join(self.recipients) if self.keys else "(erased)"
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "hkchain-sealed-household", "commitment": self.commitment.hex(),
-                "household": self.household, "committee": self.committee,
-                "sealed": self.sealed.hex()}
+        doc: dict[str, Any] = {"type": "hkchain-sealed-household", "v": 2, "commitment": self.commitment.hex(),
+                               "household": self.household}
+        if self.erased_at:
+            doc["erased_at"] = self.erased_at
+        else:
+            doc["box"] = self.box.hex()
+            doc["keys"] = {a: k.hex() for a, k in sorted(self.keys.items())}
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> SealedRecord:
-        if doc.get("type") != "hkchain-sealed-household":
-            raise PrivacyError("not a sealed household record", code="bad_record")
-        sealed_hex = doc.get("sealed")
-        try:
-            sealed = bytes.fromhex(sealed_hex) if isinstance(sealed_hex, str) else b""
-        except ValueError:
-            sealed = b""
-        household, committee = doc.get("household"), doc.get("committee")
-        if not sealed or not is_address(household) or not is_address(committee):
+        if doc.get("type") != "hkchain-sealed-household" or doc.get("v") != 2:
+            raise PrivacyError("not a sealed household record (version 2)", code="bad_record")
+        household = doc.get("household")
+        if not is_address(household):
             raise PrivacyError("damaged sealed household record", code="bad_record")
-        assert isinstance(household, str) and isinstance(committee, str)
-        return cls(_hex(doc.get("commitment"), "commitment", HASH_SIZE, "bad_record"),
-                   household, committee, sealed)
+        assert isinstance(household, str)
+        commitment = _hex(doc.get("commitment"), "commitment", HASH_SIZE, "bad_record")
+        erased = doc.get("erased_at", 0)
+        if type(erased) is not int or erased < 0:
+            raise PrivacyError("damaged sealed household record", code="bad_record")
+        if erased:
+            return cls(commitment, household, b"", {}, erased)
+        try:
+            box = bytes.fromhex(doc["box"])
+            keys = {str(a): bytes.fromhex(k) for a, k in dict(doc["keys"]).items()}
+        except (KeyError, TypeError, ValueError):
+            raise PrivacyError("damaged sealed household record", code="bad_record") from None
+        if not box or not keys or not all(is_address(a) for a in keys):
+            raise PrivacyError("damaged sealed household record", code="bad_record")
+        return cls(commitment, household, box, keys)
+
+
+def _seal(card: HouseholdCard, members: Sequence[bytes]) -> SealedRecord:
+    if not members:
+        raise PrivacyError("seal to at least one committee member", code="wrong_key")
+    data_key = nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE)
+    box = bytes(nacl.secret.SecretBox(data_key).encrypt(codec.encode(card.to_value())))
+    keys = {}
+    for pk in members:
+        if len(pk) != PUBLIC_KEY_SIZE:
+            raise PrivacyError("a committee key must be an Ed25519 public key", code="wrong_key")
+        keys[address_of(pk)] = bytes(nacl.public.SealedBox(_box_public_key(pk)).encrypt(data_key))
+    return SealedRecord(card.commitment, card.household, box, keys)
+
+
+MEMBERS_FILE = "members.json"
+ACCESS_LOG = "access.log"
+RECORD_GLOB = "[0-9a-f]*.json"
 
 
 class PrivacyStore:
-    """The committee's register: ``root/<commitment hex>.json``, one sealed card each.
+    """The committee's register: ``root/<commitment hex>.json``, one sealed card each,
+    ``root/members.json`` the committee members' public keys every record is sealed to,
+    and ``root/access.log`` (JSON lines) of who opened which record, when and why.
 
-    Writing needs only the committee member's public key; reading needs its private key.
+    Writing needs only the members' public keys; reading needs one member's private key.
     """
 
     def __init__(self, root: Path) -> None:
@@ -278,15 +329,46 @@ class PrivacyStore:
     def path_of(self, commitment: bytes) -> Path:
         return self.root / f"{commitment.hex()}.json"
 
-    def add(self, card: HouseholdCard, committee_public_key: bytes) -> SealedRecord:
-        """Seal ``card`` to the committee member's key and store it."""
-        if len(committee_public_key) != PUBLIC_KEY_SIZE:
-            raise PrivacyError("committee key must be an Ed25519 public key", code="wrong_key")
-        box = nacl.public.SealedBox(_box_public_key(committee_public_key))
-        sealed = bytes(box.encrypt(codec.encode(card.to_value())))
-        record = SealedRecord(card.commitment, card.household, address_of(committee_public_key),
-                              sealed)
+    # --- members ---------------------------------------------------------------------
+
+    def members(self) -> list[bytes]:
+        """The public keys of the committee members the register is sealed to."""
+        path = self.root / MEMBERS_FILE
+        if not path.exists():
+            return []
+        doc = _read_json(path, "committee members file", "bad_record")
+        keys = doc.get("members")
+        if not isinstance(keys, list):
+            raise PrivacyError("damaged committee members file", code="bad_record")
+        return [_hex(k, "member key", PUBLIC_KEY_SIZE, "bad_record") for k in keys]
+
+    def set_members(self, public_keys: Sequence[bytes], opener: PrivateKey) -> int:
+        """Make ``public_keys`` the members and re-seal every record to them with a fresh
+        data key (a member who left cannot open what is written from now on). ``opener``
+        is a current member's key. Returns the number of records re-sealed."""
+        keys = list(dict.fromkeys(bytes(k) for k in public_keys))
+        if not keys or any(len(k) != PUBLIC_KEY_SIZE for k in keys):
+            raise PrivacyError("members: one or more Ed25519 public keys", code="wrong_key")
+        records = [r for r in self.records() if not r.erased_at]
+        cards = [self.open(r, opener, purpose="re-seal to the committee", log=False) for r in records]
+        _write_private(self.root / MEMBERS_FILE,
+                       json.dumps({"members": [k.hex() for k in keys]}, indent=2) + "\n")
+        for card in cards:
+            self._write(_seal(card, keys))
+        self.log(opener.address, None, f"re-sealed {len(cards)} records to {len(keys)} members")
+        return len(cards)
+
+    # --- records ---------------------------------------------------------------------
+
+    def _write(self, record: SealedRecord) -> None:
         _write_private(self.path_of(record.commitment), json.dumps(record.to_json(), indent=2) + "\n")
+
+    def add(self, card: HouseholdCard, committee_public_key: bytes | Sequence[bytes]) -> SealedRecord:
+        """Seal ``card`` to the given member key(s) and to every member of the register,
+        and store it."""
+        given = [committee_public_key] if isinstance(committee_public_key, bytes) else list(committee_public_key)
+        record = _seal(card, list(dict.fromkeys([*given, *self.members()])))
+        self._write(record)
         return record
 
     def get(self, commitment: bytes) -> SealedRecord:
@@ -300,21 +382,26 @@ class PrivacyStore:
         if not self.root.is_dir():
             return []
         out = []
-        for path in sorted(self.root.glob("*.json"))[:limit]:
+        for path in sorted(self.root.glob(RECORD_GLOB))[:limit]:
             out.append(SealedRecord.from_json(_read_json(path, "sealed record", "bad_record")))
         return out
 
     def find(self, household: str) -> list[SealedRecord]:
         return [r for r in self.records() if r.household == household]
 
-    @staticmethod
-    def open(record: SealedRecord, committee_key: PrivateKey) -> HouseholdCard:
-        """The card inside ``record``; PrivacyError(wrong_key) for any other key."""
-        if committee_key.address != record.committee:
-            raise PrivacyError(f"record is sealed to committee member {record.committee}",
+    def open(self, record: SealedRecord, committee_key: PrivateKey, *, purpose: str = "",
+             log: bool = True) -> HouseholdCard:
+        """The card inside ``record``; PrivacyError(wrong_key) for a key it is not sealed
+        to, (erased) for an erased record. Each opening is written to the access log."""
+        if record.erased_at:
+            raise PrivacyError("this record was erased on request", code="erased")
+        sealed_key = record.keys.get(committee_key.address)
+        if sealed_key is None:
+            raise PrivacyError(f"record is sealed to {record.committee}, not to {committee_key.address}",
                                code="wrong_key")
         try:
-            plain = nacl.public.SealedBox(_box_private_key(committee_key)).decrypt(record.sealed)
+            data_key = nacl.public.SealedBox(_box_private_key(committee_key)).decrypt(sealed_key)
+            plain = nacl.secret.SecretBox(bytes(data_key)).decrypt(record.box)
             card = HouseholdCard.from_value(codec.decode(bytes(plain)))
         except nacl.exceptions.CryptoError as exc:
             raise PrivacyError("record does not open with this key", code="wrong_key") from exc
@@ -322,7 +409,108 @@ class PrivacyStore:
             raise PrivacyError("record content is damaged", code="bad_record") from exc
         if card.commitment != record.commitment or card.household != record.household:
             raise PrivacyError("record content does not match its commitment", code="bad_record")
+        if log:
+            self.log(committee_key.address, record, purpose or "opened")
         return card
+
+    def erase(self, commitment: bytes, by: PrivateKey, now_s: int) -> SealedRecord:
+        """Erase a record on the resident's request (PIPL art. 47): the sealed data and
+        every sealed copy of its data key are destroyed (crypto-shredding: a backup of the
+        old file is useless once restore refuses it, and holds nothing the erased record
+        could be re-derived from without a member's key); the commitment and household
+        stay, as they do on chain."""
+        record = self.get(commitment)
+        if record.erased_at:
+            raise PrivacyError("already erased", code="erased")
+        if by.address not in record.keys:
+            raise PrivacyError("only a committee member the record is sealed to erases it", code="wrong_key")
+        erased = SealedRecord(record.commitment, record.household, b"", {}, max(1, now_s))
+        self._write(erased)
+        self.log(by.address, erased, "erased on request")
+        return erased
+
+    # --- the access log --------------------------------------------------------------
+
+    def log(self, who: str, record: SealedRecord | None, purpose: str, now_s: int | None = None) -> None:
+        entry = {"at": int(time.time()) if now_s is None else now_s, "by": who, "purpose": purpose[:200]}
+        if record is not None:
+            entry |= {"commitment": record.commitment.hex(), "household": record.household}
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ACCESS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as f:
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def access_log(self) -> list[dict[str, Any]]:
+        path = self.root / ACCESS_LOG
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                doc = json.loads(line)
+                if isinstance(doc, dict):
+                    out.append(doc)
+        return out
+
+    # --- encrypted backup --------------------------------------------------------------
+
+    def backup(self, passphrase: str) -> bytes:
+        """Every record file and the members file, encrypted under a key derived from
+        ``passphrase`` (Argon2id): a file to keep off the node."""
+        files = {p.name: p.read_text() for p in sorted(self.root.glob(RECORD_GLOB))}
+        members = self.root / MEMBERS_FILE
+        if members.exists():
+            files[MEMBERS_FILE] = members.read_text()
+        salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+        key = _backup_key(passphrase, salt)
+        box = nacl.secret.SecretBox(key).encrypt(codec.encode({"v": 1, "files": files}))
+        return BACKUP_MAGIC + salt + bytes(box)
+
+    def restore(self, data: bytes, passphrase: str) -> tuple[int, int]:
+        """Write back the records of a backup that are missing here; an erased record is
+        never brought back. Returns (restored, skipped)."""
+        if not data.startswith(BACKUP_MAGIC) or len(data) > MAX_BACKUP_BYTES:
+            raise PrivacyError("not a register backup", code="bad_backup")
+        salt = data[len(BACKUP_MAGIC):len(BACKUP_MAGIC) + nacl.pwhash.argon2id.SALTBYTES]
+        try:
+            plain = nacl.secret.SecretBox(_backup_key(passphrase, salt)).decrypt(
+                data[len(BACKUP_MAGIC) + len(salt):])
+            doc = codec.decode(bytes(plain))
+        except (nacl.exceptions.CryptoError, DecodeError, ValueError) as exc:
+            raise PrivacyError("wrong passphrase or damaged backup", code="bad_backup") from exc
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(files, dict):
+            raise PrivacyError("damaged backup", code="bad_backup")
+        restored = skipped = 0
+        for name, text in sorted(files.items()):
+            target = self.root / str(name)
+            if name == MEMBERS_FILE:
+                if not target.exists():
+                    _write_private(target, str(text))
+                continue
+            record = SealedRecord.from_json(json.loads(str(text)))
+            if name != f"{record.commitment.hex()}.json":
+                raise PrivacyError("damaged backup", code="bad_backup")
+            if target.exists():
+                skipped += 1  # present here (or erased here: an erasure is never undone)
+                continue
+            _write_private(target, str(text))
+            restored += 1
+        return restored, skipped
+
+
+BACKUP_MAGIC = b"hkchain-register-backup/1\x00"
+MAX_BACKUP_BYTES = 1024 * 1024 * 1024
+
+
+def _backup_key(passphrase: str, salt: bytes) -> bytes:
+    if len(passphrase) < 8:
+        raise PrivacyError("a backup passphrase has at least 8 characters", code="bad_backup")
+    return bytes(nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt,
+                                          opslimit=nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE,
+                                          memlimit=nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE))
 
 
 # --- proving a commitment to one verifier ------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,14 @@ from cli.apps.base import (
     send,
     show,
     table,
+    time_text,
     title_arg,
     tx_command,
     view_command,
 )
 from cli.apps.bulk import Call, read_table, send_many, write_table
 from cli.common import load_key, network_home, print_json, print_pairs
-from core.crypto import PUBLIC_KEY_SIZE, PrivateKey
+from core.crypto import PUBLIC_KEY_SIZE, PrivateKey, address_of
 from privacy.checks import ID_TYPES, check_id, check_phone
 from privacy.register import (
     CommitmentProof,
@@ -192,9 +194,13 @@ def local(store_dir: Path, reveal: bool, key_file: str | None, as_json: bool) ->
         for r in records:
             row: list[Any] = ["0x" + r.commitment.hex(), r.household, r.committee]
             if key is not None:
-                card = store.open(r, key) if key.address == r.committee else None
-                row += [card.identity.name, card.identity.id_number, card.identity.phone] \
-                    if card else ["(sealed to another member)", "", ""]
+                if r.erased_at:
+                    row += ["(erased on request)", "", ""]
+                elif key.address in r.keys:
+                    card = store.open(r, key, purpose="households local --reveal")
+                    row += [card.identity.name, card.identity.id_number, card.identity.phone]
+                else:
+                    row += ["(sealed to other members)", "", ""]
             rows.append(row)
     except PrivacyError as exc:
         raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
@@ -492,3 +498,114 @@ def import_households(csv_file: Path, cards_dir: Path, keys_dir: Path | None, re
                    f"errors {counts['error']}")
     if counts["error"]:
         raise click.ClickException(f"{counts['error']} row(s) not registered; see the status column")
+
+
+# --- the register's members, erasure on request, backup, access log -----------------------
+
+
+def _store_errors(f: Any) -> Any:
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except PrivacyError as exc:
+            raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
+
+    return wrapper
+
+
+def _member_key_option(f: Any) -> Any:
+    return click.option("--key", "key_file", envvar="HKCHAIN_KEY", required=True, metavar="FILE",
+                        help="Your key: a committee member the register is sealed to.")(f)
+
+
+@households.command("members")
+@click.argument("public_keys", nargs=-1)
+@_member_key_option
+@store_option
+@_store_errors
+def members(public_keys: tuple[str, ...], key_file: str, store_dir: Path) -> None:
+    """Show the committee members the register is sealed to; with PUBLIC_KEYS (hex), make
+    them the members and re-seal every record to them (when someone joins or leaves)."""
+    store = PrivacyStore(store_dir)
+    if public_keys:
+        keys = []
+        for text in public_keys:
+            try:
+                pk = bytes.fromhex(text.removeprefix("0x"))
+            except ValueError:
+                pk = b""
+            if len(pk) != PUBLIC_KEY_SIZE:
+                raise click.BadParameter(f"{text!r} is not a 64-hex-character public key", param_hint="PUBLIC_KEYS")
+            keys.append(pk)
+        n = store.set_members(keys, load_key(key_file))
+        click.echo(f"{n} records re-sealed to {len(keys)} members")
+    rows = [[address_of(pk), pk.hex()] for pk in store.members()]
+    table(False, f"Committee members of {store.root}", ["address", "public key"], rows)
+
+
+@households.command("forget")
+@click.argument("address")
+@_member_key_option
+@store_option
+@_store_errors
+def forget(address: str, key_file: str, store_dir: Path) -> None:
+    """Erase a household's personal data on its request (PIPL): the sealed record is
+    destroyed, its commitment stays (on chain and in the register, marked erased)."""
+    address_arg(address, "ADDRESS")
+    store = PrivacyStore(store_dir)
+    key = load_key(key_file)
+    live = [r for r in store.find(address) if not r.erased_at]
+    if not live:
+        raise click.ClickException(f"no personal data of {address} in {store.root}")
+    for r in live:
+        store.erase(r.commitment, key, int(time.time()))
+    click.echo(f"erased {len(live)} record(s) of {address}; the commitment stays on chain")
+
+
+@households.command("backup")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the encrypted backup (keep it off the node).")
+@store_option
+@_store_errors
+def backup(out_file: Path, store_dir: Path) -> None:
+    """Write an encrypted backup of the register (passphrase from $HKCHAIN_BACKUP_PASSPHRASE
+    or asked)."""
+    data = PrivacyStore(store_dir).backup(_passphrase(confirm=True))
+    fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    click.echo(f"backup of {store_dir} written to {out_file} ({len(data)} bytes, encrypted)")
+
+
+@households.command("restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@store_option
+@_store_errors
+def restore(backup_file: Path, store_dir: Path) -> None:
+    """Bring back the records of a backup that this register lacks (never an erased one)."""
+    restored, skipped = PrivacyStore(store_dir).restore(backup_file.read_bytes(), _passphrase(confirm=False))
+    click.echo(f"restored {restored} record(s); {skipped} already here (or erased) were left as they are")
+
+
+@households.command("access-log")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@_store_errors
+def access_log(store_dir: Path, as_json: bool) -> None:
+    """Who opened which household's record, when and why."""
+    entries = PrivacyStore(store_dir).access_log()
+    rows = [[time_text(int(e.get("at", 0))), e.get("by"), e.get("household", "-"), e.get("purpose")]
+            for e in entries]
+    table(as_json, f"Access log of {store_dir}", ["at", "by", "household", "purpose"], rows, raw=entries)
+
+
+def _passphrase(*, confirm: bool) -> str:
+    env = os.environ.get("HKCHAIN_BACKUP_PASSPHRASE")
+    if env:
+        return env
+    value: str = click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm)
+    return value
+

@@ -131,7 +131,8 @@ def poll(what: str, check: Callable[[], Any], timeout_s: float,
 def _genesis_template(path: Path) -> Path:
     doc = json.loads(default_genesis_template().read_text())
     doc["params"]["governance"]["owners_voting_blocks"] = VOTING_BLOCKS
-    doc["params"]["culture"].update(like_reward=LIKE_REWARD, daily_cap=DAILY_CAP)
+    # (the per-liker cap is tested on its own in tests/apps/test_rewards.py)
+    doc["params"]["culture"].update(like_reward=LIKE_REWARD, daily_cap=DAILY_CAP, liker_daily_cap=1000)
     doc["params"]["activities"]["attendance_reward"] = ATTENDANCE_REWARD
     path.write_text(json.dumps(doc))
     return path

@@ -32,8 +32,10 @@ RESIDENT = PrivateKey.from_seed_text("privacy-test-resident")
 IDENTITY = HouseholdIdentity.create("陈美玲", "demo110101198001010011", "138-0000-0001")
 
 
-def _card() -> HouseholdCard:
-    return HouseholdCard.issue(RESIDENT.address, 8957, IDENTITY)
+def _card(unit: str = "") -> HouseholdCard:
+    # A distinct household per unit label (its own key), the same identity data.
+    household = PrivateKey.from_seed_text(f"household-{unit}").address if unit else RESIDENT.address
+    return HouseholdCard.issue(household, 8957, IDENTITY)
 
 
 def test_commitment_is_sha256_of_salt_and_canonical_identity() -> None:
@@ -82,7 +84,8 @@ def test_register_files_hold_no_plaintext_and_open_only_with_the_committee_key(t
 def test_a_record_sealed_to_someone_else_does_not_open_even_if_relabelled(tmp_path: Path) -> None:
     store = PrivacyStore(tmp_path)
     record = store.add(_card(), OTHER.public_key)
-    forged = type(record)(record.commitment, record.household, COMMITTEE.address, record.sealed)
+    forged = type(record)(record.commitment, record.household, record.box,
+                          {COMMITTEE.address: record.keys[OTHER.address]})
     with pytest.raises(PrivacyError) as err:
         store.open(forged, COMMITTEE)
     assert err.value.code == "wrong_key"
@@ -94,7 +97,7 @@ def test_a_damaged_record_file_is_a_typed_error(tmp_path: Path) -> None:
     store.add(card, COMMITTEE.public_key)
     path = store.path_of(card.commitment)
     doc = json.loads(path.read_text())
-    doc["sealed"] = "zz"
+    doc["box"] = "zz"
     path.write_text(json.dumps(doc))
     with pytest.raises(PrivacyError) as err:
         store.get(card.commitment)
@@ -158,3 +161,87 @@ def test_a_sealed_proof_opens_only_for_its_verifier() -> None:
 def test_arbitrary_bytes_never_decode_to_a_proof(data: bytes) -> None:
     with pytest.raises(PrivacyError):
         CommitmentProof.decode(data)
+
+
+MEMBER_C = PrivateKey.from_seed_text("committee-member-c")
+
+
+def test_sealed_to_every_member_and_resealed_when_one_leaves(tmp_path: Path) -> None:
+    store = PrivacyStore(tmp_path)
+    store.set_members([COMMITTEE.public_key, OTHER.public_key], COMMITTEE)
+    card = _card()
+    record = store.add(card, COMMITTEE.public_key)
+    assert record.recipients == tuple(sorted([COMMITTEE.address, OTHER.address]))
+    assert store.open(record, OTHER).identity == card.identity  # any member opens it
+    # OTHER leaves, MEMBER_C joins: a fresh data key, sealed to the new members only.
+    assert store.set_members([COMMITTEE.public_key, MEMBER_C.public_key], COMMITTEE) == 1
+    resealed = store.get(card.commitment)
+    assert resealed.recipients == tuple(sorted([COMMITTEE.address, MEMBER_C.address]))
+    assert resealed.box != record.box
+    assert store.open(resealed, MEMBER_C).identity == card.identity
+    with pytest.raises(PrivacyError) as err:
+        store.open(resealed, OTHER)
+    assert err.value.code == "wrong_key"
+    # The leaver's old sealed data key does not open the new box.
+    with pytest.raises(PrivacyError):
+        store.open(type(resealed)(resealed.commitment, resealed.household, resealed.box,
+                                  {OTHER.address: record.keys[OTHER.address]}), OTHER)
+    # Registered after the change: sealed to the current members too.
+    later = store.add(_card("T2-03"), MEMBER_C.public_key)
+    assert later.recipients == resealed.recipients
+
+
+def test_every_opening_is_logged(tmp_path: Path) -> None:
+    store = PrivacyStore(tmp_path)
+    card = _card()
+    record = store.add(card, COMMITTEE.public_key)
+    store.open(record, COMMITTEE, purpose="service counter, desk 7")
+    log = store.access_log()
+    assert log[-1]["by"] == COMMITTEE.address and log[-1]["commitment"] == card.commitment.hex()
+    assert log[-1]["purpose"] == "service counter, desk 7" and log[-1]["household"] == card.household
+    with pytest.raises(PrivacyError):
+        store.open(record, OTHER)
+    assert len(store.access_log()) == 1  # a refused opening reveals nothing and logs nothing
+
+
+def test_erased_on_request_keeps_the_commitment_only(tmp_path: Path) -> None:
+    store = PrivacyStore(tmp_path)
+    card = _card()
+    store.add(card, COMMITTEE.public_key)
+    backup = store.backup("correct horse battery")
+    with pytest.raises(PrivacyError):
+        store.erase(card.commitment, OTHER, 1_800_000_000)
+    erased = store.erase(card.commitment, COMMITTEE, 1_800_000_000)
+    text = store.path_of(card.commitment).read_text()
+    assert erased.erased_at == 1_800_000_000 and card.commitment.hex() in text
+    assert '"box"' not in text and '"keys"' not in text
+    for secret in card.identity.plaintexts():
+        assert secret not in text
+    with pytest.raises(PrivacyError) as err:
+        store.open(store.get(card.commitment), COMMITTEE)
+    assert err.value.code == "erased"
+    # A backup taken before never brings an erased record back.
+    assert store.restore(backup, "correct horse battery") == (0, 1)
+    assert store.get(card.commitment).erased_at == 1_800_000_000
+    assert store.access_log()[-1]["purpose"] == "erased on request"
+
+
+def test_an_encrypted_backup_restores_a_lost_register(tmp_path: Path) -> None:
+    store = PrivacyStore(tmp_path / "node")
+    store.set_members([COMMITTEE.public_key, OTHER.public_key], COMMITTEE)
+    cards = [_card(f"T1-{i:02d}") for i in range(3)]
+    for c in cards:
+        store.add(c, COMMITTEE.public_key)
+    data = store.backup("correct horse battery")
+    for c in cards:
+        assert c.identity.name.encode() not in data
+    fresh = PrivacyStore(tmp_path / "new-node")
+    with pytest.raises(PrivacyError) as err:
+        fresh.restore(data, "wrong passphrase!")
+    assert err.value.code == "bad_backup"
+    with pytest.raises(PrivacyError):
+        fresh.restore(b"garbage", "correct horse battery")
+    assert fresh.restore(data, "correct horse battery") == (3, 0)
+    assert fresh.members() == [COMMITTEE.public_key, OTHER.public_key]
+    assert {fresh.open(r, OTHER).household for r in fresh.records()} == {c.household for c in cards}
+    assert fresh.restore(data, "correct horse battery") == (0, 3)
