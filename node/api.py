@@ -83,7 +83,7 @@ class NodeApi(QueryRunner, Protocol):
         """Bring gauges (height, peers, mempool size) up to date before a scrape."""
         ...
 
-    async def simulate(self, stx: SignedTx) -> dict[str, Any]:
+    async def simulate(self, stx: SignedTx, client: str = "") -> dict[str, Any]:
         """A dry run: the receipt ``stx`` would get in the next block, committing nothing."""
         ...
 

@@ -184,6 +184,45 @@ class QueryService:
             raise
         return QueryResult(value, height, used)
 
+    async def run_charged(self, client: str, work: Callable[[], tuple[T, int]]) -> T:
+        """Run ``work`` (a dry run of a tx) in a worker under the bounds of a view call:
+        the node's queue, the client's calls in flight and its gas budget. ``work``
+        returns its result and the gas it used, which the client is charged when it ends,
+        even if the client went away meanwhile (as a view call is)."""
+        budget = self._budget(client)
+        if budget.in_flight >= self.config.max_queries_per_client:
+            raise self._refuse(
+                f"this client has {budget.in_flight} queries in progress, the limit; wait for "
+                "their answers", code="too_many_queries", status=429)
+        self._check_budget(budget)
+        loop = asyncio.get_running_loop()
+        budget.in_flight += 1
+        submitted = False
+
+        def settle(gas: int) -> None:  # on the loop, once the work is over
+            budget.in_flight -= 1
+            budget.refill(self._clock())
+            budget.level -= gas
+
+        def body(_view: ViewCall, _height: int) -> T:  # in the worker
+            gas = 0
+            try:
+                result, gas = work()
+                return result
+            finally:
+                loop.call_soon_threadsafe(settle, gas)
+
+        def on_submit() -> None:
+            nonlocal submitted
+            submitted = True
+
+        try:
+            return await self._run(lambda: self._check_budget(budget), body, None, on_submit)
+        except BaseException:
+            if not submitted:
+                settle(0)
+            raise
+
     async def run_job(self, job: Callable[[ViewCall], T]) -> T:
         """Run the node's own ``job`` in a worker thread; every view it calls reads one
         snapshot. Charged to no client, bounded by the workers like any call."""

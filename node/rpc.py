@@ -287,7 +287,9 @@ class RpcServer:
         try:
             if isinstance(stx, ChainError):
                 raise stx
-            doc = await self.node.simulate(stx)
+            doc = await self.node.simulate(stx, request.remote or "?")
+        except QueryRefused as exc:
+            raise RpcError(exc.status, exc.code, exc.message, retry_after_s=exc.retry_after_s) from exc
         except ChainError as exc:
             return error_response(status_of(exc.code), exc.code, exc.message)
         return web.json_response(doc)
@@ -556,7 +558,10 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "error_contract, error_line, error_message}}: status 0 ok, 1 failed (the fee would be charged), 2 "
                     "invalid (not executable: bad_nonce, nonce_gap, expired, "
                     "insufficient_fee, wrong_chain, unknown_contract, unknown_method). "
-                    "Refusals: malformed, too_large, invalid, bad_signature, busy (503)."
+                    "It runs in a query worker under the limits of POST /v1/query and is "
+                    "charged the gas it used. Refusals: malformed, too_large, invalid, "
+                    "bad_signature, too_many_queries (429), query_budget_exhausted (429), "
+                    "busy (503)."
                 ),
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": {"type": "object", "properties": {
@@ -567,7 +572,7 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "200": _ok("the would-be receipt"),
                     "413": _error_ref("tx too large (too_large)"),
                     "422": _error_ref("the tx cannot be run (invalid, bad_signature)"),
-                    "503": _error_ref("too many dry runs at once (busy)"),
+                    "503": _error_ref("too many queries waiting (busy)"),
                     **common_errors,
                 },
             }},

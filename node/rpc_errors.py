@@ -68,9 +68,9 @@ RPC_ERRORS: dict[str, ErrorCode] = {
     "busy": ErrorCode(503, f"{_QUERY}, POST /v1/txs/simulate", "every query worker is taken "
                       "and rpc.max_queued_queries wait, or more dry runs wait than the node "
                       "queues (32): retry shortly"),
-    "too_many_queries": ErrorCode(429, _QUERY, "this client has rpc.max_queries_per_client "
+    "too_many_queries": ErrorCode(429, f"{_QUERY}, POST /v1/txs/simulate", "this client has rpc.max_queries_per_client "
                                   "(16) calls running or waiting: wait for their answers"),
-    "query_budget_exhausted": ErrorCode(429, _QUERY, "this client spent its gas budget "
+    "query_budget_exhausted": ErrorCode(429, f"{_QUERY}, POST /v1/txs/simulate", "this client spent its gas budget "
                                         "(rpc.query_gas_per_s, 1,000,000 gas/s; bursts of "
                                         "rpc.query_gas_burst): retry after Retry-After seconds"),
     "block_gas_exceeded": ErrorCode(422, "POST /v1/txs/simulate", "the tx alone needs more "

@@ -77,8 +77,6 @@ MAX_CLOCK_DRIFT_MS = 15_000
 THREAD_VERIFY_MIN_TXS = 16
 MAX_EXECUTED_CACHE = 16
 MAX_RECENT_MESSAGES = 256
-MAX_CONCURRENT_SIMULATIONS = 2  # one per core of a small validator machine
-MAX_QUEUED_SIMULATIONS = 32  # beyond: 503 busy
 MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
 
 
@@ -387,9 +385,6 @@ class Node:
         self._stopped = asyncio.Event()
         self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
-        # Dry runs execute in worker threads: a few at once, a bounded queue behind them.
-        self._simulations = asyncio.Semaphore(MAX_CONCURRENT_SIMULATIONS)
-        self._simulations_queued = 0
         self.metrics.height.set(store.height)
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -593,13 +588,15 @@ class Node:
     async def read_views(self, job: Callable[[ViewCall], T]) -> T:
         return await self.queries.run_job(job)
 
-    async def simulate(self, stx: SignedTx) -> dict[str, Any]:
+    async def simulate(self, stx: SignedTx, client: str = "") -> dict[str, Any]:
         """The receipt ``stx`` would get in the next block, committing nothing.
 
-        The tx runs on a snapshot of the head state, off the event loop, after the
-        sender's pending txs that come before it (so a wallet may dry-run the tx that
-        follows its own unconfirmed ones; at most MAX_PENDING_BEFORE_DRY_RUN of them run first). The
-        signature must verify: the answer is about exactly the tx that would be sent.
+        The tx runs on a snapshot of the head state after the sender's pending txs that
+        come before it (so a wallet may dry-run the tx that follows its own unconfirmed
+        ones; at most MAX_PENDING_BEFORE_DRY_RUN of them run first), in a query worker under
+        the bounds of a view call for ``client`` (node/queries.py), charged the gas it
+        used. The signature must verify: the answer is about exactly the tx that would be
+        sent.
         """
         head = self.store.head
         assert head is not None
@@ -611,21 +608,15 @@ class Node:
         ctx = BlockContext(self.chain_id, head.height + 1,
                            max(now_ms(), head.header.timestamp_ms), self.key.public_key)
 
-        def run() -> Receipt:
+        def run() -> tuple[Receipt, int]:
             stx.validate_basic()  # shape and signature
             try:
-                return self.executor.execute_block(snapshot, ctx, [*before, stx])[-1]
+                receipts = self.executor.execute_block(snapshot, ctx, [*before, stx])
             except BlockGasExceeded as exc:
                 raise ValidationError(exc.message, code="block_gas_exceeded") from exc
+            return receipts[-1], sum(r.gas_used for r in receipts)
 
-        if self._simulations_queued >= MAX_QUEUED_SIMULATIONS:
-            raise NodeError("too many dry runs in progress; retry shortly", code="busy")
-        self._simulations_queued += 1
-        try:
-            async with self._simulations:
-                receipt = await asyncio.get_running_loop().run_in_executor(None, run)
-        finally:
-            self._simulations_queued -= 1
+        receipt = await self.queries.run_charged(client, run)
         return {"height": head.height, "next_height": ctx.height,
                 "pending_before": len(before), "receipt": self.receipt_doc(receipt)}
 

@@ -4,6 +4,7 @@ and each client's limits (node/queries.py)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -190,4 +191,42 @@ async def test_a_call_whose_client_went_away_keeps_its_worker_and_is_charged() -
         assert budget.level == 1000 - (60 + len(b"kv/k"))  # charged for what it read
     finally:
         ex.gate.set()
+        await service.close()
+
+
+async def test_a_dry_run_is_charged_to_the_clients_budget() -> None:
+    now = [0.0]
+    config = RpcConfig(query_gas_per_s=1000, query_gas_burst=5000, max_queries_per_client=1)
+    store = ChainStore.in_memory()
+    from node.genesis import ensure_genesis, parse_genesis
+    from tests.node.harness import CHAIN_ID, USER_KEYS
+
+    ex = KvExecutor(CHAIN_ID)
+    ensure_genesis(store, parse_genesis({
+        "chain_id": CHAIN_ID, "genesis_time_ms": 1,
+        "validators": [{"public_key": USER_KEYS[7].public_key.hex()}]}), ex)
+    service = QueryService(store, ex, config, clock=lambda: now[0])
+    try:
+        assert await service.run_charged("alice", lambda: ("receipt", 7000)) == "receipt"
+        with pytest.raises(QueryRefused) as info:  # 2,000 gas in debt
+            await service.run_charged("alice", lambda: ("again", 1))
+        assert (info.value.code, info.value.status) == ("query_budget_exhausted", 429)
+        with pytest.raises(QueryRefused):
+            await service.call("kv", "get", ["k"], "alice")  # the same budget as view calls
+        assert await service.run_charged("bob", lambda: ("bob's", 10)) == "bob's"
+        running, release = threading.Event(), threading.Event()
+
+        def slow() -> tuple[str, int]:
+            running.set()
+            release.wait(10)
+            return "slow", 1
+
+        first = asyncio.create_task(service.run_charged("carol", slow))
+        assert await asyncio.to_thread(running.wait, 10)
+        with pytest.raises(QueryRefused) as busy:  # carol's one call in progress
+            await service.run_charged("carol", lambda: ("second", 1))
+        assert busy.value.code == "too_many_queries"
+        release.set()
+        assert await asyncio.wait_for(first, 10) == "slow"
+    finally:
         await service.close()
