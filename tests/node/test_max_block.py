@@ -6,8 +6,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from consensus.messages import Commit, decode_message
 from core.types import MAX_BLOCK_BYTES, MAX_BLOCK_TX_BYTES, MAX_TX_BYTES
 from node.config import NodeConfig
+from node.service import Node
+from p2p.messages import ConsensusFrame, Frame
+from p2p.network import Peer
 from storage import schema
 from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
 
@@ -57,5 +61,65 @@ async def test_blocks_of_the_maximum_size_commit_on_every_node(tmp_path: Path) -
         # The WAL keeps no block bodies once their heights are decided.
         for n in nodes:
             assert not list(n.store.kv.iterate(schema.WAL_BLOCK))
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_a_prepared_block_of_the_maximum_size_is_re_proposed_after_a_view_change(
+    tmp_path: Path,
+) -> None:
+    homes = make_homes(tmp_path, 4, view_timeout_ms=3_000, empty_block_interval_ms=1_500)
+    _fill_blocks(tmp_path, 4)
+    nodes = await start_nodes(homes)
+    dropping_commits = False
+
+    def drop_commits(node: Node) -> None:
+        deliver = node.network.handlers[ConsensusFrame.TAG]
+
+        def filtered(peer: Peer, frame: Frame) -> None:
+            assert isinstance(frame, ConsensusFrame)
+            small = len(frame.payload) < 4096  # a COMMIT is small; blocks are not decoded twice
+            if dropping_commits and small and isinstance(decode_message(frame.payload), Commit):
+                return
+            deliver(peer, frame)
+
+        node.network.handlers[ConsensusFrame.TAG] = filtered
+
+    for n in nodes:
+        drop_commits(n)
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for(lambda: min(n.store.height for n in nodes) >= 1, what="the first block")
+        height = max(n.store.height for n in nodes) + 1
+        vs = nodes[0].current_validators()
+        assert vs is not None
+        proposer = next(n for n in nodes if n.key.public_key == vs.proposer(height, 0))
+        txs = [
+            make_tx(u, nonce, key=f"u{u}", value=bytes([u, nonce]) * (PAYLOAD_BYTES // 2))
+            for nonce in range(45)
+            for u in range(6)
+        ]
+        dropping_commits = True
+        results = await proposer.submit(txs)  # the whole block at once, at its proposer
+        assert all(isinstance(r, bytes) for r in results), results
+        # Prepared everywhere, committed nowhere: every COMMIT is lost.
+        await wait_for(
+            lambda: all(n.replica.height == height and n.replica.prepared is not None for n in nodes),
+            timeout_s=60, what="the block prepared on every node",
+        )
+        prepared = {n.replica.prepared.block_hash for n in nodes}  # type: ignore[union-attr]
+        assert len(prepared) == 1 and all(n.store.height < height for n in nodes)
+        # Every view-0 COMMIT is lost by the time all have given up on view 0.
+        await wait_for(lambda: all(n.replica.view >= 1 for n in nodes), timeout_s=60,
+                       what="a view change on every node")
+        dropping_commits = False
+        await wait_for(lambda: all(n.store.height >= height for n in nodes), timeout_s=120,
+                       what="the height decided after a view change")
+        decided = {n.store.block(height).hash for n in nodes}  # type: ignore[union-attr]
+        assert decided == prepared  # the prepared block itself, re-proposed, not a new one
+        block = nodes[0].store.block(height)
+        assert block is not None and len(block.encoded) > MAX_BLOCK_BYTES - 128 * 1024
+        assert nodes[0].store.certificate(height).view >= 1  # type: ignore[union-attr]
+        assert all(n.fatal is None and n.network.misbehaviours == 0 for n in nodes)
     finally:
         await stop_nodes(nodes)
