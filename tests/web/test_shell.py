@@ -163,12 +163,12 @@ def test_elder_mode_is_larger_and_kept(page: Watched) -> None:
     before = p.evaluate("parseFloat(getComputedStyle(document.querySelector('main h2')).fontSize)")
     links_before = p.locator("nav.nav a:visible").count()
     p.get_by_test_id("elder-switch").click()
-    p.wait_for_function("document.body.classList.contains('elder')")
+    p.wait_for_function("() => document.body.classList.contains('elder')")
     after = p.evaluate("parseFloat(getComputedStyle(document.querySelector('main h2')).fontSize)")
     assert after >= before * 1.3
     assert p.locator("nav.nav a:visible").count() <= links_before
     p.reload()
-    p.wait_for_function("document.body.classList.contains('elder')")
+    p.wait_for_function("() => document.body.classList.contains('elder')")
     assert page.console_errors == []
 
 

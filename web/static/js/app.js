@@ -69,9 +69,9 @@ export class App {
     return h('header', { class: 'topbar' },
       h('h1', {}, t('app.title')),
       h('button', {
-        type: 'button', lang: other, 'aria-label': t('settings.switch_language'),
+        type: 'button', lang: other, title: t('settings.switch_language'),
         onclick: () => this.setLanguage(other), 'data-testid': 'lang-switch',
-      }, other === 'en' ? 'EN' : '中文'),
+      }, other === 'en' ? 'English' : '中文'),
       h('button', {
         type: 'button', 'aria-pressed': this.prefs.elder ? 'true' : 'false',
         onclick: () => this.setElder(!this.prefs.elder), 'data-testid': 'elder-switch',

@@ -41,3 +41,11 @@ export function imageType(bytes) {
   if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45) return 'image/webp';
   return null;
 }
+
+// Also SVG, for showing only: inside <img> an SVG runs no script and loads nothing.
+export function shownImageType(bytes) {
+  const known = imageType(bytes);
+  if (known) return known;
+  const head = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, 512)).trimStart();
+  return head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg')) ? 'image/svg+xml' : null;
+}

@@ -4,7 +4,7 @@
 import { t, fmt } from '../i18n.js';
 import { h, replace } from '../ui.js';
 import { sendTx } from '../txflow.js';
-import { upload, fetchVerified, imageType } from '../blobs.js';
+import { upload, fetchVerified, imageType, shownImageType } from '../blobs.js';
 import { fromUtf8, utf8 } from '../bytes.js';
 import { listAll, query, hexOf, shortAddress, empty, loading } from './common.js';
 import { input, select, form, fail } from './forms.js';
@@ -14,7 +14,7 @@ const KINDS = ['calligraphy', 'photography', 'writing'];
 function workCard(ctx, w, params) {
   const media = h('div', { class: 'work-media' }, loading());
   fetchVerified(hexOf(w.content_hash)).then((bytes) => {
-    const type = imageType(bytes);
+    const type = shownImageType(bytes);
     if (type) {
       const url = URL.createObjectURL(new Blob([bytes], { type }));
       replace(media, h('img', { src: url, alt: w.title, loading: 'lazy' }));

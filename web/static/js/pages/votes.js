@@ -44,7 +44,7 @@ function tallyView(p, tally) {
     h('h4', {}, t('votes.yes_share'), ' — ', thresholdText),
     row('votes.area', yes[0], voted[0], special ? 750 : 500, fmt.area),
     row('votes.heads', yes[1], voted[1], special ? 750 : 500, (n) => t('votes.n_households', { n: fmt.count(n) })),
-    h('p', { class: 'muted' }, t('votes.no_count', { area: fmt.area(no[0]), n: fmt.count(no[1]) })),
+    h('p', { class: 'muted elder-hide' }, t('votes.no_count', { area: fmt.area(no[0]), n: fmt.count(no[1]) })),
     h('p', { 'data-testid': 'tally-counts' }, t('votes.counts', { yes: fmt.count(yes[1]), no: fmt.count(no[1]), voted: fmt.count(voted[1]) })),
     h('p', { class: `badge ${quorumOk && agreed ? 'ok' : 'warn'}`, 'data-testid': 'outcome' },
       !quorumOk ? t('votes.no_quorum_yet') : agreed ? t('votes.would_pass') : t('votes.would_fail')));

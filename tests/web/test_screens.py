@@ -1,0 +1,142 @@
+"""Every resident page in zh and en, mobile (390×844) and desktop, and in elder mode:
+no console error, no CSP violation, nothing wider than the phone, no catalogue key shown
+raw, and no critical accessibility violation (axe-core, vendored). With
+HKCHAIN_UPDATE_SCREENSHOTS=1 the screenshots are written to docs/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+import web
+from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
+from tests.web.community import Community, start_community
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+AXE = (web.VENDOR_DIR / "axe-core" / "axe.min.js").read_text()
+PASSPHRASE = "我家住在三楼东边"
+WAIT_MS = 60_000
+PAGES = ["home", "bills", "votes", "vote", "activities", "culture", "services", "notices",
+         "proposals", "merchants", "statement", "me"]
+KEYS = set(json.loads((web.STATIC_DIR / "i18n" / "zh-CN.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def community(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Community]:
+    require_chromium()
+    yield from start_community(tmp_path_factory.mktemp("web-screens"))
+
+
+@pytest.fixture(scope="module")
+def open_vote(community: Community) -> int:
+    """A vote under way (two neighbours have voted) and a bill due for the household shown."""
+    c = community
+    doc = c.ok("gov", "propose", "--category", "7", "--title", "加装电梯",
+               "--text", "在 3 号楼加装一部电梯，费用由一至六层业主按面积分摊。")
+    pid: int = doc["result"]
+    for i, choice in ((1, "yes"), (2, "no")):
+        c.ok("gov", "vote", str(pid), choice, key=c.manifest["households"][i]["label"])
+    c.ok("property", "issue-bill", "--household", c.addresses[c.manifest["households"][0]["label"]],
+         "--period", "2027-04", "--extra", "Bicycle shed=80", key="property-co")
+    return pid
+
+
+def _signed_in(browser: Browser, c: Community, viewport: Any, lang: str, elder: bool = False) -> Watched:
+    w = open_page(browser, c.rpc(0), viewport=viewport)
+    p = w.page
+    p.goto("/")
+    p.evaluate("([lang, elder]) => localStorage.setItem('hkchain.settings', JSON.stringify({lang, elder}))",
+               [lang, elder])
+    p.goto("/#/me")
+    p.reload()
+    label = c.manifest["households"][0]["label"]
+    p.get_by_test_id("import-file").set_input_files(str(c.keys[label]))
+    p.get_by_test_id("import-passphrase").fill(PASSPHRASE)
+    p.get_by_test_id("import-key").click()
+    p.get_by_test_id("my-address").wait_for(timeout=WAIT_MS)
+    return w
+
+
+def _show(p: Page, name: str, pid: int) -> None:
+    p.goto(f"/#/votes/{pid}" if name == "vote" else f"/#/{name}")
+    p.wait_for_selector("main h2")
+    p.wait_for_load_state("networkidle")
+    p.wait_for_function("() => !document.querySelector('main').innerText.includes('正在读取') && "
+                        "!document.querySelector('main').innerText.includes('Loading…')", timeout=WAIT_MS)
+
+
+def _check(w: Watched, name: str, wide: int) -> None:
+    p = w.page
+    assert p.evaluate("document.documentElement.scrollWidth") <= wide, f"{name} is wider than the screen"
+    text = p.locator("body").inner_text()
+    raw = sorted(k for k in KEYS if re.search(rf"(?<![\w.]){re.escape(k)}(?![\w.])", text))
+    assert not raw, f"{name} shows catalogue keys: {raw}"
+
+
+def _axe(p: Page) -> list[dict[str, Any]]:
+    p.evaluate(AXE + "\n;0")
+    result: list[dict[str, Any]] = p.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                                         nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}));
+    }""")
+    return result
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("layout", ["mobile", "desktop"])
+def test_every_page_renders_cleanly_and_accessibly(
+        browser: Browser, community: Community, open_vote: int, lang: str, layout: str) -> None:
+    viewport = MOBILE if layout == "mobile" else DESKTOP
+    w = _signed_in(browser, community, viewport, lang)
+    try:
+        for name in PAGES:
+            _show(w.page, name, open_vote)
+            _check(w, name, viewport["width"])
+            critical = [v for v in _axe(w.page) if v["impact"] == "critical"]
+            assert not critical, f"{name}: {critical}"
+            if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1" and name in (
+                    "home", "bills", "vote", "activities", "culture"):
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                w.page.screenshot(path=str(SHOTS / f"{name}-{lang}-{layout}.png"))
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+
+def test_elder_mode_is_large_and_has_few_choices(browser: Browser, community: Community, open_vote: int) -> None:
+    w = _signed_in(browser, community, MOBILE, "zh-CN", elder=True)
+    try:
+        p = w.page
+        _show(p, "home", open_vote)
+        size = p.evaluate("parseFloat(getComputedStyle(document.querySelector('.tile .label')).fontSize)")
+        assert size >= 22
+        assert p.locator("main a:visible, main button:visible").count() <= 5
+        assert p.locator("nav.nav a:visible").count() <= 5
+        _show(p, "vote", open_vote)
+        for box in p.locator("main button:visible").all():
+            b = box.bounding_box()
+            assert b is not None and b["height"] >= 60
+        critical = [v for v in _axe(p) if v["impact"] in ("critical", "serious")]
+        assert not critical, critical
+        if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
+            _show(p, "home", open_vote)
+            p.screenshot(path=str(SHOTS / "home-elder-zh-CN-mobile.png"))
+            _show(p, "vote", open_vote)
+            p.locator("[data-testid=tally]").scroll_into_view_if_needed()
+            p.screenshot(path=str(SHOTS / "vote-elder-zh-CN-mobile.png"))
+        assert w.console_errors == []
+    finally:
+        w.context.close()
