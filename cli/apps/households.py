@@ -37,6 +37,7 @@ from cli.apps.bulk import Call, read_table, send_many, write_table
 from cli.common import load_key, network_home, print_json, print_pairs
 from core.crypto import PUBLIC_KEY_SIZE, PrivateKey, address_of
 from privacy.checks import ID_TYPES, check_id, check_phone
+from privacy.field_proof import FIELDS, FieldProof
 from privacy.register import (
     CommitmentProof,
     HouseholdCard,
@@ -217,11 +218,20 @@ def local(store_dir: Path, reveal: bool, key_file: str | None, as_json: bool) ->
               help="Encrypt the proof to the verifier's public key (only they can read it).")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the proof for the verifier.")
-def prove(card_file: Path, key_file: str, challenge: str, seal_to: str | None, out_file: Path) -> None:
-    """Make a proof of your household's commitment for one verifier."""
+@click.option("--field", type=click.Choice(["all", *FIELDS]), default="all", show_default=True,
+              help="Disclose only this field (unit or area: no personal data at all), or the "
+                   "whole card (all: name, ID number, phone).")
+def prove(card_file: Path, key_file: str, challenge: str, seal_to: str | None, out_file: Path, field: str) -> None:
+    """Make a proof of your household for one verifier: of one field, or of the whole card."""
     try:
         card = HouseholdCard.load(card_file)
-        proof = CommitmentProof.create(card, load_key(key_file), challenge)
+        proof: CommitmentProof | FieldProof
+        if seal_to and field != "all":
+            raise click.UsageError("a field proof holds no personal data: --seal-to is for the whole card")
+        if field == "all":
+            proof = CommitmentProof.create(card, load_key(key_file), challenge)
+        else:
+            proof = FieldProof.create(card.household, field, load_key(key_file), challenge)
         if seal_to:
             try:
                 pk = bytes.fromhex(seal_to.removeprefix("0x"))
@@ -229,12 +239,14 @@ def prove(card_file: Path, key_file: str, challenge: str, seal_to: str | None, o
                 pk = b""
             if len(pk) != PUBLIC_KEY_SIZE:
                 raise click.BadParameter("a 64-hex-character public key", param_hint="--seal-to")
+            assert isinstance(proof, CommitmentProof)
             data, sealed = proof.seal_to(pk), True
         else:
             data, sealed = proof.encode(), False
     except PrivacyError as exc:
         raise click.ClickException(f"{exc.message} [{exc.code}]") from exc
-    doc = {"type": "hkchain-household-proof", "sealed": sealed, "data": data.hex()}
+    doc = {"type": "hkchain-household-proof" if field == "all" else "hkchain-household-field-proof",
+           "sealed": sealed, "data": data.hex()}
     fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(doc, f, indent=2)
@@ -250,12 +262,16 @@ def prove(card_file: Path, key_file: str, challenge: str, seal_to: str | None, o
               help="Your key, to open a proof sealed to you.")
 @view_command
 def verify(proof_file: Path, challenge: str, key_file: str | None, rpc_url: str, as_json: bool) -> None:
-    """Check a resident's proof against the commitment on chain."""
+    """Check a resident's proof against the chain: a whole-card proof against the
+    household's commitment, a field proof (unit or area) against its on-chain record."""
     try:
         if proof_file.stat().st_size > MAX_PROOF_FILE_BYTES:
             raise PrivacyError("proof file too large", code="bad_proof")
         doc = json.loads(proof_file.read_text())
         data = bytes.fromhex(doc["data"])
+        if doc.get("type") == "hkchain-household-field-proof":
+            _verify_field(FieldProof.decode(data), challenge, rpc_url, as_json)
+            return
         if doc.get("sealed"):
             if not key_file:
                 raise click.UsageError("this proof is sealed: pass --key with your key")
@@ -608,4 +624,24 @@ def _passphrase(*, confirm: bool) -> str:
         return env
     value: str = click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm)
     return value
+
+
+def _verify_field(proof: FieldProof, challenge: str, rpc_url: str, as_json: bool) -> None:
+    proof.check()
+    rec = query(rpc_url, "households", "record", [proof.household])
+    challenge_ok = proof.challenge == challenge
+    valid = isinstance(rec, dict) and challenge_ok
+    value: Any = None
+    if isinstance(rec, dict):
+        value = rec.get("unit") if proof.field == "unit" else f"{area_text(int(rec.get('area_dm2', 0)))} m²"
+    result = {"valid": valid, "household": proof.household, "field": proof.field, "value": value,
+              "registered": isinstance(rec, dict), "challenge_matches": challenge_ok}
+    if as_json:
+        print_json(result)
+    else:
+        print_pairs("Household field proof " + ("VALID" if valid else "NOT VALID"),
+                    [(k, v) for k, v in result.items() if k != "valid"])
+    if not valid:
+        why = "the household is not registered" if not isinstance(rec, dict) else "the challenge differs"
+        raise click.ClickException(f"proof not valid: {why}")
 

@@ -295,3 +295,15 @@ def test_a_clerks_month(month: Month) -> None:
     assert leaked == [], f"personal data on chain: {leaked[:3]}"
     register = PrivacyStore.of_node_home(m.net.nodes[0].home)
     assert len(register.records()) == N_HOUSEHOLDS
+
+    # A resident shows a service desk their unit, and nothing else.
+    unit = m.units[7]
+    proof = m.root / "unit-proof.json"
+    card = next(Path(r["card_file"]) for r in rows if r["unit"] == unit)
+    m.ok("households", "prove", "--card", str(card), "--key", str(m.household_key(unit)),
+         "--challenge", "服务台-3", "--field", "unit", "--out", str(proof))
+    carried = bytes.fromhex(json.loads(proof.read_text())["data"])
+    assert not any(s.encode() in carried for s in secrets)
+    checked = m.json("households", "verify", str(proof), "--challenge", "服务台-3", node=2)
+    assert checked == {"valid": True, "household": m.addresses[unit], "field": "unit", "value": unit,
+                       "registered": True, "challenge_matches": True}
