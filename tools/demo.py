@@ -202,8 +202,9 @@ async def seed_demo(chain: DemoChain, network: LocalNetwork) -> dict[str, Any]:
         h = await chain.upload_blob(data)
         work_hashes.append(h)
         await r2.call(residents[label], "culture", "register_work", [bytes.fromhex(h), title, kind, len(data)])
+    request_hash = await chain.upload_blob("厨房水龙头漏水，请尽快上门维修。The kitchen tap leaks.".encode())
     await r2.call(residents["resident-2"], "services", "request",
-                  ["plumbing", bytes(31) + b"\x01", 800])
+                  ["plumbing", bytes.fromhex(request_hash), 800])
     for label in ("resident-1", "resident-2", "resident-4"):
         await r2.call(residents[label], "property", "deposit_fund", [FUND_DEPOSIT])
     bill_ids = dict(zip((r.label for r in RESIDENTS), (await r2.results())[1:1 + len(RESIDENTS)],
@@ -227,9 +228,13 @@ async def seed_demo(chain: DemoChain, network: LocalNetwork) -> dict[str, Any]:
         await r3.call(residents[label], "activities", "sign_up", [1])
     for label in ("resident-1", "resident-2", "resident-6"):
         await r3.call(residents[label], "notices", "acknowledge", [1])
+    plan_hash = await chain.upload_blob(
+        "更换花园T1锈蚀水管：报价60,000积分，工期两周，由持证水电工施工。\n"
+        "Replace the rusted water pipes of Garden T1: quote 60,000 points, two weeks, licensed plumber.\n"
+        .encode())
     await r3.call(pco, "property", "propose_spend",
                   [addr["provider-plumber"], 60_000, "Replace the rusted water pipes of Garden T1",
-                   bytes(31) + b"\x02"])
+                   bytes.fromhex(plan_hash)])
     await r3.results()
 
     # 4. The request is matched (best-ranked offer) and votes start coming in.
