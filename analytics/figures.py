@@ -209,25 +209,13 @@ SELECT committee, month,
        {_suppress("people", ("works", "works"), ("likes", "likes"))}
 FROM agg_culture_month"""
 
-# Residents of the committee when the notice was posted, and how many of them acknowledged it.
+# Residents of the committee when the notice was posted, and how many of them acknowledged
+# it (notice_audience, kept by the indexer).
 VIEWS["v_notice_read_rate"] = f"""
-WITH base AS (
-  SELECT n.id AS notice_id, n.month AS month, r.committee AS committee, r.address AS resident,
-         CASE WHEN nr.resident IS NULL THEN 0 ELSE 1 END AS did_read
-  FROM notices n
-  JOIN residents r ON r.granted_ms <= n.posted_ms AND (r.revoked_ms IS NULL OR r.revoked_ms > n.posted_ms)
-  LEFT JOIN notice_reads nr ON nr.notice_id = n.id AND nr.resident = r.address
-),
-c AS (
-  SELECT committee, notice_id, month, COUNT(*) AS n, SUM(did_read) AS readers
-  FROM base GROUP BY committee, notice_id, month
-  UNION ALL
-  SELECT '{DISTRICT}', notice_id, month, COUNT(*), SUM(did_read) FROM base GROUP BY notice_id, month
-)
-SELECT committee, notice_id, month,
-       {_suppress("n", ("residents", "n"), ("readers", "readers"),
-                  ("read_permille", _ratio("readers", "n")))}
-FROM c"""
+SELECT a.committee AS committee, a.notice_id AS notice_id, n.month AS month,
+       {_suppress("a.residents", ("residents", "a.residents"), ("readers", "a.readers"),
+                  ("read_permille", _ratio("a.readers", "a.residents")))}
+FROM notice_audience a JOIN notices n ON n.id = a.notice_id"""
 
 
 def create_views(conn: Connection) -> None:

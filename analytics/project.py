@@ -155,8 +155,12 @@ class BatchWriter:
 
     # --- the chain tables -------------------------------------------------------------------
 
-    def _add(self, table: sa.Table, row: dict[str, Any]) -> None:
-        self._pending.setdefault(table, []).append(row)
+    def _add(self, table: sa.Table, row: dict[str, Any] | list[dict[str, Any]]) -> None:
+        rows = self._pending.setdefault(table, [])
+        if isinstance(row, list):
+            rows.extend(row)
+        else:
+            rows.append(row)
 
     def write_block(self, b: VerifiedRecord) -> None:
         day, week, month = s.day_of(b.timestamp_ms), s.week_of(b.timestamp_ms), s.month_of(b.timestamp_ms)
@@ -518,12 +522,32 @@ class BatchWriter:
                     break
 
     def _notice_posted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._add(s.notices, {"id": _int(f, "id"), "author": _str(f, "by"), "month": c.month,
-                              "posted_ms": c.ts_ms})
+        nid = _int(f, "id")
+        self._add(s.notices, {"id": nid, "author": _str(f, "by"), "month": c.month, "posted_ms": c.ts_ms})
+        # The audience: the residents of each committee at this moment of the chain.
+        r = s.residents
+        per = {str(k): int(n) for k, n in self.conn.execute(
+            sa.select(r.c.committee, sa.func.count()).where(r.c.revoked_ms.is_(None)).group_by(r.c.committee))}
+        per[DISTRICT] = sum(per.values())
+        self._add(s.notice_audience, [{"notice_id": nid, "committee": k, "residents": n, "readers": 0}
+                                      for k, n in per.items()])
 
     def _notice_acknowledged(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         # The contract takes one acknowledgement per resident and notice.
-        self._add(s.notice_reads, {"notice_id": _int(f, "id"), "resident": _str(f, "resident"), "ts_ms": c.ts_ms})
+        nid, who = _int(f, "id"), _str(f, "resident")
+        self._add(s.notice_reads, {"notice_id": nid, "resident": who, "ts_ms": c.ts_ms})
+        # A reader counts if a resident when the notice was posted (as the audience was).
+        self._need(s.notices)
+        self._need(s.notice_audience)
+        n, r = s.notices, s.residents
+        row = self.conn.execute(
+            sa.select(r.c.committee).select_from(r.join(n, n.c.id == nid))
+            .where(r.c.address == who, r.c.granted_ms <= n.c.posted_ms,
+                   sa.or_(r.c.revoked_ms.is_(None), r.c.revoked_ms > n.c.posted_ms))).first()
+        if row is not None:
+            a = s.notice_audience
+            self._exec(sa.update(a).where(a.c.notice_id == nid, a.c.committee.in_([str(row[0]), DISTRICT]))
+                       .values(readers=a.c.readers + 1))
 
 
 # --- rollups ---------------------------------------------------------------------------------

@@ -270,6 +270,16 @@ notices = sa.Table(
     sa.Column("posted_ms", sa.BigInteger, nullable=False),
 )
 
+notice_audience = sa.Table(
+    # Per notice and committee ("*": the district): residents when it was posted, and how
+    # many of them acknowledged it since.
+    "notice_audience", metadata,
+    sa.Column("notice_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("committee", sa.String(64), primary_key=True),
+    sa.Column("residents", sa.BigInteger, nullable=False),
+    sa.Column("readers", sa.BigInteger, nullable=False),
+)
+
 notice_reads = sa.Table(
     "notice_reads", metadata,
     sa.Column("notice_id", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -388,7 +398,7 @@ def _v3_bill_index(conn: Connection) -> None:
     ix_bills_household.create(conn, checkfirst=True)
 
 
-ROLLUPS = (agg_txs_day, seen_txs_day, agg_active_week, seen_active_week, agg_points_month,
+ROLLUPS = (notice_audience, agg_txs_day, seen_txs_day, agg_active_week, seen_active_week, agg_points_month,
            seen_points_month, agg_points_source, seen_points_source, agg_culture_month, seen_culture_month)
 
 
@@ -415,6 +425,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (2, "figures as views", _v2_views),
     (3, "index of bills by household", _v3_bill_index),
     (4, "rollups of the dashboard's figures (the chain is indexed again from block 0)", _v4_rollups),
+    (5, "the audience of notices (the chain is indexed again from block 0)", _v4_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

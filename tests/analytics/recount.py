@@ -180,9 +180,20 @@ class Recount:
                         m["source"] = "culture:like"
                         break
         elif key == ("notices", "NoticePosted"):
-            self.notices[f["id"]] = {"posted": ts, "month": month(ts)}
+            # The audience: residents at this point of the chain, by committee.
+            audience: dict[str, int] = defaultdict(int)
+            for r in self.residents.values():
+                if r["revoked"] is None:
+                    audience[r["committee"]] += 1
+            audience[D] = sum(audience.values())
+            self.notices[f["id"]] = {"posted": ts, "month": month(ts), "audience": dict(audience),
+                                     "readers": defaultdict(int)}
         elif key == ("notices", "NoticeAcknowledged"):
-            self.reads.setdefault((f["id"], f["resident"]), ts)
+            n = self.notices[f["id"]]
+            rr = self.residents.get(f["resident"])
+            if rr is not None and rr["granted"] <= n["posted"] and (rr["revoked"] is None or rr["revoked"] > n["posted"]):
+                n["readers"][rr["committee"]] += 1
+                n["readers"][D] += 1
 
     # --- the figures -----------------------------------------------------------------------
 
@@ -346,11 +357,9 @@ class Recount:
     def _notices(self, committee: str) -> list[dict[str, Any]]:
         out = []
         for nid, n in self.notices.items():
-            people = [a for a, r in self.residents.items() if self._in(committee, r["committee"])
-                      and r["granted"] <= n["posted"] and (r["revoked"] is None or r["revoked"] > n["posted"])]
-            if not people:
+            if committee not in n["audience"]:
                 continue
-            readers = sum(1 for a in people if (nid, a) in self.reads)
-            out.append(row(len(people), {"committee": committee, "notice_id": nid, "month": n["month"]},
-                           residents=len(people), readers=readers, read_permille=permille(readers, len(people))))
+            people, readers = n["audience"][committee], n["readers"][committee]
+            out.append(row(people, {"committee": committee, "notice_id": nid, "month": n["month"]},
+                           residents=people, readers=readers, read_permille=permille(readers, people)))
         return out
