@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 
 from cli.common import default_rpc_url, friendly_errors
+from core.fields import is_decimal
 
 
 def _host_port(text: str | None) -> tuple[str, int] | None:
     if text is None:
         return None
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not is_decimal(port) or not 0 < int(port) < 65536:
         raise click.BadParameter("give HOST:PORT, e.g. 127.0.0.1:8600", param_hint="--serve")
     return host or "127.0.0.1", int(port)
 

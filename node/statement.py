@@ -18,6 +18,7 @@ from typing import Any
 from core.codec import Value
 from core.crypto import address_of
 from core.errors import ChainError
+from core.fields import is_decimal
 from core.types import Block, Receipt
 from storage.api import ChainStore
 
@@ -25,7 +26,7 @@ MAX_STATEMENT_LIMIT = 100
 DEFAULT_STATEMENT_LIMIT = 20
 ADDRESS_PREFIX = "hk1"
 TOKEN = "token"
-_CURSOR = re.compile(r"(\d{1,19})\.(\d{1,10})")
+_CURSOR = re.compile(r"([0-9]{1,19})\.([0-9]{1,10})")  # ASCII digits: \d is Unicode
 
 
 class StatementError(ChainError):
@@ -77,7 +78,7 @@ def parse_cursor(text: str | None) -> tuple[int, int] | None:
 def parse_limit(text: str | None) -> int:
     if text is None or text == "":
         return DEFAULT_STATEMENT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_STATEMENT_LIMIT:
+    if not is_decimal(text) or not 1 <= int(text) <= MAX_STATEMENT_LIMIT:
         raise StatementError(f"limit: an integer 1..{MAX_STATEMENT_LIMIT}")
     return int(text)
 

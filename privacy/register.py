@@ -35,6 +35,7 @@ import nacl.utils
 from core import codec
 from core.crypto import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, address_of, is_address, verify
 from core.errors import ChainError, DecodeError
+from core.fields import is_decimal
 from core.hashing import HASH_SIZE, sha256
 
 SALT_SIZE = 32
@@ -77,7 +78,7 @@ class HouseholdIdentity:
     @classmethod
     def create(cls, name: str, id_number: str, phone: str) -> HouseholdIdentity:
         phone_n = _norm(phone, "phone", MAX_PHONE_CHARS).replace(" ", "").replace("-", "")
-        if not phone_n.lstrip("+").isdigit():
+        if not is_decimal(phone_n.removeprefix("+")):
             raise PrivacyError("phone must be digits (an optional leading +)", code="bad_identity")
         id_n = _norm(id_number, "id_number", MAX_ID_NUMBER_CHARS).replace(" ", "").upper()
         if not id_n.isalnum():

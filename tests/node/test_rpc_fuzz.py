@@ -37,6 +37,11 @@ class Route:
     method: str
     path: str  # with {name} placeholders, or a static prefix ending in "/"
     params: tuple[str, ...]
+    query: tuple[str, ...] = ()  # the query parameters the OpenAPI document names
+
+
+# Query parameter names to try on every route, besides those the document names.
+COMMON_QUERY = ("height", "limit", "cursor", "from", "committee", "format", "address")
 
 
 class NodeThread:
@@ -76,7 +81,11 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeThread]:
 
 
 def app_routes(node: Node) -> list[Route]:
-    """Every (method, path) the RPC app serves, from its router."""
+    """Every (method, path) the RPC app serves, from its router, with the query
+    parameters its OpenAPI entry names."""
+    from node.rpc import openapi_document
+
+    paths = openapi_document(node.config.rpc)["paths"]
     out: set[Route] = set()
     for route in node.rpc.app.router.routes():
         resource = route.resource
@@ -89,7 +98,9 @@ def app_routes(node: Node) -> list[Route]:
             path = str(info["prefix"]).rstrip("/") + "/{file}"
         else:
             path = str(info.get("path", resource.canonical))
-        out.add(Route(route.method, path, tuple(_PARAM.findall(path))))
+        op = paths.get(path, {}).get(route.method.lower(), {})
+        query = tuple(sorted({p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}))
+        out.add(Route(route.method, path, tuple(_PARAM.findall(path)), query))
     return sorted(out, key=lambda r: (r.path, r.method))
 
 
@@ -123,16 +134,24 @@ def bodies(draw: DrawFn) -> bytes:
     return f'{{"{field}": "{text}", "contract": "culture", "method": "{text}", "args": ["{text}"]}}'.encode()
 
 
+TRICKY = ("²", "١٢", "-1", "1" * 30)
+
+
 @composite
-def requests_for(draw: DrawFn, route: Route) -> tuple[str, str, bytes, dict[str, str]]:
+def requests_for(draw: DrawFn, route: Route, good: dict[str, tuple[str, ...]]
+                 ) -> tuple[str, str, bytes, dict[str, str]]:
     method = route.method if draw(st.integers(0, 5)) else draw(st.sampled_from(METHODS))
     path = route.path
-    for _name in route.params:
-        text = draw(st.one_of(st.text(max_size=80), st.sampled_from(["²", "١٢", "0x", "latest", "-1",
-                                                                        "1" * 30, " 1", "1\n"])))
+    for name in route.params:
+        # Valid values too (an address, a height, a hash), so the handler gets past the
+        # path to the query string and the body.
+        text = draw(st.one_of(st.text(max_size=80), st.sampled_from((*TRICKY, "0x", " 1", "1\n")),
+                              st.sampled_from(good.get(name, good["*"]))))
         path = _PARAM.sub(quote(text, safe=""), path, count=1)
-    query = draw(st.lists(st.tuples(st.one_of(st.text(max_size=12), st.just("height")),
-                                    st.text(max_size=40)), max_size=3))
+    values = st.one_of(st.text(max_size=40), st.sampled_from((*TRICKY, "0", "1.2", "١.٢")))
+    query = [(n, draw(values)) for n in route.query if draw(st.booleans())]
+    names = st.one_of(st.text(max_size=12), st.sampled_from(COMMON_QUERY))
+    query += draw(st.lists(st.tuples(names, values), max_size=2))
     if query:
         path += "?" + urlencode(query)
     headers = {"Content-Type": draw(st.one_of(st.sampled_from(CONTENT_TYPES),
@@ -171,6 +190,33 @@ def test_unicode_digits_are_not_a_height(running: NodeThread) -> None:
     assert send(port, "GET", "/v1/blocks/0", b"", {}) == 200
 
 
+def test_every_parameter_of_every_route_refuses_unicode_digits(running: NodeThread) -> None:
+    """A sweep to go with the random test: each path and documented query parameter of
+    each route in turn gets each tricky value, the others valid."""
+    node = running.node
+    port = node.rpc.port
+    good = {"address": node.key.address, "which": "0", "hash": "00" * 32}
+    tried = 0
+    for route in app_routes(node):
+        if route.method not in ("GET", "POST"):
+            continue
+        base = {name: good.get(name, "0") for name in route.params}
+        slots = [("path", n) for n in route.params] + [("query", n) for n in route.query]
+        for kind, name in slots:
+            for value in TRICKY:
+                params = dict(base, **({name: value} if kind == "path" else {}))
+                path = route.path
+                for n in route.params:
+                    path = path.replace("{" + n + "}", quote(params[n], safe=""), 1)
+                if kind == "query":
+                    path += "?" + urlencode({name: value})
+                status = send(port, route.method, path, b"{}" if route.method == "POST" else b"",
+                              {"Content-Type": "application/json"})
+                assert status < 500, (route.method, path, status)
+                tried += 1
+    assert tried > 20
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
           deadline=None)
 @given(data=st.data())
@@ -178,8 +224,12 @@ def test_no_input_gets_a_5xx_on_any_route(running: NodeThread, data: st.DataObje
     port = running.node.rpc.port
     routes = app_routes(running.node)
     assert len(routes) >= 10
+    node = running.node
+    hashes = ("00" * 32, node.genesis_block.hash.hex())
+    good = {"address": (node.key.address,), "which": ("0", "1", "latest"), "hash": hashes,
+            "*": (node.key.address, "0", "latest", *hashes)}
     for route in routes:
-        method, path, body, headers = data.draw(requests_for(route), label=f"{route.method} {route.path}")
+        method, path, body, headers = data.draw(requests_for(route, good), label=f"{route.method} {route.path}")
         status = send(port, method, path, body, headers)
         assert status < 500, (method, path, body[:200], headers, status)
     # Any path at all, routed or not.
