@@ -142,17 +142,26 @@ def comment(work_id: int, text: str, *, opts: TxOptions) -> None:
 
 @culture.command("earned")
 @click.argument("address")
-@click.option("--day", type=click.IntRange(0), default=None, help="Day number (unix time // 86400); default today.")
+@click.option("--day", default=None, metavar="DATE",
+              help='A date, e.g. "2026-12-20" (the chain day that starts at 08:00 Shanghai time that '
+                   "day); default: now.")
 @view_command
-def earned(address: str, day: int | None, rpc_url: str, as_json: bool) -> None:
-    """Points ADDRESS earned from likes on a day, against the daily cap."""
-    import time
+def earned(address: str, day: str | None, rpc_url: str, as_json: bool) -> None:
+    """Points ADDRESS earned from likes on a day, against the daily caps."""
+    from cli.localtime import day_text, parse_local
 
     address_arg(address, "ADDRESS")
-    d = day if day is not None else int(time.time()) // 86400
+    when = parse_local(day + " 12:00" if day and len(day.strip()) == 10 else (day or "+0s"), what="--day")
+    d = when // 86400
     got = query(rpc_url, "culture", "earned", [address, d])
-    cap = (query(rpc_url, "culture", "params", []) or {}).get("daily_cap")
+    given = query(rpc_url, "culture", "given", [address, d])
+    params = query(rpc_url, "culture", "params", []) or {}
     if as_json:
-        print_json({"result": {"earned": got, "day": d, "daily_cap": cap}})
+        print_json({"result": {"earned": got, "given": given, "day": d, "daily_cap": params.get("daily_cap"),
+                               "liker_daily_cap": params.get("liker_daily_cap")}})
         return
-    print_pairs(f"Like rewards of {who(address)}", [("address", address), ("day", d), ("earned", points(got)), ("daily cap", points(cap))])
+    print_pairs(f"Like rewards of {who(address)}", [
+        ("address", address), ("chain day", day_text(d)), ("earned from likes", points(got)),
+        ("creator's daily cap", points(params.get("daily_cap"))),
+        ("earned for others by its likes", points(given)),
+        ("liker's daily cap", points(params.get("liker_daily_cap")))])
