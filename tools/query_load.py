@@ -38,8 +38,8 @@ from typing import Any
 
 import aiohttp
 
-from cli.wallet import RpcClient, Wallet
 from core.crypto import PrivateKey
+from core.types import Tx
 from node.home import LocalNetwork, default_genesis_template, init_network
 from node.localnet import Supervisor
 from tools.bench import free_base_port
@@ -58,7 +58,7 @@ def spin(n: int) -> int:
     return i
 '''
 LOOP_FOREVER = 10**12  # rounds: the call always ends out of gas
-DEPLOY_GAS = 2_000_000
+DEPLOY_MAX_FEE = 10_000  # points; deploying spin uses about 7,200 gas (8 points at the default price)
 STATUS_PROBE_S = 0.1
 _VIEW_CHANGES = re.compile(r"^hkchain_view_changes_total (\d+(?:\.\d+)?)$", re.M)
 
@@ -90,13 +90,30 @@ def _pcts(values: Sequence[float], ps: Sequence[int]) -> list[float | None]:
     return [round(s[min(len(s) - 1, int(len(s) * p / 100))], 1) for p in ps]
 
 
-async def deploy_spin(rpc_url: str, operator: PrivateKey) -> None:
-    async with RpcClient(rpc_url) as rpc:
-        wallet = Wallet(operator, rpc, gas_limit=DEPLOY_GAS)
-        _, receipt = await wallet.call("system", "deploy", [SPIN_CONTRACT, SPIN_SOURCE, []],
-                                       wait_ms=60_000)
-        if receipt is None or (receipt.get("receipt") or {}).get("status") != 0:
-            raise RuntimeError(f"deploying {SPIN_CONTRACT} failed: {receipt}")
+async def deploy_spin(session: aiohttp.ClientSession, rpc_url: str, operator: PrivateKey) -> None:
+    """The operator (a committee member) deploys ``spin``; returns once it is committed."""
+    async with session.get(rpc_url + "/v1/status") as resp:
+        status = await resp.json()
+    async with session.get(f"{rpc_url}/v1/accounts/{operator.address}") as resp:
+        account = await resp.json()
+    tx = Tx(str(status["chain_id"]), operator.public_key, int(account["pending_nonce"]), "system",
+            "deploy", (SPIN_CONTRACT, SPIN_SOURCE, []), DEPLOY_MAX_FEE, int(status["height"]) + 100)
+    stx = tx.sign(operator)
+    async with session.post(rpc_url + "/v1/txs", json={"tx": stx.encoded.hex()}) as resp:
+        if resp.status != 202:
+            raise RuntimeError(f"deploying {SPIN_CONTRACT} refused: {await resp.text()}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        async with session.get(f"{rpc_url}/v1/txs/{stx.hash.hex()}") as resp:
+            doc = await resp.json()
+        if doc.get("status") == "committed":
+            if (doc.get("receipt") or {}).get("status") != 0:
+                raise RuntimeError(f"deploying {SPIN_CONTRACT} failed: {doc}")
+            return
+        if doc.get("status") in ("rejected", "expired"):
+            raise RuntimeError(f"deploying {SPIN_CONTRACT} failed: {doc}")
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"deploying {SPIN_CONTRACT}: not committed within 60 s")
 
 
 async def view_changes(session: aiohttp.ClientSession, urls: Sequence[str]) -> int:
@@ -181,7 +198,8 @@ async def measure(net: LocalNetwork, *, calls: int = 50, baseline_s: float = 10.
                   flood_s: float = 0.0, flood_rate: int = 200) -> list[Phase]:
     """Run the phases against a running ``net``; the spin contract is deployed first."""
     operator = PrivateKey.load(net.operator_key_file)
-    await deploy_spin(net.nodes[0].rpc_url, operator)
+    async with aiohttp.ClientSession() as session:
+        await deploy_spin(session, net.nodes[0].rpc_url, operator)
     urls = [n.rpc_url for n in net.nodes]
     target = urls[0]
     phases: list[Phase] = []
