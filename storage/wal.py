@@ -36,6 +36,9 @@ class ConsensusWAL:
         self._block_prefix = schema.wal_block_prefix(name)
         self.max_record_bytes = max_record_bytes
         self.max_block_bytes = MAX_BLOCK_BYTES
+        # Hashes of the kept blocks, learnt from the store once, so pruning after every
+        # height does not read megabytes of block bodies just to find their keys.
+        self._kept: set[bytes] | None = None
 
     def save(self, record: bytes) -> None:
         """Replace the record; returns only after LevelDB has synced it."""
@@ -63,15 +66,20 @@ class ConsensusWAL:
                 code="wal_block_too_large",
             )
         self._kv.put(self._block_prefix + block_hash, block)
+        if self._kept is not None:
+            self._kept.add(block_hash)
 
     def load_block(self, block_hash: bytes) -> bytes | None:
         return self._kv.get(self._block_prefix + block_hash)
 
     def keep_blocks(self, block_hashes: Collection[bytes]) -> None:
         """Delete every kept block body but ``block_hashes``."""
-        keep = {self._block_prefix + h for h in block_hashes}
-        stale = [k for k, _ in self._kv.iterate(self._block_prefix) if k not in keep]
+        if self._kept is None:
+            n = len(self._block_prefix)
+            self._kept = {k[n:] for k, _ in self._kv.iterate(self._block_prefix)}
+        stale = self._kept.difference(block_hashes)
         if stale:
             with self._kv.batch() as b:
-                for k in stale:
-                    b.delete(k)
+                for h in stale:
+                    b.delete(self._block_prefix + h)
+            self._kept -= stale
