@@ -127,6 +127,9 @@ def stats(db_url: str | None, home: Path | None, committee: str, figure_names: t
         return
     from cli.common import print_table
 
+    if all(not d["rows"] for d in docs):
+        click.echo("No figures yet: run `hkchain index` to fill the database.")
+        return
     for doc in docs:
         print_table(f"{doc['title_zh']} — {doc['title']} ({'district' if scope == '*' else scope})",
                     [c["name"] for c in doc["columns"]], doc["rows"])
