@@ -534,13 +534,14 @@ class Node:
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
         }
 
-    def receipt_doc(self, receipt: Receipt) -> dict[str, Any]:
-        message = ""
-        if receipt.error_code:
-            # Made here, off chain, from the contract's current source: a receipt holds
-            # no text (docs/CONTRACTS.md, "Errors").
-            message = self.executor.explain_error(self.store.state(), receipt.error_code,
-                                                  receipt.error_contract, receipt.error_line)
+    def receipt_doc(self, receipt: Receipt, message: str | None = None) -> dict[str, Any]:
+        if message is None:
+            message = ""
+            if receipt.error_code:
+                # Made here, off chain, from the contract's current source: a receipt
+                # holds no text (docs/CONTRACTS.md, "Errors").
+                message = self.executor.explain_error(self.store.state(), receipt.error_code,
+                                                      receipt.error_contract, receipt.error_line)
         return receipt_json(receipt, message)
 
     def tx_status(self, tx_hash: bytes) -> dict[str, Any]:
@@ -608,17 +609,22 @@ class Node:
         ctx = BlockContext(self.chain_id, head.height + 1,
                            max(now_ms(), head.header.timestamp_ms), self.key.public_key)
 
+        messages: dict[bytes, str] = {}
+
         def run() -> tuple[Receipt, int]:
             stx.validate_basic()  # shape and signature
             try:
-                receipts = self.executor.execute_block(snapshot, ctx, [*before, stx])
+                receipts = self.executor.execute_block(snapshot, ctx, [*before, stx], messages)
             except BlockGasExceeded as exc:
                 raise ValidationError(exc.message, code="block_gas_exceeded") from exc
             return receipts[-1], sum(r.gas_used for r in receipts)
 
         receipt = await self.queries.run_charged(client, run)
+        # A dry run is off chain: it may show the failure's message as the VM made it
+        # (with the values it was built from), which no receipt can hold.
         return {"height": head.height, "next_height": ctx.height,
-                "pending_before": len(before), "receipt": self.receipt_doc(receipt)}
+                "pending_before": len(before),
+                "receipt": self.receipt_doc(receipt, messages.get(receipt.tx_hash))}
 
     def evidence(self, limit: int) -> dict[str, Any]:
         """The newest ``limit`` equivocation records (node/evidence.py), newest first."""

@@ -76,9 +76,12 @@ class Executor(Protocol):
         (the parsed genesis.json: validators, accounts, roles, parameters, contracts)."""
 
     def execute_block(
-        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx]
+        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx],
+        fault_messages: dict[bytes, str] | None = None,
     ) -> list[Receipt]:
         """Run ``txs`` in order; one receipt per tx. Signatures were checked by the node.
+        ``fault_messages``, when given, receives tx hash -> the message of each failed
+        call, for people and off chain only (a dry run shows it): a receipt holds no text.
         A tx that fails the nonce/expiry/fee checks gets a STATUS_INVALID receipt and
         changes nothing; a call that fails pays its fee and reverts its own writes.
         Raises BlockGasExceeded, stopping at once, when the txs' gas used adds up to more

@@ -339,7 +339,8 @@ class ContractExecutor:
                 raise TxRejected(f"{tx.contract!r} has no public method {tx.method!r}", code="unknown_method")
 
     def execute_block(
-        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx]
+        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx],
+        fault_messages: dict[bytes, str] | None = None,
     ) -> list[Receipt]:
         self._finalize_due_proposals(state, ctx)
         params = FeeParams(state)
@@ -347,7 +348,7 @@ class ContractExecutor:
         collected = 0
         block_gas = 0
         for index, stx in enumerate(txs):
-            receipt = self._apply(state, ctx, params, stx)
+            receipt = self._apply(state, ctx, params, stx, fault_messages)
             block_gas += receipt.gas_used
             if block_gas > G.MAX_BLOCK_GAS:
                 raise BlockGasExceeded(index, block_gas)
@@ -357,7 +358,8 @@ class ContractExecutor:
             self._distribute(state, params, collected)
         return receipts
 
-    def _apply(self, state: StateView, ctx: BlockContext, params: FeeParams, stx: SignedTx) -> Receipt:
+    def _apply(self, state: StateView, ctx: BlockContext, params: FeeParams, stx: SignedTx,
+               fault_messages: dict[bytes, str] | None = None) -> Receipt:
         tx = stx.tx
         tx_hash = tx.hash
         if tx.chain_id != self.chain_id:
@@ -410,6 +412,9 @@ class ContractExecutor:
             # code and place only: the message may hold host text (vm/faults.py)
             status, result, error_code = STATUS_FAILED, None, exc.code
             error_contract, error_line = exc.contract, exc.line
+            if fault_messages is not None:  # off chain: the message as the VM made it
+                where = f" (at {exc.contract} line {exc.line})" if exc.contract else ""
+                fault_messages[tx_hash] = exc.message + where
         gas_used = m.gas_used
         fee = fee_points(gas_used, price)
         events = m.events

@@ -88,7 +88,8 @@ class KvExecutor:
             raise TxRejected("no such contract", code="unknown_contract")
 
     def execute_block(
-        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx]
+        self, state: StateView, ctx: BlockContext, txs: Sequence[SignedTx],
+        fault_messages: dict[bytes, str] | None = None,
     ) -> list[Receipt]:
         out: list[Receipt] = []
         for index, stx in enumerate(txs):

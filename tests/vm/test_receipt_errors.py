@@ -165,3 +165,16 @@ def test_every_vm_fault_code_is_in_the_table_and_the_docs() -> None:
     assert used and used <= set(FAULTS), used - set(FAULTS)
     documented = set(re.findall(r"^\| `([a-z_]+)` \| ", DOCS.read_text(), re.M))
     assert set(FAULTS) <= documented, set(FAULTS) - documented
+
+
+def test_a_dry_run_may_show_the_message_the_receipt_cannot_hold() -> None:
+    # Off chain (the RPC's dry run), the executor hands out the message the VM built,
+    # values included; the receipt itself still holds only the code and the place.
+    c = _shared_chain()
+    entry, _, _ = _deploy(c, 'raise Error("only the " + str(a) + " may", "not_allowed")', "", False)
+    stx = c.tx(OPERATOR, entry, "run", [42])
+    messages: dict[bytes, str] = {}
+    c.height += 1
+    (r,) = c.ex.execute_block(c.state, c.ctx(), [stx], messages)
+    assert messages == {stx.hash: f"only the 42 may (at {entry} line 2)"}
+    assert b"only the" not in r.encode() and (r.error_code, r.error_line) == ("not_allowed", 2)
