@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page, Request, ViewportSize
+    from playwright.sync_api import Browser, BrowserContext, Page, Request, ViewportSize, WebSocket
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
@@ -85,6 +85,7 @@ class Watched:
     context: BrowserContext
     console_errors: list[str] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
+    ws_sent: list[str] = field(default_factory=list)
 
     def csp_violations(self) -> list[str]:
         return [m for m in self.console_errors if "Content Security Policy" in m]
@@ -100,4 +101,10 @@ def open_page(browser: Browser, base_url: str, *, viewport: ViewportSize = MOBIL
     page.on("console", lambda m: watched.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: watched.console_errors.append(f"page error: {e}"))
     context.on("request", lambda r: watched.requests.append(r))
+
+    def on_websocket(ws: WebSocket) -> None:
+        ws.on("framesent", lambda payload: watched.ws_sent.append(
+            payload if isinstance(payload, str) else payload.decode("latin-1")))
+
+    page.on("websocket", on_websocket)
     return watched

@@ -179,3 +179,23 @@ def test_localnet_prints_an_app_url_pinned_to_genesis(base_url: str) -> None:
     assert status is not None
     assert app_url(base_url) == f"{base_url}/#genesis={status['genesis_hash']}"
     assert _get(app_url(base_url).split("#")[0])[0] == 200
+
+
+def test_every_file_of_the_app_is_packaged_and_served() -> None:
+    import configparser
+    import fnmatch
+
+    from node.webapp import load_assets
+
+    cfg = configparser.ConfigParser()
+    cfg.read(Path(web.ROOT).parent / "setup.cfg")
+    globs = [g.strip() for g in cfg["options.package_data"]["web"].splitlines() if g.strip()]
+    served = load_assets()
+    for path in sorted(Path(web.ROOT).rglob("*")):
+        if not path.is_file() or path.suffix == ".py" or "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(web.ROOT).as_posix()
+        assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), \
+            f"{rel} is not in setup.cfg's package_data for web"
+        if path.name != "LICENSE" and path.suffix != ".md":
+            assert "/" + rel in served, f"{rel} is not served"

@@ -40,8 +40,13 @@ export async function render(ctx) {
   const { main } = ctx;
   main.appendChild(h('h2', {}, t('nav.bills')));
   if (needKey(ctx)) return;
+  const me = ctx.wallet.address;
+  // Live: a bill issued to this household, or paid for it, shows at once.
+  ctx.onLeave(ctx.live.on({ type: 'event', contract: 'property' }, (msg) => {
+    if (msg.fields && msg.fields.household === me && !document.querySelector('dialog[open]')) ctx.app.route();
+  }));
   const wait = main.appendChild(loading());
-  const items = await listAll('property', 'bills', [ctx.wallet.address, '', ''], 100);
+  const items = await listAll('property', 'bills', [me, '', ''], 100);
   wait.remove();
   const unpaid = items.filter((b) => b.status === 'unpaid');
   const paid = items.filter((b) => b.status !== 'unpaid');

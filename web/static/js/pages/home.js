@@ -49,6 +49,17 @@ export async function render(ctx) {
     countOpenVotes().then((n) => { votes.textContent = fmt.count(n); }).catch(() => { votes.textContent = '—'; });
     unreadNotices(address).then((n) => { notices.textContent = fmt.count(n); }).catch(() => { notices.textContent = '—'; });
   }
+  if (wallet.hasKey()) {
+    // Live: points in or out, a bill issued or paid, a notice posted: show it at once.
+    const me = wallet.address;
+    ctx.onLeave(ctx.live.on({ type: 'event' }, (msg) => {
+      const f = msg.fields || {};
+      const mine = Object.values(f).includes(me);
+      if (document.querySelector('dialog[open]')) return;
+      if (mine || (msg.contract === 'notices' && msg.name === 'NoticePosted') ||
+          (msg.contract === 'governance' && msg.name === 'ProposalCreated')) ctx.app.route();
+    }));
+  }
   const chain = h('p', { class: 'muted', 'data-testid': 'chain-line' }, t('common.loading'));
   const trust = h('p', { class: 'muted elder-hide', 'data-testid': 'trust-line' });
   main.appendChild(h('section', { class: 'card', 'aria-label': t('home.chain') }, chain, trust));

@@ -1,7 +1,8 @@
 // Me: my key (create, import the CLI's key file, unlock, lock, save a backup, forget),
 // language and elder mode.
 
-import { t, currentLocale } from '../i18n.js';
+import { t, fmt, currentLocale } from '../i18n.js';
+import { rpc } from '../rpc.js';
 import { h, replace } from '../ui.js';
 import { errorText } from '../errors.js';
 import { askUnlock } from '../txflow.js';
@@ -72,11 +73,16 @@ function keyCard(ctx) {
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   };
   const roles = [...wallet.roles].map((r) => t(`role.${r}`));
+  const household = h('p', { 'data-testid': 'my-household' });
+  rpc.query('households', 'record', [address]).then(({ result }) => {
+    household.textContent = result ? t('key.household', { unit: result.unit, area: fmt.area(result.area_dm2) }) : t('key.no_household');
+  }).catch(() => {});
   return h('section', { class: 'card' },
     h('h3', {}, t('key.mine')),
     h('p', {}, t('key.address')),
     h('p', { class: 'mono', 'data-testid': 'my-address' }, address),
     h('p', {}, t('key.roles'), ' ', roles.length ? roles.join('、') : t('key.no_roles')),
+    household,
     h('p', { 'data-testid': 'lock-state' }, wallet.isUnlocked() ? t('key.unlocked') : t('key.locked')),
     h('div', { class: 'row' },
       wallet.isUnlocked()
