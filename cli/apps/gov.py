@@ -85,6 +85,10 @@ def proposal(pid: int, rpc_url: str, as_json: bool) -> None:
         ("opened", clock.height_text(int(doc.get("created", 0)))),
         ("vote closes" if is_open else "vote closed", clock.height_text(int(doc.get("closes", 0)))),
     ]
+    if doc.get("kind") == "owners":
+        # Only the households registered when the vote opened vote; the totals are theirs.
+        pairs.append(("electorate", f"{doc.get('total_owners', 0)} households, "
+                      f"{area_text(doc.get('total_area', 0))} m², as registered when the vote opened"))
     print_pairs(f"Proposal #{pid}", pairs)
     if body is not None:
         print_pairs("Text", [("", body.shown())])

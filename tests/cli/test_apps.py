@@ -182,3 +182,25 @@ def test_culture_get_to_stdout_needs_a_node() -> None:
     # "-" is accepted as standard output (not a file named "-"); the node is unreachable.
     result = CliRunner().invoke(main, ["culture", "get", "0x" + "ab" * 32, "--out", "-", "--rpc", UNREACHABLE])
     assert result.exit_code == 1 and "cannot" in result.output and not Path("-").exists()
+
+
+def test_gov_proposal_shows_the_electorate_fixed_at_the_opening(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cli.apps.gov as gov_app
+
+    doc = {"id": 1, "kind": "owners", "category": 9, "title": "chargers", "status": "open",
+           "proposer": "hk1x", "created": 10, "closes": 70, "electorate": 6,
+           "total_area": 54_702, "total_owners": 6}
+    tally = {"voted_owners": 6, "voted_area_dm2": 54_702, "yes_owners": 6, "yes_area_dm2": 54_702,
+             "no_owners": 0, "no_area_dm2": 0, "total_owners": 6, "total_area_dm2": 54_702}
+    answers = {"proposal": doc, "tally": tally, "outcome": {"quorum": True, "passed": True}}
+
+    class Clock:
+        def height_text(self, height: int) -> str:
+            return f"block {height}"
+
+    monkeypatch.setattr(gov_app, "query", lambda url, contract, method, args: answers[method])
+    monkeypatch.setattr(gov_app, "chain_clock", lambda url: Clock())
+    out = CliRunner().invoke(main, ["gov", "proposal", "1", "--rpc", "http://127.0.0.1:1"])
+    assert out.exit_code == 0, out.output
+    assert "6 households, 547.02 m², as registered when the vote opened" in out.output
+    assert "6 / 6" in out.output and "547.02 / 547.02" in out.output
