@@ -309,6 +309,10 @@ class Indexer:
         self.metrics.head.set(head)
         if not docs:
             self.metrics.lag.set(max(0, head - (self.cursor.height if self.cursor else -1)))
+            if start <= head:
+                raise SourceError(f"the node's head is {head} but it serves no block {start} "
+                                  "(pruned?): index from a node that keeps every block",
+                                  code="block_unavailable")
             return (self.cursor.height if self.cursor else -1), head
         records = await self.verify_page(docs, self.cursor)
         genesis_hash = self.cursor.genesis_hash if self.cursor else str(docs[0]["hash"])

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from analytics import schema as s
-from analytics.errors import ChainMismatch, VerificationError
+from analytics.errors import ChainMismatch, SourceError, VerificationError
 from analytics.indexer import HOLD_BATCH_ENV, Indexer, IndexerMetrics
 from analytics.runner import load_trusted_genesis
 from analytics.source import VALIDATORS_KEY, RpcSource
@@ -218,3 +218,13 @@ def test_a_database_of_another_chain_is_refused(chain: Chain, db_url: str, tmp_p
     with pytest.raises(ChainMismatch):
         asyncio.run(_catch_up(ix))
     assert _counts(db_url)["blocks"] == 3
+
+
+def test_a_node_that_cannot_serve_a_block_is_a_clear_error(chain: Chain, db_url: str) -> None:
+    pages = chain.pages()
+    src = PagesSource(pages[:4], _status(chain), head=9)  # says 9, serves 0..3 only
+    ix = _indexer(db_url, chain, source=src, batch_blocks=2)
+    with pytest.raises(SourceError) as err:
+        asyncio.run(_catch_up(ix))
+    assert err.value.code == "block_unavailable"
+    assert _counts(db_url)["cursor"] == 3
