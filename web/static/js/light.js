@@ -65,14 +65,26 @@ export class LightClient {
     if (header.height !== 0) throw new VerifyError('wrong_genesis', 'block 0 is not at height 0');
     this.chainId = header.chainId;
     this.genesisHash = pin;
-    // The genesis set: what the node says now, believed only if genesis names its hash;
-    // else the schedule is read from the first state we can prove.
+    // The genesis set: whichever set offered hashes to what genesis' header names — the
+    // node's current set, or an entry of its validator schedule (kept for the last
+    // changes); the hash authenticates it, whoever sent it. Later sets are then learnt
+    // only through certified headers and proofs (learnSetChange).
+    const wanted = toHex(header.validatorSetHash);
+    let genesisSet = null;
     const offered = (status.validators || []).map((v) => ({ publicKey: fromHex(v.public_key), name: v.name || '' }));
-    const offeredHash = toHex(await validatorSetHash(offered));
-    if (offeredHash !== toHex(header.validatorSetHash)) {
-      throw new VerifyError('validators_changed', 'the validator set changed since genesis; open the app from a recent pinned address');
+    if (toHex(await validatorSetHash(offered)) === wanted) genesisSet = offered;
+    if (!genesisSet) {
+      const doc = await rpc.proof(toHex(VALIDATORS_KEY));
+      const schedule = doc.value ? decode(fromHex(doc.value)) : [];
+      for (const entry of Array.isArray(schedule) ? schedule : []) {
+        const vals = (entry[1] || []).map(([pk, name]) => ({ publicKey: pk, name }));
+        if (toHex(await validatorSetHash(vals)) === wanted) { genesisSet = vals; break; }
+      }
     }
-    this.sets = [{ from: 0, validators: offered, hash: offeredHash }];
+    if (!genesisSet) {
+      throw new VerifyError('validators_changed', 'the genesis validator set is no longer known to this node');
+    }
+    this.sets = [{ from: 0, validators: genesisSet, hash: wanted }];
     this.headers.set(0, { height: 0, hash, stateRoot: header.stateRoot, timestampMs: header.timestampMs });
   }
 
