@@ -36,7 +36,7 @@ from analytics.project import BatchWriter, Cache, VerifiedRecord
 from analytics.source import VALIDATORS_KEY, ChainSource
 from core import codec
 from core.errors import ChainError
-from core.types import SignedTx, Validator, ValidatorSet
+from core.types import Receipt, SignedTx, Validator, ValidatorSet
 from core.verify import verify_block, verify_receipts
 from storage.state import StateProof
 
@@ -101,6 +101,12 @@ def _members_json(vs: ValidatorSet) -> str:
 
 def _set_from_json(text: str) -> ValidatorSet:
     return ValidatorSet(tuple(Validator(bytes.fromhex(m["public_key"]), m["name"]) for m in json.loads(text)))
+
+
+def _check(doc: dict[str, Any], vs: ValidatorSet) -> tuple[int, list[Receipt]]:
+    """verify_block and verify_receipts of one block: (signers, receipts)."""
+    checked = verify_block(doc, vs)
+    return checked.signers, verify_receipts(doc, doc.get("receipts", []))
 
 
 def genesis_residents(genesis: dict[str, Any]) -> list[tuple[str, str]]:
@@ -224,14 +230,14 @@ class Indexer:
                     # Genesis has no certificate; block 1's certified prev_hash covers it.
                     if doc["txs"]:
                         raise VerificationError("block 0 (genesis) carries txs")
-                    receipts = []
+                    receipts: list[Receipt] = []
                     signers = 0
                 else:
                     if header["prev_hash"] != prev_hash:
                         raise VerificationError(f"block {height} does not follow the block before it")
-                    checked = verify_block(doc, await self._validators_for(doc, prev_root))
-                    receipts = verify_receipts(doc, doc.get("receipts", []))
-                    signers = checked.signers
+                    vs = await self._validators_for(doc, prev_root)
+                    # Signatures and hashes off the event loop (it may be a node's).
+                    signers, receipts = await asyncio.to_thread(_check, doc, vs)
                 txs = [SignedTx.decode(bytes.fromhex(t["encoded"])) for t in doc["txs"]]
             except VerificationError:
                 raise
