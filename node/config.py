@@ -106,8 +106,13 @@ class P2PConfig:
     rate_limit_frames_per_s: int = 2000
     rate_burst_frames: int = 4000
     handshake_timeout_ms: int = 5000
+    # A link silent this long is pinged; without a pong within half of it, it is dropped
+    # (a cut path is noticed within 1.5 heartbeats). A dial not answered within two
+    # heartbeats is given up and retried.
+    heartbeat_ms: int = 1000
     reconnect_min_ms: int = 200
-    reconnect_max_ms: int = 10_000
+    # Low, so a healed link is redialed within a second or two: dialing a few peers is cheap.
+    reconnect_max_ms: int = 2000
     sync_batch_blocks: int = 64
 
 
@@ -385,6 +390,7 @@ def _validate(c: NodeConfig) -> None:
     _check_range(p.rate_limit_frames_per_s, 1, 1_000_000, "p2p.rate_limit_frames_per_s")
     _check_range(p.rate_burst_frames, 1, 10_000_000, "p2p.rate_burst_frames")
     _check_range(p.handshake_timeout_ms, 100, 600_000, "p2p.handshake_timeout_ms")
+    _check_range(p.heartbeat_ms, 100, 600_000, "p2p.heartbeat_ms")
     _check_range(p.reconnect_min_ms, 10, 600_000, "p2p.reconnect_min_ms")
     _check_range(p.reconnect_max_ms, p.reconnect_min_ms, 3_600_000, "p2p.reconnect_max_ms")
     _check_range(p.sync_batch_blocks, 1, 10_000, "p2p.sync_batch_blocks")

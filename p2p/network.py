@@ -13,7 +13,9 @@ any other error is the node's own and goes to ``on_handler_error``, never to the
 Exactly one connection per pair is kept: configured peers are dialed by the node with
 the lower key (observers dial everyone they list), and when two connections to one peer
 race, both ends keep the one dialed by the lower key. Lost links are redialed with capped
-exponential backoff.
+exponential backoff. Every link carries a websocket heartbeat (``p2p.heartbeat_ms``): a
+link that stays silent through a ping and half a heartbeat more is dead and dropped, so
+a cut path is noticed within seconds even while TCP itself still believes in it.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class P2PSettings(Protocol):
     def rate_burst_frames(self) -> int: ...
     @property
     def handshake_timeout_ms(self) -> int: ...
+    @property
+    def heartbeat_ms(self) -> int: ...
     @property
     def reconnect_min_ms(self) -> int: ...
     @property
@@ -228,6 +232,10 @@ class Peer:
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 raise PeerMisbehaved("text frame on a binary protocol")
             elif msg.type == aiohttp.WSMsgType.ERROR:
+                if isinstance(msg.data, TimeoutError | ConnectionError | aiohttp.ClientError):
+                    # No pong within the heartbeat (or the socket failed): the link is
+                    # dead, which is nobody's misbehaviour.
+                    raise TimeoutError(f"link dead: {msg.data}")
                 raise PeerMisbehaved(f"websocket error: {msg.data}")
             elif msg.type in (
                 aiohttp.WSMsgType.CLOSE,
@@ -356,6 +364,16 @@ class Network:
     def public_key(self) -> bytes:
         return self.identity.key.public_key
 
+    @property
+    def _heartbeat_s(self) -> float:
+        # aiohttp pings after this long without a frame and drops the link when no pong
+        # comes within half of it: a dead link is noticed within 1.5 heartbeats.
+        return self.config.heartbeat_ms / 1000
+
+    @property
+    def _dial_timeout_s(self) -> float:
+        return 2 * self.config.heartbeat_ms / 1000
+
     def handle(self, tag: int, handler: FrameHandler) -> None:
         self.handlers[tag] = handler
 
@@ -433,7 +451,9 @@ class Network:
     async def _accept(self, request: web.Request) -> web.StreamResponse:
         if self._pending_handshakes >= MAX_PENDING_HANDSHAKES or len(self.peers) >= MAX_CONNECTIONS:
             raise web.HTTPServiceUnavailable(text="too many connections")
-        ws = web.WebSocketResponse(max_msg_size=self.config.max_frame_bytes, autoping=True)
+        ws = web.WebSocketResponse(
+            max_msg_size=self.config.max_frame_bytes, autoping=True, heartbeat=self._heartbeat_s
+        )
         await ws.prepare(request)
         self._pending_handshakes += 1
         try:
@@ -503,11 +523,17 @@ class Network:
                 continue
             started = asyncio.get_running_loop().time()
             try:
-                ws = await self._session.ws_connect(
-                    target.url,
-                    max_msg_size=self.config.max_frame_bytes,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
-                    autoping=True,
+                # A peer behind a dead path never answers the upgrade; give up on it as
+                # the heartbeat would give up on a silent link, and try again.
+                ws = await asyncio.wait_for(
+                    self._session.ws_connect(
+                        target.url,
+                        max_msg_size=self.config.max_frame_bytes,
+                        timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                        autoping=True,
+                        heartbeat=self._heartbeat_s,
+                    ),
+                    self._dial_timeout_s,
                 )
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.debug("cannot reach %s at %s: %s", target.name, target.url, exc)

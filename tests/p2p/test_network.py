@@ -19,6 +19,7 @@ from p2p.errors import HandshakeError
 from p2p.messages import Goodbye, Status, TxAnnounce, decode_frame
 from p2p.network import Identity, Network, Peer, handshake
 from tests.node.harness import free_port, wait_for
+from tools.faultproxy import Link
 
 CHAIN = "hk-p2p-test"
 GENESIS = b"\x11" * 32
@@ -46,8 +47,9 @@ ADMISSION = StaticAdmission(frozenset(k.public_key for k in KEYS))
 
 def make_network(key: PrivateKey, peers: tuple[PeerConfig, ...] = (), **overrides: Any) -> Network:
     config = dataclasses.replace(
+        # Raw test clients answer pings only while they read: no heartbeat drops them here.
         P2PConfig(port=free_port(), peers=peers, reconnect_min_ms=50, reconnect_max_ms=200,
-                  handshake_timeout_ms=2000),
+                  handshake_timeout_ms=2000, heartbeat_ms=60_000),
         **overrides,
     )
     return Network(config, Identity(key, CHAIN, GENESIS), ADMISSION)
@@ -264,3 +266,49 @@ async def test_peer_send_queue_is_bounded() -> None:
         await session.close()
     finally:
         await net.stop()
+
+
+async def test_heartbeat_notices_a_blackholed_link_and_the_dialer_relinks_after_the_heal() -> None:
+    # The path dies but TCP stays open (the proxy swallows every byte both ways): only
+    # the heartbeat can tell. Both ends must drop the link within 1.5 heartbeats of
+    # silence (plus scheduling slack), and the dialer must relink soon after the heal.
+    low, high = sorted(KEYS[:2], key=lambda k: k.public_key)
+    b_port = free_port()
+    link = Link("low->high", b_port)
+    await link.start()
+    heartbeat_ms = 400
+    a = Network(P2PConfig(port=free_port(), peers=(PeerConfig("b", high.public_key, f"ws://127.0.0.1:{link.port}/p2p"),),
+                          reconnect_min_ms=50, reconnect_max_ms=200, heartbeat_ms=heartbeat_ms),
+                Identity(low, CHAIN, GENESIS), ADMISSION)
+    b = Network(P2PConfig(port=b_port, heartbeat_ms=heartbeat_ms), Identity(high, CHAIN, GENESIS), ADMISSION)
+    await b.start()
+    await a.start()
+    loop = asyncio.get_running_loop()
+    try:
+        await wait_for(lambda: high.public_key in a.peers and low.public_key in b.peers, what="link up")
+        misbehaviours = a.misbehaviours + b.misbehaviours
+        link.cut()
+        cut_at = loop.time()
+        await wait_for(lambda: high.public_key not in a.peers and low.public_key not in b.peers,
+                       timeout_s=10.0, what="dead link noticed by both ends")
+        noticed_s = loop.time() - cut_at
+        assert noticed_s < 4 * heartbeat_ms / 1000, noticed_s
+        assert link.dropped_bytes > 0  # pings went into the hole
+        assert a.misbehaviours + b.misbehaviours == misbehaviours  # a dead path blames no one
+        # While the path is dead the dialer keeps trying and never links.
+        await wait_for(lambda: link.connections >= 3, what="redials into the dead path")
+        assert high.public_key not in a.peers
+        link.heal()
+        healed_at = loop.time()
+        await wait_for(lambda: high.public_key in a.peers and low.public_key in b.peers,
+                       timeout_s=10.0, what="relinked after the heal")
+        # At most one dial attempt that hangs into the hole (two heartbeats) and one backoff.
+        assert loop.time() - healed_at < 2 * heartbeat_ms / 1000 + 0.2 + 1.0
+        got: list[int] = []
+        b.handle(Status.TAG, lambda peer, frame: got.append(frame.height))  # type: ignore[attr-defined]
+        assert a.broadcast(Status(5)) == 1
+        await wait_for(lambda: got == [5], what="frames flow again")
+    finally:
+        await a.stop()
+        await b.stop()
+        await link.stop()
