@@ -8,6 +8,17 @@ from typing import Any
 
 import pytest
 
+from consensus.messages import PrePrepare
+from core.crypto import PrivateKey
+from core.types import (
+    MAX_BLOCK_BYTES,
+    MAX_BLOCK_TX_BYTES,
+    MAX_CONSENSUS_MESSAGE_BYTES,
+    MAX_VALIDATORS,
+    CommitCertificate,
+    Validator,
+    ValidatorSet,
+)
 from node.config import (
     ConfigError,
     NodeConfig,
@@ -15,6 +26,8 @@ from node.config import (
     PeerConfig,
     localnet_ports,
 )
+from p2p.messages import MAX_FRAME_BYTES, Blocks, ConsensusFrame, decode_frame
+from tools.simulator_app import ToyApplication
 
 PEER = PeerConfig("node1", b"\xab" * 32, "ws://127.0.0.1:26611/p2p")
 
@@ -90,3 +103,37 @@ def test_load_reports_missing_and_unparsable_files(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("[]")
     with pytest.raises(ConfigError, match="JSON object"):
         NodeConfig.load(tmp_path)
+
+
+def test_size_bounds_derive_from_the_one_block_limit() -> None:
+    # The proposer's tx budget may reach MAX_BLOCK_TX_BYTES and no further; the frame limit
+    # may not fall below the largest legal frame, which carries a block of MAX_BLOCK_BYTES.
+    assert P2PConfig().max_frame_bytes == MAX_FRAME_BYTES
+    assert MAX_FRAME_BYTES > MAX_CONSENSUS_MESSAGE_BYTES > MAX_BLOCK_BYTES > MAX_BLOCK_TX_BYTES
+    top = _mutated(lambda d: d["block"].update(max_block_bytes=MAX_BLOCK_TX_BYTES))
+    assert NodeConfig.from_json(top).block.max_block_bytes == MAX_BLOCK_TX_BYTES
+    for change, where in (
+        (lambda d: d["block"].update(max_block_bytes=MAX_BLOCK_TX_BYTES + 1), "block.max_block_bytes"),
+        (lambda d: d["p2p"].update(max_frame_bytes=MAX_FRAME_BYTES - 1), "p2p.max_frame_bytes"),
+        (lambda d: d["p2p"].update(max_frame_bytes=20 * 1024 * 1024), "p2p.max_frame_bytes"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            NodeConfig.from_json(_mutated(change))
+        assert where in info.value.message
+
+
+def test_the_largest_frames_fit_the_frame_limit() -> None:
+    key = PrivateKey.from_seed_text("frame-limit")
+    app = ToyApplication("hk-local", lambda _h: ValidatorSet((Validator(key.public_key),)),
+                         block_bytes=MAX_BLOCK_TX_BYTES)
+    block = app.propose(1, 0, 1)
+    assert len(block.encoded) <= MAX_BLOCK_BYTES
+    # A full certificate of MAX_VALIDATORS signatures, with the block, in one sync frame.
+    cert = CommitCertificate("hk-local", 1, 0, block.hash,
+                             tuple((bytes([i]) + bytes(31), bytes(64)) for i in range(MAX_VALIDATORS)))
+    frames = [Blocks(((block, cert),), 1).encode(),
+              ConsensusFrame(b"\x00" * MAX_CONSENSUS_MESSAGE_BYTES).encode(),
+              ConsensusFrame(PrePrepare.create(key, "hk-local", 1, 0, block).encode()).encode()]
+    for data in frames:
+        assert len(data) <= MAX_FRAME_BYTES
+        decode_frame(data)  # within the decoder's limit too
