@@ -14,6 +14,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
+
+from cli.wallet import WalletError
 from node.config import NodeConfig
 from node.home import LocalNetwork, default_genesis_template, init_network, node_ports
 from node.localnet import Supervisor
@@ -72,10 +75,17 @@ def running(net: LocalNetwork) -> Iterator[Supervisor]:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+# What a node that is down, restarting or catching up answers with while a test waits.
+NOT_YET = (WalletError, aiohttp.ClientError, OSError, TimeoutError, LookupError)
+
+
 async def wait_until(
     what: str, check: Callable[[], Awaitable[T | None]], *, timeout_s: float, interval_s: float = 0.2
 ) -> T:
-    """Poll ``check`` until it returns a value other than None/False; fail after the deadline."""
+    """Poll ``check`` until it returns a value other than None/False; fail after the deadline.
+
+    Only the errors of a node that is down or catching up (NOT_YET) are retried; anything
+    else, a failed assertion above all, fails at once."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     last_error: BaseException | None = None
@@ -84,7 +94,7 @@ async def wait_until(
             result = await check()
             if result is not None and result is not False:
                 return result
-        except Exception as exc:  # a node that is down answers with errors while we wait
+        except NOT_YET as exc:  # a node that is down answers with errors while we wait
             last_error = exc
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last error: {last_error!r})")
