@@ -304,3 +304,45 @@ def test_a_resident_signs_up_for_an_activity_and_checks_in(
     reward = c.query("activities", "params", [])["attendance_reward"]
     assert c.query("token", "balance", [address]) > before  # rewarded, less the check-in fee
     assert c.query("token", "balance", [address]) <= before + reward
+
+
+def test_a_notice_is_read_a_draft_cosigned_and_a_merchant_paid(
+        browser: Browser, community: Community, watched_pages: list[Watched]) -> None:
+    c = community
+    posted = c.ok("notices", "post", "--title", "周六停水通知", "--text", "本周六 9:00-12:00 花园一号楼停水，请提前储水。")
+    nid = posted["result"]
+    w, address = import_household(browser, c, watched_pages, 0)
+    p = w.page
+    p.goto("/#/notices")
+    p.get_by_test_id(f"notice-{nid}").get_by_text("请提前储水").wait_for(timeout=WAIT_MS)  # hash-checked
+    p.get_by_test_id(f"ack-{nid}").click()
+    confirm_tx(p)
+    p.get_by_test_id(f"notice-{nid}").get_by_text("已读").wait_for(timeout=WAIT_MS)
+    assert c.query("notices", "acknowledged", [nid, address]) is True
+
+    p.goto("/#/proposals")
+    p.locator("summary", has_text="起草新提案").click()
+    p.get_by_test_id("draft-title").fill("增设电动自行车充电桩")
+    p.get_by_test_id("draft-text").fill("在 2 号楼北侧增设 10 个充电桩，费用从维修资金列支。")
+    p.get_by_test_id("draft-submit").click()
+    confirm_tx(p)
+    drafts = c.query("assembly", "drafts", ["drafting", 0, 5])["items"]
+    did = next(d["id"] for d in drafts if d["drafter"] == address)
+    cosigner, other = import_household(browser, c, watched_pages, 5, node=3)
+    q = cosigner.page
+    q.goto("/#/proposals")
+    q.get_by_test_id(f"draft-{did}").get_by_text("增设 10 个充电桩").wait_for(timeout=WAIT_MS)
+    q.get_by_test_id(f"cosign-{did}").click()
+    confirm_tx(q)
+    assert other in c.query("assembly", "draft_of", [did])["cosigners"]
+
+    bakery = c.addresses["merchant-bakery"]
+    before = c.query("token", "balance", [bakery])
+    p.goto("/#/merchants")
+    card = p.get_by_test_id(f"merchant-{bakery}")
+    card.locator("summary").click(timeout=WAIT_MS)
+    p.get_by_test_id(f"amount-{bakery}").fill("120")
+    card.get_by_role("button", name="付款").click()
+    confirm_tx(p)
+    fee = c.query("merchants", "params", [])["platform_fee_bps"]
+    assert c.query("token", "balance", [bakery]) == before + 120 - (120 * fee + 9999) // 10000
