@@ -199,3 +199,20 @@ def test_every_file_of_the_app_is_packaged_and_served() -> None:
             f"{rel} is not in setup.cfg's package_data for web"
         if path.name != "LICENSE" and path.suffix != ".md":
             assert "/" + rel in served, f"{rel} is not served"
+
+
+def test_check_in_qr_text_and_the_vendored_reader(page: Watched) -> None:
+    _open(page)
+    got = page.page.evaluate("""async () => {
+        const m = await import('/static/js/pages/activities.js');
+        await new Promise((resolve, reject) => {
+          const s = document.createElement('script');
+          s.src = '/vendor/jsqr/jsQR.js'; s.onload = resolve; s.onerror = reject;
+          document.head.appendChild(s);
+        });
+        const blank = new Uint8ClampedArray(4 * 32 * 32).fill(255);
+        return [m.codeFromQr('hkchain-checkin:7:482913', 7), m.codeFromQr('hkchain-checkin:8:482913', 7),
+                m.codeFromQr('https://example.com', 7), typeof jsQR, jsQR(blank, 32, 32)];
+    }""")
+    assert got == ["482913", None, None, "function", None]
+    assert page.csp_violations() == []
