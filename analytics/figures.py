@@ -91,24 +91,10 @@ SELECT committee, proposal_id, title, category, created_ms, closes_height,
 FROM c"""
 
 VIEWS["v_fee_collection_monthly"] = f"""
-WITH c AS (
-  SELECT committee, estate, month, COUNT(*) AS bills, COUNT(DISTINCT household) AS n,
-         CAST(SUM(total) AS BIGINT) AS billed,
-         CAST(SUM(CASE WHEN paid_ms IS NOT NULL THEN total ELSE 0 END) AS BIGINT) AS paid
-  FROM bills GROUP BY committee, estate, month
-  UNION ALL
-  SELECT '{DISTRICT}', estate, month, COUNT(*), COUNT(DISTINCT household), CAST(SUM(total) AS BIGINT),
-         CAST(SUM(CASE WHEN paid_ms IS NOT NULL THEN total ELSE 0 END) AS BIGINT)
-  FROM bills GROUP BY estate, month
-  UNION ALL
-  SELECT '{DISTRICT}', '{DISTRICT}', month, COUNT(*), COUNT(DISTINCT household), CAST(SUM(total) AS BIGINT),
-         CAST(SUM(CASE WHEN paid_ms IS NOT NULL THEN total ELSE 0 END) AS BIGINT)
-  FROM bills GROUP BY month
-)
 SELECT committee, estate, month,
-       {_suppress("n", ("bills", "bills"), ("billed", "billed"), ("paid", "paid"),
+       {_suppress("households", ("bills", "bills"), ("billed", "billed"), ("paid", "paid"),
                   ("collection_permille", _ratio("paid", "billed")))}
-FROM c"""
+FROM agg_fees_month"""
 
 # Unpaid bills by age at the time of the last indexed block (not the wall clock, so the
 # figure is the same whenever it is read).

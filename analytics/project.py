@@ -121,6 +121,7 @@ class BatchWriter:
         self._r_points = Rollup(s.agg_points_month, s.seen_points_month, s.month_of(first_ts_ms))
         self._r_source = Rollup(s.agg_points_source, s.seen_points_source, s.month_of(first_ts_ms))
         self._r_culture = Rollup(s.agg_culture_month, s.seen_culture_month, s.month_of(first_ts_ms))
+        self._r_fees = Rollup(s.agg_fees_month, s.seen_fees_month, None)
         self._upsert_ignore = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)
         self._handlers: dict[tuple[str, str], Callable[[_Ctx, Mapping[str, Value]], None]] = {
             ("roles", "RoleGranted"): self._role_granted,
@@ -213,7 +214,7 @@ class BatchWriter:
         for table in list(self._pending):
             self._need(table)
         self._moves_of_tx.clear()
-        for r in (self._r_txs, self._r_active, self._r_points, self._r_source, self._r_culture):
+        for r in (self._r_txs, self._r_active, self._r_points, self._r_source, self._r_culture, self._r_fees):
             self.rows += r.flush(self.conn)
         return self.rows
 
@@ -369,11 +370,20 @@ class BatchWriter:
             "company": c.sender, "period": period, "month": month, "total": _int(f, "total"),
             "issued_ms": c.ts_ms, "paid_ms": None, "method": None})
         self._company[household] = c.sender
+        for scope in ((month, committee, estate), (month, DISTRICT, estate), (month, DISTRICT, DISTRICT)):
+            self._r_fees.add(self.conn, scope, household, bills=1, billed=_int(f, "total"))
 
     def _bill_paid(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         b = s.bills
         self._need(b)
-        self._exec(sa.update(b).where(b.c.id == _int(f, "id")).values(paid_ms=c.ts_ms, method=_str(f, "method")))
+        bid = _int(f, "id")
+        row = self.conn.execute(sa.select(b.c.month, b.c.committee, b.c.estate, b.c.total, b.c.paid_ms)
+                                .where(b.c.id == bid)).first()
+        self._exec(sa.update(b).where(b.c.id == bid).values(paid_ms=c.ts_ms, method=_str(f, "method")))
+        if row is not None and row.paid_ms is None:
+            for scope in ((row.month, row.committee, row.estate), (row.month, DISTRICT, row.estate),
+                          (row.month, DISTRICT, DISTRICT)):
+                self._r_fees.add(self.conn, scope, None, paid=int(row.total))
 
     def _upsert_rating(self, kind: str, ref: str, rater: str, values: dict[str, Any]) -> None:
         r = s.ratings
@@ -560,7 +570,8 @@ class Rollup:
     the rows of the buckets it may continue (from its first bucket on) the first time it
     touches the table."""
 
-    def __init__(self, agg: sa.Table, seen: sa.Table, lo_bucket: str) -> None:
+    def __init__(self, agg: sa.Table, seen: sa.Table, lo_bucket: str | None) -> None:
+        """``lo_bucket``: the batch's first bucket, or None to load key by key."""
         self.agg, self.seen = agg, seen
         self.key_cols = [c.name for c in agg.primary_key.columns]
         self.person_col = [c.name for c in seen.primary_key.columns][-1]
@@ -568,23 +579,33 @@ class Rollup:
         self.count_col, self.sum_cols = value_cols[0], value_cols[1:]
         self.lo = lo_bucket
         self._loaded = False
+        self._keys_loaded: set[tuple[str, ...]] = set()
         self._seen: set[tuple[str, ...]] = set()
         self._existing: set[tuple[str, ...]] = set()
         self._delta: dict[tuple[str, ...], list[int]] = {}
         self._new_seen: list[tuple[str, ...]] = []
 
-    def _load(self, conn: Connection) -> None:
-        bucket = self.key_cols[0]
-        self._seen = {tuple(r) for r in conn.execute(
-            sa.select(*(self.seen.c[c] for c in [*self.key_cols, self.person_col]))
-            .where(self.seen.c[bucket] >= self.lo))}
-        self._existing = {tuple(r) for r in conn.execute(
-            sa.select(*(self.agg.c[c] for c in self.key_cols)).where(self.agg.c[bucket] >= self.lo))}
-        self._loaded = True
+    def _load(self, conn: Connection, key: tuple[str, ...] | None = None) -> None:
+        if key is None:
+            bucket = self.key_cols[0]
+            seen_where = [self.seen.c[bucket] >= self.lo]
+            agg_where = [self.agg.c[bucket] >= self.lo]
+        else:
+            seen_where = [self.seen.c[c] == v for c, v in zip(self.key_cols, key, strict=True)]
+            agg_where = [self.agg.c[c] == v for c, v in zip(self.key_cols, key, strict=True)]
+        self._seen.update(tuple(r) for r in conn.execute(
+            sa.select(*(self.seen.c[c] for c in [*self.key_cols, self.person_col])).where(*seen_where)))
+        self._existing.update(tuple(r) for r in conn.execute(
+            sa.select(*(self.agg.c[c] for c in self.key_cols)).where(*agg_where)))
 
     def add(self, conn: Connection, key: tuple[str, ...], person: str | None, **sums: int) -> None:
-        if not self._loaded:
+        if self.lo is None:
+            if key not in self._keys_loaded:
+                self._load(conn, key)
+                self._keys_loaded.add(key)
+        elif not self._loaded:
             self._load(conn)
+            self._loaded = True
         d = self._delta.get(key)
         if d is None:
             d = self._delta[key] = [0] * (1 + len(self.sum_cols))

@@ -322,6 +322,10 @@ agg_points_month, seen_points_month = _rollup(
 agg_points_source, seen_points_source = _rollup(
     "points_source", "month", ("source",), "account", "earners", ("minted", "mints"))
 agg_culture_month, seen_culture_month = _rollup("culture_month", "month", (), "who", "people", ("works", "likes"))
+# By the bill's month (its period), which may lie before the blocks that issue or pay it:
+# this one loads what it continues key by key.
+agg_fees_month, seen_fees_month = _rollup("fees_month", "month", ("estate",), "household", "households",
+                                          ("bills", "billed", "paid"))
 
 
 # --- time buckets -------------------------------------------------------------------------
@@ -399,7 +403,8 @@ def _v3_bill_index(conn: Connection) -> None:
 
 
 ROLLUPS = (notice_audience, agg_txs_day, seen_txs_day, agg_active_week, seen_active_week, agg_points_month,
-           seen_points_month, agg_points_source, seen_points_source, agg_culture_month, seen_culture_month)
+           seen_points_month, agg_points_source, seen_points_source, agg_culture_month, seen_culture_month,
+           agg_fees_month, seen_fees_month)
 
 
 def _v4_rollups(conn: Connection) -> None:
@@ -426,6 +431,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (3, "index of bills by household", _v3_bill_index),
     (4, "rollups of the dashboard's figures (the chain is indexed again from block 0)", _v4_rollups),
     (5, "the audience of notices (the chain is indexed again from block 0)", _v4_rollups),
+    (6, "a rollup of fee collection (the chain is indexed again from block 0)", _v4_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
