@@ -49,7 +49,8 @@ def free_base_port(nodes: int) -> int:
     """A base port whose localnet range (RPC BASE+10K, p2p BASE+10K+1) is free now."""
     rng = random.Random(os.getpid())
     for _ in range(200):
-        base = rng.randrange(20_000, 60_000 - 10 * nodes, 10)
+        # Below the kernel's ephemeral ports (32768 up on Linux), which hkchain refuses.
+        base = rng.randrange(20_000, 32_000 - 10 * nodes, 10)
         ports = [base + 10 * i + j for i in range(nodes) for j in (0, 1)]
         try:
             with contextlib.ExitStack() as stack:

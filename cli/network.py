@@ -23,7 +23,8 @@ GENESIS_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--home", default=None, type=HOME_PATH, show_default="hkchain --home, $HKCHAIN_HOME or ./localnet",
               help="Directory for the network (DIR/nodeK, DIR/operator.key).")
 @click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(1024, 65000),
-              help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1.")
+              help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1; every port "
+                   "must lie outside the kernel's ephemeral range (32768 up on Linux).")
 @click.option("--genesis", "genesis_template", type=GENESIS_PATH, default=None,
               help="Genesis template (default: the package's genesis.json, the default local network).")
 @click.option("--chain-id", default=None, help="Chain id (default: the template's).")
@@ -72,7 +73,8 @@ def node_start(home: Path) -> None:
 @click.option("--home", default=None, type=HOME_PATH, show_default="hkchain --home, $HKCHAIN_HOME or ./localnet",
               help="Directory of the network; reused if it already holds one.")
 @click.option("--base-port", default=DEFAULT_BASE_PORT, show_default=True, type=click.IntRange(1024, 65000),
-              help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1 (new home only).")
+              help="Node K listens for RPC on BASE+10K and for peers on BASE+10K+1, outside the kernel's "
+                   "ephemeral range (new home only).")
 @click.option("--genesis", "genesis_template", type=GENESIS_PATH, default=None,
               help="Genesis template for a new home (default: the package's genesis.json).")
 @click.option("--demo", is_flag=True,

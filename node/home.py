@@ -9,7 +9,11 @@ their fresh counterparts. ``load_network`` reads an existing layout back.
 
 Ports: node K listens for RPC on ``base_port + 10K`` and for peers on
 ``base_port + 10K + 1`` (node/config.py's localnet layout), so two local networks with
-different ``--base-port`` never collide.
+different ``--base-port`` never collide. No port of a network may fall in the kernel's
+ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range, 32768..60999 by default):
+the kernel hands those ports to outgoing connections, and a large network's nodes dial
+each other so often that one of them soon holds a port a node has yet to bind
+(``address already in use``). ``init_network`` refuses such a base and names one that fits.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ NODES_FILE = "nodes.json"
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
 DEV_OPERATOR_SEED = "hkchain-dev-operator"
 _NODE_DIR_RE = re.compile(r"^node[0-9]+$")
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Where the kernel does not say (BSD, macOS): the IANA dynamic range of RFC 6335.
+FALLBACK_EPHEMERAL_RANGE = (49152, 65535)
+MIN_BASE_PORT = 1024
 
 
 class HomeError(ChainError):
@@ -93,6 +101,46 @@ def node_ports(index: int, base_port: int = DEFAULT_BASE_PORT) -> tuple[int, int
     return rpc, rpc + P2P_PORT_OFFSET
 
 
+def ephemeral_port_range(path: Path | None = None) -> tuple[int, int]:
+    """(first, last) port the kernel may give to outgoing connections."""
+    try:
+        fields = (path or EPHEMERAL_RANGE_FILE).read_text().split()
+        low, high = int(fields[0]), int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return FALLBACK_EPHEMERAL_RANGE
+    if not 0 < low <= high <= 65535:
+        return FALLBACK_EPHEMERAL_RANGE
+    return low, high
+
+
+def max_base_port(validators: int, ephemeral: tuple[int, int] | None = None) -> int:
+    """The highest base port whose whole ``validators``-node range ends below the
+    ephemeral range (a multiple of the port stride; below MIN_BASE_PORT if none fits)."""
+    low, _ = ephemeral or ephemeral_port_range()
+    span = node_ports(validators - 1, 0)[1]
+    top = low - 1 - span
+    return top - top % LOCALNET_PORT_STRIDE
+
+
+def check_base_port(base_port: int, validators: int, ephemeral: tuple[int, int] | None = None) -> None:
+    """HomeError unless every port of a ``validators``-node network at ``base_port`` lies in
+    MIN_BASE_PORT..65535 and outside the kernel's ephemeral range."""
+    last_port = node_ports(validators - 1, base_port)[1]
+    if base_port < MIN_BASE_PORT or last_port > 65535:
+        raise HomeError(f"ports {base_port}..{last_port} are outside {MIN_BASE_PORT}..65535; "
+                        f"pick another --base-port")
+    low, high = ephemeral or ephemeral_port_range()
+    if base_port <= high and last_port >= low:
+        top = max_base_port(validators, (low, high))
+        fix = (f"use --base-port {top} or lower (default {DEFAULT_BASE_PORT})" if top >= MIN_BASE_PORT
+               else f"lower the kernel's range ({EPHEMERAL_RANGE_FILE}) or use fewer nodes")
+        raise HomeError(
+            f"ports {base_port}..{last_port} overlap the kernel's ephemeral ports {low}..{high}, "
+            f"which it gives to outgoing connections: a node would find its port taken "
+            f"(address already in use) once the network dials itself; {fix}"
+        )
+
+
 def default_genesis_template() -> Path:
     """The default local network's genesis: the repository's top-level genesis.json.
 
@@ -118,9 +166,7 @@ def init_network(
     home = Path(home)
     if not 1 <= validators <= MAX_LOCAL_VALIDATORS:
         raise HomeError(f"--validators must be between 1 and {MAX_LOCAL_VALIDATORS}")
-    last_port = node_ports(validators - 1, base_port)[1]
-    if base_port < 1024 or last_port > 65535:
-        raise HomeError(f"ports {base_port}..{last_port} are outside 1024..65535; pick another --base-port")
+    check_base_port(base_port, validators)
     template_path = genesis_template or default_genesis_template()
     template = _read_genesis(template_path)
     _prepare_home(home, force)

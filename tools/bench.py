@@ -412,11 +412,12 @@ def _data_dir_of(pid: int) -> Path | None:
 
 def free_base_port(nodes: int) -> int:
     """A localnet base port whose whole range is free on 127.0.0.1 right now."""
-    from node.home import node_ports
+    from node.home import max_base_port, node_ports
 
     rng = random.Random()
     for _ in range(PORT_TRIES):
-        base = rng.randrange(20_000, 60_000 - 10 * nodes, 10)
+        # Below the kernel's ephemeral ports, as init_network requires.
+        base = rng.randrange(20_000, max(max_base_port(nodes), 20_000) + 1, 10)
         ports = [p for i in range(nodes) for p in node_ports(i, base)]
         if all(_port_free(p) for p in ports):
             return base

@@ -116,7 +116,7 @@ def test_transfer_to_a_key_file_pays_its_address(clean_env: Path, tmp_path: Path
 
 
 def test_summary_in_a_pipe_keeps_names_pids_and_full_urls(tmp_path: Path) -> None:
-    net = init_network(tmp_path / "net", 4, base_port=41000)
+    net = init_network(tmp_path / "net", 4, base_port=21000)
     sup = Supervisor(net)
     buf = io.StringIO()
     print_summary(Console(file=buf, width=PIPE_WIDTH, highlight=False), sup, tmp_path / "net")
@@ -129,7 +129,7 @@ def test_summary_in_a_pipe_keeps_names_pids_and_full_urls(tmp_path: Path) -> Non
 
 
 def test_summary_in_a_narrow_terminal_folds_instead_of_cutting(tmp_path: Path) -> None:
-    net = init_network(tmp_path / "net", 2, base_port=41000)
+    net = init_network(tmp_path / "net", 2, base_port=21000)
     buf = io.StringIO()
     print_summary(Console(file=buf, width=70, highlight=False), Supervisor(net))
     table = buf.getvalue().split("Open the residents' app")[0]
@@ -143,7 +143,7 @@ def test_summary_in_a_narrow_terminal_folds_instead_of_cutting(tmp_path: Path) -
 
 
 def test_hints_name_the_home_only_when_it_is_not_the_default(tmp_path: Path) -> None:
-    net = init_network(tmp_path / "net", 1, base_port=41000)
+    net = init_network(tmp_path / "net", 1, base_port=21000)
     plain = look_around_hints(net, None)
     assert all(shlex.split(h)[0] == "hkchain" and "--home" not in h for h in plain)
     assert all("<" not in h and "…" not in h for h in plain)  # no placeholders to fill in

@@ -9,14 +9,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import node.home as home_module
 from cli.main import main
 from core.crypto import PrivateKey
 from node.config import NodeConfig
 from node.home import (
+    DEFAULT_BASE_PORT,
+    FALLBACK_EPHEMERAL_RANGE,
+    MAX_LOCAL_VALIDATORS,
     HomeError,
+    check_base_port,
+    ephemeral_port_range,
     init_network,
     load_network,
     make_genesis,
+    max_base_port,
     node_ports,
 )
 from tests.cli.conftest import DEV_OPERATOR, dev_validator, template_doc
@@ -149,3 +156,56 @@ def test_init_from_the_repository_genesis(tmp_path: Path, validators: int) -> No
     # Whatever the template grants its operator, the fresh operator now holds.
     granted = json.dumps(template).count(DEV_OPERATOR.address)
     assert granted > 0 and text.count(net.operator_address) == granted
+
+
+@pytest.fixture
+def kernel_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The kernel's ephemeral range as Linux ships it, whatever this host is set to."""
+    path = tmp_path / "ip_local_port_range"
+    path.write_text("32768\t60999\n")
+    monkeypatch.setattr(home_module, "EPHEMERAL_RANGE_FILE", path)
+    return path
+
+
+def test_init_refuses_ports_in_the_kernels_ephemeral_range(
+    tmp_path: Path, genesis_template: Path, kernel_range: Path
+) -> None:
+    home = tmp_path / "big"
+    result = CliRunner().invoke(
+        main, ["init", "--validators", "64", "--home", str(home), "--genesis", str(genesis_template),
+               "--base-port", "40000"]
+    )
+    assert result.exit_code != 0
+    out = " ".join(result.output.split())
+    assert "ports 40000..40631 overlap the kernel's ephemeral ports 32768..60999" in out
+    assert "address already in use" in out and "use --base-port 32130 or lower" in out
+    assert "Traceback" not in result.output
+    assert not home.exists(), "a refused init writes nothing"
+
+
+def test_a_range_that_only_runs_into_the_ephemeral_ports_is_refused(kernel_range: Path) -> None:
+    # 64 nodes from 32200 end at 32831: the base is below 32768 but the range is not.
+    with pytest.raises(HomeError, match="overlap"):
+        check_base_port(32200, 64)
+    check_base_port(max_base_port(64), 64)
+    assert max_base_port(64) == 32130 and node_ports(63, 32130)[1] < 32768
+    with pytest.raises(HomeError, match="overlap"):
+        check_base_port(max_base_port(64) + 10, 64)
+    check_base_port(61000, 4)  # above the range is fine too
+
+
+def test_the_range_is_read_from_the_kernel(tmp_path: Path, kernel_range: Path) -> None:
+    kernel_range.write_text("20000 30000\n")
+    assert ephemeral_port_range() == (20000, 30000)
+    with pytest.raises(HomeError, match="use --base-port 19360 or lower"):
+        check_base_port(26600, 64)
+    kernel_range.write_text("1024 65535\n")
+    with pytest.raises(HomeError, match="lower the kernel's range"):
+        check_base_port(2000, 4)
+    kernel_range.write_text("garbage\n")
+    assert ephemeral_port_range() == FALLBACK_EPHEMERAL_RANGE
+    assert ephemeral_port_range(tmp_path / "missing") == FALLBACK_EPHEMERAL_RANGE
+
+
+def test_the_default_base_port_fits_the_largest_local_network(kernel_range: Path) -> None:
+    check_base_port(DEFAULT_BASE_PORT, MAX_LOCAL_VALIDATORS)

@@ -18,7 +18,13 @@ import aiohttp
 
 from cli.wallet import WalletError
 from node.config import NodeConfig
-from node.home import LocalNetwork, default_genesis_template, init_network, node_ports
+from node.home import (
+    LocalNetwork,
+    default_genesis_template,
+    init_network,
+    max_base_port,
+    node_ports,
+)
 from node.localnet import Supervisor
 
 T = TypeVar("T")
@@ -43,7 +49,8 @@ def free_base_port(nodes: int) -> int:
     """A base port whose whole localnet range is free now (seeded by the pid, retried)."""
     rng = random.Random(os.getpid())
     for _ in range(PORT_TRIES):
-        base = rng.randrange(20_000, 60_000 - 10 * nodes, 10)
+        # Below the kernel's ephemeral ports, as init_network requires.
+        base = rng.randrange(20_000, max(max_base_port(nodes), 20_000) + 1, 10)
         ports = [p for i in range(nodes) for p in node_ports(i, base)]
         if _ports_free(ports):
             return base
