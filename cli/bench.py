@@ -169,13 +169,15 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
     console.print(summary)
     nodes = Table(title="per node", title_justify="left")
     for col in ("node", "pid", "height", "CPU s", "CPU % core", "CPU ms/tx", "peak RSS",
-                "disk", "disk B/tx", "view changes", "lost", "dup"):
+                "disk", "disk B/tx", "view changes", "accepted", "committed", "unreachable",
+                "resubscribed", "lost", "dup"):
         nodes.add_column(col, justify="right" if col != "node" else "left")
     for f in r.node_figures:
         nodes.add_row(f.name, _num(f.pid, "d"), _num(f.height, "d"), _num(f.cpu_s, ".2f"),
                       _num(f.cpu_percent_of_core), _num(f.cpu_ms_per_tx, ".3f"),
                       _mb(f.peak_rss_bytes), _mb(f.disk_bytes), _num(f.disk_bytes_per_tx, ",.0f"),
-                      _num(f.view_changes, "d"), str(f.lost), str(f.duplicates))
+                      _num(f.view_changes, "d"), str(f.accepted), str(f.committed),
+                      str(f.unreachable), str(f.resubscribed), str(f.lost), str(f.duplicates))
     console.print(nodes)
     for note in r.notes:
         console.print(f"note: {note}")

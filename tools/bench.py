@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import logging
 import math
 import os
 import platform
@@ -45,6 +46,8 @@ from core.crypto import PrivateKey, address_of
 from core.errors import ChainError
 from core.hashing import sha256
 from core.types import MAX_BLOCK_TXS, SignedTx, Tx
+
+log = logging.getLogger("hkchain.bench")
 
 # --- limits and defaults (units last) ---------------------------------------------------
 
@@ -82,6 +85,10 @@ SETUP_CHUNK_TXS = 500
 HTTP_TIMEOUT_S = 30.0
 MAX_SUBMIT_ATTEMPTS = 50
 RETRY_BACKOFF_S = 0.05
+# A node that refused a connection is left alone this long (doubling per failure, capped)
+# while its txs go to the others; a dropped block subscription is renewed likewise.
+NODE_BACKOFF_MIN_S = 0.2
+NODE_BACKOFF_MAX_S = 2.0
 RETRYABLE_CODES = frozenset({"mempool_full", "rate_limited"})
 MAX_WS_MESSAGE_BYTES = 64 * 1024 * 1024
 ED25519_PROBE_S = 0.5
@@ -217,6 +224,10 @@ class NodeFigures:
     txs_seen: int = 0
     lost: int = 0
     duplicates: int = 0
+    accepted: int = 0  # bench txs this node accepted (its own share and others' it took over)
+    committed: int = 0  # of those, seen committed on this node
+    unreachable: int = 0  # submissions that could not reach it (their txs went elsewhere)
+    resubscribed: int = 0  # times its block subscription dropped and was renewed
 
 
 @dataclass
@@ -632,6 +643,10 @@ class _NodeTrack:
     cpu_end: float | None = None
     view_changes_start: float | None = None
     errors: list[str] = field(default_factory=list)
+    down_until: float = 0.0  # submissions skip it until then
+    backoff_s: float = NODE_BACKOFF_MIN_S
+    unreachable: int = 0
+    resubscribed: int = 0
 
 
 def _block_message(doc: dict[str, Any]) -> dict[str, Any]:
@@ -655,6 +670,9 @@ class _Run:
         self.submit_t: list[float] = [0.0] * n
         self.commit_t: list[float] = [0.0] * n
         self.accepted = bytearray(n)
+        # The node that accepted each tx: its plan node, or another when that one was down.
+        self.via: list[int] = list(plan.node_of)
+        self.failed_over = 0
         self.refused: Counter[str] = Counter()
         self.retried = 0
         self.submitted = 0
@@ -682,7 +700,7 @@ class _Run:
         txs = doc.get("txs") or []
         track.block_log.append((t, len(txs), int(doc.get("timestamp_ms", 0))))
         index = self.plan.index
-        node_of = self.plan.node_of
+        via = self.via
         for h in txs:
             k = index.get(h)
             if k is None:
@@ -691,7 +709,7 @@ class _Run:
                 track.duplicates += 1
                 continue
             track.seen.add(k)
-            if node_of[k] == j:
+            if via[k] == j:
                 self.commit_t[k] = t
                 self.committed += 1
         if self._inflight() < self.config.window_txs:
@@ -702,7 +720,28 @@ class _Run:
 
     async def follow(self, j: int, ready: asyncio.Event) -> None:
         """Follow node j's commits over its websocket; if the subscription cannot be had,
-        fall back to reading each block from the RPC (noted in the report)."""
+        fall back to reading each block from the RPC (noted in the report). A subscription
+        that drops during the run (the node restarted, the link failed) is renewed with
+        backoff until the run ends; the blocks missed meanwhile are read from the RPC."""
+        track = self.tracks[j]
+        backoff_s = NODE_BACKOFF_MIN_S
+        while True:
+            subscribed, problem = await self._subscribe(j, ready)
+            if not subscribed and track.last_height is None:
+                self.notes.append(f"{track.name}: no websocket subscription ({problem}); "
+                                  "followed commits by reading /v1/blocks instead")
+                await self._poll_blocks(j, ready)
+                return
+            if subscribed:
+                backoff_s = NODE_BACKOFF_MIN_S
+                track.resubscribed += 1
+                log.info("block subscription to %s dropped (%s); renewing", track.name, problem)
+            await asyncio.sleep(backoff_s)
+            backoff_s = min(NODE_BACKOFF_MAX_S, backoff_s * 2)
+
+    async def _subscribe(self, j: int, ready: asyncio.Event) -> tuple[bool, str]:
+        """One block subscription to node j until it ends: (whether it got subscribed,
+        why it ended)."""
         track = self.tracks[j]
         ws_url = track.rpc.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         subscribed = False
@@ -731,15 +770,11 @@ class _Run:
                         break
                 else:
                     problem = f"closed ({ws.close_code})"
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
             problem = f"{type(exc).__name__}: {exc}"
-        if subscribed:
-            track.errors.append(f"websocket ended during the run: {problem}")
-            ready.set()
-            return
-        self.notes.append(f"{track.name}: no websocket subscription ({problem}); "
-                          "followed commits by reading /v1/blocks instead")
-        await self._poll_blocks(j, ready)
+        except BenchError as exc:  # the node went away while its missed blocks were read
+            problem = exc.message
+        return subscribed, problem
 
     async def _poll_blocks(self, j: int, ready: asyncio.Event) -> None:
         track = self.tracks[j]
@@ -750,12 +785,16 @@ class _Run:
             ready.set()
             return
         ready.set()
+        backoff_s = NODE_BACKOFF_MIN_S
         while True:
             try:
                 doc = await track.rpc.get(f"/v1/blocks/{height}", missing_ok=True)
-            except BenchError as exc:
-                track.errors.append(exc.message)
-                return
+            except BenchError:
+                # Down for now (restarting?): ask again until the run ends.
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(NODE_BACKOFF_MAX_S, backoff_s * 2)
+                continue
+            backoff_s = NODE_BACKOFF_MIN_S
             if doc is None:
                 await asyncio.sleep(POLL_INTERVAL_S)
                 continue
@@ -779,7 +818,6 @@ class _Run:
         deadline = self.t0 + self.config.duration_s
         tick_s = self.config.tick_ms / 1000
         pos = 0
-        rpc = self.tracks[j].rpc
         try:
             while (pos < len(mine) or retry) and not self.stop_submitting.is_set():
                 now = self.now()
@@ -810,7 +848,13 @@ class _Run:
                         tick_s, self.t0 + next_k / rate - self.now())
                     await asyncio.sleep(min(wait, max(0.0, deadline - self.now())))
                     continue
-                again = await self._send(rpc, batch, attempts)
+                node = self._reachable(j)
+                if node is None:
+                    # Every node refused lately: hold the batch until one may be back.
+                    retry.extendleft(reversed(batch))
+                    await asyncio.sleep(min(tr.down_until for tr in self.tracks) - self.now())
+                    continue
+                again = await self._send(node, batch, attempts)
                 if again:
                     self.retried += len(again)
                     retry.extendleft(reversed(again))
@@ -823,8 +867,21 @@ class _Run:
             if all(t is not None for t in self.finished_at) and self.finished_at:
                 self.exhausted_at = max(t for t in self.finished_at if t is not None)
 
-    async def _send(self, rpc: _Rpc, batch: list[int], attempts: Counter[int]) -> list[int]:
-        """Post one batch; returns the txs to send again (refused for a passing reason)."""
+    def _reachable(self, j: int) -> int | None:
+        """Node j if it is not known to be down, else the next one that is not."""
+        now = self.now()
+        n = len(self.tracks)
+        for i in range(n):
+            node = (j + i) % n
+            if self.tracks[node].down_until <= now:
+                return node
+        return None
+
+    async def _send(self, node: int, batch: list[int], attempts: Counter[int]) -> list[int]:
+        """Post one batch to ``node``; returns the txs to send again (refused for a
+        passing reason, or the node could not be reached: they go to another)."""
+        track = self.tracks[node]
+        rpc = track.rpc
         t = self.now()
         for k in batch:
             self.submit_t[k] = t
@@ -832,9 +889,15 @@ class _Run:
         try:
             status, doc = await rpc.post_txs([self.plan.bodies[k] for k in batch])
         except BenchError as exc:
-            self.failures.append(f"submission to {rpc.url} failed: {exc.message}")
-            self.stop_submitting.set()
-            return []
+            # Refused, reset or timed out: the node is down or restarting. Whatever it may
+            # have admitted is sent again elsewhere; a tx that did get in is then known
+            # (admitted again, or refused as bad_nonce, counted as accepted below).
+            log.info("submission to %s failed (%s); sending its txs elsewhere", track.name, exc.message)
+            track.unreachable += 1
+            track.down_until = self.now() + track.backoff_s
+            track.backoff_s = min(NODE_BACKOFF_MAX_S, track.backoff_s * 2)
+            return self._give_up_after(batch, attempts, "unreachable")
+        track.backoff_s = NODE_BACKOFF_MIN_S
         results = doc.get("results") if isinstance(doc, dict) else None
         if status in (429, 503) or not isinstance(results, list) or len(results) != len(batch):
             code = doc.get("error", {}).get("code") if isinstance(doc, dict) else None
@@ -850,6 +913,7 @@ class _Run:
                 if not self.accepted[k]:
                     self.accepted[k] = 1
                     self.submitted += 1
+                    self._accepted_by(k, node)
                 continue
             code = str(err.get("code", "?"))
             if code in RETRYABLE_CODES:
@@ -859,9 +923,18 @@ class _Run:
                 if not self.accepted[k]:
                     self.accepted[k] = 1
                     self.submitted += 1
+                    self._accepted_by(k, node)
             else:
                 self.refused[code] += 1
         return again
+
+    def _accepted_by(self, k: int, node: int) -> None:
+        if self.via[k] != node:
+            self.via[k] = node
+            self.failed_over += 1
+            if k in self.tracks[node].seen:  # committed before this answer came
+                self.commit_t[k] = self.now()
+                self.committed += 1
 
     def _give_up_after(self, batch: list[int], attempts: Counter[int], code: str) -> list[int]:
         out = []
@@ -1154,6 +1227,11 @@ async def _bench_async(config: BenchConfig, net: _Network, senders: list[Private
             vc = await tr.rpc.metric("hkchain_view_changes_total")
             fig = NodeFigures(tr.name, tr.rpc.url, tr.probe.pid if tr.probe else None,
                               tr.last_height)
+            mine = [k for k in range(len(plan)) if run.accepted[k] and run.via[k] == j]
+            fig.accepted = len(mine)
+            fig.committed = sum(1 for k in mine if run.commit_t[k])
+            fig.unreachable = tr.unreachable
+            fig.resubscribed = tr.resubscribed
             if vc is not None and tr.view_changes_start is not None:
                 fig.view_changes = int(vc - tr.view_changes_start)
             if tr.probe is not None:
@@ -1162,6 +1240,9 @@ async def _bench_async(config: BenchConfig, net: _Network, senders: list[Private
                 if fig.disk_bytes is not None and disk_start[j] is not None and run.committed:
                     fig.disk_bytes_per_tx = round((fig.disk_bytes - (disk_start[j] or 0)) / run.committed, 1)
             report.node_figures.append(fig)
+        if run.failed_over:
+            report.notes.append(f"{run.failed_over} txs were accepted by another node than "
+                                "planned (theirs could not be reached)")
         report.receipts_sampled = await _sample_receipts(run, rpcs[0])
         summarise(run, report)
 
