@@ -270,6 +270,11 @@ def test_a_work_is_uploaded_shown_verified_and_liked(
     q.get_by_test_id(f"likes-{wid}").filter(has_text="1 个赞").wait_for(timeout=WAIT_MS)
     reward = c.query("culture", "params", [])["like_reward"]
     assert c.query("token", "balance", [creator_address]) == before + reward
+    p.reload()  # the creator sees the reward
+    earned = p.get_by_test_id("earned-today").filter(has_text="今天我的作品获得")
+    earned.wait_for(timeout=WAIT_MS)
+    shown = re.search(r"获得 ([\d,]+) 积分", earned.inner_text())
+    assert shown is not None and int(shown.group(1).replace(",", "")) >= reward
 
 
 def test_a_resident_signs_up_for_an_activity_and_checks_in(

@@ -4,6 +4,7 @@
 import { t, fmt } from '../i18n.js';
 import { h, replace } from '../ui.js';
 import { sendTx } from '../txflow.js';
+import { rpc } from '../rpc.js';
 import { upload, fetchVerified, imageType, shownImageType } from '../blobs.js';
 import { fromUtf8, utf8 } from '../bytes.js';
 import { listAll, query, hexOf, shortAddress, empty, loading } from './common.js';
@@ -67,7 +68,17 @@ function uploadForm(ctx) {
 export async function render(ctx) {
   const { main } = ctx;
   main.appendChild(h('h2', {}, t('nav.culture')));
-  if (ctx.wallet.hasKey()) main.appendChild(uploadForm(ctx));
+  if (ctx.wallet.hasKey()) {
+    // Rewards: what my works earned today (likes, capped per day by the contract).
+    const earned = h('p', { class: 'card', 'data-testid': 'earned-today' }, t('common.loading'));
+    main.appendChild(earned);
+    rpc.status().then(async (st) => {
+      const day = Math.floor(Number(st.latest_time_ms) / 86_400_000);
+      const n = await query('culture', 'earned', [ctx.wallet.address, day]);
+      earned.textContent = t('culture.earned_today', { n: fmt.points(n) });
+    }).catch(() => earned.remove());
+    main.appendChild(uploadForm(ctx));
+  }
   const wait = main.appendChild(loading());
   const [items, params] = await Promise.all([listAll('culture', 'works', [''], 30), query('culture', 'params', [])]);
   wait.remove();
