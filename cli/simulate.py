@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from core.types import MAX_BLOCK_TX_BYTES
+from core.types import MAX_BLOCK_TX_BYTES, MAX_VALIDATORS
+from tools.simnet import NetworkModel
 from tools.simulator import (
     NO_FAULTS,
     SimulationOptions,
@@ -32,7 +33,7 @@ _FAULT_OPTIONS = (
     ("skew", "max_clock_skew_ms", _MS, "Largest clock skew between validators in ms."),
     ("isolate", "isolate_permille", _PERMILLE,
      "Per-mille chance a replica is cut off as it decides."),
-    ("byzantine", "byzantine", click.IntRange(0, 21),
+    ("byzantine", "byzantine", click.IntRange(0, (MAX_VALIDATORS - 1) // 3),
      "Validators sending conflicting and garbage votes (<= f)."),
 )
 
@@ -52,7 +53,7 @@ def _fault_options(f: Any) -> Any:
 
 
 @click.command("simulate")
-@click.option("--validators", type=click.IntRange(1, 64), default=4, show_default=True,
+@click.option("--validators", type=click.IntRange(1, MAX_VALIDATORS), default=4, show_default=True,
               help="How many validators the simulated network has (n = 3f + 1 tolerates f faults).")
 @click.option(
     "--heights",
@@ -90,6 +91,20 @@ def _fault_options(f: Any) -> Any:
     help="Fill each block with this many bytes of txs (0: a few small txs). Blocks travel, "
     "and are kept in the vote log, within the node's real limits.",
 )
+@click.option(
+    "--network",
+    is_flag=True,
+    help="Use the network model: per-link latency, uplink bandwidth with queueing and CPU "
+    "costs per signature and tx (docs/CONSENSUS.md); prints commit latency and per-node costs.",
+)
+@click.option("--latency", type=(click.IntRange(0, 10_000), click.IntRange(0, 10_000)),
+              default=(2, 30), show_default=True, metavar="MIN MAX",
+              help="With --network: each link's latency floor is drawn in [MIN, MAX] ms.")
+@click.option("--uplink-mbit", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="With --network: each node's uplink in Mbit/s.")
+@click.option("--crashed", type=click.IntRange(0, (MAX_VALIDATORS - 1) // 3), default=0,
+              show_default=True,
+              help="Validators down for the whole run (with --byzantine, at most f together).")
 @click.option("--verbose", "-v", is_flag=True, help="One line per run.")
 @_fault_options
 def simulate(
@@ -101,6 +116,10 @@ def simulate(
     view_timeout_ms: int,
     jobs: int,
     block_bytes: int,
+    network: bool,
+    latency: tuple[int, int],
+    uplink_mbit: int,
+    crashed: int,
     verbose: bool,
     equivocate: bool | None,
     reconfigure: bool | None,
@@ -118,10 +137,31 @@ def simulate(
     if reconfigure is not None:
         overrides.append(("reconfigure", reconfigure))
     f = (validators - 1) // 3
-    if dict(overrides).get("byzantine", 0) > f:
+    byzantine = dict(overrides).get("byzantine", 0)
+    if byzantine > f:
         raise click.BadParameter(
             f"at most f = {f} for {validators} validators", param_hint="--byzantine"
         )
+    if crashed + int(byzantine) > f:
+        raise click.BadParameter(
+            f"at most f = {f} crashed and byzantine validators together for {validators} "
+            "validators",
+            param_hint="--crashed",
+        )
+    if crashed and not no_faults and "byzantine" not in dict(overrides):
+        # A byzantine count drawn from the seed could exceed f together with --crashed.
+        overrides.append(("byzantine", 0))
+    if latency[0] > latency[1]:
+        raise click.BadParameter("MIN must not exceed MAX", param_hint="--latency")
+    model = (
+        NetworkModel(
+            latency_min_us=latency[0] * 1000,
+            latency_max_us=latency[1] * 1000,
+            uplink_bits_per_s=uplink_mbit * 1_000_000,
+        )
+        if network
+        else None
+    )
     base = SimulationOptions(
         validators=validators,
         heights=heights,
@@ -131,9 +171,13 @@ def simulate(
         view_timeout_ms=view_timeout_ms,
         max_view_timeout_ms=8 * view_timeout_ms,
         block_bytes=block_bytes,
+        network=model,
+        crashed=crashed,
     )
+    results: list[SimulationResult] = []
 
     def report(result: SimulationResult, options: SimulationOptions) -> None:
+        results.append(result)
         if verbose or not result.ok:
             status = "ok" if result.ok else f"VIOLATION: {result.violation}"
             click.echo(
@@ -152,8 +196,39 @@ def simulate(
         f"{summary.evidence} equivocations recorded, {per_height:.1f} messages/height, "
         f"{len(summary.failures)} violations"
     )
+    if model is not None:
+        _print_network_figures(results, validators - crashed)
     if summary.failures:
         for result, command in summary.failures:
             click.echo(f"seed {result.seed} failed: {result.violation}", err=True)
             click.echo(f"  reproduce: {command}", err=True)
         raise SystemExit(1)
+
+
+def _print_network_figures(results: list[SimulationResult], live: int) -> None:
+    """Commit latency, per-node traffic, CPU and view changes of the network model's runs."""
+    samples = sorted(us for r in results for us in r.latencies_us)
+    heights = sum(r.heights_decided for r in results)
+    if not samples or not heights:
+        click.echo("network model: no height was decided")
+        return
+    from tools.simnet import percentile
+
+    sent = [b for r in results for b in r.bytes_sent if b]
+    msgs = sum(m for r in results for m in r.messages_sent)
+    busy = sum(c for r in results for c in r.cpu_busy_us)
+    simulated_us = sum(r.simulated_ms for r in results) * 1000
+    per_node_height = heights * live
+    uplink = max(
+        (b * 8 * 1000 // max(r.simulated_ms, 1) for r in results for b in r.bytes_sent),
+        default=0,
+    )
+    click.echo(
+        f"network model: commit latency p50 {percentile(samples, 500) / 1000:.1f} ms "
+        f"p99 {percentile(samples, 990) / 1000:.1f} ms max {samples[-1] / 1000:.1f} ms "
+        f"({len(samples)} decisions); per node per height "
+        f"{sum(sent) / per_node_height / 1024:.1f} KiB and {msgs / per_node_height:.0f} "
+        f"messages sent; busiest uplink {uplink / 1_000_000:.2f} Mbit/s; CPU "
+        f"{100 * busy / max(simulated_us * live, 1):.1f}% of a core per node; "
+        f"{sum(r.view_changes for r in results)} view changes"
+    )

@@ -30,6 +30,7 @@ from consensus.verifier import SignatureVerifier
 from core.crypto import PrivateKey
 from core.errors import DecodeError
 from core.types import Block, CommitCertificate, Validator, ValidatorSet, Vote
+from tools.simnet import Network, NetworkModel, percentile, signatures_in, txs_in
 from tools.simulator_app import MemoryVoteLog, ToyApplication
 
 CHAIN_ID = "hkchain-sim"
@@ -103,6 +104,10 @@ class SimulationOptions:
     max_view_timeout_ms: int = 1_600
     chaos_ms: int | None = None  # how long faults last; None: until half the heights
     block_bytes: int = 0  # tx bytes per block (0: a few small txs; at most MAX_BLOCK_TX_BYTES)
+    # The network model (tools/simnet.py): link latency, uplink queueing and CPU costs in
+    # place of the fault rates' uniform delay. None: the plain model, as pinned seeds expect.
+    network: NetworkModel | None = None
+    crashed: int = 0  # validators down for the whole run (at most f)
 
     def replica_config(self) -> ReplicaConfig:
         return ReplicaConfig(
@@ -128,6 +133,16 @@ class SimulationResult:
     evidence: int = 0  # equivocations recorded by honest replicas
     simulated_ms: int = 0
     heal_ms: int = 0
+    # With the network model: commit latency samples (µs from the moment a height opened,
+    # when the first honest replica decided the one before, to each honest decision), and
+    # what each node sent and spent.
+    latencies_us: list[int] = field(default_factory=list)
+    bytes_sent: list[int] = field(default_factory=list)
+    messages_sent: list[int] = field(default_factory=list)
+    cpu_busy_us: list[int] = field(default_factory=list)
+
+    def latency_ms(self, permille: int) -> float:
+        return percentile(sorted(self.latencies_us), permille) / 1000
 
     @property
     def ok(self) -> bool:
@@ -151,10 +166,11 @@ class _Node:
     height_progress_ms: int = 0
     partition_side: int = 0
     up_at_ms: int | None = None  # restart time while crashed
+    down: bool = False  # crashed for the whole run
 
 
 # Event kinds, ordered only by (time, sequence number).
-_DELIVER, _WAKE, _RESTART, _SYNC, _CHAOS, _CHECK, _REJOIN = range(7)
+_DELIVER, _WAKE, _RESTART, _SYNC, _CHAOS, _CHECK, _REJOIN, _ARRIVE = range(8)
 
 
 # An event: (time_ms, sequence number, kind, node index, payload); the sequence number
@@ -179,6 +195,8 @@ class Simulation:
         f = (options.validators - 1) // 3
         if faults.byzantine > f:
             raise ValueError(f"at most f = {f} byzantine validators for n = {options.validators}")
+        if faults.byzantine + options.crashed > f:
+            raise ValueError(f"at most f = {f} crashed and byzantine validators together")
         self.faults = faults
         self.replica_factory = replica_factory
         self.config = options.replica_config()
@@ -206,6 +224,16 @@ class Simulation:
             for i in range(n)
         ]
         self.by_key = {node.key.public_key: node for node in self.nodes}
+        if options.crashed:
+            # Drawn from its own generator, so runs without crashed validators replay as before.
+            down_rng = random.Random(f"hkchain-sim-down-{options.seed}")
+            for i in down_rng.sample([i for i in order if i not in byzantine], options.crashed):
+                self.nodes[i].down = True
+        self.network = (
+            Network(options.network, n, options.seed) if options.network is not None else None
+        )
+        self.now_us = 0  # with the network model: the exact time of the event being handled
+        self.opened_us: dict[int, int] = {1: 0}  # height -> when its predecessor was first decided
         self.result = SimulationResult(options.seed, n, faults)
         self.ledger: dict[int, tuple[Block, CommitCertificate]] = {}
         self.now_ms = 0
@@ -213,9 +241,10 @@ class Simulation:
         self.events: list[_Event] = []
         self.seq = 0
         self.decode_memo: dict[bytes, Message] = {}
-        self.liveness_bound_ms = (
-            f + 4
-        ) * 2 * options.max_view_timeout_ms + 20 * faults.max_delay_ms
+        max_delay_ms = faults.max_delay_ms
+        if options.network is not None:
+            max_delay_ms = max(max_delay_ms, options.network.latency_max_us // 1000 + 1)
+        self.liveness_bound_ms = (f + 4) * 2 * options.max_view_timeout_ms + 20 * max_delay_ms
         self.chaos_until_ms = options.chaos_ms
         self.isolation = 0  # token of the adversary's latest isolation
         self.progressed = True  # a replica committed since the end condition was checked
@@ -241,6 +270,16 @@ class Simulation:
 
     def _send_bytes(self, src: _Node, dst: _Node, data: bytes) -> None:
         self.result.messages += 1
+        if self.network is not None:
+            # The uplink is spent even if the message is lost on the way.
+            arrive_us = self.network.send(self.now_us, src.index, dst.index, len(data))
+            if not self.healed:
+                if src.partition_side != dst.partition_side:
+                    return
+                if self.rng.randrange(1000) < self.faults.drop_permille:
+                    return
+            self._push(-(-arrive_us // 1000), _ARRIVE, dst.index, (data, arrive_us))
+            return
         if not self.healed:
             if src.partition_side != dst.partition_side:
                 return
@@ -264,14 +303,19 @@ class Simulation:
         self.result.evidence = sum(
             len(n.replica.evidence) for n in self._honest() if n.replica is not None
         )
+        if self.network is not None:
+            self.result.bytes_sent = list(self.network.bytes_sent)
+            self.result.messages_sent = list(self.network.messages_sent)
+            self.result.cpu_busy_us = list(self.network.cpu_busy_us)
         return self.result
 
     def _honest(self) -> list[_Node]:
-        return [n for n in self.nodes if not n.byzantine]
+        return [n for n in self.nodes if not n.byzantine and not n.down]
 
     def _run(self) -> None:
         for node in self.nodes:
-            self._boot(node)
+            if not node.down:
+                self._boot(node)
         self._push(500, _CHAOS, -1)
         self._push(self.liveness_bound_ms // 4, _CHECK, -1)
         target = self.options.heights
@@ -285,6 +329,7 @@ class Simulation:
                 raise Violation("no events left before every honest replica decided")
             ev = heapq.heappop(self.events)
             self.now_ms = ev[0]
+            self.now_us = self.now_ms * 1000
             self._dispatch(ev)
             if not self.healed and self._should_heal():
                 self._heal()
@@ -304,7 +349,7 @@ class Simulation:
         for node in self.nodes:
             node.partition_side = 0
             node.height_progress_ms = self.now_ms
-            if node.replica is None:
+            if node.replica is None and not node.down:
                 self._boot(node)
 
     def _dispatch(self, ev: _Event) -> None:
@@ -329,10 +374,23 @@ class Simulation:
         replica = node.replica
         if replica is None:
             return  # a crashed replica hears nothing
+        if kind == _ARRIVE:
+            assert isinstance(payload, tuple) and self.network is not None
+            data, arrive_us = payload
+            msg = self._decode(data)
+            if msg is None:
+                return
+            ready_us = self.network.process(
+                max(arrive_us, self.now_us), index, signatures_in(msg), txs_in(msg)
+            )
+            self._push(-(-ready_us // 1000), _DELIVER, index, (data, ready_us))
+            return
         if kind == _WAKE:
             if payload == node.wake_token:
                 self._apply(node, replica.on_tick(self._local(node)))
         elif kind == _DELIVER:
+            if isinstance(payload, tuple):  # the network model: handled at an exact µs
+                payload, self.now_us = payload
             assert isinstance(payload, bytes)
             msg = self._decode(payload)
             if msg is not None:
@@ -471,6 +529,9 @@ class Simulation:
         self.progressed = True
         node.height_progress_ms = self.now_ms
         h = block.height
+        if self.network is not None and not node.byzantine:
+            self.opened_us.setdefault(h + 1, self.now_us)
+            self.result.latencies_us.append(self.now_us - self.opened_us.get(h, self.now_us))
         if not self.healed and self.rng.randrange(1000) < self.faults.isolate_permille:
             self.isolation += 1
             for n in self.nodes:

@@ -1,0 +1,128 @@
+"""The simulator's network model: link latency floors, uplink queueing, CPU queues, and
+whole runs over it (deterministic per seed, crashed validators, the CLI's figures)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from cli.simulate import simulate
+from tools.simnet import Network, NetworkModel, percentile
+from tools.simulator import NO_FAULTS, SimulationOptions, run_simulation
+
+MODEL = NetworkModel(
+    latency_min_us=2_000,
+    latency_max_us=30_000,
+    jitter_permille=0,
+    uplink_bits_per_s=100_000_000,
+    verify_us=45,
+    tx_us=93,
+)
+
+
+def test_a_large_message_delays_the_next_one_on_the_same_uplink() -> None:
+    net = Network(MODEL, 3, seed=1)
+    floor_1, floor_2 = net.floor_us[0][1], net.floor_us[0][2]
+    # 1 MB at 100 Mbit/s is 8,000,000 bits / 100 bits per µs = 80,000 µs on the uplink.
+    big = net.send(0, 0, 1, 1_000_000)
+    assert big == 80_000 + floor_1
+    # 1,000 bytes sent 10 µs later wait for the first to finish: 80,000 + 80 µs out.
+    small = net.send(10, 0, 2, 1_000)
+    assert small == 80_080 + floor_2
+    # Another node's uplink is free: the same small message leaves at once.
+    assert net.send(10, 1, 2, 1_000) == 10 + 80 + net.floor_us[1][2]
+    # Once the uplink is idle again a message leaves when it is sent.
+    assert net.send(200_000, 0, 2, 1_000) == 200_080 + floor_2
+
+
+def test_transmit_time_rounds_up() -> None:
+    assert MODEL.transmit_us(1) == 1  # 8 bits at 100 bits per µs: 0.08 µs, one whole µs
+    assert MODEL.transmit_us(12_500) == 1_000
+    assert MODEL.transmit_us(0) == 0
+
+
+def test_latency_never_falls_below_the_links_floor() -> None:
+    model = NetworkModel(latency_min_us=2_000, latency_max_us=30_000, jitter_permille=500)
+    net = Network(model, 8, seed=3)
+    floors = [f for row in net.floor_us for f in row]
+    assert all(2_000 <= f <= 30_000 for f in floors)
+    assert len(set(floors)) > 10  # drawn per link, not one figure for all
+    for i in range(2_000):
+        src, dst = i % 8, (i * 7 + 1) % 8
+        now = net.uplink_free_us[src]  # an idle uplink: the arrival is floor + jitter
+        arrival = net.send(now, src, dst, 100)
+        floor = net.floor_us[src][dst]
+        assert floor <= arrival - now - model.transmit_us(100) <= floor + floor // 2
+
+
+def test_the_cpu_queue_serves_messages_in_turn() -> None:
+    net = Network(MODEL, 2, seed=0)
+    # A PRE-PREPARE with 100 txs: 101 signatures and 100 txs executed.
+    assert net.process(1_000, 0, 101, 100) == 1_000 + 101 * 45 + 100 * 93
+    # A vote arriving meanwhile waits for it.
+    assert net.process(1_500, 0, 1, 0) == 1_000 + 101 * 45 + 100 * 93 + 45
+    assert net.process(1_500, 1, 1, 0) == 1_545  # the other node's CPU is idle
+    assert net.cpu_busy_us == [101 * 45 + 100 * 93 + 45, 45]
+
+
+def test_bad_model_parameters_are_refused() -> None:
+    with pytest.raises(ValueError):
+        NetworkModel(latency_min_us=5, latency_max_us=4)
+    with pytest.raises(ValueError):
+        NetworkModel(uplink_bits_per_s=0)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 500) == 50
+    assert percentile(values, 990) == 99
+    assert percentile(values, 1000) == 100
+    assert percentile([], 500) == 0
+
+
+def _networked(**kwargs: object) -> SimulationOptions:
+    base = SimulationOptions(validators=7, heights=6, seed=11, faults=NO_FAULTS,
+                             network=NetworkModel())
+    return SimulationOptions(**{**base.__dict__, **kwargs})
+
+
+def test_the_model_is_deterministic_per_seed() -> None:
+    first, second = run_simulation(_networked()), run_simulation(_networked())
+    assert first.ok and first == second
+    assert first.latencies_us and first.bytes_sent and first.cpu_busy_us
+    other = run_simulation(_networked(seed=12))
+    assert other.ok and other.latencies_us != first.latencies_us
+
+
+def test_commit_latency_reflects_the_links_and_uplinks() -> None:
+    result = run_simulation(_networked())
+    # Three message delays at least (PRE-PREPARE, PREPARE, COMMIT), each at least 2 ms.
+    assert min(result.latencies_us) >= 3 * 2_000
+    slow = run_simulation(_networked(network=NetworkModel(uplink_bits_per_s=1_000_000)))
+    fast = run_simulation(_networked(network=NetworkModel(uplink_bits_per_s=1_000_000_000)))
+    assert sorted(slow.latencies_us)[len(slow.latencies_us) // 2] > sorted(
+        fast.latencies_us
+    )[len(fast.latencies_us) // 2]
+
+
+def test_crashed_validators_stay_down_and_the_rest_commit() -> None:
+    result = run_simulation(_networked(crashed=2))
+    assert result.ok and result.heights_decided >= 6
+    assert sorted(result.bytes_sent).count(0) == 2  # the two crashed sent nothing
+    with pytest.raises(ValueError):
+        run_simulation(_networked(crashed=3))
+
+
+def test_the_cli_prints_the_network_figures() -> None:
+    result = CliRunner().invoke(
+        simulate,
+        ["--validators", "7", "--heights", "4", "--seeds", "1", "--no-faults", "--network",
+         "--crashed", "2"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "network model: commit latency p50" in result.output
+    assert "0 violations" in result.output
+    refused = CliRunner().invoke(
+        simulate, ["--validators", "7", "--crashed", "1", "--byzantine", "2"]
+    )
+    assert refused.exit_code != 0 and "at most f = 2" in refused.output
