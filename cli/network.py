@@ -29,17 +29,32 @@ GENESIS_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
               help="Genesis template (default: the package's genesis.json, the default local network).")
 @click.option("--chain-id", default=None, help="Chain id (default: the template's).")
 @click.option("--force", is_flag=True, help="Replace a network already in --home.")
+@click.option("--observer", is_flag=True,
+              help="Instead of a network, make one observer (a node that follows and serves "
+                   "the RPC but never votes) of the network named by --join.")
+@click.option("--join", "join", default=None, type=click.Path(exists=True, path_type=Path),
+              help="With --observer: the local network's home (or its nodes.json).")
 @friendly_errors
 def init(validators: int, home: Path | None, base_port: int, genesis_template: Path | None,
-         chain_id: str | None, force: bool) -> None:
+         chain_id: str | None, force: bool, observer: bool, join: Path | None) -> None:
     """Create keys, one genesis and a config per node for a local network.
 
     Writes DIR/nodeK/{node.key,genesis.json,config.json} for each validator and a funded
     operator key DIR/operator.key (committee role). Start one node with
     `hkchain node start --home DIR/node0`, or all of them with `hkchain localnet --home DIR`.
+
+    With --observer --join NET: a home for an observer of the network in NET
+    (NET/observerK unless --home), whose key every validator of NET admits once restarted.
     """
     from node.home import init_network
 
+    if join is not None and not observer:
+        raise click.UsageError("--join makes an observer: pass --observer too")
+    if observer:
+        if join is None:
+            raise click.UsageError("--observer needs --join NET, the home of the network to follow")
+        _init_observer(join, home, force)
+        return
     home = home or network_home()
     net = init_network(home, validators, base_port=base_port, genesis_template=genesis_template,
                        chain_id=chain_id, force=force)
@@ -51,6 +66,22 @@ def init(validators: int, home: Path | None, base_port: int, genesis_template: P
     click.echo(f"operator key  {net.operator_key_file}  (address {net.operator_address})")
 
 
+def _init_observer(join: Path, home: Path | None, force: bool) -> None:
+    from node.home import NODES_FILE, init_observer
+
+    network = join.parent if join.is_file() and join.name == NODES_FILE else join
+    made = init_observer(network, home, force=force)
+    n = made.node
+    print_table(
+        f"Observer {n.name} of the network in {network}",
+        ["node", "home", "rpc", "p2p", "address"],
+        [(n.name, n.home, n.rpc_url, n.p2p_url, n.address)],
+    )
+    click.echo(f"admitted by {', '.join(made.admitted_by)} (their config.json p2p.observers);")
+    click.echo("restart running validators so they read it, then run "
+               f"`hkchain node start --home {n.home} --observer`")
+
+
 @click.group("node")
 def node() -> None:
     """Run one node."""
@@ -59,12 +90,15 @@ def node() -> None:
 @node.command("start")
 @click.option("--home", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The node's home directory (config.json, node.key, genesis.json, data/).")
+@click.option("--observer", is_flag=True,
+              help="Follow and serve the RPC, never vote or propose (set for good by "
+                   "`hkchain init --observer`).")
 @friendly_errors
-def node_start(home: Path) -> None:
+def node_start(home: Path, observer: bool) -> None:
     """Run the node in HOME in the foreground until Ctrl-C or SIGTERM."""
     from node.service import run_node
 
-    run_node(home)
+    run_node(home, observer=observer)
 
 
 @click.command("localnet")

@@ -177,6 +177,10 @@ class NodeConfig:
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
     log_level: str = "INFO"
+    # An observer follows the chain (every block's certificate checked) and serves the
+    # RPC, but never votes or proposes, even should its key join the validator set
+    # (docs/OBSERVERS.md). ``hkchain node start --observer`` sets it for one run.
+    observer: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)

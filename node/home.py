@@ -18,6 +18,7 @@ each other so often that one of them soon holds a port a node has yet to bind
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -52,6 +53,7 @@ NODES_FILE = "nodes.json"
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
 DEV_OPERATOR_SEED = "hkchain-dev-operator"
 _NODE_DIR_RE = re.compile(r"^node[0-9]+$")
+_OBSERVER_DIR_RE = re.compile(r"^observer[0-9]+$")
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 # Where the kernel does not say (BSD, macOS): the IANA dynamic range of RFC 6335.
 FALLBACK_EPHEMERAL_RANGE = (49152, 65535)
@@ -235,6 +237,83 @@ def load_network(home: Path) -> LocalNetwork:
     return LocalNetwork(home, chain_ids.pop(), tuple(nodes), operator_file, operator.address)
 
 
+@dataclass(frozen=True)
+class ObserverHome:
+    """What ``init_observer`` made: the observer's node, and the validators that admit it."""
+
+    node: LocalNode
+    admitted_by: tuple[str, ...]
+
+
+def init_observer(network_home: Path, home: Path | None = None, *, force: bool = False) -> ObserverHome:
+    """A home for an observer of the local network in ``network_home``.
+
+    The observer gets a fresh key, the network's genesis and chain id, every validator
+    as a peer, the network's consensus, block and mempool settings, and the next ports
+    of the network's layout (node K = validators + observers so far). Its key is added to
+    ``p2p.observers`` of every validator's config, so they admit it once (re)started.
+    ``home`` defaults to ``network_home/observerK``.
+    """
+    network_home = Path(network_home)
+    net = load_network(network_home)
+    if home is not None and (Path(home) / CONFIG_FILE).exists():
+        if not force:
+            raise HomeError(f"{home} already holds a node; pass --force to replace it")
+        _unadmit(net, PrivateKey.load(NodeConfig.load(home).key_path(home)).public_key)
+    first = NodeConfig.load(net.nodes[0].home)
+    # Observers are numbered, and take ports, in the order the validators admitted them.
+    index = len(first.p2p.observers)
+    name = f"observer{index}"
+    home = Path(home) if home is not None else network_home / name
+    if home.exists() and not home.is_dir():
+        raise HomeError(f"{home} exists and is not a directory")
+    if (home / CONFIG_FILE).exists() and not force:
+        raise HomeError(f"{home} already holds a node; pass --home to put the observer elsewhere")
+    # The layout of init_network: node K at base + 10K, so the first validator's RPC port
+    # is the base; the observer takes the slot after the validators and earlier observers.
+    base = first.rpc.port
+    slot = len(net.nodes) + index
+    check_base_port(base, slot + 1)
+    rpc_port, p2p_port = node_ports(slot, base)
+    genesis_bytes = first.genesis_path(net.nodes[0].home).read_bytes()
+
+    key = PrivateKey.generate()
+    if force:  # a replaced observer's files, never others
+        for old in (NODE_KEY_FILE, GENESIS_FILE):
+            (home / old).unlink(missing_ok=True)
+        if (home / "data").is_dir():
+            shutil.rmtree(home / "data")
+    home.mkdir(parents=True, exist_ok=True)
+    key.save(home / NODE_KEY_FILE)
+    _write_file(home / GENESIS_FILE, genesis_bytes)
+    peers = tuple(PeerConfig(name=n.name, public_key=n.public_key, url=n.p2p_url) for n in net.nodes)
+    config = first.with_changes(
+        name=name,
+        key_file=NODE_KEY_FILE,
+        genesis_file=GENESIS_FILE,
+        data_dir="data",
+        rpc=dataclasses.replace(first.rpc, port=rpc_port),
+        p2p=dataclasses.replace(first.p2p, port=p2p_port, peers=peers, observers=()),
+        observer=True,
+    )
+    config.save(home)
+    for node in net.nodes:
+        validator = NodeConfig.load(node.home)
+        if key.public_key not in validator.p2p.observers:
+            observers = (*validator.p2p.observers, key.public_key)
+            validator.with_changes(p2p=dataclasses.replace(validator.p2p, observers=observers)).save(node.home)
+    return ObserverHome(_local_node(home, config, key.public_key), tuple(n.name for n in net.nodes))
+
+
+def _unadmit(net: LocalNetwork, public_key: bytes) -> None:
+    """Drop a replaced observer's key from every validator's ``p2p.observers``."""
+    for node in net.nodes:
+        config = NodeConfig.load(node.home)
+        if public_key in config.p2p.observers:
+            observers = tuple(k for k in config.p2p.observers if k != public_key)
+            config.with_changes(p2p=dataclasses.replace(config.p2p, observers=observers)).save(node.home)
+
+
 def is_initialised(home: Path) -> bool:
     return (Path(home) / "node0" / CONFIG_FILE).exists()
 
@@ -377,7 +456,8 @@ def _our_entries(home: Path) -> list[Path]:
         return []
     return [
         p for p in home.iterdir()
-        if (p.is_dir() and _NODE_DIR_RE.match(p.name)) or p.name in (OPERATOR_KEY_FILE, NODES_FILE)
+        if (p.is_dir() and (_NODE_DIR_RE.match(p.name) or _OBSERVER_DIR_RE.match(p.name)))
+        or p.name in (OPERATOR_KEY_FILE, NODES_FILE)
     ]
 
 

@@ -343,9 +343,17 @@ class Node:
         if readmitted or dropped:
             log.info("mempool journal: %d txs re-admitted, %d dropped", readmitted, dropped)
         self.app = ChainApplication(self)
+        self.observer = config.observer
+        if self.observer and self._key_is_validator():
+            raise NodeError(
+                f"node {config.name} is set up as an observer, but its key is a validator's of "
+                f"the current set: an observer needs a key of its own (run `hkchain init "
+                f"--observer --join …`), or start the node without --observer",
+                code="observer_is_validator",
+            )
         self.replica = Replica(
             self.chain_id,
-            key,
+            None if self.observer else key,  # without a key it follows, never votes
             self.app,
             ConsensusWAL(store.kv, max_record_bytes=MAX_VOTE_RECORD_BYTES),
             store.height + 1,
@@ -502,6 +510,9 @@ class Node:
 
     @property
     def is_validator(self) -> bool:
+        return not self.observer and self._key_is_validator()
+
+    def _key_is_validator(self) -> bool:
         vs = self.current_validators()
         return vs is not None and self.key.public_key in vs
 
@@ -522,6 +533,7 @@ class Node:
             "public_key": self.key.public_key.hex(),
             "address": self.key.address,
             "validator": self.is_validator,
+            "observer": self.observer,
             "genesis_hash": self.genesis_block.hash.hex(),
             "height": head.height,
             "latest_hash": head.hash.hex(),
@@ -894,9 +906,13 @@ def _setup_logging(level: str) -> None:
     )
 
 
-async def serve(home: Path, passphrase: str | None = None) -> None:
-    """Run the node in ``home`` until SIGTERM/SIGINT."""
-    node = Node.open(home, passphrase=passphrase)
+async def serve(home: Path, passphrase: str | None = None, observer: bool = False) -> None:
+    """Run the node in ``home`` until SIGTERM/SIGINT; ``observer`` makes it follow
+    without voting whatever its config says."""
+    config = NodeConfig.load(home)
+    if observer:
+        config = config.with_changes(observer=True)
+    node = Node.open(home, config=config, passphrase=passphrase)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -917,7 +933,7 @@ async def serve(home: Path, passphrase: str | None = None) -> None:
         raise node.fatal
 
 
-def run_node(home: Path) -> None:
+def run_node(home: Path, observer: bool = False) -> None:
     """Blocking entry point of ``hkchain node start --home DIR``: runs until SIGTERM or
     SIGINT, then shuts down gracefully. A SIGKILL at any moment is safe: the store is at a
     committed block boundary and the mempool journal holds every accepted tx."""
@@ -931,4 +947,4 @@ def run_node(home: Path) -> None:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is installed where it builds
         runner = asyncio.run
-    runner(serve(home, passphrase))
+    runner(serve(home, passphrase, observer))

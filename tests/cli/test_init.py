@@ -209,3 +209,67 @@ def test_the_range_is_read_from_the_kernel(tmp_path: Path, kernel_range: Path) -
 
 def test_the_default_base_port_fits_the_largest_local_network(kernel_range: Path) -> None:
     check_base_port(DEFAULT_BASE_PORT, MAX_LOCAL_VALIDATORS)
+
+
+def test_init_observer_joins_a_local_network(tmp_path: Path, genesis_template: Path) -> None:
+    home = tmp_path / "net"
+    _init(home, genesis_template)
+    result = CliRunner().invoke(main, ["init", "--observer", "--join", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "observer0" in result.output and "--observer" in result.output
+    obs_home = home / "observer0"
+    config = NodeConfig.load(obs_home)
+    net = load_network(home)
+    key = PrivateKey.load(obs_home / "node.key")
+    assert config.observer and config.name == "observer0"
+    assert config.chain_id == net.chain_id
+    assert (obs_home / "genesis.json").read_bytes() == (home / "node0" / "genesis.json").read_bytes()
+    assert [(p.name, p.public_key, p.url) for p in config.p2p.peers] == [
+        (n.name, n.public_key, n.p2p_url) for n in net.nodes]
+    assert (config.rpc.port, config.p2p.port) == node_ports(4, 31000), "the slot after the validators"
+    assert stat.S_IMODE((obs_home / "node.key").stat().st_mode) == 0o600
+    for node in net.nodes:
+        assert NodeConfig.load(node.home).p2p.observers == (key.public_key,)
+    assert len(load_network(home).nodes) == 4, "an observer is not a validator of the network"
+
+    # A second one, named by nodes.json, takes the next slot; both stay admitted.
+    (home / "nodes.json").write_text("{}")
+    again = CliRunner().invoke(main, ["init", "--observer", "--join", str(home / "nodes.json")])
+    assert again.exit_code == 0, again.output
+    second = NodeConfig.load(home / "observer1")
+    assert second.rpc.port == node_ports(5, 31000)[0]
+    assert len(NodeConfig.load(home / "node2").p2p.observers) == 2
+
+    # Replacing one with --force drops its old key from the validators' lists.
+    other = tmp_path / "elsewhere"
+    assert CliRunner().invoke(main, ["init", "--observer", "--join", str(home), "--home", str(other)]).exit_code == 0
+    replaced = PrivateKey.load(other / "node.key").public_key
+    refused = CliRunner().invoke(main, ["init", "--observer", "--join", str(home), "--home", str(other)])
+    assert refused.exit_code != 0 and "--force" in refused.output
+    assert CliRunner().invoke(
+        main, ["init", "--observer", "--join", str(home), "--home", str(other), "--force"]).exit_code == 0
+    observers = NodeConfig.load(home / "node0").p2p.observers
+    assert replaced not in observers and PrivateKey.load(other / "node.key").public_key in observers
+    assert len(observers) == 3
+
+    # --force of the network removes its observers too.
+    _init(home, genesis_template, "--force")
+    assert not (home / "observer0").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--observer"], "--observer needs --join"),
+        (["--join", "."], "pass --observer too"),
+    ],
+)
+def test_init_observer_needs_both_flags(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["init", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_init_observer_refuses_a_directory_without_a_network(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["init", "--observer", "--join", str(tmp_path)])
+    assert result.exit_code != 0 and "holds no local network" in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,46 @@
+"""A node set up as an observer: follows without a vote, and refuses a validator's key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from node.config import NodeConfig
+from node.service import NodeError
+from tests.node.harness import make_homes, open_node, start_nodes, stop_nodes, wait_for
+
+
+def _as_observer(home: Path) -> None:
+    NodeConfig.load(home).with_changes(observer=True).save(home)
+
+
+def test_an_observer_with_a_validators_key_is_refused(tmp_path: Path) -> None:
+    homes = make_homes(tmp_path, 4)
+    _as_observer(homes[0].home)
+    homes[0].config = NodeConfig.load(homes[0].home)
+    with pytest.raises(NodeError) as err:
+        open_node(homes[0])
+    assert err.value.code == "observer_is_validator"
+    assert "needs a key of its own" in err.value.message
+
+
+async def test_an_observer_follows_without_a_vote(tmp_path: Path) -> None:
+    homes = make_homes(tmp_path, 4, observers=1)
+    _as_observer(homes[4].home)
+    homes[4].config = NodeConfig.load(homes[4].home)
+    nodes = await start_nodes(homes)
+    validators, observer = nodes[:4], nodes[4]
+    try:
+        assert observer.observer and not observer.is_validator
+        assert observer.replica._me is None, "an observer's replica holds no key to sign with"
+        status = observer.status()
+        assert status["observer"] is True and status["validator"] is False
+        await wait_for(lambda: observer.store.height >= 3, timeout_s=30, what="the observer follows")
+        for h in range(1, 4):
+            cert = validators[0].store.certificate(h)
+            assert cert is not None
+            assert observer.key.public_key not in {k for k, _ in cert.signatures}
+            assert observer.store.block(h).hash == validators[0].store.block(h).hash  # type: ignore[union-attr]
+    finally:
+        await stop_nodes(nodes)
