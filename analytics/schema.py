@@ -328,6 +328,13 @@ agg_fees_month, seen_fees_month = _rollup("fees_month", "month", ("estate",), "h
                                           ("bills", "billed", "paid"))
 
 
+# The dashboard reads one committee's rows (or the district's) in key order.
+ix_agg_txs_day_committee = sa.Index("ix_agg_txs_day_committee", agg_txs_day.c.committee, agg_txs_day.c.day,
+                                    agg_txs_day.c.kind)
+# Arrears read the unpaid bills.
+ix_bills_unpaid = sa.Index("ix_bills_unpaid", bills.c.paid_ms, bills.c.committee, bills.c.estate)
+
+
 # --- time buckets -------------------------------------------------------------------------
 
 
@@ -419,6 +426,11 @@ def _v4_rollups(conn: Connection) -> None:
             conn.execute(sa.delete(table))
 
 
+def _v7_indexes(conn: Connection) -> None:
+    ix_agg_txs_day_committee.create(conn, checkfirst=True)
+    ix_bills_unpaid.create(conn, checkfirst=True)
+
+
 def _view_names() -> list[str]:
     from analytics.figures import VIEWS  # the views are defined beside their figures
 
@@ -432,6 +444,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (4, "rollups of the dashboard's figures (the chain is indexed again from block 0)", _v4_rollups),
     (5, "the audience of notices (the chain is indexed again from block 0)", _v4_rollups),
     (6, "a rollup of fee collection (the chain is indexed again from block 0)", _v4_rollups),
+    (7, "indexes for one committee's txs by day and for unpaid bills", _v7_indexes),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
