@@ -105,6 +105,9 @@ def _fault_options(f: Any) -> Any:
 @click.option("--crashed", type=click.IntRange(0, (MAX_VALIDATORS - 1) // 3), default=0,
               show_default=True,
               help="Validators down for the whole run (with --byzantine, at most f together).")
+@click.option("--fault-ms", type=click.IntRange(0, 10_000_000), default=None,
+              help="How long faults last, in simulated ms (default: until half the heights "
+              "are decided).")
 @click.option("--verbose", "-v", is_flag=True, help="One line per run.")
 @_fault_options
 def simulate(
@@ -120,6 +123,7 @@ def simulate(
     latency: tuple[int, int],
     uplink_mbit: int,
     crashed: int,
+    fault_ms: int | None,
     verbose: bool,
     equivocate: bool | None,
     reconfigure: bool | None,
@@ -173,6 +177,7 @@ def simulate(
         block_bytes=block_bytes,
         network=model,
         crashed=crashed,
+        chaos_ms=fault_ms,
     )
     results: list[SimulationResult] = []
 

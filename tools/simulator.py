@@ -592,7 +592,17 @@ def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
         f"hkchain simulate --validators {options.validators} --heights {options.heights} "
         f"--first-seed {options.seed} --seeds 1 --view-timeout {options.view_timeout_ms} "
         + (f"--block-bytes {options.block_bytes} " if options.block_bytes else "")
+        + (f"--crashed {options.crashed} " if options.crashed else "")
+        + (f"--fault-ms {options.chaos_ms} " if options.chaos_ms is not None else "")
+        + (_network_options(options.network) if options.network is not None else "")
         + faults.as_options()
+    )
+
+
+def _network_options(model: NetworkModel) -> str:
+    return (
+        f"--network --latency {model.latency_min_us // 1000} {model.latency_max_us // 1000} "
+        f"--uplink-mbit {model.uplink_bits_per_s // 1_000_000} "
     )
 
 

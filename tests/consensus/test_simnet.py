@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from cli.simulate import simulate
 from tools.simnet import Network, NetworkModel, percentile
-from tools.simulator import NO_FAULTS, SimulationOptions, run_simulation
+from tools.simulator import NO_FAULTS, SimulationOptions, reproduce_command, run_simulation
 
 MODEL = NetworkModel(
     latency_min_us=2_000,
@@ -126,3 +126,14 @@ def test_the_cli_prints_the_network_figures() -> None:
         simulate, ["--validators", "7", "--crashed", "1", "--byzantine", "2"]
     )
     assert refused.exit_code != 0 and "at most f = 2" in refused.output
+
+
+def test_the_reproduce_command_carries_the_network_options() -> None:
+    options = _networked(crashed=1, chaos_ms=900)
+    command = reproduce_command(options, NO_FAULTS)
+    assert "--network --latency 2 30 --uplink-mbit 100 " in command
+    assert "--crashed 1 " in command and "--fault-ms 900 " in command
+    args = command.split()[2:]
+    result = CliRunner().invoke(simulate, args)
+    assert result.exit_code == 0, result.output
+    assert "network model: commit latency p50" in result.output
