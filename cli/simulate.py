@@ -224,6 +224,7 @@ def _print_network_figures(results: list[SimulationResult], live: int) -> None:
     busy = sum(c for r in results for c in r.cpu_busy_us)
     simulated_us = sum(r.simulated_ms for r in results) * 1000
     per_node_height = heights * live
+    changes = sum(r.view_changes for r in results)
     uplink = max(
         (b * 8 * 1000 // max(r.simulated_ms, 1) for r in results for b in r.bytes_sent),
         default=0,
@@ -235,5 +236,6 @@ def _print_network_figures(results: list[SimulationResult], live: int) -> None:
         f"{sum(sent) / per_node_height / 1024:.1f} KiB and {msgs / per_node_height:.0f} "
         f"messages sent; busiest uplink {uplink / 1_000_000:.2f} Mbit/s; CPU "
         f"{100 * busy / max(simulated_us * live, 1):.1f}% of a core per node; "
-        f"{sum(r.view_changes for r in results)} view changes"
+        f"{changes} view changes over all replicas ({changes / per_node_height:.2f} per "
+        "replica per height)"
     )
