@@ -133,6 +133,17 @@ def _num(v: Any, fmt: str = ",.1f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
+def _disk_line(r: BenchReport) -> str:
+    """The first measured node's data-directory growth per committed tx, by store."""
+    for f in r.node_figures:
+        if f.disk_bytes_per_tx is not None:
+            parts = ", ".join(f"{name} {v:,.0f}" for name, v in sorted(f.disk_parts_bytes_per_tx.items()))
+            return (f"{f.disk_bytes_per_tx:,.0f} B on {f.name} ({parts}); of its "
+                    f"{_mb(f.disk_bytes)} at the end, {_mb(f.disk_wal_bytes)} in LevelDB logs "
+                    f"not yet compacted")
+    return "-"
+
+
 def print_report(console: Console, r: BenchReport, command: str) -> None:
     summary = Table(title=f"{command}", title_justify="left", show_header=False)
     summary.add_column(style="bold cyan", no_wrap=True)
@@ -164,6 +175,7 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
         ("state roots agree", f"{'yes' if r.state_roots_agree else 'NO'} "
                               f"({r.heights_compared} heights compared)"),
     ]
+    rows.append(("disk per committed tx", _disk_line(r)))
     for name, value in rows:
         summary.add_row(name, value)
     console.print(summary)

@@ -220,6 +220,12 @@ class NodeFigures:
     peak_rss_bytes: int | None = None
     disk_bytes: int | None = None  # data directory at the end
     disk_bytes_per_tx: float | None = None
+    # The growth per committed tx of each store in the data directory ("chain": blocks,
+    # state, receipts; "mempool": the tx journal; "blobs"; "other": loose files).
+    disk_parts_bytes_per_tx: dict[str, float] = field(default_factory=dict)
+    # Of disk_bytes at the end: LevelDB write-ahead logs, the newest writes not yet
+    # compacted into (compressed) tables, so a figure taken now is above the settled one.
+    disk_wal_bytes: int | None = None
     view_changes: int | None = None
     txs_seen: int = 0
     lost: int = 0
@@ -370,6 +376,9 @@ class ProcessProbe:
             return None
         return directory_bytes(self.data_dir)
 
+    def disk_usage(self) -> DiskUsage | None:
+        return None if self.data_dir is None else disk_usage(self.data_dir)
+
 
 def directory_bytes(path: Path) -> int:
     total = 0
@@ -378,6 +387,40 @@ def directory_bytes(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
     return total
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """A data directory's bytes per store (its top-level directories; loose files are
+    "other") and, of all of them, the bytes in LevelDB write-ahead logs (NNNNNN.log)."""
+
+    parts: dict[str, int]
+    wal_bytes: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+    def growth_per_tx(self, before: DiskUsage, txs: int) -> dict[str, float]:
+        names = sorted(set(self.parts) | set(before.parts))
+        return {n: round((self.parts.get(n, 0) - before.parts.get(n, 0)) / txs, 1) for n in names}
+
+
+def disk_usage(path: Path) -> DiskUsage:
+    parts: dict[str, int] = {}
+    wal = 0
+    for root, _dirs, files in os.walk(path):
+        rel = Path(root).relative_to(path).parts
+        part = rel[0] if rel else "other"
+        for name in files:
+            try:
+                size = os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+            parts[part] = parts.get(part, 0) + size
+            if name.endswith(".log") and name[:-4].isdigit():
+                wal += size
+    return DiskUsage(parts, wal)
 
 
 def pid_listening_on(port: int) -> int | None:
@@ -1221,7 +1264,7 @@ async def _bench_async(config: BenchConfig, net: _Network, senders: list[Private
         report.presigned = len(plan)
         report.mix = plan.mix
         report.presign_s = round(time.perf_counter() - started, 2)
-        disk_start = [p.disk_bytes() if p else None for p in net.probes]
+        disk_start = [p.disk_usage() if p else None for p in net.probes]
         run = await _timed_run(config, plan, tracks, sink)
         for j, tr in enumerate(tracks):
             vc = await tr.rpc.metric("hkchain_view_changes_total")
@@ -1236,9 +1279,13 @@ async def _bench_async(config: BenchConfig, net: _Network, senders: list[Private
                 fig.view_changes = int(vc - tr.view_changes_start)
             if tr.probe is not None:
                 fig.peak_rss_bytes = tr.probe.peak_rss_bytes()
-                fig.disk_bytes = tr.probe.disk_bytes()
-                if fig.disk_bytes is not None and disk_start[j] is not None and run.committed:
-                    fig.disk_bytes_per_tx = round((fig.disk_bytes - (disk_start[j] or 0)) / run.committed, 1)
+                usage, before = tr.probe.disk_usage(), disk_start[j]
+                if usage is not None:
+                    fig.disk_bytes = usage.total
+                    fig.disk_wal_bytes = usage.wal_bytes
+                if usage is not None and before is not None and run.committed:
+                    fig.disk_bytes_per_tx = round((usage.total - before.total) / run.committed, 1)
+                    fig.disk_parts_bytes_per_tx = usage.growth_per_tx(before, run.committed)
             report.node_figures.append(fig)
         if run.failed_over:
             report.notes.append(f"{run.failed_over} txs were accepted by another node than "

@@ -57,6 +57,11 @@ def test_short_transfer_bench_commits_every_tx_once(capsys: pytest.CaptureFixtur
         assert node["lost"] == 0 and node["duplicates"] == 0
         assert node["txs_seen"] == report["submitted"]
         assert node["pid"] is not None and node["peak_rss_bytes"] > 0
+        # Committed txs grow the chain store; the parts add up to the whole.
+        parts = node["disk_parts_bytes_per_tx"]
+        assert parts["chain"] > 0 and node["disk_bytes_per_tx"] > 0
+        assert abs(sum(parts.values()) - node["disk_bytes_per_tx"]) <= len(parts) * 0.1
+        assert 0 <= node["disk_wal_bytes"] <= node["disk_bytes"]
     assert len(report["node_figures"]) == 4
     assert report["latency_ms"]["samples"] <= report["committed"]
 

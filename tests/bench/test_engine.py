@@ -4,6 +4,7 @@ checks, which must fail loudly on a lost tx, a duplicate or a disagreeing node."
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -22,6 +23,7 @@ from tools.bench import (
     _Rpc,
     _Run,
     check,
+    disk_usage,
     presign,
 )
 
@@ -141,3 +143,21 @@ async def test_check_fails_when_nodes_disagree_on_a_state_root() -> None:
     report = await _run_with([a, b], [0, 1, 2, 3])
     assert not report.ok and not report.state_roots_agree
     assert any("disagree" in f for f in report.failures)
+
+
+def test_disk_usage_splits_the_data_directory_by_store(tmp_path: Path) -> None:
+    (tmp_path / "chain").mkdir()
+    (tmp_path / "chain" / "000003.log").write_bytes(b"w" * 300)
+    (tmp_path / "chain" / "000005.ldb").write_bytes(b"t" * 1000)
+    (tmp_path / "chain" / "LOG").write_bytes(b"l" * 7)  # LevelDB's text log, not its WAL
+    (tmp_path / "mempool" / "deep").mkdir(parents=True)
+    (tmp_path / "mempool" / "deep" / "000001.log").write_bytes(b"m" * 50)
+    (tmp_path / "stray").write_bytes(b"s" * 3)
+    before = disk_usage(tmp_path)
+    assert before.parts == {"chain": 1307, "mempool": 50, "other": 3}
+    assert before.wal_bytes == 350 and before.total == 1360
+    (tmp_path / "chain" / "000006.ldb").write_bytes(b"t" * 2000)
+    (tmp_path / "blobs").mkdir()
+    (tmp_path / "blobs" / "x").write_bytes(b"b" * 100)
+    after = disk_usage(tmp_path)
+    assert after.growth_per_tx(before, 4) == {"blobs": 25.0, "chain": 500.0, "mempool": 0.0, "other": 0.0}
