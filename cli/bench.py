@@ -138,9 +138,14 @@ def _disk_line(r: BenchReport) -> str:
     for f in r.node_figures:
         if f.disk_bytes_per_tx is not None:
             parts = ", ".join(f"{name} {v:,.0f}" for name, v in sorted(f.disk_parts_bytes_per_tx.items()))
-            return (f"{f.disk_bytes_per_tx:,.0f} B on {f.name} ({parts}); of its "
+            line = (f"{f.disk_bytes_per_tx:,.0f} B on {f.name} ({parts}); of its "
                     f"{_mb(f.disk_bytes)} at the end, {_mb(f.disk_wal_bytes)} in LevelDB logs "
                     f"not yet compacted")
+            if f.disk_settled_bytes_per_tx is not None:
+                settled = ", ".join(f"{name} {v:,.0f}"
+                                    for name, v in sorted(f.disk_settled_parts_bytes_per_tx.items()))
+                line += f"; compacted once stopped: {f.disk_settled_bytes_per_tx:,.0f} B ({settled})"
+            return line
     return "-"
 
 

@@ -128,6 +128,15 @@ class LevelDBStore:
         except plyvel.Error as exc:
             raise _io_error("write", self.path, exc) from exc
 
+    def compact(self) -> None:
+        """Compact the whole key range: the write-ahead log is folded into tables, and
+        overwritten or deleted entries are dropped wherever LevelDB merges tables (not
+        inside a table that no merge touches)."""
+        try:
+            self._db_or_raise().compact_range()
+        except plyvel.Error as exc:
+            raise _io_error("compaction", self.path, exc) from exc
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()

@@ -63,6 +63,8 @@ def test_short_transfer_bench_commits_every_tx_once(capsys: pytest.CaptureFixtur
         assert abs(sum(parts.values()) - node["disk_bytes_per_tx"]) <= len(parts) * 0.1
         assert 0 <= node["disk_wal_bytes"] <= node["disk_bytes"]
     assert len(report["node_figures"]) == 4
+    settled = report["node_figures"][0]["disk_settled_parts_bytes_per_tx"]
+    assert settled["chain"] > 0 and report["node_figures"][0]["disk_settled_bytes_per_tx"] > 0
     assert report["latency_ms"]["samples"] <= report["committed"]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from core.crypto import PrivateKey
 from core.types import SignedTx
+from storage.leveldb import LevelDBStore
 from tools.bench import (
     BenchConfig,
     BenchError,
@@ -25,6 +26,7 @@ from tools.bench import (
     check,
     disk_usage,
     presign,
+    settled_disk_usage,
 )
 
 CHAIN = "hk-bench-test"
@@ -161,3 +163,22 @@ def test_disk_usage_splits_the_data_directory_by_store(tmp_path: Path) -> None:
     (tmp_path / "blobs" / "x").write_bytes(b"b" * 100)
     after = disk_usage(tmp_path)
     assert after.growth_per_tx(before, 4) == {"blobs": 25.0, "chain": 500.0, "mempool": 0.0, "other": 0.0}
+
+
+def test_settled_disk_usage_folds_the_logs_into_tables(tmp_path: Path) -> None:
+    store = LevelDBStore(tmp_path / "chain")
+    for i in range(2000):
+        store.put(b"k%05d" % i, b"v" * 200)
+    for i in range(1000):  # deleted again, as the mempool journal does
+        store.delete(b"k%05d" % i)
+    store.close()
+    raw = disk_usage(tmp_path)
+    assert raw.wal_bytes > 2000 * 200, "the writes are still in the log"
+    settled = settled_disk_usage(tmp_path)
+    assert settled.wal_bytes == 0
+    assert 1000 * 200 <= settled.parts["chain"] <= raw.parts["chain"]
+    reopened = LevelDBStore(tmp_path / "chain")
+    try:
+        assert reopened.get(b"k01500") == b"v" * 200 and reopened.get(b"k00001") is None
+    finally:
+        reopened.close()
