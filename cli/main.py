@@ -38,6 +38,8 @@ def _register() -> None:
     main.add_command(stats)
     from cli.prove import prove
     main.add_command(prove)
+    from cli.audit import audit
+    main.add_command(audit)
     for command in (network.init, network.node, network.localnet, client.status, client.block,
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):

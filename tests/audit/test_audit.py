@@ -1,0 +1,117 @@
+"""tools/audit.py and `hkchain audit` on node homes made by init_network: a careless home
+fails on its key and binds, a careful one passes, and what cannot be measured says so."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from core.crypto import PrivateKey
+from node.config import NodeConfig
+from node.home import default_genesis_template, init_network
+from tools.audit import audit_home, check_clock
+
+NOW_MS = 1_800_000_000_000
+
+
+def _stopped(url: str) -> Any:
+    raise ConnectionRefusedError(111, "Connection refused")
+
+
+def _home(tmp_path: Path) -> Path:
+    net = init_network(tmp_path / "net", 1, base_port=21000,
+                       genesis_template=default_genesis_template())
+    return net.nodes[0].home
+
+
+def _verdicts(home: Path, fetch: Any = _stopped) -> dict[str, str]:
+    return {f.item: f.verdict for f in audit_home(home, fetch=fetch, now_ms=NOW_MS).findings}
+
+
+def test_careless_home_fails_on_key_mode_and_binds(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    config = NodeConfig.load(home)
+    config.key_path(home).chmod(0o644)
+    config.with_changes(rpc=dataclasses.replace(config.rpc, host="0.0.0.0"),
+                        p2p=dataclasses.replace(config.p2p, host="0.0.0.0")).save(home)
+    report = audit_home(home, fetch=_stopped, now_ms=NOW_MS)
+    verdicts = {f.item: f for f in report.findings}
+    assert verdicts["key file mode"].verdict == "fail"
+    assert "0644" in verdicts["key file mode"].detail
+    assert "chmod 600" in verdicts["key file mode"].action
+    assert verdicts["key encryption"].verdict == "warn"
+    assert verdicts["rpc bind"].verdict == "fail"
+    assert verdicts["p2p bind"].verdict == "warn"
+    assert report.failed
+
+    result = CliRunner().invoke(main, ["audit", "--home", str(home), "--json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.output)
+    assert doc["verdict"] == "fail"
+    assert {f["item"] for f in doc["findings"] if f["verdict"] == "fail"} == {"key file mode", "rpc bind"}
+
+
+def test_careful_home_passes(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    path = NodeConfig.load(home).key_path(home)
+    PrivateKey.load(path).save(path, "correct horse battery staple")
+    path.chmod(0o600)
+    verdicts = _verdicts(home)
+    unmeasured = {"peers", "clock offset", "evidence"}  # the node is stopped
+    assert {item for item, v in verdicts.items() if v == "skip"} == unmeasured
+    measured = {item: v for item, v in verdicts.items() if item not in unmeasured}
+    assert measured.pop("disk space") != "fail"  # depends on this machine's disk
+    assert set(measured.values()) == {"ok"}, measured
+
+    result = CliRunner().invoke(main, ["audit", "--home", str(home), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["counts"]["fail"] == 0
+
+
+def test_a_network_home_audits_every_node(tmp_path: Path) -> None:
+    net = init_network(tmp_path / "net", 2, base_port=21000,
+                       genesis_template=default_genesis_template())
+    result = CliRunner().invoke(main, ["audit", "--home", str(net.home), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [r["node"] for r in json.loads(result.output)] == ["node0", "node1"]
+
+
+def test_not_a_home_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["audit", "--home", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "neither config.json" in result.output
+
+
+@pytest.mark.parametrize(("peers", "verdict"), [([], "fail"), ([{"name": "node1"}], "ok")])
+def test_running_node_answers_peers_and_evidence(tmp_path: Path, peers: list[Any],
+                                                 verdict: str) -> None:
+    net = init_network(tmp_path / "net", 2, base_port=21000,
+                       genesis_template=default_genesis_template())
+
+    def fetch(url: str) -> Any:
+        if url.endswith("/v1/status"):
+            return {"height": 10, "latest_time_ms": NOW_MS - 500, "peers": peers}
+        return {"count": 2, "evidence": [{"validator": "node3"}]}
+
+    findings = audit_home(net.nodes[0].home, fetch=fetch, now_ms=NOW_MS).findings
+    report = {f.item: f for f in findings}
+    assert report["peers"].verdict == verdict
+    assert report["clock offset"].verdict == "ok"
+    assert report["evidence"].verdict == "warn" and "node3" in report["evidence"].detail
+    # A running node's store is never opened beside it.
+    assert report["store integrity"].verdict == "skip"
+    assert "in use" in report["store integrity"].detail
+
+
+@pytest.mark.parametrize(("age_ms", "verdict"), [(800, "ok"), (-20_000, "warn"), (120_000, "skip")])
+def test_clock_offset_is_measured_only_against_a_fresh_head(age_ms: int, verdict: str) -> None:
+    config = NodeConfig(name="node0", chain_id="hkchain-local")
+    status = {"latest_time_ms": NOW_MS - age_ms}
+    assert check_clock(config, status, "", NOW_MS).verdict == verdict
+    assert check_clock(config, None, "node stopped", NOW_MS).verdict == "skip"
