@@ -95,6 +95,8 @@ class LocalNetwork:
     nodes: tuple[LocalNode, ...]
     operator_key_file: Path
     operator_address: str
+    # Nodes that follow without voting, in DIR/observerK (``init_observer``).
+    observers: tuple[LocalNode, ...] = ()
 
 
 def node_ports(index: int, base_port: int = DEFAULT_BASE_PORT) -> tuple[int, int]:
@@ -232,9 +234,19 @@ def load_network(home: Path) -> LocalNetwork:
         chain_ids.add(config.chain_id)
     if len(chain_ids) != 1:
         raise HomeError(f"the nodes under {home} disagree on the chain id: {sorted(chain_ids)}")
+    observers = []
+    for obs_home in sorted((p for p in home.iterdir() if p.is_dir() and _OBSERVER_DIR_RE.match(p.name)
+                            and (p / CONFIG_FILE).exists()), key=lambda p: int(p.name[8:])):
+        config = NodeConfig.load(obs_home)
+        if config.chain_id not in chain_ids:
+            raise HomeError(f"{obs_home} follows chain {config.chain_id!r}, not this network's "
+                            f"{sorted(chain_ids)[0]!r}")
+        key = PrivateKey.load(config.key_path(obs_home))
+        observers.append(_local_node(obs_home, config, key.public_key))
     operator_file = home / OPERATOR_KEY_FILE
     operator = PrivateKey.load(operator_file)
-    return LocalNetwork(home, chain_ids.pop(), tuple(nodes), operator_file, operator.address)
+    return LocalNetwork(home, chain_ids.pop(), tuple(nodes), operator_file, operator.address,
+                        tuple(observers))
 
 
 @dataclass(frozen=True)

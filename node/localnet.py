@@ -1,7 +1,8 @@
 """`hkchain localnet`: run every validator of a local network as its own process.
 
 ``Supervisor`` starts, stops and kills the node processes of a ``LocalNetwork`` (each is
-``python -m cli node start --home DIR/nodeK``, logging to ``DIR/nodeK/node.log``), waits
+``python -m cli node start --home DIR/nodeK``, logging to ``DIR/nodeK/node.log``; the
+observers in ``DIR/observerK`` after them), waits
 until their RPCs answer, and writes ``DIR/nodes.json`` so scripts and tests can find
 each node's URLs and pid. ``run_localnet`` is the command: initialise the home if it is
 empty (reuse it otherwise, so a restart keeps the chain), start all nodes, print where
@@ -89,7 +90,8 @@ class Supervisor:
 
     @property
     def nodes(self) -> tuple[LocalNode, ...]:
-        return self.network.nodes
+        """The validators, then the observers: the indices every method takes."""
+        return self.network.nodes + self.network.observers
 
     def log_path(self, index: int) -> Path:
         return self.nodes[index].home / LOG_FILE
@@ -205,6 +207,8 @@ class Supervisor:
             "operator_key": str(net.operator_key_file),
             "operator_address": net.operator_address,
             "nodes": [{**n.to_json(), "pid": self.pid(i)} for i, n in enumerate(net.nodes)],
+            "observers": [{**n.to_json(), "pid": self.pid(len(net.nodes) + i)}
+                          for i, n in enumerate(net.observers)],
         }
 
     def write_nodes_file(self) -> Path:
@@ -339,10 +343,11 @@ def print_summary(console: Any, supervisor: Supervisor, hint_home: Path | None =
 
     net = supervisor.network
     table = Table(title=f"hkchain localnet — chain {escape(net.chain_id)}", title_justify="left")
-    for col in ("node", "pid", "rpc", "p2p", "validator address"):
+    for col in ("node", "pid", "rpc", "p2p", "address"):
         table.add_column(col, overflow="fold")
-    for i, n in enumerate(net.nodes):
-        table.add_row(n.name, str(supervisor.pid(i) or "-"), n.rpc_url, n.p2p_url, n.address)
+    for i, n in enumerate(supervisor.nodes):
+        name = n.name if i < len(net.nodes) else f"{n.name} (observer)"
+        table.add_row(name, str(supervisor.pid(i) or "-"), n.rpc_url, n.p2p_url, n.address)
     console.print(table)
     rpc = net.nodes[0].rpc_url
     console.print(f"\n[bold]Open the residents' app:  {escape(app_url(rpc))}[/bold]\n", soft_wrap=True)

@@ -21,6 +21,7 @@ from node.home import (
     check_base_port,
     ephemeral_port_range,
     init_network,
+    init_observer,
     load_network,
     make_genesis,
     max_base_port,
@@ -273,3 +274,24 @@ def test_init_observer_refuses_a_directory_without_a_network(tmp_path: Path) -> 
     result = CliRunner().invoke(main, ["init", "--observer", "--join", str(tmp_path)])
     assert result.exit_code != 0 and "holds no local network" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_network_with_an_observer_reads_back_with_it(tmp_path: Path, genesis_template: Path) -> None:
+    from node.localnet import Supervisor
+
+    home = tmp_path / "net"
+    _init(home, genesis_template)
+    made = init_observer(home)
+    net = load_network(home)
+    assert net.observers == (made.node,) and len(net.nodes) == 4
+    sup = Supervisor(net)
+    assert [n.name for n in sup.nodes] == ["node0", "node1", "node2", "node3", "observer0"]
+    doc = sup.nodes_file_doc()
+    assert [n["name"] for n in doc["nodes"]] == ["node0", "node1", "node2", "node3"]
+    assert doc["observers"] == [{**made.node.to_json(), "pid": None}]
+
+    # An observer home of another chain is refused, not started beside the network.
+    config = NodeConfig.load(made.node.home)
+    config.with_changes(chain_id="another-chain").save(made.node.home)
+    with pytest.raises(HomeError, match="follows chain 'another-chain'"):
+        load_network(home)
