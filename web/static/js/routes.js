@@ -14,6 +14,7 @@ import * as merchants from './pages/merchants.js';
 import * as statement from './pages/statement.js';
 import * as more from './pages/more.js';
 import * as me from './pages/me.js';
+import * as explorer from './pages/explorer.js';
 
 export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
@@ -26,6 +27,7 @@ export const ROUTES = {
   notices: { title: 'nav.notices', render: notices.render },
   merchants: { title: 'nav.merchants', render: merchants.render },
   statement: { title: 'nav.statement', render: statement.render },
+  explorer: { title: 'nav.explorer', render: explorer.render },
   more: { title: 'nav.more', render: more.render },
   me: { title: 'nav.me', render: me.render },
 };
@@ -42,6 +44,7 @@ export const NAV = [
   { route: 'proposals', icon: '✍', where: 'wide' },
   { route: 'merchants', icon: '¤', where: 'wide' },
   { route: 'statement', icon: '≡', where: 'wide' },
+  { route: 'explorer', icon: '▦', where: 'wide' },
   { route: 'more', icon: '☰', where: 'narrow', elder: true },
   { route: 'me', icon: '☺', elder: true },
 ];

@@ -1,0 +1,170 @@
+"""The chain explorer against a real 4-validator localnet: the latest blocks, a block with
+a points transfer and its receipt (status, gas, fee, the Transfer event with its amount
+in points), its commit certificate verified in the browser, the validators' liveness
+from the recent certificates, the evidence and the peers; and a node that forges a
+certificate signature is shown as not verified. With HKCHAIN_UPDATE_SCREENSHOTS=1 the
+block page is written to docs/screenshots/ in zh and en, mobile and desktop."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from node.localnet import Supervisor
+from tests.e2e.harness import make_network, running
+from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
+from tests.web.community import off_loop
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Route
+
+pytestmark = pytest.mark.slow
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WAIT_MS = 60_000
+AMOUNT = 1234
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
+    require_chromium()
+    network = make_network(Path(tmp_path_factory.mktemp("web-explorer")) / "localnet", 4)
+    with running(network) as sup:
+        sup.wait_ready(timeout_ms=60_000)
+        yield sup
+
+
+@pytest.fixture(scope="module")
+def transfer(net: Supervisor) -> dict[str, Any]:
+    """A points transfer by the operator to node 1's validator, committed: its height."""
+    to = json.loads(off_loop(lambda: CliRunner().invoke(
+        main, ["status", "--json"], env={"HKCHAIN_RPC": net.nodes[1].rpc_url})).stdout)["address"]
+    env = {"HKCHAIN_RPC": net.nodes[0].rpc_url, "HKCHAIN_KEY": str(net.network.operator_key_file)}
+    result = off_loop(lambda: CliRunner().invoke(
+        main, ["transfer", "--to", to, "--amount", str(AMOUNT), "--json"], env=env))
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return {"height": doc["height"], "to": to}
+
+
+def _open(browser: Browser, net: Supervisor, lang: str = "zh-CN", layout: str = "mobile") -> Watched:
+    w = open_page(browser, net.nodes[0].rpc_url, viewport=MOBILE if layout == "mobile" else DESKTOP)
+    w.page.goto("/")
+    w.page.evaluate("(lang) => localStorage.setItem('hkchain.settings', JSON.stringify({lang, elder: false}))", lang)
+    w.page.reload()
+    w.page.wait_for_selector("main h2")
+    return w
+
+
+def _badge(w: Watched) -> str:
+    cert = w.page.get_by_test_id("certificate")
+    cert.locator("[data-testid=verified], [data-testid=unverified]").first.wait_for(timeout=WAIT_MS)
+    return "verified" if cert.get_by_test_id("verified").count() else "unverified"
+
+
+def test_the_explorer_shows_a_transfer_its_receipt_and_a_verified_certificate(
+        browser: Browser, net: Supervisor, transfer: dict[str, Any]) -> None:
+    w = _open(browser, net, layout="desktop")
+    try:
+        p = w.page
+        p.goto("/#/explorer")
+        p.locator("nav.nav a[href='#/explorer']").wait_for()  # reachable from the navigation
+        row = p.get_by_test_id(f"block-row-{transfer['height']}")
+        row.wait_for(timeout=WAIT_MS)
+        cells = row.locator("td").all_inner_texts()
+        assert cells[2] == "1"  # one tx
+        assert cells[1].startswith("20") and ":" in cells[1]  # a Shanghai date and time
+        assert p.get_by_test_id("validator-row").count() == 4
+        assert "在线" in p.get_by_test_id("validators").inner_text()
+        assert len(p.get_by_test_id("peers").locator("tbody tr").all()) == 3
+        assert "没有任何节点被发现重复签名" in p.get_by_test_id("evidence").inner_text()
+
+        row.locator("a").click()
+        p.get_by_test_id("tx").wait_for()
+        tx = p.get_by_test_id("tx").inner_text()
+        assert "token.transfer" in tx
+        assert p.get_by_test_id("receipt-status").inner_text() == "成功"
+        event = p.get_by_test_id("event").filter(has_text="积分转账").inner_text()
+        assert "1,234 积分" in event and "收款人" in event
+        assert p.get_by_test_id("event").filter(has_text="手续费").count() == 1  # the fee charge
+        assert _badge(w) == "verified"
+        assert "核对了证书的签名" in p.get_by_test_id("certificate-why").inner_text()
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+
+def test_a_forged_certificate_is_shown_as_not_verified(
+        browser: Browser, net: Supervisor, transfer: dict[str, Any]) -> None:
+    w = _open(browser, net)
+    try:
+        def forge(route: Route) -> None:
+            resp = route.fetch()
+            doc = resp.json()
+            for block in doc.get("blocks", []):
+                if block.get("certificate"):
+                    b = bytearray(bytes.fromhex(block["certificate"]["encoded"]))
+                    b[len(b) - 3] ^= 1  # inside the last signature
+                    block["certificate"]["encoded"] = b.hex()
+            route.fulfill(response=resp, body=json.dumps(doc))
+
+        w.page.route("**/v1/blocks?*", forge)
+        w.page.goto(f"/#/explorer/{transfer['height']}")
+        assert _badge(w) == "unverified"
+        assert "不能相信" in w.page.get_by_test_id("certificate-why").inner_text()
+    finally:
+        w.context.close()
+
+
+def test_a_changed_receipt_is_shown_as_not_verified(
+        browser: Browser, net: Supervisor, transfer: dict[str, Any]) -> None:
+    """The certificate is genuine but the node swaps in another receipt's bytes: the
+    receipts no longer match the header's root."""
+    w = _open(browser, net, lang="en")
+    try:
+        def lie(route: Route) -> None:
+            resp = route.fetch()
+            doc = resp.json()
+            for block in doc.get("blocks", []):
+                for r in block.get("receipts", []):
+                    b = bytearray(bytes.fromhex(r["encoded"]))
+                    b[-1] ^= 1
+                    r["encoded"] = b.hex()
+            route.fulfill(response=resp, body=json.dumps(doc))
+
+        w.page.route("**/v1/blocks?*", lie)
+        w.page.goto(f"/#/explorer/{transfer['height']}")
+        assert _badge(w) == "unverified"
+        assert "do not trust" in w.page.get_by_test_id("certificate-why").inner_text()
+    finally:
+        w.context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("layout", ["mobile", "desktop"])
+def test_the_explorer_fits_the_screen(
+        browser: Browser, net: Supervisor, transfer: dict[str, Any], lang: str, layout: str) -> None:
+    w = _open(browser, net, lang, layout)
+    try:
+        p = w.page
+        width = (MOBILE if layout == "mobile" else DESKTOP)["width"]
+        p.goto("/#/explorer")
+        p.get_by_test_id(f"block-row-{transfer['height']}").wait_for(timeout=WAIT_MS)
+        assert p.evaluate("document.documentElement.scrollWidth") <= width
+        if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
+            p.screenshot(path=str(SHOTS / f"explorer-{lang}-{layout}.png"))
+        p.goto(f"/#/explorer/{transfer['height']}")
+        assert _badge(w) == "verified"
+        assert p.evaluate("document.documentElement.scrollWidth") <= width
+        if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
+            p.screenshot(path=str(SHOTS / f"explorer-block-{lang}-{layout}.png"), full_page=True)
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
