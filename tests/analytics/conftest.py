@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +25,20 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     yield from start_chain(tmp_path_factory.mktemp("analytics-chain"))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PostgresServer | str]:
-    with postgres_server() as server:
-        yield server
+    # A test run stopped with SIGTERM (a timeout) still tears the fixtures down, so the
+    # PostgreSQL server, a daemon of its own, is stopped too: pytest's Ctrl-C path.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with postgres_server() as server:
+            yield server
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
