@@ -38,8 +38,9 @@ def _register() -> None:
     main.add_command(stats)
     from cli.prove import prove
     main.add_command(prove)
-    from cli.audit import audit
+    from cli.audit import audit, pentest
     main.add_command(audit)
+    main.add_command(pentest)
     for command in (network.init, network.node, network.localnet, client.status, client.block,
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):
