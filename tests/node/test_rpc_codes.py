@@ -18,7 +18,7 @@ SOURCES = ["node/rpc.py", "node/blobs.py", "node/mempool.py", "node/service.py",
 # Codes in those files that never reach a client: failures at start-up, faults that stop
 # the node (node/supervisor.py), and the default codes of error classes that are always
 # raised with a code of their own.
-NOT_ANSWERED = {"no_genesis", "port_unavailable", "bad_genesis", "bad_key_file", "error",
+NOT_ANSWERED = {"no_genesis", "port_unavailable", "observer_is_validator", "bad_genesis", "bad_key_file", "error",
                 "blob_error", "storage_fault", "local_fault", "state_diverged",
                 "vm_error", "rejected", "node_error", "query_failed", "wallet_error"}
 PATTERNS = [
