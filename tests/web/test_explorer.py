@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.request import urlopen
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -21,9 +24,10 @@ from node.localnet import Supervisor
 from tests.e2e.harness import make_network, running
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
 from tests.web.community import off_loop
+from tests.web.test_screens import AXE
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Route
+    from playwright.sync_api import Browser, Locator, Page, Route
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +67,30 @@ def _open(browser: Browser, net: Supervisor, lang: str = "zh-CN", layout: str = 
     return w
 
 
+def _critical(p: Page) -> list[dict[str, Any]]:
+    """Critical accessibility violations by axe-core (vendored), as test_screens checks."""
+    p.evaluate(AXE + "\n;0")
+    found: list[dict[str, Any]] = p.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.filter((v) => v.impact === 'critical').map((v) => ({id: v.id, help: v.help}));
+    }""")
+    return found
+
+
+def _find_row(p: Page, height: int) -> Locator:
+    """The row of block `height`: on the latest page, or by following "older blocks" (the
+    chain keeps committing blocks while the test runs)."""
+    for _ in range(1000):
+        p.locator("[data-testid^=block-row-]").first.wait_for(timeout=WAIT_MS)
+        row = p.get_by_test_id(f"block-row-{height}")
+        if row.count():
+            return row
+        first = p.locator("[data-testid^=block-row-]").first.get_attribute("data-testid")
+        p.get_by_test_id("older").click()
+        p.wait_for_function("(t) => !document.querySelector(`[data-testid=${t}]`)", arg=first)
+    raise AssertionError(f"no row for block {height}")
+
+
 def _badge(w: Watched) -> str:
     cert = w.page.get_by_test_id("certificate")
     cert.locator("[data-testid=verified], [data-testid=unverified]").first.wait_for(timeout=WAIT_MS)
@@ -76,16 +104,23 @@ def test_the_explorer_shows_a_transfer_its_receipt_and_a_verified_certificate(
         p = w.page
         p.goto("/#/explorer")
         p.locator("nav.nav a[href='#/explorer']").wait_for()  # reachable from the navigation
-        row = p.get_by_test_id(f"block-row-{transfer['height']}")
-        row.wait_for(timeout=WAIT_MS)
+        row = _find_row(p, transfer["height"])
         cells = row.locator("td").all_inner_texts()
         assert cells[2] == "1"  # one tx
-        assert cells[1].startswith("20") and ":" in cells[1]  # a Shanghai date and time
+        ms = json.loads(urlopen(f"{net.nodes[0].rpc_url}/v1/blocks/{transfer['height']}").read())["header"]["timestamp_ms"]
+        shanghai = datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Shanghai")).strftime("%Y/%m/%d %H:%M:%S")
+        assert cells[1] == shanghai  # whatever the browser's zone (London here)
         assert p.get_by_test_id("validator-row").count() == 4
         assert "在线" in p.get_by_test_id("validators").inner_text()
         assert len(p.get_by_test_id("peers").locator("tbody tr").all()) == 3
         assert "没有任何节点被发现重复签名" in p.get_by_test_id("evidence").inner_text()
 
+        p.goto("/#/explorer/upto/1")  # an older page: blocks 1 and 0 only
+        p.get_by_test_id("newest").wait_for()
+        assert p.locator("[data-testid^=block-row-]").evaluate_all("rs => rs.map((r) => r.dataset.testid)") == [
+            "block-row-1", "block-row-0"]
+        p.goto("/#/explorer")
+        row = _find_row(p, transfer["height"])
         row.locator("a").click()
         p.get_by_test_id("tx").wait_for()
         tx = p.get_by_test_id("tx").inner_text()
@@ -149,20 +184,22 @@ def test_a_changed_receipt_is_shown_as_not_verified(
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 @pytest.mark.parametrize("layout", ["mobile", "desktop"])
-def test_the_explorer_fits_the_screen(
+def test_the_explorer_fits_the_screen_and_is_accessible(
         browser: Browser, net: Supervisor, transfer: dict[str, Any], lang: str, layout: str) -> None:
     w = _open(browser, net, lang, layout)
     try:
         p = w.page
         width = (MOBILE if layout == "mobile" else DESKTOP)["width"]
         p.goto("/#/explorer")
-        p.get_by_test_id(f"block-row-{transfer['height']}").wait_for(timeout=WAIT_MS)
+        _find_row(p, transfer["height"])
         assert p.evaluate("document.documentElement.scrollWidth") <= width
+        assert not _critical(p)
         if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
-            p.screenshot(path=str(SHOTS / f"explorer-{lang}-{layout}.png"))
+            p.screenshot(path=str(SHOTS / f"explorer-{lang}-{layout}.png"), full_page=True)
         p.goto(f"/#/explorer/{transfer['height']}")
         assert _badge(w) == "verified"
         assert p.evaluate("document.documentElement.scrollWidth") <= width
+        assert not _critical(p)
         if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
             p.screenshot(path=str(SHOTS / f"explorer-block-{lang}-{layout}.png"), full_page=True)
         assert w.console_errors == [] and w.csp_violations() == []

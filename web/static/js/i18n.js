@@ -66,6 +66,13 @@ export const fmt = {
       hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
     }).format(new Date(Number(ms)));
   },
+  // To the second, where order within a minute matters (blocks in the explorer).
+  seconds(ms) {
+    return new Intl.DateTimeFormat(intl(), {
+      timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    }).format(new Date(Number(ms)));
+  },
   date(ms) {
     return new Intl.DateTimeFormat(intl(), {
       timeZone: TIME_ZONE, year: 'numeric', month: 'long', day: 'numeric',

@@ -26,7 +26,8 @@ const POINTS_FIELD = /(^|_)(amount|fee|points|price|reward|total|paid|balance)$/
 
 export async function render(ctx, params) {
   if (params.length && /^\d{1,12}$/.test(params[0])) return renderBlock(ctx, Number(params[0]));
-  return renderOverview(ctx);
+  if (params[0] === 'upto' && /^\d{1,12}$/.test(params[1] || '')) return renderOverview(ctx, Number(params[1]));
+  return renderOverview(ctx, null);
 }
 
 function names(status) {
@@ -39,21 +40,26 @@ function who(map, keyHex) { return map.get(keyHex) || `${keyHex.slice(0, 10)}…
 
 // --- overview ------------------------------------------------------------------------------
 
-async function renderOverview(ctx) {
+// The LATEST blocks up to `upto` (the head when null), with links to older and newer pages.
+async function renderOverview(ctx, upto) {
   const { main } = ctx;
   main.appendChild(h('h2', {}, t('nav.explorer')));
   const wait = loading();
   main.appendChild(wait);
   const status = await rpc.status();
-  const from = Math.max(0, status.height - LATEST + 1);
+  const top = upto === null ? status.height : Math.min(upto, status.height);
+  const from = Math.max(0, top - LATEST + 1);
   const [range, evidence] = await Promise.all([
-    getJson(`/v1/blocks?from=${from}&limit=${LATEST}`), getJson('/v1/evidence?limit=20')]);
+    getJson(`/v1/blocks?from=${from}&limit=${top - from + 1}`), getJson('/v1/evidence?limit=20')]);
   wait.remove();
   const who_ = names(status);
   const blocks = range.blocks.map((b) => ({ doc: b, header: decodeHeader(fromHex(b.header.encoded)) })).reverse();
   main.appendChild(h('p', { class: 'muted', 'data-testid': 'chain-head' },
     t('explorer.head', { height: fmt.count(status.height), node: status.node, time: fmt.time(status.latest_time_ms) })));
   main.appendChild(blocksCard(blocks, who_));
+  main.appendChild(h('p', { class: 'row' },
+    from > 0 ? h('a', { class: 'button secondary', href: `#/explorer/upto/${from - 1}`, 'data-testid': 'older' }, t('explorer.older')) : null,
+    top < status.height ? h('a', { class: 'button secondary', href: '#/explorer', 'data-testid': 'newest' }, t('explorer.newest')) : null));
   main.appendChild(validatorsCard(status, blocks));
   main.appendChild(evidenceCard(evidence));
   main.appendChild(peersCard(status));
@@ -62,7 +68,7 @@ async function renderOverview(ctx) {
 function blocksCard(blocks, who_) {
   const body = h('tbody', {}, blocks.map(({ doc, header }) => h('tr', { 'data-testid': `block-row-${header.height}` },
     h('td', { class: 'num' }, h('a', { href: `#/explorer/${header.height}` }, fmt.count(header.height))),
-    h('td', {}, fmt.time(header.timestampMs)),
+    h('td', {}, fmt.seconds(header.timestampMs)),
     h('td', { class: 'num' }, fmt.count(doc.txs.length)),
     h('td', { class: 'wide-col' }, header.height === 0 ? t('explorer.genesis') : who(who_, toHex(header.proposer))))));
   return h('section', { class: 'card' }, h('h3', {}, t('explorer.latest')),
@@ -189,12 +195,12 @@ async function renderBlock(ctx, height) {
   const signers = doc.certificate ? doc.certificate.signatures.map((s) => who(who_, s.validator)) : [];
   main.appendChild(h('section', { class: 'card', 'data-testid': 'block-header' },
     h('dl', { class: 'facts' },
-      h('dt', {}, t('explorer.time')), h('dd', {}, fmt.time(header.timestampMs)),
+      h('dt', {}, t('explorer.time')), h('dd', {}, fmt.seconds(header.timestampMs)),
       h('dt', {}, t('explorer.proposer')), h('dd', {}, height === 0 ? t('explorer.genesis') : who(who_, toHex(header.proposer))),
       h('dt', {}, t('explorer.view')), h('dd', {}, fmt.count(header.view)),
       h('dt', {}, t('explorer.hash')), h('dd', { class: 'mono' }, doc.hash),
       h('dt', {}, t('explorer.certificate')), h('dd', {}, badge,
-        doc.certificate ? h('div', { class: 'hint' }, t('explorer.signed_by', { n: fmt.count(signers.length), names: signers.join('、') })) : null,
+        doc.certificate ? h('div', { class: 'hint' }, t('explorer.signed_by', { n: fmt.count(signers.length), names: signers.join(t('explorer.name_sep')) })) : null,
         why))));
 
   const list = h('section', { class: 'card', 'data-testid': 'block-txs' }, h('h3', {}, t('explorer.txs_title', { n: fmt.count(txs.length) })));
