@@ -39,6 +39,10 @@ WARN_FREE_FRACTION_PERCENT = 10
 # A clock further than this from the latest block's proposer breaks block time checks.
 WARN_CLOCK_OFFSET_MS = 5_000
 MAX_DATA_FILES = 1_000_000
+# Days until the disk is full at the chain's current pace.
+FAIL_DAYS_LEFT = 14
+WARN_DAYS_LEFT = 90
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,8 @@ def _is_all_interfaces(host: str) -> bool:
 
 
 def _tls(section: object) -> bool:
-    # The RPC serves TLS itself where the config says so (a cert file); a config without
-    # the field has no TLS.
+    # The node has no TLS setting of its own yet: every RPC is plain HTTP unless a config
+    # section grows a certificate field, which this then honours.
     return bool(getattr(section, "tls_cert_file", None) or getattr(section, "tls_cert", None))
 
 
@@ -155,13 +159,13 @@ def check_binds(config: NodeConfig) -> list[Finding]:
         out.append(Finding("rpc bind", "fail",
                            f"RPC listens on {where}, every interface, without TLS: anyone on "
                            "the network can reach it and read or alter its traffic",
-                           "bind rpc.host to 127.0.0.1 and put a TLS reverse proxy in front "
-                           "(docs/RPC.md)"))
+                           "bind rpc.host to 127.0.0.1 and put a TLS-terminating reverse proxy "
+                           "(nginx, Caddy) in front for remote clients"))
     else:
         out.append(Finding("rpc bind", "warn",
                            f"RPC listens on {where}, reachable from that network, without TLS",
-                           "serve it through a TLS reverse proxy (docs/RPC.md), or bind to "
-                           "127.0.0.1"))
+                           "serve it through a TLS-terminating reverse proxy (nginx, Caddy), "
+                           "or bind to 127.0.0.1"))
     p = config.p2p
     where = f"{p.host}:{p.port}"
     remote_peers = [peer.name for peer in p.peers if not _peer_on_loopback(peer.url)]
@@ -227,24 +231,62 @@ def _dir_size(path: Path) -> int:
     return total
 
 
-def check_disk(home: Path, config: NodeConfig, height: int | None) -> list[Finding]:
+@dataclass(frozen=True)
+class ChainPace:
+    """How fast the chain grows: blocks committed over the time between two headers."""
+
+    height: int
+    blocks: int
+    span_ms: int
+
+    @property
+    def blocks_per_day(self) -> int:
+        return self.blocks * DAY_MS // self.span_ms if self.span_ms > 0 else 0
+
+
+def check_disk(home: Path, config: NodeConfig, pace: ChainPace | None,
+               usage: Callable[[Path], Any] = shutil.disk_usage) -> list[Finding]:
     data = config.data_path(home)
-    probe = data if data.exists() else home
-    usage = shutil.disk_usage(probe)
+    disk = usage(data if data.exists() else home)
     size = _dir_size(data) if data.exists() else 0
-    free_text = f"{usage.free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB"
+    free_text = f"{disk.free / 2**30:.1f} GiB free of {disk.total / 2**30:.1f} GiB"
     size_text = f"data dir {data} holds {size / 2**20:.1f} MiB"
-    if height is not None and height > 0:
-        size_text += f" ({size // height:,} bytes per block over {height:,} blocks)"
+    days_left: int | None = None
+    if pace is not None and pace.height > 0:
+        per_block = size // pace.height
+        size_text += f" ({per_block:,} bytes per block over {pace.height:,} blocks)"
+        per_day = per_block * pace.blocks_per_day
+        if per_day > 0:
+            days_left = disk.free // per_day
+            size_text += (f"; growing about {per_day / 2**20:,.1f} MiB a day at "
+                          f"{pace.blocks_per_day:,} blocks a day")
+            free_text += f", full in about {days_left:,} days at that pace"
     out = [Finding("data size", "ok", size_text)]
-    if usage.free < FAIL_FREE_BYTES:
+    if disk.free < FAIL_FREE_BYTES or (days_left is not None and days_left < FAIL_DAYS_LEFT):
         out.append(Finding("disk space", "fail", free_text + ": the node stops when the disk fills",
                            "free space or move data_dir to a larger disk now"))
-    elif usage.free < WARN_FREE_BYTES or usage.free * 100 < usage.total * WARN_FREE_FRACTION_PERCENT:
+    elif (disk.free < WARN_FREE_BYTES or disk.free * 100 < disk.total * WARN_FREE_FRACTION_PERCENT
+          or (days_left is not None and days_left < WARN_DAYS_LEFT)):
         out.append(Finding("disk space", "warn", free_text, "plan more space within weeks"))
     else:
         out.append(Finding("disk space", "ok", free_text))
     return out
+
+
+def chain_pace(url: str, status: dict[str, Any], fetch: Fetch) -> ChainPace | None:
+    """From the head's and block 1's timestamps (None if the node does not say)."""
+    height = status.get("height")
+    latest = status.get("latest_time_ms")
+    if not isinstance(height, int) or not isinstance(latest, int) or height < 2:
+        return None
+    try:
+        first = fetch(url + "/v1/blocks/1")
+        t1 = first["header"]["timestamp_ms"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ChainPace(height, 0, 0)
+    if not isinstance(t1, int):
+        return ChainPace(height, 0, 0)
+    return ChainPace(height, height - 1, latest - t1)
 
 
 def check_peers(config: NodeConfig, status: dict[str, Any] | None, why: str) -> Finding:
@@ -364,13 +406,13 @@ def audit_home(home: Path, *, fetch: Fetch = http_get_json, now_ms: int | None =
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or type(exc).__name__
         why = f"the node's RPC at {url} does not answer ({reason}); is the node stopped?"
-    height = status.get("height") if status is not None else None
+    pace = chain_pace(url, status, fetch) if status is not None else None
     findings: list[Finding] = []
     findings += check_key(home, config)
     findings += check_binds(config)
     findings.append(check_rate_limits(config))
     findings.append(check_version())
-    findings += check_disk(home, config, height if isinstance(height, int) else None)
+    findings += check_disk(home, config, pace)
     findings.append(check_peers(config, status, why))
     findings.append(check_clock(config, status, why,
                                 now_ms if now_ms is not None else int(time.time() * 1000)))

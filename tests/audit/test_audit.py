@@ -18,6 +18,7 @@ from node.home import default_genesis_template, init_network
 from tools.audit import audit_home, check_clock
 
 NOW_MS = 1_800_000_000_000
+FAIL_FREE = 1 << 30
 
 
 def _stopped(url: str) -> Any:
@@ -115,3 +116,36 @@ def test_clock_offset_is_measured_only_against_a_fresh_head(age_ms: int, verdict
     status = {"latest_time_ms": NOW_MS - age_ms}
     assert check_clock(config, status, "", NOW_MS).verdict == verdict
     assert check_clock(config, None, "node stopped", NOW_MS).verdict == "skip"
+
+
+class _Disk:
+    def __init__(self, free: int, total: int) -> None:
+        self.free, self.total = free, total
+
+
+def test_disk_growth_is_projected_from_the_chain_pace(tmp_path: Path) -> None:
+    from tools.audit import ChainPace, check_disk
+
+    home = _home(tmp_path)
+    config = NodeConfig.load(home)
+    data = config.data_path(home)
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "blob").open("wb") as f:  # sparse: 10,000 bytes a block over 1,000 blocks
+        f.truncate(10_000_000)
+    pace = ChainPace(height=1000, blocks=999, span_ms=999 * 1000)  # a block a second
+    per_day = 10_000 * 86_400
+
+    def disk_of(days: int) -> Any:
+        return lambda _path: _Disk(free=per_day * days + 2**40, total=2**41)
+
+    findings = {f.item: f for f in check_disk(home, config, pace, disk_of(0))}
+    assert "86,400 blocks a day" in findings["data size"].detail
+    assert findings["disk space"].verdict == "ok"  # 1 TiB lasts years at 824 MiB a day
+    def small(_path: Path) -> _Disk:  # 10 days of growth plus the 1 GiB floor
+        return _Disk(free=per_day * 10 + FAIL_FREE, total=2**36)
+
+    findings = {f.item: f for f in check_disk(home, config, pace, small)}
+    assert findings["disk space"].verdict == "fail"  # about 11 days left
+    assert "full in about 11 days" in findings["disk space"].detail
+    findings = {f.item: f for f in check_disk(home, config, None, small)}
+    assert findings["disk space"].verdict == "warn"  # no pace: only the free bytes (9.1 GiB)
