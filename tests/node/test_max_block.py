@@ -119,7 +119,11 @@ async def test_a_prepared_block_of_the_maximum_size_is_re_proposed_after_a_view_
         assert decided == prepared  # the prepared block itself, re-proposed, not a new one
         block = nodes[0].store.block(height)
         assert block is not None and len(block.encoded) > MAX_BLOCK_BYTES - 128 * 1024
-        assert nodes[0].store.certificate(height).view >= 1  # type: ignore[union-attr]
+        # The certificate may be of view 0 or later: once COMMITs flow again, view-0 COMMITs
+        # re-sent on a relinked peer can complete a view-0 certificate for the same block.
+        # Either way it certifies the prepared block, which is what must not be lost.
+        certificate = nodes[0].store.certificate(height)
+        assert certificate is not None and {certificate.block_hash} == prepared
         assert all(n.fatal is None and n.network.misbehaviours == 0 for n in nodes)
     finally:
         await stop_nodes(nodes)
