@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from core.crypto import PrivateKey
+from core.errors import ChainError
 from node.config import NodeConfig
 from node.service import NodeError
 from tests.node.harness import make_homes, open_node, start_nodes, stop_nodes, wait_for
@@ -44,3 +47,30 @@ async def test_an_observer_follows_without_a_vote(tmp_path: Path) -> None:
             assert observer.store.block(h).hash == validators[0].store.block(h).hash  # type: ignore[union-attr]
     finally:
         await stop_nodes(nodes)
+
+
+async def test_an_observer_applies_a_synced_block_only_with_a_quorum_certificate(tmp_path: Path) -> None:
+    homes = make_homes(tmp_path, 4, observers=1)
+    _as_observer(homes[4].home)
+    homes[4].config = NodeConfig.load(homes[4].home)
+    validators = await start_nodes(homes[:4])
+    observer = open_node(homes[4])  # not started: it hears of blocks only from this test
+    try:
+        await wait_for(lambda: validators[0].store.height >= 1, timeout_s=30, what="a block")
+        block, cert = validators[0].store.block(1), validators[0].store.certificate(1)
+        assert block is not None and cert is not None and len(cert.signatures) >= 3
+        (k0, s0), *rest = cert.signatures
+        forged_sig = dataclasses.replace(cert, signatures=((k0, bytes(64)), *rest))
+        too_few = dataclasses.replace(cert, signatures=cert.signatures[:2])
+        other_block = dataclasses.replace(cert, block_hash=bytes(32))
+        stranger = PrivateKey.from_seed_text("not-a-validator").public_key
+        by_stranger = dataclasses.replace(
+            cert, signatures=tuple(sorted(((stranger, s0), *rest))))
+        for bad in (forged_sig, too_few, other_block, by_stranger):
+            with pytest.raises(ChainError):
+                observer.app.apply_synced(block, bad)
+            assert observer.store.height == 0, "a block without a valid quorum changed nothing"
+        observer.app.apply_synced(block, cert)
+        assert observer.store.height == 1 and observer.store.block(1).hash == block.hash  # type: ignore[union-attr]
+    finally:
+        await stop_nodes([*validators, observer])
