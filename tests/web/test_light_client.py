@@ -14,6 +14,7 @@ import pytest
 
 from core import codec
 from core.crypto import PrivateKey
+from core.render import block_json
 from core.types import (
     VOTE_COMMIT,
     Block,
@@ -23,7 +24,6 @@ from core.types import (
     ValidatorSet,
     Vote,
 )
-from node.render import block_json
 from tests.web.browser import Watched
 
 if TYPE_CHECKING:
