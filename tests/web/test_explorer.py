@@ -111,10 +111,26 @@ def test_the_explorer_shows_a_transfer_its_receipt_and_a_verified_certificate(
         shanghai = datetime.fromtimestamp(ms / 1000, ZoneInfo("Asia/Shanghai")).strftime("%Y/%m/%d %H:%M:%S")
         assert cells[1] == shanghai  # whatever the browser's zone (London here)
         assert p.get_by_test_id("validator-row").count() == 4
-        assert "在线" in p.get_by_test_id("validators").inner_text()
+        assert p.get_by_test_id("validator-row").count() == 4
+        assert p.get_by_test_id("liveness-live").count() >= 3  # a quorum signs every certificate
         assert len(p.get_by_test_id("peers").locator("tbody tr").all()) == 3
         assert "没有任何节点被发现重复签名" in p.get_by_test_id("evidence").inner_text()
 
+        # Liveness on a fixed range equals a recount of the certificates' signers.
+        rpc = net.nodes[0].rpc_url
+        head = json.loads(urlopen(f"{rpc}/v1/status").read())["height"]
+        first = max(0, head - 19)
+        blocks = json.loads(urlopen(f"{rpc}/v1/blocks?from={first}&limit={head - first + 1}").read())["blocks"]
+        names = {v["public_key"]: v["name"] for v in json.loads(urlopen(f"{rpc}/v1/status").read())["validators"]}
+        certified = [b for b in blocks if b["certificate"]]
+        signed = {n: sum(1 for b in certified for s in b["certificate"]["signatures"] if names[s["validator"]] == n)
+                  for n in names.values()}
+        p.goto(f"/#/explorer/upto/{head}")
+        p.get_by_test_id(f"block-row-{head}").wait_for()
+        shown = {r.locator("td").nth(0).inner_text().splitlines()[0]: r.locator("td").nth(2).inner_text()
+                 for r in p.get_by_test_id("validator-row").all()}
+        assert shown == {n: f"{k} / {len(certified)}" for n, k in signed.items()}
+        assert len(p.get_by_test_id("liveness-live").all()) == sum(1 for k in signed.values() if k)
         p.goto("/#/explorer/upto/1")  # an older page: blocks 1 and 0 only
         p.get_by_test_id("newest").wait_for()
         assert p.locator("[data-testid^=block-row-]").evaluate_all("rs => rs.map((r) => r.dataset.testid)") == [
