@@ -43,6 +43,7 @@ MAX_DATA_FILES = 1_000_000
 FAIL_DAYS_LEFT = 14
 WARN_DAYS_LEFT = 90
 DAY_MS = 86_400_000
+MIN_PACE_BLOCKS = 1_000
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,11 @@ def check_disk(home: Path, config: NodeConfig, pace: ChainPace | None,
         per_block = size // pace.height
         size_text += f" ({per_block:,} bytes per block over {pace.height:,} blocks)"
         per_day = per_block * pace.blocks_per_day
-        if per_day > 0:
+        if pace.height < MIN_PACE_BLOCKS:
+            # A young store is mostly fixed overhead (genesis, LevelDB's files): dividing it
+            # by a few blocks would project a growth many times the real one.
+            size_text += f"; growth not projected before {MIN_PACE_BLOCKS:,} blocks"
+        elif per_day > 0:
             days_left = disk.free // per_day
             size_text += (f"; growing about {per_day / 2**20:,.1f} MiB a day at "
                           f"{pace.blocks_per_day:,} blocks a day")

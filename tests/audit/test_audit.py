@@ -147,5 +147,9 @@ def test_disk_growth_is_projected_from_the_chain_pace(tmp_path: Path) -> None:
     findings = {f.item: f for f in check_disk(home, config, pace, small)}
     assert findings["disk space"].verdict == "fail"  # about 11 days left
     assert "full in about 11 days" in findings["disk space"].detail
+    young = ChainPace(height=999, blocks=998, span_ms=998 * 1000)
+    findings = {f.item: f for f in check_disk(home, config, young, small)}
+    assert "not projected" in findings["data size"].detail
+    assert findings["disk space"].verdict == "warn"
     findings = {f.item: f for f in check_disk(home, config, None, small)}
     assert findings["disk space"].verdict == "warn"  # no pace: only the free bytes (9.1 GiB)
