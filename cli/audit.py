@@ -24,7 +24,7 @@ from cli.common import (
     network_home,
 )
 from node.config import CONFIG_FILE
-from tools.audit import AuditReport, audit_home
+from tools.audit import AuditReport, audit_home, audit_operator_key
 from tools.pentest import (
     DEFAULT_CONCURRENCY,
     DEFAULT_FLOOD_REQUESTS,
@@ -82,7 +82,10 @@ def audit(home: Path | None, as_json: bool) -> None:
     (only while the node is stopped), evidence of equivocation. Exits with status 1 if
     any item fails.
     """
-    reports = [audit_home(h) for h in _node_homes(home or network_home())]
+    chosen = home or network_home()
+    reports = [audit_home(h) for h in _node_homes(chosen)]
+    if not (chosen / CONFIG_FILE).exists() and (chosen / "operator.key").exists():
+        reports.append(audit_operator_key(chosen))
     if as_json:
         doc = [r.to_json() for r in reports]
         click.echo(json.dumps(doc[0] if len(doc) == 1 else doc, indent=2))

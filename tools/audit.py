@@ -100,30 +100,40 @@ def local_rpc_url(config: NodeConfig) -> str:
 
 
 def check_key(home: Path, config: NodeConfig) -> list[Finding]:
-    path = config.key_path(home)
+    return check_key_file(config.key_path(home), "key", "the validator's signing key")
+
+
+def audit_operator_key(network_home: Path) -> AuditReport:
+    """The funded operator key of a local network's home (``operator.key``)."""
+    path = network_home / "operator.key"
+    return AuditReport(str(network_home), "operator",
+                       tuple(check_key_file(path, "operator key", "the funded operator key")))
+
+
+def check_key_file(path: Path, label: str, what: str) -> list[Finding]:
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError as exc:
-        return [Finding("key file", "fail", f"{path} cannot be read: {exc.strerror}",
-                        "restore the node key from its backup")]
+        return [Finding(f"{label} file", "fail", f"{path} cannot be read: {exc.strerror}",
+                        "restore the key from its backup")]
     out: list[Finding] = []
     if mode & 0o077:
-        out.append(Finding("key file mode", "fail",
+        out.append(Finding(f"{label} file mode", "fail",
                            f"{path} has mode {mode:04o}: other users of this machine can read "
-                           "the validator's signing key",
+                           f"{what}",
                            f"chmod 600 {path}, and rotate the key if others may have copied it"))
     else:
-        out.append(Finding("key file mode", "ok", f"{path} has mode {mode:04o} (owner only)"))
+        out.append(Finding(f"{label} file mode", "ok", f"{path} has mode {mode:04o} (owner only)"))
     try:
         encrypted = is_key_file_encrypted(path)
     except KeyFileError as exc:
-        return [*out, Finding("key encryption", "fail", exc.message, "restore the key file")]
+        return [*out, Finding(f"{label} encryption", "fail", exc.message, "restore the key file")]
     if encrypted:
-        out.append(Finding("key encryption", "ok", "the key is encrypted with a passphrase"))
+        out.append(Finding(f"{label} encryption", "ok", "the key is encrypted with a passphrase"))
     else:
-        out.append(Finding("key encryption", "warn",
-                           "the key is stored unencrypted: a stolen disk or backup is a stolen "
-                           "validator key",
+        out.append(Finding(f"{label} encryption", "warn",
+                           f"the key is stored unencrypted: a stolen disk or backup is {what} "
+                           "stolen",
                            "encrypt it (hkchain keys new --encrypt) if an operator can type "
                            "the passphrase at each start; keep the disk encrypted otherwise"))
     return out

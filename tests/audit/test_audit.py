@@ -80,7 +80,12 @@ def test_a_network_home_audits_every_node(tmp_path: Path) -> None:
                        genesis_template=default_genesis_template())
     result = CliRunner().invoke(main, ["audit", "--home", str(net.home), "--json"])
     assert result.exit_code == 0, result.output
-    assert [r["node"] for r in json.loads(result.output)] == ["node0", "node1"]
+    assert [r["node"] for r in json.loads(result.output)] == ["node0", "node1", "operator"]
+    net.operator_key_file.chmod(0o644)
+    result = CliRunner().invoke(main, ["audit", "--home", str(net.home), "--json"])
+    assert result.exit_code == 1, result.output
+    operator = json.loads(result.output)[2]
+    assert [f["item"] for f in operator["findings"] if f["verdict"] == "fail"] == ["operator key file mode"]
 
 
 def test_not_a_home_is_a_clear_error(tmp_path: Path) -> None:
@@ -153,3 +158,14 @@ def test_disk_growth_is_projected_from_the_chain_pace(tmp_path: Path) -> None:
     assert findings["disk space"].verdict == "warn"
     findings = {f.item: f for f in check_disk(home, config, None, small)}
     assert findings["disk space"].verdict == "warn"  # no pace: only the free bytes (9.1 GiB)
+
+
+def test_a_damaged_store_fails(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    chain = NodeConfig.load(home).data_path(home) / "chain"
+    chain.mkdir(parents=True)
+    (chain / "CURRENT").write_text("MANIFEST-000009\n")  # names a manifest that is gone
+    finding = {f.item: f for f in audit_home(home, fetch=_stopped, now_ms=NOW_MS).findings}
+    assert finding["store integrity"].verdict == "fail", finding["store integrity"]
+    assert "does not open" in finding["store integrity"].detail
+    assert "wal" not in finding
