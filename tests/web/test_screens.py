@@ -1,4 +1,4 @@
-"""Every resident page in zh and en, mobile (390×844) and desktop, and in elder mode:
+"""Every resident page and the chain explorer in zh and en, mobile (390×844) and desktop, and in elder mode:
 no console error, no CSP violation, nothing wider than the phone, no catalogue key shown
 raw, and no critical accessibility violation (axe-core, vendored). With
 HKCHAIN_UPDATE_SCREENSHOTS=1 the screenshots are written to docs/screenshots/."""
@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.request import urlopen
 
 import pytest
 
@@ -29,7 +30,7 @@ AXE = (web.VENDOR_DIR / "axe-core" / "axe.min.js").read_text()
 PASSPHRASE = "我家住在三楼东边"
 WAIT_MS = 60_000
 PAGES = ["home", "bills", "votes", "vote", "activities", "culture", "services", "notices",
-         "proposals", "merchants", "statement", "me"]
+         "proposals", "merchants", "statement", "explorer", "block", "me"]
 KEYS = set(json.loads((web.STATIC_DIR / "i18n" / "zh-CN.json").read_text()))
 
 
@@ -53,6 +54,14 @@ def open_vote(community: Community) -> int:
     return pid
 
 
+@pytest.fixture(scope="module")
+def busy_block(community: Community) -> int:
+    """The height of the block with the most txs of the seeded community (for the
+    explorer's block page: many contracts' events and receipts)."""
+    doc = json.loads(urlopen(f"{community.rpc(0)}/v1/blocks?from=1&limit=100").read())
+    return int(max(doc["blocks"], key=lambda b: len(b["txs"]))["height"])
+
+
 def _signed_in(browser: Browser, c: Community, viewport: Any, lang: str, elder: bool = False) -> Watched:
     w = open_page(browser, c.rpc(0), viewport=viewport)
     p = w.page
@@ -69,8 +78,8 @@ def _signed_in(browser: Browser, c: Community, viewport: Any, lang: str, elder: 
     return w
 
 
-def _show(p: Page, name: str, pid: int) -> None:
-    p.goto(f"/#/votes/{pid}" if name == "vote" else f"/#/{name}")
+def _show(p: Page, name: str, pid: int, block: int = 0) -> None:
+    p.goto(f"/#/votes/{pid}" if name == "vote" else f"/#/explorer/{block}" if name == "block" else f"/#/{name}")
     p.wait_for_selector("main h2")
     p.wait_for_load_state("networkidle")
     p.wait_for_function("() => !document.querySelector('main').innerText.includes('正在读取') && "
@@ -98,17 +107,17 @@ def _axe(p: Page) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
 @pytest.mark.parametrize("layout", ["mobile", "desktop"])
 def test_every_page_renders_cleanly_and_accessibly(
-        browser: Browser, community: Community, open_vote: int, lang: str, layout: str) -> None:
+        browser: Browser, community: Community, open_vote: int, busy_block: int, lang: str, layout: str) -> None:
     viewport = MOBILE if layout == "mobile" else DESKTOP
     w = _signed_in(browser, community, viewport, lang)
     try:
         for name in PAGES:
-            _show(w.page, name, open_vote)
+            _show(w.page, name, open_vote, busy_block)
             _check(w, name, viewport["width"])
             critical = [v for v in _axe(w.page) if v["impact"] == "critical"]
             assert not critical, f"{name}: {critical}"
             if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1" and name in (
-                    "home", "bills", "vote", "activities", "culture"):
+                    "home", "bills", "vote", "activities", "culture", "block"):
                 SHOTS.mkdir(parents=True, exist_ok=True)
                 w.page.screenshot(path=str(SHOTS / f"{name}-{lang}-{layout}.png"))
         assert w.console_errors == [] and w.csp_violations() == []
