@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from cli.common import load_key
 from cli.main import main
+from cli.wallet import RpcClient, Wallet, run
 from node.localnet import Supervisor
 from tests.e2e.harness import make_network, running
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
@@ -56,6 +58,21 @@ def transfer(net: Supervisor) -> dict[str, Any]:
     assert result.exit_code == 0, result.output
     doc: dict[str, Any] = json.loads(result.stdout)
     return {"height": doc["height"], "to": to}
+
+
+@pytest.fixture(scope="module")
+def failed_transfer(net: Supervisor, transfer: dict[str, Any]) -> int:
+    """A transfer of more points than the operator holds, sent without the dry run: it is
+    committed as failed (the fee is paid). Its height."""
+    async def go() -> int:
+        async with RpcClient(net.nodes[0].rpc_url) as rpc:
+            wallet = Wallet(load_key(str(net.network.operator_key_file)), rpc)
+            await wallet.sync()
+            _, doc = await wallet.call("token", "transfer", [transfer["to"], 10**15], dry_run=False)
+            assert doc is not None and doc["receipt"]["status"] == 1, doc
+            return int(doc["height"])
+
+    return off_loop(lambda: run(go()))
 
 
 def _open(browser: Browser, net: Supervisor, lang: str = "zh-CN", layout: str = "mobile") -> Watched:
@@ -148,6 +165,23 @@ def test_the_explorer_shows_a_transfer_its_receipt_and_a_verified_certificate(
         assert _badge(w) == "verified"
         assert "核对了证书的签名" in p.get_by_test_id("certificate-why").inner_text()
         assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+
+def test_a_failed_tx_shows_its_error_code_and_the_fee_paid(
+        browser: Browser, net: Supervisor, failed_transfer: int) -> None:
+    w = _open(browser, net)
+    try:
+        p = w.page
+        p.goto(f"/#/explorer/{failed_transfer}")
+        assert _badge(w) == "verified"
+        tx = p.get_by_test_id("tx").filter(has=p.get_by_test_id("receipt-error"))
+        assert tx.get_by_test_id("receipt-status").inner_text() == "失败（已扣手续费）"
+        error = tx.get_by_test_id("receipt-error").inner_text()
+        assert error == "insufficient_balance 积分不够。"  # the code, then its words in the reader's language
+        assert "积分" in tx.inner_text()  # the fee, in points
+        assert w.console_errors == []
     finally:
         w.context.close()
 
