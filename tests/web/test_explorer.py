@@ -186,6 +186,28 @@ def test_a_failed_tx_shows_its_error_code_and_the_fee_paid(
         w.context.close()
 
 
+def test_evidence_is_shown_readably(browser: Browser, net: Supervisor) -> None:
+    """A record as GET /v1/evidence gives it (node/evidence.py to_json): the validator by
+    name, the kind in words, the height and view, and the time it was seen in Shanghai."""
+    status = json.loads(urlopen(f"{net.nodes[0].rpc_url}/v1/status").read())
+    v = status["validators"][2]
+    seen = 1_796_000_000_000  # 2026-11-30 08:53:20 in Shanghai, 00:53:20 in London
+    record = {"height": 7, "view": 1, "kind": "commit", "validator": v["public_key"],
+              "validator_address": v["address"], "validator_name": v["name"], "seen_at_ms": seen,
+              "first": {"block_hash": "aa" * 32, "signed_bytes": "00", "signature": "11" * 64},
+              "second": {"block_hash": "bb" * 32, "signed_bytes": "00", "signature": "22" * 64}}
+    w = _open(browser, net)
+    try:
+        w.page.route("**/v1/evidence?*", lambda route: route.fulfill(
+            json={"count": 1, "evidence": [record]}))
+        w.page.goto("/#/explorer")
+        text = w.page.get_by_test_id("evidence").locator("li").inner_text()
+        assert f"{v['name']} 在高度 7、轮次 1 对两个不同区块发出了提交签名" in text
+        assert "2026/11/30 08:53" in text and str(seen // 1000) not in text
+    finally:
+        w.context.close()
+
+
 def test_a_forged_certificate_is_shown_as_not_verified(
         browser: Browser, net: Supervisor, transfer: dict[str, Any]) -> None:
     w = _open(browser, net)
