@@ -144,23 +144,33 @@ class QueryService:
 
     # --- running ----------------------------------------------------------------------
 
-    async def call(self, contract: str, method: str, args: list[Value], client: str) -> QueryResult:
-        """Run one view call for ``client``; raises QueryRefused (limits) or QueryError."""
+    def _admit_client(self, client: str) -> GasBudget:
+        """Count one more call in flight for ``client``, or refuse it (429) when it has too
+        many in progress or its gas budget is spent."""
         budget = self._budget(client)
         if budget.in_flight >= self.config.max_queries_per_client:
             raise self._refuse(
                 f"this client has {budget.in_flight} queries in progress, the limit; wait for "
                 "their answers", code="too_many_queries", status=429)
         self._check_budget(budget)
-        loop = asyncio.get_running_loop()
         budget.in_flight += 1
+        return budget
+
+    def _settle(self, budget: GasBudget, gas: int) -> None:
+        """On the loop, once a call is over: one fewer in flight, and its gas charged."""
+        budget.in_flight -= 1
+        budget.refill(self._clock())
+        budget.level -= gas
+
+    async def call(self, contract: str, method: str, args: list[Value], client: str) -> QueryResult:
+        """Run one view call for ``client``; raises QueryRefused (limits) or QueryError."""
+        budget = self._admit_client(client)
+        loop = asyncio.get_running_loop()
         submitted = False
         used = 0
 
         def settle(gas: int) -> None:  # on the loop, once the call is over
-            budget.in_flight -= 1
-            budget.refill(self._clock())
-            budget.level -= gas
+            self._settle(budget, gas)
 
         def on_gas(gas: int) -> None:  # in the worker, when the VM call ends (even if the
             nonlocal used  # client went away meanwhile: the call is charged all the same)
@@ -189,20 +199,12 @@ class QueryService:
         the node's queue, the client's calls in flight and its gas budget. ``work``
         returns its result and the gas it used, which the client is charged when it ends,
         even if the client went away meanwhile (as a view call is)."""
-        budget = self._budget(client)
-        if budget.in_flight >= self.config.max_queries_per_client:
-            raise self._refuse(
-                f"this client has {budget.in_flight} queries in progress, the limit; wait for "
-                "their answers", code="too_many_queries", status=429)
-        self._check_budget(budget)
+        budget = self._admit_client(client)
         loop = asyncio.get_running_loop()
-        budget.in_flight += 1
         submitted = False
 
         def settle(gas: int) -> None:  # on the loop, once the work is over
-            budget.in_flight -= 1
-            budget.refill(self._clock())
-            budget.level -= gas
+            self._settle(budget, gas)
 
         def body(_view: ViewCall, _height: int) -> T:  # in the worker
             gas = 0
