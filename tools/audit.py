@@ -139,7 +139,8 @@ def check_key_file(path: Path, label: str, what: str) -> list[Finding]:
     return out
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (as written, never looked up) names this machine's loopback."""
     if host == "localhost":
         return True
     try:
@@ -162,7 +163,7 @@ def check_binds(config: NodeConfig) -> list[Finding]:
     out: list[Finding] = []
     r = config.rpc
     where = f"{r.host}:{r.port}"
-    if _is_loopback(r.host):
+    if is_loopback(r.host):
         out.append(Finding("rpc bind", "ok", f"RPC listens on {where}, loopback only"))
     elif _tls(r):
         out.append(Finding("rpc bind", "ok", f"RPC listens on {where} with TLS"))
@@ -180,7 +181,7 @@ def check_binds(config: NodeConfig) -> list[Finding]:
     p = config.p2p
     where = f"{p.host}:{p.port}"
     remote_peers = [peer.name for peer in p.peers if not _peer_on_loopback(peer.url)]
-    if _is_loopback(p.host):
+    if is_loopback(p.host):
         if remote_peers:
             out.append(Finding("p2p bind", "warn",
                                f"p2p listens on {where}, loopback only, but peers "
@@ -203,7 +204,7 @@ def check_binds(config: NodeConfig) -> list[Finding]:
 def _peer_on_loopback(url: str) -> bool:
     from urllib.parse import urlsplit
 
-    return _is_loopback(urlsplit(url).hostname or "")
+    return is_loopback(urlsplit(url).hostname or "")
 
 
 def check_rate_limits(config: NodeConfig) -> Finding:
