@@ -221,11 +221,14 @@ async function renderBlock(ctx, height) {
 }
 
 function txView(x, hashHex, r) {
-  const what = hasMessage(`statement.m.${x.contract}.${x.method}`) ? t(`statement.m.${x.contract}.${x.method}`) : `${x.contract}.${x.method}`;
-  const head = h('div', { class: 'spread' }, h('strong', {}, what), r ? statusBadge(r) : h('span', { class: 'badge warn' }, t('explorer.no_receipt')));
+  // A call or event with no words in the catalogue shows as its protocol name, marked
+  // translate="no": it is an identifier, like the tx hash, not a message.
+  const named = hasMessage(`statement.m.${x.contract}.${x.method}`);
+  const what = named ? t(`statement.m.${x.contract}.${x.method}`) : `${x.contract}.${x.method}`;
+  const head = h('div', { class: 'spread' }, h('strong', { translate: named ? null : 'no' }, what), r ? statusBadge(r) : h('span', { class: 'badge warn' }, t('explorer.no_receipt')));
   const facts = h('dl', { class: 'facts' },
     h('dt', {}, t('explorer.sender')), h('dd', { class: 'mono' }, shortAddress(x.senderAddress)),
-    h('dt', {}, t('explorer.call')), h('dd', { class: 'mono' }, `${x.contract}.${x.method}`),
+    h('dt', {}, t('explorer.call')), h('dd', { class: 'mono', translate: 'no' }, `${x.contract}.${x.method}`),
     h('dt', {}, t('explorer.args')), h('dd', {}, showValue('', x.args)),
     h('dt', {}, t('explorer.tx_hash')), h('dd', { class: 'mono' }, shortAddress(hashHex)));
   if (r) {
@@ -240,7 +243,8 @@ function txView(x, hashHex, r) {
   }
   const events = r && r.events.length ? h('div', {}, h('h4', {}, t('explorer.events')), h('ul', { class: 'plain events' },
     r.events.map((e) => h('li', { 'data-testid': 'event' },
-      h('strong', {}, hasMessage(`explorer.event.${e.contract}.${e.name}`) ? t(`explorer.event.${e.contract}.${e.name}`) : `${e.contract}.${e.name}`),
+      hasMessage(`explorer.event.${e.contract}.${e.name}`) ? h('strong', {}, t(`explorer.event.${e.contract}.${e.name}`))
+        : h('strong', { class: 'mono', translate: 'no' }, `${e.contract}.${e.name}`),
       h('dl', { class: 'facts' }, Object.keys(e.fields).sort().map((k) => [h('dt', {}, fieldName(k)), h('dd', {}, showValue(k, e.fields[k]))])))))) : null;
   return h('article', { class: 'tx', 'data-testid': 'tx' }, head, facts, events);
 }
