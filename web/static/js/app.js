@@ -81,12 +81,19 @@ export class App {
 
   nav(current) {
     const items = NAV.filter((n) => this.visible(ROUTES[n.route]) && (!this.prefs.elder || n.elder));
+    const link = (n) => h('a', {
+      href: `#/${n.route}`,
+      class: n.where === 'wide' ? 'wide-only' : n.where === 'narrow' ? 'narrow-only' : '',
+      'aria-current': current === n.route ? 'page' : undefined,
+    }, h('span', { class: 'icon', 'aria-hidden': 'true' }, n.icon), h('span', {}, t(ROUTES[n.route].title)));
+    const resident = items.filter((n) => n.section !== 'console');
+    const console = items.filter((n) => n.section === 'console');
+    // The console's pages under their own heading (sidebar only; on a phone they are on
+    // the "more" page), for a key whose roles open any of them.
     return h('nav', { class: 'nav', 'aria-label': t('nav.label') },
-      items.map((n) => h('a', {
-        href: `#/${n.route}`,
-        class: n.where === 'wide' ? 'wide-only' : n.where === 'narrow' ? 'narrow-only' : '',
-        'aria-current': current === n.route ? 'page' : undefined,
-      }, h('span', { class: 'icon', 'aria-hidden': 'true' }, n.icon), h('span', {}, t(ROUTES[n.route].title)))));
+      resident.map(link),
+      console.length ? h('p', { class: 'nav-section wide-only', 'data-testid': 'nav-console' }, t('nav.console_section')) : null,
+      console.map(link));
   }
 
   async route() {

@@ -1,6 +1,6 @@
 // Every page of the app, and the navigation. Resident pages need no role; the committees'
-// console (issue 16) adds pages with roles: ['committee'], ['property_company'], … which
-// show only to a key holding one of them.
+// console adds pages with roles: ['committee'], ['property_company'], … which show only
+// to a key holding one of them, in the navigation's console section (section: 'console').
 
 import * as home from './pages/home.js';
 import * as bills from './pages/bills.js';
@@ -15,6 +15,8 @@ import * as statement from './pages/statement.js';
 import * as more from './pages/more.js';
 import * as me from './pages/me.js';
 import * as explorer from './pages/explorer.js';
+import * as consoleHome from './console/home.js';
+import { CONSOLE_ROLES } from './console/roles.js';
 
 export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
@@ -30,9 +32,12 @@ export const ROUTES = {
   explorer: { title: 'nav.explorer', render: explorer.render },
   more: { title: 'nav.more', render: more.render },
   me: { title: 'nav.me', render: me.render },
+  // --- the committees' console ---
+  console: { title: 'nav.console', roles: CONSOLE_ROLES, render: consoleHome.render },
 };
 
-// where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode.
+// where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
+// section: 'console' for the console's pages (listed under their own heading).
 export const NAV = [
   { route: 'home', icon: '⌂', elder: true },
   { route: 'bills', icon: '¥', elder: true },
@@ -47,4 +52,6 @@ export const NAV = [
   { route: 'explorer', icon: '▦', where: 'wide' },
   { route: 'more', icon: '☰', where: 'narrow', elder: true },
   { route: 'me', icon: '☺', elder: true },
+  // --- the committees' console ---
+  { route: 'console', icon: '⚙', where: 'wide', section: 'console' },
 ];

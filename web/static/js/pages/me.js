@@ -8,6 +8,7 @@ import { errorText } from '../errors.js';
 import { askUnlock } from '../txflow.js';
 import { MIN_PASSPHRASE_CHARS } from '../wallet.js';
 import { KeyError } from '../keys.js';
+import { hasConsoleRole } from '../console/roles.js';
 
 function field(id, labelKey, attrs = {}) {
   const input = h('input', { id, ...attrs });
@@ -83,6 +84,7 @@ function keyCard(ctx) {
     h('p', { class: 'mono', 'data-testid': 'my-address' }, address),
     h('p', {}, t('key.roles'), ' ', roles.length ? roles.join('、') : t('key.no_roles')),
     household,
+    hasConsoleRole(wallet.roles) ? h('p', {}, h('a', { class: 'button', href: '#/console', 'data-testid': 'open-console' }, t('console.open'))) : null,
     h('p', { 'data-testid': 'lock-state' }, wallet.isUnlocked() ? t('key.unlocked') : t('key.locked')),
     h('div', { class: 'row' },
       wallet.isUnlocked()
