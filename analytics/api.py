@@ -1,6 +1,7 @@
 """The stats API: the figures as JSON over HTTP (aiohttp), for the committees' dashboard.
 
-``add_stats_routes`` puts ``GET /v1/stats`` and ``GET /v1/stats/{figure}`` on any aiohttp
+``add_stats_routes`` puts ``GET /v1/stats``, ``GET /v1/stats/{figure}`` and
+``GET /v1/stats/{figure}/export`` (CSV or XLSX, as ``hkchain stats --export``) on any aiohttp
 router (the node's, when it runs the indexer in process); ``serve_stats`` runs them alone
 beside a database, with the indexer's ``/metrics``. Database reads run in a worker
 thread. Small cells are already suppressed by the views. Routes and answers:
@@ -18,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.engine import Engine
 
+from analytics import export
 from analytics import figures as fg
 from analytics import schema as s
 from analytics.errors import AnalyticsError, BadRequest, DatabaseError
@@ -94,6 +96,42 @@ async def get_figure(request: web.Request) -> web.Response:
     return web.json_response(doc, dumps=_dumps)
 
 
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def export_file(engine: Engine, name: str, committee: str, fmt: str) -> tuple[bytes, str]:
+    """One figure as the file ``hkchain stats --export`` writes for it; (body, file name)."""
+    f = fg.figure(name)
+    with engine.connect() as conn:
+        records = fg.read(conn, f, committee)
+    scope = "district" if committee == fg.DISTRICT else committee
+    body = export.csv_bytes(f, records) if fmt == "csv" else export.xlsx_bytes([(f, records)], committee)
+    return body, f"hkchain-{f.name}-{scope}.{fmt}"
+
+
+async def get_export(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE_KEY]
+    try:
+        name = request.match_info["figure"]
+        committee = parse_committee(request.query.get("committee"))
+        fmt = request.query.get("format", "")
+        if fmt not in EXPORT_TYPES:
+            raise BadRequest(f"format must be one of {', '.join(EXPORT_TYPES)}")
+        fg.figure(name)
+        body, filename = await _run(export_file, engine, name, committee, fmt)
+    except BadRequest as exc:
+        return _error(400, exc.code, exc.message)
+    except AnalyticsError as exc:
+        return _error(503, exc.code, exc.message)
+    return web.Response(body=body, headers={
+        "Content-Type": EXPORT_TYPES[fmt],
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    })
+
+
 def _dumps(obj: Any) -> str:
     import json
 
@@ -105,6 +143,7 @@ def add_stats_routes(app: web.Application, engine: Engine) -> None:
     app[ENGINE_KEY] = engine
     app.router.add_get("/v1/stats", get_catalogue)
     app.router.add_get("/v1/stats/{figure}", get_figure)
+    app.router.add_get("/v1/stats/{figure}/export", get_export)
 
 
 def stats_openapi_paths() -> dict[str, Any]:
@@ -118,6 +157,17 @@ def stats_openapi_paths() -> dict[str, Any]:
                 {"name": "committee", "in": "query", "required": False,
                  "schema": {"type": "string"}, "description": "* (default), genesis or an hk1 address"}],
             "responses": {"200": {"description": "{figure, columns, rows, ...}"},
+                          "400": {"description": "bad_request"}, "503": {"description": "database_error"}},
+        }},
+        "/v1/stats/{figure}/export": {"get": {
+            "summary": "One figure as a CSV file or an XLSX workbook (Chinese headers, small cells empty)",
+            "parameters": [
+                {"name": "figure", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "format", "in": "query", "required": True,
+                 "schema": {"type": "string", "enum": ["csv", "xlsx"]}},
+                {"name": "committee", "in": "query", "required": False,
+                 "schema": {"type": "string"}, "description": "* (default), genesis or an hk1 address"}],
+            "responses": {"200": {"description": "the file, as an attachment"},
                           "400": {"description": "bad_request"}, "503": {"description": "database_error"}},
         }},
     }

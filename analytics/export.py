@@ -8,6 +8,7 @@ office PC read the Chinese headers right.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,29 @@ def _csv(out_dir: Path, data: list[tuple[fg.Figure, list[dict[str, Any]]]]) -> l
     written = []
     for f, records in data:
         path = out_dir / f"{f.name}.csv"
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow([zh for _, zh in f.columns])
-            w.writerows([["" if v is None else v for v in row] for row in fg.rows_of(f, records)])
+        path.write_bytes(csv_bytes(f, records))
         written.append(path)
     return written
 
 
+def csv_bytes(f: fg.Figure, records: list[dict[str, Any]]) -> bytes:
+    """One figure as a CSV file: UTF-8 with a byte-order mark, Chinese headers, small cells
+    left empty."""
+    out = io.StringIO(newline="")
+    w = csv.writer(out)
+    w.writerow([zh for _, zh in f.columns])
+    w.writerows([["" if v is None else v for v in row] for row in fg.rows_of(f, records)])
+    return out.getvalue().encode("utf-8-sig")
+
+
 def _xlsx(path: Path, data: list[tuple[fg.Figure, list[dict[str, Any]]]], committee: str) -> Path:
+    path.write_bytes(xlsx_bytes(data, committee))
+    return path
+
+
+def xlsx_bytes(data: list[tuple[fg.Figure, list[dict[str, Any]]]], committee: str) -> bytes:
+    """A workbook with a sheet per figure (Chinese headers, small cells empty) and a sheet
+    saying the scope and the suppression rule."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -68,5 +83,6 @@ def _xlsx(path: Path, data: list[tuple[fg.Figure, list[dict[str, Any]]]], commit
     info = wb.create_sheet(title="说明")
     info.append(["范围", "全区" if committee == fg.DISTRICT else committee])
     info.append(["小单元格隐藏", f"少于 {fg.MIN_HOUSEHOLDS} 户的数字不显示"])
-    wb.save(path)
-    return path
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -5,6 +5,7 @@ small cells empty everywhere, clear errors for bad requests. On SQLite and Postg
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,39 @@ def test_csv_and_xlsx_exports_carry_the_figures_with_chinese_headers(indexed: tu
             assert header == [zh for _, zh in f.columns]
             assert header[0] == "居委会"
             assert _canon(rows) == _canon(want), (fmt, f.name)
+
+
+async def test_the_api_exports_each_figure_as_csv_and_xlsx(indexed: tuple[str, Recount]) -> None:
+    db_url, recount = indexed
+    committee = sorted(c for c in recount.committees() if c.startswith("hk1"))[0]
+    engine = s.make_engine(db_url)
+    app = web.Application()
+    add_stats_routes(app, engine)
+    async with TestClient(TestServer(app)) as client:
+        for f in fg.FIGURES:
+            for scope in ("*", committee):
+                resp = await client.get(f"/v1/stats/{f.name}/export", params={"format": "csv", "committee": scope})
+                assert resp.status == 200 and resp.content_type == "text/csv"
+                name = "district" if scope == "*" else scope
+                assert resp.headers["Content-Disposition"] == f'attachment; filename="hkchain-{f.name}-{name}.csv"'
+                header, *body = list(csv.reader((await resp.read()).decode("utf-8-sig").splitlines()))
+                assert header == [zh for _, zh in f.columns]
+                want = [[None if v is None else str(v) for v in r] for r in _want(recount, f, scope)]
+                assert _canon([[None if v == "" else v for v in r] for r in body]) == _canon(want), (f.name, scope)
+                resp = await client.get(f"/v1/stats/{f.name}/export", params={"format": "xlsx", "committee": scope})
+                assert resp.status == 200 and resp.headers["Content-Disposition"].endswith('.xlsx"')
+                wb = load_workbook(io.BytesIO(await resp.read()))
+                assert wb.sheetnames == [f.title_zh[:31], "说明"]
+                header, *rows = [list(r) for r in wb[f.title_zh[:31]].iter_rows(values_only=True)]
+                assert header == [zh for _, zh in f.columns]
+                assert _canon(rows) == _canon(_want(recount, f, scope)), (f.name, scope)
+        for params, code in (({"format": "pdf"}, "bad_request"), ({}, "bad_request"),
+                             ({"format": "csv", "committee": "hk1bad"}, "bad_request")):
+            resp = await client.get("/v1/stats/turnout/export", params=params)
+            assert (resp.status, (await resp.json())["error"]["code"]) == (400, code)
+        resp = await client.get("/v1/stats/nope/export", params={"format": "csv"})
+        assert (resp.status, (await resp.json())["error"]["code"]) == (400, "bad_request")
+    engine.dispose()
 
 
 def test_bad_arguments_are_clear_errors(tmp_path: Path) -> None:
