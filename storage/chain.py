@@ -44,6 +44,29 @@ from storage.state import (
 )
 
 _R = TypeVar("_R", bound=Record)
+_PREIMAGE_BATCH = 10_000
+
+
+def backfill_preimages(kv: KeyValueStore) -> None:
+    """Index every key of the head state by its hash (stores made before the index, or a
+    fresh one): state sync serves keys, and the tree's leaves hold only their hashes."""
+    import hashlib
+
+    prefix = schema.STATE_VALUE
+    items: list[bytes] = []
+
+    def flush() -> None:
+        with kv.batch(sync=False) as wb:
+            for key in items:
+                wb.put(schema.state_preimage_key(hashlib.sha256(key).digest()), key)
+        items.clear()
+
+    for k, _ in kv.iterate(prefix):
+        items.append(k[len(prefix):])
+        if len(items) >= _PREIMAGE_BATCH:
+            flush()
+    flush()
+    kv.put(schema.META_PREIMAGES, b"\x01", sync=True)
 
 
 class ChainStore:
@@ -62,6 +85,8 @@ class ChainStore:
         self._state = StateStore(kv, keep_heights=keep_heights, cache_depth=cache_depth)
         self._head: Block | None = None
         self._accounts_from_known = kv.get(schema.META_ACCOUNTS_FROM) is not None
+        if kv.get(schema.META_PREIMAGES) is None:
+            backfill_preimages(kv)
         head = kv.get(schema.META_HEAD)
         if head is not None:
             height = schema.from_be64(head)

@@ -27,6 +27,12 @@ STATE_NODE = b"z2/"
 STATE_ROOT = b"sr1/"  # height(8) -> root ref of the state tree at that height
 STATE_STALE = b"sx1/"  # height(8) -> node keys that block replaced (u16 length + key)*
 STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast reads)
+# sha256(state key)(32) -> state key: the tree's leaves hold key hashes only; state sync
+# serves keys, so each key ever written is kept here (a preimage never changes).
+STATE_PREIMAGE = b"k1/"
+# height(8) -> p2p ValsetChange record: the certified header of a block that decided a
+# validator-set change, and the proof of the schedule under its state root (state sync).
+VALSET_CHANGE = b"vc1/"
 WAL = b"w2/"  # record name -> bytes (a consensus vote record, hashes only)
 WAL_BLOCK = b"wb2/"  # name length(1) name block hash(32) -> Block.encode()
 # account history: account (utf-8) 0x00 height(8) index(4) -> b"": the committed txs that
@@ -38,6 +44,10 @@ META_HEAD = b"m1/head"  # height(8) of the last committed block
 META_SCHEMA = b"m1/schema"  # SCHEMA_VERSION
 META_PRUNED = b"m1/pruned"  # height(8): state nodes replaced up to here are deleted
 META_ACCOUNTS_FROM = b"m1/accounts_from"  # height(8): the account history starts here
+META_PREIMAGES = b"m1/preimages"  # present once STATE_PREIMAGE holds every key of the state
+# height(8): the store began from a state-sync snapshot of this height; blocks, receipts
+# and txs before it were never fetched.
+META_SNAPSHOT = b"m1/snapshot"
 
 ALL_PREFIXES = (
     BLOCK,
@@ -50,6 +60,8 @@ ALL_PREFIXES = (
     STATE_ROOT,
     STATE_STALE,
     STATE_VALUE,
+    STATE_PREIMAGE,
+    VALSET_CHANGE,
     WAL,
     WAL_BLOCK,
     ACCOUNT_TX,
@@ -150,6 +162,14 @@ def state_stale_key(height: int) -> bytes:
 
 def state_value_key(key: bytes) -> bytes:
     return STATE_VALUE + key
+
+
+def state_preimage_key(key_hash: bytes) -> bytes:
+    return STATE_PREIMAGE + key_hash
+
+
+def valset_change_key(height: int) -> bytes:
+    return VALSET_CHANGE + _U64.pack(height)
 
 
 def wal_key(name: bytes) -> bytes:

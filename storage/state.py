@@ -753,6 +753,7 @@ class StateStore:
                 batch.delete(schema.state_value_key(key))
             else:
                 batch.put(schema.state_value_key(key), value)
+                batch.put(schema.state_preimage_key(_sha256(key).digest()), key)
         if self.keep_heights is not None:
             last = height - self.keep_heights
             pruned = self._kv.get(schema.META_PRUNED)
