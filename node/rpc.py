@@ -36,6 +36,7 @@ from node.config import RpcConfig
 from node.events import Subscription
 from node.evidence import DEFAULT_EVIDENCE_PAGE, MAX_EVIDENCE_PAGE
 from node.queries import QueryRefused
+from node.register import RegisterService, add_register_routes, register_openapi_paths
 from node.rpc_errors import HTTP_STATUS_CODES, status_of
 from node.statement import StatementError
 from node.webapp import add_web_routes
@@ -89,9 +90,11 @@ def _parse_height(text: str, what: str = "height") -> int:
 
 
 class RpcServer:
-    def __init__(self, node: NodeApi, blobs: BlobService, config: RpcConfig) -> None:
+    def __init__(self, node: NodeApi, blobs: BlobService, config: RpcConfig,
+                 register: RegisterService | None = None) -> None:
         self.node = node
         self.blobs = blobs
+        self.register = register
         self.config = config
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._runner: web.AppRunner | None = None
@@ -121,6 +124,8 @@ class RpcServer:
         r.add_get("/metrics", self.get_metrics)
         r.add_get("/openapi.json", self.get_openapi)
         add_blob_routes(r, self.blobs)
+        if self.register is not None:
+            add_register_routes(r, self.register)
         add_web_routes(r)
         return app
 
@@ -689,6 +694,7 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                                       "content": {"text/plain": {"schema": {"type": "string"}}}}},
             }},
             **blob_openapi_paths(),
+            **register_openapi_paths(),
             "/openapi.json": {"get": {
                 "summary": "This document",
                 "responses": {"200": _ok("the OpenAPI document")},

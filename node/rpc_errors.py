@@ -28,6 +28,7 @@ _QUERY = "POST /v1/query"
 _ANY = "any route"
 _BLOBS = "blob routes"
 _WS = "GET /v1/ws"
+_REGISTER = "/v1/register/…"
 
 RPC_ERRORS: dict[str, ErrorCode] = {
     # the request itself
@@ -102,6 +103,21 @@ RPC_ERRORS: dict[str, ErrorCode] = {
     "empty": ErrorCode(400, _BLOBS, "an empty blob"),
     "hash_mismatch": ErrorCode(400, _BLOBS, "the blob's bytes do not hash to the hash given"),
     "store_full": ErrorCode(507, _BLOBS, "the node's blob store is full"),
+    # the committee's sealed register (node/register.py)
+    "auth_required": ErrorCode(401, _REGISTER, "the request is not signed: X-Hkchain-Key, -Time, -Nonce "
+                               "and -Signature headers (docs/PROTOCOL.md)"),
+    "auth_expired": ErrorCode(401, _REGISTER, "the request's time is more than 5 minutes from the node's clock"),
+    "auth_bad_signature": ErrorCode(401, _REGISTER, "the request's signature does not verify"),
+    "auth_replayed": ErrorCode(401, _REGISTER, "the request's nonce was already received"),
+    "not_committee": ErrorCode(403, _REGISTER, "the signing key's address does not hold the committee role on chain"),
+    "wrong_key": ErrorCode(403, _REGISTER, "the record is not sealed to the signer"),
+    "bad_record": ErrorCode(400, _REGISTER, "not a sealed household record (version 2), or not of a sealed "
+                            "record's shape"),
+    "members_missing": ErrorCode(409, _REGISTER, "the record is not sealed to every member of the register"),
+    "commitment_taken": ErrorCode(409, _REGISTER, "the commitment is another household's record"),
+    "in_use": ErrorCode(409, _REGISTER, "the chain uses this record (its household's commitment): erase it "
+                        "on request instead of removing it"),
+    "erased": ErrorCode(410, _REGISTER, "the record was erased on request; it is never read or written again"),
     # websocket messages
     "too_many_subscribers": ErrorCode(0, _WS, "the node has rpc.max_ws_subscribers "
                                       "subscribers; the socket is closed"),

@@ -52,6 +52,7 @@ from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
 from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
 from node.queries import QueryService
+from node.register import RegisterService
 from node.rpc import RpcServer
 from node.statement import parse_cursor, parse_limit, statement, touched_accounts
 from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
@@ -59,6 +60,7 @@ from p2p.gossip import TxGossip
 from p2p.messages import ConsensusFrame, prime_block
 from p2p.network import Identity, Network, Peer
 from p2p.sync import BlockSync
+from privacy.register import PRIVACY_DIR, PrivacyStore
 from storage.chain import ChainStore
 from storage.leveldb import LevelDBStore
 from storage.state import Overlay
@@ -370,7 +372,9 @@ class Node:
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
         self.queries = QueryService(store, executor, config.rpc)
         self.blobs = open_blob_service(config.data_path(home), self.network, self)  # culture works by hash, replicated (node/blobs.py)
-        self.rpc = RpcServer(self, self.blobs, config.rpc)
+        # The committee's sealed register (node/register.py): sealed cards only, never a key.
+        self.register = RegisterService(PrivacyStore(config.data_path(home) / PRIVACY_DIR), self.chain_id, self)
+        self.rpc = RpcServer(self, self.blobs, config.rpc, self.register)
         self.analytics = self._open_analytics()
         # A fault of the node's own (its store, its disk) stops it with a clear message;
         # it is never blamed on a peer and never logged and carried on.

@@ -307,6 +307,27 @@ def _seal(card: HouseholdCard, members: Sequence[bytes]) -> SealedRecord:
     return SealedRecord(card.commitment, card.household, box, keys)
 
 
+# A SecretBox of the card: 24-byte nonce, 16-byte tag, and the encoded card; a sealed data
+# key: 32-byte ephemeral public key, 16-byte tag, the 32-byte key.
+MIN_BOX_BYTES = nacl.secret.SecretBox.NONCE_SIZE + nacl.secret.SecretBox.MACBYTES + 1
+SEALED_KEY_BYTES = nacl.public.PublicKey.SIZE + nacl.secret.SecretBox.MACBYTES + nacl.secret.SecretBox.KEY_SIZE
+MAX_RECIPIENTS = 64
+
+
+def check_sealed_shape(record: SealedRecord) -> None:
+    """What a store that never opens a record can check of it: a live record with a box
+    and 1..64 data keys, each of exactly the size a SealedBox of a SecretBox key has.
+    (Whether the box holds a card only a member can tell; the writer is a member.)"""
+    if record.erased_at:
+        raise PrivacyError("an erased record is written only by erasing", code="bad_record")
+    if len(record.box) < MIN_BOX_BYTES or len(record.box) > MAX_RECORD_FILE_BYTES // 2:
+        raise PrivacyError("the sealed card is not a SecretBox", code="bad_record")
+    if not 0 < len(record.keys) <= MAX_RECIPIENTS:
+        raise PrivacyError(f"a record is sealed to 1..{MAX_RECIPIENTS} members", code="bad_record")
+    if any(len(k) != SEALED_KEY_BYTES for k in record.keys.values()):
+        raise PrivacyError("a sealed data key is not a SealedBox of a 32-byte key", code="bad_record")
+
+
 MEMBERS_FILE = "members.json"
 ACCESS_LOG = "access.log"
 RECORD_GLOB = "[0-9a-f]*.json"
@@ -414,20 +435,54 @@ class PrivacyStore:
             self.log(committee_key.address, record, purpose or "opened")
         return card
 
-    def erase(self, commitment: bytes, by: PrivateKey, now_s: int) -> SealedRecord:
+    def put(self, record: SealedRecord, writer: str) -> bool:
+        """Store a record sealed elsewhere (by a committee member's browser, through the
+        node's register endpoint): the store never sees the card. It must be shaped as a
+        sealed record (``check_sealed_shape``), be sealed to the writer and to every member,
+        and may not bring back an erased record or reuse a commitment of another household.
+        Returns True when it was new."""
+        check_sealed_shape(record)
+        if writer not in record.keys:
+            raise PrivacyError("a record is sealed to the member who writes it", code="wrong_key")
+        missing = sorted({address_of(pk) for pk in self.members()} - set(record.keys))
+        if missing:
+            raise PrivacyError("the record is not sealed to every committee member of the register: "
+                               + ", ".join(missing), code="members_missing")
+        path = self.path_of(record.commitment)
+        new = not path.exists()
+        if not new:
+            old = self.get(record.commitment)
+            if old.erased_at:
+                raise PrivacyError("this record was erased on request; it is never brought back",
+                                   code="erased")
+            if old.household != record.household:
+                raise PrivacyError("this commitment is another household's", code="commitment_taken")
+        self._write(record)
+        return new
+
+    def remove(self, commitment: bytes) -> SealedRecord:
+        """Delete a record's file outright: for a record the chain does not use (a
+        registration that failed, or data superseded by an update). Personal data still in
+        use is erased on request instead (``erase``), which keeps the commitment."""
+        record = self.get(commitment)
+        self.path_of(commitment).unlink(missing_ok=True)
+        return record
+
+    def erase(self, commitment: bytes, by: PrivateKey | str, now_s: int) -> SealedRecord:
         """Erase a record on the resident's request (PIPL art. 47): the sealed data and
         every sealed copy of its data key are destroyed (crypto-shredding: a backup of the
         old file is useless once restore refuses it, and holds nothing the erased record
         could be re-derived from without a member's key); the commitment and household
         stay, as they do on chain."""
         record = self.get(commitment)
+        who = by if isinstance(by, str) else by.address
         if record.erased_at:
             raise PrivacyError("already erased", code="erased")
-        if by.address not in record.keys:
+        if who not in record.keys:
             raise PrivacyError("only a committee member the record is sealed to erases it", code="wrong_key")
         erased = SealedRecord(record.commitment, record.household, b"", {}, max(1, now_s))
         self._write(erased)
-        self.log(by.address, erased, "erased on request")
+        self.log(who, erased, "erased on request")
         return erased
 
     # --- the access log --------------------------------------------------------------

@@ -26,7 +26,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "analytics": frozenset({"core", "storage"}),  # storage.state.StateProof only: a proof check
     "privacy": frozenset({"core"}),
     "web": frozenset(),
-    "node": frozenset({"core", "storage", "vm", "consensus", "p2p", "analytics", "web"}),
+    "node": frozenset({"core", "storage", "vm", "consensus", "p2p", "analytics", "web", "privacy"}),
     "tools": frozenset({"core", "storage", "vm", "consensus", "p2p", "node", "privacy"}),
     "cli": frozenset({"core", "storage", "vm", "consensus", "p2p", "node", "tools",
                       "privacy", "analytics"}),

@@ -8,12 +8,13 @@ import re
 from pathlib import Path
 
 from node.blobs import BLOB_ERROR_STATUS
+from node.register import PRIVACY_STATUS
 from node.rpc_errors import HTTP_STATUS_CODES, RPC_ERRORS, render_markdown, status_of
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where the codes an RPC answer can carry are raised: the handlers, the mempool's and the
 # executor's refusals of a tx, the VM's faults (a query passes them on), the core errors.
-SOURCES = ["node/rpc.py", "node/blobs.py", "node/mempool.py", "node/service.py", "node/queries.py",
+SOURCES = ["node/rpc.py", "node/blobs.py", "node/register.py", "node/mempool.py", "node/service.py", "node/queries.py",
            "vm/executor.py", "vm/interpreter.py", "vm/api.py", "core/errors.py"]
 # Codes in those files that never reach a client: failures at start-up, faults that stop
 # the node (node/supervisor.py), and the default codes of error classes that are always
@@ -26,6 +27,7 @@ PATTERNS = [
     re.compile(r'\bcode = "([a-z_]+)"'),  # class attribute
     re.compile(r'fault\("([a-z_]+)"'),  # a VM fault
     re.compile(r'RpcError\(\d+, "([a-z_]+)"'),
+    re.compile(r'RegisterError\(\d+, "([a-z_]+)"'),
     re.compile(r'error_response\(\d+, "([a-z_]+)"'),
     re.compile(r'"code": "([a-z_]+)"'),  # a websocket error message
 ]
@@ -49,13 +51,16 @@ def test_every_code_the_node_raises_is_registered() -> None:
 
 
 def test_every_registered_code_is_raised_somewhere() -> None:
-    found = set(codes_in_sources()) | set(HTTP_STATUS_CODES.values()) | {"http_error"}
+    # The register answers the sealed store's own refusals (privacy/register.py) by code.
+    found = set(codes_in_sources()) | set(HTTP_STATUS_CODES.values()) | {"http_error"} | set(PRIVACY_STATUS)
     stale = set(RPC_ERRORS) - found
     assert not stale, f"registered codes nothing answers with: {sorted(stale)}"
 
 
 def test_statuses_agree_with_the_handlers() -> None:
     for code, status in BLOB_ERROR_STATUS.items():
+        assert RPC_ERRORS[code].status == status, code
+    for code, status in PRIVACY_STATUS.items():
         assert RPC_ERRORS[code].status == status, code
     for status, code in HTTP_STATUS_CODES.items():
         assert RPC_ERRORS[code].status == status, code
