@@ -519,10 +519,11 @@ def blob_openapi_paths() -> dict[str, Any]:
         "/v1/blobs/{hash}": {"get": {
             "summary": "A blob by its SHA-256 (hex); registered works are on every node",
             "parameters": [{"name": "hash", "in": "path", "required": True,
-                            "schema": {"type": "string", "pattern": "^(0x)?[0-9a-f]{64}$"}}],
+                            "schema": {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$"}}],
             "responses": {
                 "200": {"description": "the bytes", "content": {"application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"}}}},
+                "400": {"description": "not a SHA-256 in hex (malformed)", **err},
                 "404": {"description": "not on this node (yet) (not_found)", **err},
             },
         }},

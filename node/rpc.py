@@ -111,7 +111,8 @@ class RpcServer:
         r = app.router
         r.add_post("/v1/txs", self.post_txs)
         r.add_post("/v1/txs/simulate", self.post_simulate)
-        r.add_get("/v1/txs/{hash}", self.get_tx)
+        # Not "simulate": a GET there is a wrong method (405, Allow: POST), not a bad hash.
+        r.add_get("/v1/txs/{hash:(?!simulate$)[^/]+}", self.get_tx)
         r.add_get("/v1/blocks", self.get_blocks)
         r.add_get("/v1/blocks/{which}", self.get_block)
         r.add_get("/v1/status", self.get_status)
@@ -168,7 +169,10 @@ class RpcServer:
             if exc.status < 400:
                 raise
             code = HTTP_STATUS_CODES.get(exc.status, "http_error")
-            return error_response(exc.status, code, exc.reason)
+            resp = error_response(exc.status, code, exc.reason)
+            if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods the route takes
+                resp.headers["Allow"] = exc.headers["Allow"]
+            return resp
         except ChainError as exc:
             status = 400
             return error_response(400, exc.code, exc.message)
@@ -509,7 +513,22 @@ def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any
 
 
 def openapi_document(config: RpcConfig) -> dict[str, Any]:
-    hex_hash = {"type": "string", "pattern": "^(0x)?[0-9a-f]{64}$"}
+    doc = _openapi_document(config)
+    # Every route is behind the per-client rate limit (_rate_middleware).
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            op["responses"].setdefault("429", _error_ref("rate limited (code `rate_limited`)"))
+    return doc
+
+
+def _openapi_document(config: RpcConfig) -> dict[str, Any]:
+    hex_hash = {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$"}
+    # bech32: "hk1", 32 characters of the 20-byte account id, a 6-character checksum.
+    address = {"type": "string", "pattern": "^hk1[02-9ac-hj-np-z]{38}$"}
+    hex_bytes = {"type": "string", "pattern": "^(0x)?([0-9a-fA-F]{2})+$"}
+    name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
+    state_key = {"type": "string", "minLength": 2, "maxLength": 2 * MAX_STATE_KEY_BYTES + 2,
+                 "pattern": "^(0x)?([0-9a-fA-F]{2})+$"}
     common_errors = {
         "400": _error_ref("malformed request (code `malformed`)"),
         "429": _error_ref("rate limited (code `rate_limited`)"),
@@ -538,8 +557,14 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "expired, insufficient_fee, unknown_contract, mempool_full (503)."
                 ),
                 "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"type": "object", "properties": {
-                        "tx": {"type": "string"}, "txs": {"type": "array", "items": {"type": "string"}}}}},
+                    "application/json": {"schema": {
+                        "type": "object", "minProperties": 1, "maxProperties": 1,
+                        "additionalProperties": False, "properties": {
+                            "tx": hex_bytes,
+                            # A batch answers each item on its own (200, an error per
+                            # bad one), so any string is a legal item.
+                            "txs": {"type": "array", "minItems": 1, "maxItems": config.max_batch,
+                                    "items": {"type": "string"}}}}},
                     "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
                 }},
                 "responses": {
@@ -569,8 +594,9 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "busy (503)."
                 ),
                 "requestBody": {"required": True, "content": {
-                    "application/json": {"schema": {"type": "object", "properties": {
-                        "tx": {"type": "string"}}}},
+                    "application/json": {"schema": {
+                        "type": "object", "required": ["tx"], "additionalProperties": False,
+                        "properties": {"tx": hex_bytes}}},
                     "application/msgpack": {"schema": {"type": "string", "format": "binary"}},
                 }},
                 "responses": {
@@ -602,7 +628,8 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
             "/v1/blocks/{which}": {"get": {
                 "summary": "A committed block with its commit certificate",
                 "parameters": [{"name": "which", "in": "path", "required": True,
-                                "description": "a height or `latest`", "schema": {"type": "string"}}],
+                                "description": "a height or `latest`",
+                                "schema": {"type": "string", "pattern": "^([0-9]{1,20}|latest)$"}}],
                 "responses": {"200": _ok("header, txs and certificate"),
                               "404": _error_ref("no such block"), **common_errors},
             }},
@@ -630,7 +657,7 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
             "/v1/accounts/{address}": {"get": {
                 "summary": "Balance and next nonce of an account",
                 "parameters": [{"name": "address", "in": "path", "required": True,
-                                "schema": {"type": "string", "pattern": "^hk1"}}],
+                                "schema": address}],
                 "responses": {"200": _ok("balance, nonce, pending_nonce"),
                               "400": _error_ref("not an address (bad_address)"),
                               "429": common_errors["429"]},
@@ -639,7 +666,7 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                 "summary": "An address's statement: committed txs that touched it, newest first, "
                            "with points in and out, fees and bills paid (docs/APPLICATIONS.md)",
                 "parameters": [{"name": "address", "in": "path", "required": True,
-                                "schema": {"type": "string", "pattern": "^hk1"}},
+                                "schema": address},
                                {"name": "cursor", "in": "query", "required": False,
                                 "description": 'the "next" of the previous page ("<height>.<index>")',
                                 "schema": {"type": "string"}},
@@ -653,8 +680,9 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                 "summary": "A read-only contract view call on the head state",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["contract", "method"],
-                    "properties": {"contract": {"type": "string"}, "method": {"type": "string"},
-                                   "args": {"type": "array"}}}}}},
+                    "additionalProperties": False,
+                    "properties": {"contract": name, "method": name,
+                                   "args": {"type": "array", "maxItems": MAX_QUERY_ARGS}}}}}},
                 "responses": {"200": _ok("{result, height}"),
                               "422": _error_ref("the call failed: the VM's code (unknown_contract, "
                                                         "unknown_method, not_view, bad_args, "
@@ -668,8 +696,8 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
             "/v1/proofs/{key}": {"get": {
                 "summary": "A state proof of one key against a height's state root",
                 "parameters": [
-                    {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
-                     "description": "the state key, hex"},
+                    {"name": "key", "in": "path", "required": True, "schema": state_key,
+                     "description": f"the state key, hex (1-{MAX_STATE_KEY_BYTES} bytes)"},
                     {"name": "height", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 0}, "description": "default: head"},
                 ],
@@ -686,7 +714,9 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "height, tx_hash, contract, name, fields}. A subscriber that falls behind "
                     "gets {type: error, code: overflow} and is closed."
                 ),
-                "responses": {"101": {"description": "switching to the websocket protocol"}},
+                "responses": {"101": {"description": "switching to the websocket protocol"},
+                              "400": _error_ref("not a websocket upgrade request (malformed)"),
+                              "429": common_errors["429"]},
             }},
             "/metrics": {"get": {
                 "summary": "Prometheus metrics (text format)",
@@ -701,8 +731,8 @@ def openapi_document(config: RpcConfig) -> dict[str, Any]:
             }},
         },
         "components": {"schemas": {"Error": {
-            "type": "object",
-            "properties": {"error": {"type": "object", "properties": {
-                "code": {"type": "string"}, "message": {"type": "string"}}}},
+            "type": "object", "required": ["error"],
+            "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "string", "minLength": 1}, "message": {"type": "string"}}}},
         }}},
     }
