@@ -137,6 +137,10 @@ class Mempool:
     def has(self, tx_hash: bytes) -> bool:
         return tx_hash in self._entries
 
+    def hashes(self) -> list[bytes]:
+        """The hashes of every pending tx, in the order they were admitted."""
+        return list(self._entries)
+
     def get(self, tx_hash: bytes) -> SignedTx | None:
         e = self._entries.get(tx_hash)
         return e.stx if e is not None else None

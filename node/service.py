@@ -305,6 +305,9 @@ class _TxPool:
     def get(self, tx_hash: bytes) -> SignedTx | None:
         return self.node.mempool.get(tx_hash)
 
+    def pending_hashes(self) -> list[bytes]:
+        return self.node.mempool.hashes()
+
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
         return self.node.admit_from_peer(txs)
 

@@ -5,6 +5,10 @@ time, and only bodies it asked for are accepted. Announcements are batched per p
 flushed by one task (no per-tx tasks); a request that is not answered in time moves to
 the next peer that announced the hash. Peers never get announcements of hashes they
 announced themselves.
+
+A peer that connects (or reconnects) is announced the whole pool: txs accepted while it was
+away, and those a restarted node took back from its journal, reach it then; the node that
+accepted a tx must not be the only one that ever proposes it (an observer never does).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ class TxPool(Protocol):
     def has(self, tx_hash: bytes) -> bool: ...
 
     def get(self, tx_hash: bytes) -> SignedTx | None: ...
+
+    def pending_hashes(self) -> list[bytes]:
+        """Every tx the pool holds, in the order it admitted them."""
 
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
         """Check and admit txs a peer sent; return the hashes newly admitted."""
@@ -160,6 +167,11 @@ class TxGossip:
 
     def _on_connect(self, peer: Peer) -> None:
         self._known[peer.public_key] = _BoundedSet(MAX_KNOWN_PER_PEER)
+        # Whatever it missed while the link was down: hashes only, it asks for what it lacks.
+        pending = self.pool.pending_hashes()
+        if pending:
+            self._outbox[peer.public_key] = pending
+            self._wake.set()
 
     def _on_disconnect(self, peer: Peer) -> None:
         self._known.pop(peer.public_key, None)

@@ -1,4 +1,5 @@
-"""Tx gossip: announce by hash, fetch on request from one announcer, retry another."""
+"""Tx gossip: announce by hash, fetch on request from one announcer, retry another; a
+peer that connects hears of the whole pool."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ class Pool:
 
     def get(self, tx_hash: bytes) -> SignedTx | None:
         return self.txs.get(tx_hash)
+
+    def pending_hashes(self) -> list[bytes]:
+        return list(self.txs)
 
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
         for t in txs:
@@ -99,5 +103,47 @@ async def test_announces_admitted_txs_to_peers_that_lack_them_and_serves_bodies(
     finally:
         await ws.close()
         await session.close()
+        await gossip.stop()
+        await net.stop()
+
+
+async def next_announce(ws: aiohttp.ClientWebSocketResponse, timeout_s: float) -> TxAnnounce:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            frame = decode_frame(msg.data)
+            if isinstance(frame, TxAnnounce):
+                return frame
+
+
+async def test_a_peer_that_connects_is_announced_the_pool_it_missed() -> None:
+    """Txs a node holds before a peer connects (taken back from its journal after a
+    restart, or accepted while the link was down) are announced to that peer on connect,
+    and again when it reconnects: otherwise only their own node could ever propose them."""
+    net = make_network(KEYS[0])
+    pool = Pool()
+    gossip = TxGossip(net, pool)
+    held = [make_tx(2, n) for n in range(3)]
+    for stx in held:
+        pool.txs[stx.hash] = stx  # in the pool before any peer, never announced
+    await net.start()
+    gossip.start()
+    try:
+        for _connection in range(2):
+            session, ws = await run_handshake(net, KEYS[1])
+            try:
+                frame = await next_announce(ws, 5)
+                assert list(frame.hashes) == [t.hash for t in held]
+                await ws.send_bytes(TxRequest(frame.hashes).encode())
+                async with asyncio.timeout(5):
+                    while not isinstance(body := decode_frame((await ws.receive()).data), Txs):
+                        pass
+                assert list(body.txs) == held
+            finally:
+                await ws.close()
+                await session.close()
+            await wait_for(lambda: not net.peers, what="the peer gone")
+    finally:
         await gossip.stop()
         await net.stop()
