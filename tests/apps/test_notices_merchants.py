@@ -3,7 +3,10 @@ treasury, and featured listings."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.apps.harness import DAY_S, Community, h
+from vm.api import QueryError
 
 
 def test_notices_acknowledged(town: Community) -> None:
@@ -17,6 +20,32 @@ def test_notices_acknowledged(town: Community) -> None:
     c.fails("not_found", town.homes[0], "notices", "acknowledge", nid + 1)
     assert c.q("notices", "acknowledged", nid, town.homes[1].address) is True
     assert c.q("notices", "notice", nid)["acks"] == 2
+
+
+def test_read_receipts_list_the_readers_latest_first_page_by_page(town: Community) -> None:
+    c = town.c
+    nid = c.send(town.committee, "notices", "publish", "notice", "Lift maintenance", h("lift"))
+    other = c.send(town.committee, "notices", "publish", "news", "Choir wins", h("choir"))
+    assert c.q("notices", "readers", nid, 0, 10) == {"items": [], "next": 0}
+    times = []
+    for home in town.homes:
+        c.send(home, "notices", "acknowledge", nid)
+        times.append(c.time_s)
+    c.send(town.homes[0], "notices", "acknowledge", other)
+    first = c.q("notices", "readers", nid, 0, 3)
+    assert [r["address"] for r in first["items"]] == [k.address for k in reversed(town.homes[2:])]
+    assert [r["at"] for r in first["items"]] == list(reversed(times[2:]))
+    rest = c.q("notices", "readers", nid, first["next"], 3)
+    assert [r["address"] for r in rest["items"]] == [town.homes[1].address, town.homes[0].address]
+    assert rest["next"] == 0
+    assert c.q("notices", "readers", other, 0, 50)["items"] == [{"address": town.homes[0].address, "at": c.time_s}]
+    for bad in ((nid, -1, 3), (nid, 0, 0), (nid, 0, 51), (nid, "x", 3)):
+        with pytest.raises(QueryError) as err:
+            c.q("notices", "readers", *bad)
+        assert err.value.code == "bad_arg", bad
+    with pytest.raises(QueryError) as err:
+        c.q("notices", "readers", other + 1, 0, 3)
+    assert err.value.code == "not_found"
 
 
 def test_merchant_payment_fee_to_treasury(town: Community) -> None:

@@ -21,3 +21,12 @@ def test_a_vote_closes_at_the_chosen_height(town: Community) -> None:
     c.empty_blocks_until(closes + 1)
     assert c.q("governance", "proposal", pid)["status"] == "passed"
     c.fails("not_allowed", town.outsider, "governance", "propose_owners_closing", 9, "x", h("x"), closes + 100)
+
+
+def test_the_voting_periods_are_readable(town: Community) -> None:
+    """What the console needs to offer the earliest closing time the contract accepts."""
+    c = town.c
+    periods = c.q("governance", "settings")
+    assert periods == {"owners_voting_blocks": VOTING_BLOCKS, "chain_voting_blocks": VOTING_BLOCKS}
+    closes = c.height + 1 + periods["owners_voting_blocks"]
+    assert c.send(town.committee, "governance", "propose_owners_closing", 9, "充电桩", h("方案"), closes) >= 1

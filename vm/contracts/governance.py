@@ -309,6 +309,13 @@ def mark_failed(pid: int, code: str, contract: str, line: int) -> None:
 
 
 @view
+def settings() -> dict:
+    """The voting periods in blocks: {"owners_voting_blocks", "chain_voting_blocks"}."""
+    return {"owners_voting_blocks": load("cfg:owners_voting_blocks"),
+            "chain_voting_blocks": load("cfg:chain_voting_blocks")}
+
+
+@view
 def due(height: int) -> list:
     return load("due:" + str(height), [])
 

@@ -2,7 +2,11 @@
 # ruff: noqa
 """notices: announcements of the committee and the property company, by the hash of
 their text with a title, and residents' acknowledgements of having read them. A notice
-is of a kind: "notice" (an announcement: post) or "news" (community news: publish)."""
+is of a kind: "notice" (an announcement: post) or "news" (community news: publish).
+
+Who has read a notice is kept in order of acknowledgement ("rd:<id>:<i>" -> address,
+i = 0..acks-1), so the committee sees its read receipts with readers(id, cursor, limit)
+without scanning blocks for the events."""
 
 MAX_TITLE_CHARS = 100
 KINDS = ("notice", "news")
@@ -55,6 +59,7 @@ def acknowledge(notice_id: int) -> int:
     if has(key):
         raise Error("already acknowledged", "exists")
     store(key, block_time)
+    store("rd:" + str(notice_id) + ":" + str(n["acks"]), caller)
     n["acks"] += 1
     store("n:" + str(notice_id), n)
     emit("NoticeAcknowledged", id=notice_id, resident=caller)
@@ -81,6 +86,22 @@ def acknowledged(notice_id: int, address: str) -> bool:
 @view
 def count() -> int:
     return load("count", 0)
+
+
+@view
+def readers(notice_id: int, cursor: int, limit: int) -> dict:
+    """Who acknowledged a notice, latest first: {"items": [{"address", "at"}], "next"}.
+    ``cursor`` 0 starts at the latest reader, else continues below reader number
+    ``cursor`` (1-based, as "next" gives it); 0 in "next" means nothing more."""
+    n = _get(notice_id)
+    i = _page_start(cursor, limit, n["acks"])
+    items = []
+    while i >= 1 and len(items) < limit:
+        who = load("rd:" + str(notice_id) + ":" + str(i - 1))
+        if who is not None:
+            items.append({"address": who, "at": load("ack:" + str(notice_id) + ":" + who, 0)})
+        i -= 1
+    return {"items": items, "next": i + 1 if i >= 1 else 0}
 
 
 # --- lists (docs/APPLICATIONS.md "Lists"): newest first, paged by id ------------------

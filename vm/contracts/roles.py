@@ -15,6 +15,9 @@ household_at(address, version).
 Storage: "r:<role>:<address>" -> True (the executor reads it for fee sponsorship),
 "h:<address>" -> area_dm2, "total_area" and "total_owners" (ints), "g:<role>" -> [grantor],
 "version" (int), "hn:<address>" -> count, "hv:<address>:<i>" -> [version, area_dm2].
+The holders of each role are listed for the committee (holders(role, cursor, limit)):
+"hl:<role>" -> count, "hl:<role>:<i>" -> address (i = 0..count-1), "hi:<role>:<address>"
+-> i; a revoke moves the last holder into the freed place, so the list stays dense.
 """
 
 ROLES = ("committee", "resident", "property_company", "merchant", "service_provider",
@@ -56,7 +59,26 @@ def _grant(address: str, role: str) -> None:
     key = "r:" + role + ":" + address
     if not has(key):
         store(key, True)
+        n = load("hl:" + role, 0)
+        store("hl:" + role + ":" + str(n), address)
+        store("hi:" + role + ":" + address, n)
+        store("hl:" + role, n + 1)
         emit("RoleGranted", address=address, role=role, by=caller)
+
+
+def _unlist(address: str, role: str) -> None:
+    # Move the last holder into the place of the one leaving (see the docstring).
+    i = load("hi:" + role + ":" + address)
+    if i is None:
+        return  # granted before the list was kept
+    last = load("hl:" + role, 0) - 1
+    if i != last:
+        moved = load("hl:" + role + ":" + str(last))
+        store("hl:" + role + ":" + str(i), moved)
+        store("hi:" + role + ":" + moved, i)
+    delete("hl:" + role + ":" + str(last))
+    delete("hi:" + role + ":" + address)
+    store("hl:" + role, last)
 
 
 def grant(address: str, role: str) -> None:
@@ -74,6 +96,7 @@ def revoke(address: str, role: str) -> None:
     key = "r:" + role + ":" + address
     if has(key):
         delete(key)
+        _unlist(address, role)
         emit("RoleRevoked", address=address, role=role, by=caller)
 
 
@@ -151,6 +174,30 @@ def roles_of(address: str) -> list:
         if has_role(address, role):
             out.append(role)
     return out
+
+
+MAX_PAGE = 50
+
+
+@view
+def holders(role: str, cursor: int, limit: int) -> dict:
+    """The holders of ``role``, latest listed first: {"items": [address], "next",
+    "count"}. ``cursor`` 0 starts at the latest, else continues below holder number
+    ``cursor`` (1-based, as "next" gives it); 0 in "next" means nothing more. A revoke
+    moves the last holder into the freed place, so a list read while roles change may
+    show one holder twice or miss one: read it again."""
+    _check_role(role)
+    if type_name(cursor) != "int" or cursor < 0:
+        raise Error("cursor: an int >= 0 (0 = from the latest)", "bad_arg")
+    if type_name(limit) != "int" or limit < 1 or limit > MAX_PAGE:
+        raise Error("limit: an int 1..50", "bad_arg")
+    n = load("hl:" + role, 0)
+    i = n if cursor == 0 or cursor > n else cursor - 1
+    items = []
+    while i >= 1 and len(items) < limit:
+        items.append(load("hl:" + role + ":" + str(i - 1)))
+        i -= 1
+    return {"items": items, "next": i + 1 if i >= 1 else 0, "count": n}
 
 
 @view
