@@ -17,6 +17,9 @@ import * as me from './pages/me.js';
 import * as explorer from './pages/explorer.js';
 import * as consoleHome from './console/home.js';
 import { CONSOLE_ROLES } from './console/roles.js';
+import * as consoleGovernance from './console/governance.js';
+import * as consoleNotices from './console/notices.js';
+import * as consoleActivities from './console/activities.js';
 
 export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
@@ -34,6 +37,10 @@ export const ROUTES = {
   me: { title: 'nav.me', render: me.render },
   // --- the committees' console ---
   console: { title: 'nav.console', roles: CONSOLE_ROLES, render: consoleHome.render },
+  // votes, notices and activities (issue 16 items 4 and 5)
+  governance: { title: 'console.governance.nav', roles: ['committee'], render: consoleGovernance.render },
+  noticeboard: { title: 'console.notices.nav', roles: ['committee', 'property_company'], render: consoleNotices.render },
+  organise: { title: 'console.activities.nav', roles: ['committee'], render: consoleActivities.render },
 };
 
 // where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
@@ -54,4 +61,7 @@ export const NAV = [
   { route: 'me', icon: '☺', elder: true },
   // --- the committees' console ---
   { route: 'console', icon: '⚙', where: 'wide', section: 'console' },
+  { route: 'governance', icon: '⚖', where: 'wide', section: 'console' },
+  { route: 'noticeboard', icon: '✉', where: 'wide', section: 'console' },
+  { route: 'organise', icon: '☼', where: 'wide', section: 'console' },
 ];

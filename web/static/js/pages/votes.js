@@ -22,7 +22,8 @@ function meter(part, whole, mark, label) {
   return h('div', { class: 'meter', role: 'img', 'aria-label': label }, bar, tick);
 }
 
-function tallyView(p, tally) {
+// The live tally of an owners' matter (also the committees' console's).
+export function tallyView(p, tally) {
   const T = (k) => BigInt(tally[k]);
   const voted = [T('voted_area_dm2'), T('voted_owners')];
   const yes = [T('yes_area_dm2'), T('yes_owners')];
