@@ -20,6 +20,8 @@ import { CONSOLE_ROLES } from './console/roles.js';
 import * as consoleGovernance from './console/governance.js';
 import * as consoleNotices from './console/notices.js';
 import * as consoleActivities from './console/activities.js';
+import * as consoleGrants from './console/grants.js';
+import * as consoleValidators from './console/validators.js';
 
 export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
@@ -41,6 +43,9 @@ export const ROUTES = {
   governance: { title: 'console.governance.nav', roles: ['committee'], render: consoleGovernance.render },
   noticeboard: { title: 'console.notices.nav', roles: ['committee', 'property_company'], render: consoleNotices.render },
   organise: { title: 'console.activities.nav', roles: ['committee'], render: consoleActivities.render },
+  // roles and validators (item 6); 'validator' is held by a key of the validator set (wallet.js)
+  grants: { title: 'console.roles.nav', roles: ['committee', 'property_company'], render: consoleGrants.render },
+  validators: { title: 'console.validators.nav', roles: ['committee', 'validator'], render: consoleValidators.render },
 };
 
 // where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
@@ -64,4 +69,6 @@ export const NAV = [
   { route: 'governance', icon: '⚖', where: 'wide', section: 'console' },
   { route: 'noticeboard', icon: '✉', where: 'wide', section: 'console' },
   { route: 'organise', icon: '☼', where: 'wide', section: 'console' },
+  { route: 'grants', icon: '⚑', where: 'wide', section: 'console' },
+  { route: 'validators', icon: '⛭', where: 'wide', section: 'console' },
 ];

@@ -1,6 +1,7 @@
 // The resident's wallet for this tab: which key is in use (its address is public and
 // kept), whether it is unlocked (a non-extractable signing key in memory only, gone on
-// reload or "lock"), and the roles it holds on chain.
+// reload or "lock"), and the roles it holds on chain (plus "validator" for a key of the
+// validator set in force).
 
 import { listKeys, putKey, removeKey } from './keystore.js';
 import { generateSeed, keyFile, keyFromSeed, seedFromKeyFile, isEncrypted, KeyError } from './keys.js';
@@ -36,8 +37,10 @@ export class Wallet {
     this.roles = new Set();
     if (!this.address) return;
     try {
-      const { result } = await rpc.query('roles', 'roles_of', [this.address]);
+      const [{ result }, status] = await Promise.all([rpc.query('roles', 'roles_of', [this.address]), rpc.status()]);
       if (Array.isArray(result)) for (const r of result) this.roles.add(r);
+      // A key of the validator set in force may propose and vote on chain matters.
+      if ((status.validators || []).some((v) => v.address === this.address)) this.roles.add('validator');
     } catch { /* the node may be down: roles show once it answers */ }
   }
 
