@@ -11,8 +11,8 @@ class P2PError(ChainError):
 
 class HandshakeError(P2PError):
     """The other side failed the handshake. ``code`` is one of: wrong_chain,
-    wrong_genesis, wrong_version, not_admitted, unexpected_peer, bad_auth, self_connect,
-    handshake_timeout, protocol."""
+    wrong_genesis, wrong_version, not_admitted, unexpected_peer, bad_auth, bad_key,
+    self_connect, handshake_timeout, protocol."""
 
     code = "handshake_failed"
 
@@ -22,3 +22,11 @@ class PeerMisbehaved(P2PError):
     block); it is disconnected."""
 
     code = "peer_misbehaved"
+
+
+class LinkTampered(P2PError):
+    """A sealed frame failed authentication after the handshake: altered, injected,
+    replayed or reordered on the path, or following a dropped frame. The link is closed;
+    the peer is not blamed, since anyone on the path can cause it."""
+
+    code = "link_tampered"

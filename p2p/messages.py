@@ -41,8 +41,12 @@ from core.types import (
     SignedTx,
 )
 
-PROTOCOL_VERSION = 1
+# 2: frames after the handshake are sealed (p2p/secure.py); Auth carries the ephemeral key.
+# Hello keeps one layout in every version, so any two versions can refuse each other clearly.
+PROTOCOL_VERSION = 2
 CHALLENGE_SIZE = 32
+EPHEMERAL_KEY_SIZE = 32
+STREAM_HEADER_SIZE = 24
 MAX_HASHES_PER_FRAME = 8192
 MAX_TXS_PER_FRAME = 4096
 MAX_BLOCKS_PER_FRAME = 256
@@ -54,11 +58,12 @@ MAX_REASON_CHARS = 256
 # not be set below it, so every legal frame is admitted.
 MAX_FRAME_BYTES = MAX_CONSENSUS_MSG_BYTES + 1024
 
-DOMAIN_HANDSHAKE = b"hkchain/p2p-handshake/1\x00"
+DOMAIN_HANDSHAKE = b"hkchain/p2p-handshake/2\x00"
 
 TAG_HELLO = 101
 TAG_AUTH = 102
 TAG_STATUS = 103
+TAG_STREAM_START = 104
 TAG_TX_ANNOUNCE = 110
 TAG_TX_REQUEST = 111
 TAG_TXS = 112
@@ -138,9 +143,20 @@ class Hello(Frame):
 @record(TAG_AUTH)
 @dataclass(frozen=True)
 class Auth(Frame):
-    """The answer to the other side's challenge: a signature by the node key."""
+    """The answer to the other side's challenge: the sender's ephemeral X25519 key for
+    this link, and a signature by its node key over both, bound to the challenge."""
 
     signature: bytes = wire(SIGNATURE)
+    ephemeral_key: bytes = wire(B(EPHEMERAL_KEY_SIZE))
+
+
+@record(TAG_STREAM_START)
+@dataclass(frozen=True)
+class StreamStart(Frame):
+    """The last handshake frame, the first sent after both Auths verified: the header
+    (random nonce) of the sender's secretstream. Every later message is sealed."""
+
+    header: bytes = wire(B(STREAM_HEADER_SIZE))
 
 
 @record(TAG_STATUS)
@@ -230,7 +246,7 @@ class Blob(Frame):
 
 _DECODERS: dict[int, Any] = {
     c.TAG: c.from_value
-    for c in (Hello, Auth, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame, BlocksRequest,
+    for c in (Hello, Auth, StreamStart, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame, BlocksRequest,
               Blocks, Goodbye, BlobRequest, Blob)
 }
 
@@ -248,10 +264,26 @@ def decode_frame(data: bytes, max_size: int = MAX_FRAME_BYTES) -> Frame:
 
 
 def handshake_signing_bytes(
-    chain_id: str, genesis_hash: bytes, challenge: bytes, signer: bytes, verifier: bytes
+    chain_id: str, genesis_hash: bytes, challenge: bytes, signer: bytes, verifier: bytes,
+    ephemeral_key: bytes,
 ) -> bytes:
-    """What a node signs to answer ``challenge``: bound to chain, genesis and both keys,
-    so a signature cannot be replayed on another chain, network or connection."""
+    """What a node signs to answer ``challenge``: bound to chain, genesis, both keys and
+    the signer's ephemeral key for this link, so a signature cannot be replayed on another
+    chain, network or connection, nor an ephemeral key be swapped on the path."""
     return DOMAIN_HANDSHAKE + sha256(
-        codec.encode([chain_id, genesis_hash, challenge, signer, verifier])
+        codec.encode([chain_id, genesis_hash, challenge, signer, verifier, ephemeral_key])
     )
+
+
+def hello_version(data: bytes, max_size: int = MAX_FRAME_BYTES) -> int | None:
+    """The version a Hello claims, read before the Hello is decoded in full, so a peer of
+    another protocol version is refused as such even if its Hello differs; None if
+    ``data`` is not a Hello with an integer version."""
+    try:
+        value = codec.decode(data, max_size)
+    except DecodeError:
+        return None
+    if (type(value) is list and len(value) >= 2 and type(value[0]) is int
+            and value[0] == TAG_HELLO and type(value[1]) is int):
+        return value[1]
+    return None

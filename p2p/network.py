@@ -1,10 +1,14 @@
-"""Authenticated websocket links between nodes: listening, dialing, handshake, framing.
+"""Authenticated, encrypted websocket links between nodes: listening, dialing, handshake,
+framing.
 
 ``Network`` owns every peer connection. A connection starts with a mutual handshake
 (both sides send Hello with a fresh challenge, then sign the other's challenge bound to
-chain id, genesis hash and both keys); only keys the node admits (validators of the
-current set, observers from config) get through. After it, binary frames are decoded by
-``p2p.messages.decode_frame`` and handed to the handler registered for their tag. A peer
+chain id, genesis hash, both keys and an ephemeral X25519 key of their own, and start one
+secretstream per direction: p2p/secure.py); only keys the node admits (validators of the
+current set, observers from config) get through. After it, every message is a sealed
+frame: one that does not open closes the link (``LinkTampered``, not blamed on the peer);
+an opened frame is decoded by ``p2p.messages.decode_frame`` and handed to the handler
+registered for their tag. A peer
 that sends an oversized frame, a frame that does not decode, a text frame, or more frames
 than its rate allows is disconnected and logged; the node carries on. A handler that
 raises DecodeError, ValidationError or PeerMisbehaved blames the peer (the link is dropped);
@@ -15,7 +19,9 @@ the lower key (observers dial everyone they list), and when two connections to o
 race, both ends keep the one dialed by the lower key. Lost links are redialed with capped
 exponential backoff. Every link carries a websocket heartbeat (``p2p.heartbeat_ms``): a
 link that stays silent through a ping and half a heartbeat more is dead and dropped, so
-a cut path is noticed within seconds even while TCP itself still believes in it.
+a cut path is noticed within seconds even while TCP itself still believes in it; and
+since pongs are not authenticated, a link on which no sealed frame (keepalives included)
+opens for ``SILENCE_HEARTBEATS`` heartbeats is dead too.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from aiohttp import web
 
 from core.crypto import PrivateKey, verify
 from core.errors import DecodeError, ValidationError
-from p2p.errors import HandshakeError, PeerMisbehaved
+from p2p.errors import HandshakeError, LinkTampered, PeerMisbehaved
 from p2p.messages import (
     CHALLENGE_SIZE,
     PROTOCOL_VERSION,
@@ -42,15 +48,23 @@ from p2p.messages import (
     Frame,
     Goodbye,
     Hello,
+    StreamStart,
     decode_frame,
     handshake_signing_bytes,
+    hello_version,
 )
+from p2p.secure import SEAL_OVERHEAD, EphemeralKey, SecureChannel, session_keys, transcript_hash
 
 log = logging.getLogger("hkchain.p2p")
 
 MAX_SEND_QUEUE_FRAMES = 8192
 MAX_PENDING_HANDSHAKES = 64
 MAX_CONNECTIONS = 512
+# A link on which no sealed frame opens for this many heartbeats is dead, even if its
+# pings are answered (pongs are not authenticated, so a path that drops every frame could
+# forge them). Generous, since one large frame on a slow path takes a while to arrive
+# whole; a cut path is noticed much sooner by the websocket heartbeat itself.
+SILENCE_HEARTBEATS = 10
 
 WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 FrameHandler = Callable[["Peer", Frame], None]
@@ -144,6 +158,7 @@ class Peer:
         self,
         network: Network,
         ws: WebSocket,
+        channel: SecureChannel,
         public_key: bytes,
         name: str,
         dialed_by_lower_key: bool,
@@ -152,6 +167,7 @@ class Peer:
     ) -> None:
         self.network = network
         self.ws = ws
+        self.channel = channel
         self.public_key = public_key
         self.name = name
         self.dialed_by_lower_key = dialed_by_lower_key
@@ -197,13 +213,23 @@ class Peer:
         self._close_reason = reason
 
     async def _writer(self) -> None:
+        keepalive_s = self.network.config.heartbeat_ms / 2000
         try:
             while True:
-                data = await self._queue.get()
+                try:
+                    data = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    try:
+                        async with asyncio.timeout(keepalive_s):
+                            data = await self._queue.get()
+                    except TimeoutError:
+                        data = b""  # nothing to say: an empty sealed frame keeps the link alive
                 if data is None:
                     break
-                await self.ws.send_bytes(data)
-                self.frames_out += 1
+                # Sealed here, in send order: the writer is the only user of the send stream.
+                await self.ws.send_bytes(self.channel.seal(data))
+                if data:
+                    self.frames_out += 1
         except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
             log.debug("send to %s failed: %s", self.label, exc)
         finally:
@@ -212,18 +238,31 @@ class Peer:
                 reason = getattr(self, "_close_reason", "closing")
                 if not self.ws.closed:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(self.ws.send_bytes(Goodbye(reason[:200]).encode()), 1.0)
+                        await asyncio.wait_for(
+                            self.ws.send_bytes(self.channel.seal(Goodbye(reason[:200]).encode())), 1.0)
                     await asyncio.wait_for(self.ws.close(), 2.0)
 
     async def _reader(self) -> None:
         loop = asyncio.get_running_loop()
         max_bytes = self.network.config.max_frame_bytes
+        silence_s = SILENCE_HEARTBEATS * self.network.config.heartbeat_ms / 1000
+        deadline = loop.time() + silence_s
         while not self.closed.is_set():
-            msg = await self.ws.receive()
+            try:
+                # One deadline across pings and pongs (which aiohttp answers inside
+                # receive): only a frame that opens moves it.
+                async with asyncio.timeout_at(deadline):
+                    msg = await self.ws.receive()
+            except TimeoutError:
+                raise TimeoutError(f"no authenticated frame for {silence_s:g} s: link dead") from None
             if msg.type == aiohttp.WSMsgType.BINARY:
                 if not self._bucket.take(loop.time()):
                     raise PeerMisbehaved("frame rate limit exceeded")
-                frame = decode_frame(msg.data, max_bytes)
+                plaintext = self.channel.open(msg.data)
+                deadline = loop.time() + silence_s
+                if not plaintext:
+                    continue  # keepalive
+                frame = decode_frame(plaintext, max_bytes)
                 self.frames_in += 1
                 if isinstance(frame, Goodbye):
                     log.info("peer %s said goodbye: %s", self.label, frame.reason)
@@ -255,6 +294,11 @@ class Peer:
             log.warning("dropping peer %s: %s", self.label, exc.message)
             self.network.misbehaviours += 1
             self.close(exc.message)
+        except LinkTampered as exc:
+            # Anyone on the path can cause this, so the peer is not blamed; the link goes.
+            log.warning("closing link to %s: %s", self.label, exc.message)
+            self.network.tampered_links += 1
+            self.close(f"{exc.code}: {exc.message}")
         except (TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
             log.info("link to %s lost: %s", self.label, exc)
         finally:
@@ -268,14 +312,32 @@ class Peer:
                     await self.ws.close()
 
 
-async def _receive_frame(ws: WebSocket, timeout_s: float, max_bytes: int) -> Frame:
+async def _receive_binary(ws: WebSocket, timeout_s: float) -> bytes:
     msg = await asyncio.wait_for(ws.receive(), timeout_s)
     if msg.type != aiohttp.WSMsgType.BINARY:
         raise HandshakeError(f"connection closed during handshake ({msg.type.name})", code="protocol")
+    data: bytes = msg.data
+    return data
+
+
+def _decode_handshake_frame(data: bytes, max_bytes: int) -> Frame:
     try:
-        return decode_frame(msg.data, max_bytes)
+        return decode_frame(data, max_bytes)
     except DecodeError as exc:
         raise HandshakeError(f"undecodable handshake frame: {exc.message}", code="protocol") from exc
+
+
+async def _receive_frame(ws: WebSocket, timeout_s: float, max_bytes: int) -> Frame:
+    return _decode_handshake_frame(await _receive_binary(ws, timeout_s), max_bytes)
+
+
+@dataclass(frozen=True)
+class Handshaken:
+    """A link that passed the handshake: who the peer is, and the channel its frames
+    are sealed and opened with from now on."""
+
+    hello: Hello
+    channel: SecureChannel
 
 
 async def handshake(
@@ -285,17 +347,25 @@ async def handshake(
     expected_key: bytes | None,
     timeout_s: float,
     max_frame_bytes: int,
-) -> Hello:
-    """Run the mutual handshake on a fresh websocket; return the peer's verified Hello.
+) -> Handshaken:
+    """Run the mutual handshake on a fresh websocket; return the peer's verified Hello and
+    the link's encrypted channel (p2p/secure.py).
 
     Raises HandshakeError (after telling the other side why) if it fails."""
     challenge = os.urandom(CHALLENGE_SIZE)
+    ephemeral = EphemeralKey()
     me = identity.key.public_key
     hello = Hello(PROTOCOL_VERSION, identity.chain_id, identity.genesis_hash, me, challenge,
                   admission.height())
     try:
         await ws.send_bytes(hello.encode())
-        theirs = await _receive_frame(ws, timeout_s, max_frame_bytes)
+        data = await _receive_binary(ws, timeout_s)
+        version = hello_version(data, max_frame_bytes)
+        if version is not None and version != PROTOCOL_VERSION:
+            raise HandshakeError(
+                f"peer speaks p2p protocol version {version}, this node speaks {PROTOCOL_VERSION} "
+                "(encrypted links); run the same release on both", code="wrong_version")
+        theirs = _decode_handshake_frame(data, max_frame_bytes)
         if isinstance(theirs, Goodbye):
             raise HandshakeError(f"refused by peer: {theirs.reason}", code="refused")
         if not isinstance(theirs, Hello):
@@ -314,19 +384,32 @@ async def handshake(
             raise HandshakeError("key is neither a validator nor an observer", code="not_admitted")
         sig = identity.key.sign(
             handshake_signing_bytes(identity.chain_id, identity.genesis_hash, theirs.challenge,
-                                    me, theirs.public_key)
+                                    me, theirs.public_key, ephemeral.public_key)
         )
-        await ws.send_bytes(Auth(sig).encode())
+        await ws.send_bytes(Auth(sig, ephemeral.public_key).encode())
         auth = await _receive_frame(ws, timeout_s, max_frame_bytes)
         if isinstance(auth, Goodbye):
             raise HandshakeError(f"refused by peer: {auth.reason}", code="refused")
         if not isinstance(auth, Auth):
             raise HandshakeError("expected Auth", code="protocol")
         signed = handshake_signing_bytes(identity.chain_id, identity.genesis_hash, challenge,
-                                         theirs.public_key, me)
+                                         theirs.public_key, me, auth.ephemeral_key)
         if not verify(theirs.public_key, signed, auth.signature):
             raise HandshakeError("challenge signature does not verify", code="bad_auth")
-        return theirs
+        transcript = transcript_hash(identity.chain_id, identity.genesis_hash,
+                                     (me, challenge, ephemeral.public_key),
+                                     (theirs.public_key, theirs.challenge, auth.ephemeral_key))
+        send_key, receive_key = session_keys(ephemeral.shared_secret(auth.ephemeral_key), transcript,
+                                             me, theirs.public_key)
+        channel = SecureChannel(send_key, receive_key)
+        await ws.send_bytes(StreamStart(channel.header).encode())
+        start = await _receive_frame(ws, timeout_s, max_frame_bytes)
+        if isinstance(start, Goodbye):
+            raise HandshakeError(f"refused by peer: {start.reason}", code="refused")
+        if not isinstance(start, StreamStart):
+            raise HandshakeError("expected StreamStart", code="protocol")
+        channel.start_receiving(start.header)
+        return Handshaken(theirs, channel)
     except TimeoutError:
         raise HandshakeError("handshake timed out", code="handshake_timeout") from None
     except HandshakeError as exc:
@@ -351,6 +434,8 @@ class Network:
         self.on_connect: list[Callable[[Peer], None]] = []
         self.on_disconnect: list[Callable[[Peer], None]] = []
         self.misbehaviours = 0
+        # Links closed because a sealed frame failed to open (not blamed on the peer).
+        self.tampered_links = 0
         self.refused_handshakes = 0
         self._names = {p.public_key: p.name for p in config.peers}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -452,13 +537,14 @@ class Network:
         if self._pending_handshakes >= MAX_PENDING_HANDSHAKES or len(self.peers) >= MAX_CONNECTIONS:
             raise web.HTTPServiceUnavailable(text="too many connections")
         ws = web.WebSocketResponse(
-            max_msg_size=self.config.max_frame_bytes, autoping=True, heartbeat=self._heartbeat_s
+            max_msg_size=self.config.max_frame_bytes + SEAL_OVERHEAD, autoping=True,
+            heartbeat=self._heartbeat_s,
         )
         await ws.prepare(request)
         self._pending_handshakes += 1
         try:
-            hello = await handshake(ws, self.identity, self.admission, None,
-                                    self.config.handshake_timeout_ms / 1000, self.config.max_frame_bytes)
+            done = await handshake(ws, self.identity, self.admission, None,
+                                   self.config.handshake_timeout_ms / 1000, self.config.max_frame_bytes)
         except HandshakeError as exc:
             self.refused_handshakes += 1
             log.warning("refused inbound peer from %s: %s (%s)", request.remote, exc.message, exc.code)
@@ -466,13 +552,15 @@ class Network:
             return ws
         finally:
             self._pending_handshakes -= 1
-        dialed_by_lower = hello.public_key < self.public_key
-        await self._serve(ws, hello, outbound=False, dialed_by_lower=dialed_by_lower)
+        dialed_by_lower = done.hello.public_key < self.public_key
+        await self._serve(ws, done, outbound=False, dialed_by_lower=dialed_by_lower)
         return ws
 
-    async def _serve(self, ws: WebSocket, hello: Hello, outbound: bool, dialed_by_lower: bool) -> None:
+    async def _serve(self, ws: WebSocket, done: Handshaken, outbound: bool, dialed_by_lower: bool) -> None:
+        hello = done.hello
         key = hello.public_key
-        peer = Peer(self, ws, key, self._names.get(key, ""), dialed_by_lower, outbound, hello.height)
+        peer = Peer(self, ws, done.channel, key, self._names.get(key, ""), dialed_by_lower, outbound,
+                    hello.height)
         existing = self.peers.get(key)
         if existing is not None:
             # Both ends apply the same rule, so they keep the same one of two racing links:
@@ -528,7 +616,7 @@ class Network:
                 ws = await asyncio.wait_for(
                     self._session.ws_connect(
                         target.url,
-                        max_msg_size=self.config.max_frame_bytes,
+                        max_msg_size=self.config.max_frame_bytes + SEAL_OVERHEAD,
                         timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
                         autoping=True,
                         heartbeat=self._heartbeat_s,
@@ -539,14 +627,14 @@ class Network:
                 log.debug("cannot reach %s at %s: %s", target.name, target.url, exc)
             else:
                 try:
-                    hello = await handshake(ws, self.identity, self.admission, target.public_key,
+                    done = await handshake(ws, self.identity, self.admission, target.public_key,
                                             self.config.handshake_timeout_ms / 1000,
                                             self.config.max_frame_bytes)
                 except HandshakeError as exc:
                     log.warning("handshake with %s failed: %s (%s)", target.name, exc.message, exc.code)
                     await ws.close()
                 else:
-                    await self._serve(ws, hello, outbound=True,
+                    await self._serve(ws, done, outbound=True,
                                       dialed_by_lower=self.public_key < target.public_key)
                     if asyncio.get_running_loop().time() - started > 10.0:
                         backoff_ms = self.config.reconnect_min_ms

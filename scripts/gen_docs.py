@@ -34,8 +34,9 @@ RECORD_GROUPS = [
         consensus_messages.PrePrepare, consensus_messages.Prepare, consensus_messages.Commit,
         consensus_messages.PreparedCertificate, consensus_messages.ViewChange,
         consensus_messages.NewView, consensus_messages.Decision]),
-    ("p2p frames", "The binary websocket frames between nodes (tags 101 and up).", [
-        p2p_messages.Hello, p2p_messages.Auth, p2p_messages.Status, p2p_messages.TxAnnounce,
+    ("p2p frames", "The binary websocket frames between nodes (tags 101 and up); Hello, Auth "
+     "and StreamStart in the clear, every later frame sealed (section 13).", [
+        p2p_messages.Hello, p2p_messages.Auth, p2p_messages.StreamStart, p2p_messages.Status, p2p_messages.TxAnnounce,
         p2p_messages.TxRequest, p2p_messages.Txs, p2p_messages.ConsensusFrame,
         p2p_messages.BlocksRequest, p2p_messages.Blocks, p2p_messages.Goodbye,
         p2p_messages.BlobRequest, p2p_messages.Blob]),

@@ -11,7 +11,7 @@ from core.types import SignedTx
 from p2p.gossip import REQUEST_TIMEOUT_S, TxGossip
 from p2p.messages import TxAnnounce, TxRequest, Txs, decode_frame
 from tests.node.harness import make_tx, wait_for
-from tests.p2p.test_network import KEYS, make_network, run_handshake
+from tests.p2p.test_network import KEYS, SealedSocket, make_network, run_handshake
 
 
 class Pool:
@@ -33,7 +33,7 @@ class Pool:
         return [t.hash for t in txs]
 
 
-async def next_request(ws: aiohttp.ClientWebSocketResponse, timeout_s: float) -> TxRequest:
+async def next_request(ws: SealedSocket, timeout_s: float) -> TxRequest:
     async with asyncio.timeout(timeout_s):
         while True:
             msg = await ws.receive()
@@ -107,7 +107,7 @@ async def test_announces_admitted_txs_to_peers_that_lack_them_and_serves_bodies(
         await net.stop()
 
 
-async def next_announce(ws: aiohttp.ClientWebSocketResponse, timeout_s: float) -> TxAnnounce:
+async def next_announce(ws: SealedSocket, timeout_s: float) -> TxAnnounce:
     async with asyncio.timeout(timeout_s):
         while True:
             msg = await ws.receive()

@@ -17,6 +17,7 @@ from p2p.messages import (
     Goodbye,
     Hello,
     Status,
+    StreamStart,
     TxAnnounce,
     TxRequest,
     Txs,
@@ -27,7 +28,8 @@ from tests.core.strategies import blocks, certificates, fuzz_inputs, hashes, sig
 frames = st.one_of(
     st.builds(Hello, st.integers(0, 9), st.text(max_size=64), hashes, hashes,
               hashes, st.integers(0, 2**64 - 1)),
-    st.builds(Auth, st.binary(min_size=64, max_size=64)),
+    st.builds(Auth, st.binary(min_size=64, max_size=64), hashes),
+    st.builds(StreamStart, st.binary(min_size=24, max_size=24)),
     st.builds(Status, st.integers(0, 2**64 - 1)),
     st.builds(TxAnnounce, st.lists(hashes, max_size=5).map(tuple)),
     st.builds(TxRequest, st.lists(hashes, max_size=5).map(tuple)),

@@ -16,8 +16,9 @@ from core.crypto import PrivateKey
 from core.errors import DecodeError
 from node.config import P2PConfig, PeerConfig
 from p2p.errors import HandshakeError
-from p2p.messages import Goodbye, Status, TxAnnounce, decode_frame
+from p2p.messages import PROTOCOL_VERSION, Goodbye, Status, TxAnnounce, decode_frame
 from p2p.network import Identity, Network, Peer, handshake
+from p2p.secure import SecureChannel
 from tests.node.harness import free_port, wait_for
 from tools.faultproxy import Link
 
@@ -72,20 +73,52 @@ async def dial(net: Network, key: PrivateKey, chain: str = CHAIN, genesis: bytes
     return session, ws
 
 
+class SealedSocket:
+    """A raw test peer past the handshake: what it sends is sealed and what it receives
+    opened with the link's channel, like a real peer's, so a test can send any frame."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, channel: SecureChannel) -> None:
+        self.ws = ws
+        self.channel = channel
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
+
+    async def send_bytes(self, frame: bytes) -> None:
+        await self.ws.send_bytes(self.channel.seal(frame))
+
+    async def send_str(self, text: str) -> None:
+        await self.ws.send_str(text)
+
+    async def receive(self) -> aiohttp.WSMessage:
+        msg = await self.ws.receive()
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            return msg
+        while not (plaintext := self.channel.open(msg.data)):  # skip keepalives
+            msg = await self.ws.receive()
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                return msg
+        return msg._replace(data=plaintext)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
 async def run_handshake(net: Network, key: PrivateKey, chain: str = CHAIN,
-                        genesis: bytes = GENESIS) -> tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse]:
+                        genesis: bytes = GENESIS) -> tuple[aiohttp.ClientSession, SealedSocket]:
     session, ws = await dial(net, key)
     everyone = StaticAdmission(frozenset(k.public_key for k in [*KEYS, STRANGER]))
     try:
-        await handshake(ws, Identity(key, chain, genesis), everyone, KEYS[0].public_key, 2.0, 1 << 20)
+        done = await handshake(ws, Identity(key, chain, genesis), everyone, KEYS[0].public_key, 2.0, 1 << 20)
     except BaseException:
         await ws.close()
         await session.close()
         raise
-    return session, ws
+    return session, SealedSocket(ws, done.channel)
 
 
-async def closed_after(ws: aiohttp.ClientWebSocketResponse) -> list[object]:
+async def closed_after(ws: aiohttp.ClientWebSocketResponse | SealedSocket) -> list[object]:
     """Frames received until the server closes the link (bounded)."""
     frames: list[object] = []
     async with asyncio.timeout(5):
@@ -178,10 +211,10 @@ async def test_handshake_refuses_a_forged_signature(server: Network) -> None:
     try:
         from p2p.messages import Auth, Hello
 
-        await ws.send_bytes(Hello(1, CHAIN, GENESIS, KEYS[1].public_key, b"\x00" * 32, 0).encode())
+        await ws.send_bytes(Hello(PROTOCOL_VERSION, CHAIN, GENESIS, KEYS[1].public_key, b"\x00" * 32, 0).encode())
         theirs = decode_frame((await ws.receive()).data)
         assert isinstance(theirs, Hello)
-        await ws.send_bytes(Auth(STRANGER.sign(b"whatever")).encode())
+        await ws.send_bytes(Auth(STRANGER.sign(b"whatever"), b"\x09" * 32).encode())
         frames = await closed_after(ws)
         assert any(isinstance(f, Goodbye) and "bad_auth" in f.reason for f in frames)
         assert KEYS[1].public_key not in server.peers
@@ -212,21 +245,21 @@ async def _misbehave_then_check_still_serving(server: Network, send: object) -> 
 
 
 async def test_oversized_frame_drops_the_peer(server: Network) -> None:
-    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def send(ws: SealedSocket) -> None:
         await ws.send_bytes(TxAnnounce(tuple(bytes([i % 256]) * 32 for i in range(3000))).encode())
 
     await _misbehave_then_check_still_serving(server, send)
 
 
 async def test_garbage_frame_drops_the_peer(server: Network) -> None:
-    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def send(ws: SealedSocket) -> None:
         await ws.send_bytes(b"\xc1\x00garbage")
 
     await _misbehave_then_check_still_serving(server, send)
 
 
 async def test_unknown_frame_type_drops_the_peer(server: Network) -> None:
-    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def send(ws: SealedSocket) -> None:
         from core import codec
 
         await ws.send_bytes(codec.encode([9999, b"x"]))
@@ -235,14 +268,14 @@ async def test_unknown_frame_type_drops_the_peer(server: Network) -> None:
 
 
 async def test_text_frame_drops_the_peer(server: Network) -> None:
-    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def send(ws: SealedSocket) -> None:
         await ws.send_str("hello")
 
     await _misbehave_then_check_still_serving(server, send)
 
 
 async def test_flood_beyond_the_rate_limit_drops_the_peer(server: Network) -> None:
-    async def send(ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def send(ws: SealedSocket) -> None:
         frame = Status(1).encode()
         for _ in range(300):  # burst is 100 frames
             if ws.closed:
