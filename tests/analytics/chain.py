@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from cli.apps.demo import WalletChain, seed
 from cli.wallet import RpcClient, run
 from core.codec import Value
 from core.crypto import PrivateKey
-from node.config import NodeConfig
+from node.config import AnalyticsConfig, NodeConfig
 from node.home import LocalNetwork, default_genesis_template, init_network
 from node.localnet import Supervisor
 from tests.e2e.harness import (
@@ -153,7 +154,7 @@ async def mixed_load(net: LocalNetwork, manifest: dict[str, Any]) -> None:
         await c.done()
 
 
-def _network(root: Path) -> LocalNetwork:
+def _network(root: Path, analytics: bool = False) -> LocalNetwork:
     template = json.loads(default_genesis_template().read_text())
     template["roles"].append({"address": COMMITTEE2.address, "role": "committee"})
     template["accounts"].append({"address": COMMITTEE2.address, "balance": 10_000_000})
@@ -166,14 +167,22 @@ def _network(root: Path) -> LocalNetwork:
                                         max_view_timeout_ms=E2E_MAX_VIEW_TIMEOUT_MS)
         # The load is sent as fast as the node takes it: no rate limit in the way.
         rpc = dataclasses.replace(config.rpc, rate_limit_per_s=100_000, rate_burst=100_000)
-        config.with_changes(consensus=consensus, rpc=rpc).save(node.home)
+        config = config.with_changes(consensus=consensus, rpc=rpc)
+        if analytics:  # the node indexes itself and serves the stats API (the dashboard's)
+            config = config.with_changes(analytics=AnalyticsConfig(enabled=True, batch_blocks=64))
+        config.save(node.home)
     return net
 
 
-def start_chain(root: Path) -> Iterator[Chain]:
-    net = _network(root)
+def start_chain(root: Path, *, analytics: bool = False) -> Iterator[Chain]:
+    """The seeded chain; with ``analytics`` its node runs the indexer in process."""
+    net = _network(root, analytics)
     with running(net) as sup:
         sup.wait_ready(timeout_ms=60_000)
-        manifest, _ = run(seed(net))
-        run(mixed_load(net, manifest))
+        # Seeding runs its own event loops, in a thread of their own: a caller may have one
+        # running on this thread (Playwright's, in the browser tests). The nodes stay
+        # children of this thread, which lives as long as the network.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            manifest, _ = pool.submit(lambda: run(seed(net))).result()
+            pool.submit(lambda: run(mixed_load(net, manifest))).result()
         yield Chain(net, sup, manifest)

@@ -22,6 +22,7 @@ import * as consoleNotices from './console/notices.js';
 import * as consoleActivities from './console/activities.js';
 import * as consoleGrants from './console/grants.js';
 import * as consoleValidators from './console/validators.js';
+import * as dashboard from './console/dashboard.js';
 
 export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
@@ -46,6 +47,7 @@ export const ROUTES = {
   // roles and validators (item 6); 'validator' is held by a key of the validator set (wallet.js)
   grants: { title: 'console.roles.nav', roles: ['committee', 'property_company'], render: consoleGrants.render },
   validators: { title: 'console.validators.nav', roles: ['committee', 'validator'], render: consoleValidators.render },
+  dashboard: { title: 'console.dashboard.nav', roles: dashboard.DASHBOARD_ROLES, render: dashboard.render },
 };
 
 // where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
@@ -71,4 +73,5 @@ export const NAV = [
   { route: 'organise', icon: '☼', where: 'wide', section: 'console' },
   { route: 'grants', icon: '⚑', where: 'wide', section: 'console' },
   { route: 'validators', icon: '⛭', where: 'wide', section: 'console' },
+  { route: 'dashboard', icon: '▤', where: 'wide', section: 'console' },
 ];
