@@ -194,7 +194,9 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
                       _num(f.cpu_percent_of_core), _num(f.cpu_ms_per_tx, ".3f"),
                       _mb(f.peak_rss_bytes), _mb(f.disk_bytes), _num(f.disk_bytes_per_tx, ",.0f"),
                       _num(f.view_changes, "d"), str(f.accepted), str(f.committed),
-                      str(f.unreachable), str(f.resubscribed), str(f.lost), str(f.duplicates))
+                      str(f.unreachable), str(f.resubscribed),
+                      f"{f.lost} ({f.lost_behind_hole} behind a hole)" if f.lost_behind_hole
+                      else str(f.lost), str(f.duplicates))
     console.print(nodes)
     for note in r.notes:
         console.print(f"note: {note}")

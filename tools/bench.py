@@ -92,6 +92,12 @@ RETRY_BACKOFF_S = 0.05
 NODE_BACKOFF_MIN_S = 0.2
 NODE_BACKOFF_MAX_S = 2.0
 RETRYABLE_CODES = frozenset({"mempool_full", "rate_limited"})
+# A node answers nonce_gap when it does not hold the sender's earlier txs yet: it is catching
+# up after a restart, or an earlier tx is still only on a node that was killed before it
+# gossiped it (that node announces it again once it is back). The bench signs each sender's
+# nonces in order, so the refused tx is sent again, for this long at most; given up, it
+# would leave a hole that every later tx of its sender waits behind for good.
+NONCE_GAP_PATIENCE_S = 30.0
 MAX_WS_MESSAGE_BYTES = 64 * 1024 * 1024
 ED25519_PROBE_S = 0.5
 RECEIPT_SAMPLES = 50
@@ -235,6 +241,9 @@ class NodeFigures:
     view_changes: int | None = None
     txs_seen: int = 0
     lost: int = 0
+    # Of ``lost``: txs that wait behind an earlier tx of their sender that no node accepted
+    # (the bench gave it up), so no node can commit them: a hole the client left.
+    lost_behind_hole: int = 0
     duplicates: int = 0
     accepted: int = 0  # bench txs this node accepted (its own share and others' it took over)
     committed: int = 0  # of those, seen committed on this node
@@ -517,6 +526,7 @@ class Plan:
     node_of: list[int]
     index: dict[str, int]
     mix: dict[str, int] = field(default_factory=dict)  # "contract.method" -> txs
+    sender_of: list[int] = field(default_factory=list)  # a sender's txs in nonce order
 
     def __len__(self) -> int:
         return len(self.hashes)
@@ -589,6 +599,7 @@ def presign(
     hashes: list[str] = []
     bodies: list[str] = []
     node_of: list[int] = []
+    sender_of: list[int] = []
     mix: Counter[str] = Counter()
     for k in range(count):
         s = k % n_senders
@@ -603,7 +614,9 @@ def presign(
         hashes.append(stx.hash.hex())
         bodies.append(stx.encoded.hex())
         node_of.append(s % nodes)
-    return Plan(hashes, bodies, node_of, {h: k for k, h in enumerate(hashes)}, dict(mix))
+        sender_of.append(s)
+    return Plan(hashes, bodies, node_of, {h: k for k, h in enumerate(hashes)}, dict(mix),
+                sender_of)
 
 
 # --- talking to nodes ---------------------------------------------------------------------
@@ -736,6 +749,8 @@ class _Run:
         self.failed_over = 0
         self.refused: Counter[str] = Counter()
         self.retried = 0
+        self.unclear: set[int] = set()  # sent to a node that went away before it answered
+        self.gap_since: dict[int, float] = {}  # first nonce_gap answer of a tx still retried
         self.submitted = 0
         self.committed = 0
         self.failures: list[str] = []
@@ -882,21 +897,26 @@ class _Run:
         try:
             while (pos < len(mine) or retry) and not self.stop_submitting.is_set():
                 now = self.now()
-                if now >= deadline:
+                closing = now >= deadline
+                if closing and (not retry or now >= deadline + NONCE_GAP_PATIENCE_S):
                     break
                 limit = self.config.batch_txs
-                if rate is not None:
+                if closing:
+                    # No new txs; those still refused for a passing reason are placed
+                    # first, so none leaves its sender's later txs behind a hole.
+                    due = 0
+                elif rate is not None:
                     due_until = int((now - self.t0) * rate)
                     due = 0
                     while pos + due < len(mine) and mine[pos + due] <= due_until and due < limit:
                         due += 1
                 else:
-                    while self._inflight() >= self.config.window_txs:
+                    while self._inflight() >= self.config.window_txs and self.now() < deadline:
                         self.room.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self.room.wait(), max(0.0, deadline - self.now()))
-                        if self.now() >= deadline:
-                            return
+                    if self.now() >= deadline:
+                        continue
                     room = self.config.window_txs - self._inflight()
                     due = min(limit, len(mine) - pos, max(1, room // len(self.tracks)))
                 batch = [retry.popleft() for _ in range(min(len(retry), limit))]
@@ -924,6 +944,8 @@ class _Run:
                     await asyncio.sleep(tick_s)
             if pos >= len(mine) and not retry:
                 self.finished_at[j] = self.now() - self.t0
+            if retry:
+                self.refused["unplaced"] += len(retry)
         finally:
             if all(t is not None for t in self.finished_at) and self.finished_at:
                 self.exhausted_at = max(t for t in self.finished_at if t is not None)
@@ -954,6 +976,7 @@ class _Run:
             # have admitted is sent again elsewhere; a tx that did get in is then known
             # (admitted again, or refused as bad_nonce, counted as accepted below).
             log.info("submission to %s failed (%s); sending its txs elsewhere", track.name, exc.message)
+            self.unclear.update(batch)
             track.unreachable += 1
             track.down_until = self.now() + track.backoff_s
             track.backoff_s = min(NODE_BACKOFF_MAX_S, track.backoff_s * 2)
@@ -971,23 +994,34 @@ class _Run:
         for k, r in zip(batch, results, strict=True):
             err = r.get("error") if isinstance(r, dict) else {"code": "malformed_answer"}
             if not err:
-                if not self.accepted[k]:
-                    self.accepted[k] = 1
-                    self.submitted += 1
-                    self._accepted_by(k, node)
+                self._accepted(k, node)
                 continue
             code = str(err.get("code", "?"))
             if code in RETRYABLE_CODES:
                 again.extend(self._give_up_after([k], attempts, code))
-            elif code == "bad_nonce" and attempts[k] > 1:
+            elif code == "nonce_gap":
+                # Retried for a while, not a number of times: the earlier tx it waits for
+                # may be on a node that stays down for seconds. These answers do not
+                # count against MAX_SUBMIT_ATTEMPTS.
+                attempts[k] -= 1
+                since = self.gap_since.setdefault(k, self.now())
+                if self.now() - since < NONCE_GAP_PATIENCE_S:
+                    again.append(k)
+                else:
+                    self.refused[code] += 1
+            elif code == "bad_nonce" and k in self.unclear:
                 # Sent again after an unclear answer: it was admitted (and maybe committed).
-                if not self.accepted[k]:
-                    self.accepted[k] = 1
-                    self.submitted += 1
-                    self._accepted_by(k, node)
+                self._accepted(k, node)
             else:
                 self.refused[code] += 1
         return again
+
+    def _accepted(self, k: int, node: int) -> None:
+        self.gap_since.pop(k, None)
+        if not self.accepted[k]:
+            self.accepted[k] = 1
+            self.submitted += 1
+            self._accepted_by(k, node)
 
     def _accepted_by(self, k: int, node: int) -> None:
         if self.via[k] != node:
@@ -1499,13 +1533,18 @@ def check(run: _Run, report: BenchReport) -> None:
         failures.append("txs refused by the RPC: " + ", ".join(
             f"{code} ×{n}" for code, n in sorted(report.refused.items())))
     accepted = [k for k in range(len(run.plan)) if run.accepted[k]]
+    behind_hole = _behind_hole(run)
     exactly_once = True
     for fig, tr in zip(report.node_figures, run.tracks, strict=True):
-        fig.lost = sum(1 for k in accepted if k not in tr.seen)
+        lost = [k for k in accepted if k not in tr.seen]
+        fig.lost = len(lost)
+        fig.lost_behind_hole = sum(1 for k in lost if k in behind_hole)
         fig.duplicates = tr.duplicates
         if fig.lost or fig.duplicates:
             exactly_once = False
-            failures.append(f"{tr.name}: {fig.lost} accepted txs not committed, "
+            why = (f" ({fig.lost_behind_hole} of them wait behind an earlier tx of their sender "
+                   "that no node accepted)") if fig.lost_behind_hole else ""
+            failures.append(f"{tr.name}: {fig.lost} accepted txs not committed{why}, "
                             f"{fig.duplicates} committed twice")
     report.exactly_once = exactly_once
     common = set.intersection(*(set(tr.blocks) for tr in run.tracks)) if run.tracks else set()
@@ -1521,6 +1560,19 @@ def check(run: _Run, report: BenchReport) -> None:
         failures.append(f"sampled receipts of bench txs are not all ok: {bad}")
     if report.workload != "idle" and report.submitted == 0:
         failures.append("no tx was accepted")
+
+
+def _behind_hole(run: _Run) -> set[int]:
+    """Accepted txs with an earlier tx of the same sender that was never accepted: no
+    node can commit them until that nonce is filled."""
+    out: set[int] = set()
+    holed: set[int] = set()  # senders with a tx not accepted so far, in plan order
+    for k, sender in enumerate(run.plan.sender_of):
+        if not run.accepted[k]:
+            holed.add(sender)
+        elif sender in holed:
+            out.add(k)
+    return out
 
 
 def report_json(report: BenchReport) -> str:

@@ -3,8 +3,10 @@ checks, which must fail loudly on a lost tx, a duplicate or a disagreeing node."
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -13,6 +15,7 @@ from core.crypto import PrivateKey
 from core.types import SignedTx
 from storage.leveldb import LevelDBStore
 from tools.bench import (
+    NONCE_GAP_PATIENCE_S,
     BenchConfig,
     BenchError,
     BenchReport,
@@ -28,6 +31,7 @@ from tools.bench import (
     presign,
     settled_disk_usage,
 )
+from vm.executor import MAX_NONCE_GAP
 
 CHAIN = "hk-bench-test"
 
@@ -96,10 +100,10 @@ def test_config_is_validated() -> None:
     BenchConfig(duration_s=3, rate_per_s=10).validate()
 
 
-async def _run_with(blocks: list[list[tuple[int, str, str, list[int]]]], accepted: list[int]
-                    ) -> BenchReport:
+async def _run_with(blocks: list[list[tuple[int, str, str, list[int]]]], accepted: list[int],
+                    txs: int = 4) -> BenchReport:
     """A finished run whose node j saw ``blocks[j]`` = [(height, hash, root, plan indices)]."""
-    plan = presign("transfers", _senders(2), 4, CHAIN, len(blocks))
+    plan = presign("transfers", _senders(2), txs, CHAIN, len(blocks))
     async with aiohttp.ClientSession() as session:
         tracks = [_NodeTrack(f"node{j}", _Rpc(session, "http://127.0.0.1:9")) for j in range(len(blocks))]
         run = _Run(BenchConfig(duration_s=1), plan, tracks, _NoProgress())
@@ -182,3 +186,107 @@ def test_settled_disk_usage_folds_the_logs_into_tables(tmp_path: Path) -> None:
         assert reopened.get(b"k01500") == b"v" * 200 and reopened.get(b"k00001") is None
     finally:
         reopened.close()
+
+
+async def test_check_tells_txs_behind_a_hole_the_bench_left() -> None:
+    # Two senders, txs k = 0..5 alternate; sender 0's second tx (k = 2) was never
+    # accepted, so its third (k = 4) cannot commit anywhere.
+    chain = [(1, "a", "r1", [0, 1, 3, 5])]
+    report = await _run_with([chain], [0, 1, 3, 4, 5], txs=6)
+    assert not report.ok and not report.exactly_once
+    fig = report.node_figures[0]
+    assert (fig.lost, fig.lost_behind_hole) == (1, 1)
+    assert any("1 of them wait behind an earlier tx of their sender" in f for f in report.failures)
+
+
+class NonceWindowNode(_Rpc):
+    """POST /v1/txs of a node as its mempool admits nonces (node/mempool.py, check_tx):
+    below the account's nonce is bad_nonce; a nonce more than MAX_NONCE_GAP ahead of the
+    first one this node holds no tx for is nonce_gap; the same tx again is accepted again.
+    ``learn`` is what gossip or block sync would bring it."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        super().__init__(session, "http://127.0.0.1:9")
+        self.held: dict[bytes, set[int]] = defaultdict(set)
+        self.account: Counter[bytes] = Counter()
+        self.posts = 0
+
+    def learn(self, stx: SignedTx) -> None:
+        self.held[stx.tx.sender].add(stx.tx.nonce)
+
+    def commit_upto(self, sender: bytes, nonce: int) -> None:
+        self.account[sender] = nonce
+
+    async def post_txs(self, bodies: Sequence[str]) -> tuple[int, Any]:
+        self.posts += 1
+        results: list[dict[str, Any]] = []
+        for body in bodies:
+            stx = SignedTx.decode(bytes.fromhex(body))
+            tx, held = stx.tx, self.held[stx.tx.sender]
+            base = self.account[tx.sender]
+            while base in held:
+                base += 1
+            if tx.nonce < self.account[tx.sender]:
+                results.append({"error": {"code": "bad_nonce", "message": "used"}})
+            elif tx.nonce not in held and tx.nonce > base + MAX_NONCE_GAP:
+                results.append({"error": {"code": "nonce_gap", "message": f"ahead of {base}"}})
+            else:
+                held.add(tx.nonce)
+                results.append({"hash": stx.hash.hex()})
+        return 200, {"results": results, "accepted": sum("hash" in r for r in results)}
+
+
+def _stx(plan_body: str) -> SignedTx:
+    return SignedTx.decode(bytes.fromhex(plan_body))
+
+
+async def test_a_nonce_gap_is_sent_again_until_the_node_holds_the_earlier_txs() -> None:
+    """A node that lacks a sender's earlier txs (catching up, or they are on a node that
+    was killed before it gossiped them) answers nonce_gap: the bench sends the tx again
+    rather than give it up, which would strand every later tx of its sender."""
+    n = MAX_NONCE_GAP + 2
+    plan = presign("transfers", _senders(1), n, CHAIN, 1)
+    async with aiohttp.ClientSession() as session:
+        node = NonceWindowNode(session)
+        run = _Run(BenchConfig(duration_s=1), plan, [_NodeTrack("node0", node)], _NoProgress())
+        clock = [100.0]
+        run.now = lambda: clock[0]  # type: ignore[method-assign]
+        attempts: Counter[int] = Counter()
+        # Nonces 1.. reach this node; nonce 0 is still only on a node that is down.
+        again = await run._send(0, list(range(1, n)), attempts)
+        last = n - 1  # the only nonce more than MAX_NONCE_GAP ahead of 0
+        assert again == [last] and not run.refused and not run.accepted[last]
+        clock[0] += NONCE_GAP_PATIENCE_S / 2
+        assert await run._send(0, again, attempts) == [last] and not run.refused
+        node.learn(_stx(plan.bodies[0]))  # the killed node is back and announced it
+        assert await run._send(0, again, attempts) == []
+        assert run.accepted[last] and not run.refused and run.submitted == n - 1
+        assert attempts[last] == 1, "only the answer that accepted it counts as an attempt"
+
+
+async def test_a_nonce_gap_is_given_up_after_the_patience_and_counted_refused() -> None:
+    n = MAX_NONCE_GAP + 2
+    plan = presign("transfers", _senders(1), n, CHAIN, 1)
+    async with aiohttp.ClientSession() as session:
+        run = _Run(BenchConfig(duration_s=1), plan, [_NodeTrack("node0", NonceWindowNode(session))],
+                   _NoProgress())
+        clock = [100.0]
+        run.now = lambda: clock[0]  # type: ignore[method-assign]
+        attempts: Counter[int] = Counter()
+        assert await run._send(0, [n - 1], attempts) == [n - 1]
+        clock[0] += NONCE_GAP_PATIENCE_S
+        assert await run._send(0, [n - 1], attempts) == []
+        assert run.refused == {"nonce_gap": 1} and not run.accepted[n - 1]
+
+
+async def test_bad_nonce_counts_as_accepted_only_after_an_unclear_answer() -> None:
+    plan = presign("transfers", _senders(1), 2, CHAIN, 1)
+    sender = _stx(plan.bodies[0]).tx.sender
+    async with aiohttp.ClientSession() as session:
+        node = NonceWindowNode(session)
+        node.commit_upto(sender, 2)  # both nonces are used on chain
+        run = _Run(BenchConfig(duration_s=1), plan, [_NodeTrack("node0", node)], _NoProgress())
+        run.unclear.add(0)  # tx 0 went to a node that died before it answered
+        assert await run._send(0, [0, 1], Counter()) == []
+        assert run.accepted[0] and not run.accepted[1]
+        assert run.refused == {"bad_nonce": 1}

@@ -3,8 +3,14 @@ SIGKILL and restarted: the bench sends a dead node's share to the others while i
 renews its block subscription when it is back, and still finds every accepted tx committed
 exactly once on every node, with one chain.
 
-CI kills one node once at 40 tx/s. ``HKCHAIN_SOAK_ROUNDS=20 HKCHAIN_SOAK_RATE=100`` runs
-the soak: a kill every round, rotating over the nodes the bench does not read receipts from.
+A killed node may take txs it accepted down with it before it gossiped them: it keeps them
+in its journal and announces them when its peers reconnect, and meanwhile the others
+answer the sender's later txs with nonce_gap, which the bench sends again (tools/bench.py,
+NONCE_GAP_PATIENCE_S) instead of leaving a hole that strands the rest of its sender's txs.
+
+CI runs 3 rounds at 100 tx/s. ``HKCHAIN_SOAK_ROUNDS=20 HKCHAIN_SOAK_RATE=100`` runs the soak
+of docs/FAULTS.md: a kill every round, rotating over the nodes the bench does not read
+receipts from.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from tools.bench import BenchConfig, run_bench
 pytestmark = pytest.mark.slow
 
 N_NODES = 4
-ROUNDS = int(os.environ.get("HKCHAIN_SOAK_ROUNDS", "1"))
-RATE_PER_S = int(os.environ.get("HKCHAIN_SOAK_RATE", "40"))
+ROUNDS = int(os.environ.get("HKCHAIN_SOAK_ROUNDS", "3"))
+RATE_PER_S = int(os.environ.get("HKCHAIN_SOAK_RATE", "100"))
 KILL_AT_S = 3.0  # into the timed run, the first kill
 DOWN_S = 3.0  # how long a killed node stays down
 UP_S = 3.0  # and up before the next round
@@ -82,7 +88,11 @@ async def test_bench_survives_nodes_killed_under_load(tmp_path: Path) -> None:
     assert all(f.txs_seen >= report.submitted and f.lost == 0 and f.duplicates == 0
                for f in report.node_figures), report.node_figures
     print(f"bench under {ROUNDS} kill(s) at {RATE_PER_S} tx/s for {DURATION_S:.0f} s: "
-          f"{report.submitted} accepted, {report.committed} committed, exactly once "
-          f"{report.exactly_once}, roots agree {report.state_roots_agree}; per node "
-          + ", ".join(f"{f.name}: {f.unreachable} unreachable, {f.resubscribed} resubscribed"
-                      for f in report.node_figures))
+          f"{report.submitted} accepted, {report.committed} committed, "
+          f"{sum(f.duplicates for f in report.node_figures)} duplicates, "
+          f"{sum(f.lost for f in report.node_figures)} lost, {report.retried} resent, "
+          f"exactly once {report.exactly_once}, roots agree {report.state_roots_agree} over "
+          f"{report.heights_compared} heights; per node "
+          + "; ".join(f"{f.name}: {f.accepted} accepted, {f.committed} committed, "
+                      f"{f.txs_seen} seen, {f.unreachable} unreachable, "
+                      f"{f.resubscribed} resubscribed" for f in report.node_figures))
