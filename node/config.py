@@ -181,6 +181,10 @@ class NodeConfig:
     # RPC, but never votes or proposes, even should its key join the validator set
     # (docs/OBSERVERS.md). ``hkchain node start --observer`` sets it for one run.
     observer: bool = False
+    # A node whose store is empty starts from a snapshot of a recent certified height,
+    # fetched from its peers and checked part by part, instead of replaying every block
+    # (docs/OBSERVERS.md, "Joining by state sync"). Ignored once the store holds a chain.
+    state_sync: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)

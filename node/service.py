@@ -55,10 +55,17 @@ from node.queries import QueryService
 from node.register import RegisterService
 from node.rpc import RpcServer
 from node.statement import parse_cursor, parse_limit, statement, touched_accounts
+from node.statesync import (
+    ChainSnapshotSource,
+    join_by_state_sync,
+    needs_state_sync,
+    record_valset_change,
+)
 from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
 from p2p.gossip import TxGossip
 from p2p.messages import ConsensusFrame, prime_block
 from p2p.network import Identity, Network, Peer
+from p2p.statesync import SnapshotServer
 from p2p.sync import BlockSync
 from privacy.register import PRIVACY_DIR, PrivacyStore
 from storage.chain import ChainStore
@@ -373,6 +380,8 @@ class Node:
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
+        # Joining nodes start from a snapshot of this store (node/statesync.py).
+        self.snapshots = SnapshotServer(self.network, ChainSnapshotSource(store))
         self.queries = QueryService(store, executor, config.rpc)
         self.blobs = open_blob_service(config.data_path(home), self.network, self)  # culture works by hash, replicated (node/blobs.py)
         # The committee's sealed register (node/register.py): sealed cards only, never a key.
@@ -858,6 +867,9 @@ class Node:
         previous = self.store.validator_set(height)
         self.store.commit_block(block, certificate, receipts, overlay, next_validators,
                                 accounts=touched_accounts(block, receipts))
+        if self.executor.validator_set(overlay, height + 2).hash != next_validators.hash:
+            # This block decided a change: keep its proof for nodes joining by state sync.
+            record_valset_change(self.store, block, certificate)
         self.mempool.remove_committed(block.txs, height)
         if previous is not None and previous.hash != next_validators.hash:
             self._drop_unadmitted_peers()
@@ -919,6 +931,8 @@ async def serve(home: Path, passphrase: str | None = None, observer: bool = Fals
     config = NodeConfig.load(home)
     if observer:
         config = config.with_changes(observer=True)
+    if needs_state_sync(home, config):
+        await _join(home, config, passphrase)
     node = Node.open(home, config=config, passphrase=passphrase)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -938,6 +952,15 @@ async def serve(home: Path, passphrase: str | None = None, observer: bool = Fals
         await node.stop()
     if node.fatal is not None:
         raise node.fatal
+
+
+async def _join(home: Path, config: NodeConfig, passphrase: str | None) -> None:
+    """Fill the empty store from a snapshot of the peers' chain (node/statesync.py)."""
+    from vm.executor import ContractExecutor
+
+    key = PrivateKey.load(config.key_path(home), passphrase)
+    genesis = load_genesis(config.genesis_path(home))
+    await join_by_state_sync(home, config, key, genesis, ContractExecutor(genesis.chain_id))
 
 
 def run_node(home: Path, observer: bool = False) -> None:

@@ -25,6 +25,7 @@ from core.schema import (
     U64,
     B,
     Bool,
+    Opt,
     Pair,
     Rec,
     S,
@@ -36,6 +37,7 @@ from core.schema import (
 from core.types import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     Block,
+    BlockHeader,
     CommitCertificate,
     Record,
     SignedTx,
@@ -73,6 +75,12 @@ TAG_BLOCKS = 131
 TAG_GOODBYE = 140
 TAG_BLOB_REQUEST = 150
 TAG_BLOB = 151
+TAG_SNAPSHOT_REQUEST = 160
+TAG_SNAPSHOT_OFFER = 161
+TAG_VALSET_CHANGES_REQUEST = 162
+TAG_VALSET_CHANGES = 163
+TAG_STATE_REQUEST = 164
+TAG_STATE_PARTS = 165
 # Content-addressed files (culture works) travel whole; node/blobs.py keeps them.
 MAX_BLOB_BYTES = 10 * 1024 * 1024
 
@@ -244,10 +252,129 @@ class Blob(Frame):
     data: bytes = wire(B(max_size=MAX_BLOB_BYTES))
 
 
+# --- state sync (p2p/statesync.py, docs/OBSERVERS.md "Joining by state sync") ----------
+
+MAX_VALSET_CHANGES_PER_FRAME = 256
+MAX_SCHEDULE_BYTES = 1 << 20  # the validator schedule: at most 17 sets of at most 256
+MAX_PROOF_BYTES = 64 * 1024  # a StateProof: at most 64 levels of 15 hashes
+MAX_STATE_PATHS = 256
+MAX_PART_ENTRIES = 1 << 16
+MAX_PATH_NIBBLES = 63
+STATE_OK = 0
+STATE_NOT_KEPT = 1  # the sender no longer keeps (or never had) that height's state
+STATE_BUSY = 2  # the sender serves enough parts now: ask again later, or another peer
+
+
+def _check_path(path: bytes) -> None:
+    if any(b > 15 for b in path):
+        raise DecodeError("a state path is nibbles: bytes 0..15")
+
+
+@record(None)
+@dataclass(frozen=True)
+class ValsetChange(Record):
+    """A block that decided a validator-set change: its certified header, and the
+    validator schedule (vm/layout.py ``sys/validators``) with its proof under the header's
+    state root, so a joining node learns each new set from a certificate of the old."""
+
+    header: BlockHeader = wire(Rec(BlockHeader))
+    certificate: CommitCertificate = wire(Rec(CommitCertificate))
+    schedule: bytes = wire(B(max_size=MAX_SCHEDULE_BYTES))
+    proof: bytes = wire(B(max_size=MAX_PROOF_BYTES))
+
+
+@record(None)
+@dataclass(frozen=True)
+class StatePart(Record):
+    """The subtree of the state tree at ``path``: its node (``bitmap`` of non-empty
+    slots, one hash per set bit, no entries) or its leaves (``bitmap`` 0, the (key, value)
+    pairs under the path in key-hash order)."""
+
+    path: bytes = wire(B(max_size=MAX_PATH_NIBBLES))
+    bitmap: int = wire(U(0, (1 << 16) - 1))
+    hashes: tuple[bytes, ...] = wire(Seq(HASH, 16))
+    entries: tuple[tuple[bytes, bytes], ...] = wire(
+        Seq(Pair(B(max_size=1024), B(max_size=1 << 20)), MAX_PART_ENTRIES))
+
+    def _decoded(self, value: Any) -> None:
+        _check_path(self.path)
+        if self.bitmap:
+            if self.entries or len(self.hashes) != self.bitmap.bit_count():
+                raise DecodeError("a node part has one hash per bit and no entries")
+        elif self.hashes or not self.entries:
+            raise DecodeError("a leaves part has entries and no hashes")
+
+
+@record(TAG_SNAPSHOT_REQUEST)
+@dataclass(frozen=True)
+class SnapshotRequest(Frame):
+    """Ask for the sender's latest certified height to start a state sync from."""
+
+    min_height: int = wire(U64)
+
+
+@record(TAG_SNAPSHOT_OFFER)
+@dataclass(frozen=True)
+class SnapshotOffer(Frame):
+    """The answer: a committed block with its certificate (nil: none to offer)."""
+
+    block: Block | None = wire(Opt(Rec(Block, then=prime_block)))
+    certificate: CommitCertificate | None = wire(Opt(Rec(CommitCertificate)))
+
+    def _decoded(self, value: Any) -> None:
+        if (self.block is None) != (self.certificate is None):
+            raise DecodeError("a snapshot offer has both a block and its certificate, or neither")
+
+
+@record(TAG_VALSET_CHANGES_REQUEST)
+@dataclass(frozen=True)
+class ValsetChangesRequest(Frame):
+    """Ask for the validator-set changes decided at heights from_height..to_height."""
+
+    from_height: int = wire(U64)
+    to_height: int = wire(U64)
+
+
+@record(TAG_VALSET_CHANGES)
+@dataclass(frozen=True)
+class ValsetChanges(Frame):
+    """The changes asked for, in height order; fewer than asked if the frame filled up
+    (ask again after the last), none once there are no more."""
+
+    changes: tuple[ValsetChange, ...] = wire(Seq(Rec(ValsetChange), MAX_VALSET_CHANGES_PER_FRAME))
+
+
+@record(TAG_STATE_REQUEST)
+@dataclass(frozen=True)
+class StateRequest(Frame):
+    """Ask for the parts at ``paths`` of the state tree of ``height``: nodes shallower
+    than ``leaves_from_depth``, leaves from there down (a node if they are too many)."""
+
+    height: int = wire(U64)
+    leaves_from_depth: int = wire(U(0, MAX_PATH_NIBBLES))
+    paths: tuple[bytes, ...] = wire(Seq(B(max_size=MAX_PATH_NIBBLES), MAX_STATE_PATHS))
+
+    def _decoded(self, value: Any) -> None:
+        for path in self.paths:
+            _check_path(path)
+
+
+@record(TAG_STATE_PARTS)
+@dataclass(frozen=True)
+class StateParts(Frame):
+    """The parts of the first paths asked for, in the order asked (as many as fit), with
+    ``status`` 0; or ``status`` 1 (that height is not kept) or 2 (busy) and no parts."""
+
+    height: int = wire(U64)
+    status: int = wire(U(STATE_OK, STATE_BUSY))
+    parts: tuple[StatePart, ...] = wire(Seq(Rec(StatePart), MAX_STATE_PATHS))
+
+
 _DECODERS: dict[int, Any] = {
     c.TAG: c.from_value
-    for c in (Hello, Auth, StreamStart, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame, BlocksRequest,
-              Blocks, Goodbye, BlobRequest, Blob)
+    for c in (Hello, Auth, StreamStart, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame,
+              BlocksRequest, Blocks, Goodbye, BlobRequest, Blob, SnapshotRequest, SnapshotOffer,
+              ValsetChangesRequest, ValsetChanges, StateRequest, StateParts)
 }
 
 

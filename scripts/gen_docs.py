@@ -39,7 +39,10 @@ RECORD_GROUPS = [
         p2p_messages.Hello, p2p_messages.Auth, p2p_messages.StreamStart, p2p_messages.Status, p2p_messages.TxAnnounce,
         p2p_messages.TxRequest, p2p_messages.Txs, p2p_messages.ConsensusFrame,
         p2p_messages.BlocksRequest, p2p_messages.Blocks, p2p_messages.Goodbye,
-        p2p_messages.BlobRequest, p2p_messages.Blob]),
+        p2p_messages.BlobRequest, p2p_messages.Blob, p2p_messages.SnapshotRequest,
+        p2p_messages.SnapshotOffer, p2p_messages.ValsetChangesRequest, p2p_messages.ValsetChanges,
+        p2p_messages.ValsetChange, p2p_messages.StateRequest, p2p_messages.StateParts,
+        p2p_messages.StatePart]),
     ("Kept by a node", "In a node's own store, never sent; listed for completeness.", [
         wal.VoteRecord, evidence.EvidenceRecord, evidence.SignedPart]),
 ]
