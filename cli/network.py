@@ -33,10 +33,16 @@ GENESIS_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
               help="Instead of a network, make one observer (a node that follows and serves "
                    "the RPC but never votes) of the network named by --join.")
 @click.option("--join", "join", default=None, type=click.Path(exists=True, path_type=Path),
-              help="With --observer: the local network's home (or its nodes.json).")
+              help="Instead of a network, make one node that joins the local network in this "
+                   "home (or its nodes.json): an observer with --observer, else a node that "
+                   "follows and votes once governance adds its key to the validator set.")
+@click.option("--state-sync", is_flag=True,
+              help="With --join: the node starts from a snapshot of a certified height, "
+                   "checked part by part, instead of replaying every block.")
 @friendly_errors
 def init(validators: int, home: Path | None, base_port: int, genesis_template: Path | None,
-         chain_id: str | None, force: bool, observer: bool, join: Path | None) -> None:
+         chain_id: str | None, force: bool, observer: bool, join: Path | None,
+         state_sync: bool) -> None:
     """Create keys, one genesis and a config per node for a local network.
 
     Writes DIR/nodeK/{node.key,genesis.json,config.json} for each validator and a funded
@@ -45,15 +51,18 @@ def init(validators: int, home: Path | None, base_port: int, genesis_template: P
 
     With --observer --join NET: a home for an observer of the network in NET
     (NET/observerK unless --home), whose key every validator of NET admits once restarted.
+    With --join NET alone: a home for a node that joins NET (NET/joinerK) and becomes a
+    validator when the validators vote its key in. --state-sync makes either start from a
+    snapshot instead of replaying every block.
     """
     from node.home import init_network
 
-    if join is not None and not observer:
-        raise click.UsageError("--join makes an observer: pass --observer too")
-    if observer:
-        if join is None:
-            raise click.UsageError("--observer needs --join NET, the home of the network to follow")
-        _init_observer(join, home, force)
+    if state_sync and join is None:
+        raise click.UsageError("--state-sync is for a node that joins a network: pass --join NET")
+    if observer and join is None:
+        raise click.UsageError("--observer needs --join NET, the home of the network to follow")
+    if join is not None:
+        _init_observer(join, home, force, observer, state_sync)
         return
     home = home or network_home()
     net = init_network(home, validators, base_port=base_port, genesis_template=genesis_template,
@@ -66,20 +75,24 @@ def init(validators: int, home: Path | None, base_port: int, genesis_template: P
     click.echo(f"operator key  {net.operator_key_file}  (address {net.operator_address})")
 
 
-def _init_observer(join: Path, home: Path | None, force: bool) -> None:
+def _init_observer(join: Path, home: Path | None, force: bool, observer: bool, state_sync: bool) -> None:
     from node.home import NODES_FILE, init_observer
 
     network = join.parent if join.is_file() and join.name == NODES_FILE else join
-    made = init_observer(network, home, force=force)
+    made = init_observer(network, home, force=force, observer=observer, state_sync=state_sync)
     n = made.node
     print_table(
-        f"Observer {n.name} of the network in {network}",
-        ["node", "home", "rpc", "p2p", "address"],
-        [(n.name, n.home, n.rpc_url, n.p2p_url, n.address)],
+        f"{'Observer' if observer else 'Joining node'} {n.name} of the network in {network}"
+        f"{' (state sync)' if state_sync else ''}",
+        ["node", "home", "rpc", "p2p", "address", "public key"],
+        [(n.name, n.home, n.rpc_url, n.p2p_url, n.address, n.public_key.hex())],
     )
     click.echo(f"admitted by {', '.join(made.admitted_by)} (their config.json p2p.observers);")
     click.echo("restart running validators so they read it, then run "
-               f"`hkchain node start --home {n.home} --observer`")
+               f"`hkchain node start --home {n.home}{' --observer' if observer else ''}`")
+    if not observer:
+        click.echo("it votes once the validators add its public key by a chain proposal "
+                   "(governance propose_chain [\"add_validator\", KEY, NAME])")
 
 
 @click.group("node")
@@ -93,12 +106,16 @@ def node() -> None:
 @click.option("--observer", is_flag=True,
               help="Follow and serve the RPC, never vote or propose (set for good by "
                    "`hkchain init --observer`).")
+@click.option("--state-sync", is_flag=True,
+              help="If the node's store is empty, start from a snapshot of a certified "
+                   "height fetched from its peers instead of replaying every block (set "
+                   "for good by `hkchain init --join NET --state-sync`).")
 @friendly_errors
-def node_start(home: Path, observer: bool) -> None:
+def node_start(home: Path, observer: bool, state_sync: bool) -> None:
     """Run the node in HOME in the foreground until Ctrl-C or SIGTERM."""
     from node.service import run_node
 
-    run_node(home, observer=observer)
+    run_node(home, observer=observer, state_sync=state_sync)
 
 
 @click.command("localnet")

@@ -53,7 +53,7 @@ NODES_FILE = "nodes.json"
 MAX_GENESIS_BYTES = 16 * 1024 * 1024
 DEV_OPERATOR_SEED = "hkchain-dev-operator"
 _NODE_DIR_RE = re.compile(r"^node[0-9]+$")
-_OBSERVER_DIR_RE = re.compile(r"^observer[0-9]+$")
+_OBSERVER_DIR_RE = re.compile(r"^(observer|joiner)[0-9]+$")
 EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 # Where the kernel does not say (BSD, macOS): the IANA dynamic range of RFC 6335.
 FALLBACK_EPHEMERAL_RANGE = (49152, 65535)
@@ -235,8 +235,9 @@ def load_network(home: Path) -> LocalNetwork:
     if len(chain_ids) != 1:
         raise HomeError(f"the nodes under {home} disagree on the chain id: {sorted(chain_ids)}")
     observers = []
-    for obs_home in sorted((p for p in home.iterdir() if p.is_dir() and _OBSERVER_DIR_RE.match(p.name)
-                            and (p / CONFIG_FILE).exists()), key=lambda p: int(p.name[8:])):
+    for obs_home in sorted((p for p in home.iterdir() if p.is_dir() and p.name.startswith("observer")
+                            and _OBSERVER_DIR_RE.match(p.name) and (p / CONFIG_FILE).exists()),
+                           key=lambda p: int(p.name[8:])):
         config = NodeConfig.load(obs_home)
         if config.chain_id not in chain_ids:
             raise HomeError(f"{obs_home} follows chain {config.chain_id!r}, not this network's "
@@ -257,7 +258,8 @@ class ObserverHome:
     admitted_by: tuple[str, ...]
 
 
-def init_observer(network_home: Path, home: Path | None = None, *, force: bool = False) -> ObserverHome:
+def init_observer(network_home: Path, home: Path | None = None, *, force: bool = False,
+                  observer: bool = True, state_sync: bool = False) -> ObserverHome:
     """A home for an observer of the local network in ``network_home``.
 
     The observer gets a fresh key, the network's genesis and chain id, every validator
@@ -265,6 +267,11 @@ def init_observer(network_home: Path, home: Path | None = None, *, force: bool =
     of the network's layout (node K = validators + observers so far). Its key is added to
     ``p2p.observers`` of every validator's config, so they admit it once (re)started.
     ``home`` defaults to ``network_home/observerK``.
+
+    ``observer`` False makes a joining node instead (``network_home/joinerK``): the same,
+    but not an observer, so it votes once governance adds its key to the validator set;
+    the validators also list it as a peer, so they dial it as they dial each other.
+    ``state_sync`` sets it to start from a snapshot (docs/OBSERVERS.md).
     """
     network_home = Path(network_home)
     net = load_network(network_home)
@@ -275,7 +282,7 @@ def init_observer(network_home: Path, home: Path | None = None, *, force: bool =
     first = NodeConfig.load(net.nodes[0].home)
     # Observers are numbered, and take ports, in the order the validators admitted them.
     index = len(first.p2p.observers)
-    name = f"observer{index}"
+    name = f"{'observer' if observer else 'joiner'}{index}"
     home = Path(home) if home is not None else network_home / name
     if home.exists() and not home.is_dir():
         raise HomeError(f"{home} exists and is not a directory")
@@ -306,14 +313,19 @@ def init_observer(network_home: Path, home: Path | None = None, *, force: bool =
         data_dir="data",
         rpc=dataclasses.replace(first.rpc, port=rpc_port),
         p2p=dataclasses.replace(first.p2p, port=p2p_port, peers=peers, observers=()),
-        observer=True,
+        observer=observer,
+        state_sync=state_sync,
     )
     config.save(home)
+    me = PeerConfig(name=name, public_key=key.public_key, url=config.p2p_url)
     for node in net.nodes:
         validator = NodeConfig.load(node.home)
-        if key.public_key not in validator.p2p.observers:
-            observers = (*validator.p2p.observers, key.public_key)
-            validator.with_changes(p2p=dataclasses.replace(validator.p2p, observers=observers)).save(node.home)
+        p2p = validator.p2p
+        if key.public_key not in p2p.observers:
+            p2p = dataclasses.replace(p2p, observers=(*p2p.observers, key.public_key))
+        if not observer and all(p.public_key != key.public_key for p in p2p.peers):
+            p2p = dataclasses.replace(p2p, peers=(*p2p.peers, me))
+        validator.with_changes(p2p=p2p).save(node.home)
     return ObserverHome(_local_node(home, config, key.public_key), tuple(n.name for n in net.nodes))
 
 
@@ -321,9 +333,11 @@ def _unadmit(net: LocalNetwork, public_key: bytes) -> None:
     """Drop a replaced observer's key from every validator's ``p2p.observers``."""
     for node in net.nodes:
         config = NodeConfig.load(node.home)
-        if public_key in config.p2p.observers:
+        if public_key in config.p2p.observers or any(p.public_key == public_key for p in config.p2p.peers):
             observers = tuple(k for k in config.p2p.observers if k != public_key)
-            config.with_changes(p2p=dataclasses.replace(config.p2p, observers=observers)).save(node.home)
+            peers = tuple(p for p in config.p2p.peers if p.public_key != public_key)
+            config.with_changes(p2p=dataclasses.replace(config.p2p, observers=observers,
+                                                        peers=peers)).save(node.home)
 
 
 def is_initialised(home: Path) -> bool:

@@ -82,6 +82,13 @@ def _parse_hash(text: str, what: str) -> bytes:
         raise RpcError(400, "malformed", exc.message) from None
 
 
+def _before_snapshot(snapshot: int | None, height: int) -> str:
+    if snapshot is None or not 0 < height <= snapshot:
+        return ""
+    return (f": this node joined by state sync at height {snapshot} and keeps no blocks or "
+            f"receipts before {snapshot + 1}; ask a node that keeps the whole chain")
+
+
 def _parse_height(text: str, what: str = "height") -> int:
     try:
         return parse_uint(text, what)
@@ -318,7 +325,8 @@ class RpcServer:
         height = store.height if which == "latest" else _parse_height(which)
         block = store.block(height)
         if block is None:
-            raise RpcError(404, "not_found", f"no block at height {height} (head is {store.height})")
+            raise RpcError(404, "not_found", f"no block at height {height} (head is {store.height})"
+                           + _before_snapshot(store.snapshot_height(), height))
         return web.json_response(block_json(block, store.certificate(height)))
 
     async def get_blocks(self, request: web.Request) -> web.Response:
@@ -333,6 +341,11 @@ class RpcServer:
         if limit == 0:
             raise RpcError(400, "malformed", f"limit must be 1..{MAX_RANGE_BLOCKS}")
         head = store.height
+        snapshot = store.snapshot_height()
+        if snapshot is not None and 0 < start <= snapshot:
+            # Its receipts were never fetched either: a page would not verify.
+            raise RpcError(404, "not_found", f"no blocks from height {start}"
+                           + _before_snapshot(snapshot, start))
         blocks: list[dict[str, Any]] = []
         txs = 0
         for height in range(start, min(head, start + limit - 1) + 1):

@@ -473,7 +473,8 @@ class Node:
         self._step("consensus start", lambda: self.replica.start(now_ms()))
         log.info(
             "node %s started at height %d (%s)", self.config.name, self.store.height,
-            "validator" if self.is_validator else "observer",
+            "validator" if self.is_validator else "observer" if self.observer
+            else "following: not in the validator set",
         )
 
     async def stop(self) -> None:
@@ -559,6 +560,8 @@ class Node:
             "validators": validators_json(self.current_validators()),
             "peers": peers,
             "syncing": self.sync.syncing,
+            # Set on a node that joined by state sync: no blocks or receipts before it.
+            "snapshot_height": self.store.snapshot_height(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
         }
 
@@ -925,12 +928,16 @@ def _setup_logging(level: str) -> None:
     )
 
 
-async def serve(home: Path, passphrase: str | None = None, observer: bool = False) -> None:
+async def serve(home: Path, passphrase: str | None = None, observer: bool = False,
+                state_sync: bool = False) -> None:
     """Run the node in ``home`` until SIGTERM/SIGINT; ``observer`` makes it follow
-    without voting whatever its config says."""
+    without voting whatever its config says; ``state_sync`` fills an empty store from a
+    snapshot first (node/statesync.py)."""
     config = NodeConfig.load(home)
     if observer:
         config = config.with_changes(observer=True)
+    if state_sync:
+        config = config.with_changes(state_sync=True)
     if needs_state_sync(home, config):
         await _join(home, config, passphrase)
     node = Node.open(home, config=config, passphrase=passphrase)
@@ -963,7 +970,7 @@ async def _join(home: Path, config: NodeConfig, passphrase: str | None) -> None:
     await join_by_state_sync(home, config, key, genesis, ContractExecutor(genesis.chain_id))
 
 
-def run_node(home: Path, observer: bool = False) -> None:
+def run_node(home: Path, observer: bool = False, state_sync: bool = False) -> None:
     """Blocking entry point of ``hkchain node start --home DIR``: runs until SIGTERM or
     SIGINT, then shuts down gracefully. A SIGKILL at any moment is safe: the store is at a
     committed block boundary and the mempool journal holds every accepted tx."""
@@ -977,4 +984,4 @@ def run_node(home: Path, observer: bool = False) -> None:
         runner: Any = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is installed where it builds
         runner = asyncio.run
-    runner(serve(home, passphrase, observer))
+    runner(serve(home, passphrase, observer, state_sync))

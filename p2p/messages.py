@@ -378,6 +378,9 @@ _DECODERS: dict[int, Any] = {
 }
 
 
+FRAME_TAGS = tuple(_DECODERS)
+
+
 def decode_frame(data: bytes, max_size: int = MAX_FRAME_BYTES) -> Frame:
     """The frame in ``data``; DecodeError for anything else."""
     value = codec.decode(data, max_size)

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from core.errors import ChainError, DecodeError, ValidationError
 from p2p.messages import (
+    FRAME_TAGS,
     MAX_STATE_PATHS,
     STATE_BUSY,
     STATE_NOT_KEPT,
@@ -115,6 +116,10 @@ class SnapshotServer:
 # --- fetching --------------------------------------------------------------------------
 
 
+def _ignore(peer: Peer, frame: Frame) -> None:
+    pass
+
+
 class SnapshotTarget(Protocol):
     """The joining node's side (node/statesync.py)."""
 
@@ -161,6 +166,11 @@ class StateSyncClient:
         self.on_progress: Callable[[int], None] | None = None
         self._asks: dict[bytes, _Ask] = {}
         self._peer_added = asyncio.Event()
+        # A joining node takes part in nothing else yet: its peers' gossip, votes and
+        # status are not misbehaviour, just not for it.
+        for tag in FRAME_TAGS:
+            if tag not in network.handlers:
+                network.handle(tag, _ignore)
         for frame in (SnapshotOffer, ValsetChanges, StateParts):
             network.handle(frame.TAG, self._on_answer)
         network.on_connect.append(lambda p: self._peer_added.set())

@@ -110,6 +110,10 @@ class ChainStore(Protocol):
     def account_history_from(self) -> int | None:
         """The first height whose txs the account history holds (None: none yet)."""
 
+    def snapshot_height(self) -> int | None:
+        """The height the store started from by state sync (None: it holds every block);
+        no blocks, receipts or txs before it, and none of its own block's receipts."""
+
     def block(self, height: int) -> Block | None: ...
 
     def block_by_hash(self, block_hash: bytes) -> Block | None: ...

@@ -287,6 +287,13 @@ class ChainStore:
                 break
         return out
 
+    def snapshot_height(self) -> int | None:
+        """The height this store started from by state sync (None: it holds every block).
+        Blocks, receipts and txs between genesis and it were never fetched; its own block
+        is kept without receipts."""
+        data = self.kv.get(schema.META_SNAPSHOT)
+        return None if data is None else schema.from_be64(data)
+
     def account_history_from(self) -> int | None:
         data = self.kv.get(schema.META_ACCOUNTS_FROM)
         return None if data is None else schema.from_be64(data)

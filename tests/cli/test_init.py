@@ -262,12 +262,32 @@ def test_init_observer_joins_a_local_network(tmp_path: Path, genesis_template: P
     ("args", "message"),
     [
         (["--observer"], "--observer needs --join"),
-        (["--join", "."], "pass --observer too"),
+        (["--state-sync"], "pass --join NET"),
     ],
 )
 def test_init_observer_needs_both_flags(args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["init", *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_init_join_makes_a_node_that_joins_by_state_sync(tmp_path: Path, genesis_template: Path) -> None:
+    home = tmp_path / "net"
+    _init(home, genesis_template)
+    result = CliRunner().invoke(main, ["init", "--join", str(home), "--state-sync"])
+    assert result.exit_code == 0, result.output
+    assert "joiner0" in result.output and "add_validator" in result.output
+    config = NodeConfig.load(home / "joiner0")
+    key = PrivateKey.load(home / "joiner0" / "node.key").public_key
+    assert config.state_sync and not config.observer and config.name == "joiner0"
+    assert (config.rpc.port, config.p2p.port) == node_ports(4, 31000)
+    for node in load_network(home).nodes:
+        validator = NodeConfig.load(node.home)
+        assert validator.p2p.observers == (key,), "admitted before it is a validator"
+        assert [p.url for p in validator.p2p.peers if p.public_key == key] == [config.p2p_url]
+    net = load_network(home)
+    assert len(net.nodes) == 4 and net.observers == (), "localnet does not start it"
+    _init(home, genesis_template, "--force")
+    assert not (home / "joiner0").exists()
 
 
 def test_init_observer_refuses_a_directory_without_a_network(tmp_path: Path) -> None:
