@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from core.crypto import PrivateKey
+from privacy.checks import id_check_char
+from privacy.register import PrivacyStore
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
 from tests.web.community import Community, start_community
 
@@ -79,5 +82,110 @@ def test_a_committee_key_from_the_cli_opens_the_console_and_a_resident_key_does_
         p.goto("/#/more")
         p.wait_for_selector("main h2")
         assert p.get_by_test_id("more-console").count() == 0
+    finally:
+        w.context.close()
+
+
+# --- households: a clerk imports the estate from a CSV ------------------------------------
+
+N_IMPORT = 30
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹"
+
+
+def resident_id(i: int) -> str:
+    first17 = f"310109{1940 + i:04d}{(i % 12) + 1:02d}{(i % 28) + 1:02d}{i:03d}"
+    return first17 + id_check_char(first17)
+
+
+def estate_csv(path: Path, rows: list[tuple[str, str, str, str, str, str]]) -> Path:
+    lines = ["房号,面积,姓名,证件号码,手机号,地址"] + [",".join(r) for r in rows]
+    path.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return path
+
+
+def estate(n: int) -> list[tuple[str, str, str, str, str, str]]:
+    return [(f"8-{(i // 4) + 1}0{(i % 4) + 1}", f"{70 + i}.{i % 10}5", f"{SURNAMES[i]}秀英", resident_id(i),
+             f"139{i:08d}", PrivateKey.from_seed_text(f"estate resident {i}").address) for i in range(n)]
+
+
+def unlock_on_page(p: Page, test_id: str, passphrase: str, ready: str) -> None:
+    """Unlock the key if the page asks for it (a key just imported is unlocked already),
+    then wait for the element ``ready``."""
+    first = p.locator(f"[data-testid={test_id}], [data-testid={ready}]").first
+    first.wait_for(timeout=WAIT_MS)
+    if first.get_attribute("data-testid") == test_id:
+        first.click()
+        p.get_by_test_id("unlock-passphrase").fill(passphrase)
+        p.get_by_test_id("unlock-ok").click()
+    p.get_by_test_id(ready).wait_for(timeout=WAIT_MS)
+
+
+def test_a_clerk_imports_30_households_from_a_csv_with_personal_data_sealed_off_chain(
+        browser: Browser, community: Community, tmp_path: Path) -> None:
+    c = community
+    rows = estate(N_IMPORT)
+    w = sign_in(browser, c, c.net.operator_key_file, PASSPHRASE)
+    try:
+        p = w.page
+        p.goto("/#/households")
+        unlock_on_page(p, "hh-unlock", PASSPHRASE, "hh-csv")
+        # A file with a mistyped ID number and a unit twice: shown, and nothing can be sent.
+        bad = [*rows[:3], (rows[3][0], *rows[3][1:3], rows[3][3][:-1] + ("0" if rows[3][3][-1] != "0" else "1"),
+                           *rows[3][4:]), (rows[0][0], *rows[4][1:])]
+        p.get_by_test_id("hh-csv").set_input_files(str(estate_csv(tmp_path / "bad.csv", bad)))
+        p.get_by_test_id("hh-preview-summary").wait_for(timeout=WAIT_MS)
+        assert "校验位" in p.get_by_test_id("hh-row-5").inner_text()
+        assert "两次" in p.get_by_test_id("hh-row-6").inner_text()
+        assert p.get_by_test_id("hh-import-go").is_disabled()
+        assert c.query("households", "unit_holder", [rows[0][0]]) is None
+
+        p.get_by_test_id("hh-csv").set_input_files(str(estate_csv(tmp_path / "estate.csv", rows)))
+        p.wait_for_function("() => document.querySelector('[data-testid=hh-preview-summary]')?.innerText.includes('待登记 30')",
+                            timeout=WAIT_MS)
+        p.get_by_test_id("hh-import-go").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        done = p.get_by_test_id("hh-import-done")
+        done.wait_for(timeout=4 * WAIT_MS)
+        assert "登记 30 户" in done.inner_text() and "失败 0 户" in done.inner_text(), done.inner_text()
+        assert w.console_errors == [] and w.csp_violations() == []
+        requests = [r.url + (r.post_data or "") + str(r.headers) for r in w.requests]
+    finally:
+        w.context.close()
+
+    # On chain: the units, areas and commitments only; each household holds the resident role.
+    store = PrivacyStore.of_node_home(c.net.nodes[0].home)
+    operator = PrivateKey.load(c.net.operator_key_file)
+    for unit, area, name, id_number, phone, address in rows:
+        assert c.query("households", "unit_holder", [unit]) == address
+        rec = c.query("households", "record", [address])
+        assert rec["area_dm2"] == int(area.replace(".", ""))
+        assert c.query("roles", "holds", [address, "resident"]) is True
+        [record] = [r for r in store.find(address) if not r.erased_at]
+        card = store.open(record, operator, log=False)
+        assert (card.identity.name, card.identity.id_number, card.identity.phone) == (name, id_number, "+86" + phone)
+        assert "0x" + card.commitment.hex() == rec["commitment"]
+        # Personal data travelled only sealed: no request carried a name, an ID or a phone.
+        assert not any(id_number in r or phone in r for r in requests)
+    on_disk = b"".join(f.read_bytes() for f in store.root.glob("*.json"))
+    assert rows[7][2].encode() not in on_disk and rows[7][3].encode() not in on_disk
+    assert any("stored" == e["purpose"] and e["by"] == operator.address for e in store.access_log())
+
+    # The same file again: everything is already registered, nothing to send.
+    w = sign_in(browser, c, c.net.operator_key_file, PASSPHRASE)
+    try:
+        p = w.page
+        p.goto("/#/households")
+        unlock_on_page(p, "hh-unlock", PASSPHRASE, "hh-csv")
+        p.get_by_test_id("hh-csv").set_input_files(str(tmp_path / "estate.csv"))
+        p.wait_for_function("() => document.querySelector('[data-testid=hh-preview-summary]')?.innerText.includes('已登记 30')",
+                            timeout=WAIT_MS)
+        assert p.get_by_test_id("hh-import-go").is_disabled()
+        # The register lists them; opening one asks why, shows it, and the log says so.
+        row = p.get_by_test_id(f"hh-{rows[2][5]}")
+        row.get_by_role("button").click()
+        p.get_by_test_id("hh-show").click()
+        p.get_by_test_id("purpose-ok").click()
+        assert rows[2][2] in p.get_by_test_id("hh-card").inner_text()
+        assert any(e.get("household") == rows[2][5] and e["purpose"] == "read: 核对住户信息" for e in store.access_log())
     finally:
         w.context.close()

@@ -57,6 +57,22 @@ export async function keyFromSeed(seed) {
   return { privateKey, publicKey, address: await addressOf(publicKey) };
 }
 
+// The X25519 key that opens what is sealed to this Ed25519 key (libsodium's
+// crypto_sign_ed25519_sk_to_curve25519: the first half of SHA-512 of the seed, clamped by
+// X25519 itself), as a non-extractable CryptoKey that can only derive shared secrets.
+// Committee members open sealed household cards with it (console/sealed.js).
+const X25519_PKCS8_PREFIX = fromHex('302e020100300506032b656e04220420');
+export async function boxKeyFromSeed(seed) {
+  const h = new Uint8Array(await crypto.subtle.digest('SHA-512', seed));
+  const pkcs8 = concat(X25519_PKCS8_PREFIX, h.subarray(0, 32));
+  h.fill(0);
+  try {
+    return await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'X25519' }, false, ['deriveBits']);
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
 export async function sign(privateKey, message) {
   return new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, privateKey, message));
 }

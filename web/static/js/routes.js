@@ -16,6 +16,7 @@ import * as more from './pages/more.js';
 import * as me from './pages/me.js';
 import * as explorer from './pages/explorer.js';
 import * as consoleHome from './console/home.js';
+import * as consoleHouseholds from './console/households.js';
 import { CONSOLE_ROLES } from './console/roles.js';
 import * as consoleGovernance from './console/governance.js';
 import * as consoleNotices from './console/notices.js';
@@ -48,6 +49,7 @@ export const ROUTES = {
   grants: { title: 'console.roles.nav', roles: ['committee', 'property_company'], render: consoleGrants.render },
   validators: { title: 'console.validators.nav', roles: ['committee', 'validator'], render: consoleValidators.render },
   dashboard: { title: 'console.dashboard.nav', roles: dashboard.DASHBOARD_ROLES, render: dashboard.render },
+  households: { title: 'console.households.title', roles: ['committee'], render: consoleHouseholds.render },
 };
 
 // where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
@@ -74,4 +76,5 @@ export const NAV = [
   { route: 'grants', icon: '⚑', where: 'wide', section: 'console' },
   { route: 'validators', icon: '⛭', where: 'wide', section: 'console' },
   { route: 'dashboard', icon: '▤', where: 'wide', section: 'console' },
+  { route: 'households', icon: '⌂', where: 'wide', section: 'console' },
 ];

@@ -4,17 +4,25 @@
 // validator set in force).
 
 import { listKeys, putKey, removeKey } from './keystore.js';
-import { generateSeed, keyFile, keyFromSeed, seedFromKeyFile, isEncrypted, KeyError } from './keys.js';
+import { generateSeed, keyFile, keyFromSeed, boxKeyFromSeed, seedFromKeyFile, isEncrypted, KeyError } from './keys.js';
 import { rpc } from './rpc.js';
 
 const CURRENT = 'hkchain.current_address';
 export const MIN_PASSPHRASE_CHARS = 8;
 
+// The signing key of a seed, and the X25519 key that opens cards sealed to it (null in a
+// browser without WebCrypto X25519: only the console needs it).
+async function unlockedKey(seed) {
+  const key = await keyFromSeed(seed);
+  try { key.boxKey = await boxKeyFromSeed(seed); } catch { key.boxKey = null; }
+  return key;
+}
+
 export class Wallet {
   constructor() {
     this.records = [];
     this.address = null;
-    this.unlocked = null;   // {privateKey, publicKey, address}
+    this.unlocked = null;   // {privateKey, publicKey, address, boxKey}
     this.roles = new Set();
     this.listeners = new Set();
   }
@@ -50,7 +58,7 @@ export class Wallet {
 
   async adopt(seed, passphrase, label, file = null) {
     const sealed = file && isEncrypted(file) ? file : await keyFile(seed, passphrase);
-    const key = await keyFromSeed(seed);
+    const key = await unlockedKey(seed);
     seed.fill(0);
     const rec = { address: key.address, label: label || '', file: sealed, created_ms: Date.now() };
     await putKey(rec);
@@ -84,7 +92,7 @@ export class Wallet {
     const rec = this.record();
     if (!rec) throw new KeyError('no_key');
     const seed = await seedFromKeyFile(rec.file, passphrase);
-    this.unlocked = await keyFromSeed(seed);
+    this.unlocked = await unlockedKey(seed);
     seed.fill(0);
     this.changed();
   }
