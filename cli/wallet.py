@@ -163,7 +163,16 @@ class RpcClient:
         return doc
 
     def _unreachable(self, exc: BaseException) -> NodeUnreachable:
-        return NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)})")
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return NodeUnreachable(
+                f"the node at {self.url} serves a TLS certificate this machine does not trust "
+                f"({exc.certificate_error.__class__.__name__}: "
+                f"{getattr(exc.certificate_error, 'verify_message', '') or exc.certificate_error}); "
+                "for a self-signed certificate, name it in SSL_CERT_FILE=cert.pem")
+        hint = ""
+        if isinstance(exc, aiohttp.ServerDisconnectedError) and self.url.startswith("http://"):
+            hint = "; if the node serves TLS, use https://"
+        return NodeUnreachable(f"cannot reach node at {self.url} ({_describe(exc)}{hint})")
 
     async def status(self) -> dict[str, Any]:
         return _as_dict(await self._request("GET", "/v1/status"), "status")

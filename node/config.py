@@ -83,6 +83,15 @@ class RpcConfig:
     max_queries_per_client: int = 16
     query_gas_per_s: int = 1_000_000
     query_gas_burst: int = 10_000_000
+    # Serve the RPC over TLS (https, wss) with this certificate chain and key, both PEM;
+    # relative to the node home or absolute. Both empty: plain HTTP (put a TLS-terminating
+    # reverse proxy in front for remote clients, docs/RPC.md).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file)
 
 
 @dataclass(frozen=True)
@@ -200,9 +209,16 @@ class NodeConfig:
     def genesis_path(self, home: Path) -> Path:
         return Path(home) / self.genesis_file
 
+    def rpc_tls_paths(self, home: Path) -> tuple[Path, Path] | None:
+        """(certificate chain, key) files of the RPC's TLS, or None for plain HTTP."""
+        if not self.rpc.tls:
+            return None
+        return Path(home) / self.rpc.tls_cert_file, Path(home) / self.rpc.tls_key_file
+
     @property
     def rpc_url(self) -> str:
-        return f"http://{_url_host(self.rpc.host)}:{self.rpc.port}"
+        scheme = "https" if self.rpc.tls else "http"
+        return f"{scheme}://{_url_host(self.rpc.host)}:{self.rpc.port}"
 
     @property
     def p2p_url(self) -> str:
@@ -378,6 +394,10 @@ def _validate(c: NodeConfig) -> None:
 
     r = c.rpc
     _check_port(r.port, "rpc.port")
+    _expect(bool(r.tls_cert_file) == bool(r.tls_key_file), "rpc.tls_key_file" if r.tls_cert_file
+            else "rpc.tls_cert_file", "rpc.tls_cert_file and rpc.tls_key_file go together: set both or neither")
+    for value, where in ((r.tls_cert_file, "rpc.tls_cert_file"), (r.tls_key_file, "rpc.tls_key_file")):
+        _expect(len(value) <= 4096 and "\x00" not in value, where, "not a usable path")
     _check_range(r.max_body_bytes, 1024, 256 * 1024 * 1024, "rpc.max_body_bytes")
     _check_range(r.max_batch, 1, 100_000, "rpc.max_batch")
     _check_range(r.rate_limit_per_s, 1, 1_000_000, "rpc.rate_limit_per_s")

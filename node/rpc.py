@@ -5,7 +5,8 @@ document served at ``/openapi.json`` (built here, next to the handlers).
 Bad input never gets a 500: bodies are size-limited (413 ``too_large``), decoded strictly
 (400 ``malformed``), batches bounded (413 ``batch_too_large``), clients rate-limited per
 address (429 ``rate_limited``). Every error body is ``{"error": {"code", "message"}}``
-with a stable code. A tx is answered with its hash or the mempool's refusal code.
+with a stable code. A tx is answered with its hash or the mempool's refusal code. With
+``rpc.tls_cert_file`` and ``rpc.tls_key_file`` set it serves TLS itself (https, wss).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -32,7 +35,7 @@ from core.render import (
 )
 from core.types import TAG_SIGNED_TX, SignedTx
 from node.blobs import BlobService, add_blob_routes, blob_openapi_paths
-from node.config import RpcConfig
+from node.config import ConfigError, RpcConfig
 from node.events import Subscription
 from node.evidence import DEFAULT_EVIDENCE_PAGE, MAX_EVIDENCE_PAGE
 from node.queries import QueryRefused
@@ -96,13 +99,41 @@ def _parse_height(text: str, what: str = "height") -> int:
         raise RpcError(400, "malformed", exc.message) from None
 
 
+def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """The server side of the RPC's TLS from a PEM certificate chain and key; ConfigError
+    naming the file and what is wrong with it (unreadable, not PEM, key not matching the
+    certificate, key encrypted) before anything listens."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    for path, where in ((cert_file, "rpc.tls_cert_file"), (key_file, "rpc.tls_key_file")):
+        if not path.is_file():
+            raise ConfigError(f"{where}: {path} is not a readable file")
+
+    def no_passphrase() -> str:
+        # Without this OpenSSL would prompt on the terminal for an encrypted key.
+        raise ConfigError(f"rpc.tls_key_file: {key_file} is encrypted; give the node an "
+                          "unencrypted key readable only by its own user")
+
+    try:
+        ctx.load_cert_chain(cert_file, key_file, password=no_passphrase)
+    except ssl.SSLError as exc:
+        raise ConfigError(f"rpc.tls_cert_file/rpc.tls_key_file: cannot use {cert_file} with "
+                          f"{key_file}: {exc.reason or exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"rpc.tls_cert_file/rpc.tls_key_file: cannot read {cert_file} or "
+                          f"{key_file}: {exc.strerror or exc}") from None
+    return ctx
+
+
 class RpcServer:
     def __init__(self, node: NodeApi, blobs: BlobService, config: RpcConfig,
-                 register: RegisterService | None = None) -> None:
+                 register: RegisterService | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.node = node
         self.blobs = blobs
         self.register = register
         self.config = config
+        self.ssl_context = ssl_context
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
         self._runner: web.AppRunner | None = None
         self.port = config.port
@@ -140,12 +171,14 @@ class RpcServer:
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        site = web.TCPSite(self._runner, self.config.host, self.config.port,
+                           ssl_context=self.ssl_context)
         await site.start()
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
-        log.info("RPC listening on http://%s:%d", self.config.host, self.port)
+        log.info("RPC listening on %s://%s:%d", "https" if self.ssl_context else "http",
+                 self.config.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -53,7 +53,7 @@ from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
 from node.queries import QueryService
 from node.register import RegisterService
-from node.rpc import RpcServer
+from node.rpc import RpcServer, tls_context
 from node.statement import parse_cursor, parse_limit, statement, touched_accounts
 from node.statesync import (
     ChainSnapshotSource,
@@ -336,6 +336,9 @@ class Node:
             raise GenesisError(
                 f"config chain_id {config.chain_id!r} differs from genesis {genesis.chain_id!r}"
             )
+        # A certificate that cannot serve stops the start before anything is built.
+        tls = config.rpc_tls_paths(home)
+        rpc_tls = tls_context(*tls) if tls is not None else None
         self.config = config
         self.home = home
         self.key = key
@@ -386,7 +389,7 @@ class Node:
         self.blobs = open_blob_service(config.data_path(home), self.network, self)  # culture works by hash, replicated (node/blobs.py)
         # The committee's sealed register (node/register.py): sealed cards only, never a key.
         self.register = RegisterService(PrivacyStore(config.data_path(home) / PRIVACY_DIR), self.chain_id, self)
-        self.rpc = RpcServer(self, self.blobs, config.rpc, self.register)
+        self.rpc = RpcServer(self, self.blobs, config.rpc, self.register, ssl_context=rpc_tls)
         self.analytics = self._open_analytics()
         # A fault of the node's own (its store, its disk) stops it with a clear message;
         # it is never blamed on a peer and never logged and carried on.

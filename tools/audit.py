@@ -11,10 +11,14 @@ says so); a running node's store is reported as in use, never opened beside it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
 import json
 import os
 import shutil
+import socket
+import ssl
 import stat
 import time
 import urllib.error
@@ -27,7 +31,8 @@ from typing import Any
 
 from core.crypto import is_key_file_encrypted
 from core.errors import KeyFileError
-from node.config import NodeConfig
+from node.config import ConfigError, NodeConfig
+from node.rpc import tls_context
 
 VERDICTS = ("ok", "warn", "fail", "skip")
 RPC_TIMEOUT_S = 3.0
@@ -44,6 +49,8 @@ FAIL_DAYS_LEFT = 14
 WARN_DAYS_LEFT = 90
 DAY_MS = 86_400_000
 MIN_PACE_BLOCKS = 1_000
+# Days left on the RPC's TLS certificate below which to renew.
+WARN_CERT_DAYS_LEFT = 21
 
 
 @dataclass(frozen=True)
@@ -80,20 +87,38 @@ class AuditReport:
 Fetch = Callable[[str], Any]
 
 
-def http_get_json(url: str) -> Any:
+def http_get_json(url: str, context: ssl.SSLContext | None = None) -> Any:
     """GET ``url`` and decode JSON; raises OSError (URLError is one) or ValueError."""
-    with urllib.request.urlopen(url, timeout=RPC_TIMEOUT_S) as resp:
+    with urllib.request.urlopen(url, timeout=RPC_TIMEOUT_S, context=context) as resp:
         return json.loads(resp.read(MAX_RPC_BYTES))
+
+
+def _local_host(config: NodeConfig) -> str:
+    host = config.rpc.host
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
 def local_rpc_url(config: NodeConfig) -> str:
     """Where this machine reaches the node's RPC (an all-interfaces bind via loopback)."""
-    host = config.rpc.host
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"
+    host = _local_host(config)
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{config.rpc.port}"
+    return f"{'https' if config.rpc.tls else 'http'}://{host}:{config.rpc.port}"
+
+
+def local_tls_context(config: NodeConfig, home: Path) -> ssl.SSLContext | None:
+    """How the audit talks TLS to its own node: it trusts the configured certificate (and
+    the system's CAs) but not its name, since it dials the listener's address, which the
+    certificate need not name. None without TLS."""
+    paths = config.rpc_tls_paths(home)
+    if paths is None:
+        return None
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # the served leaf itself is trusted
+    with contextlib.suppress(OSError, ssl.SSLError):
+        ctx.load_verify_locations(cafile=str(paths[0]))
+    return ctx
 
 
 # --- the items ---------------------------------------------------------------------------
@@ -153,19 +178,13 @@ def _is_all_interfaces(host: str) -> bool:
     return host in ("", "0.0.0.0", "::")
 
 
-def _tls(section: object) -> bool:
-    # The node has no TLS setting of its own yet: every RPC is plain HTTP unless a config
-    # section grows a certificate field, which this then honours.
-    return bool(getattr(section, "tls_cert_file", None) or getattr(section, "tls_cert", None))
-
-
 def check_binds(config: NodeConfig) -> list[Finding]:
     out: list[Finding] = []
     r = config.rpc
     where = f"{r.host}:{r.port}"
     if is_loopback(r.host):
         out.append(Finding("rpc bind", "ok", f"RPC listens on {where}, loopback only"))
-    elif _tls(r):
+    elif r.tls:
         out.append(Finding("rpc bind", "ok", f"RPC listens on {where} with TLS"))
     elif _is_all_interfaces(r.host):
         out.append(Finding("rpc bind", "fail",
@@ -197,7 +216,8 @@ def check_binds(config: NodeConfig) -> list[Finding]:
                            "firewall admit only the peers' addresses"))
     else:
         out.append(Finding("p2p bind", "ok",
-                           f"p2p listens on {where}; peers authenticate with their node keys"))
+                           f"p2p listens on {where}; peers authenticate with their node keys "
+                           "and every frame is encrypted"))
     return out
 
 
@@ -205,6 +225,51 @@ def _peer_on_loopback(url: str) -> bool:
     from urllib.parse import urlsplit
 
     return is_loopback(urlsplit(url).hostname or "")
+
+
+def check_rpc_tls(config: NodeConfig, home: Path, running: bool, now_s: float,
+                  context: ssl.SSLContext | None) -> Finding:
+    """Whether the RPC serves TLS itself; if so, that its files serve and, on a running
+    node, what the live certificate is and how long it has left."""
+    r = config.rpc
+    paths = config.rpc_tls_paths(home)
+    if paths is None:
+        if is_loopback(r.host):
+            return Finding("rpc tls", "ok", "off: plain HTTP on loopback only (remote clients "
+                           "reach it through a TLS-terminating reverse proxy, docs/RPC.md)")
+        return Finding("rpc tls", "warn", f"off: plain HTTP on {r.host}:{r.port}",
+                       "set rpc.tls_cert_file and rpc.tls_key_file, or bind to 127.0.0.1 "
+                       "behind a TLS-terminating reverse proxy (docs/RPC.md)")
+    cert_file, key_file = paths
+    try:
+        tls_context(cert_file, key_file)
+    except ConfigError as exc:
+        return Finding("rpc tls", "fail", f"on, but the node cannot serve it: {exc.message}",
+                       "give rpc.tls_cert_file a PEM certificate chain and rpc.tls_key_file "
+                       "its unencrypted PEM key")
+    key_mode = stat.S_IMODE(key_file.stat().st_mode)
+    if key_mode & 0o077:
+        return Finding("rpc tls", "fail", f"on, but the TLS key {key_file} has mode {key_mode:04o}: "
+                       "other users can read it", f"chmod 600 {key_file}")
+    if not running or context is None:
+        return Finding("rpc tls", "ok", f"on ({cert_file}); the node is stopped, so the "
+                       "certificate it serves was not checked")
+    try:
+        with socket.create_connection((_local_host(config), r.port), timeout=RPC_TIMEOUT_S) as raw, \
+                context.wrap_socket(raw) as tls:
+            peer = tls.getpeercert()
+    except (OSError, ssl.SSLError) as exc:
+        return Finding("rpc tls", "fail", f"on, but the RPC does not serve the configured "
+                       f"certificate over TLS: {exc}",
+                       "restart the node after changing its certificate files")
+    days_left = int((ssl.cert_time_to_seconds(str(peer["notAfter"])) - now_s) // 86_400) if peer else 0
+    text = f"on ({cert_file}), certificate valid for {days_left} more days"
+    if days_left < 0:
+        return Finding("rpc tls", "fail", f"on, but the certificate expired {-days_left} days ago",
+                       "renew it, then restart the node")
+    if days_left < WARN_CERT_DAYS_LEFT:
+        return Finding("rpc tls", "warn", text, "renew the certificate soon, then restart the node")
+    return Finding("rpc tls", "ok", text)
 
 
 def check_rate_limits(config: NodeConfig) -> Finding:
@@ -406,10 +471,13 @@ def check_evidence(evidence: dict[str, Any] | None, why: str) -> Finding:
                    "be stolen or its node broken")
 
 
-def audit_home(home: Path, *, fetch: Fetch = http_get_json, now_ms: int | None = None) -> AuditReport:
+def audit_home(home: Path, *, fetch: Fetch | None = None, now_ms: int | None = None) -> AuditReport:
     """Every item for the node in ``home`` (a directory with config.json)."""
     config = NodeConfig.load(home)
     url = local_rpc_url(config)
+    context = local_tls_context(config, home)
+    if fetch is None:
+        fetch = functools.partial(http_get_json, context=context)
     status: dict[str, Any] | None = None
     evidence: dict[str, Any] | None = None
     why = "the node's RPC does not answer (node stopped?)"
@@ -426,12 +494,14 @@ def audit_home(home: Path, *, fetch: Fetch = http_get_json, now_ms: int | None =
     findings: list[Finding] = []
     findings += check_key(home, config)
     findings += check_binds(config)
+    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    findings.append(check_rpc_tls(config, home, status is not None, now_ms / 1000, context))
     findings.append(check_rate_limits(config))
     findings.append(check_version())
     findings += check_disk(home, config, pace)
     findings.append(check_peers(config, status, why))
     findings.append(check_clock(config, status, why,
-                                now_ms if now_ms is not None else int(time.time() * 1000)))
+                                now_ms))
     findings += check_store(home, config, running=status is not None)
     findings.append(check_evidence(evidence, why))
     return AuditReport(str(home), config.name, tuple(findings))

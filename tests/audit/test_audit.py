@@ -169,3 +169,43 @@ def test_a_damaged_store_fails(tmp_path: Path) -> None:
     assert finding["store integrity"].verdict == "fail", finding["store integrity"]
     assert "does not open" in finding["store integrity"].detail
     assert "wal" not in finding
+
+
+async def test_rpc_tls_is_reported_from_the_live_node(tmp_path: Path) -> None:
+    """TLS on: the audit reaches the running node over https (its status counts), checks
+    the certificate it serves and its days left; a readable key or files that cannot
+    serve fail; TLS off is fine on loopback only."""
+    import asyncio
+
+    from tests.node.harness import make_homes, open_node, stop_nodes
+    from tests.node.test_rpc_tls import write_self_signed
+
+    homes = make_homes(tmp_path, 1, rpc_overrides={"tls_cert_file": "tls/cert.pem",
+                                                    "tls_key_file": "tls/key.pem"})
+    home = homes[0].home
+    write_self_signed(home / "tls")
+    node = open_node(homes[0])
+    await node.start()
+    try:
+        report = await asyncio.to_thread(audit_home, home)
+    finally:
+        await stop_nodes([node])
+    found = {f.item: f for f in report.findings}
+    assert found["rpc tls"].verdict == "ok", found["rpc tls"]
+    assert "valid for 29 more days" in found["rpc tls"].detail  # made for 30 days
+    assert found["peers"].verdict != "skip"  # the status came over https
+
+    (home / "tls" / "key.pem").chmod(0o644)
+    found = {f.item: f for f in audit_home(home, fetch=_stopped, now_ms=NOW_MS).findings}
+    assert found["rpc tls"].verdict == "fail" and "chmod 600" in found["rpc tls"].action
+    write_self_signed(tmp_path / "other")
+    (home / "tls" / "cert.pem").write_bytes((tmp_path / "other" / "cert.pem").read_bytes())
+    found = {f.item: f for f in audit_home(home, fetch=_stopped, now_ms=NOW_MS).findings}
+    assert found["rpc tls"].verdict == "fail" and "cannot serve" in found["rpc tls"].detail
+
+    config = NodeConfig.load(home)
+    plain = dataclasses.replace(config.rpc, tls_cert_file="", tls_key_file="")
+    config.with_changes(rpc=plain).save(home)
+    assert _verdicts(home)["rpc tls"] == "ok"
+    config.with_changes(rpc=dataclasses.replace(plain, host="0.0.0.0")).save(home)
+    assert _verdicts(home)["rpc tls"] == "warn"
