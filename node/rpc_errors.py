@@ -38,7 +38,7 @@ RPC_ERRORS: dict[str, ErrorCode] = {
     "not_found": ErrorCode(404, _ANY, "no such route, block, tx, blob or record"),
     "state_pruned": ErrorCode(404, "GET /v1/proofs/…", "the state of that height is no "
                               "longer kept (the last 256 heights below the head are)"),
-    "method_not_allowed": ErrorCode(405, _ANY, "the route exists for another HTTP method"),
+    "method_not_allowed": ErrorCode(405, _ANY, "the route exists for another HTTP method (the `Allow` header lists its methods)"),
     "too_large": ErrorCode(413, f"{_TX}, {_BLOBS}", "the body, a tx (64 KiB encoded) or a "
                            "blob is over its limit"),
     "batch_too_large": ErrorCode(413, _SUBMIT, "more txs in one batch than rpc.max_batch"),
