@@ -123,6 +123,11 @@ class P2PConfig:
     # Low, so a healed link is redialed within a second or two: dialing a few peers is cheap.
     reconnect_max_ms: int = 2000
     sync_batch_blocks: int = 64
+    # A peer dropped for what it sent (garbage, a forged signature, a bad block) is refused
+    # for this long, doubled for each further offence up to the cap; offences are
+    # forgotten after ten minutes without one.
+    misbehaviour_ban_ms: int = 1000
+    max_misbehaviour_ban_ms: int = 60_000
 
 
 @dataclass(frozen=True)
@@ -422,6 +427,9 @@ def _validate(c: NodeConfig) -> None:
     _check_range(p.reconnect_min_ms, 10, 600_000, "p2p.reconnect_min_ms")
     _check_range(p.reconnect_max_ms, p.reconnect_min_ms, 3_600_000, "p2p.reconnect_max_ms")
     _check_range(p.sync_batch_blocks, 1, 10_000, "p2p.sync_batch_blocks")
+    _check_range(p.misbehaviour_ban_ms, 0, 3_600_000, "p2p.misbehaviour_ban_ms")
+    _check_range(p.max_misbehaviour_ban_ms, p.misbehaviour_ban_ms, 86_400_000,
+                 "p2p.max_misbehaviour_ban_ms")
     seen: set[bytes] = set()
     names: set[str] = set()
     for i, peer in enumerate(p.peers):

@@ -46,7 +46,8 @@ class Metrics:
             "hkchain_rpc_requests", "RPC requests by route and status", ["route", "status"], registry=r
         )
         self.p2p_dropped_peers = Counter(
-            "hkchain_p2p_dropped_peers", "Peers disconnected for misbehaviour", registry=r
+            "hkchain_p2p_dropped_peers", "Peers disconnected for misbehaviour, by peer (name or "
+            "key prefix) and reason code", ["peer", "reason"], registry=r
         )
         self.task_restarts = Counter(
             "hkchain_task_restarts", "Background loops restarted after an error", ["task"],

@@ -27,8 +27,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consensus.api import Message, Output
-from consensus.messages import decode_message
+from consensus.messages import (
+    Commit,
+    Decision,
+    NewView,
+    Prepare,
+    PrePrepare,
+    ViewChange,
+    decode_message,
+)
 from consensus.replica import Replica, ReplicaConfig
+from consensus.verifier import SignatureVerifier
 from consensus.wal import MAX_VOTE_RECORD_BYTES
 from core.crypto import PrivateKey, parse_address
 from core.errors import ChainError, DecodeError, SignatureError, ValidationError
@@ -62,6 +71,7 @@ from node.statesync import (
     record_valset_change,
 )
 from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
+from p2p.errors import PeerMisbehaved
 from p2p.gossip import TxGossip
 from p2p.messages import ConsensusFrame, prime_block
 from p2p.network import Identity, Network, Peer
@@ -366,6 +376,9 @@ class Node:
                 f"--observer --join …`), or start the node without --observer",
                 code="observer_is_validator",
             )
+        # Shared with the replica: a signature the node checks on arrival (to blame the
+        # peer that sent a forgery) is not checked again.
+        self.verifier = SignatureVerifier()
         self.replica = Replica(
             self.chain_id,
             None if self.observer else key,  # without a key it follows, never votes
@@ -376,6 +389,7 @@ class Node:
                 view_timeout_ms=config.consensus.view_timeout_ms,
                 max_view_timeout_ms=config.consensus.max_view_timeout_ms,
             ),
+            verifier=self.verifier,
             last_commit=self._last_commit(),
         )
         self.network = Network(
@@ -398,6 +412,8 @@ class Node:
             self.fail, on_restart=lambda name: self.metrics.task_restarts.labels(name).inc()
         )
         self.network.on_handler_error = self.supervisor.report
+        self.network.on_misbehaviour.append(
+            lambda peer, code: self.metrics.p2p_dropped_peers.labels(peer.label, code).inc())
         self.mempool.on_background_error = self.supervisor.report
         self.evidence_book = EvidenceBook(store.kv)
         self.metrics.evidence_records.set(self.evidence_book.count)
@@ -562,11 +578,20 @@ class Node:
             "view": self.replica.view,
             "validators": validators_json(self.current_validators()),
             "peers": peers,
+            # Peers refused for misbehaviour right now (p2p/network.py, ``punish``).
+            "banned_peers": [
+                {"name": self._peer_name(key), "public_key": key.hex(), "reason": p.reason,
+                 "offences": p.offences, "banned_for_ms": int(self.network.banned_for_s(key) * 1000)}
+                for key, p in self.network.penalties.items() if self.network.banned_for_s(key) > 0
+            ],
             "syncing": self.sync.syncing,
             # Set on a node that joined by state sync: no blocks or receipts before it.
             "snapshot_height": self.store.snapshot_height(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.size_bytes},
         }
+
+    def _peer_name(self, key: bytes) -> str:
+        return next((p.name for p in self.config.p2p.peers if p.public_key == key), "")
 
     def receipt_doc(self, receipt: Receipt, message: str | None = None) -> dict[str, Any]:
         if message is None:
@@ -757,11 +782,24 @@ class Node:
         msg = decode_message(frame.payload)  # DecodeError drops the peer
         if self._stopped.is_set():
             return
+        if not self._signed_by_its_sender(msg):
+            # Honest nodes send only messages they signed or checked, so a forgery is the
+            # fault of the link it came on, whoever it claims to be from.
+            raise PeerMisbehaved(f"{type(msg).__name__} signature does not verify",
+                                 code="bad_signature")
         block = getattr(msg, "block", None)
         if isinstance(block, Block):
             prime_block(block)  # the payload was canonical: hash its txs the cheap way
         self._step(f"consensus step on {type(msg).__name__} from {peer.label}",
                    lambda: self.replica.on_message(msg, now_ms()))
+
+    def _signed_by_its_sender(self, msg: Message) -> bool:
+        if isinstance(msg, Prepare | Commit):
+            return self.verifier.verify_vote(msg.vote)
+        if isinstance(msg, PrePrepare | NewView | ViewChange):
+            return self.verifier.verify(msg.sender, msg.signing_bytes(), msg.signature)
+        assert isinstance(msg, Decision)  # unsigned: its certificate is checked by the replica
+        return True
 
     def _on_tick(self) -> None:
         self._timer = None

@@ -22,6 +22,12 @@ link that stays silent through a ping and half a heartbeat more is dead and drop
 a cut path is noticed within seconds even while TCP itself still believes in it; and
 since pongs are not authenticated, a link on which no sealed frame (keepalives included)
 opens for ``SILENCE_HEARTBEATS`` heartbeats is dead too.
+
+Misbehaviour costs the peer, never its neighbours: the link that carried the offending
+frame is dropped (``punish``, with a stable reason code), and its key is refused, after
+the handshake and with a Goodbye that says why, for ``p2p.misbehaviour_ban_ms``, doubled
+per further offence up to ``p2p.max_misbehaviour_ban_ms``. A dead link or a fault of
+the node's own is nobody's misbehaviour.
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ MAX_CONNECTIONS = 512
 # forge them). Generous, since one large frame on a slow path takes a while to arrive
 # whole; a cut path is noticed much sooner by the websocket heartbeat itself.
 SILENCE_HEARTBEATS = 10
+# A peer's offences are forgotten after this long without a new one.
+PENALTY_MEMORY_S = 600.0
 
 WebSocket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
 FrameHandler = Callable[["Peer", Frame], None]
@@ -72,6 +80,8 @@ FrameHandler = Callable[["Peer", Frame], None]
 Spawn = Callable[[str, Callable[[], Awaitable[None]]], None]
 # What the host does with an error of its own raised while handling a peer's frame.
 HandlerErrorSink = Callable[[str, BaseException], None]
+# Told of each peer dropped for misbehaviour, with the reason code.
+MisbehaviourSink = Callable[["Peer", str], None]
 
 
 def _log_handler_error(what: str, exc: BaseException) -> None:
@@ -112,6 +122,10 @@ class P2PSettings(Protocol):
     def reconnect_max_ms(self) -> int: ...
     @property
     def sync_batch_blocks(self) -> int: ...
+    @property
+    def misbehaviour_ban_ms(self) -> int: ...
+    @property
+    def max_misbehaviour_ban_ms(self) -> int: ...
 
 
 class Admission(Protocol):
@@ -130,6 +144,16 @@ class Identity:
     key: PrivateKey
     chain_id: str
     genesis_hash: bytes
+
+
+@dataclass
+class Penalty:
+    """What a peer's misbehaviour has cost it so far (loop time, seconds)."""
+
+    offences: int
+    last_offence_s: float
+    banned_until_s: float
+    reason: str
 
 
 class TokenBucket:
@@ -257,7 +281,7 @@ class Peer:
                 raise TimeoutError(f"no authenticated frame for {silence_s:g} s: link dead") from None
             if msg.type == aiohttp.WSMsgType.BINARY:
                 if not self._bucket.take(loop.time()):
-                    raise PeerMisbehaved("frame rate limit exceeded")
+                    raise PeerMisbehaved("frame rate limit exceeded", code="rate_limited")
                 plaintext = self.channel.open(msg.data)
                 deadline = loop.time() + silence_s
                 if not plaintext:
@@ -269,20 +293,23 @@ class Peer:
                     return
                 self.network.dispatch(self, frame)
             elif msg.type == aiohttp.WSMsgType.TEXT:
-                raise PeerMisbehaved("text frame on a binary protocol")
+                raise PeerMisbehaved("text frame on a binary protocol", code="text_frame")
             elif msg.type == aiohttp.WSMsgType.ERROR:
                 if isinstance(msg.data, TimeoutError | ConnectionError | aiohttp.ClientError):
                     # No pong within the heartbeat (or the socket failed): the link is
                     # dead, which is nobody's misbehaviour.
                     raise TimeoutError(f"link dead: {msg.data}")
-                raise PeerMisbehaved(f"websocket error: {msg.data}")
+                if (isinstance(msg.data, aiohttp.WebSocketError)
+                        and msg.data.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG):
+                    raise PeerMisbehaved(f"oversized frame: {msg.data}", code="oversized_frame")
+                raise PeerMisbehaved(f"websocket error: {msg.data}", code="websocket_error")
             elif msg.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
                 aiohttp.WSMsgType.CLOSED,
             ):
                 if msg.type == aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
-                    raise PeerMisbehaved("oversized frame")
+                    raise PeerMisbehaved("oversized frame", code="oversized_frame")
                 return
 
     async def run(self) -> None:
@@ -291,9 +318,7 @@ class Peer:
         try:
             await self._reader()
         except (PeerMisbehaved, DecodeError, ValidationError) as exc:
-            log.warning("dropping peer %s: %s", self.label, exc.message)
-            self.network.misbehaviours += 1
-            self.close(exc.message)
+            self.network.punish(self, exc.code, exc.message)
         except LinkTampered as exc:
             # Anyone on the path can cause this, so the peer is not blamed; the link goes.
             log.warning("closing link to %s: %s", self.label, exc.message)
@@ -433,10 +458,12 @@ class Network:
         self.on_handler_error: HandlerErrorSink = _log_handler_error
         self.on_connect: list[Callable[[Peer], None]] = []
         self.on_disconnect: list[Callable[[Peer], None]] = []
+        self.on_misbehaviour: list[MisbehaviourSink] = []
         self.misbehaviours = 0
         # Links closed because a sealed frame failed to open (not blamed on the peer).
         self.tampered_links = 0
         self.refused_handshakes = 0
+        self.penalties: dict[bytes, Penalty] = {}
         self._names = {p.public_key: p.name for p in config.peers}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_handshakes = 0
@@ -516,7 +543,7 @@ class Network:
     def dispatch(self, peer: Peer, frame: Frame) -> None:
         handler = self.handlers.get(frame.TAG)
         if handler is None:
-            raise PeerMisbehaved(f"unexpected frame {type(frame).__name__}")
+            raise PeerMisbehaved(f"unexpected frame {type(frame).__name__}", code="unexpected_frame")
         try:
             handler(peer, frame)
         except (PeerMisbehaved, DecodeError, ValidationError):
@@ -525,6 +552,40 @@ class Network:
             # Ours, not the peer's: the link stays and the host decides (a node stops on a
             # fault of its own store; anything else is logged with what it was doing).
             self.on_handler_error(f"handling {type(frame).__name__} from {peer.label}", exc)
+
+    # --- misbehaviour ------------------------------------------------------------------------
+
+    def punish(self, peer: Peer, code: str, message: str) -> None:
+        """Drop ``peer`` for what it sent and refuse its key for a while (see the module
+        docstring). Only for faults the peer's own frames prove, never for ours."""
+        now = asyncio.get_running_loop().time()
+        key = peer.public_key
+        cfg = self.config
+        prior = self.penalties.get(key)
+        offences = 1
+        if prior is not None and now - prior.last_offence_s < PENALTY_MEMORY_S:
+            offences = prior.offences + 1
+        ban_ms = min(cfg.max_misbehaviour_ban_ms, cfg.misbehaviour_ban_ms << min(offences - 1, 32))
+        self.penalties[key] = Penalty(offences, now, now + ban_ms / 1000, code)
+        if len(self.penalties) > MAX_CONNECTIONS:
+            oldest = min(self.penalties, key=lambda k: self.penalties[k].last_offence_s)
+            del self.penalties[oldest]
+        self.misbehaviours += 1
+        log.warning("dropping peer %s (%s): %s; refused for %d ms (offence %d)",
+                    peer.label, code, message, ban_ms, offences)
+        for cb in self.on_misbehaviour:
+            try:
+                cb(peer, code)
+            except Exception:
+                log.exception("on_misbehaviour callback failed")
+        peer.close(f"{code}: {message}")
+
+    def banned_for_s(self, public_key: bytes) -> float:
+        """How much longer ``public_key`` is refused for misbehaviour (0 if it is not)."""
+        penalty = self.penalties.get(public_key)
+        if penalty is None:
+            return 0.0
+        return max(0.0, penalty.banned_until_s - asyncio.get_running_loop().time())
 
     # --- connections -----------------------------------------------------------------------
 
@@ -559,6 +620,19 @@ class Network:
     async def _serve(self, ws: WebSocket, done: Handshaken, outbound: bool, dialed_by_lower: bool) -> None:
         hello = done.hello
         key = hello.public_key
+        banned_s = self.banned_for_s(key)
+        if banned_s > 0:
+            # Known only now that it proved its key; it hears why before the link closes.
+            reason = self.penalties[key].reason
+            self.refused_handshakes += 1
+            log.info("refusing peer %s: misbehaved (%s), banned for %.1f s more",
+                     self._names.get(key) or key.hex()[:12], reason, banned_s)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.send_bytes(done.channel.seal(Goodbye(
+                    f"banned: misbehaved ({reason}); retry in {banned_s:.1f} s").encode())), 1.0)
+            with contextlib.suppress(Exception):
+                await ws.close()
+            return
         peer = Peer(self, ws, done.channel, key, self._names.get(key, ""), dialed_by_lower, outbound,
                     hello.height)
         existing = self.peers.get(key)
@@ -604,6 +678,10 @@ class Network:
                     await asyncio.sleep(self.config.reconnect_min_ms / 1000)
                 else:
                     await existing.closed.wait()
+                continue
+            banned_s = self.banned_for_s(target.public_key)
+            if banned_s > 0:
+                await asyncio.sleep(banned_s)
                 continue
             if not self.should_dial(target.public_key):
                 # The other side dials; look again later in case the roles change.

@@ -188,8 +188,7 @@ class BlockSync:
                 peer = self.network.peers.get(key)
                 log.warning("peer served block %d that does not verify: %s", block.height, exc.message)
                 if peer is not None:
-                    self.network.misbehaviours += 1
-                    peer.close(f"bad block in sync: {exc.code}")
+                    self.network.punish(peer, "bad_block", f"block {block.height} in sync: {exc.message}")
                 self.peer_heights.pop(key, None)
                 return applied > 0
             applied += 1

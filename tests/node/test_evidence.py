@@ -88,3 +88,45 @@ async def test_an_equivocating_validator_is_shown_at_v1_evidence(
         assert status == 200 and body["count"] == 1 and body["evidence"] == [ev]
     finally:
         await stop_nodes(nodes)
+
+
+async def test_a_forged_vote_costs_the_link_it_came_on_not_the_validator_it_names(
+    tmp_path: Path,
+) -> None:
+    """A PREPARE that claims to be node1's but does not verify: every node that receives
+    it drops the peer that sent it (node3), bans it for a while and counts it by name and
+    reason; node1, whose key it names, is neither dropped nor held to account."""
+    homes = make_homes(tmp_path, 4, empty_block_interval_ms=200)
+    nodes = await start_nodes(homes)
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        sender, named = nodes[3], nodes[1]
+        height = nodes[0].replica.height
+        honest_vote = Vote.create(named.key, VOTE_PREPARE, CHAIN_ID, height, 0, b"\x07" * 32)
+        forged = Vote(honest_vote.kind, honest_vote.chain_id, honest_vote.height, honest_vote.view,
+                      honest_vote.block_hash, honest_vote.validator, bytes(64))
+        sender.network.broadcast(ConsensusFrame(Prepare(forged).encode()))
+        receivers = nodes[:3]
+        await wait_for(lambda: all(sender.key.public_key in n.network.penalties for n in receivers),
+                       what="every receiver punished the sender")
+        for n in receivers:
+            assert set(n.network.penalties) == {sender.key.public_key}
+            assert n.network.penalties[sender.key.public_key].reason == "bad_signature"
+            assert n.evidence_book.count == 0
+        status, text = await _get(nodes[0], "/metrics")
+        assert status == 200
+        assert 'hkchain_p2p_dropped_peers_total{peer="node3",reason="bad_signature"} 1.0' in text
+        assert 'peer="node1"' not in text and 'peer="node2"' not in text
+        _, doc = await _get(nodes[0], "/v1/status")
+        banned = doc["banned_peers"]
+        assert [(b["name"], b["reason"], b["offences"]) for b in banned] == [("node3", "bad_signature", 1)]
+        # The honest three keep their links and keep committing.
+        assert all(named.key.public_key in n.network.peers for n in (nodes[0], nodes[2]))
+        start = nodes[0].store.height
+        await wait_for(lambda: all(n.store.height >= start + 3 for n in receivers),
+                       what="the others keep committing")
+        # Once the ban is over the sender is admitted again.
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), timeout_s=20,
+                       what="the sender relinked after its ban")
+    finally:
+        await stop_nodes(nodes)

@@ -44,6 +44,7 @@ class StaticAdmission:
 
 
 ADMISSION = StaticAdmission(frozenset(k.public_key for k in KEYS))
+BAN_MS = 400
 
 
 def make_network(key: PrivateKey, peers: tuple[PeerConfig, ...] = (), **overrides: Any) -> Network:
@@ -59,7 +60,7 @@ def make_network(key: PrivateKey, peers: tuple[PeerConfig, ...] = (), **override
 @pytest.fixture
 async def server() -> AsyncIterator[Network]:
     net = make_network(KEYS[0], max_frame_bytes=64 * 1024, rate_limit_frames_per_s=50,
-                       rate_burst_frames=100)
+                       rate_burst_frames=100, misbehaviour_ban_ms=BAN_MS, max_misbehaviour_ban_ms=4 * BAN_MS)
     net.handle(Status.TAG, lambda peer, frame: None)
     await net.start()
     yield net
@@ -223,19 +224,24 @@ async def test_handshake_refuses_a_forged_signature(server: Network) -> None:
         await session.close()
 
 
-async def _misbehave_then_check_still_serving(server: Network, send: object) -> None:
+async def _misbehave_then_check_still_serving(server: Network, send: object, code: str) -> None:
     session, ws = await run_handshake(server, KEYS[1])
     try:
         await wait_for(lambda: KEYS[1].public_key in server.peers, what="admitted")
         before = server.misbehaviours
         await send(ws)  # type: ignore[operator]
-        await closed_after(ws)
+        frames = await closed_after(ws)
         await wait_for(lambda: KEYS[1].public_key not in server.peers, what="peer dropped")
         assert server.misbehaviours == before + 1
+        # It costs the sender, with the reason, and no one else.
+        assert server.penalties[KEYS[1].public_key].reason == code
+        assert set(server.penalties) == {KEYS[1].public_key}
+        if code not in ("text_frame", "oversized_frame"):  # the socket itself is torn down
+            assert any(isinstance(f, Goodbye) and f.reason.startswith(code) for f in frames), frames
     finally:
         await ws.close()
         await session.close()
-    # The node carries on: the same validator (or another) can connect again.
+    # The node carries on: another validator can connect.
     session, ws = await run_handshake(server, KEYS[2])
     try:
         await wait_for(lambda: KEYS[2].public_key in server.peers, what="still serving")
@@ -248,14 +254,14 @@ async def test_oversized_frame_drops_the_peer(server: Network) -> None:
     async def send(ws: SealedSocket) -> None:
         await ws.send_bytes(TxAnnounce(tuple(bytes([i % 256]) * 32 for i in range(3000))).encode())
 
-    await _misbehave_then_check_still_serving(server, send)
+    await _misbehave_then_check_still_serving(server, send, "oversized_frame")
 
 
 async def test_garbage_frame_drops_the_peer(server: Network) -> None:
     async def send(ws: SealedSocket) -> None:
         await ws.send_bytes(b"\xc1\x00garbage")
 
-    await _misbehave_then_check_still_serving(server, send)
+    await _misbehave_then_check_still_serving(server, send, "malformed")
 
 
 async def test_unknown_frame_type_drops_the_peer(server: Network) -> None:
@@ -264,14 +270,14 @@ async def test_unknown_frame_type_drops_the_peer(server: Network) -> None:
 
         await ws.send_bytes(codec.encode([9999, b"x"]))
 
-    await _misbehave_then_check_still_serving(server, send)
+    await _misbehave_then_check_still_serving(server, send, "malformed")
 
 
 async def test_text_frame_drops_the_peer(server: Network) -> None:
     async def send(ws: SealedSocket) -> None:
         await ws.send_str("hello")
 
-    await _misbehave_then_check_still_serving(server, send)
+    await _misbehave_then_check_still_serving(server, send, "text_frame")
 
 
 async def test_flood_beyond_the_rate_limit_drops_the_peer(server: Network) -> None:
@@ -282,7 +288,50 @@ async def test_flood_beyond_the_rate_limit_drops_the_peer(server: Network) -> No
                 return
             await ws.send_bytes(frame)
 
-    await _misbehave_then_check_still_serving(server, send)
+    await _misbehave_then_check_still_serving(server, send, "rate_limited")
+
+
+async def test_a_peer_that_misbehaved_is_refused_for_a_while_longer_each_time(server: Network) -> None:
+    """Garbage costs the sender a ban that doubles with each offence; once it is over
+    the key is admitted again, and other keys are never refused for it."""
+    loop = asyncio.get_running_loop()
+    key = KEYS[1].public_key
+    for offence, ban_ms in ((1, BAN_MS), (2, 2 * BAN_MS)):
+        session, ws = await run_handshake(server, KEYS[1])
+        try:
+            await wait_for(lambda: key in server.peers, what="admitted")
+            await ws.send_bytes(b"\xc1garbage")
+            dropped_at = loop.time()
+            await closed_after(ws)
+        finally:
+            await ws.close()
+            await session.close()
+        assert server.penalties[key].offences == offence
+        assert abs(server.banned_for_s(key) - ban_ms / 1000) < 0.2
+        # Refused while banned, after proving its key, with the reason.
+        session, ws = await run_handshake(server, KEYS[1])
+        try:
+            frames = await closed_after(ws)
+            assert any(isinstance(f, Goodbye) and f.reason.startswith("banned: misbehaved (malformed)")
+                       for f in frames), frames
+            assert key not in server.peers
+        finally:
+            await ws.close()
+            await session.close()
+        session2, ws2 = await run_handshake(server, KEYS[2])  # a neighbour is not refused
+        try:
+            await wait_for(lambda: KEYS[2].public_key in server.peers, what="neighbour admitted")
+        finally:
+            await ws2.close()
+            await session2.close()
+        await asyncio.sleep(max(0.0, dropped_at + ban_ms / 1000 - loop.time()) + 0.05)
+        assert server.banned_for_s(key) == 0
+    session, ws = await run_handshake(server, KEYS[1])
+    try:
+        await wait_for(lambda: key in server.peers, what="admitted again after the ban")
+    finally:
+        await ws.close()
+        await session.close()
 
 
 async def test_peer_send_queue_is_bounded() -> None:
