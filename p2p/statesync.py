@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -52,6 +53,7 @@ REQUEST_TIMEOUT_S = 20.0
 MAX_SERVING = 2  # parts requests read at once by a serving node (worker threads)
 LEAVES_FROM_DEPTH = 3  # about 4,096 leaves parts at most: ~700 keys each at 3M keys
 PATHS_PER_REQUEST = 64
+PER_PEER_IN_FLIGHT = 2
 BUSY_PAUSE_S = 0.2
 NO_PEER_PAUSE_S = 1.0
 MAX_OFFER_ROUNDS = 1000
@@ -140,6 +142,7 @@ class SnapshotTarget(Protocol):
 class _Ask:
     kind: type[Frame]
     future: asyncio.Future[Frame]
+    first_path: bytes | None = None  # a StateRequest's: its answer's first part's path
 
 
 class StateSyncClient:
@@ -164,7 +167,7 @@ class StateSyncClient:
         self.height = -1
         self.parts = 0
         self.on_progress: Callable[[int], None] | None = None
-        self._asks: dict[bytes, _Ask] = {}
+        self._asks: dict[bytes, list[_Ask]] = {}  # per peer, oldest first
         self._peer_added = asyncio.Event()
         # A joining node takes part in nothing else yet: its peers' gossip, votes and
         # status are not misbehaviour, just not for it.
@@ -179,21 +182,29 @@ class StateSyncClient:
     # answers
 
     def _on_answer(self, peer: Peer, frame: Frame) -> None:
-        ask = self._asks.get(peer.public_key)
-        if ask is None or not isinstance(frame, ask.kind) or ask.future.done():
-            return  # late or unasked: ignored
-        ask.future.set_result(frame)
+        waiting = [a for a in self._asks.get(peer.public_key, ())
+                   if isinstance(frame, a.kind) and not a.future.done()]
+        if isinstance(frame, StateParts) and frame.parts:
+            # Two requests may be in flight: the answer names its first path (an answer
+            # that names neither goes to the older, whose check then refuses it).
+            named = [a for a in waiting if a.first_path == frame.parts[0].path]
+            waiting = named or waiting
+        if waiting:
+            waiting[0].future.set_result(frame)
+        # else: late or unasked, ignored
 
     def _on_disconnect(self, peer: Peer) -> None:
-        ask = self._asks.get(peer.public_key)
-        if ask is not None and not ask.future.done():
-            ask.future.cancel()
+        for ask in self._asks.get(peer.public_key, ()):
+            if not ask.future.done():
+                ask.future.cancel()
 
     async def _ask(self, key: bytes, frame: Frame, kind: type[Frame]) -> Frame | None:
         """Send ``frame`` to ``key`` and wait for its answer of type ``kind`` (None: the
         link went away or the peer did not answer in time)."""
         future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        self._asks[key] = _Ask(kind, future)
+        first = frame.paths[0] if isinstance(frame, StateRequest) and frame.paths else None
+        ask = _Ask(kind, future, first)
+        self._asks.setdefault(key, []).append(ask)
         try:
             if not self.network.send(key, frame):
                 return None
@@ -204,8 +215,11 @@ class StateSyncClient:
                 raise
             return None
         finally:
-            if self._asks.get(key) is not None and self._asks[key].future is future:
-                del self._asks[key]
+            asks = self._asks.get(key, [])
+            if ask in asks:
+                asks.remove(ask)
+            if not asks:
+                self._asks.pop(key, None)
 
     def blame(self, key: bytes, why: str) -> None:
         """``key`` sent something that does not verify: never ask it again, drop it."""
@@ -295,14 +309,19 @@ class StateSyncClient:
         loop = asyncio.get_running_loop()
         try:
             while not self.target.done:
-                busy = {k for k, _ in in_flight.values()}
+                load = Counter(k for k, _ in in_flight.values())
                 now = loop.time()
                 free = [k for k in self._candidates()
-                        if k not in busy and k not in not_kept and resting.get(k, 0) <= now]
+                        if k not in not_kept and resting.get(k, 0) <= now]
                 todo = [p for p in self.target.wanted() if p not in asked]
-                for key in free:
+                # Two requests per peer in flight: it reads one while this node checks
+                # the other's parts.
+                for key in free * PER_PEER_IN_FLIGHT:
                     if not todo:
                         break
+                    if load[key] >= PER_PEER_IN_FLIGHT:
+                        continue
+                    load[key] += 1
                     paths, todo = todo[: self.paths_per_request], todo[self.paths_per_request :]
                     asked.update(paths)
                     task = asyncio.ensure_future(self._ask(
@@ -338,6 +357,8 @@ class StateSyncClient:
 
     def _take_parts(self, key: bytes, height: int, paths: list[bytes], answer: StateParts) -> None:
         assert answer.status == STATE_OK
+        if key in self.banned:
+            return  # the other answer of a peer already refused: nothing of it is used
         if answer.height != height:
             self.blame(key, "state parts of another height than asked")
             return

@@ -41,6 +41,8 @@ from storage.state import (
     Ref,
     StateTree,
     TreeUpdate,
+    _decode_leaf,
+    _decode_node,
     _encode_ref,
     _nibble,
     _Node,
@@ -48,6 +50,7 @@ from storage.state import (
 )
 
 _sha256 = hashlib.sha256
+WRITE_BATCH = 50_000  # pending puts of accepted parts written at once
 
 
 class BadStatePart(ValidationError):
@@ -81,18 +84,25 @@ def read_part(
     leaves_from_depth: int,
     max_entries: int,
     max_bytes: int,
+    walked: dict[bytes, _Node] | None = None,
 ) -> Part | None:
     """The part at ``path`` of the tree of ``root`` (None: no subtree starts there).
 
     Shallower than ``leaves_from_depth`` an internal node is sent as a node; deeper, as
     its leaves, unless they exceed ``max_entries`` or ``max_bytes`` (then as a node, and
     the asker goes one level down). Reads immutable tree nodes only: safe off the loop.
+    ``walked`` keeps the nodes above the path for the next call on the same tree.
     """
     ref = root
     for depth in range(len(path)):
         if ref is None or ref[2]:
             return None
-        node = tree._load_node(schema.state_node_path(path[:depth]), ref[1], None)
+        above = path[:depth]
+        node = walked.get(above) if walked is not None else None
+        if node is None:
+            node = tree._load_node(schema.state_node_path(above), ref[1], None)
+            if walked is not None:
+                walked[above] = node
         ref = node.child(path[depth])
     if ref is None:
         return None
@@ -105,24 +115,36 @@ def read_part(
         return _node_part(path, node)
     entries: list[tuple[bytes, bytes]] = []
     size = 0
+    kv_get = tree._kv.get
+    node_prefix = schema.STATE_NODE
     # Depth-first in slot order, so the leaves come in key-hash order.
-    stack: list[tuple[bytes, Ref]] = [
-        (path + _NIBBLE_BYTES[i], c) for i in reversed(range(16)) if (c := node.child(i)) is not None
-    ]
+    stack: list[tuple[bytes, _Node]] = [(path, node)]
+    pos: list[int] = [0]
     while stack:
-        p, r = stack.pop()
-        pp = schema.state_node_path(p)
-        if r[2]:
-            kh, value = tree._load_leaf(pp, r[1], None)
-            key = _preimage(tree, kh)
-            entries.append((key, value))
-            size += len(key) + len(value) + 8
+        p, n = stack[-1]
+        slots = _slots(n.present)
+        i = pos[-1]
+        if i >= len(slots):
+            stack.pop()
+            pos.pop()
+            continue
+        pos[-1] = i + 1
+        slot = slots[i]
+        child = p + _NIBBLE_BYTES[slot]
+        key = node_prefix + n.versions[slot * 8 : slot * 8 + 8] + schema.state_node_path(child)
+        data = kv_get(key)
+        if data is None:
+            raise CorruptStore(f"state tree: missing node {key.hex()}")
+        if n.leaves >> slot & 1:
+            kh, value = _decode_leaf(data)
+            k = _preimage(tree, kh)
+            entries.append((k, value))
+            size += len(k) + len(value) + 8
             if len(entries) > max_entries or size > max_bytes:
                 return _node_part(path, node)
         else:
-            n = tree._load_node(pp, r[1], None)
-            stack.extend((p + _NIBBLE_BYTES[i], c) for i in reversed(range(16))
-                         if (c := n.child(i)) is not None)
+            stack.append((child, _decode_node(data)))
+            pos.append(0)
     return Part(path, 0, (), tuple(entries))
 
 
@@ -150,6 +172,16 @@ class SnapshotBuilder:
         self._refs: dict[bytes, Ref] = {}
         self.entries = 0
         self.parts = 0
+        self._writes: list[tuple[bytes, bytes]] = []  # accepted, not yet written
+
+    def flush(self) -> None:
+        """Write what accepted parts left pending (one unsynced batch: the store is not
+        in use before ``install_snapshot`` makes it whole)."""
+        if self._writes:
+            with self.kv.batch(sync=False) as wb:
+                for key, value in self._writes:
+                    wb.put(key, value)
+            self._writes = []
 
     @property
     def done(self) -> bool:
@@ -184,12 +216,13 @@ class SnapshotBuilder:
         ref = upd.root_ref
         if ref is None or ref[0] != expected:
             raise BadStatePart(f"the leaves at path {part.path.hex()} do not hash to their slot")
-        with self.kv.batch(sync=False) as wb:
-            for key, data in upd.new_nodes.items():
-                wb.put(key, data)
-            for kh, key, value in live:
-                wb.put(schema.state_value_key(key), value)
-                wb.put(schema.state_preimage_key(kh), key)
+        writes = self._writes
+        writes.extend(upd.new_nodes.items())
+        for kh, key, value in live:
+            writes.append((schema.state_value_key(key), value))
+            writes.append((schema.state_preimage_key(kh), key))
+        if len(writes) >= WRITE_BATCH:
+            self.flush()
         del self._expected[part.path]
         self._refs[part.path] = ref
         self.entries += len(live)
@@ -219,6 +252,7 @@ class SnapshotBuilder:
         ``done``."""
         if self._expected:
             raise CorruptStore("state sync: finish before every part arrived")
+        self.flush()
         if self.state_root == EMPTY_ROOT:
             return None
         version = _U64.pack(self.height)
@@ -287,9 +321,10 @@ def read_parts(
     if the height stopped being kept meanwhile (its nodes pruned by a later commit)."""
     out: list[Part] = []
     size = 0
+    walked: dict[bytes, _Node] = {}
     for path in paths:
         try:
-            part = read_part(tree, root, path, leaves_from_depth, max_entries, max_bytes)
+            part = read_part(tree, root, path, leaves_from_depth, max_entries, max_bytes, walked)
         except CorruptStore:
             if not kept():
                 return None

@@ -220,6 +220,75 @@ async def test_a_bad_offer_is_blamed_and_a_good_one_taken(tmp_path: Path, chain:
         store.close()
 
 
+class MisbehavingSource(ChainSnapshotSource):
+    """Answers every parts request in one wrong way."""
+
+    def __init__(self, store: ChainStore, mode: str) -> None:
+        super().__init__(store)
+        self.mode = mode
+
+    def state_parts(self, request: StateRequest) -> StateParts:
+        answer = super().state_parts(request)
+        if self.mode == "empty":
+            return StateParts(answer.height, 0, ())
+        if self.mode == "reordered":
+            return StateParts(answer.height, 0, answer.parts[::-1] if len(answer.parts) > 1 else
+                              (StatePart(b"\x0f" * 5, 0, (), ((b"k", b"v"),)),))
+        if self.mode == "other_height":
+            return StateParts(answer.height + 1, 0, answer.parts)
+        assert self.mode == "not_kept"
+        return StateParts(answer.height, 1, ())
+
+
+@pytest.mark.parametrize(("mode", "why"), [
+    ("empty", "empty answer"),
+    ("reordered", "not in the order asked"),
+    ("other_height", "another height"),
+])
+async def test_a_peer_breaking_the_parts_protocol_is_blamed(tmp_path: Path, chain: TestChain,
+                                                           mode: str, why: str) -> None:
+    result, store = await _join(tmp_path, chain, [
+        (VALIDATOR_KEYS[1], lambda s: MisbehavingSource(s, mode)),
+        (VALIDATOR_KEYS[2], ChainSnapshotSource)])
+    try:
+        _same_store(chain, store, result.height)
+        assert [k for k, _ in result.blamed] == [VALIDATOR_KEYS[1].public_key]
+        assert why in result.blamed[0][1]
+    finally:
+        store.close()
+
+
+async def test_a_peer_that_no_longer_keeps_the_height_is_passed_over_not_blamed(
+        tmp_path: Path, chain: TestChain) -> None:
+    result, store = await _join(tmp_path, chain, [
+        (VALIDATOR_KEYS[1], lambda s: MisbehavingSource(s, "not_kept")),
+        (VALIDATOR_KEYS[2], ChainSnapshotSource)])
+    try:
+        _same_store(chain, store, result.height)
+        assert result.blamed == []
+    finally:
+        store.close()
+
+
+async def test_a_local_store_failure_stops_the_sync_and_blames_no_peer(
+        tmp_path: Path, chain: TestChain, monkeypatch: pytest.MonkeyPatch) -> None:
+    from p2p.statesync import StateSyncClient
+    from storage.errors import StorageError
+    from storage.snapshot import SnapshotBuilder
+
+    def disk_full(self: SnapshotBuilder) -> None:
+        raise StorageError("no space left on device", code="storage_io")
+
+    def blame(self: StateSyncClient, key: bytes, why: str) -> None:
+        raise AssertionError(f"a peer was blamed for a local failure: {why}")
+
+    monkeypatch.setattr(SnapshotBuilder, "flush", disk_full)
+    monkeypatch.setattr(StateSyncClient, "blame", blame)
+    with pytest.raises(StorageError, match="no space"):
+        await _join(tmp_path, chain, [(VALIDATOR_KEYS[1], ChainSnapshotSource)])
+    assert not (tmp_path / "data" / "chain").exists(), "no store is left half made"
+
+
 def test_serving_reports_a_pruned_height_as_not_kept(chain: TestChain) -> None:
     source = ChainSnapshotSource(chain.store)
     assert source.state_parts(StateRequest(chain.store.height + 5, 3, (b"",))).status == 1

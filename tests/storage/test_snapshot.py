@@ -49,9 +49,11 @@ def _sync(src: StateStore, height: int, dst: MemoryStore, *, leaves_from_depth: 
             if tamper is not None and part.entries and b.parts == tamper:
                 k, v = part.entries[0]
                 part = Part(part.path, 0, (), ((k, v + b"!"), *part.entries[1:]))
+                b.flush()
                 before = dict(dst.iterate())
                 with pytest.raises(BadStatePart):
                     b.accept(part)
+                b.flush()
                 assert dict(dst.iterate()) == before, "a refused part wrote something"
                 return b
             b.accept(part)
