@@ -1,4 +1,5 @@
-"""Every resident page and the chain explorer in zh and en, mobile (390×844) and desktop, and in elder mode:
+"""Every resident page, the chain explorer and the committees' dashboard in zh and en, mobile (390×844)
+and desktop, and in elder mode:
 no console error, no CSP violation, nothing wider than the phone, no catalogue key shown
 raw, and no critical accessibility violation (axe-core, vendored). With
 HKCHAIN_UPDATE_SCREENSHOTS=1 the screenshots are written to docs/screenshots/."""
@@ -16,8 +17,12 @@ from urllib.request import urlopen
 import pytest
 
 import web
+from tests.analytics.chain import Chain, start_chain
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
 from tests.web.community import Community, start_community
+from tests.web.test_dashboard import PASSPHRASE as DASHBOARD_PASSPHRASE
+from tests.web.test_dashboard import open_dashboard, wait_indexed
+from tests.web.test_dashboard import sign_in as dashboard_sign_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -153,5 +158,40 @@ def test_elder_mode_is_large_and_has_few_choices(browser: Browser, community: Co
             p.locator("[data-testid=tally]").scroll_into_view_if_needed()
             p.screenshot(path=str(SHOTS / "vote-elder-zh-CN-mobile.png"))
         assert w.console_errors == []
+    finally:
+        w.context.close()
+
+
+@pytest.fixture(scope="module")
+def analytics_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """A localnet whose node runs the analytics indexer, with the demo community and a mixed
+    load: the committees' dashboard has figures to draw (and small cells to hide)."""
+    require_chromium()
+    yield from start_chain(tmp_path_factory.mktemp("web-screens-dashboard"), analytics=True)
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("layout", ["mobile", "desktop"])
+def test_the_dashboard_renders_cleanly_and_accessibly(
+        browser: Browser, analytics_chain: Chain, lang: str, layout: str) -> None:
+    viewport = MOBILE if layout == "mobile" else DESKTOP
+    wait_indexed(analytics_chain)
+    w = dashboard_sign_in(browser, analytics_chain, analytics_chain.net.operator_key_file, DASHBOARD_PASSPHRASE,
+                          viewport=viewport, lang=lang)
+    try:
+        p = w.page
+        open_dashboard(p, "district")
+        p.wait_for_load_state("networkidle")
+        assert p.locator("canvas[data-testid^=chart-]").count() >= 8, "the seeded figures are drawn"
+        _check(w, "dashboard", viewport["width"])
+        critical = [v for v in _axe(p) if v["impact"] == "critical"]
+        assert not critical, critical
+        if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            p.screenshot(path=str(SHOTS / f"dashboard-{lang}-{layout}.png"))
+            p.evaluate("document.querySelector('[data-testid=dashboard-section-fees]').scrollIntoView();"
+                       "window.scrollBy(0, -70)")  # below the sticky top bar
+            p.screenshot(path=str(SHOTS / f"dashboard-fees-{lang}-{layout}.png"))
+        assert w.console_errors == [] and w.csp_violations() == []
     finally:
         w.context.close()

@@ -25,11 +25,11 @@ const QUORUM_PERCENT = 200 / 3;  // Article 278: two thirds of the owners and of
 const PERCENT = (v) => v / 10;
 const SECTIONS = [
   { key: 'turnout', charts: [
-    { figure: 'turnout', type: 'bar', x: (r) => `#${r.proposal_id}`, series: ['heads_permille', 'area_permille'],
+    { figure: 'turnout', type: 'bar', x: (r) => `#${r.proposal_id} ${clip(r.title)}`, series: ['heads_permille', 'area_permille'],
       scale: PERCENT, unit: '%', quorum: true },
   ] },
   { key: 'fees', charts: [
-    { figure: 'fee_collection', type: 'line', x: 'month', pivot: 'estate', value: 'collection_permille', scale: PERCENT, unit: '%' },
+    { figure: 'fee_collection', type: 'bar', x: 'month', pivot: 'estate', value: 'collection_permille', scale: PERCENT, unit: '%' },
     { figure: 'arrears', type: 'bar', x: 'bucket', pivot: 'estate', value: 'amount', unit: 'points' },
   ] },
   { key: 'satisfaction', charts: [
@@ -50,6 +50,12 @@ const SECTIONS = [
     { figure: 'notices', type: 'bar', x: (r) => `#${r.notice_id}`, series: ['read_permille'], scale: PERCENT, unit: '%' },
   ] },
 ];
+
+// A label short enough for an axis (the table has the whole text).
+function clip(text, chars = 14) {
+  const cps = [...String(text ?? '')];
+  return cps.length > chars ? `${cps.slice(0, chars - 1).join('')}…` : cps.join('');
+}
 
 let chartLib = null;
 
@@ -213,7 +219,8 @@ function chartConfig(spec, records) {
       locale: currentLocale() === 'en' ? 'en-GB' : 'zh-CN',
       scales: {
         x: { stacked: !!spec.stacked },
-        y: { stacked: !!spec.stacked, beginAtZero: true, ticks: { callback: (v) => `${v}${unit}` } },
+        y: { stacked: !!spec.stacked, beginAtZero: true, max: spec.unit === '%' ? 100 : undefined,
+             ticks: { callback: (v) => `${Number.isInteger(v) ? fmt.count(v) : v}${unit}` } },
       },
       plugins: { legend: { position: 'bottom' } },
     },
