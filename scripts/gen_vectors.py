@@ -57,6 +57,8 @@ from core.types import (
     receipts_root,
     tx_root,
 )
+from p2p.messages import PROTOCOL_VERSION, Auth, Hello, StreamStart, handshake_signing_bytes
+from p2p.secure import EphemeralKey, session_keys, transcript_hash
 from storage.kv import MemoryStore
 from storage.state import (
     EMPTY_ROOT,
@@ -448,6 +450,52 @@ def chain_vectors() -> dict[str, Any]:
     }
 
 
+def p2p_vectors() -> dict[str, Any]:
+    """The p2p handshake of PROTOCOL.md section 13 between two validators, every secret
+    fixed: what each side sends and signs, and the keys both derive. (A secretstream's
+    header is random, drawn by libsodium's init_push, so sealed frames are not here: with
+    the keys, libsodium's own secretstream is the reference.)"""
+    genesis_hash = bytes([0x77]) * 32
+    nodes = VALIDATOR_KEYS[:2]
+    challenges = [bytes(range(32)), bytes(range(32, 64))]
+    ephemerals = [EphemeralKey(bytes([0x31]) * 32), EphemeralKey(bytes([0x32]) * 32)]
+    heights = [41, 42]
+    sides = []
+    for i in range(2):
+        j = 1 - i
+        me, them = nodes[i], nodes[j]
+        hello = Hello(PROTOCOL_VERSION, CHAIN_ID, genesis_hash, me.public_key, challenges[i], heights[i])
+        signing = handshake_signing_bytes(CHAIN_ID, genesis_hash, challenges[j], me.public_key,
+                                          them.public_key, ephemerals[i].public_key)
+        signature = me.sign(signing)
+        sides.append({
+            "node_seed": me.seed.hex(), "public_key": me.public_key.hex(),
+            "challenge": challenges[i].hex(),
+            "ephemeral_secret": bytes([0x31 + i]).hex() * 32,
+            "ephemeral_public_key": ephemerals[i].public_key.hex(),
+            "height": heights[i], "hello_encoded": hello.encode().hex(),
+            "auth_signing_bytes": signing.hex(), "auth_signature": signature.hex(),
+            "auth_encoded": Auth(signature, ephemerals[i].public_key).encode().hex(),
+        })
+    shared = ephemerals[0].shared_secret(ephemerals[1].public_key)
+    triples = [(nodes[i].public_key, challenges[i], ephemerals[i].public_key) for i in range(2)]
+    transcript = transcript_hash(CHAIN_ID, genesis_hash, triples[0], triples[1])
+    send0, receive0 = session_keys(shared, transcript, nodes[0].public_key, nodes[1].public_key)
+    low = 0 if nodes[0].public_key < nodes[1].public_key else 1
+    k_low, k_high = (send0, receive0) if low == 0 else (receive0, send0)
+    header = bytes(range(24))
+    return {
+        "description": "A p2p version 2 handshake (PROTOCOL.md section 13) between two "
+                       "validators: side i's Auth answers side 1-i's challenge; the low side "
+                       "is the one with the lower public key; it sends with k_low.",
+        "version": PROTOCOL_VERSION, "chain_id": CHAIN_ID, "genesis_hash": genesis_hash.hex(),
+        "sides": sides, "low_side": low,
+        "shared_secret": shared.hex(), "transcript": transcript.hex(),
+        "k_low": k_low.hex(), "k_high": k_high.hex(),
+        "stream_start_example": {"header": header.hex(), "encoded": StreamStart(header).encode().hex()},
+    }
+
+
 def all_vectors() -> dict[str, dict[str, Any]]:
     return {
         "codec": codec_vectors(),
@@ -456,6 +504,7 @@ def all_vectors() -> dict[str, dict[str, Any]]:
         "chain": chain_vectors(),
         "state": state_vectors(),
         "merkle": merkle_vectors(),
+        "p2p": p2p_vectors(),
     }
 
 
