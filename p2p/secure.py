@@ -120,7 +120,8 @@ class SecureChannel:
             raise LinkTampered(f"frame {self.opened + 1} failed authentication ({len(sealed)} bytes, "
                                "shorter than any sealed frame)")
         try:
-            plaintext, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(self._receive, sealed)
+            # PyNaCl takes bytes only; a websocket library may hand over a bytearray.
+            plaintext, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(self._receive, bytes(sealed))
         except (nacl.exceptions.RuntimeError, nacl.exceptions.ValueError):
             raise LinkTampered(
                 f"frame {self.opened + 1} failed authentication (altered, injected, replayed, "
