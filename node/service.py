@@ -534,9 +534,12 @@ class Node:
             return
         self.fatal = NodeError(f"{what} failed: {describe(exc)}",
                                code="storage_fault" if is_local_fault(exc) else "local_fault")
-        log.critical("FATAL: %s failed: %s. The node stops: fix the cause, then start it "
-                     "again (its store and vote log resume safely).", what, describe(exc),
-                     exc_info=exc)
+        # The cause first: what triggered the failing write (a peer's vote, say) is context,
+        # never the culprit.
+        log.critical("FATAL: %s — a fault of this machine, not of any peer (it happened during "
+                     "%s). The node stops: fix the cause (free disk space, check the disk), then "
+                     "start it again (its store and vote log resume safely).", describe(exc),
+                     what, exc_info=exc)
         self.metrics.local_faults.inc()
         task = asyncio.get_running_loop().create_task(self.stop())
         self._tasks.add(task)

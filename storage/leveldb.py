@@ -144,4 +144,10 @@ class LevelDBStore:
 
 
 def _io_error(what: str, path: str, exc: Exception) -> StorageError:
-    return StorageError(f"LevelDB {what} failed at {path}: {exc}", code="storage_io")
+    # plyvel carries LevelDB's status text as bytes: show it as text, not as a bytes repr.
+    arg = exc.args[0] if exc.args else exc
+    text = arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)
+    if "No space left on device" in text:
+        return StorageError(f"the disk is full: LevelDB {what} failed at {path}: {text}",
+                            code="disk_full")
+    return StorageError(f"LevelDB {what} failed at {path}: {text}", code="storage_io")
