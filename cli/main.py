@@ -41,6 +41,8 @@ def _register() -> None:
     from cli.audit import audit, pentest
     main.add_command(audit)
     main.add_command(pentest)
+    from cli.faults import faults
+    main.add_command(faults)
     for command in (network.init, network.node, network.localnet, client.status, client.block,
                     client.receipt, client.tx, client.transfer, client.query, client.deploy,
                     client.watch):

@@ -82,11 +82,15 @@ def _die_with_parent() -> None:
 class Supervisor:
     """The processes of one local network's nodes."""
 
-    def __init__(self, network: LocalNetwork, *, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, network: LocalNetwork, *, extra_env: dict[str, str] | None = None,
+                 node_env: dict[int, dict[str, str]] | None = None) -> None:
+        """``extra_env`` goes to every node; ``node_env[i]`` to node ``i`` alone (the fault
+        scenarios start one node with a clock that is off: tools/faults.py)."""
         self.network = network
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self._logs: dict[int, IO[bytes]] = {}
         self._env = {**os.environ, **(extra_env or {})}
+        self._node_env = dict(node_env or {})
 
     @property
     def nodes(self) -> tuple[LocalNode, ...]:
@@ -110,7 +114,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self._env,
+            env={**self._env, **self._node_env.get(index, {})},
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
