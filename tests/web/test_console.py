@@ -4,10 +4,13 @@ only the pages its roles allow; a resident's key sees no console at all."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import openpyxl
 import pytest
 
 from core.crypto import PrivateKey
@@ -120,9 +123,18 @@ def unlock_on_page(p: Page, test_id: str, passphrase: str, ready: str) -> None:
     p.get_by_test_id(ready).wait_for(timeout=WAIT_MS)
 
 
-def test_a_clerk_imports_30_households_from_a_csv_with_personal_data_sealed_off_chain(
-        browser: Browser, community: Community, tmp_path: Path) -> None:
+@dataclass
+class Estate:
+    rows: list[tuple[str, str, str, str, str, str]]
+    csv: Path
+
+
+@pytest.fixture(scope="module")
+def estate_imported(browser: Browser, community: Community, tmp_path_factory: pytest.TempPathFactory) -> Estate:
+    """The committee's clerk imports 30 households from a CSV in the console (checked
+    here: a bad file cannot be sent, the good one registers every row)."""
     c = community
+    tmp = tmp_path_factory.mktemp("estate")
     rows = estate(N_IMPORT)
     w = sign_in(browser, c, c.net.operator_key_file, PASSPHRASE)
     try:
@@ -132,14 +144,15 @@ def test_a_clerk_imports_30_households_from_a_csv_with_personal_data_sealed_off_
         # A file with a mistyped ID number and a unit twice: shown, and nothing can be sent.
         bad = [*rows[:3], (rows[3][0], *rows[3][1:3], rows[3][3][:-1] + ("0" if rows[3][3][-1] != "0" else "1"),
                            *rows[3][4:]), (rows[0][0], *rows[4][1:])]
-        p.get_by_test_id("hh-csv").set_input_files(str(estate_csv(tmp_path / "bad.csv", bad)))
+        p.get_by_test_id("hh-csv").set_input_files(str(estate_csv(tmp / "bad.csv", bad)))
         p.get_by_test_id("hh-preview-summary").wait_for(timeout=WAIT_MS)
         assert "校验位" in p.get_by_test_id("hh-row-5").inner_text()
         assert "两次" in p.get_by_test_id("hh-row-6").inner_text()
         assert p.get_by_test_id("hh-import-go").is_disabled()
         assert c.query("households", "unit_holder", [rows[0][0]]) is None
 
-        p.get_by_test_id("hh-csv").set_input_files(str(estate_csv(tmp_path / "estate.csv", rows)))
+        good = estate_csv(tmp / "estate.csv", rows)
+        p.get_by_test_id("hh-csv").set_input_files(str(good))
         p.wait_for_function("() => document.querySelector('[data-testid=hh-preview-summary]')?.innerText.includes('待登记 30')",
                             timeout=WAIT_MS)
         p.get_by_test_id("hh-import-go").click()
@@ -151,7 +164,16 @@ def test_a_clerk_imports_30_households_from_a_csv_with_personal_data_sealed_off_
         requests = [r.url + (r.post_data or "") + str(r.headers) for r in w.requests]
     finally:
         w.context.close()
+    # Personal data travelled only sealed: no request carried a name, an ID or a phone.
+    for _, _, name, id_number, phone, _ in rows:
+        assert not any(id_number in r or phone in r or name in r for r in requests)
+    return Estate(rows, good)
 
+
+def test_imported_households_are_on_chain_and_their_data_only_sealed_off_chain(
+        browser: Browser, community: Community, estate_imported: Estate) -> None:
+    c = community
+    rows = estate_imported.rows
     # On chain: the units, areas and commitments only; each household holds the resident role.
     store = PrivacyStore.of_node_home(c.net.nodes[0].home)
     operator = PrivateKey.load(c.net.operator_key_file)
@@ -164,11 +186,9 @@ def test_a_clerk_imports_30_households_from_a_csv_with_personal_data_sealed_off_
         card = store.open(record, operator, log=False)
         assert (card.identity.name, card.identity.id_number, card.identity.phone) == (name, id_number, "+86" + phone)
         assert "0x" + card.commitment.hex() == rec["commitment"]
-        # Personal data travelled only sealed: no request carried a name, an ID or a phone.
-        assert not any(id_number in r or phone in r for r in requests)
     on_disk = b"".join(f.read_bytes() for f in store.root.glob("*.json"))
     assert rows[7][2].encode() not in on_disk and rows[7][3].encode() not in on_disk
-    assert any("stored" == e["purpose"] and e["by"] == operator.address for e in store.access_log())
+    assert any(e["purpose"] == "stored" and e["by"] == operator.address for e in store.access_log())
 
     # The same file again: everything is already registered, nothing to send.
     w = sign_in(browser, c, c.net.operator_key_file, PASSPHRASE)
@@ -176,7 +196,7 @@ def test_a_clerk_imports_30_households_from_a_csv_with_personal_data_sealed_off_
         p = w.page
         p.goto("/#/households")
         unlock_on_page(p, "hh-unlock", PASSPHRASE, "hh-csv")
-        p.get_by_test_id("hh-csv").set_input_files(str(tmp_path / "estate.csv"))
+        p.get_by_test_id("hh-csv").set_input_files(str(estate_imported.csv))
         p.wait_for_function("() => document.querySelector('[data-testid=hh-preview-summary]')?.innerText.includes('已登记 30')",
                             timeout=WAIT_MS)
         assert p.get_by_test_id("hh-import-go").is_disabled()
@@ -187,5 +207,127 @@ def test_a_clerk_imports_30_households_from_a_csv_with_personal_data_sealed_off_
         p.get_by_test_id("purpose-ok").click()
         assert rows[2][2] in p.get_by_test_id("hh-card").inner_text()
         assert any(e.get("household") == rows[2][5] and e["purpose"] == "read: 核对住户信息" for e in store.access_log())
+        assert w.console_errors == []
     finally:
         w.context.close()
+
+
+# --- property: the month's bills, payments arriving, arrears exported ----------------------
+
+PERIOD = "2027-05"
+
+
+def unpaid_by_household(c: Community) -> dict[str, tuple[int, int]]:
+    """household -> (unpaid bills, points owed), recounted from the chain's bill list."""
+    out: dict[str, tuple[int, int]] = {}
+    cursor = 0
+    while True:
+        page = c.query("property", "bills", ["", "unpaid", "", cursor, 50])
+        for b in page["items"]:
+            n, total = out.get(b["household"], (0, 0))
+            out[b["household"]] = (n + 1, total + b["total"])
+        if not page["next"]:
+            return out
+        cursor = page["next"]
+
+
+def test_the_month_is_billed_payments_arrive_live_and_arrears_export(
+        browser: Browser, community: Community, estate_imported: Estate, tmp_path: Path) -> None:
+    c = community
+    rows = estate_imported.rows
+    pco = c.addresses["property-co"]
+    c.ok("property", "set-confirmer", pco)
+    w = sign_in(browser, c, c.keys["property-co"], PASSPHRASE)
+    try:
+        p = w.page
+        p.goto("/#/property")
+        p.get_by_test_id("bills-period").fill(PERIOD)
+        p.get_by_test_id("bills-csv").set_input_files(str(estate_imported.csv))
+        p.get_by_test_id("bills-check").click()
+        summary = p.get_by_test_id("bills-summary")
+        summary.wait_for(timeout=WAIT_MS)
+        assert "待开 30 户" in summary.inner_text(), summary.inner_text()
+        p.get_by_test_id("bills-go").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        done = p.get_by_test_id("bills-done")
+        done.wait_for(timeout=4 * WAIT_MS)
+        assert "开具 30 张" in done.inner_text(), done.inner_text()
+
+        schedule = c.query("property", "schedule", [])["items"]
+        bills: dict[str, dict[str, Any]] = {}
+        for *_, address in rows:
+            [bill] = c.query("property", "bills", [address, "", PERIOD, 0, 5])["items"]
+            area = c.query("households", "record", [address])["area_dm2"]
+            assert bill["total"] == sum(price * area // 100 if basis == "area" else price
+                                        for _, _, basis, price in schedule)
+            bills[address] = bill
+        # Again: every household is billed for the month already; nothing to send.
+        p.get_by_test_id("bills-check").click()
+        p.wait_for_function("() => document.querySelector('[data-testid=bills-summary]')?.innerText.includes('已开 30 户')",
+                            timeout=WAIT_MS)
+        assert p.get_by_test_id("bills-go").is_disabled()
+
+        # Residents pay while the page is open: two in points (their own keys, by the CLI),
+        # one at the counter, confirmed on this page. Each shows as it arrives.
+        p.goto("/#/property")
+        p.get_by_test_id("arrears-summary").wait_for(timeout=WAIT_MS)
+        payers = [rows[0][5], rows[1][5]]
+        for i, address in enumerate(payers):
+            key_file = tmp_path / f"payer{i}.key"
+            PrivateKey.from_seed_text(f"estate resident {i}").save(key_file)
+            c.keys[f"payer{i}"] = key_file
+            c.ok("transfer", "--to", address, "--amount", str(bills[address]["total"] + 100))
+            c.ok("property", "pay-bill", str(bills[address]["id"]), key=f"payer{i}")
+        counter = bills[rows[2][5]]["id"]
+        p.get_by_test_id("confirm-bill").fill(str(counter))
+        p.get_by_test_id("confirm-ref").fill("柜台收据-0001")
+        p.get_by_test_id("confirm-go").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        p.get_by_test_id("confirmed").wait_for(timeout=WAIT_MS)
+        feed = p.get_by_test_id("pay-feed")
+        for address in payers:
+            feed.locator(f"li[data-bill='{bills[address]['id']}']").wait_for(timeout=WAIT_MS)
+        feed.locator(f"li[data-bill='{counter}']").wait_for(timeout=WAIT_MS)
+        assert "线下" in feed.locator(f"li[data-bill='{counter}']").inner_text()
+
+        for address in [*payers, rows[2][5]]:
+            assert c.query("property", "bill", [bills[address]["id"]])["status"] == "paid"
+        paid_here = c.query("property", "bill", [counter])
+        assert (paid_here["method"], paid_here["reference"]) == ("offchain", "柜台收据-0001")
+        expected = unpaid_by_household(c)
+        want = f"{len(expected)} 户欠费"
+        p.wait_for_function("(w) => document.querySelector('[data-testid=arrears-summary]')?.innerText.startsWith(w)",
+                            arg=want, timeout=WAIT_MS)
+
+        # The exports: CSV (UTF-8 with BOM) and XLSX, parsed, equal the chain's recount.
+        with p.expect_download() as dl:
+            p.get_by_test_id("arrears-csv").click()
+        csv_path = tmp_path / "arrears.csv"
+        dl.value.save_as(csv_path)
+        with p.expect_download() as dl:
+            p.get_by_test_id("arrears-xlsx").click()
+        xlsx_path = tmp_path / "arrears.xlsx"
+        dl.value.save_as(xlsx_path)
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+    with csv_path.open(encoding="utf-8-sig", newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["房号", "地址", "未缴账单数", "欠费合计(积分)", "最早账期", "0-30天", "31-60天", "61-90天",
+                        "90天以上", "账单号"]
+    got = {r[1]: (int(r[2]), int(r[3])) for r in table[1:]}
+    assert got == expected
+    for r in table[1:]:
+        assert sum(int(x) for x in r[5:9]) == int(r[3])  # the ages add up to the total
+    units = {address: unit for unit, *_, address in rows}
+    for address in payers:
+        assert address not in got
+    for unit, *_, address in rows[3:]:
+        assert got[address][0] >= 1 and next(r for r in table[1:] if r[1] == address)[0] == units[address] == unit
+    book = openpyxl.load_workbook(xlsx_path)
+    sheet = book.active
+    assert sheet is not None
+    xrows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert xrows[0] == table[0]
+    assert {r[1]: (r[2], r[3]) for r in xrows[1:]} == expected

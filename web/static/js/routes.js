@@ -17,6 +17,7 @@ import * as me from './pages/me.js';
 import * as explorer from './pages/explorer.js';
 import * as consoleHome from './console/home.js';
 import * as consoleHouseholds from './console/households.js';
+import * as consoleProperty from './console/property.js';
 import { CONSOLE_ROLES } from './console/roles.js';
 import * as consoleGovernance from './console/governance.js';
 import * as consoleNotices from './console/notices.js';
@@ -50,6 +51,7 @@ export const ROUTES = {
   validators: { title: 'console.validators.nav', roles: ['committee', 'validator'], render: consoleValidators.render },
   dashboard: { title: 'console.dashboard.nav', roles: dashboard.DASHBOARD_ROLES, render: dashboard.render },
   households: { title: 'console.households.title', roles: ['committee'], render: consoleHouseholds.render },
+  property: { title: 'console.property.title', roles: ['property_company', 'committee'], render: consoleProperty.render },
 };
 
 // where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
@@ -77,4 +79,5 @@ export const NAV = [
   { route: 'validators', icon: '⛭', where: 'wide', section: 'console' },
   { route: 'dashboard', icon: '▤', where: 'wide', section: 'console' },
   { route: 'households', icon: '⌂', where: 'wide', section: 'console' },
+  { route: 'property', icon: '¥', where: 'wide', section: 'console' },
 ];
