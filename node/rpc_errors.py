@@ -55,7 +55,9 @@ RPC_ERRORS: dict[str, ErrorCode] = {
     "bad_nonce": ErrorCode(422, _SUBMIT, "the nonce is below the account's, or a pending tx "
                            "has it"),
     "nonce_gap": ErrorCode(422, _SUBMIT, "the nonce is more than 64 ahead of the account's "
-                           "next (counting pending txs)"),
+                           "next (counting pending txs) as this node sees it: a node catching "
+                           "up, or one that lacks earlier txs accepted elsewhere, answers it "
+                           "until they reach it; send again later"),
     "expired": ErrorCode(422, _SUBMIT, "expiry_height is below the next height"),
     "expiry_too_far": ErrorCode(422, _SUBMIT, "expiry_height is more than "
                                 "mempool.max_expiry_blocks (100,000) after the next height"),

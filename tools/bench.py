@@ -85,19 +85,21 @@ READY_TIMEOUT_S = 90.0
 SETUP_TX_TIMEOUT_S = 120.0
 SETUP_CHUNK_TXS = 500
 HTTP_TIMEOUT_S = 30.0
-MAX_SUBMIT_ATTEMPTS = 50
+# A batch with txs to send again waits this long before the next, doubling while the
+# refusals go on (a backed-up mempool, a node catching up), to the cap.
 RETRY_BACKOFF_S = 0.05
+RETRY_BACKOFF_MAX_S = 1.0
 # A node that refused a connection is left alone this long (doubling per failure, capped)
 # while its txs go to the others; a dropped block subscription is renewed likewise.
 NODE_BACKOFF_MIN_S = 0.2
 NODE_BACKOFF_MAX_S = 2.0
-RETRYABLE_CODES = frozenset({"mempool_full", "rate_limited"})
-# A node answers nonce_gap when it does not hold the sender's earlier txs yet: it is catching
-# up after a restart, or an earlier tx is still only on a node that was killed before it
-# gossiped it (that node announces it again once it is back). The bench signs each sender's
-# nonces in order, so the refused tx is sent again, for this long at most; given up, it
-# would leave a hole that every later tx of its sender waits behind for good.
-NONCE_GAP_PATIENCE_S = 30.0
+# Refusals for a passing reason: the tx is sent again until the run ends (its drain
+# included), never given up earlier. A node answers nonce_gap while it does not hold the
+# sender's earlier txs: it is catching up after a restart, or an earlier tx is still only on
+# a node killed before it gossiped it (announced again once that node is back). The bench
+# signs each sender's nonces in order, so a tx given up would leave a hole that every later
+# tx of its sender waits behind for good.
+RETRYABLE_CODES = frozenset({"mempool_full", "rate_limited", "nonce_gap"})
 MAX_WS_MESSAGE_BYTES = 64 * 1024 * 1024
 ED25519_PROBE_S = 0.5
 RECEIPT_SAMPLES = 50
@@ -750,7 +752,6 @@ class _Run:
         self.refused: Counter[str] = Counter()
         self.retried = 0
         self.unclear: set[int] = set()  # sent to a node that went away before it answered
-        self.gap_since: dict[int, float] = {}  # first nonce_gap answer of a tx still retried
         self.submitted = 0
         self.committed = 0
         self.failures: list[str] = []
@@ -765,6 +766,12 @@ class _Run:
 
     def now(self) -> float:
         return time.monotonic()
+
+    @property
+    def ends_at(self) -> float:
+        """When the run ends, drain included: txs refused for a passing reason are sent
+        again until then."""
+        return self.t0 + self.config.duration_s + self.config.drain_timeout_s
 
     # -- following commits ---------------------------------------------------------------
 
@@ -889,7 +896,7 @@ class _Run:
     async def submit(self, j: int) -> None:
         mine = [k for k, node in enumerate(self.plan.node_of) if node == j]
         retry: deque[int] = deque()
-        attempts: Counter[int] = Counter()
+        backoff_s = RETRY_BACKOFF_S
         rate = self.config.rate_per_s
         deadline = self.t0 + self.config.duration_s
         tick_s = self.config.tick_ms / 1000
@@ -898,7 +905,7 @@ class _Run:
             while (pos < len(mine) or retry) and not self.stop_submitting.is_set():
                 now = self.now()
                 closing = now >= deadline
-                if closing and (not retry or now >= deadline + NONCE_GAP_PATIENCE_S):
+                if closing and (not retry or now >= self.ends_at):
                     break
                 limit = self.config.batch_txs
                 if closing:
@@ -935,16 +942,19 @@ class _Run:
                     retry.extendleft(reversed(batch))
                     await asyncio.sleep(min(tr.down_until for tr in self.tracks) - self.now())
                     continue
-                again = await self._send(node, batch, attempts)
+                again = await self._send(node, batch)
                 if again:
                     self.retried += len(again)
                     retry.extendleft(reversed(again))
-                    await asyncio.sleep(RETRY_BACKOFF_S)
-                elif rate is not None:
+                    await asyncio.sleep(backoff_s)
+                    backoff_s = min(RETRY_BACKOFF_MAX_S, backoff_s * 2)
+                    continue
+                backoff_s = RETRY_BACKOFF_S
+                if rate is not None:
                     await asyncio.sleep(tick_s)
             if pos >= len(mine) and not retry:
                 self.finished_at[j] = self.now() - self.t0
-            if retry:
+            if retry:  # still refused when the run ended
                 self.refused["unplaced"] += len(retry)
         finally:
             if all(t is not None for t in self.finished_at) and self.finished_at:
@@ -960,15 +970,15 @@ class _Run:
                 return node
         return None
 
-    async def _send(self, node: int, batch: list[int], attempts: Counter[int]) -> list[int]:
+    async def _send(self, node: int, batch: list[int]) -> list[int]:
         """Post one batch to ``node``; returns the txs to send again (refused for a
         passing reason, or the node could not be reached: they go to another)."""
         track = self.tracks[node]
         rpc = track.rpc
         t = self.now()
         for k in batch:
-            self.submit_t[k] = t
-            attempts[k] += 1
+            if not self.submit_t[k]:  # latency counts from the first try
+                self.submit_t[k] = t
         try:
             status, doc = await rpc.post_txs([self.plan.bodies[k] for k in batch])
         except BenchError as exc:
@@ -980,13 +990,13 @@ class _Run:
             track.unreachable += 1
             track.down_until = self.now() + track.backoff_s
             track.backoff_s = min(NODE_BACKOFF_MAX_S, track.backoff_s * 2)
-            return self._give_up_after(batch, attempts, "unreachable")
+            return self._again_unless_over(batch, "unreachable")
         track.backoff_s = NODE_BACKOFF_MIN_S
         results = doc.get("results") if isinstance(doc, dict) else None
         if status in (429, 503) or not isinstance(results, list) or len(results) != len(batch):
             code = doc.get("error", {}).get("code") if isinstance(doc, dict) else None
             if status in (429, 503):
-                return self._give_up_after(batch, attempts, str(code))
+                return self._again_unless_over(batch, str(code))
             self.failures.append(f"{rpc.url} answered HTTP {status}: {doc}")
             self.stop_submitting.set()
             return []
@@ -998,17 +1008,7 @@ class _Run:
                 continue
             code = str(err.get("code", "?"))
             if code in RETRYABLE_CODES:
-                again.extend(self._give_up_after([k], attempts, code))
-            elif code == "nonce_gap":
-                # Retried for a while, not a number of times: the earlier tx it waits for
-                # may be on a node that stays down for seconds. These answers do not
-                # count against MAX_SUBMIT_ATTEMPTS.
-                attempts[k] -= 1
-                since = self.gap_since.setdefault(k, self.now())
-                if self.now() - since < NONCE_GAP_PATIENCE_S:
-                    again.append(k)
-                else:
-                    self.refused[code] += 1
+                again.extend(self._again_unless_over([k], code))
             elif code == "bad_nonce" and k in self.unclear:
                 # Sent again after an unclear answer: it was admitted (and maybe committed).
                 self._accepted(k, node)
@@ -1017,7 +1017,6 @@ class _Run:
         return again
 
     def _accepted(self, k: int, node: int) -> None:
-        self.gap_since.pop(k, None)
         if not self.accepted[k]:
             self.accepted[k] = 1
             self.submitted += 1
@@ -1031,14 +1030,12 @@ class _Run:
                 self.commit_t[k] = self.now()
                 self.committed += 1
 
-    def _give_up_after(self, batch: list[int], attempts: Counter[int], code: str) -> list[int]:
-        out = []
-        for k in batch:
-            if attempts[k] >= MAX_SUBMIT_ATTEMPTS:
-                self.refused[code] += 1
-            else:
-                out.append(k)
-        return out
+    def _again_unless_over(self, batch: list[int], code: str) -> list[int]:
+        """``batch`` to send again; once the run is over, counted refused with ``code``."""
+        if self.now() < self.ends_at:
+            return batch
+        self.refused[code] += len(batch)
+        return []
 
     # -- sampling --------------------------------------------------------------------------
 
@@ -1087,7 +1084,7 @@ async def _timed_run(config: BenchConfig, plan: Plan, tracks: list[_NodeTrack],
             await sampler
             phase[0] = "drain"
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_until_all_seen(run), config.drain_timeout_s)
+                await asyncio.wait_for(_until_all_seen(run), max(0.0, run.ends_at - run.now()))
         await sampler
     finally:
         ticker.cancel()
