@@ -22,6 +22,11 @@ bytes to the peer's real p2p port. On a ``Link`` a test or an operator can:
   must tolerate. Control frames (ping, pong, close) and fragments always pass: path death
   is what ``cut`` models, and a lossy link is slow, not dead. A stream that is not a
   websocket upgrade, or a frame larger than ``MAX_FRAME_BYTES``, is forwarded untouched.
+- ``packet_loss``: what a lost packet does to TCP: the segment is sent again after a
+  retransmission timeout, so the unit (and, in order, everything behind it) arrives
+  ``rto_ms`` late. This is the loss a real link inflicts on the p2p links, whose frames are
+  sealed in sequence (p2p/secure.py): ``lose`` and ``duplicate`` on a sealed link are what
+  an attacker on the path does, and the receiving node closes the link as tampered.
 - ``limit``: a bandwidth cap, a token bucket per direction shared by the link's
   connections; the proxy reads no faster than it may write, so the sender feels TCP
   backpressure as on a slow line.
@@ -33,7 +38,7 @@ same drops and duplicates for the same traffic. Every parameter is bounded (see 
 
 ``FaultNet`` puts one ``Link`` on every ordered pair of nodes (the dialer's view of the
 peer) and applies faults by node: ``isolate``, ``partition``, ``heal``, ``delay``,
-``lose``, ``duplicate``, ``limit``, ``clear``. Everything binds to 127.0.0.1 only.
+``packet_loss``, ``lose``, ``duplicate``, ``limit``, ``clear``. Everything binds to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class Shape:
     """The faults of one direction of a link, other than cuts."""
 
     loss: float = 0.0  # fraction of websocket data frames dropped
+    packet_loss: float = 0.0  # fraction of units held back a retransmission timeout
+    rto_ms: int = 0
     duplicate: float = 0.0  # fraction of websocket data frames sent twice
     bucket: TokenBucket | None = None  # bandwidth cap
 
@@ -121,6 +128,7 @@ class Counts:
     data_frames: int = 0  # websocket data frames seen (what loss and duplication act on)
     frames_lost: int = 0
     frames_duplicated: int = 0
+    retransmits: int = 0  # units held back by packet_loss
 
 
 class _Framer:
@@ -263,6 +271,17 @@ class Link:
         for d in self._directions(up, down):
             self.shape[d].duplicate = fraction
 
+    def packet_loss(self, fraction: float, rto_ms: int = 200, up: bool = True,
+                    down: bool = True) -> None:
+        """Hold ``fraction`` of the units (websocket frames, or reads of another stream)
+        ``rto_ms`` longer, head-of-line: a lost TCP segment and its retransmission (Linux's
+        minimum RTO is 200 ms)."""
+        fraction = _fraction("packet loss", fraction)
+        if not 1 <= rto_ms <= MAX_DELAY_MS:
+            raise FaultError(f"the retransmission timeout is 1..{MAX_DELAY_MS} ms")
+        for d in self._directions(up, down):
+            self.shape[d].packet_loss, self.shape[d].rto_ms = fraction, rto_ms
+
     def limit(self, rate_bytes_per_s: int | None, burst_bytes: int | None = None,
               up: bool = True, down: bool = True) -> None:
         """Cap the given directions at ``rate_bytes_per_s`` (None lifts the cap); a burst of
@@ -388,6 +407,9 @@ class Link:
                             counts.frames_duplicated += 1
                             copies = 2
                     extra = state.rng.randint(0, self.jitter_ms) if self.jitter_ms else 0
+                    if shape.packet_loss and state.rng.random() < shape.packet_loss:
+                        counts.retransmits += 1
+                        extra += shape.rto_ms
                     due = loop.time() + (self.delay_ms + extra) / 1000
                     for _ in range(copies):
                         queue.append((due, unit))
@@ -515,6 +537,10 @@ class FaultNet:
         for link in self.links.values():
             link.lose(fraction)
 
+    def packet_loss(self, fraction: float, rto_ms: int = 200) -> None:
+        for link in self.links.values():
+            link.packet_loss(fraction, rto_ms)
+
     def duplicate(self, fraction: float) -> None:
         for link in self.links.values():
             link.duplicate(fraction)
@@ -537,4 +563,5 @@ class FaultNet:
                 total.data_frames += c.data_frames
                 total.frames_lost += c.frames_lost
                 total.frames_duplicated += c.frames_duplicated
+                total.retransmits += c.retransmits
         return total

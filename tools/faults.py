@@ -12,8 +12,9 @@ checks:
 
 Scenarios: ``isolate`` (one node cut off), ``proposer`` (the next proposer cut off),
 ``split`` (2|2: no commits during it), ``delay`` (100 ± 50 ms on every link), ``flapping``
-(one node cut and healed every second), ``lossy`` (delay, jitter, loss and duplication of
-p2p messages on every link), ``clock`` (one node's clock 30 s ahead and one 30 s behind,
+(one node cut and healed every second), ``lossy`` (delay, jitter and packet loss on every
+link), ``tamper`` (whole p2p frames dropped and repeated on the path: the sealed links must
+close, blaming no one), ``clock`` (one node's clock 30 s ahead and one 30 s behind,
 through libfaketime), ``disk-full`` (one node's data on a size-limited tmpfs that fills
 up: a real ENOSPC; the node must stop with a clear message and, restarted once there is
 space, lose nothing). The short set (CI) holds faults for seconds; ``--long`` holds them
@@ -513,33 +514,67 @@ async def scenario_delay(settings: Settings, home: Path) -> Result:
                   f"after it was lifted")
 
 
-LOSS, DUPLICATION = 0.05, 0.05
+PACKET_LOSS, RTO_MS = 0.05, 200
 LOSSY_DELAY_MS, LOSSY_JITTER_MS = 50, 50
+
+
+def _blamers(n: Net) -> list[str]:
+    """The nodes that dropped a peer for misbehaviour (p2p/network.py logs each)."""
+    return [n.names[i] for i in range(N_NODES) if "dropping peer" in n.log_text(i)]
 
 
 async def scenario_lossy(settings: Settings, home: Path) -> Result:
     async with faulty_network(settings, home) as (n, load):
         n.faults.delay(LOSSY_DELAY_MS, LOSSY_JITTER_MS)
-        n.faults.lose(LOSS)
-        n.faults.duplicate(DUPLICATION)
+        n.faults.packet_loss(PACKET_LOSS, RTO_MS)
         per_s = await _shaped_window(n, settings.window_s, 2)
         totals = n.faults.totals()
         took = await _recovery(n, n.faults.clear)
         _no_refusals(load)
-        blamed = [n.names[i] for i in range(N_NODES) if "dropping peer" in n.log_text(i)]
-        check(not blamed, f"lost or repeated messages were blamed on a peer by {blamed}")
-        check(totals.frames_lost > 0 and totals.frames_duplicated > 0,
-              f"the fault did not bite: {totals}")
-    return Result("lossy", {"delay_ms": LOSSY_DELAY_MS, "jitter_ms": LOSSY_JITTER_MS, "loss": LOSS,
-                            "duplication": DUPLICATION, "messages": totals.data_frames,
-                            "lost": totals.frames_lost, "duplicated": totals.frames_duplicated,
-                            "blocks_per_s": round(per_s, 2), "recovered_s": round(took, 2),
-                            "accepted": len(load.accepted)},
-                  f"{LOSSY_DELAY_MS} ± {LOSSY_JITTER_MS} ms, {LOSS:.0%} of p2p messages lost and "
-                  f"{DUPLICATION:.0%} duplicated on every link for {settings.window_s:.0f} s "
-                  f"({totals.frames_lost} of {totals.data_frames} lost, {totals.frames_duplicated} "
-                  f"duplicated): {per_s:.2f} blocks/s on every node; all at a new common height "
-                  f"{took:.2f} s after it was lifted")
+        blamed = _blamers(n)
+        check(not blamed, f"a slow link was blamed on a peer by {blamed}")
+        check(totals.retransmits > 0, f"the fault did not bite: {totals}")
+    return Result("lossy", {"delay_ms": LOSSY_DELAY_MS, "jitter_ms": LOSSY_JITTER_MS,
+                            "packet_loss": PACKET_LOSS, "rto_ms": RTO_MS, "frames": totals.data_frames,
+                            "retransmits": totals.retransmits, "blocks_per_s": round(per_s, 2),
+                            "recovered_s": round(took, 2), "accepted": len(load.accepted)},
+                  f"{LOSSY_DELAY_MS} ± {LOSSY_JITTER_MS} ms and {PACKET_LOSS:.0%} packet loss "
+                  f"({RTO_MS} ms retransmissions) on every link for {settings.window_s:.0f} s "
+                  f"({totals.retransmits} of {totals.data_frames} frames retransmitted): "
+                  f"{per_s:.2f} blocks/s on every node; all at a new common height {took:.2f} s "
+                  f"after it was lifted")
+
+
+TAMPER_LOSS, TAMPER_DUPLICATION = 0.01, 0.01
+
+
+async def scenario_tamper(settings: Settings, home: Path) -> Result:
+    """Whole p2p frames dropped and repeated on the path: on sealed links an attacker's
+    work, which the receiver must take for tampering (close the link, blame no one)."""
+    async with faulty_network(settings, home) as (n, load):
+        n.faults.lose(TAMPER_LOSS)
+        n.faults.duplicate(TAMPER_DUPLICATION)
+        per_s = await _shaped_window(n, settings.window_s, 2, links_hold=False)
+        totals = n.faults.totals()
+        took = await _recovery(n, n.faults.clear)
+        _no_refusals(load)
+        closed = sum(n.log_text(i).count("link_tampered") for i in range(N_NODES))
+        check(totals.frames_lost + totals.frames_duplicated > 0, f"the fault did not bite: {totals}")
+        check(closed > 0, "no node closed a link on which frames were dropped or repeated")
+        blamed = _blamers(n)
+        check(not blamed, f"frames dropped or repeated on the path were blamed on a peer by {blamed}")
+        banned = [d["banned_peers"] for d in await n.statuses() if d.get("banned_peers")]
+        check(not banned, f"peers banned for what the path did: {banned}")
+    return Result("tamper", {"loss": TAMPER_LOSS, "duplication": TAMPER_DUPLICATION,
+                             "frames": totals.data_frames, "lost": totals.frames_lost,
+                             "duplicated": totals.frames_duplicated, "tampered_closes": closed,
+                             "blocks_per_s": round(per_s, 2), "recovered_s": round(took, 2),
+                             "accepted": len(load.accepted)},
+                  f"{TAMPER_LOSS:.0%} of p2p frames dropped and {TAMPER_DUPLICATION:.0%} repeated "
+                  f"on every link for {settings.window_s:.0f} s ({totals.frames_lost} dropped, "
+                  f"{totals.frames_duplicated} repeated of {totals.data_frames}; {closed} goodbyes "
+                  f"for tampered links, no peer blamed): {per_s:.2f} blocks/s on every node; all "
+                  f"at a new common height {took:.2f} s after it was lifted")
 
 
 async def scenario_flapping(settings: Settings, home: Path) -> Result:
@@ -595,7 +630,7 @@ async def scenario_clock(settings: Settings, home: Path) -> Result:
         check(late_ms <= MAX_CLOCK_DRIFT_MS, f"a block is {late_ms} ms ahead of true time")
         lag = max(await n.heights()) - min(await n.heights())
         _no_refusals(load)
-        blamed = [n.names[i] for i in range(N_NODES) if "dropping peer" in n.log_text(i)]
+        blamed = _blamers(n)
         check(not blamed, f"a clock that is off was blamed as misbehaviour by {blamed}")
     return Result("clock", {"offset_s": CLOCK_OFFSET_S, "blocks_per_s": round(per_s, 2),
                             "height_spread": lag, "accepted": len(load.accepted)},
@@ -744,7 +779,8 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "proposer": (scenario_proposer, "the next proposer cut off, then healed"),
     "split": (scenario_split, "a 2|2 split: no commits, then healed"),
     "delay": (scenario_delay, "100 ± 50 ms on every link"),
-    "lossy": (scenario_lossy, "50 ± 50 ms, 5% of messages lost and 5% duplicated on every link"),
+    "lossy": (scenario_lossy, "50 ± 50 ms and 5% packet loss (200 ms retransmissions) on every link"),
+    "tamper": (scenario_tamper, "1% of p2p frames dropped and 1% repeated on the path (sealed links close)"),
     "flapping": (scenario_flapping, "one node's links cut and healed every second"),
     "clock": (scenario_clock, "one node's clock 30 s ahead, one 30 s behind"),
     "disk-full": (scenario_disk_full, "one node's disk fills up (ENOSPC), then has space again"),

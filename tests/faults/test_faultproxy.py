@@ -7,7 +7,8 @@ on loopback: every fault is observed from what arrives and from the link's count
 - a one-way cut swallows one direction and passes the other;
 - a bandwidth cap holds the bytes that arrive to the rate (plus one burst), and the proxy
   reads no further ahead than its queue bound;
-- delay and jitter hold messages back without reordering them;
+- delay and jitter hold messages back without reordering them, and packet loss holds a
+  fraction back a retransmission timeout, head-of-line;
 - a stream that is not a websocket is never touched by loss;
 - parameters out of bounds are refused and change nothing.
 """
@@ -204,6 +205,33 @@ async def test_delay_and_jitter_hold_messages_back_in_order() -> None:
         assert server.received == [message(i) for i in range(65)]
 
 
+async def test_packet_loss_holds_frames_back_a_retransmission_timeout_in_order() -> None:
+    rto_ms = 200
+    async with ws_server(echo=True) as server, proxy(server.port, seed=2) as link:
+        link.packet_loss(0.3, rto_ms, down=False)
+        loop = asyncio.get_running_loop()
+        slow = 0
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"ws://127.0.0.1:{link.port}/ws") as ws:
+            for i in range(30):
+                sent_at = loop.time()
+                await ws.send_bytes(message(i))
+                assert (await asyncio.wait_for(ws.receive(), 10)).data == message(i)
+                slow += loop.time() - sent_at >= rto_ms / 1000
+            held = link.counts[UP].retransmits  # the upgrade request is a unit too
+            # Head-of-line: a burst behind a held frame waits with it; nothing is reordered.
+            for i in range(30, 130):
+                await ws.send_bytes(message(i))
+            replies = [(await asyncio.wait_for(ws.receive(), 10)).data for _ in range(100)]
+        c = link.counts[UP]
+        assert replies == [message(i) for i in range(30, 130)]
+        assert server.received == [message(i) for i in range(130)]
+        assert c.frames_lost == 0 and c.frames_duplicated == 0
+        assert 15 <= c.retransmits <= 65, c.retransmits  # Binomial(130, 0.3): mean 39, sd ≈ 5
+        # Every held round trip took at least the timeout (a loaded machine may add more).
+        assert held >= 2 and slow >= held - 1, (held, slow)
+        assert link.counts[DOWN].retransmits == 0
+
+
 @contextlib.asynccontextmanager
 async def tcp_sink() -> AsyncIterator[tuple[int, list[tuple[float, int]], asyncio.Event]]:
     """A TCP server that records (loop time, bytes) of every read until EOF."""
@@ -299,6 +327,7 @@ def test_fault_parameters_out_of_bounds_are_refused_and_change_nothing() -> None
         lambda: link.lose(1.5), lambda: link.lose(-0.1), lambda: link.duplicate(2.0),
                 lambda: link.delay(-1), lambda: link.delay(10, fp.MAX_JITTER_MS + 1),
                 lambda: link.delay(fp.MAX_DELAY_MS + 1), lambda: link.limit(0),
+                lambda: link.packet_loss(1.1), lambda: link.packet_loss(0.1, 0),
                 lambda: link.limit(10_000, 0), lambda: link.limit(10_000, fp.MAX_BURST_BYTES + 1)]
     for bad in bad_calls:
         with pytest.raises(FaultError):
