@@ -68,7 +68,6 @@ from node.statesync import (
     ChainSnapshotSource,
     join_by_state_sync,
     needs_state_sync,
-    record_valset_change,
 )
 from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
 from p2p.errors import PeerMisbehaved
@@ -83,6 +82,7 @@ from storage.leveldb import LevelDBStore
 from storage.state import Overlay
 from storage.wal import ConsensusWAL
 from vm.api import BlockContext, BlockGasExceeded, Executor
+from vm.layout import VALIDATORS_KEY
 
 if TYPE_CHECKING:
     from analytics.embed import EmbeddedIndexer
@@ -912,11 +912,12 @@ class Node:
         height = block.height
         next_validators = self.executor.validator_set(overlay, height + 1)
         previous = self.store.validator_set(height)
+        # A block that decides a validator-set change keeps the proof of the schedule
+        # under its state root, for nodes joining by state sync (node/statesync.py).
+        changed = self.executor.validator_set(overlay, height + 2).hash != next_validators.hash
         self.store.commit_block(block, certificate, receipts, overlay, next_validators,
-                                accounts=touched_accounts(block, receipts))
-        if self.executor.validator_set(overlay, height + 2).hash != next_validators.hash:
-            # This block decided a change: keep its proof for nodes joining by state sync.
-            record_valset_change(self.store, block, certificate)
+                                accounts=touched_accounts(block, receipts),
+                                prove_keys=(VALIDATORS_KEY,) if changed else ())
         self.mempool.remove_committed(block.txs, height)
         if previous is not None and previous.hash != next_validators.hash:
             self._drop_unadmitted_peers()

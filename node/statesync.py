@@ -34,6 +34,7 @@ from node.config import NodeConfig
 from node.genesis import Genesis, build_genesis
 from p2p.messages import (
     MAX_FRAME_BYTES,
+    MAX_VALSET_CHANGES_PER_FRAME,
     STATE_NOT_KEPT,
     STATE_OK,
     SnapshotOffer,
@@ -65,15 +66,6 @@ PARTIAL_DIR = "chain.partial"
 # --- serving ---------------------------------------------------------------------------
 
 
-def record_valset_change(store: ChainStore, block: Block, certificate: CommitCertificate) -> None:
-    """Keep the proof that ``block`` (just committed) decided a validator-set change."""
-    value, proof = store.prove(VALIDATORS_KEY, block.height)
-    if value is None:
-        return
-    record = ValsetChange(block.header, certificate, value, codec.encode(proof.to_value()))
-    store.kv.put(schema.valset_change_key(block.height), record.encode(), sync=True)
-
-
 class ChainSnapshotSource:
     """p2p.statesync.SnapshotSource over a ChainStore."""
 
@@ -89,16 +81,32 @@ class ChainSnapshotSource:
         return SnapshotOffer(block, cert)
 
     def valset_changes(self, from_height: int, to_height: int) -> ValsetChanges:
+        """The changes decided at from_height..to_height: those checked when this node
+        joined by state sync (before its snapshot), then the ones it committed (their
+        schedule proofs kept with the block, ``prove_keys``)."""
         out: list[ValsetChange] = []
         size = 0
-        kv = self.store.kv
-        for key, data in kv.iterate(schema.VALSET_CHANGE, start=schema.valset_change_key(from_height)):
-            if schema.from_be64(key[len(schema.VALSET_CHANGE):]) > to_height or len(out) >= 256:
+        store = self.store
+
+        def take(change: ValsetChange) -> bool:
+            nonlocal size
+            size += len(change.encoded)
+            if len(out) >= MAX_VALSET_CHANGES_PER_FRAME or (out and size > MAX_CHANGES_BYTES):
+                return False
+            out.append(change)
+            return True
+
+        for key, data in store.kv.iterate(schema.VALSET_CHANGE, start=schema.valset_change_key(from_height)):
+            if schema.from_be64(key[len(schema.VALSET_CHANGE):]) > to_height:
                 break
-            size += len(data)
-            if out and size > MAX_CHANGES_BYTES:
+            if not take(ValsetChange.decode(data)):
+                return ValsetChanges(tuple(out))
+        for height, value, proof in store.kept_proofs(from_height, VALIDATORS_KEY):
+            block, cert = store.block(height), store.certificate(height)
+            if height > to_height or block is None or cert is None:
                 break
-            out.append(ValsetChange.decode(data))
+            if not take(ValsetChange(block.header, cert, value, codec.encode(proof.to_value()))):
+                break
         return ValsetChanges(tuple(out))
 
     def _kept(self, height: int) -> bool:
@@ -267,7 +275,7 @@ def needs_state_sync(home: Path, config: NodeConfig) -> bool:
 
 @dataclass(frozen=True)
 class JoinResult:
-    height: int
+    height: int  # 0: the peers had no chain beyond genesis, so nothing was synced
     keys: int
     parts: int
     seconds: float
@@ -302,12 +310,14 @@ async def join_by_state_sync(home: Path, config: NodeConfig, key: PrivateKey, ge
     await network.start()
     try:
         log.info("state sync: asking %d peers for a snapshot", len(config.p2p.peers))
-        height = await client.run()
-        target.finish()
+        synced = await client.run()
+        if synced is not None:
+            target.finish()
     finally:
         target.close()
         await network.stop()
     builder = target.builder
+    height = 0 if synced is None else synced
     result = JoinResult(height, 0 if builder is None else builder.entries, client.parts,
                         time.perf_counter() - started, list(client.blamed))
     log.info("state sync: state of height %d (%d keys, %d parts) in %.1f s; %d peers refused",

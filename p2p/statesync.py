@@ -249,21 +249,31 @@ class StateSyncClient:
 
     # the sync
 
-    async def run(self) -> int:
-        """Fetch a whole snapshot; the height it is of."""
+    async def run(self) -> int | None:
+        """Fetch a whole snapshot; the height it is of. None if every configured peer
+        answered that it has no chain beyond genesis: there is nothing to sync (a new
+        network), and the node starts from genesis like the others."""
         for _ in range(MAX_OFFER_ROUNDS):
             height = await self._take_offer()
+            if height is None:
+                return None
             if await self._fetch_parts(height):
                 return height
             log.info("state sync: no peer keeps height %d any more; starting over", height)
         raise StateSyncError("state sync found no height its peers keep long enough")
 
-    async def _take_offer(self) -> int:
+    async def _take_offer(self) -> int | None:
         """Ask peers for offers, highest first, until one verifies."""
+        configured = {p.public_key for p in self.network.config.peers}
         while True:
             peers = await self._wait_for_peers()
             answers = await asyncio.gather(*(self._ask(k, SnapshotRequest(0), SnapshotOffer)
                                              for k in peers))
+            empty = {k for k, a in zip(peers, answers, strict=True)
+                     if isinstance(a, SnapshotOffer) and a.block is None}
+            if configured and configured <= empty:
+                log.info("state sync: no peer has a chain beyond genesis; nothing to sync")
+                return None
             offers = sorted(((a.block.height, k, a) for k, a in zip(peers, answers, strict=True)
                              if isinstance(a, SnapshotOffer) and a.block is not None),
                             key=lambda x: -x[0])

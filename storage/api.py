@@ -95,11 +95,14 @@ class ChainStore(Protocol):
         state: StateOverlay,
         next_validators: ValidatorSet,
         accounts: Sequence[tuple[str, int]] = (),
+        prove_keys: Sequence[bytes] = (),
     ) -> None:
         """Commit ``block`` (height == self.height + 1) with its outcome, atomically.
         ``certificate`` is None only for genesis. ``next_validators`` is the set that
         will certify height + 1, kept so sync can verify later certificates.
-        ``accounts``: (account, tx index) pairs for the account history."""
+        ``accounts``: (account, tx index) pairs for the account history.
+        ``prove_keys``: state keys whose value and proof under this block's state root
+        are kept with it (state sync serves the validator schedule's this way)."""
 
     def account_txs(
         self, account: str, before: tuple[int, int] | None = None, limit: int = 20

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
+from core import codec
 from core.errors import DecodeError
 from core.types import (
     Block,
@@ -153,7 +154,10 @@ class ChainStore:
         state: StateOverlay,
         next_validators: ValidatorSet,
         accounts: Sequence[tuple[str, int]] = (),
+        prove_keys: Sequence[bytes] = (),
     ) -> None:
+        """See storage.api.ChainStore. ``prove_keys``: state keys whose value and proof
+        under this block's state root are kept with it (``proofs_at``), in the same batch."""
         with self._lock:
             header = block.header
             height = header.height
@@ -186,6 +190,11 @@ class ChainStore:
                 if height == 0 and next_validators.hash == header.validator_set_hash:
                     wb.put(schema.validators_key(0), validators)
                 self._state.stage(update, wb, height)
+                for key in prove_keys:
+                    value, proof = self._state.tree.prove(update.root_ref, key, update.new_nodes)
+                    if value is not None:
+                        wb.put(schema.kept_proof_key(height, key),
+                               codec.encode([value, proof.to_value()]))
                 wb.put(schema.META_HEAD, schema.be64(height))
             self._state.committed(update, height)
             self._head = block
@@ -286,6 +295,20 @@ class ChainStore:
             if len(out) >= limit:
                 break
         return out
+
+    def kept_proofs(self, from_height: int, key: bytes) -> Iterator[tuple[int, bytes, StateProof]]:
+        """(height, value, proof) of ``key`` kept by commits with ``prove_keys``, from
+        ``from_height`` on, in height order."""
+        prefix = schema.KEPT_PROOF
+        for k, data in self.kv.iterate(prefix, start=schema.kept_proof_key(from_height, b"")):
+            height = schema.from_be64(k[len(prefix) : len(prefix) + 8])
+            if k[len(prefix) + 8 :] != key:
+                continue
+            try:
+                value, proof = codec.decode(data)
+                yield height, value, StateProof.from_value(proof)
+            except (DecodeError, TypeError, ValueError) as exc:
+                raise CorruptStore(f"kept proof of height {height} does not decode: {exc}") from exc
 
     def snapshot_height(self) -> int | None:
         """The height this store started from by state sync (None: it holds every block).

@@ -30,8 +30,12 @@ STATE_VALUE = b"a1/"  # state key -> value at the head (flat table for fast read
 # sha256(state key)(32) -> state key: the tree's leaves hold key hashes only; state sync
 # serves keys, so each key ever written is kept here (a preimage never changes).
 STATE_PREIMAGE = b"k1/"
-# height(8) -> p2p ValsetChange record: the certified header of a block that decided a
-# validator-set change, and the proof of the schedule under its state root (state sync).
+# height(8) state key -> [value, StateProof] of that key under the state root of the
+# block at height, kept at commit (node: the validator schedule of each block that
+# changed it, served to nodes joining by state sync).
+KEPT_PROOF = b"kp1/"
+# height(8) -> p2p ValsetChange record checked by a node that joined by state sync (the
+# changes before its snapshot, whose blocks it does not have), served on to others.
 VALSET_CHANGE = b"vc1/"
 WAL = b"w2/"  # record name -> bytes (a consensus vote record, hashes only)
 WAL_BLOCK = b"wb2/"  # name length(1) name block hash(32) -> Block.encode()
@@ -61,6 +65,7 @@ ALL_PREFIXES = (
     STATE_STALE,
     STATE_VALUE,
     STATE_PREIMAGE,
+    KEPT_PROOF,
     VALSET_CHANGE,
     WAL,
     WAL_BLOCK,
@@ -166,6 +171,10 @@ def state_value_key(key: bytes) -> bytes:
 
 def state_preimage_key(key_hash: bytes) -> bytes:
     return STATE_PREIMAGE + key_hash
+
+
+def kept_proof_key(height: int, key: bytes) -> bytes:
+    return KEPT_PROOF + _U64.pack(height) + key
 
 
 def valset_change_key(height: int) -> bytes:

@@ -650,13 +650,29 @@ class StateTree:
         lkh, lvalue = self._load_leaf(schema.state_node_path(path), ref[1], None)
         return lvalue if lkh == kh else None
 
-    def prove(self, root: Ref | None, key: bytes) -> tuple[bytes | None, StateProof]:
+    def _read(self, prefix: bytes, version: int, pending: dict[bytes, bytes]) -> bytes:
+        """A node's bytes from ``pending`` (an update not yet written) or the store,
+        without touching the cache: for proofs against an update before its commit."""
+        key = _NODE + _U64.pack(version) + prefix
+        data = pending.get(key)
+        if data is None:
+            data = self._kv.get(key)
+            if data is None:
+                raise CorruptStore(f"state tree: missing node {key.hex()}")
+        return data
+
+    def prove(self, root: Ref | None, key: bytes,
+              pending: dict[bytes, bytes] | None = None) -> tuple[bytes | None, StateProof]:
+        """(value, proof) of ``key`` in the tree of ``root``; ``pending``: the new nodes
+        of an update of which ``root`` is the result, not yet committed."""
         kh = _sha256(key).digest()
         levels: list[tuple[int, tuple[bytes, ...]]] = []
         path = b""
         ref = root
         while ref is not None and not ref[2]:
-            node = self._load_node(schema.state_node_path(path), ref[1], None)
+            prefix = schema.state_node_path(path)
+            node = (self._load_node(prefix, ref[1], None) if pending is None
+                    else _decode_node(self._read(prefix, ref[1], pending)))
             nib = _nibble(kh, len(path))
             bitmap = 0
             sibs = []
@@ -669,7 +685,9 @@ class StateTree:
             path += _NIBBLE_BYTES[nib]
         if ref is None:
             return None, StateProof(PROOF_EMPTY, tuple(levels))
-        lkh, lvalue = self._load_leaf(schema.state_node_path(path), ref[1], None)
+        prefix = schema.state_node_path(path)
+        lkh, lvalue = (self._load_leaf(prefix, ref[1], None) if pending is None
+                       else _decode_leaf(self._read(prefix, ref[1], pending)))
         if lkh == kh:
             return lvalue, StateProof(PROOF_INCLUSION, tuple(levels))
         return None, StateProof(PROOF_OTHER_LEAF, tuple(levels), lkh, _sha256(lvalue).digest())

@@ -24,7 +24,7 @@ from core.types import (
 )
 from node.config import NodeConfig, P2PConfig, PeerConfig
 from node.genesis import Genesis, ensure_genesis, parse_genesis
-from node.statesync import ChainSnapshotSource, JoinResult, join_by_state_sync, record_valset_change
+from node.statesync import ChainSnapshotSource, JoinResult, join_by_state_sync
 from p2p.messages import SnapshotOffer, StatePart, StateParts, StateRequest
 from p2p.network import Identity, Network
 from p2p.statesync import SnapshotServer
@@ -33,6 +33,7 @@ from tests.node.harness import free_port
 from tests.vm.helpers import CHAIN_ID, GENESIS_TIME_MS, OPERATOR, VALIDATOR_KEYS, genesis_doc
 from vm.api import BlockContext
 from vm.executor import ContractExecutor
+from vm.layout import VALIDATORS_KEY
 
 NEW_KEY = PrivateKey.from_seed_text("state-sync-newcomer")
 ALL_KEYS = {k.public_key: k for k in (*VALIDATOR_KEYS, NEW_KEY)}
@@ -78,9 +79,9 @@ class TestChain:
             Vote.create(ALL_KEYS[k], VOTE_COMMIT, CHAIN_ID, height, 0, block.hash)
             for k in vs.public_keys[: vs.quorum]])
         next_vs = self.ex.validator_set(overlay, height + 1)
-        self.store.commit_block(block, cert, receipts, overlay, next_vs)
-        if self.ex.validator_set(overlay, height + 2).hash != next_vs.hash:
-            record_valset_change(self.store, block, cert)
+        changed = self.ex.validator_set(overlay, height + 2).hash != next_vs.hash
+        self.store.commit_block(block, cert, receipts, overlay, next_vs,
+                                prove_keys=[VALIDATORS_KEY] if changed else [])
         return block
 
     def validators(self, height: int) -> ValidatorSet:
@@ -167,6 +168,9 @@ async def _join(tmp_path: Path, c: TestChain,
     finally:
         for net in nets:
             await net.stop()
+    if result.height == 0:  # nothing synced: the node will start from genesis
+        assert not (tmp_path / "data" / "chain").exists()
+        return result, ChainStore.in_memory()
     store = ChainStore.open(tmp_path / "data" / "chain")
     return result, store
 
@@ -287,6 +291,13 @@ async def test_a_local_store_failure_stops_the_sync_and_blames_no_peer(
     with pytest.raises(StorageError, match="no space"):
         await _join(tmp_path, chain, [(VALIDATOR_KEYS[1], ChainSnapshotSource)])
     assert not (tmp_path / "data" / "chain").exists(), "no store is left half made"
+
+
+async def test_nothing_to_sync_from_peers_at_genesis(tmp_path: Path) -> None:
+    fresh = TestChain()
+    result, store = await _join(tmp_path, fresh, [(VALIDATOR_KEYS[1], ChainSnapshotSource)])
+    store.close()
+    assert result.height == 0 and result.parts == 0
 
 
 def test_serving_reports_a_pruned_height_as_not_kept(chain: TestChain) -> None:
