@@ -243,6 +243,7 @@ class Link:
         self.dropped_bytes = 0  # lost to cuts
         self._server: asyncio.Server | None = None
         self._conns: set[_Conn] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
 
     # --- control ---------------------------------------------------------------------
 
@@ -325,6 +326,14 @@ class Link:
         for conn in list(self._conns):
             for w in conn.writers:
                 w.close()
+        # Every connection's handler ends here, so none is left for the loop to cancel.
+        handlers = set(self._handlers)
+        if handlers:
+            _, pending = await asyncio.wait(handlers, timeout=2.0)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
@@ -332,6 +341,17 @@ class Link:
     # --- forwarding ------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._forward(reader, writer)
+        except asyncio.CancelledError:
+            pass  # stopped: asyncio's server callback would log a cancelled handler as an error
+        finally:
+            self._handlers.discard(task)
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         index = self.connections
         self.connections += 1
         conn = _Conn(writers=[writer])
