@@ -97,6 +97,10 @@ class Supervisor:
         """The validators, then the observers: the indices every method takes."""
         return self.network.nodes + self.network.observers
 
+    def command(self, index: int) -> list[str]:
+        """The command line of node ``index`` (a test may run a variant of the node)."""
+        return node_command(self.nodes[index].home)
+
     def log_path(self, index: int) -> Path:
         return self.nodes[index].home / LOG_FILE
 
@@ -110,7 +114,7 @@ class Supervisor:
         # A session of its own: a Ctrl-C in the terminal reaches the supervisor only, which
         # then stops the nodes in order.
         proc = subprocess.Popen(
-            node_command(self.nodes[index].home),
+            self.command(index),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
