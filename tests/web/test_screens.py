@@ -36,6 +36,9 @@ PASSPHRASE = "我家住在三楼东边"
 WAIT_MS = 60_000
 PAGES = ["home", "bills", "votes", "vote", "activities", "culture", "services", "notices",
          "proposals", "merchants", "statement", "explorer", "block", "me"]
+# The committees' console pages of households and property, each with the key whose roles
+# open it (the localnet's committee key, the property company's).
+CONSOLE_PAGES = [("console", "committee"), ("households", "committee"), ("property", "property-co")]
 KEYS = set(json.loads((web.STATIC_DIR / "i18n" / "zh-CN.json").read_text()))
 
 
@@ -67,7 +70,9 @@ def busy_block(community: Community) -> int:
     return int(max(doc["blocks"], key=lambda b: len(b["txs"]))["height"])
 
 
-def _signed_in(browser: Browser, c: Community, viewport: Any, lang: str, elder: bool = False) -> Watched:
+def _signed_in(browser: Browser, c: Community, viewport: Any, lang: str, elder: bool = False,
+               key_file: Path | None = None) -> Watched:
+    """The app with a key imported on "me": the first household's, or ``key_file``."""
     w = open_page(browser, c.rpc(0), viewport=viewport)
     p = w.page
     p.goto("/")
@@ -76,7 +81,7 @@ def _signed_in(browser: Browser, c: Community, viewport: Any, lang: str, elder: 
     p.goto("/#/me")
     p.reload()
     label = c.manifest["households"][0]["label"]
-    p.get_by_test_id("import-file").set_input_files(str(c.keys[label]))
+    p.get_by_test_id("import-file").set_input_files(str(key_file or c.keys[label]))
     p.get_by_test_id("import-passphrase").fill(PASSPHRASE)
     p.get_by_test_id("import-key").click()
     p.get_by_test_id("my-address").wait_for(timeout=WAIT_MS)
@@ -195,3 +200,24 @@ def test_the_dashboard_renders_cleanly_and_accessibly(
         assert w.console_errors == [] and w.csp_violations() == []
     finally:
         w.context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("layout", ["mobile", "desktop"])
+def test_the_households_and_property_console_pages_render_cleanly_and_accessibly(
+        browser: Browser, community: Community, open_vote: int, lang: str, layout: str) -> None:
+    viewport = MOBILE if layout == "mobile" else DESKTOP
+    for name, who in CONSOLE_PAGES:
+        key_file = community.net.operator_key_file if who == "committee" else community.keys[who]
+        w = _signed_in(browser, community, viewport, lang, key_file=key_file)
+        try:
+            _show(w.page, name, open_vote)
+            _check(w, name, viewport["width"])
+            critical = [v for v in _axe(w.page) if v["impact"] == "critical"]
+            assert not critical, f"{name}: {critical}"
+            if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                w.page.screenshot(path=str(SHOTS / f"console-{name}-{lang}-{layout}.png"), full_page=layout == "desktop")
+            assert w.console_errors == [] and w.csp_violations() == [], (name, w.console_errors)
+        finally:
+            w.context.close()

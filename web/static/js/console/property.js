@@ -275,7 +275,8 @@ function arrearsTable(rows) {
 
 function arrearsCard(ctx) {
   const body = h('div', {}, loading());
-  const feed = h('ul', { class: 'plain feed', 'data-testid': 'pay-feed', 'aria-live': 'polite' });
+  const feed = h('ul', { class: 'plain feed', 'data-testid': 'pay-feed', 'aria-live': 'polite' },
+    h('li', { class: 'muted' }, t('console.property.no_payments_yet')));
   let current = [];
   const draw = async () => {
     const { rows } = await arrearsRows();
@@ -292,6 +293,7 @@ function arrearsCard(ctx) {
   ctx.onLeave(ctx.live.on({ type: 'event', contract: 'property' }, (msg) => {
     if (msg.name === 'BillPaid') {
       const f = msg.fields || {};
+      for (const li of feed.querySelectorAll('li.muted')) li.remove();
       feed.prepend(h('li', { 'data-bill': String(f.id) }, t(f.method === 'offchain' ? 'console.property.paid_offchain' : 'console.property.paid_points',
         { id: f.id, amount: fmt.points(f.amount ?? 0), household: shortAddress(f.household) })));
       while (feed.children.length > 20) feed.lastChild.remove();
@@ -351,11 +353,12 @@ function contractsCard(ctx, canRegister) {
 
 function ratingsCard() {
   const body = h('div', {}, loading());
-  const months = [];
-  const [y, m] = thisMonth().split('-').map(Number);
-  for (let i = 0; i < 6; i++) { const d = new Date(Date.UTC(y, m - 1 - i, 1)); months.push(`${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`); }
-  Promise.all(months.map((p) => query('property', 'rating', [p]).then((r) => [p, r]))).then((list) => {
-    replace(body, h('table', { class: 'compact', 'data-testid': 'ratings' },
+  // The periods residents rate are the billing periods: the latest six that were billed.
+  listAll('property', 'bills', ['', '', ''], 200).then((bills) => {
+    const months = [...new Set(bills.map((b) => b.period))].sort().reverse().slice(0, 6);
+    return Promise.all(months.map((p) => query('property', 'rating', [p]).then((r) => [p, r])));
+  }).then((list) => {
+    replace(body, !list.length ? empty('console.property.no_ratings') : h('table', { class: 'compact', 'data-testid': 'ratings' },
       h('thead', {}, h('tr', {}, ['period', 'count', 'average'].map((c) => h('th', { scope: 'col', class: c === 'period' ? '' : 'num' }, t(`console.property.rating.${c}`))))),
       h('tbody', {}, list.map(([p, r]) => h('tr', {}, h('td', {}, p), h('td', { class: 'num' }, fmt.count(r ? r.count : 0)),
         h('td', { class: 'num' }, r && r.count ? `${Math.floor(r.average_x100 / 100)}.${String(r.average_x100 % 100).padStart(2, '0')} / 5` : '—'))))));
