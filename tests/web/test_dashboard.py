@@ -21,6 +21,7 @@ from openpyxl import load_workbook
 
 from analytics import figures as fg
 from cli.wallet import run
+from node.localnet import Supervisor
 from tests.analytics.chain import Chain, fetch_blocks, start_chain
 from tests.analytics.recount import Recount
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
@@ -61,10 +62,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     yield from start_chain(tmp_path_factory.mktemp("web-dashboard"), analytics=True)
 
 
-def sign_in(browser: Browser, chain: Chain, key_file: Path, passphrase: str, *,
+def sign_in(browser: Browser, base_url: str, key_file: Path, passphrase: str, *,
             viewport: ViewportSize = DESKTOP, lang: str = "zh-CN") -> Watched:
     """Open the app and import a CLI key file on the "me" page, as a clerk does."""
-    w = open_page(browser, chain.rpc_url, viewport=viewport)
+    w = open_page(browser, base_url, viewport=viewport)
     p = w.page
     p.goto("/")
     p.evaluate("(lang) => localStorage.setItem('hkchain.settings', JSON.stringify({lang}))", lang)
@@ -166,7 +167,7 @@ def test_the_dashboard_shows_the_chains_figures_hides_small_cells_and_exports_th
         browser: Browser, chain: Chain) -> None:
     height = wait_indexed(chain)
     recounts = Recounts(chain)
-    w = sign_in(browser, chain, chain.net.operator_key_file, PASSPHRASE)
+    w = sign_in(browser, chain.rpc_url, chain.net.operator_key_file, PASSPHRASE)
     try:
         p = w.page
         assert open_dashboard(p, "district") >= height
@@ -241,7 +242,7 @@ def test_the_dashboard_shows_the_chains_figures_hides_small_cells_and_exports_th
 
 def test_the_dashboard_speaks_english_and_fits_a_phone(browser: Browser, chain: Chain) -> None:
     height = wait_indexed(chain)
-    w = sign_in(browser, chain, chain.net.operator_key_file, PASSPHRASE, viewport=MOBILE, lang="en")
+    w = sign_in(browser, chain.rpc_url, chain.net.operator_key_file, PASSPHRASE, viewport=MOBILE, lang="en")
     try:
         p = w.page
         assert open_dashboard(p, "district") >= height
@@ -255,7 +256,7 @@ def test_the_dashboard_speaks_english_and_fits_a_phone(browser: Browser, chain: 
 
 def test_a_resident_never_sees_the_dashboard(browser: Browser, chain: Chain) -> None:
     entry = chain.manifest["households"][0]
-    w = sign_in(browser, chain, Path(entry["key"]), RESIDENT_PASSPHRASE, viewport=DESKTOP)
+    w = sign_in(browser, chain.rpc_url, Path(entry["key"]), RESIDENT_PASSPHRASE, viewport=DESKTOP)
     try:
         p = w.page
         assert p.locator("nav.nav a[href='#/dashboard']").count() == 0
@@ -263,5 +264,17 @@ def test_a_resident_never_sees_the_dashboard(browser: Browser, chain: Chain) -> 
         p.get_by_test_id("tile-balance").wait_for(timeout=WAIT_MS)
         assert p.get_by_test_id("dashboard-status").count() == 0
         assert not any("/v1/stats" in r.url for r in w.requests)
+    finally:
+        w.context.close()
+
+
+def test_a_node_without_the_indexer_says_so(browser: Browser, localnet: Supervisor) -> None:
+    w = sign_in(browser, localnet.nodes[0].rpc_url, localnet.network.operator_key_file, PASSPHRASE)
+    try:
+        p = w.page
+        p.goto("/#/dashboard")
+        p.get_by_text("本节点没有开启统计").wait_for(timeout=WAIT_MS)
+        assert p.locator("[data-testid^=figure-]").count() == 0
+        assert [m for m in w.console_errors if "/v1/stats" not in m and "404" not in m] == []
     finally:
         w.context.close()

@@ -181,7 +181,7 @@ def test_the_dashboard_renders_cleanly_and_accessibly(
         browser: Browser, analytics_chain: Chain, lang: str, layout: str) -> None:
     viewport = MOBILE if layout == "mobile" else DESKTOP
     wait_indexed(analytics_chain)
-    w = dashboard_sign_in(browser, analytics_chain, analytics_chain.net.operator_key_file, DASHBOARD_PASSPHRASE,
+    w = dashboard_sign_in(browser, analytics_chain.rpc_url, analytics_chain.net.operator_key_file, DASHBOARD_PASSPHRASE,
                           viewport=viewport, lang=lang)
     try:
         p = w.page
