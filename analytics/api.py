@@ -42,22 +42,34 @@ def parse_committee(text: str | None) -> str:
 
 def cursor(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
-        row = conn.execute(sa.select(s.hk_cursor.c.height, s.hk_cursor.c.updated_ms)).first()
+        return _cursor(conn)
+
+
+def _cursor(conn: sa.Connection) -> dict[str, Any]:
+    row = conn.execute(sa.select(s.hk_cursor.c.height, s.hk_cursor.c.updated_ms)).first()
     return {"height": None if row is None else int(row[0]), "updated_ms": None if row is None else int(row[1])}
 
 
 def figure_doc(engine: Engine, name: str, committee: str) -> dict[str, Any]:
-    """One figure as the API answers it."""
+    """One figure as the API answers it. The rows and the height they are at are read in
+    one snapshot, so the height names exactly the blocks the rows count while the indexer
+    writes beside: PostgreSQL's REPEATABLE READ, or on SQLite an explicit BEGIN (the
+    driver opens no transaction for reads, so each SELECT would see the latest commit)."""
     f = fg.figure(name)
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn.exec_driver_sql("BEGIN")
         records = fg.read(conn, f, committee)
+        height = _cursor(conn)["height"]
     return {
         "figure": f.name, "title": f.title, "title_zh": f.title_zh, "committee": committee,
         "columns": [{"name": c, "title_zh": zh} for c, zh in f.columns],
         "rows": fg.rows_of(f, records),
         "suppressed_rows": sum(1 for r in records if r["suppressed"]),
         "min_households": fg.MIN_HOUSEHOLDS,
-        "indexed_height": cursor(engine)["height"],
+        "indexed_height": height,
     }
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from analytics import api
 from analytics import figures as fg
 from analytics import schema as s
 from analytics.api import add_stats_routes
@@ -126,6 +128,29 @@ async def test_the_api_exports_each_figure_as_csv_and_xlsx(indexed: tuple[str, R
             assert (resp.status, (await resp.json())["error"]["code"]) == (400, code)
         resp = await client.get("/v1/stats/nope/export", params={"format": "csv"})
         assert (resp.status, (await resp.json())["error"]["code"]) == (400, "bad_request")
+    engine.dispose()
+
+
+def test_a_figure_names_the_height_its_rows_were_read_at(indexed: tuple[str, Recount],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The indexer commits a batch (rows and cursor) between the API reading a figure's rows
+    and its height: the answer still names the height of the rows it holds."""
+    db_url, _ = indexed
+    engine = s.make_engine(db_url)
+    with engine.connect() as conn:
+        before = conn.execute(sa.select(s.hk_cursor.c.height)).scalar_one()
+    read = fg.read
+
+    def read_then_commit(conn: Any, fig: fg.Figure, committee: str = fg.DISTRICT) -> list[dict[str, Any]]:
+        rows = read(conn, fig, committee)
+        with engine.begin() as other:  # another writer, as the indexer is
+            other.execute(sa.update(s.hk_cursor).values(height=s.hk_cursor.c.height + 1))
+        return rows
+
+    monkeypatch.setattr(fg, "read", read_then_commit)
+    doc = api.figure_doc(engine, "txs_by_kind", "*")
+    assert doc["indexed_height"] == before
+    assert api.cursor(engine)["height"] == before + 1
     engine.dispose()
 
 
