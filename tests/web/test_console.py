@@ -331,3 +331,64 @@ def test_the_month_is_billed_payments_arrive_live_and_arrears_export(
     xrows = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert xrows[0] == table[0]
     assert {r[1]: (r[2], r[3]) for r in xrows[1:]} == expected
+
+
+def test_a_household_is_updated_erased_on_request_and_taken_off_the_register(
+        browser: Browser, community: Community, estate_imported: Estate) -> None:
+    c = community
+    rows = estate_imported.rows
+    store = PrivacyStore.of_node_home(c.net.nodes[0].home)
+    operator = PrivateKey.load(c.net.operator_key_file)
+    updated, erased, removed = rows[5][5], rows[6][5], rows[7][5]
+    old_commitment = c.query("households", "record", [updated])["commitment"]
+    w = sign_in(browser, c, c.net.operator_key_file, PASSPHRASE)
+    try:
+        p = w.page
+        p.goto("/#/households")
+        p.get_by_test_id("hh-list").wait_for(timeout=WAIT_MS)
+
+        # A new phone number: a new salt and commitment on chain, the old record deleted.
+        p.get_by_test_id(f"hh-{updated}").get_by_role("button").click()
+        p.get_by_test_id("hh-show").click()
+        p.get_by_test_id("purpose").select_option("update")
+        p.get_by_test_id("purpose-ok").click()
+        p.get_by_test_id("hh-update").click()
+        p.get_by_test_id("hh-new-phone").fill("139 1234 5678")
+        p.get_by_test_id("hh-update-go").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        p.get_by_test_id("tx-progress").wait_for(state="detached", timeout=WAIT_MS)
+        p.get_by_test_id("hh-list").wait_for(timeout=WAIT_MS)
+
+        # Erasure on the resident's request: the sealed card is destroyed, the commitment stays.
+        p.get_by_test_id(f"hh-{erased}").get_by_role("button").click()
+        p.once("dialog", lambda d: d.accept())
+        p.get_by_test_id("hh-erase").click()
+        p.wait_for_function("(a) => document.querySelector(`[data-testid=hh-${a}]`)?.innerText.includes('删除')",
+                            arg=erased, timeout=WAIT_MS)
+
+        # Taken off the chain's register (the flat was sold): the sealed record stays.
+        p.get_by_test_id(f"hh-{removed}").get_by_role("button").click()
+        p.get_by_test_id("hh-remove").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        p.get_by_test_id("tx-progress").wait_for(state="detached", timeout=WAIT_MS)
+        p.get_by_test_id("hh-log").wait_for(timeout=WAIT_MS)
+        log_text = p.get_by_test_id("hh-log").inner_text()
+        assert "erased on request" in log_text and "read: 更新住户资料" in log_text
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+    rec = c.query("households", "record", [updated])
+    assert rec["commitment"] != old_commitment
+    [live] = [r for r in store.find(updated) if not r.erased_at]
+    card = store.open(live, operator, log=False)
+    assert card.identity.phone == "+8613912345678" and card.identity.name == rows[5][2]
+    assert "0x" + card.commitment.hex() == rec["commitment"]
+    assert not store.path_of(bytes.fromhex(old_commitment[2:])).exists()
+
+    [gone] = store.find(erased)
+    assert gone.erased_at > 0 and gone.keys == {} and gone.box == b""
+    assert c.query("households", "record", [erased])["commitment"] == "0x" + gone.commitment.hex()
+
+    assert c.query("households", "record", [removed]) is None
+    assert [r.erased_at for r in store.find(removed)] == [0]
