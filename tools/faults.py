@@ -14,7 +14,7 @@ Scenarios: ``isolate`` (one node cut off), ``proposer`` (the next proposer cut o
 ``split`` (2|2: no commits during it), ``delay`` (100 ± 50 ms on every link), ``flapping``
 (one node cut and healed every second), ``lossy`` (delay, jitter and packet loss on every
 link), ``tamper`` (whole p2p frames dropped and repeated on the path: the sealed links must
-close, blaming no one), ``clock`` (one node's clock 30 s ahead and one 30 s behind,
+close, blaming no one), ``slow-link`` (one node's links capped at 2 KiB/s), ``clock`` (one node's clock 30 s ahead and one 30 s behind,
 through libfaketime), ``disk-full`` (one node's data on a size-limited tmpfs that fills
 up: a real ENOSPC; the node must stop with a clear message and, restarted once there is
 space, lose nothing). The short set (CI) holds faults for seconds; ``--long`` holds them
@@ -321,13 +321,15 @@ async def faulty_network(settings: Settings, home: Path,
                 stop.set()
                 await loader
             await check_exactly_once(n, load)
-    except BaseException as exc:
-        if sup is not None and not isinstance(exc, ScenarioUnavailable):
-            tails = "\n".join(f"--- {node.name} ---\n{sup.log_tail(i)}"
-                              for i, node in enumerate(sup.nodes))
-            if isinstance(exc, ScenarioFailed):
-                raise ScenarioFailed(f"{exc.message}\n{tails}") from exc
-        raise
+    except Exception as exc:
+        if isinstance(exc, ScenarioUnavailable):
+            raise
+        # Anything else that stops a scenario (a node that errs or dies) fails it, with the
+        # end of every node's log.
+        what = exc.message if isinstance(exc, ScenarioFailed) else f"{type(exc).__name__}: {exc}"
+        tails = "" if sup is None else "\n" + "\n".join(
+            f"--- {node.name} ---\n{sup.log_tail(i)}" for i, node in enumerate(sup.nodes))
+        raise ScenarioFailed(what + tails) from exc
     finally:
         if sup is not None:
             sup.stop_all(grace_ms=3000)
@@ -371,10 +373,14 @@ async def check_exactly_once(n: Net, load: Load, nodes: Sequence[int] | None = N
     check(len(load.accepted) > 0, "the load got no tx accepted")
     which = list(range(N_NODES) if nodes is None else nodes)
 
+    confirmed: set[str] = set()
+
     async def all_committed() -> bool:
         for k, h in enumerate(load.accepted):
-            if not await n.rpcs[which[k % len(which)]].committed(h):
-                return False
+            if h not in confirmed:
+                if not await n.rpcs[which[k % len(which)]].committed(h):
+                    return False
+                confirmed.add(h)
         return True
 
     await wait_until(f"all {len(load.accepted)} accepted txs committed", all_committed, DRAIN_TIMEOUT_S)
@@ -596,6 +602,53 @@ async def scenario_flapping(settings: Settings, home: Path) -> Result:
                   f"all at a new common height {took:.2f} s after the last heal")
 
 
+SLOW_LINK_BYTES_PER_S = 2 * 1024
+
+
+async def scenario_slow_link(settings: Settings, home: Path) -> Result:
+    """One node behind a thin line: every link to and from it capped at 2 KiB/s each way.
+    The others must not wait for it; it may fall behind, and must catch up once the cap
+    is lifted."""
+    async with faulty_network(settings, home) as (n, load):
+        victim = (await _proposer_of_next(n) + 2) % N_NODES
+        others = [i for i in range(N_NODES) if i != victim]
+        capped = [link for (a, b), link in n.faults.links.items() if n.names[victim] in (a, b)]
+        before = [link.counts[d].bytes_out for link in capped for d in link.counts]
+        for link in capped:
+            link.limit(SLOW_LINK_BYTES_PER_S, SLOW_LINK_BYTES_PER_S)  # a burst of 1 s
+        loop = asyncio.get_running_loop()
+        start_height = min(await n.heights(others))
+        started = loop.time()
+        while loop.time() - started < settings.window_s:
+            await asyncio.sleep(POLL_S)  # holding the fault: the window is the scenario
+        held_s = loop.time() - started
+        sent = [link.counts[d].bytes_out - b
+                for (link, d), b in zip(((lk, d) for lk in capped for d in lk.counts), before, strict=True)]
+        burst = capped[0].shape["up"].bucket.burst_bytes if capped[0].shape["up"].bucket else 0
+        # The cap held: no direction passed more than the rate allows plus one burst (and
+        # the piece in hand when the window closed).
+        most = max(sent)
+        check(most <= SLOW_LINK_BYTES_PER_S * held_s + burst + 64 * 1024,
+              f"a capped direction passed {most} bytes in {held_s:.1f} s")
+        heights = await n.heights()
+        check(min(heights[i] for i in others) >= start_height + 2,
+              f"the others stopped committing behind one slow node: {start_height} -> {heights}")
+        lag = max(heights) - heights[victim]
+        per_s = (min(heights[i] for i in others) - start_height) / settings.window_s
+        took = await _recovery(n, n.faults.clear)
+        _no_refusals(load)
+        blamed = _blamers(n)
+        check(not blamed, f"a slow link was blamed on a peer by {blamed}")
+    return Result("slow-link", {"cap_bytes_per_s": SLOW_LINK_BYTES_PER_S, "blocks_per_s": round(per_s, 2),
+                                "lag_blocks": lag, "busiest_direction_bytes_per_s": round(most / held_s),
+                                "recovered_s": round(took, 2), "accepted": len(load.accepted)},
+                  f"slow link: {n.names[victim]}'s links capped at {SLOW_LINK_BYTES_PER_S // 1024} KiB/s "
+                  f"each way for {settings.window_s:.0f} s (the busiest direction carried "
+                  f"{most / held_s:.0f} B/s): the others {per_s:.2f} blocks/s, "
+                  f"{n.names[victim]} {lag} blocks behind at the end; all at a new common height "
+                  f"{took:.2f} s after the cap was lifted")
+
+
 def faketime_lib() -> str | None:
     return next((p for p in FAKETIME_LIBS if Path(p).exists()), None)
 
@@ -725,6 +778,8 @@ async def scenario_disk_full(settings: Settings, home: Path) -> Result:
         # The others go on without it (one of four down is within f).
         before = min(await n.heights(others))
         await wait_until("the others committing while the node is down", _grown(n, 2, others, before), 30)
+        if settings.long:
+            await asyncio.sleep(settings.cut_s)  # the outage itself: more blocks to catch up on
         height_before = int(last_status["height"])
         hashes_before = {h: str((await n.rpcs[others[0]].block(h))["hash"])
                          for h in range(max(1, height_before - 5), height_before + 1)}
@@ -782,6 +837,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "lossy": (scenario_lossy, "50 ± 50 ms and 5% packet loss (200 ms retransmissions) on every link"),
     "tamper": (scenario_tamper, "1% of p2p frames dropped and 1% repeated on the path (sealed links close)"),
     "flapping": (scenario_flapping, "one node's links cut and healed every second"),
+    "slow-link": (scenario_slow_link, "one node's links capped at 2 KiB/s each way"),
     "clock": (scenario_clock, "one node's clock 30 s ahead, one 30 s behind"),
     "disk-full": (scenario_disk_full, "one node's disk fills up (ENOSPC), then has space again"),
 }
