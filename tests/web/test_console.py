@@ -5,6 +5,7 @@ only the pages its roles allow; a resident's key sees no console at all."""
 from __future__ import annotations
 
 import csv
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -392,3 +393,47 @@ def test_a_household_is_updated_erased_on_request_and_taken_off_the_register(
 
     assert c.query("households", "record", [removed]) is None
     assert [r.erased_at for r in store.find(removed)] == [0]
+
+
+def test_households_without_a_key_get_one_made_in_the_browser_and_handed_over_as_files(
+        browser: Browser, community: Community, tmp_path: Path) -> None:
+    c = community
+    people = [(f"9-10{i}", "66.60", f"{SURNAMES[i]}建国", resident_id(40 + i), f"137{i:08d}") for i in range(3)]
+    path = tmp_path / "no-addresses.csv"
+    path.write_text("房号,面积,姓名,证件号码,手机号\n" + "\n".join(",".join(p) for p in people) + "\n", encoding="utf-8")
+    w = sign_in(browser, c, c.net.operator_key_file, PASSPHRASE)
+    try:
+        p = w.page
+        p.goto("/#/households")
+        unlock_on_page(p, "hh-unlock", PASSPHRASE, "hh-csv")
+        p.get_by_test_id("hh-csv").set_input_files(str(path))
+        p.get_by_test_id("hh-make-keys").wait_for(timeout=WAIT_MS)
+        assert p.get_by_test_id("hh-import-go").is_disabled()  # not before the keys exist
+        downloads = []
+        p.on("download", lambda d: downloads.append(d))
+        p.get_by_test_id("hh-make-keys").click()
+        p.wait_for_function("() => document.querySelector('[data-testid=hh-preview-summary]')?.innerText.includes('待登记 3')",
+                            timeout=WAIT_MS)
+        assert sorted(d.suggested_filename for d in downloads) == ["household-keys.zip", "households-with-addresses.csv"]
+        zip_path = tmp_path / "keys.zip"
+        next(d for d in downloads if d.suggested_filename.endswith(".zip")).save_as(zip_path)
+        csv_path = tmp_path / "with-addresses.csv"
+        next(d for d in downloads if d.suggested_filename.endswith(".csv")).save_as(csv_path)
+        p.get_by_test_id("hh-import-go").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        p.get_by_test_id("hh-import-done").wait_for(timeout=4 * WAIT_MS)
+        assert "登记 3 户" in p.get_by_test_id("hh-import-done").inner_text()
+        # The CSV with the addresses resumes the import: nothing left to do.
+        p.get_by_test_id("hh-csv").set_input_files(str(csv_path))
+        p.wait_for_function("() => document.querySelector('[data-testid=hh-preview-summary]')?.innerText.includes('已登记 3')",
+                            timeout=WAIT_MS)
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+    with zipfile.ZipFile(zip_path) as z:
+        assert sorted(z.namelist()) == sorted(f"{unit}.key" for unit, *_ in people)
+        for unit, *_ in people:
+            key_file = tmp_path / f"{unit}.key"
+            key_file.write_bytes(z.read(f"{unit}.key"))
+            key = PrivateKey.load(key_file)  # the CLI's own key file format
+            assert c.query("households", "unit_holder", [unit]) == key.address

@@ -18,6 +18,8 @@ import { input, select, form } from '../pages/forms.js';
 import { identity, newCard, sealCard, openCard, cardFile, IdentityError } from './sealed.js';
 import { register, allRecords, sealingKeys } from './register.js';
 import { sendMany, confirmMany, progressBar, readTable, writeCsv, download, areaDm2, MAX_CSV_BYTES, MAX_CSV_ROWS } from './bulk.js';
+import { zip } from './xlsx.js';
+import { generateSeed, keyFile } from '../keys.js';
 
 const MAX_UNIT_CHARS = 32;
 export const HOUSEHOLD_COLUMNS = {
@@ -29,7 +31,7 @@ export const HOUSEHOLD_COLUMNS = {
   id_type: ['证件类型'],
   address: ['地址', '账户地址'],
 };
-const REQUIRED = ['unit', 'area', 'name', 'id_number', 'phone', 'address'];
+const REQUIRED = ['unit', 'area', 'name', 'id_number', 'phone'];
 const RESIDENT_ID_WORDS = ['', 'resident', '身份证', '居民身份证'];
 const OTHER_ID_WORDS = ['other', '其他', '护照', '港澳通行证', '台湾居民来往大陆通行证', '回乡证'];
 
@@ -49,11 +51,12 @@ export function checkRow(r, seenUnits, seenAddresses) {
     const kind = String(r.id_type || '').trim().toLowerCase();
     if (!RESIDENT_ID_WORDS.includes(kind) && !OTHER_ID_WORDS.includes(kind)) throw new IdentityError('id_type', 'id_type');
     const ident = identity(r.name, r.id_number, r.phone, RESIDENT_ID_WORDS.includes(kind) ? 'resident' : 'other');
+    // No address: the household has no key yet; the clerk creates one here (keysFor).
     const address = String(r.address || '').trim();
-    if (!isAddress(address)) throw new IdentityError('address', 'address');
-    if (seenAddresses.has(address)) throw new IdentityError('address_twice', 'address');
-    seenUnits.add(unit); seenAddresses.add(address);
-    return { line, unit, area_dm2: area, ident, address };
+    if (address && !isAddress(address)) throw new IdentityError('address', 'address');
+    if (address && seenAddresses.has(address)) throw new IdentityError('address_twice', 'address');
+    seenUnits.add(unit); if (address) seenAddresses.add(address);
+    return { line, unit, area_dm2: area, ident, address, status: address ? undefined : 'needs_key' };
   } catch (err) {
     return { line, unit: r.unit || '', address: r.address || '', error: msgOf(err) };
   }
@@ -92,6 +95,7 @@ function registerOneForm(ctx) {
     h('p', { class: 'hint' }, t('console.households.private_hint'))], 'console.households.register', async (msg) => {
     const row = checkRow({ _line: 1, address: address.el.value, unit: unit.el.value, area: area.el.value, name: name.el.value,
       id_type: idType.el.value === 'other' ? 'other' : '', id_number: idNumber.el.value, phone: phone.el.value }, new Set(), new Set());
+    if (!row.error && !row.address) row.error = t('console.households.err.address');
     if (row.error) { replace(msg, h('p', { class: 'notice error', role: 'alert' }, row.error)); return; }
     if (!(await askUnlock(ctx.wallet))) return;
     const key = ctx.wallet.unlocked;
@@ -135,27 +139,32 @@ function importCard(ctx) {
     const units = new Set(); const addresses = new Set();
     checked = rows.map((r) => checkRow(r, units, addresses));
     replace(out, loading());
-    // What the chain already has: skipped, or a row that contradicts it.
-    for (const r of checked) {
-      if (r.error) continue;
-      const holder = await query('households', 'unit_holder', [r.unit]);
-      if (holder === r.address) r.status = 'already';
-      else if (holder) r.error = t('console.households.err.unit_taken', { unit: r.unit });
-      else if (await query('households', 'record', [r.address])) r.error = t('console.households.err.address_taken');
-      else r.status = 'todo';
-    }
+    await checkChain(checked);
     showPreview();
   };
   const showPreview = () => {
     const errors = checked.filter((r) => r.error);
     const todo = checked.filter((r) => r.status === 'todo');
     const already = checked.filter((r) => r.status === 'already');
-    const go = h('button', { type: 'button', class: 'primary block', 'data-testid': 'hh-import-go', disabled: errors.length > 0 || todo.length === 0,
+    const keyless = checked.filter((r) => !r.error && r.status === 'needs_key');
+    const go = h('button', { type: 'button', class: 'primary block', 'data-testid': 'hh-import-go',
+      disabled: errors.length > 0 || keyless.length > 0 || todo.length === 0,
       onclick: () => runImport(ctx, todo, out, checked) }, t('console.households.import_go', { n: fmt.count(todo.length) }));
+    const makeKeys = keyless.length ? h('div', { class: 'notice info' },
+      h('p', {}, t('console.households.keys_needed', { n: fmt.count(keyless.length) })),
+      h('button', { type: 'button', class: 'secondary', 'data-testid': 'hh-make-keys', onclick: async (e) => {
+        e.currentTarget.disabled = true;
+        try {
+          await keysFor(keyless, checked);
+          await checkChain(keyless);
+          showPreview();
+        } catch (err) { replace(out, h('p', { class: 'notice error', role: 'alert' }, msgOf(err))); }
+      } }, t('console.households.make_keys', { n: fmt.count(keyless.length) }))) : null;
     replace(out,
       h('p', { 'data-testid': 'hh-preview-summary' }, t('console.households.preview_summary', {
         rows: fmt.count(checked.length), todo: fmt.count(todo.length), already: fmt.count(already.length), errors: fmt.count(errors.length) })),
       errors.length ? h('p', { class: 'notice error', role: 'alert' }, t('console.households.fix_first')) : null,
+      makeKeys,
       previewTable(checked),
       go);
   };
@@ -166,6 +175,40 @@ function importCard(ctx) {
     h('p', { class: 'hint' }, t('console.households.import_columns')),
     h('label', { for: 'hh-csv' }, t('console.csv.file')), file, out);
 }
+
+// What the chain already has: skipped, or a row that contradicts it.
+async function checkChain(checked) {
+  for (const r of checked) {
+    if (r.error || !r.address) continue;
+      const holder = await query('households', 'unit_holder', [r.unit]);
+      if (holder === r.address) r.status = 'already';
+      else if (holder) r.error = t('console.households.err.unit_taken', { unit: r.unit });
+      else if (await query('households', 'record', [r.address])) r.error = t('console.households.err.address_taken');
+      else r.status = 'todo';
+  }
+}
+
+// Keys for households that have none, made here as the CLI makes them (its key files, to
+// hand to each resident, who imports theirs on "me" under a passphrase of their own):
+// downloaded at once as one ZIP, with the CSV again with every address filled in, so an
+// interrupted import is resumed from that CSV and no key is made twice.
+async function keysFor(rows, all) {
+  const files = {};
+  const enc = new TextEncoder();
+  for (const r of rows) {
+    const seed = await generateSeed();
+    const doc = await keyFile(seed);
+    seed.fill(0);
+    r.address = doc.address;
+    files[`${fileSafe(r.unit)}.key`] = enc.encode(JSON.stringify(doc, null, 2) + '\n');
+  }
+  download('household-keys.zip', zip(files));
+  download('households-with-addresses.csv', writeCsv(['房号', '面积', '姓名', '证件号码', '手机号', '证件类型', '地址'],
+    all.filter((r) => !r.error).map((r) => [r.unit, fmt.area(r.area_dm2).replace(/[^0-9.]/g, ''), r.ident.name, r.ident.id_number,
+      r.ident.phone, /^[0-9]{17}[0-9X]$/.test(r.ident.id_number) ? '身份证' : '其他', r.address])), 'text/csv');
+}
+
+function fileSafe(text) { return [...text].map((c) => (/[\p{L}\p{N}_-]/u.test(c) ? c : '_')).join('').slice(0, 40) || 'household'; }
 
 function statusText(r) {
   if (r.error) return r.error;
