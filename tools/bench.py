@@ -778,7 +778,15 @@ class _Run:
     def on_block(self, j: int, doc: dict[str, Any], t: float) -> None:
         track = self.tracks[j]
         height = int(doc["height"])
-        track.blocks[height] = (str(doc["hash"]), str(doc["state_root"]))
+        ident = (str(doc["hash"]), str(doc["state_root"]))
+        seen = track.blocks.get(height)
+        if seen is not None:
+            # Read twice (a gap read from the RPC, then the subscription's message): once
+            # is counted. The same height with another hash is a node that changed its mind.
+            if seen != ident:
+                track.errors.append(f"block {height} seen as {seen[0][:16]} and then {ident[0][:16]}")
+            return
+        track.blocks[height] = ident
         track.last_height = height if track.last_height is None else max(track.last_height, height)
         txs = doc.get("txs") or []
         track.block_log.append((t, len(txs), int(doc.get("timestamp_ms", 0))))
@@ -842,6 +850,11 @@ class _Run:
                     if kind == "subscribed":
                         subscribed = True
                         ready.set()
+                        if track.last_height is not None:
+                            # Renewed: what the node committed (or synced) meanwhile, now,
+                            # not at its next block, which may be long in coming.
+                            head = int((await track.rpc.status())["height"])
+                            await self._fill_gap(j, track.last_height + 1, head + 1, self.now())
                     elif kind == "block":
                         t = self.now()
                         height = int(doc["height"])

@@ -3,6 +3,7 @@ checks, which must fail loudly on a lost tx, a duplicate or a disagreeing node."
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from core.crypto import PrivateKey
 from core.types import SignedTx
 from storage.leveldb import LevelDBStore
+from tests.node.harness import free_port
 from tools.bench import (
     BenchConfig,
     BenchError,
@@ -288,3 +291,65 @@ async def test_bad_nonce_counts_as_accepted_only_after_an_unclear_answer() -> No
         assert await run._send(0, [0, 1]) == []
         assert run.accepted[0] and not run.accepted[1]
         assert run.refused == {"bad_nonce": 1}
+
+
+async def test_a_block_read_twice_counts_once_and_a_changed_block_is_an_error() -> None:
+    chain = [(1, "a", "r1", [0, 1]), (1, "a", "r1", [0, 1]), (2, "b", "r2", [2, 3])]
+    report = await _run_with([chain], [0, 1, 2, 3])
+    assert report.ok and report.node_figures[0].duplicates == 0
+    changed = [(1, "a", "r1", [0, 1]), (1, "x", "r1", [0, 1]), (2, "b", "r2", [2, 3])]
+    report = await _run_with([changed], [0, 1, 2, 3])
+    assert not report.ok and any("block 1 seen as a and then x" in f for f in report.failures)
+
+
+async def test_a_renewed_subscription_reads_the_blocks_missed_without_waiting_for_the_next() -> None:
+    """A node that restarted and synced while the chain then stalls sends no new block:
+    the bench must read what it missed when it subscribes again, or it would count those
+    txs as never committed on that node."""
+    plan = presign("transfers", _senders(2), 4, CHAIN, 1)
+    blocks = {1: [0, 1], 2: [2], 3: [3]}  # height -> plan indices; the head is 3
+
+    async def ws(request: web.Request) -> web.WebSocketResponse:
+        sock = web.WebSocketResponse()
+        await sock.prepare(request)
+        await sock.receive()  # the subscribe request
+        await sock.send_json({"type": "subscribed"})
+        await sock.receive()  # then silence: no block commits, until the client leaves
+        return sock
+
+    async def status(request: web.Request) -> web.Response:
+        return web.json_response({"height": max(blocks)})
+
+    async def block(request: web.Request) -> web.Response:
+        h = int(request.match_info["h"])
+        if h not in blocks:
+            return web.json_response({"error": {"code": "not_found", "message": "no"}}, status=404)
+        return web.json_response({"height": h, "hash": f"h{h}", "header": {
+            "state_root": f"r{h}", "timestamp_ms": h}, "txs": [{"hash": plan.hashes[k]} for k in blocks[h]]})
+
+    app = web.Application()
+    app.router.add_get("/v1/ws", ws)
+    app.router.add_get("/v1/status", status)
+    app.router.add_get("/v1/blocks/{h}", block)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            track = _NodeTrack("node0", _Rpc(session, f"http://127.0.0.1:{port}"))
+            track.blocks[1] = ("h1", "r1")
+            track.last_height = 1  # followed up to block 1 before the node went down
+            run = _Run(BenchConfig(duration_s=1), plan, [track], _NoProgress())
+            ready = asyncio.Event()
+            follower = asyncio.create_task(run._subscribe(0, ready))
+            await asyncio.wait_for(ready.wait(), 10)
+            async with asyncio.timeout(10):
+                while track.last_height != 3:
+                    await asyncio.sleep(0.01)
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        assert sorted(track.blocks) == [1, 2, 3] and track.seen == {2, 3}
+    finally:
+        await runner.cleanup()
