@@ -27,7 +27,8 @@ from tools.faults import (
 
 @click.group("faults")
 def faults() -> None:
-    """Fault scenarios (partitions, loss, clock, full disk) against a local network."""
+    """Fault scenarios (partitions, loss, clock, full disk, kill -9 loops) against a local
+    network."""
 
 
 @faults.command("list")

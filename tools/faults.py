@@ -17,8 +17,10 @@ link), ``tamper`` (whole p2p frames dropped and repeated on the path: the sealed
 close, blaming no one), ``slow-link`` (one node's links capped at 2 KiB/s), ``clock`` (one node's clock 30 s ahead and one 30 s behind,
 through libfaketime), ``disk-full`` (one node's data on a size-limited tmpfs that fills
 up: a real ENOSPC; the node must stop with a clear message and, restarted once there is
-space, lose nothing). The short set (CI) holds faults for seconds; ``--long`` holds them
-for 30 s. A scenario raises ``ScenarioFailed`` when a check fails and
+space, lose nothing), ``kills`` (kill -9 loops under ``hkchain bench`` load: a node killed
+and restarted every 6 s, 3 rounds, 20 with ``--long``, at 100 tx/s; every accepted tx
+committed exactly once on every node). The short set (CI) holds faults for seconds;
+``--long`` holds them for 30 s. A scenario raises ``ScenarioFailed`` when a check fails and
 ``ScenarioUnavailable`` when the machine cannot inject its fault (no libfaketime, not
 root for the tmpfs).
 """
@@ -33,6 +35,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -49,7 +52,7 @@ from core.types import SignedTx, Tx
 from node.config import NodeConfig
 from node.home import LocalNetwork, default_genesis_template, init_network
 from node.localnet import Supervisor
-from tools.bench import free_base_port
+from tools.bench import BenchConfig, BenchError, free_base_port, run_bench
 from tools.faultproxy import FaultNet
 
 N_NODES = 4
@@ -76,6 +79,12 @@ MAX_CLOCK_DRIFT_MS = 15_000
 DISK_TMPFS_BYTES = 64 << 20
 DISK_STOP_BOUND_S = 15.0  # from the disk filling up to the node's exit
 DISK_CATCH_UP_BOUND_S = 10.0  # from the restart to the common height
+KILL_RATE_PER_S = 100  # the bench's load during the kill loops
+KILL_SENDERS = 8
+KILL_FIRST_S = 3.0  # into the bench's timed run, the first kill
+KILL_DOWN_S = 3.0  # how long a killed node stays down
+KILL_UP_S = 3.0  # and up before the next round
+KILL_REACH_TIMEOUT_S = 180.0  # for the bench to reach the time of the next kill
 
 
 class FaultsError(ChainError):
@@ -116,6 +125,10 @@ class Settings:
     @property
     def flaps(self) -> int:
         return 15 if self.long else 4
+
+    @property
+    def kill_rounds(self) -> int:
+        return 20 if self.long else 3
 
 
 @dataclass
@@ -812,6 +825,101 @@ async def scenario_disk_full(settings: Settings, home: Path) -> Result:
                   f"every committed block and caught up in {caught_s:.2f} s")
 
 
+class _BenchClock:
+    """How far into its timed run the bench is (its progress sink), for the kill loop."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._elapsed_s = -1.0
+
+    def update(self, phase: str, elapsed_s: float, total_s: float, submitted: int,
+               committed: int) -> None:
+        if phase == "load":
+            with self._cond:
+                self._elapsed_s = elapsed_s
+                self._cond.notify_all()
+
+    def wait_for(self, elapsed_s: float, timeout_s: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._elapsed_s >= elapsed_s, timeout_s)
+
+
+async def scenario_kills(settings: Settings, home: Path) -> Result:
+    """``hkchain bench --rpc`` at 100 tx/s while a node is killed with SIGKILL, kept down
+    3 s and restarted, every 6 s (nodes 1-3 in turn; node 0 answers the bench's receipt
+    samples). The bench sends a down node's share to the next, renews its subscriptions
+    and sends again what is refused for a passing reason; every tx it got accepted must
+    commit exactly once on every node, the killed ones included, with one chain."""
+    rounds = settings.kill_rounds
+    duration_s = KILL_FIRST_S + rounds * (KILL_DOWN_S + KILL_UP_S) + 2.0
+    net = make_network(home)
+    sup = Supervisor(net)
+    victims = [1 + r % (N_NODES - 1) for r in range(rounds)]
+    started = time.monotonic()
+    try:
+        sup.start_all()
+        await asyncio.to_thread(sup.wait_ready, None, 60_000)
+        clock = _BenchClock()
+        config = BenchConfig(duration_s=duration_s, rate_per_s=KILL_RATE_PER_S,
+                             senders=KILL_SENDERS, rpc_urls=tuple(n.rpc_url for n in net.nodes),
+                             funder_key_file=net.operator_key_file, drain_timeout_s=DRAIN_TIMEOUT_S)
+        bench = asyncio.ensure_future(asyncio.to_thread(run_bench, config, clock))
+        try:
+            for r, victim in enumerate(victims):
+                at_s = KILL_FIRST_S + r * (KILL_DOWN_S + KILL_UP_S)
+                reached = await asyncio.to_thread(clock.wait_for, at_s, KILL_REACH_TIMEOUT_S)
+                check(reached or bench.done(), f"the bench never reached {at_s:.0f} s of its run")
+                if bench.done():
+                    break  # it stopped early: its report says why
+                sup.kill(victim)
+                await asyncio.sleep(KILL_DOWN_S)  # the outage itself, not a wait for a condition
+                sup.start(victim)
+        finally:
+            try:
+                report = await bench  # bounded by its duration and drain
+            except BenchError as exc:
+                raise ScenarioFailed(f"the bench could not run: {exc.message}") from exc
+        figs = report.node_figures
+        check(not report.failures, "the bench under kills failed: " + "; ".join(report.failures))
+        check(report.exactly_once and report.state_roots_agree,
+              f"exactly once {report.exactly_once}, roots agree {report.state_roots_agree}")
+        for victim in sorted(set(victims)):
+            check(figs[victim].unreachable > 0,
+                  f"{net.nodes[victim].name} was never found down: were the kills too late?")
+            check(figs[victim].resubscribed >= 1,
+                  f"the bench never renewed its subscription to {net.nodes[victim].name}")
+        check(report.submitted > 0 and report.submitted == sum(f.accepted for f in figs),
+              f"{report.submitted} accepted in all, {sum(f.accepted for f in figs)} by the nodes")
+        for f in figs:
+            check(f.txs_seen >= report.submitted and f.lost == 0 and f.duplicates == 0,
+                  f"{f.name} saw {f.txs_seen} of {report.submitted} committed, "
+                  f"{f.lost} lost, {f.duplicates} twice")
+    except BaseException as exc:
+        if isinstance(exc, ScenarioFailed):
+            tails = "\n".join(f"--- {node.name} ---\n{sup.log_tail(i)}"
+                              for i, node in enumerate(sup.nodes))
+            raise ScenarioFailed(f"{exc.message}\n{tails}") from exc
+        raise
+    finally:
+        sup.stop_all(grace_ms=3000)
+    took_s = time.monotonic() - started
+    per_node = "; ".join(f"{net.nodes[j].name} {f.accepted} accepted, {f.committed} committed, "
+                         f"{f.unreachable} unreachable, {f.resubscribed} resubscribed"
+                         for j, f in enumerate(figs))
+    return Result("kills", {
+        "rounds": rounds, "rate_per_s": KILL_RATE_PER_S, "timed_run_s": round(duration_s),
+        "accepted": report.submitted, "committed": report.committed,
+        "duplicates": sum(f.duplicates for f in figs), "lost": sum(f.lost for f in figs),
+        "sent_again": report.retried, "heights_compared": report.heights_compared,
+        "took_s": round(took_s, 1),
+        **{f"{net.nodes[j].name}_accepted": f.accepted for j, f in enumerate(figs)},
+        **{f"{net.nodes[j].name}_committed": f.committed for j, f in enumerate(figs)},
+    }, f"{rounds} kill -9 rounds at {KILL_RATE_PER_S} tx/s over a {duration_s:.0f} s run: "
+       f"{report.submitted} accepted, {report.committed} committed, none lost or twice, one "
+       f"chain ({report.heights_compared} heights compared), {report.retried} sent again, "
+       f"{took_s:.0f} s in all; per node: {per_node}")
+
+
 def _grown(n: Net, blocks: int, nodes: Sequence[int] | None = None,
            base: int | None = None) -> Callable[[], Awaitable[bool]]:
     start: list[int] = [] if base is None else [base]
@@ -840,6 +948,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "slow-link": (scenario_slow_link, "one node's links capped at 2 KiB/s each way"),
     "clock": (scenario_clock, "one node's clock 30 s ahead, one 30 s behind"),
     "disk-full": (scenario_disk_full, "one node's disk fills up (ENOSPC), then has space again"),
+    "kills": (scenario_kills, "a node killed with SIGKILL and restarted every 6 s under bench load"),
 }
 
 
