@@ -216,6 +216,13 @@ class RpcServer:
         except ChainError as exc:
             status = 400
             return error_response(400, exc.code, exc.message)
+        except ConnectionError as exc:
+            # The client went away mid-answer (a websocket upgrade it gave up on, a reset):
+            # no fault of the node. aiohttp finds the transport gone and drops this reply.
+            status = 499  # "client closed request", for the metrics
+            log.info("client %s closed %s %s early: %s", request.remote, request.method,
+                     request.path, exc)
+            return web.Response(status=status, text="the client closed the connection")
         except Exception:
             log.exception("RPC handler failed on %s %s", request.method, request.path)
             return error_response(500, "internal", "internal error (logged on the node)")

@@ -204,6 +204,8 @@ class Peer:
             cfg.rate_limit_frames_per_s, cfg.rate_burst_frames, asyncio.get_running_loop().time()
         )
         self.frames_in = 0
+        # Why the peer closed the link, if it said so (its Goodbye).
+        self.goodbye_reason: str | None = None
         self.frames_out = 0
 
     def __repr__(self) -> str:
@@ -290,6 +292,7 @@ class Peer:
                 self.frames_in += 1
                 if isinstance(frame, Goodbye):
                     log.info("peer %s said goodbye: %s", self.label, frame.reason)
+                    self.goodbye_reason = frame.reason
                     return
                 self.network.dispatch(self, frame)
             elif msg.type == aiohttp.WSMsgType.TEXT:
@@ -601,7 +604,14 @@ class Network:
             max_msg_size=self.config.max_frame_bytes + SEAL_OVERHEAD, autoping=True,
             heartbeat=self._heartbeat_s,
         )
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError as exc:
+            # The dialer went away during the upgrade (it gave up, or its path died): not
+            # an error of this node, and nothing to answer.
+            # aiohttp then finds the transport gone and drops the request quietly.
+            log.info("inbound link from %s closed during the upgrade: %s", request.remote, exc)
+            return web.Response(status=400, text="closed during the websocket upgrade")
         self._pending_handshakes += 1
         try:
             done = await handshake(ws, self.identity, self.admission, None,

@@ -3,7 +3,11 @@ never a 500 for bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import socket
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -374,3 +378,25 @@ async def test_expiry_too_far_ahead_is_refused(node: Node, http: Any) -> None:
     assert (status, doc["error"]["code"]) == (422, "expiry_too_far")
     status, doc = await call(http, "POST", "/v1/txs", json=jtx(make_tx(2, 0, expiry=far - 1)))
     assert status == 202, doc
+
+
+async def test_a_websocket_client_that_resets_during_the_upgrade_is_no_error_of_the_node(
+    node: Node, http: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A wallet or browser that drops its connection while the websocket upgrade is
+    answered: logged at INFO, never as an RPC handler failure, and the node keeps serving."""
+    port = node.rpc.port
+    request = (f"GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+    with caplog.at_level(logging.INFO):
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+                s.sendall(request)
+            await asyncio.sleep(0.01)
+        status, doc = await call(http, "GET", "/v1/status")
+    assert status == 200 and doc["height"] >= 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors
+

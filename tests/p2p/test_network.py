@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import socket
+import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -332,6 +335,32 @@ async def test_a_peer_that_misbehaved_is_refused_for_a_while_longer_each_time(se
     finally:
         await ws.close()
         await session.close()
+
+
+async def test_a_dialer_that_aborts_the_upgrade_is_no_error_of_the_node(
+    server: Network, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A dialer that sends the websocket upgrade and resets the connection at once (a
+    dial given up on, a dead path): the node logs it at INFO, never an ERROR with a
+    traceback, and keeps serving."""
+    request = (f"GET /p2p HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode()
+    with caplog.at_level(logging.INFO):
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", server.port)) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+                s.sendall(request)
+            await asyncio.sleep(0.01)
+        session, ws = await run_handshake(server, KEYS[2])
+        try:
+            await wait_for(lambda: KEYS[2].public_key in server.peers, what="still serving")
+        finally:
+            await ws.close()
+            await session.close()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    assert server.misbehaviours == 0
 
 
 async def test_peer_send_queue_is_bounded() -> None:
