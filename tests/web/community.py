@@ -75,9 +75,17 @@ class Community:
                 "--card-out", str(self.home / f"{unit}.card.json"))
 
 
-def start_community(root: Path) -> Iterator[Community]:
-    net = init_network(root / "net", N_NODES, base_port=free_base_port(N_NODES),
-                       genesis_template=default_genesis_template())
+def start_community(root: Path, params: dict[str, dict[str, Any]] | None = None) -> Iterator[Community]:
+    """The seeded localnet; ``params`` overrides genesis parameters per contract (e.g.
+    a short voting period, so a test sees a vote close)."""
+    template = default_genesis_template()
+    if params:
+        doc = json.loads(template.read_text())
+        for contract, values in params.items():
+            doc["params"].setdefault(contract, {}).update(values)
+        template = root / "genesis-template.json"
+        template.write_text(json.dumps(doc))
+    net = init_network(root / "net", N_NODES, base_port=free_base_port(N_NODES), genesis_template=template)
     for node in net.nodes:
         config = NodeConfig.load(node.home)
         consensus = dataclasses.replace(config.consensus, view_timeout_ms=E2E_VIEW_TIMEOUT_MS,

@@ -39,6 +39,13 @@ PAGES = ["home", "bills", "votes", "vote", "activities", "culture", "services", 
 # The committees' console pages of households and property, each with the key whose roles
 # open it (the localnet's committee key, the property company's).
 CONSOLE_PAGES = [("console", "committee"), ("households", "committee"), ("property", "property-co")]
+# The console pages of votes, notices, activities, roles and validators, seen with the
+# committee's key; "{pid}" is the open vote. Those in COMMITTEE_SHOTS are kept as
+# docs/screenshots/console-<name>-<lang>-<layout>.png.
+COMMITTEE_PAGES = ["governance", "governance/{pid}", "noticeboard", "noticeboard/1", "organise", "organise/1",
+                   "grants", "validators"]
+COMMITTEE_SHOTS = {"governance/{pid}": "vote", "noticeboard/1": "notice", "organise/1": "activity",
+                   "grants": "roles", "validators": "validators"}
 KEYS = set(json.loads((web.STATIC_DIR / "i18n" / "zh-CN.json").read_text()))
 
 
@@ -221,3 +228,29 @@ def test_the_households_and_property_console_pages_render_cleanly_and_accessibly
             assert w.console_errors == [] and w.csp_violations() == [], (name, w.console_errors)
         finally:
             w.context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("layout", ["mobile", "desktop"])
+def test_the_votes_notices_activities_roles_and_validators_pages_render_cleanly_and_accessibly(
+        browser: Browser, community: Community, open_vote: int, lang: str, layout: str) -> None:
+    viewport = MOBILE if layout == "mobile" else DESKTOP
+    w = _signed_in(browser, community, viewport, lang, key_file=community.net.operator_key_file)
+    try:
+        p = w.page
+        for name in COMMITTEE_PAGES:
+            p.goto("/#/" + name.format(pid=open_vote))
+            p.wait_for_selector("main h2")
+            assert p.url.endswith("#/" + name.format(pid=open_vote))
+            p.wait_for_load_state("networkidle")
+            p.wait_for_function("() => !document.querySelector('main').innerText.includes('正在读取') && "
+                                "!document.querySelector('main').innerText.includes('Loading…')", timeout=WAIT_MS)
+            _check(w, name, viewport["width"])
+            critical = [v for v in _axe(p) if v["impact"] == "critical"]
+            assert not critical, f"{name}: {critical}"
+            if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1" and name in COMMITTEE_SHOTS:
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                p.screenshot(path=str(SHOTS / f"console-{COMMITTEE_SHOTS[name]}-{lang}-{layout}.png"), full_page=True)
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()

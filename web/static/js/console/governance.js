@@ -33,26 +33,32 @@ function openForm(ctx, clock, votingBlocks) {
   const cat = select('console.governance.category', categoryOptions(), { 'data-testid': 'gov-category' });
   const title = input('console.governance.title', { maxlength: MAX_TITLE_CHARS, required: true, 'data-testid': 'gov-title' });
   const text = input('console.governance.text', { tag: 'textarea', required: true, rows: 10, 'data-testid': 'gov-text' });
-  const closes = input('console.governance.closes', { type: 'datetime-local', min: shanghaiInput(earliest),
-    value: shanghaiInput(earliest), 'data-testid': 'gov-closes' });
+  // Empty: the chain's voting period from the block the tx lands in (as the CLI's default).
+  const closes = input('console.governance.closes', { type: 'datetime-local', min: shanghaiInput(earliest), 'data-testid': 'gov-closes' });
   const hint = h('p', { class: 'hint' }, t('console.governance.closes_hint', {
-    time: fmt.time(earliest), blocks: fmt.count(votingBlocks) }));
+    time: fmt.time(clock.timeOf(clock.height + votingBlocks)), blocks: fmt.count(votingBlocks) }));
   return h('details', { class: 'card', open: true }, h('summary', {}, t('console.governance.open_new')),
     form('console.governance.open_new', [...cat.row, ...title.row, ...text.row, ...closes.row, hint], 'console.governance.open', async () => {
       const body = textOk(text.el.value.trim());
       const name = title.el.value.trim();
       if (!name) throw fail('bad_arg');
-      const at = shanghaiMs(closes.el.value);
-      if (at === null) throw fail('bad_arg');
       const now = await ChainClock.read();
-      if (now.heightAt(at) < now.height + votingBlocks) throw fail('closes_too_soon');
-      // The tx lands a few blocks from now: keep the contract's minimum period from there.
-      const height = Math.max(now.heightAt(at), now.height + votingBlocks + INCLUSION_MARGIN_BLOCKS);
-      const hash = await uploadText(body);
       const category = Number(cat.el.value);
-      const receipt = await sendTx(ctx, { contract: 'governance', method: 'propose_owners_closing',
-        args: [category, name, hash, height],
-        what: t('console.governance.open_what', { title: name, category: categoryName(category), time: fmt.time(now.timeOf(height)) }) });
+      let call;
+      if (closes.el.value) {
+        const at = shanghaiMs(closes.el.value);
+        if (at === null) throw fail('bad_arg');
+        if (now.heightAt(at) < now.height + votingBlocks) throw fail('closes_too_soon');
+        // The tx lands a few blocks from now: keep the contract's minimum period from there.
+        const height = Math.max(now.heightAt(at), now.height + votingBlocks + INCLUSION_MARGIN_BLOCKS);
+        call = { method: 'propose_owners_closing', extra: [height], time: now.timeOf(height) };
+      } else {
+        call = { method: 'propose_owners', extra: [], time: now.timeOf(now.height + 1 + votingBlocks) };
+      }
+      const hash = await uploadText(body);
+      const receipt = await sendTx(ctx, { contract: 'governance', method: call.method,
+        args: [category, name, hash, ...call.extra],
+        what: t('console.governance.open_what', { title: name, category: categoryName(category), time: fmt.time(call.time) }) });
       if (receipt) ctx.app.navigate(`governance/${receipt.result}`);
     }, { testid: 'gov-open' }));
 }
@@ -208,6 +214,17 @@ async function detailPage(ctx, pid) {
     }
   }));
 
+  if (p.status === 'open') {
+    // The chain closes the vote at the start of its closing block: re-read it then (the
+    // closing itself may carry no event a subscriber sees).
+    let checking = false;
+    ctx.onLeave(live.on({ type: 'block' }, (msg) => {
+      if (msg.type !== 'block' || Number(msg.height) < p.closes || checking) return;
+      checking = true;
+      query('governance', 'proposal', [pid]).then((now) => { if (now.status !== 'open') ctx.app.route(); })
+        .catch(() => {}).finally(() => { checking = false; });
+    }));
+  }
   if (p.status !== 'open') {
     main.appendChild(h('section', { class: 'card', 'data-testid': 'gov-result' },
       h('h3', {}, t('console.governance.result')),

@@ -42,7 +42,7 @@ function lookupCard(ctx, mayGrant) {
   const who = input('console.roles.who', { autocomplete: 'off', 'data-testid': 'roles-who' });
   const out = h('div', { 'aria-live': 'polite' });
   const role = select('console.roles.role', [...mayGrant].map((r) => [r, roleName(r)]), { 'data-testid': 'roles-role' });
-  return h('section', { class: 'card' },
+  return h('section', {},
     form('console.roles.lookup', [...who.row, h('p', { class: 'hint' }, t('console.roles.who_hint'))], 'console.roles.show', async () => {
       const address = await resolve(who.el.value);
       const [held, names] = await Promise.all([query('roles', 'roles_of', [address]), labels([address])]);
