@@ -4,7 +4,8 @@ opens a vote in the console while a resident in a second browser (on another nod
 and the clerk's tally moves over the websocket; the chain closes the vote and the clerk
 publishes the result as a notice, which the resident reads and the clerk sees read; a
 notice published from the console is read by two households; an activity's check-in QR
-code carries the code a resident then checks in with."""
+code carries the code a resident then checks in with; a validator proposes adding a node
+and follows the validators' votes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from urllib.request import urlopen
 import pytest
 
 import web
+from core.crypto import PrivateKey
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
 from tests.web.community import Community, start_community
 
@@ -242,4 +244,41 @@ def test_the_check_in_qr_code_carries_the_code_a_resident_checks_in_with(
     assert c.query("activities", "attended", [aid, address]) is True
     # The organiser's page follows the attendance over the websocket.
     clerk.get_by_test_id("attendance").filter(has_text="1 人已签到或已确认").wait_for(timeout=WAIT_MS)
+    no_errors(pages)
+
+
+def test_a_validator_proposes_adding_a_node_and_follows_the_vote(
+        browser: Browser, community: Community, pages: list[Watched]) -> None:
+    c = community
+    node_key = c.net.nodes[0].home / "node.key"
+    me = PrivateKey.load(node_key).address
+    c.ok("transfer", "--to", me, "--amount", "1000")  # the committee funds its node's key for fees
+    newcomer = PrivateKey.generate().public_key.hex()
+    clerk = sign_in(browser, c, pages, node_key, CLERK_PASSPHRASE)
+    clerk.goto("/#/validators")
+    clerk.get_by_test_id("val-set").filter(has_text=me).wait_for(timeout=WAIT_MS)
+    clerk.get_by_test_id("val-kind").select_option("add_validator")
+    clerk.get_by_test_id("val-name").fill("嘉兴路街道居委会")
+    clerk.get_by_test_id("val-key").fill("0x" + newcomer.upper()[:10] + newcomer[10:])
+    clerk.get_by_test_id("val-propose").click()
+    confirm_tx(clerk)
+    pid = id_in_url(clerk, "validators")
+    p = c.query("governance", "proposal", [pid])
+    assert p["kind"] == "chain" and p["action"] == ["add_validator", "0x" + newcomer, "嘉兴路街道居委会"]
+    tally = clerk.get_by_test_id(f"val-tally-{pid}")
+    assert "0 / 4" in tally.inner_text(timeout=WAIT_MS)
+    clerk.get_by_test_id(f"val-vote-yes-{pid}").click()
+    confirm_tx(clerk)
+    clerk.get_by_test_id(f"val-tally-{pid}").filter(has_text="1 / 4").wait_for(timeout=WAIT_MS)
+    # Another committee's validator votes with the CLI; the page follows over the websocket.
+    c.keys["node1"] = c.net.nodes[1].home / "node.key"
+    c.ok("transfer", "--to", PrivateKey.load(c.keys["node1"]).address, "--amount", "1000")
+    c.ok("gov", "vote", str(pid), "yes", key="node1")
+    clerk.get_by_test_id(f"val-tally-{pid}").filter(has_text="2 / 4").wait_for(timeout=WAIT_MS)
+    assert c.query("governance", "tally", [pid]) == {"yes": 2, "no": 0, "validators": 4}
+    # Each validator's vote, proved against a certified state root.
+    voters = clerk.get_by_test_id("val-voters")
+    voters.locator("li", has_text="node1").get_by_test_id("verified").wait_for(timeout=WAIT_MS)
+    assert "赞成" in voters.locator("li", has_text="node1").inner_text()
+    assert "还没有投票" in voters.locator("li", has_text="node2").inner_text()
     no_errors(pages)

@@ -83,7 +83,7 @@ export async function labels(addresses) {
 
 // Label/value pairs.
 export function facts(pairs) {
-  return h('dl', { class: 'facts' }, pairs.filter(Boolean).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  return h('dl', { class: 'facts stacked' }, pairs.filter(Boolean).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
 // A meter of part/whole with the count and percentage beside it.

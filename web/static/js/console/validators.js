@@ -41,7 +41,7 @@ function proposeCard(ctx, status) {
     addRows.hidden = kind.el.value !== 'add_validator';
     removeRows.hidden = kind.el.value === 'add_validator';
   });
-  return h('details', { class: 'card' }, h('summary', {}, t('console.validators.propose_title')),
+  return h('details', { class: 'card', open: true }, h('summary', {}, t('console.validators.propose_title')),
     form('console.validators.propose_title', [...kind.row, addRows, removeRows], 'console.validators.propose', async () => {
       let action; let title;
       if (kind.el.value === 'add_validator') {
