@@ -223,14 +223,14 @@ class StateSyncClient:
 
     def blame(self, key: bytes, why: str) -> None:
         """``key`` sent something that does not verify: never ask it again, drop it."""
-        log.warning("state sync: peer %s sent %s; disconnecting it and asking another",
-                    key.hex()[:12], why)
+        log.warning("state sync: peer %s sent %s; asking another", key.hex()[:12], why)
         self.banned.add(key)
         self.blamed.append((key, why))
-        self.network.misbehaviours += 1
         peer = self.network.peers.get(key)
         if peer is not None:
-            peer.close(f"state sync: {why}"[:200])
+            self.network.punish(peer, "bad_state_sync", why)  # dropped and refused a while
+        else:
+            self.network.misbehaviours += 1
 
     def _candidates(self) -> list[bytes]:
         return sorted(k for k in self.network.peers if k not in self.banned)

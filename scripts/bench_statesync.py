@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -125,6 +126,12 @@ def free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def join(port: int, workdir: Path) -> None:
     from node.statesync import join_by_state_sync
 
@@ -132,11 +139,13 @@ async def join(port: int, workdir: Path) -> None:
     genesis = parse_genesis(doc)
     config = NodeConfig(name="joiner", chain_id=genesis.chain_id, state_sync=True, p2p=P2PConfig(
         port=free_port(), peers=(PeerConfig("server", SERVER_KEY.public_key, f"ws://127.0.0.1:{port}/p2p"),)))
+    cpu0 = time.process_time()
     result = await join_by_state_sync(workdir, config, CLIENT_KEY, genesis, ContractExecutor(genesis.chain_id))
+    cpu = time.process_time() - cpu0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"joined at height {result.height}: {result.keys:,} state keys in {result.parts:,} parts, "
-          f"{result.seconds:.1f} s wall ({result.keys / result.seconds:,.0f} keys/s); joiner peak "
-          f"RSS {rss_mb:.0f} MB; peers refused: {len(result.blamed)}")
+          f"{result.seconds:.1f} s wall ({result.keys / result.seconds:,.0f} keys/s); joiner CPU "
+          f"{cpu:.1f} s, peak RSS {rss_mb:.0f} MB; peers refused: {len(result.blamed)}")
 
 
 def main() -> None:
@@ -164,7 +173,10 @@ def main() -> None:
         assert server.stdout is not None
         if server.stdout.readline().strip() != "serving":
             raise SystemExit("the serving process did not start")
+        served_cpu = cpu_seconds(server.pid)
         asyncio.run(join(port, workdir / "joiner"))
+        print(f"serving node CPU {cpu_seconds(server.pid) - served_cpu:.1f} s; machine load "
+              f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
         server.terminate()
         server.wait(timeout=10)
