@@ -59,6 +59,9 @@ log = logging.getLogger("hkchain.node.statesync")
 
 MAX_PART_ENTRIES = 4096
 MAX_PARTS_BYTES = 4 << 20
+# Keys per answer: keeps one answer's reading to a fraction of a second (the asker's
+# timeout is 20 s, on a busy machine too); the asker asks again for the rest.
+MAX_ANSWER_ENTRIES = 16_384
 MAX_CHANGES_BYTES = MAX_FRAME_BYTES // 2
 PARTIAL_DIR = "chain.partial"
 
@@ -133,7 +136,8 @@ class ChainSnapshotSource:
         except KeyError:
             return StateParts(height, STATE_NOT_KEPT, ())
         parts = read_parts(tree, root, request.paths, request.leaves_from_depth,
-                           MAX_PART_ENTRIES, MAX_PARTS_BYTES, lambda: self._kept(height))
+                           MAX_PART_ENTRIES, MAX_PARTS_BYTES, lambda: self._kept(height),
+                           MAX_ANSWER_ENTRIES)
         if parts is None:
             return StateParts(height, STATE_NOT_KEPT, ())
         return StateParts(height, STATE_OK, tuple(

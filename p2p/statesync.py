@@ -352,6 +352,8 @@ class StateSyncClient:
                     asked.difference_update(paths)
                     answer = task.result()
                     if not isinstance(answer, StateParts):
+                        log.info("state sync: peer %s did not answer in time; asking others",
+                                 key.hex()[:12])
                         resting[key] = loop.time() + NO_PEER_PAUSE_S  # slow or gone
                         continue
                     if answer.status == STATE_NOT_KEPT:

@@ -155,6 +155,11 @@ def main() -> None:
                         help="LevelDB dir of the served chain, kept and reused by the next run")
     parser.add_argument("--serve-port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("hkchain.p2p").setLevel(logging.WARNING)
+    logging.getLogger("hkchain.p2p.statesync").setLevel(logging.INFO)
     if args.serve_port is not None:
         asyncio.run(serve(Path(args.state_dir), args.serve_port))
         return

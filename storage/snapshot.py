@@ -316,11 +316,14 @@ def read_parts(
     max_entries: int,
     max_bytes: int,
     kept: Callable[[], bool],
+    max_total_entries: int | None = None,
 ) -> list[Part] | None:
-    """``read_part`` for each path within ``max_bytes`` in all (at least one part); None
-    if the height stopped being kept meanwhile (its nodes pruned by a later commit)."""
+    """``read_part`` for each path within ``max_bytes`` and ``max_total_entries`` in all
+    (at least one part); None if the height stopped being kept meanwhile (its nodes
+    pruned by a later commit)."""
     out: list[Part] = []
     size = 0
+    entries = 0
     walked: dict[bytes, _Node] = {}
     for path in paths:
         try:
@@ -333,6 +336,7 @@ def read_parts(
             break  # not a subtree of this tree: the asker gets what came before
         out.append(part)
         size += 64 + 32 * len(part.hashes) + sum(len(k) + len(v) + 8 for k, v in part.entries)
-        if size >= max_bytes:
+        entries += len(part.entries)
+        if size >= max_bytes or (max_total_entries is not None and entries >= max_total_entries):
             break
     return out
