@@ -5,6 +5,7 @@ only the pages its roles allow; a resident's key sees no console at all."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -437,3 +438,32 @@ def test_households_without_a_key_get_one_made_in_the_browser_and_handed_over_as
             key_file.write_bytes(z.read(f"{unit}.key"))
             key = PrivateKey.load(key_file)  # the CLI's own key file format
             assert c.query("households", "unit_holder", [unit]) == key.address
+
+
+def test_the_property_company_registers_a_service_contract_by_its_document(
+        browser: Browser, community: Community, tmp_path: Path) -> None:
+    c = community
+    doc = tmp_path / "保洁合同.pdf"
+    doc.write_bytes(b"%PDF-1.4 cleaning contract of the estate, 2027\n" * 40)
+    w = sign_in(browser, c, c.keys["property-co"], PASSPHRASE)
+    try:
+        p = w.page
+        p.goto("/#/property")
+        p.get_by_test_id("contract-open").click()
+        p.get_by_test_id("contract-doc").set_input_files(str(doc))
+        p.get_by_test_id("contract-party").fill("洁美保洁服务有限公司")
+        p.get_by_test_id("contract-start").fill("2027-01-01")
+        p.get_by_test_id("contract-end").fill("2027-12-31")
+        p.get_by_test_id("contract-amount").fill("36000")
+        p.get_by_test_id("contract-go").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        p.get_by_test_id("tx-progress").wait_for(state="detached", timeout=WAIT_MS)
+        p.wait_for_function("() => document.querySelector('[data-testid=contracts]')?.innerText.includes('洁美保洁')",
+                            timeout=WAIT_MS)
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+    [rec] = [x for x in c.query("property", "contracts", [0, 50])["items"] if x["counterparty"] == "洁美保洁服务有限公司"]
+    assert rec["doc_hash"] == "0x" + hashlib.sha256(doc.read_bytes()).hexdigest()
+    assert (rec["amount"], rec["end_time"] - rec["start_time"]) == (36000, 364 * 86400)
+    assert rec["start_time"] == 1798761600 - 8 * 3600  # 2027-01-01 00:00 in Shanghai

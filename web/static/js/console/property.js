@@ -330,11 +330,11 @@ function contractsCard(ctx, canRegister) {
   const card = h('section', { class: 'card' }, h('h3', {}, t('console.property.contracts')), body);
   if (canRegister) {
     const doc = h('input', { type: 'file', id: 'contract-doc', 'data-testid': 'contract-doc' });
-    const party = input('console.property.contract.counterparty', { autocomplete: 'off' });
-    const start = input('console.property.contract.start', { type: 'date' });
-    const end = input('console.property.contract.end', { type: 'date' });
-    const amount = input('console.property.contract.amount', { inputmode: 'numeric' });
-    card.appendChild(h('details', {}, h('summary', {}, t('console.property.contract.register')),
+    const party = input('console.property.contract.counterparty', { autocomplete: 'off', 'data-testid': 'contract-party' });
+    const start = input('console.property.contract.start', { type: 'date', 'data-testid': 'contract-start' });
+    const end = input('console.property.contract.end', { type: 'date', 'data-testid': 'contract-end' });
+    const amount = input('console.property.contract.amount', { inputmode: 'numeric', 'data-testid': 'contract-amount' });
+    card.appendChild(h('details', {}, h('summary', { 'data-testid': 'contract-open' }, t('console.property.contract.register')),
       form('console.property.contract.register', [h('label', { for: 'contract-doc' }, t('console.property.contract.doc')), doc, party.row, start.row, end.row, amount.row],
         'console.property.contract.register_go', async () => {
           const f = doc.files && doc.files[0];
@@ -346,7 +346,7 @@ function contractsCard(ctx, canRegister) {
           const hash = await upload(new Uint8Array(await f.arrayBuffer()));
           if (await sendTx(ctx, { contract: 'property', method: 'register_contract', args: [hash, party.el.value.trim(), s, e, amt],
             what: t('console.property.contract.what', { party: party.el.value.trim(), amount: fmt.points(amt) }) })) ctx.app.route();
-        })));
+        }, { testid: 'contract-go' })));
   }
   return card;
 }
