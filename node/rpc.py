@@ -565,8 +565,74 @@ def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any
             "content": {"application/json": {"schema": schema or {"type": "object"}}}}
 
 
+def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An object schema: these fields present with these types (more fields may follow)."""
+    return {"type": "object", "required": sorted(required),
+            "properties": {**required, **(optional or {})}}
+
+
+_HEX = {"type": "string", "pattern": "^[0-9a-f]*$"}
+_HASH_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_KEY_HEX = _HASH_HEX
+_UINT = {"type": "integer", "minimum": 0}
+_TEXT = {"type": "string"}
+_REF = {name: {"$ref": f"#/components/schemas/{name}"}
+        for name in ("Block", "Header", "Certificate", "Tx", "Receipt", "Status", "Evidence",
+                     "Account", "TxStatus")}
+
+RESPONSE_SCHEMAS: dict[str, Any] = {
+    "Header": _obj({"chain_id": _TEXT, "height": _UINT, "prev_hash": _HASH_HEX, "tx_root": _HASH_HEX,
+                    "state_root": _HASH_HEX, "receipts_root": _HASH_HEX, "proposer": _HEX,
+                    "view": _UINT, "timestamp_ms": _UINT, "validator_set_hash": _HASH_HEX,
+                    "encoded": _HEX}),
+    "Certificate": {**_obj({"chain_id": _TEXT, "height": _UINT, "view": _UINT, "block_hash": _HASH_HEX,
+                            "signatures": {"type": "array", "items": _obj(
+                                {"validator": _KEY_HEX, "signature": _HEX})},
+                            "encoded": _HEX}), "nullable": True},
+    "Tx": _obj({"hash": _HASH_HEX, "chain_id": _TEXT, "sender": _KEY_HEX, "sender_address": _TEXT,
+                "nonce": _UINT, "contract": _TEXT, "method": _TEXT, "args": {"type": "array"},
+                "max_fee": _UINT, "expiry_height": _UINT, "signature": _HEX, "encoded": _HEX}),
+    "Receipt": _obj({"tx_hash": _HASH_HEX, "status": {"type": "integer", "enum": [0, 1, 2]},
+                     "status_name": _TEXT, "gas_used": _UINT, "fee": _UINT, "events": {"type": "array"},
+                     "error_code": _TEXT, "error_contract": _TEXT, "error_line": _UINT,
+                     "error_message": _TEXT, "encoded": _HEX}, {"result": {}}),
+    "Block": _obj({"height": _UINT, "hash": _HASH_HEX, "header": _REF["Header"],
+                   "txs": {"type": "array", "items": _REF["Tx"]}, "certificate": _REF["Certificate"]}),
+    "Status": _obj({
+        "chain_id": _TEXT, "node": _TEXT, "public_key": _KEY_HEX, "address": _TEXT,
+        "validator": {"type": "boolean"}, "observer": {"type": "boolean"}, "genesis_hash": _HASH_HEX,
+        "height": _UINT, "latest_hash": _HASH_HEX, "latest_time_ms": _UINT, "state_root": _HASH_HEX,
+        "view": _UINT, "syncing": {"type": "boolean"},
+        "validators": {"type": "array", "items": _obj(
+            {"public_key": _KEY_HEX, "address": _TEXT, "name": _TEXT})},
+        "peers": {"type": "array", "items": _obj(
+            {"name": _TEXT, "public_key": _KEY_HEX, "height": _UINT,
+             "direction": {"type": "string", "enum": ["in", "out"]}})},
+        "banned_peers": {"type": "array", "items": _obj(
+            {"name": _TEXT, "public_key": _KEY_HEX, "reason": _TEXT, "offences": _UINT,
+             "banned_for_ms": _UINT})},
+        "mempool": _obj({"txs": _UINT, "bytes": _UINT}),
+    }, {"snapshot_height": {**_UINT, "nullable": True}}),
+    "Evidence": _obj({
+        "height": _UINT, "view": _UINT,
+        "kind": {"type": "string", "enum": ["pre-prepare", "prepare", "commit", "new-view"]},
+        "validator": _KEY_HEX, "validator_address": _TEXT,
+        "validator_name": {"type": "string", "nullable": True}, "seen_at_ms": _UINT,
+        "first": _obj({"block_hash": _HASH_HEX, "signed_bytes": _HEX, "signature": _HEX}),
+        "second": _obj({"block_hash": _HASH_HEX, "signed_bytes": _HEX, "signature": _HEX}),
+    }),
+    "Account": _obj({"address": _TEXT, "balance": _UINT, "nonce": _UINT, "pending_nonce": _UINT,
+                     "height": _UINT}),
+    "TxStatus": _obj({"hash": _HASH_HEX, "status": {
+        "type": "string", "enum": ["pending", "committed", "rejected", "expired", "unknown"]}},
+        {"height": _UINT, "index": _UINT, "receipt": {**_REF["Receipt"], "nullable": True},
+         "error": _obj({"code": _TEXT, "message": _TEXT})}),
+}
+
+
 def openapi_document(config: RpcConfig) -> dict[str, Any]:
     doc = _openapi_document(config)
+    doc["components"]["schemas"].update(RESPONSE_SCHEMAS)
     # Every route is behind the per-client rate limit (_rate_middleware).
     for ops in doc["paths"].values():
         for op in ops.values():
@@ -624,7 +690,7 @@ def _openapi_document(config: RpcConfig) -> dict[str, Any]:
                     "200": _ok("batch answers, one per tx in order", {"type": "object", "properties": {
                         "results": {"type": "array", "items": {"type": "object"}},
                         "accepted": {"type": "integer"}}}),
-                    "202": _ok("accepted into the mempool", {"type": "object", "properties": {"hash": hex_hash}}),
+                    "202": _ok("accepted into the mempool", _obj({"hash": _HASH_HEX})),
                     "413": _error_ref("body or batch too large (too_large, batch_too_large)"),
                     "422": _error_ref("the tx was refused (code says why)"),
                     "503": _error_ref("mempool full; retry later"),
@@ -665,7 +731,8 @@ def _openapi_document(config: RpcConfig) -> dict[str, Any]:
                 "description": ("status: pending | committed (height, index, receipt with "
                                 "events, gas, fee, error) | rejected / expired (error) | unknown (404)."),
                 "parameters": [{"name": "hash", "in": "path", "required": True, "schema": hex_hash}],
-                "responses": {"200": _ok("the tx's status"), "404": _error_ref("unknown tx"),
+                "responses": {"200": _ok("the tx's status", _REF["TxStatus"]),
+                              "404": _error_ref("unknown tx"),
                               **common_errors},
             }},
             "/v1/blocks": {"get": {
@@ -676,19 +743,23 @@ def _openapi_document(config: RpcConfig) -> dict[str, Any]:
                     {"name": "limit", "in": "query", "required": False,
                      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RANGE_BLOCKS}}],
                 "responses": {"200": _ok("{head, blocks: [{height, hash, header, txs, "
-                                         "certificate, receipts}]}"), **common_errors},
+                                         "certificate, receipts}]}", _obj({
+                                             "head": _UINT, "blocks": {"type": "array", "items": {
+                                                 "allOf": [_REF["Block"], _obj({"receipts": {
+                                                     "type": "array", "items": _REF["Receipt"]}})]}}})),
+                              **common_errors},
             }},
             "/v1/blocks/{which}": {"get": {
                 "summary": "A committed block with its commit certificate",
                 "parameters": [{"name": "which", "in": "path", "required": True,
                                 "description": "a height or `latest`",
                                 "schema": {"type": "string", "pattern": "^([0-9]{1,20}|latest)$"}}],
-                "responses": {"200": _ok("header, txs and certificate"),
+                "responses": {"200": _ok("header, txs and certificate", _REF["Block"]),
                               "404": _error_ref("no such block"), **common_errors},
             }},
             "/v1/status": {"get": {
                 "summary": "Chain id, height, latest hash, state root, view, validators, peers, syncing",
-                "responses": {"200": _ok("node status"), "429": common_errors["429"]},
+                "responses": {"200": _ok("node status", _REF["Status"]), "429": common_errors["429"]},
             }},
             "/v1/evidence": {"get": {
                 "summary": "Equivocation evidence: validators that signed two different blocks "
@@ -705,13 +776,15 @@ def _openapi_document(config: RpcConfig) -> dict[str, Any]:
                                 "schema": {"type": "integer", "minimum": 1,
                                            "maximum": MAX_EVIDENCE_PAGE,
                                            "default": DEFAULT_EVIDENCE_PAGE}}],
-                "responses": {"200": _ok("{count, evidence}"), **common_errors},
+                "responses": {"200": _ok("{count, evidence}", _obj({
+                    "count": _UINT, "evidence": {"type": "array", "items": _REF["Evidence"]}})),
+                              **common_errors},
             }},
             "/v1/accounts/{address}": {"get": {
                 "summary": "Balance and next nonce of an account",
                 "parameters": [{"name": "address", "in": "path", "required": True,
                                 "schema": address}],
-                "responses": {"200": _ok("balance, nonce, pending_nonce"),
+                "responses": {"200": _ok("balance, nonce, pending_nonce", _REF["Account"]),
                               "400": _error_ref("not an address (bad_address)"),
                               "429": common_errors["429"]},
             }},
