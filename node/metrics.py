@@ -49,6 +49,11 @@ class Metrics:
             "hkchain_p2p_dropped_peers", "Peers disconnected for misbehaviour, by peer (name or "
             "key prefix) and reason code", ["peer", "reason"], registry=r
         )
+        self.p2p_tampered_links = Counter(
+            "hkchain_p2p_tampered_links", "Links closed because a sealed frame did not open "
+            "(altered, injected, replayed, reordered or dropped on the path), by peer", ["peer"],
+            registry=r,
+        )
         self.task_restarts = Counter(
             "hkchain_task_restarts", "Background loops restarted after an error", ["task"],
             registry=r,

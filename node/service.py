@@ -414,6 +414,8 @@ class Node:
         self.network.on_handler_error = self.supervisor.report
         self.network.on_misbehaviour.append(
             lambda peer, code: self.metrics.p2p_dropped_peers.labels(peer.label, code).inc())
+        self.network.on_tampered.append(
+            lambda peer: self.metrics.p2p_tampered_links.labels(peer.label).inc())
         self.mempool.on_background_error = self.supervisor.report
         self.evidence_book = EvidenceBook(store.kv)
         self.metrics.evidence_records.set(self.evidence_book.count)

@@ -323,10 +323,7 @@ class Peer:
         except (PeerMisbehaved, DecodeError, ValidationError) as exc:
             self.network.punish(self, exc.code, exc.message)
         except LinkTampered as exc:
-            # Anyone on the path can cause this, so the peer is not blamed; the link goes.
-            log.warning("closing link to %s: %s", self.label, exc.message)
-            self.network.tampered_links += 1
-            self.close(f"{exc.code}: {exc.message}")
+            self.network.tampered(self, exc)
         except (TimeoutError, ConnectionError, aiohttp.ClientError) as exc:
             log.info("link to %s lost: %s", self.label, exc)
         finally:
@@ -462,6 +459,8 @@ class Network:
         self.on_connect: list[Callable[[Peer], None]] = []
         self.on_disconnect: list[Callable[[Peer], None]] = []
         self.on_misbehaviour: list[MisbehaviourSink] = []
+        # Told of each link closed because a sealed frame did not open.
+        self.on_tampered: list[Callable[[Peer], None]] = []
         self.misbehaviours = 0
         # Links closed because a sealed frame failed to open (not blamed on the peer).
         self.tampered_links = 0
@@ -582,6 +581,18 @@ class Network:
             except Exception:
                 log.exception("on_misbehaviour callback failed")
         peer.close(f"{code}: {message}")
+
+    def tampered(self, peer: Peer, exc: LinkTampered) -> None:
+        """Close a link on which a sealed frame did not open. Anyone on the path can cause
+        that, so the peer is neither blamed nor banned; the dialer links again."""
+        log.warning("closing link to %s: %s", peer.label, exc.message)
+        self.tampered_links += 1
+        for cb in self.on_tampered:
+            try:
+                cb(peer)
+            except Exception:
+                log.exception("on_tampered callback failed")
+        peer.close(f"{exc.code}: {exc.message}")
 
     def banned_for_s(self, public_key: bytes) -> float:
         """How much longer ``public_key`` is refused for misbehaviour (0 if it is not)."""

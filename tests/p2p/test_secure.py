@@ -183,6 +183,8 @@ async def test_a_touched_frame_closes_the_link_and_is_never_delivered(
 ) -> None:
     low, high, got, relay = pair
     relay.up = tamper
+    told: list[bytes] = []
+    high.on_tampered.append(lambda peer: told.append(peer.public_key))
     caplog.set_level(logging.INFO, logger="hkchain.p2p")
     await low.start()
     await wait_for(lambda: HIGH.public_key in low.peers and LOW.public_key in high.peers, what="link up")
@@ -203,6 +205,8 @@ async def test_a_touched_frame_closes_the_link_and_is_never_delivered(
     low.send(HIGH.public_key, Status(5))
     await wait_for(lambda: got[-1:] == [5], what="frames flow on the new link")
     assert 999 not in got and high.tampered_links == 1
+    assert told == [LOW.public_key]  # the host hears of it once (the node counts it in /metrics)
+    assert high.banned_for_s(LOW.public_key) == 0  # and refuses the peer nothing
 
 
 async def test_the_path_sees_no_frame_in_the_clear(pair: tuple[Network, Network, list[int], Relay]) -> None:
