@@ -144,8 +144,14 @@ class BlockConfig:
     # Bytes of txs the proposer puts in a block: at most core.types.MAX_BLOCK_TX_BYTES, so
     # the block itself stays within MAX_BLOCK_BYTES.
     max_block_bytes: int = 4 * 1024 * 1024
-    # The proposer proposes as soon as txs are pending, and at least this often without.
+    # An idle chain makes one empty block per this interval.
     empty_block_interval_ms: int = 1000
+    # Light load is batched: while fewer txs than a full block are pending, the proposer
+    # proposes no sooner than this after the last commit, so txs arriving meanwhile share
+    # a block instead of each costing a whole round of consensus. A full block goes at
+    # once, and a busy chain, whose rounds take longer than this, never waits. 0: no wait;
+    # never longer than the empty-block interval.
+    batch_interval_ms: int = 100
 
 
 @dataclass(frozen=True)
@@ -451,6 +457,7 @@ def _validate(c: NodeConfig) -> None:
     _check_range(b.max_block_txs, 1, MAX_BLOCK_TXS, "block.max_block_txs")
     _check_range(b.max_block_bytes, 64 * 1024, MAX_BLOCK_TX_BYTES, "block.max_block_bytes")
     _check_range(b.empty_block_interval_ms, 10, 3_600_000, "block.empty_block_interval_ms")
+    _check_range(b.batch_interval_ms, 0, 60_000, "block.batch_interval_ms")
 
     m = c.mempool
     _check_range(m.max_txs, 1, 10_000_000, "mempool.max_txs")

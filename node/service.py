@@ -7,10 +7,12 @@ builds the header; validators ``validate`` by executing the same block (the over
 cached by block hash so ``commit`` does not execute again); ``commit`` writes the block in
 one synced batch, clears the mempool of its txs and publishes its events.
 
-Block production pacing: the replica proposes at its first tick of a height. While the
-mempool is empty the proposer's node puts that tick off until ``empty_block_interval_ms``
-after the last commit, and a tx arriving wakes it at once: an idle chain makes one empty
-block per interval, a busy one proposes back to back with what has arrived.
+Block production pacing: the replica proposes at its first tick of a height. The
+proposer's node puts that tick off until ``empty_block_interval_ms`` after the last commit
+while the mempool is empty, and until ``batch_interval_ms`` after it while less than a
+full block is pending (a tx arriving brings the tick forward to that): an idle chain makes
+one empty block per interval, a lightly loaded one a block of what arrived per batch
+interval, and a busy one, whose rounds outlast the batch interval, proposes back to back.
 """
 
 from __future__ import annotations
@@ -776,10 +778,14 @@ class Node:
     def _on_txs_added(self, hashes: list[bytes]) -> None:
         self.gossip.announce(hashes)
         if self._paced and self._timer is not None:
-            # Txs to propose: wake the replica now instead of at the empty-block time.
+            # Txs to propose: the empty-block wait shortens to the batch wait (or none,
+            # once a full block is pending).
+            now = now_ms()
+            wake_at_ms = self._pace(now)
             self._timer.cancel()
-            self._paced = False
-            self._timer = asyncio.get_running_loop().call_soon(self._on_tick)
+            self._paced = wake_at_ms > now
+            self._timer = asyncio.get_running_loop().call_later(max(0, wake_at_ms - now) / 1000,
+                                                                self._on_tick)
 
     # --- consensus ---------------------------------------------------------------------------
 
@@ -875,19 +881,22 @@ class Node:
 
     def _pace(self, wake_at_ms: int) -> int:
         """When to really wake the replica. The replica proposes at the first tick of a
-        height; while the mempool is empty the proposer puts that tick off until
-        ``empty_block_interval_ms`` after the last commit (a tx arriving wakes it at once),
-        so an idle chain makes one empty block per interval and a busy one proposes back
-        to back. Never longer than half a view timeout, so no one changes view over it."""
-        now = now_ms()
-        if wake_at_ms > now or len(self.mempool):
+        height; the proposer puts that tick off until ``empty_block_interval_ms`` after the
+        last commit while the mempool is empty, and until ``batch_interval_ms`` after it
+        while less than a full block is pending (module docstring). Never longer than half
+        a view timeout, so no one changes view over it."""
+        if wake_at_ms > now_ms():
             return wake_at_ms
         vs = self.replica.validators
         r = self.replica
         if vs is None or r.view != 0 or vs.proposer(r.height, 0) != self.key.public_key:
             return wake_at_ms
-        interval_ms = min(self.config.block.empty_block_interval_ms,
-                          self.config.consensus.view_timeout_ms // 2)
+        b = self.config.block
+        pending = len(self.mempool)
+        if pending >= b.max_block_txs or self.mempool.size_bytes >= b.max_block_bytes:
+            return wake_at_ms
+        interval_ms = min(b.batch_interval_ms if pending else b.empty_block_interval_ms,
+                          b.empty_block_interval_ms, self.config.consensus.view_timeout_ms // 2)
         return max(wake_at_ms, self._last_commit_ms + interval_ms)
 
     def _broadcast(self, msg: Message) -> None:

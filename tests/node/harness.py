@@ -75,6 +75,7 @@ def make_homes(
     root: Path, n: int, *, observers: int = 0, empty_block_interval_ms: int = 200,
     view_timeout_ms: int = 2000, p2p_overrides: dict[str, Any] | None = None,
     rpc_overrides: dict[str, Any] | None = None, mempool_overrides: dict[str, Any] | None = None,
+    block_overrides: dict[str, Any] | None = None,
 ) -> list[NodeHome]:
     keys = [PrivateKey.from_seed_text(f"node{i}") for i in range(n + observers)]
     ports = [(free_port(), free_port()) for _ in keys]
@@ -111,7 +112,8 @@ def make_homes(
                 **(p2p_overrides or {}),
             ),
             consensus=ConsensusConfig(view_timeout_ms=view_timeout_ms),
-            block=BlockConfig(empty_block_interval_ms=empty_block_interval_ms),
+            block=dataclasses.replace(BlockConfig(empty_block_interval_ms=empty_block_interval_ms),
+                                      **(block_overrides or {})),
         )
         config.save(home)
         homes.append(NodeHome(home, key, config))

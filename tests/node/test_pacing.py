@@ -92,3 +92,41 @@ async def test_blocks_keep_to_the_gas_limit(tmp_path: Path) -> None:
             node.app._execute(over)
     finally:
         await stop_nodes(nodes)
+
+
+async def test_light_load_is_batched_into_one_block(tmp_path: Path) -> None:
+    # With a long batch interval, a tx that has reached every node's mempool has still not
+    # been proposed, so a second tx submitted after it shares its block.
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
+                                         block_overrides={"batch_interval_ms": 3_000}))
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
+                       timeout_s=30, what="the first block on every node")
+        first, second = make_tx(0, 0, key="first"), make_tx(1, 0, key="second")
+        await nodes[1].submit([first])
+        await wait_for(lambda: all(n.mempool.has(first.hash) for n in nodes), what="first tx gossiped")
+        await nodes[2].submit([second])
+        await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in (first, second)),
+                       timeout_s=20, what="both committed")
+        (h1, _), (h2, _) = nodes[0].store.tx_location(first.hash), nodes[0].store.tx_location(second.hash)  # type: ignore[misc]
+        assert h1 == h2, (h1, h2)
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_a_full_block_does_not_wait_for_the_batch_interval(tmp_path: Path) -> None:
+    # A batch interval of 25 s, and five txs fill a block: they are proposed at once.
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=25_000, view_timeout_ms=60_000,
+                                         block_overrides={"batch_interval_ms": 25_000, "max_block_txs": 5}))
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
+                       timeout_s=30, what="the first block on every node")
+        txs = [make_tx(2, n, key="full") for n in range(5)]
+        await nodes[0].submit(txs)
+        await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in txs),
+                       timeout_s=10, what="the full block committed well before the batch interval")
+        assert len({nodes[0].store.tx_location(t.hash)[0] for t in txs}) == 1  # type: ignore[index]
+    finally:
+        await stop_nodes(nodes)
