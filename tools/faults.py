@@ -310,11 +310,11 @@ async def faulty_network(settings: Settings, home: Path,
     exactly-once checks. Every process is gone afterwards, whatever happened."""
     net = make_network(home)
     faults = FaultNet({n.name: NodeConfig.load(n.home).p2p.port for n in net.nodes}, seed=settings.seed)
-    await faults.start()
-    _rewire(net, faults)
     prepared = Prepared()
     sup: Supervisor | None = None
     try:
+        await faults.start()
+        _rewire(net, faults)
         if prepare is not None:
             prepare(net, prepared)
         sup = Supervisor(net, node_env=prepared.node_env)
