@@ -70,11 +70,17 @@ def household(c: Community, index: int) -> tuple[Path, str, str]:
     return c.keys[h["label"]], h["address"], h["unit"]
 
 
-def confirm_tx(p: Page) -> None:
-    """Confirm the tx the page asks about (the key was unlocked by its import) and wait
-    until it is committed without an error."""
-    first = p.locator("[data-testid=tx-confirm], [data-testid=tx-error], .notice.error").first
+def confirm_tx(p: Page, passphrase: str = CLERK_PASSPHRASE) -> None:
+    """Confirm the tx the page asks about, unlocking the key first if the page was
+    reloaded, and wait until it is committed without an error."""
+    first = p.locator("[data-testid=tx-confirm], [data-testid=tx-error], [data-testid=unlock-passphrase],"
+                      " .notice.error").first
     first.wait_for(timeout=WAIT_MS)
+    if first.get_attribute("data-testid") == "unlock-passphrase":
+        first.fill(passphrase)
+        p.get_by_test_id("unlock-ok").click()
+        first = p.locator("[data-testid=tx-confirm], [data-testid=tx-error], .notice.error").first
+        first.wait_for(timeout=WAIT_MS)
     assert first.get_attribute("data-testid") == "tx-confirm", first.inner_text()
     p.get_by_test_id("tx-confirm").click()
     p.get_by_test_id("tx-progress").wait_for(state="detached", timeout=WAIT_MS)
@@ -125,9 +131,13 @@ def test_the_clerk_opens_a_vote_sees_the_tally_move_and_publishes_the_result_whi
     clerk.get_by_test_id("gov-category").select_option("4")
     clerk.get_by_test_id("gov-title").fill("续聘物业服务企业")
     clerk.get_by_test_id("gov-text").fill("续聘现物业公司三年，物业费标准不变。\n第二条：服务质量每年评议一次。")
+    clerk.reload()  # the draft is kept in the browser until the vote opens
+    assert clerk.get_by_test_id("gov-title").input_value(timeout=WAIT_MS) == "续聘物业服务企业"
+    assert clerk.get_by_test_id("gov-category").input_value() == "4"
     clerk.get_by_test_id("gov-open").click()
     confirm_tx(clerk)
     pid = id_in_url(clerk, "governance")
+    assert clerk.evaluate("localStorage.getItem('hkchain.console.vote_draft')") is None
     on_chain = c.query("governance", "proposal", [pid])
     assert on_chain["title"] == "续聘物业服务企业" and on_chain["category"] == 4 and on_chain["status"] == "open"
     assert on_chain["closes"] == on_chain["created"] + VOTING_BLOCKS  # no time given: the chain's period

@@ -12,7 +12,7 @@ import { sha256, utf8 } from '../bytes.js';
 import { listAll, query, hexOf, blockTime, empty, loading } from '../pages/common.js';
 import { input, select, form, fail } from '../pages/forms.js';
 import { QR_PREFIX } from '../pages/activities.js';
-import { ChainClock, shanghaiMs, shanghaiInput, labels, facts, heading } from './shared.js';
+import { ChainClock, shanghaiMs, shanghaiInput, labels, facts, heading, inBatches } from './shared.js';
 
 const CODE_DIGITS = 8;
 const CHECKIN_EARLY_S = 3600;       // the contract opens check-in an hour before the start
@@ -193,8 +193,8 @@ async function detailPage(ctx, id) {
   const [a, clock, people, until] = await Promise.all([query('activities', 'activity', [id]), ChainClock.read(),
     query('activities', 'participants', [id]), query('activities', 'check_in_until', [id])]);
   if (!a) { main.appendChild(empty('console.activities.not_found')); return; }
-  const [attended, names] = await Promise.all([Promise.all(people.map((p) => query('activities', 'attended', [id, p]))),
-    labels([a.organiser, ...people])]);
+  const attended = await inBatches(people, (p) => query('activities', 'attended', [id, p]));
+  const names = await labels([a.organiser, ...people]);
   const nowS = Math.floor(clock.timeMs / 1000);
   main.appendChild(h('h2', {}, a.title));
   main.appendChild(h('section', { class: 'card' }, facts([

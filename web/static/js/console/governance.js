@@ -17,6 +17,7 @@ export const MAX_DOC_BYTES = 256 * 1024;   // the CLI's limit for a proposal's t
 const MAX_TITLE_CHARS = 200;
 const LIVE_FEED_MAX = 50;
 const INCLUSION_MARGIN_BLOCKS = 30;
+const DRAFT_KEY = 'hkchain.console.vote_draft';
 
 function categoryOptions() {
   return Array.from({ length: 9 }, (_, i) => [String(i + 1), `${i + 1}. ${categoryName(i + 1)}`]);
@@ -35,8 +36,18 @@ function openForm(ctx, clock, votingBlocks) {
   const text = input('console.governance.text', { tag: 'textarea', required: true, rows: 10, 'data-testid': 'gov-text' });
   // Empty: the chain's voting period from the block the tx lands in (as the CLI's default).
   const closes = input('console.governance.closes', { type: 'datetime-local', min: shanghaiInput(earliest), 'data-testid': 'gov-closes' });
+  // The draft is kept in this browser (not on chain, not on the node) until the vote opens.
+  const fields = { category: cat.el, title: title.el, text: text.el, closes: closes.el };
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem(DRAFT_KEY)) || {}; } catch { saved = {}; }
+  for (const [k, el] of Object.entries(fields)) {
+    if (typeof saved[k] === 'string' && saved[k]) el.value = saved[k];
+    el.addEventListener('input', () => {
+      localStorage.setItem(DRAFT_KEY, JSON.stringify(Object.fromEntries(Object.entries(fields).map(([n, e]) => [n, e.value]))));
+    });
+  }
   const hint = h('p', { class: 'hint' }, t('console.governance.closes_hint', {
-    time: fmt.time(clock.timeOf(clock.height + votingBlocks)), blocks: fmt.count(votingBlocks) }));
+    time: fmt.time(clock.timeOf(clock.height + votingBlocks)), blocks: fmt.count(votingBlocks) }), ' ', t('console.governance.draft_kept'));
   return h('details', { class: 'card', open: true }, h('summary', {}, t('console.governance.open_new')),
     form('console.governance.open_new', [...cat.row, ...title.row, ...text.row, ...closes.row, hint], 'console.governance.open', async () => {
       const body = textOk(text.el.value.trim());
@@ -59,7 +70,7 @@ function openForm(ctx, clock, votingBlocks) {
       const receipt = await sendTx(ctx, { contract: 'governance', method: call.method,
         args: [category, name, hash, ...call.extra],
         what: t('console.governance.open_what', { title: name, category: categoryName(category), time: fmt.time(call.time) }) });
-      if (receipt) ctx.app.navigate(`governance/${receipt.result}`);
+      if (receipt) { localStorage.removeItem(DRAFT_KEY); ctx.app.navigate(`governance/${receipt.result}`); }
     }, { testid: 'gov-open' }));
 }
 

@@ -10,6 +10,7 @@ import { query, shortAddress } from '../pages/common.js';
 const RATE_WINDOW_BLOCKS = 100;
 const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;  // UTC+8, no daylight saving
 const MAX_NAMES_PER_QUERY = 50;
+const QUERIES_AT_ONCE = 8;  // the node limits how many queries one client has running
 
 // The head's height and time and the recent milliseconds per block (as the CLI's
 // `gov propose --closes` does), to put a time beside a height and back.
@@ -62,6 +63,13 @@ export function shanghaiInput(ms) {
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
 }
 
+// fn(item) for every item, a few at a time; the results in order.
+export async function inBatches(items, fn) {
+  const out = [];
+  for (let i = 0; i < items.length; i += QUERIES_AT_ONCE) out.push(...await Promise.all(items.slice(i, i + QUERIES_AT_ONCE).map(fn)));
+  return out;
+}
+
 // address -> "T3-12B · 王阿姨" (the unit of the household register and the display name
 // its holder published), or the short address when there is neither.
 export async function labels(addresses) {
@@ -72,7 +80,7 @@ export async function labels(addresses) {
       Object.assign(names, await query('names', 'names_of', [unique.slice(i, i + MAX_NAMES_PER_QUERY)]));
     } catch { /* names are optional */ }
   }
-  const units = await Promise.all(unique.map((a) => query('households', 'record', [a]).then((r) => (r ? r.unit : null)).catch(() => null)));
+  const units = await inBatches(unique, (a) => query('households', 'record', [a]).then((r) => (r ? r.unit : null)).catch(() => null));
   const out = new Map();
   unique.forEach((a, i) => {
     const parts = [units[i], names[a]].filter(Boolean);
