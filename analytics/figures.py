@@ -122,19 +122,18 @@ SELECT committee, estate, bucket,
        {_suppress("n", ("bills", "bills"), ("amount", "amount"))}
 FROM c"""
 
-# Property ratings by company (subject), service ratings by category.
+# Property ratings by company (subject), service ratings by category. The ratings are read
+# by each part of the union itself (not through a shared CTE, which both databases would
+# materialise in full before a committee's filter could narrow it).
+_SUBJECT = "CASE WHEN kind = 'property' THEN subject ELSE category END"
 VIEWS["v_satisfaction_trend"] = f"""
-WITH r AS (
-  SELECT committee, kind, CASE WHEN kind = 'property' THEN subject ELSE category END AS subject,
-         month, rater, score FROM ratings
-),
-c AS (
-  SELECT committee, kind, subject, month, COUNT(*) AS ratings, COUNT(DISTINCT rater) AS n,
+WITH c AS (
+  SELECT committee, kind, {_SUBJECT} AS subject, month, COUNT(*) AS ratings, COUNT(DISTINCT rater) AS n,
          CAST(SUM(score) AS BIGINT) AS score_sum
-  FROM r GROUP BY committee, kind, subject, month
+  FROM ratings GROUP BY committee, kind, {_SUBJECT}, month
   UNION ALL
-  SELECT '{DISTRICT}', kind, subject, month, COUNT(*), COUNT(DISTINCT rater), CAST(SUM(score) AS BIGINT)
-  FROM r GROUP BY kind, subject, month
+  SELECT '{DISTRICT}', kind, {_SUBJECT}, month, COUNT(*), COUNT(DISTINCT rater), CAST(SUM(score) AS BIGINT)
+  FROM ratings GROUP BY kind, {_SUBJECT}, month
 )
 SELECT committee, kind, subject, month,
        {_suppress("n", ("ratings", "ratings"), ("score_sum", "score_sum"),

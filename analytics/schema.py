@@ -333,6 +333,9 @@ ix_agg_txs_day_committee = sa.Index("ix_agg_txs_day_committee", agg_txs_day.c.co
                                     agg_txs_day.c.kind)
 # Arrears read the unpaid bills.
 ix_bills_unpaid = sa.Index("ix_bills_unpaid", bills.c.paid_ms, bills.c.committee, bills.c.estate)
+# One committee's satisfaction and service requests read only its own ratings and requests.
+ix_ratings_committee = sa.Index("ix_ratings_committee", ratings.c.committee)
+ix_requests_committee = sa.Index("ix_requests_committee", service_requests.c.committee)
 
 
 # --- time buckets -------------------------------------------------------------------------
@@ -431,6 +434,11 @@ def _v7_indexes(conn: Connection) -> None:
     ix_bills_unpaid.create(conn, checkfirst=True)
 
 
+def _v8_indexes(conn: Connection) -> None:
+    ix_ratings_committee.create(conn, checkfirst=True)
+    ix_requests_committee.create(conn, checkfirst=True)
+
+
 def _view_names() -> list[str]:
     from analytics.figures import VIEWS  # the views are defined beside their figures
 
@@ -445,6 +453,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (5, "the audience of notices (the chain is indexed again from block 0)", _v4_rollups),
     (6, "a rollup of fee collection (the chain is indexed again from block 0)", _v4_rollups),
     (7, "indexes for one committee's txs by day and for unpaid bills", _v7_indexes),
+    (8, "indexes for one committee's ratings and service requests", _v8_indexes),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
