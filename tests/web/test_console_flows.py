@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.error import HTTPError
@@ -134,6 +135,18 @@ def test_the_clerk_opens_a_vote_sees_the_tally_move_and_publishes_the_result_whi
     clerk.reload()  # the draft is kept in the browser until the vote opens
     assert clerk.get_by_test_id("gov-title").input_value(timeout=WAIT_MS) == "续聘物业服务企业"
     assert clerk.get_by_test_id("gov-category").input_value() == "4"
+    # A closing time that has passed is refused in words before anything is signed.
+    count = c.query("governance", "proposals", ["", 0, 50])["items"]
+    an_hour_ago = datetime.now(UTC) + timedelta(hours=8) - timedelta(hours=1)  # Shanghai
+    closes = clerk.get_by_test_id("gov-closes")
+    closes.fill(an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
+    assert closes.evaluate("e => e.validity.rangeUnderflow && !e.form.checkValidity()")  # the picker's own check
+    closes.evaluate("e => e.removeAttribute('min')")  # a page opened long ago: the app checks again
+    clerk.get_by_test_id("gov-open").click()
+    clerk.locator("form", has=clerk.get_by_test_id("gov-open")).get_by_role("alert").filter(
+        has_text="截止时间太早了").wait_for(timeout=WAIT_MS)
+    assert c.query("governance", "proposals", ["", 0, 50])["items"] == count
+    clerk.get_by_test_id("gov-closes").fill("")
     clerk.get_by_test_id("gov-open").click()
     confirm_tx(clerk)
     pid = id_in_url(clerk, "governance")
@@ -269,6 +282,11 @@ def test_a_validator_proposes_adding_a_node_and_follows_the_vote(
     clerk.get_by_test_id("val-set").filter(has_text=me).wait_for(timeout=WAIT_MS)
     clerk.get_by_test_id("val-kind").select_option("add_validator")
     clerk.get_by_test_id("val-name").fill("嘉兴路街道居委会")
+    clerk.get_by_test_id("val-key").fill(newcomer[:60])  # cut short: refused in words, nothing signed
+    clerk.get_by_test_id("val-propose").click()
+    clerk.locator("form", has=clerk.get_by_test_id("val-propose")).get_by_role("alert").filter(
+        has_text="公钥应为 64 位十六进制字符").wait_for(timeout=WAIT_MS)
+    assert clerk.get_by_test_id("tx-confirm").count() == 0
     clerk.get_by_test_id("val-key").fill("0x" + newcomer.upper()[:10] + newcomer[10:])
     clerk.get_by_test_id("val-propose").click()
     confirm_tx(clerk)
