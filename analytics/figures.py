@@ -140,28 +140,17 @@ SELECT committee, kind, subject, month,
                   ("avg_score_milli", _ratio("score_sum", "ratings")))}
 FROM c"""
 
-_REQ = """COUNT(*) AS requests, COUNT(DISTINCT requester) AS n,
-         COUNT(first_offer_ms) AS offered,
-         CAST(COALESCE(SUM(first_offer_ms - requested_ms), 0) AS BIGINT) AS to_offer_ms,
-         COUNT(completed_ms) AS completed,
-         CAST(COALESCE(SUM(completed_ms - requested_ms), 0) AS BIGINT) AS to_complete_ms,
-         COUNT(disputed_ms) AS disputed"""
+# Kept by the indexer in agg_requests (analytics/project.py): per committee and category,
+# per category and for all, the requests, distinct requesters, and the sums of the times.
 VIEWS["v_service_requests"] = f"""
-WITH c AS (
-  SELECT committee, category, {_REQ} FROM service_requests GROUP BY committee, category
-  UNION ALL
-  SELECT '{DISTRICT}', category, {_REQ} FROM service_requests GROUP BY category
-  UNION ALL
-  SELECT '{DISTRICT}', '{DISTRICT}', {_REQ} FROM service_requests
-)
 SELECT committee, category,
-       {_suppress("n", ("requests", "requests"), ("offered", "offered"),
+       {_suppress("requesters", ("requests", "requests"), ("offered", "offered"),
                   ("avg_to_first_offer_ms", _avg("to_offer_ms", "offered")),
                   ("completed", "completed"),
                   ("avg_to_completion_ms", _avg("to_complete_ms", "completed")),
                   ("disputed", "disputed"),
                   ("dispute_permille", _ratio("disputed", "requests")))}
-FROM c"""
+FROM agg_requests"""
 
 # Spending is a transfer out of a resident's account; circulating is the points minted
 # minus the points burnt since genesis (allocations in the genesis file not counted), up to

@@ -122,6 +122,7 @@ class BatchWriter:
         self._r_source = Rollup(s.agg_points_source, s.seen_points_source, s.month_of(first_ts_ms))
         self._r_culture = Rollup(s.agg_culture_month, s.seen_culture_month, s.month_of(first_ts_ms))
         self._r_fees = Rollup(s.agg_fees_month, s.seen_fees_month, None)
+        self._r_requests = Rollup(s.agg_requests, s.seen_requests, None)
         self._upsert_ignore = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)
         self._handlers: dict[tuple[str, str], Callable[[_Ctx, Mapping[str, Value]], None]] = {
             ("roles", "RoleGranted"): self._role_granted,
@@ -214,7 +215,8 @@ class BatchWriter:
         for table in list(self._pending):
             self._need(table)
         self._moves_of_tx.clear()
-        for r in (self._r_txs, self._r_active, self._r_points, self._r_source, self._r_culture, self._r_fees):
+        for r in (self._r_txs, self._r_active, self._r_points, self._r_source, self._r_culture, self._r_fees,
+                  self._r_requests):
             self.rows += r.flush(self.conn)
         return self.rows
 
@@ -411,11 +413,23 @@ class BatchWriter:
 
     def _requested(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         requester = _str(f, "requester")
+        committee, category = self.committee_of(requester) or UNKNOWN, _str(f, "category")
         self._add(s.service_requests, {
-            "id": _int(f, "id"), "requester": requester, "committee": self.committee_of(requester) or UNKNOWN,
-            "category": _str(f, "category"), "budget": _int(f, "budget"), "requested_ms": c.ts_ms,
+            "id": _int(f, "id"), "requester": requester, "committee": committee,
+            "category": category, "budget": _int(f, "budget"), "requested_ms": c.ts_ms,
             "first_offer_ms": None, "provider": None, "accepted_ms": None, "completed_ms": None,
             "disputed_ms": None, "cancelled_ms": None})
+        self._roll_request(committee, category, requester, requests=1)
+
+    def _roll_request(self, committee: str, category: str, requester: str | None, **sums: int) -> None:
+        for scope in ((committee, category), (DISTRICT, category), (DISTRICT, DISTRICT)):
+            self._r_requests.add(self.conn, scope, requester, **sums)
+
+    def _request_row(self, rid: int) -> Any:
+        r = s.service_requests
+        self._need(r)
+        return self.conn.execute(sa.select(r.c.committee, r.c.category, r.c.requested_ms, r.c.first_offer_ms,
+                                           r.c.completed_ms, r.c.disputed_ms).where(r.c.id == rid)).first()
 
     def _set_request(self, rid: int, only_if_null: str | None = None, **values: Any) -> None:
         r = s.service_requests
@@ -425,17 +439,34 @@ class BatchWriter:
             stmt = stmt.where(r.c[only_if_null].is_(None))
         self._exec(stmt.values(**values))
 
+    # The rollup takes each change as the row takes it: the first offer and the first
+    # dispute once, the completion's latest time (a second one replaces the first).
     def _offered(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._set_request(_int(f, "id"), "first_offer_ms", first_offer_ms=c.ts_ms)
+        rid = _int(f, "id")
+        row = self._request_row(rid)
+        if row is not None and row.first_offer_ms is None:
+            self._roll_request(row.committee, row.category, None, offered=1,
+                               to_offer_ms=c.ts_ms - int(row.requested_ms))
+        self._set_request(rid, "first_offer_ms", first_offer_ms=c.ts_ms)
 
     def _accepted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         self._set_request(_int(f, "id"), accepted_ms=c.ts_ms, provider=_str(f, "provider"))
 
     def _completed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._set_request(_int(f, "id"), completed_ms=c.ts_ms)
+        rid = _int(f, "id")
+        row = self._request_row(rid)
+        if row is not None:
+            before = None if row.completed_ms is None else int(row.completed_ms)
+            self._roll_request(row.committee, row.category, None, completed=1 if before is None else 0,
+                               to_complete_ms=c.ts_ms - (int(row.requested_ms) if before is None else before))
+        self._set_request(rid, completed_ms=c.ts_ms)
 
     def _disputed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
-        self._set_request(_int(f, "id"), "disputed_ms", disputed_ms=c.ts_ms)
+        rid = _int(f, "id")
+        row = self._request_row(rid)
+        if row is not None and row.disputed_ms is None:
+            self._roll_request(row.committee, row.category, None, disputed=1)
+        self._set_request(rid, "disputed_ms", disputed_ms=c.ts_ms)
 
     def _cancelled(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         self._set_request(_int(f, "id"), cancelled_ms=c.ts_ms)

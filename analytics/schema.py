@@ -412,9 +412,27 @@ def _v3_bill_index(conn: Connection) -> None:
     ix_bills_household.create(conn, checkfirst=True)
 
 
+# Service requests per committee (and "*") and category (and "*"), without a time bucket: a
+# request is counted once, and its offer, completion and dispute are added to it as they
+# come (the indexer reads the request's row first, so each is counted once and exactly).
+agg_requests = sa.Table(
+    "agg_requests", metadata,
+    sa.Column("committee", sa.String(64), primary_key=True),
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("requesters", sa.BigInteger, nullable=False),
+    *(sa.Column(c, sa.BigInteger, nullable=False)
+      for c in ("requests", "offered", "to_offer_ms", "completed", "to_complete_ms", "disputed")),
+)
+seen_requests = sa.Table(
+    "seen_requests", metadata,
+    sa.Column("committee", sa.String(64), primary_key=True),
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("requester", sa.String(64), primary_key=True),
+)
+
 ROLLUPS = (notice_audience, agg_txs_day, seen_txs_day, agg_active_week, seen_active_week, agg_points_month,
            seen_points_month, agg_points_source, seen_points_source, agg_culture_month, seen_culture_month,
-           agg_fees_month, seen_fees_month)
+           agg_fees_month, seen_fees_month, agg_requests, seen_requests)
 
 
 def _v4_rollups(conn: Connection) -> None:
@@ -439,6 +457,28 @@ def _v8_indexes(conn: Connection) -> None:
     ix_requests_committee.create(conn, checkfirst=True)
 
 
+def _v9_request_rollup(conn: Connection) -> None:
+    # Filled from the service_requests already indexed, with the sums the view took before.
+    agg_requests.create(conn, checkfirst=True)
+    seen_requests.create(conn, checkfirst=True)
+    r = service_requests
+    sums = (sa.func.count(), sa.func.count(r.c.first_offer_ms),
+            sa.func.coalesce(sa.func.sum(r.c.first_offer_ms - r.c.requested_ms), 0),
+            sa.func.count(r.c.completed_ms),
+            sa.func.coalesce(sa.func.sum(r.c.completed_ms - r.c.requested_ms), 0),
+            sa.func.count(r.c.disputed_ms))
+    district = sa.literal("*", sa.String(64))  # the district's scope, as in the views
+    cols = [c.name for c in agg_requests.columns]
+    for committee, category in ((r.c.committee, r.c.category), (district, r.c.category), (district, district)):
+        group = [c for c in (committee, category) if c is not district]
+        people = sa.select(committee.label("committee"), category.label("category"), r.c.requester).distinct()
+        conn.execute(sa.insert(seen_requests).from_select(["committee", "category", "requester"], people))
+        sel = sa.select(committee, category, sa.func.count(sa.distinct(r.c.requester)), *sums)
+        # No request at all: no row (an aggregate with no GROUP BY would give one of zeros).
+        sel = sel.group_by(*group) if group else sel.having(sa.func.count() > 0)
+        conn.execute(sa.insert(agg_requests).from_select(cols, sel))
+
+
 def _view_names() -> list[str]:
     from analytics.figures import VIEWS  # the views are defined beside their figures
 
@@ -454,6 +494,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "a rollup of fee collection (the chain is indexed again from block 0)", _v4_rollups),
     (7, "indexes for one committee's txs by day and for unpaid bills", _v7_indexes),
     (8, "indexes for one committee's ratings and service requests", _v8_indexes),
+    (9, "a rollup of service requests", _v9_request_rollup),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -4,6 +4,7 @@ so the chain is indexed again); a database newer than the code is refused, untou
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from analytics import figures as fg
 from analytics import schema as s
 from analytics.errors import DatabaseError
+from tests.analytics.recount import Recount
 
 
 def _versions(url: str) -> list[int]:
@@ -68,5 +70,27 @@ def test_a_newer_database_is_refused(db_url: str) -> None:
         with pytest.raises(DatabaseError) as err:
             s.migrate(engine)
         assert err.value.code == "schema_too_new"
+    finally:
+        engine.dispose()
+
+
+def test_the_rollup_of_service_requests_is_filled_from_what_was_indexed_before_it(
+        indexed: tuple[str, Recount]) -> None:
+    db_url, recount = indexed
+    engine = s.make_engine(db_url)
+    try:
+        with engine.begin() as conn:  # the database as version 8 left it: requests, no rollup
+            conn.execute(sa.text("DROP VIEW IF EXISTS v_service_requests"))
+            s.seen_requests.drop(conn)
+            s.agg_requests.drop(conn)
+            conn.execute(sa.delete(s.hk_schema).where(s.hk_schema.c.version == 9))
+        assert s.migrate(engine) == s.LATEST_VERSION
+        f = fg.figure("service_requests")
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(s.service_requests)).scalar()
+            for scope in ["*", *sorted(recount.committees())]:
+                got = [json.dumps(r, sort_keys=True) for r in fg.read(conn, f, scope)]
+                want = [json.dumps(r, sort_keys=True) for r in recount.figure(f.name, scope)]
+                assert sorted(got) == sorted(want), scope
     finally:
         engine.dispose()
