@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,16 +65,41 @@ MAX_PARTS_BYTES = 4 << 20
 MAX_ANSWER_ENTRIES = 16_384
 MAX_CHANGES_BYTES = MAX_FRAME_BYTES // 2
 PARTIAL_DIR = "chain.partial"
+HOLD_S = 600.0
+MAX_HELD = 4
 
 
 # --- serving ---------------------------------------------------------------------------
 
 
 class ChainSnapshotSource:
-    """p2p.statesync.SnapshotSource over a ChainStore."""
+    """p2p.statesync.SnapshotSource over a ChainStore.
+
+    An offered height's tree is held past the store's keep_heights while joiners fetch
+    it (``prune_floor``): until HOLD_S after the last request for it, for at most
+    MAX_HELD heights. A state that takes longer to fetch than the chain takes to make
+    keep_heights blocks is thus not lost midway."""
 
     def __init__(self, store: ChainStore) -> None:
         self.store = store
+        self._held: dict[int, float] = {}  # height -> monotonic time of its last use
+        self._lock = threading.Lock()  # parts are read in worker threads
+        store.state().prune_floor = self.prune_floor
+
+    def prune_floor(self) -> int | None:
+        """The lowest height held (the store prunes nothing from it up)."""
+        now = time.monotonic()
+        with self._lock:
+            for h in [h for h, t in self._held.items() if now - t > HOLD_S]:
+                del self._held[h]
+            return min(self._held, default=None)
+
+    def _touch(self, height: int, *, new: bool) -> None:
+        with self._lock:
+            if new or height in self._held:
+                self._held[height] = time.monotonic()
+            while len(self._held) > MAX_HELD:
+                del self._held[min(self._held, key=self._held.__getitem__)]
 
     def snapshot_offer(self, min_height: int) -> SnapshotOffer:
         store = self.store
@@ -81,6 +107,7 @@ class ChainSnapshotSource:
         block, cert = store.head, store.certificate(height)
         if block is None or cert is None or height < max(1, min_height):
             return SnapshotOffer(None, None)
+        self._touch(height, new=True)
         return SnapshotOffer(block, cert)
 
     def valset_changes(self, from_height: int, to_height: int) -> ValsetChanges:
@@ -114,11 +141,7 @@ class ChainSnapshotSource:
 
     def _kept(self, height: int) -> bool:
         state = self.store.state()
-        head = state.height
-        if not 0 <= height <= head:
-            return False
-        keep = state.keep_heights
-        if keep is not None and height < head - keep:
+        if not 0 <= height <= state.height:
             return False
         try:
             state.tree.root_at(height)
@@ -130,6 +153,7 @@ class ChainSnapshotSource:
         height = request.height
         if not self._kept(height):
             return StateParts(height, STATE_NOT_KEPT, ())
+        self._touch(height, new=False)
         tree = self.store.state().tree
         try:
             root = tree.root_at(height)

@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -724,6 +724,9 @@ class StateStore:
         self._kv = kv
         self.tree = StateTree(kv, cache_depth=cache_depth)
         self.keep_heights = keep_heights
+        # Heights whose trees must outlive keep_heights for now (state sync serving a
+        # snapshot): a commit prunes no height at or above the lowest it returns.
+        self.prune_floor: Callable[[], int | None] | None = None
         # (height, root) of the head, replaced as one object so a reader on another
         # thread never pairs one commit's height with another's root.
         self._head: tuple[int, Ref | None] = (-1, None)
@@ -774,6 +777,9 @@ class StateStore:
                 batch.put(schema.state_preimage_key(_sha256(key).digest()), key)
         if self.keep_heights is not None:
             last = height - self.keep_heights
+            floor = self.prune_floor() if self.prune_floor is not None else None
+            if floor is not None:
+                last = min(last, floor)  # pruning up to it keeps its tree and root
             pruned = self._kv.get(schema.META_PRUNED)
             first = 1 if pruned is None else schema.from_be64(pruned) + 1
             last = min(last, first + MAX_PRUNE_HEIGHTS_PER_COMMIT - 1)

@@ -44,12 +44,12 @@ class TestChain:
 
     __test__ = False
 
-    def __init__(self) -> None:
+    def __init__(self, keep_heights: int = 256) -> None:
         doc = genesis_doc()
         doc["params"]["governance"]["chain_voting_blocks"] = 2
         self.genesis: Genesis = parse_genesis(doc)
         self.ex = ContractExecutor(CHAIN_ID)
-        self.store = ChainStore.in_memory()
+        self.store = ChainStore.in_memory(keep_heights=keep_heights)
         self.genesis_block = ensure_genesis(self.store, self.genesis, self.ex)
         self.nonces: dict[bytes, int] = {}
 
@@ -298,6 +298,24 @@ async def test_nothing_to_sync_from_peers_at_genesis(tmp_path: Path) -> None:
     result, store = await _join(tmp_path, fresh, [(VALIDATOR_KEYS[1], ChainSnapshotSource)])
     store.close()
     assert result.height == 0 and result.parts == 0
+
+
+def test_an_offered_height_outlives_keep_heights_while_joiners_fetch_it() -> None:
+    c = TestChain(keep_heights=2)
+    for _ in range(3):
+        c.block()
+    source = ChainSnapshotSource(c.store)
+    offered = source.snapshot_offer(0).block
+    assert offered is not None and offered.height == c.store.height
+    earlier = offered.height - 1
+    for _ in range(6):
+        c.block()
+    assert source.state_parts(StateRequest(offered.height, 3, (b"",))).status == 0, "held"
+    assert source.state_parts(StateRequest(earlier, 3, (b"",))).status == 1, "not held: pruned"
+    source._held.clear()  # no joiner for HOLD_S: released, and the next commits prune it
+    for _ in range(3):
+        c.block()
+    assert source.state_parts(StateRequest(offered.height, 3, (b"",))).status == 1
 
 
 def test_serving_reports_a_pruned_height_as_not_kept(chain: TestChain) -> None:
