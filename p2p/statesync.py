@@ -265,7 +265,13 @@ class StateSyncClient:
     async def _take_offer(self) -> int | None:
         """Ask peers for offers, highest first, until one verifies."""
         configured = {p.public_key for p in self.network.config.peers}
+        rounds = 0
         while True:
+            rounds += 1
+            if rounds % 10 == 0:
+                log.info("state sync: no snapshot to take yet from %d connected peers (of %d "
+                         "configured, %d refused for bad data)", len(self.network.peers),
+                         len(configured), len(self.banned))
             peers = await self._wait_for_peers()
             answers = await asyncio.gather(*(self._ask(k, SnapshotRequest(0), SnapshotOffer)
                                              for k in peers))
