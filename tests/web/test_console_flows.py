@@ -136,7 +136,7 @@ def test_the_clerk_opens_a_vote_sees_the_tally_move_and_publishes_the_result_whi
     assert clerk.get_by_test_id("gov-title").input_value(timeout=WAIT_MS) == "续聘物业服务企业"
     assert clerk.get_by_test_id("gov-category").input_value() == "4"
     # A closing time that has passed is refused in words before anything is signed.
-    count = c.query("governance", "proposals", ["", 0, 50])["items"]
+    before = c.query("governance", "proposals", ["", 0, 50])["items"]
     an_hour_ago = datetime.now(UTC) + timedelta(hours=8) - timedelta(hours=1)  # Shanghai
     closes = clerk.get_by_test_id("gov-closes")
     closes.fill(an_hour_ago.strftime("%Y-%m-%dT%H:%M"))
@@ -145,7 +145,7 @@ def test_the_clerk_opens_a_vote_sees_the_tally_move_and_publishes_the_result_whi
     clerk.get_by_test_id("gov-open").click()
     clerk.locator("form", has=clerk.get_by_test_id("gov-open")).get_by_role("alert").filter(
         has_text="截止时间太早了").wait_for(timeout=WAIT_MS)
-    assert c.query("governance", "proposals", ["", 0, 50])["items"] == count
+    assert c.query("governance", "proposals", ["", 0, 50])["items"] == before
     clerk.get_by_test_id("gov-closes").fill("")
     clerk.get_by_test_id("gov-open").click()
     confirm_tx(clerk)
