@@ -399,5 +399,3 @@ class StateSyncClient:
         if self.on_progress is not None:
             self.on_progress(self.parts)
 
-
-STATE_STATUS = {STATE_OK: "ok", STATE_NOT_KEPT: "not kept", STATE_BUSY: "busy"}
