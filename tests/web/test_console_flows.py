@@ -4,11 +4,13 @@ opens a vote in the console while a resident in a second browser (on another nod
 and the clerk's tally moves over the websocket; the chain closes the vote and the clerk
 publishes the result as a notice, which the resident reads and the clerk sees read; a
 notice published from the console is read by two households; an activity's check-in QR
-code carries the code a resident then checks in with; a validator proposes adding a node
-and follows the validators' votes."""
+code carries the code a resident then checks in with; a resident's activity is approved
+and an attendee confirmed; a validator proposes adding a node and follows the validators'
+votes."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -309,4 +311,37 @@ def test_a_validator_proposes_adding_a_node_and_follows_the_vote(
     voters.locator("li", has_text="node1").get_by_test_id("verified").wait_for(timeout=WAIT_MS)
     assert "赞成" in voters.locator("li", has_text="node1").inner_text()
     assert "还没有投票" in voters.locator("li", has_text="node2").inner_text()
+    no_errors(pages)
+
+
+def test_the_clerk_approves_a_residents_activity_and_confirms_attendance(
+        browser: Browser, community: Community, pages: list[Watched]) -> None:
+    c = community
+    label = c.manifest["households"][2]["label"]
+    address = c.addresses[label]
+    proposed = c.ok("activities", "propose", "--kind", "culture", "--title", "书法兴趣小组", "--start", "+2h",
+                    "--capacity", "12", key=label)["result"]
+    assert c.query("activities", "activity", [proposed])["approved"] is False
+    soon = c.ok("activities", "propose", "--kind", "volunteer", "--title", "义务理发", "--start", "+1m",
+                "--capacity", "10")["result"]
+    c.ok("activities", "sign-up", str(soon), key=label)
+    clerk = sign_in(browser, c, pages, c.net.operator_key_file, CLERK_PASSPHRASE)
+    clerk.goto("/#/organise")
+    clerk.get_by_test_id(f"act-approve-{proposed}").click()
+    confirm_tx(clerk)
+    clerk.get_by_test_id(f"act-row-{proposed}").filter(has_text="已审核").wait_for(timeout=WAIT_MS)
+    assert c.query("activities", "activity", [proposed])["approved"] is True
+    assert clerk.get_by_test_id(f"act-pending-{proposed}").count() == 0
+
+    start_ms = c.query("activities", "activity", [soon])["start_time"] * 1000
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while json.loads(urlopen(f"{c.rpc(0)}/v1/status").read())["latest_time_ms"] < start_ms:
+        assert time.monotonic() < deadline, "the chain's time did not reach the start"
+        time.sleep(0.5)
+    clerk.goto(f"/#/organise/{soon}")
+    clerk.get_by_test_id(f"att-{address}").check()
+    clerk.get_by_test_id("att-confirm").click()
+    confirm_tx(clerk)
+    clerk.get_by_test_id("attendance").filter(has_text="1 人报名，1 人已签到或已确认").wait_for(timeout=WAIT_MS)
+    assert c.query("activities", "attended", [soon, address]) is True
     no_errors(pages)
