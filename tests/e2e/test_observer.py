@@ -104,10 +104,13 @@ async def _scenario(nodes: Any, rpcs: list[RpcClient], obs: RpcClient, operator:
     start_height = int((await rpcs[0].status())["height"])
 
     async def caught_up() -> dict[str, Any] | None:
+        # Synced, and linked to every validator (it may sync from the first ones to answer).
         doc = await obs.status()
-        return doc if int(doc["height"]) >= start_height else None
+        linked = len(doc["peers"]) == len(nodes)
+        return doc if int(doc["height"]) >= start_height and linked else None
 
-    status = await wait_until("the observer synced to the validators' height", caught_up, timeout_s=TIMEOUT_S)
+    status = await wait_until("the observer synced to the validators' height and linked to all",
+                              caught_up, timeout_s=TIMEOUT_S)
     assert status["validator"] is False and status["observer"] is True
     assert {p["public_key"] for p in status["peers"]} == {n.public_key.hex() for n in nodes}
     assert obs_key.hex() not in {v["public_key"] for v in status["validators"]}
