@@ -75,6 +75,8 @@ async def test_txs_accepted_by_a_node_killed_before_gossip_commit_exactly_once(t
         with running(net) as sup, observer_process(obs_home):
             try:
                 await asyncio.to_thread(sup.wait_ready, None, 60_000)
+                # The validators being ready says nothing of the observer's own RPC.
+                await wait_until("the restarted observer answers", obs.status, timeout_s=TIMEOUT_S)
                 async with contextlib.AsyncExitStack() as stack:
                     rpcs = [await stack.enter_async_context(RpcClient(n.rpc_url, timeout_ms=5000))
                             for n in net.nodes]
