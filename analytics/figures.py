@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from analytics.errors import BadRequest
 
 MIN_HOUSEHOLDS = 5
-DISTRICT = "*"
+DISTRICT = "*"  # the district's scope: analytics/schema.py's DISTRICT (the rollups' own)
 DAY_MS = 86_400_000
 
 
@@ -59,21 +59,17 @@ SELECT committee, day, kind,
 FROM agg_txs_day"""
 
 # Per committee: that committee's households on the register when the proposal was made,
-# and how many of them voted. The district row is the proposal's own electorate, with the
-# Article 278 quorum (2/3 of the owners and 2/3 of the area) and when it was reached.
+# and how many of them voted (agg_turnout, recounted by the indexer for the proposals a batch
+# touches). The district row is the proposal's own electorate, with the Article 278 quorum
+# (2/3 of the owners and 2/3 of the area) and when it was reached.
 VIEWS["v_proposal_turnout"] = f"""
 WITH c AS (
-  SELECT h.committee AS committee, p.id AS proposal_id, p.title AS title, p.category AS category,
+  SELECT a.committee AS committee, p.id AS proposal_id, p.title AS title, p.category AS category,
          p.created_ms AS created_ms, p.closes_height AS closes_height,
-         COUNT(h.address) AS total_owners, CAST(SUM(h.area_dm2) AS BIGINT) AS total_area_dm2,
-         COUNT(v.voter) AS voted_heads, CAST(COALESCE(SUM(v.area_dm2), 0) AS BIGINT) AS voted_area_dm2,
+         a.total_owners AS total_owners, a.total_area_dm2 AS total_area_dm2,
+         a.voted_heads AS voted_heads, a.voted_area_dm2 AS voted_area_dm2,
          CAST(NULL AS BIGINT) AS quorum_height, CAST(NULL AS BIGINT) AS quorum_ms
-  FROM proposals p
-  JOIN households h ON h.registered_ms <= p.created_ms
-                   AND (h.removed_ms IS NULL OR h.removed_ms > p.created_ms)
-  LEFT JOIN votes v ON v.proposal_id = p.id AND v.voter = h.address
-  WHERE p.kind = 'owners'
-  GROUP BY h.committee, p.id, p.title, p.category, p.created_ms, p.closes_height
+  FROM agg_turnout a JOIN proposals p ON p.id = a.proposal_id
   UNION ALL
   SELECT '{DISTRICT}', p.id, p.title, p.category, p.created_ms, p.closes_height,
          p.total_owners, p.total_area, p.voted_heads, p.voted_area, p.quorum_height, p.quorum_ms
@@ -122,23 +118,13 @@ SELECT committee, estate, bucket,
        {_suppress("n", ("bills", "bills"), ("amount", "amount"))}
 FROM c"""
 
-# Property ratings by company (subject), service ratings by category. The ratings are read
-# by each part of the union itself (not through a shared CTE, which both databases would
-# materialise in full before a committee's filter could narrow it).
-_SUBJECT = "CASE WHEN kind = 'property' THEN subject ELSE category END"
+# Property ratings by company (subject), service ratings by category, per month: kept by the
+# indexer in agg_satisfaction (the months a batch touched are recounted from the ratings).
 VIEWS["v_satisfaction_trend"] = f"""
-WITH c AS (
-  SELECT committee, kind, {_SUBJECT} AS subject, month, COUNT(*) AS ratings, COUNT(DISTINCT rater) AS n,
-         CAST(SUM(score) AS BIGINT) AS score_sum
-  FROM ratings GROUP BY committee, kind, {_SUBJECT}, month
-  UNION ALL
-  SELECT '{DISTRICT}', kind, {_SUBJECT}, month, COUNT(*), COUNT(DISTINCT rater), CAST(SUM(score) AS BIGINT)
-  FROM ratings GROUP BY kind, {_SUBJECT}, month
-)
 SELECT committee, kind, subject, month,
-       {_suppress("n", ("ratings", "ratings"), ("score_sum", "score_sum"),
+       {_suppress("raters", ("ratings", "ratings"), ("score_sum", "score_sum"),
                   ("avg_score_milli", _ratio("score_sum", "ratings")))}
-FROM c"""
+FROM agg_satisfaction"""
 
 # Kept by the indexer in agg_requests (analytics/project.py): per committee and category,
 # per category and for all, the requests, distinct requesters, and the sums of the times.

@@ -32,7 +32,7 @@ from core.render import value_to_json
 from core.types import STATUS_INVALID, Receipt, SignedTx
 
 UNKNOWN = ""  # committee or estate the chain does not tell
-DISTRICT = "*"  # the rollups' scope of the whole district
+DISTRICT = s.DISTRICT
 PERIOD_MONTH = re.compile(r"^(\d{4})-(\d{2})")
 
 
@@ -123,6 +123,14 @@ class BatchWriter:
         self._r_culture = Rollup(s.agg_culture_month, s.seen_culture_month, s.month_of(first_ts_ms))
         self._r_fees = Rollup(s.agg_fees_month, s.seen_fees_month, None)
         self._r_requests = Rollup(s.agg_requests, s.seen_requests, None)
+        # What flush recounts: the months of the ratings written or replaced, the owners'
+        # proposals made or voted on, and those a household's change reaches (made at
+        # _turnout_since or later; all of them when an area or a re-registration changes
+        # the electorate of proposals already made).
+        self._rated_months: set[str] = set()
+        self._turnout_ids: set[int] = set()
+        self._turnout_since: int | None = None
+        self._turnout_all = False
         self._upsert_ignore = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)
         self._handlers: dict[tuple[str, str], Callable[[_Ctx, Mapping[str, Value]], None]] = {
             ("roles", "RoleGranted"): self._role_granted,
@@ -218,6 +226,12 @@ class BatchWriter:
         for r in (self._r_txs, self._r_active, self._r_points, self._r_source, self._r_culture, self._r_fees,
                   self._r_requests):
             self.rows += r.flush(self.conn)
+        if self._rated_months:
+            s.refresh_satisfaction(self.conn, self._rated_months)
+        s.refresh_turnout(self.conn, self._turnout_ids, self._turnout_since, self._turnout_all)
+        self._rated_months.clear()
+        self._turnout_ids.clear()
+        self._turnout_since, self._turnout_all = None, False
         return self.rows
 
     def _roll_move(self, m: dict[str, Any]) -> None:
@@ -302,18 +316,25 @@ class BatchWriter:
                   "committee": c.sender, "registered_ms": c.ts_ms, "removed_ms": None}
         if self.conn.execute(sa.select(h.c.address).where(h.c.address == address)).first() is None:
             self._exec(sa.insert(h).values(address=address, **values))
-        else:  # registered again after a removal
+            self._turnout_from(c.ts_ms)  # joins the electorates of proposals made in this very block time
+        else:  # registered again after a removal: it leaves the electorates of the proposals before
             self._exec(sa.update(h).where(h.c.address == address).values(**values))
+            self._turnout_all = True
         self._committee.pop(address, None)
         self._households[address] = (estate_of(unit), c.sender)
 
     def _household_updated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         h = s.households
         self._exec(sa.update(h).where(h.c.address == _str(f, "address")).values(area_dm2=_int(f, "area_dm2")))
+        self._turnout_all = True  # the views count a household's area as it is now
 
     def _household_removed(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         h = s.households
         self._exec(sa.update(h).where(h.c.address == _str(f, "address")).values(removed_ms=c.ts_ms))
+        self._turnout_from(c.ts_ms)
+
+    def _turnout_from(self, ts_ms: int) -> None:
+        self._turnout_since = ts_ms if self._turnout_since is None else min(self._turnout_since, ts_ms)
 
     # --- governance ---------------------------------------------------------------------------
 
@@ -336,6 +357,8 @@ class BatchWriter:
             committee=self.committee_of(c.sender), title=_str(f, "title"), created_height=c.height,
             created_ms=c.ts_ms, closes_height=_int(f, "closes"), total_owners=int(total_owners),
             total_area=int(total_area), voted_heads=0, voted_area=0, quorum_height=None, quorum_ms=None))
+        if kind == "owners":
+            self._turnout_ids.add(_int(f, "id"))
 
     def _voted(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         p, v = s.proposals, s.votes
@@ -353,6 +376,7 @@ class BatchWriter:
                                           p.c.voted_area, p.c.quorum_ms).where(p.c.id == pid)).first()
         if row is None or row.kind != "owners":
             return
+        self._turnout_ids.add(pid)
         heads, area_sum = row.voted_heads + d_heads, row.voted_area + d_area
         values: dict[str, Any] = {"voted_heads": heads, "voted_area": area_sum}
         # Article 278 quorum: 2/3 of the owners and of the area, in exact integers.
@@ -391,10 +415,13 @@ class BatchWriter:
         r = s.ratings
         self._need(r)
         where = (r.c.kind == kind, r.c.ref == ref, r.c.rater == rater)
-        if self.conn.execute(sa.select(r.c.score).where(*where)).first() is None:
+        old = self.conn.execute(sa.select(r.c.month).where(*where)).first()
+        if old is None:
             self._exec(sa.insert(r).values(kind=kind, ref=ref, rater=rater, **values))
-        else:
+        else:  # the rating replaced leaves its month's figures
             self._exec(sa.update(r).where(*where).values(**values))
+            self._rated_months.add(str(old[0]))
+        self._rated_months.add(values["month"])
 
     def _property_rated(self, c: _Ctx, f: Mapping[str, Value]) -> None:
         household = _str(f, "household")

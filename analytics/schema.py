@@ -25,7 +25,7 @@ functions and group the same on both databases.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from analytics.errors import DatabaseError
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 DB_FILE = "analytics.sqlite"
+DISTRICT = "*"  # the whole district's scope in the rollups and the views
 
 metadata = sa.MetaData()
 
@@ -430,9 +431,38 @@ seen_requests = sa.Table(
     sa.Column("requester", sa.String(64), primary_key=True),
 )
 
+# Satisfaction per committee (and "*"), kind, subject (a property company, or a service
+# category) and month, and one committee's turnout per owners' proposal. A rating again
+# replaces the earlier one (which may lie in another month), and a household's area, removal
+# or registration again changes the electorates of proposals already made, so these two are
+# not sums that only grow: the indexer recounts the buckets a batch touched (the months of
+# the ratings it wrote or replaced, the proposals it created or saw voted on, and those a
+# household's change reaches) from the rows of the same transaction (refresh_* below).
+agg_satisfaction = sa.Table(
+    "agg_satisfaction", metadata,
+    sa.Column("committee", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("subject", sa.String(64), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("raters", sa.BigInteger, nullable=False),
+    sa.Column("ratings", sa.BigInteger, nullable=False),
+    sa.Column("score_sum", sa.BigInteger, nullable=False),
+)
+agg_turnout = sa.Table(
+    "agg_turnout", metadata,
+    sa.Column("committee", sa.String(64), primary_key=True),
+    sa.Column("proposal_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("total_owners", sa.BigInteger, nullable=False),
+    sa.Column("total_area_dm2", sa.BigInteger, nullable=False),
+    sa.Column("voted_heads", sa.BigInteger, nullable=False),
+    sa.Column("voted_area_dm2", sa.BigInteger, nullable=False),
+)
+# A batch recounts the satisfaction of the months it touched.
+ix_ratings_month = sa.Index("ix_ratings_month", ratings.c.month)
+
 ROLLUPS = (notice_audience, agg_txs_day, seen_txs_day, agg_active_week, seen_active_week, agg_points_month,
            seen_points_month, agg_points_source, seen_points_source, agg_culture_month, seen_culture_month,
-           agg_fees_month, seen_fees_month, agg_requests, seen_requests)
+           agg_fees_month, seen_fees_month, agg_requests, seen_requests, agg_satisfaction, agg_turnout)
 
 
 def _v4_rollups(conn: Connection) -> None:
@@ -479,6 +509,56 @@ def _v9_request_rollup(conn: Connection) -> None:
         conn.execute(sa.insert(agg_requests).from_select(cols, sel))
 
 
+def refresh_satisfaction(conn: Connection, months: Collection[str] | None = None) -> None:
+    """Recount agg_satisfaction for ``months`` (None: all) from the ratings."""
+    r, a = ratings, agg_satisfaction
+    # Constants as SQL text, not bound parameters: PostgreSQL would not see the CASE of the
+    # select list and of the GROUP BY as one expression if each had its own parameter.
+    subject = sa.case((r.c.kind == sa.literal_column("'property'"), r.c.subject), else_=r.c.category)
+    district = sa.literal_column(f"'{DISTRICT}'", sa.String(64))
+    where = [] if months is None else [r.c.month.in_(sorted(months))]
+    conn.execute(sa.delete(a).where(*([] if months is None else [a.c.month.in_(sorted(months))])))
+    for committee in (r.c.committee, district):
+        group = [c for c in (committee, r.c.kind, subject, r.c.month) if c is not district]
+        conn.execute(sa.insert(a).from_select(
+            [c.name for c in a.columns],
+            sa.select(committee, r.c.kind, subject, r.c.month, sa.func.count(sa.distinct(r.c.rater)),
+                      sa.func.count(), sa.cast(sa.func.sum(r.c.score), sa.BigInteger))
+            .where(*where).group_by(*group)))
+
+
+def refresh_turnout(conn: Connection, ids: Collection[int] = (), since_ms: int | None = None,
+                    every: bool = False) -> None:
+    """Recount agg_turnout for the owners' proposals ``ids``, those made at ``since_ms`` or
+    later, or (``every``) all: per committee, its households on the register when the
+    proposal was made and how many of them voted."""
+    p, h, v, a = proposals, households, votes, agg_turnout
+    picks: list[sa.ColumnElement[bool]] = [p.c.id.in_(sorted(ids))] if ids else []
+    if since_ms is not None:
+        picks.append(p.c.created_ms >= since_ms)
+    if not every and not picks:
+        return
+    chosen = [p.c.kind == sa.literal_column("'owners'")] + ([] if every else [sa.or_(*picks)])
+    conn.execute(sa.delete(a).where(a.c.proposal_id.in_(sa.select(p.c.id).where(*chosen))))
+    joined = (p.join(h, sa.and_(h.c.registered_ms <= p.c.created_ms,
+                                sa.or_(h.c.removed_ms.is_(None), h.c.removed_ms > p.c.created_ms)))
+              .outerjoin(v, sa.and_(v.c.proposal_id == p.c.id, v.c.voter == h.c.address)))
+    conn.execute(sa.insert(a).from_select(
+        [c.name for c in a.columns],
+        sa.select(h.c.committee, p.c.id, sa.func.count(h.c.address), sa.cast(sa.func.sum(h.c.area_dm2), sa.BigInteger),
+                  sa.func.count(v.c.voter), sa.cast(sa.func.coalesce(sa.func.sum(v.c.area_dm2), 0), sa.BigInteger))
+        .select_from(joined).where(*chosen).group_by(h.c.committee, p.c.id)))
+
+
+def _v10_recounted_rollups(conn: Connection) -> None:
+    # Filled from the ratings, households, proposals and votes already indexed.
+    agg_satisfaction.create(conn, checkfirst=True)
+    agg_turnout.create(conn, checkfirst=True)
+    ix_ratings_month.create(conn, checkfirst=True)
+    refresh_satisfaction(conn)
+    refresh_turnout(conn, every=True)
+
+
 def _view_names() -> list[str]:
     from analytics.figures import VIEWS  # the views are defined beside their figures
 
@@ -495,6 +575,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (7, "indexes for one committee's txs by day and for unpaid bills", _v7_indexes),
     (8, "indexes for one committee's ratings and service requests", _v8_indexes),
     (9, "a rollup of service requests", _v9_request_rollup),
+    (10, "rollups of satisfaction and of one committee's turnout", _v10_recounted_rollups),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

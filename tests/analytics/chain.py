@@ -152,6 +152,11 @@ async def mixed_load(net: LocalNetwork, manifest: dict[str, Any]) -> None:
         for label in ("resident-3", "resident-5"):
             await c.call(keys[label], "governance", "vote", [pid, "yes"])
         await c.done()
+        # A household rates again (the later rating replaces the earlier), and its committee
+        # corrects its area after the proposal was made (its committee's electorate changes).
+        await c.call(extras[1], "property", "rate", ["2027-01", 5])
+        await c.call(committees[1], "households", "update", [extras[1].address, 9_000, bytes(32)])
+        await c.done()
 
 
 def _network(root: Path, analytics: bool = False) -> LocalNetwork:

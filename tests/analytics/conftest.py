@@ -52,10 +52,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.new_database()
 
 
-def index_chain(db_url: str, chain: Chain) -> int:
+def index_chain(db_url: str, chain: Chain, batch_blocks: int = 50) -> int:
     """Index the chain up to its head now, in process; the height reached."""
     genesis, trusted = load_trusted_genesis(chain.genesis)
-    ix = Indexer(s.make_engine(db_url), RpcSource(chain.rpc_url), genesis, trusted, batch_blocks=50)
+    ix = Indexer(s.make_engine(db_url), RpcSource(chain.rpc_url), genesis, trusted, batch_blocks=batch_blocks)
 
     async def go() -> int:
         try:

@@ -11,7 +11,8 @@ import pytest
 
 from analytics import figures as fg
 from analytics import schema as s
-from tests.analytics.chain import EXTRA_HOUSEHOLDS
+from tests.analytics.chain import EXTRA_HOUSEHOLDS, Chain
+from tests.analytics.conftest import index_chain
 from tests.analytics.recount import Recount
 
 pytestmark = pytest.mark.slow
@@ -34,6 +35,22 @@ def test_every_figure_matches_a_recount_from_the_chain(indexed: tuple[str, Recou
                     want = recount.figure(f.name, scope)
                     assert _canon(got) == _canon(want), f"{f.name} for {scope}"
                     assert all(list(r) == [c for c, _ in f.columns] for r in got)
+    finally:
+        engine.dispose()
+
+
+def test_the_rollups_continued_block_by_block_match_the_recount_too(chain: Chain, db_url: str) -> None:
+    # One block per batch: every rollup is continued across batches, and a vote, a rating
+    # again or a household's new area reaches buckets an earlier batch wrote.
+    height = index_chain(db_url, chain, batch_blocks=1)
+    pages = chain.pages()[:height + 1]
+    recount = Recount(pages, json.loads(chain.genesis.read_text()))
+    engine = s.make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            for f in fg.FIGURES:
+                for scope in [fg.DISTRICT, *sorted(recount.committees())]:
+                    assert _canon(fg.read(conn, f, scope)) == _canon(recount.figure(f.name, scope)), (f.name, scope)
     finally:
         engine.dispose()
 

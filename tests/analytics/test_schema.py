@@ -83,7 +83,7 @@ def test_the_rollup_of_service_requests_is_filled_from_what_was_indexed_before_i
             conn.execute(sa.text("DROP VIEW IF EXISTS v_service_requests"))
             s.seen_requests.drop(conn)
             s.agg_requests.drop(conn)
-            conn.execute(sa.delete(s.hk_schema).where(s.hk_schema.c.version == 9))
+            conn.execute(sa.delete(s.hk_schema).where(s.hk_schema.c.version >= 9))
         assert s.migrate(engine) == s.LATEST_VERSION
         f = fg.figure("service_requests")
         with engine.connect() as conn:
@@ -92,5 +92,31 @@ def test_the_rollup_of_service_requests_is_filled_from_what_was_indexed_before_i
                 got = [json.dumps(r, sort_keys=True) for r in fg.read(conn, f, scope)]
                 want = [json.dumps(r, sort_keys=True) for r in recount.figure(f.name, scope)]
                 assert sorted(got) == sorted(want), scope
+    finally:
+        engine.dispose()
+
+
+def test_the_rollups_of_satisfaction_and_turnout_are_filled_from_what_was_indexed_before_them(
+        indexed: tuple[str, Recount]) -> None:
+    db_url, recount = indexed
+    engine = s.make_engine(db_url)
+    try:
+        with engine.begin() as conn:  # the database as version 9 left it: ratings and votes, no rollups
+            for view in ("v_satisfaction_trend", "v_proposal_turnout"):
+                conn.execute(sa.text(f"DROP VIEW IF EXISTS {view}"))
+            s.ix_ratings_month.drop(conn)
+            s.agg_satisfaction.drop(conn)
+            s.agg_turnout.drop(conn)
+            conn.execute(sa.delete(s.hk_schema).where(s.hk_schema.c.version >= 10))
+        assert s.migrate(engine) == s.LATEST_VERSION
+        with engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(s.agg_satisfaction)).scalar()
+            assert conn.execute(sa.select(sa.func.count()).select_from(s.agg_turnout)).scalar()
+            for name in ("satisfaction", "turnout"):
+                f = fg.figure(name)
+                for scope in ["*", *sorted(recount.committees())]:
+                    got = [json.dumps(r, sort_keys=True) for r in fg.read(conn, f, scope)]
+                    want = [json.dumps(r, sort_keys=True) for r in recount.figure(f.name, scope)]
+                    assert sorted(got) == sorted(want), (name, scope)
     finally:
         engine.dispose()
