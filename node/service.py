@@ -427,6 +427,7 @@ class Node:
         self.mempool.on_added.append(self._on_txs_added)
         self._timer: asyncio.Handle | None = None
         self._paced = False  # the pending tick was put off by block pacing
+        self._adding_from_client = False  # set while submit() admits txs (see _on_txs_added)
         self._recent: list[tuple[int, ConsensusFrame]] = []
         self._last_commit_ms = now_ms()
         self._stopped = asyncio.Event()
@@ -726,7 +727,11 @@ class Node:
             else:
                 checked.append(t)
         to_add = [t for t in checked if isinstance(t, SignedTx)]
-        results = self.mempool.add_many(to_add, signature_checked=True) if to_add else []
+        self._adding_from_client = True  # what the mempool admits now is pushed, not relayed
+        try:
+            results = self.mempool.add_many(to_add, signature_checked=True) if to_add else []
+        finally:
+            self._adding_from_client = False
         if any(isinstance(r, bytes) for r in results):
             # Accepted means on disk: wait for the journal's fsync (shared with concurrent
             # submissions, in a worker thread) before answering.
@@ -776,7 +781,12 @@ class Node:
         self.mempool.add_many(verified, signature_checked=True)
 
     def _on_txs_added(self, hashes: list[bytes]) -> None:
-        self.gossip.announce(hashes)
+        # A client's tx is new to every peer: its body goes to them at once. One from a
+        # peer is relayed by announcement, later, if still pending (p2p/gossip.py).
+        if self._adding_from_client:
+            self.gossip.push(hashes)
+        else:
+            self.gossip.announce(hashes)
         if self._paced and self._timer is not None:
             # Txs to propose: the empty-block wait shortens to the batch wait (or none,
             # once a full block is pending).

@@ -1,10 +1,17 @@
-"""Transaction gossip: hashes are announced, bodies fetched on request.
+"""Transaction gossip: bodies pushed by the node a client gave them to, relays announced.
 
-A body crosses each link at most once: a node asks for a hash from one announcer at a
-time, and only bodies it asked for are accepted. Announcements are batched per peer and
-flushed by one task (no per-tx tasks); a request that is not answered in time moves to
-the next peer that announced the hash. Peers never get announcements of hashes they
-announced themselves.
+A tx a node accepts from a client is new to every peer, so its body goes to each of
+them at once (a push): one frame per link instead of an announcement, a request and the
+body. A tx learnt from a peer is relayed by announcing its hash, and only after
+``RELAY_DELAY_S`` and only while the tx is still pending: in a full mesh every peer had
+the push long before, and at light load the tx is committed by then, so relays cost
+nothing; where links are missing or the origin's push did not get through, the
+announcement reaches the rest. A node asks for an announced hash from one announcer at a
+time, and a body crosses each link at most once in the usual course (two clients giving
+one tx to two nodes can make a copy cross twice; the second is counted in
+``duplicates`` and dropped). Pushes and announcements are batched per peer and flushed
+by one task (no per-tx tasks); a request that is not answered in time moves to the next
+peer that announced the hash. Peers never get hashes they are known to hold.
 
 A peer that connects (or reconnects) is announced the whole pool: txs accepted while it was
 away, and those a restarted node took back from its journal, reach it then; the node that
@@ -16,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -27,6 +34,9 @@ from p2p.network import Network, Peer, Spawn
 log = logging.getLogger("hkchain.p2p.gossip")
 
 FLUSH_INTERVAL_S = 0.01
+# How long a tx learnt from a peer waits before this node announces it to the others
+# (module docstring): longer than a lightly loaded chain takes to commit it.
+RELAY_DELAY_S = 0.5
 REQUEST_TIMEOUT_S = 2.0
 MAX_KNOWN_PER_PEER = 100_000
 MAX_IN_FLIGHT = 200_000
@@ -69,6 +79,10 @@ class TxGossip:
         self.pool = pool
         self._known: dict[bytes, _BoundedSet] = {}  # hashes each peer has (or was sent)
         self._outbox: dict[bytes, list[bytes]] = {}  # per peer: hashes to announce
+        self._pushes: dict[bytes, list[bytes]] = {}  # per peer: hashes whose bodies to push
+        # Relays waiting for their announcement: (due time, peer they came from, hashes).
+        self._relays: deque[tuple[float, bytes | None, list[bytes]]] = deque()
+        self._relay_timer: asyncio.TimerHandle | None = None
         # hash -> (peer asked, deadline, other announcers to try next)
         self._in_flight: dict[bytes, tuple[bytes, float, list[bytes]]] = {}
         self._wake = asyncio.Event()
@@ -76,7 +90,8 @@ class TxGossip:
         self._task: asyncio.Task[None] | None = None
         self.bodies_received = 0
         self.bodies_sent = 0
-        self.unsolicited = 0
+        self.bodies_pushed = 0
+        self.duplicates = 0  # bodies received of txs this node already held
         network.handle(TxAnnounce.TAG, self._on_announce)  # type: ignore[arg-type]
         network.handle(TxRequest.TAG, self._on_request)  # type: ignore[arg-type]
         network.handle(Txs.TAG, self._on_txs)  # type: ignore[arg-type]
@@ -94,9 +109,15 @@ class TxGossip:
         self._retry_timer = None
         self._wake.set()
 
+    def _relay_due(self) -> None:
+        self._relay_timer = None
+        self._wake.set()
+
     async def stop(self) -> None:
         if self._retry_timer is not None:
             self._retry_timer.cancel()
+        if self._relay_timer is not None:
+            self._relay_timer.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -104,11 +125,39 @@ class TxGossip:
 
     # --- outgoing ----------------------------------------------------------------------------
 
-    def announce(self, hashes: Iterable[bytes], source: bytes | None = None) -> None:
-        """Queue ``hashes`` for every peer but ``source`` and those known to have them."""
+    def push(self, hashes: Iterable[bytes]) -> None:
+        """Txs this node accepted from a client: their bodies go to every peer not known
+        to hold them, with the next flush."""
         hashes = list(hashes)
         if not hashes:
             return
+        for key in self.network.peers:
+            known = self._known.get(key)
+            box = self._pushes.setdefault(key, [])
+            box.extend(h for h in hashes if known is None or h not in known)
+        self._wake.set()
+
+    def announce(self, hashes: Iterable[bytes], source: bytes | None = None) -> None:
+        """Relay txs learnt from a peer: announce ``hashes`` to every peer but ``source``
+        and those known to have them, ``RELAY_DELAY_S`` from now, those still pending."""
+        hashes = list(hashes)
+        if not hashes:
+            return
+        loop = asyncio.get_running_loop()
+        self._relays.append((loop.time() + RELAY_DELAY_S, source, hashes))
+        if self._relay_timer is None:
+            self._relay_timer = loop.call_at(self._relays[0][0], self._relay_due)
+
+    def _release_relays(self, now_s: float) -> None:
+        while self._relays and self._relays[0][0] <= now_s:
+            _, source, hashes = self._relays.popleft()
+            pending = [h for h in hashes if self.pool.has(h)]
+            if pending:
+                self._queue_announce(pending, source)
+        if self._relays and self._relay_timer is None:
+            self._relay_timer = asyncio.get_running_loop().call_at(self._relays[0][0], self._relay_due)
+
+    def _queue_announce(self, hashes: list[bytes], source: bytes | None) -> None:
         for key in self.network.peers:
             if key == source:
                 continue
@@ -126,12 +175,28 @@ class TxGossip:
             self._wake.clear()
             # A short pause collects the txs of a burst into one frame per peer.
             await asyncio.sleep(FLUSH_INTERVAL_S)
+            self._release_relays(loop.time())
             self._flush()
             self._retry_timed_out(loop.time())
             if self._in_flight and self._retry_timer is None:
                 self._retry_timer = loop.call_later(REQUEST_TIMEOUT_S, self._retry_due)
 
     def _flush(self) -> None:
+        pushes, self._pushes = self._pushes, {}
+        for key, hashes in pushes.items():
+            peer = self.network.peers.get(key)
+            if peer is None:
+                continue
+            known = self._known.setdefault(key, _BoundedSet(MAX_KNOWN_PER_PEER))
+            bodies = []
+            for h in hashes:
+                stx = self.pool.get(h)
+                if stx is None or h in known:
+                    continue  # committed or evicted meanwhile, or the peer has it
+                known.add(h)
+                bodies.append(stx)
+            self._send_bodies(peer, bodies)
+            self.bodies_pushed += len(bodies)
         outbox, self._outbox = self._outbox, {}
         for key, hashes in outbox.items():
             peer = self.network.peers.get(key)
@@ -199,15 +264,11 @@ class TxGossip:
             peer.send(TxRequest(tuple(wanted)))
             self._wake.set()
 
-    def _on_request(self, peer: Peer, frame: TxRequest) -> None:
+    @staticmethod
+    def _send_bodies(peer: Peer, txs: list[SignedTx]) -> None:
         batch: list[SignedTx] = []
         size = 0
-        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
-        for h in frame.hashes:
-            stx = self.pool.get(h)
-            if stx is None:
-                continue
-            known.add(h)
+        for stx in txs:
             if len(batch) >= MAX_TXS_PER_FRAME or size + len(stx.encoded) > MAX_TXS_FRAME_BYTES:
                 peer.send(Txs(tuple(batch)))
                 batch, size = [], 0
@@ -215,20 +276,33 @@ class TxGossip:
             size += len(stx.encoded)
         if batch:
             peer.send(Txs(tuple(batch)))
+
+    def _on_request(self, peer: Peer, frame: TxRequest) -> None:
+        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        bodies = []
+        for h in frame.hashes:
+            stx = self.pool.get(h)
+            if stx is not None:
+                known.add(h)
+                bodies.append(stx)
+        self._send_bodies(peer, bodies)
         self.bodies_sent += len(frame.hashes)
 
     def _on_txs(self, peer: Peer, frame: Txs) -> None:
-        asked: list[SignedTx] = []
+        """Bodies asked for, or pushed by the node that accepted them from a client: each
+        one new to this node is checked and admitted like any relayed tx."""
+        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        fresh: list[SignedTx] = []
         for stx in frame.txs:
             h = stx.hash
-            flight = self._in_flight.get(h)
-            if flight is None or flight[0] != peer.public_key:
-                self.unsolicited += 1
+            known.add(h)
+            self._in_flight.pop(h, None)
+            if self.pool.has(h):
+                self.duplicates += 1
                 continue
-            del self._in_flight[h]
-            asked.append(stx)
-        self.bodies_received += len(asked)
-        if not asked:
+            fresh.append(stx)
+        self.bodies_received += len(fresh)
+        if not fresh:
             return
-        admitted = self.pool.admit_from_peer(asked)
+        admitted = self.pool.admit_from_peer(fresh)
         self.announce(admitted, source=peer.public_key)

@@ -192,7 +192,7 @@ class TxRequest(Frame):
 @record(TAG_TXS)
 @dataclass(frozen=True)
 class Txs(Frame):
-    """Tx bodies, sent only in answer to a TxRequest."""
+    """Tx bodies: asked for by a TxRequest, or pushed by the node a client gave them to."""
 
     txs: tuple[SignedTx, ...] = wire(Seq(Rec(SignedTx, then=prime_encoding), MAX_TXS_PER_FRAME))
 

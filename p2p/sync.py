@@ -1,6 +1,9 @@
 """Block sync: catch up with peers that are ahead, and serve committed blocks to others.
 
-Peers tell each other their committed height (in Hello and after each commit). While a
+Peers tell each other their committed height (in Hello and after commits: at once if
+nothing was told for ``STATUS_INTERVAL_S``, else the latest height at the end of that
+interval, so a chain committing ten blocks a second sends two Status frames a second per
+link, not ten; validators in step learn of each commit from consensus anyway). While a
 peer is ahead, the node asks it for the next batch of blocks with their certificates;
 each certificate is verified against the validator set of its height before the block is
 executed and committed (by the node, through ``SyncTarget.apply_synced``). A peer that
@@ -30,6 +33,7 @@ from p2p.network import Network, Peer, Spawn
 log = logging.getLogger("hkchain.p2p.sync")
 
 REQUEST_TIMEOUT_S = 10.0
+STATUS_INTERVAL_S = 0.5
 MAX_SERVE_BYTES = 8 * 1024 * 1024
 
 
@@ -60,6 +64,8 @@ class BlockSync:
         self._reply: asyncio.Future[Blocks] | None = None
         self._asked: bytes | None = None
         self._task: asyncio.Task[None] | None = None
+        self._status_sent_s = float("-inf")
+        self._status_timer: asyncio.TimerHandle | None = None
         network.handle(Status.TAG, self._on_status)  # type: ignore[arg-type]
         network.handle(BlocksRequest.TAG, self._on_request)  # type: ignore[arg-type]
         network.handle(Blocks.TAG, self._on_blocks)  # type: ignore[arg-type]
@@ -82,14 +88,30 @@ class BlockSync:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        if self._status_timer is not None:
+            self._status_timer.cancel()
+            self._status_timer = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     def announce_height(self, height: int) -> None:
-        """Tell peers our new committed height (after each commit)."""
-        self.network.broadcast(Status(height))
+        """Tell peers our new committed height (after each commit): at once, or at the end
+        of the current ``STATUS_INTERVAL_S`` if a Status went out within it."""
+        if self._status_timer is not None:
+            return  # the announcement due at the end of the interval tells the latest height
+        loop = asyncio.get_running_loop()
+        due_s = self._status_sent_s + STATUS_INTERVAL_S
+        if loop.time() >= due_s:
+            self._send_status()
+        else:
+            self._status_timer = loop.call_at(due_s, self._send_status)
+
+    def _send_status(self) -> None:
+        self._status_timer = None
+        self._status_sent_s = asyncio.get_running_loop().time()
+        self.network.broadcast(Status(self.chain.height()))
 
     def request_sync(self, height: int) -> None:
         """Consensus saw a quorum at ``height``: fetch blocks up to it."""

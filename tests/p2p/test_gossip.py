@@ -1,15 +1,17 @@
-"""Tx gossip: announce by hash, fetch on request from one announcer, retry another; a
-peer that connects hears of the whole pool."""
+"""Tx gossip: a client's txs pushed as bodies, relays announced by hash later and only
+while pending, fetch on request from one announcer, retry another; a peer that connects
+hears of the whole pool."""
 
 from __future__ import annotations
 
 import asyncio
 
 import aiohttp
+import pytest
 
 from core.types import SignedTx
-from p2p.gossip import REQUEST_TIMEOUT_S, TxGossip
-from p2p.messages import TxAnnounce, TxRequest, Txs, decode_frame
+from p2p.gossip import RELAY_DELAY_S, REQUEST_TIMEOUT_S, TxGossip
+from p2p.messages import Status, TxAnnounce, TxRequest, Txs, decode_frame
 from tests.node.harness import make_tx, wait_for
 from tests.p2p.test_network import KEYS, SealedSocket, make_network, run_handshake
 
@@ -63,14 +65,82 @@ async def test_fetches_from_one_announcer_and_retries_another_that_answers() -> 
         await b.send_bytes(Txs((stx,)).encode())
         await wait_for(lambda: pool.has(stx.hash), what="body fetched from B")
         assert gossip.bodies_received == 1
-        # A late, unasked copy from A is ignored.
+        # A late copy from A of a tx the node now holds is dropped.
         await a.send_bytes(Txs((stx,)).encode())
-        await wait_for(lambda: gossip.unsolicited == 1, what="unsolicited body counted")
+        await wait_for(lambda: gossip.duplicates == 1, what="duplicate body counted")
         assert gossip.bodies_received == 1
     finally:
         for ws, session in ((a, a_session), (b, b_session)):
             await ws.close()
             await session.close()
+        await gossip.stop()
+        await net.stop()
+
+
+async def next_frame(ws: SealedSocket, timeout_s: float) -> object:
+    """The next frame that is not a Status (the network's own)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            frame = decode_frame(msg.data)
+            if not isinstance(frame, Status):
+                return frame
+
+
+async def test_a_clients_txs_are_pushed_as_bodies_and_a_pushed_body_is_admitted() -> None:
+    net = make_network(KEYS[0])
+    pool = Pool()
+    gossip = TxGossip(net, pool)
+    await net.start()
+    gossip.start()
+    mine, theirs = make_tx(3, 0), make_tx(4, 0)
+    session, ws = await run_handshake(net, KEYS[1])
+    try:
+        await wait_for(lambda: len(net.peers) == 1, what="peer")
+        pool.txs[mine.hash] = mine
+        gossip.push([mine.hash])
+        frame = await next_frame(ws, 5)
+        assert isinstance(frame, Txs) and frame.txs == (mine,)  # the body, not a hash
+        assert gossip.bodies_pushed == 1
+        # The peer pushes one of its clients' txs: admitted without being asked for, and
+        # neither pushed nor announced back to it.
+        await ws.send_bytes(Txs((theirs,)).encode())
+        await wait_for(lambda: pool.has(theirs.hash), what="pushed body admitted")
+        assert gossip.bodies_received == 1 and gossip.duplicates == 0
+        gossip.push([mine.hash])  # already sent: the peer is known to hold it
+        await asyncio.sleep(RELAY_DELAY_S + 0.3)  # no frame may come: nothing is due
+        with pytest.raises(TimeoutError):
+            await next_frame(ws, 0.2)
+    finally:
+        await ws.close()
+        await session.close()
+        await gossip.stop()
+        await net.stop()
+
+
+async def test_relays_are_announced_after_the_delay_and_only_while_pending() -> None:
+    net = make_network(KEYS[0])
+    pool = Pool()
+    gossip = TxGossip(net, pool)
+    await net.start()
+    gossip.start()
+    pending, committed = make_tx(5, 0), make_tx(5, 1)
+    session, ws = await run_handshake(net, KEYS[1])
+    try:
+        await wait_for(lambda: len(net.peers) == 1, what="peer")
+        loop = asyncio.get_running_loop()
+        pool.txs[pending.hash] = pending
+        pool.txs[committed.hash] = committed
+        start = loop.time()
+        gossip.announce([pending.hash, committed.hash])
+        del pool.txs[committed.hash]  # committed before the relay is due
+        frame = await next_frame(ws, RELAY_DELAY_S + 5)
+        assert loop.time() - start >= RELAY_DELAY_S
+        assert isinstance(frame, TxAnnounce) and frame.hashes == (pending.hash,)
+    finally:
+        await ws.close()
+        await session.close()
         await gossip.stop()
         await net.stop()
 

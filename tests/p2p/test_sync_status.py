@@ -1,0 +1,71 @@
+"""Block sync's Status frames: a chain committing many blocks a second tells each peer its
+height a few times a second, and always, in the end, its latest height."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from core.types import Block, CommitCertificate
+from p2p.messages import Status, decode_frame
+from p2p.sync import STATUS_INTERVAL_S, BlockSync
+from tests.node.harness import wait_for
+from tests.p2p.test_network import KEYS, SealedSocket, make_network, run_handshake
+
+
+class Chain:
+    def __init__(self) -> None:
+        self.head = 0
+
+    def height(self) -> int:
+        return self.head
+
+    def committed_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
+        return None
+
+    def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+        raise AssertionError("nothing to sync in this test")
+
+
+async def statuses_until(ws: SealedSocket, height: int, timeout_s: float) -> list[int]:
+    """Heights of the Status frames received until one tells ``height``."""
+    seen: list[int] = []
+    async with asyncio.timeout(timeout_s):
+        while not seen or seen[-1] != height:
+            msg = await ws.receive()
+            assert msg.type == aiohttp.WSMsgType.BINARY, msg
+            frame = decode_frame(msg.data)
+            if isinstance(frame, Status):
+                seen.append(frame.height)
+    return seen
+
+
+async def test_status_is_sent_at_most_once_an_interval_and_tells_the_latest_height() -> None:
+    net = make_network(KEYS[0])
+    chain = Chain()
+    sync = BlockSync(net, chain, batch_blocks=8)
+    await net.start()
+    session, ws = await run_handshake(net, KEYS[1])
+    try:
+        await wait_for(lambda: len(net.peers) == 1, what="peer")
+        assert await statuses_until(ws, 0, 5) == [0]  # told on connect
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        # 40 commits 25 ms apart: one second of a chain at 40 blocks a second.
+        for _ in range(40):
+            chain.head += 1
+            sync.announce_height(chain.head)
+            await asyncio.sleep(0.025)
+        seen = await statuses_until(ws, 40, 5)
+        elapsed = loop.time() - start
+        assert seen == sorted(seen) and seen[-1] == 40
+        # The first commit is told at once, then at most one per interval.
+        assert seen[0] == 1
+        assert len(seen) <= 2 + elapsed / STATUS_INTERVAL_S, (seen, elapsed)
+        assert len(seen) < 10, seen
+    finally:
+        await ws.close()
+        await session.close()
+        await sync.stop()
+        await net.stop()
