@@ -37,6 +37,10 @@ FLUSH_INTERVAL_S = 0.01
 # How long a tx learnt from a peer waits before this node announces it to the others
 # (module docstring): longer than a lightly loaded chain takes to commit it.
 RELAY_DELAY_S = 0.5
+# The flusher wakes for relays this long after the first is due, so relays due within a
+# slice go out together (one wake per slice, not one per tx received): a relay waits
+# between RELAY_DELAY_S and RELAY_DELAY_S + RELAY_SLICE_S.
+RELAY_SLICE_S = 0.1
 REQUEST_TIMEOUT_S = 2.0
 MAX_KNOWN_PER_PEER = 100_000
 MAX_IN_FLIGHT = 200_000
@@ -146,7 +150,7 @@ class TxGossip:
         loop = asyncio.get_running_loop()
         self._relays.append((loop.time() + RELAY_DELAY_S, source, hashes))
         if self._relay_timer is None:
-            self._relay_timer = loop.call_at(self._relays[0][0], self._relay_due)
+            self._relay_timer = loop.call_at(self._relays[0][0] + RELAY_SLICE_S, self._relay_due)
 
     def _release_relays(self, now_s: float) -> None:
         while self._relays and self._relays[0][0] <= now_s:
@@ -155,7 +159,8 @@ class TxGossip:
             if pending:
                 self._queue_announce(pending, source)
         if self._relays and self._relay_timer is None:
-            self._relay_timer = asyncio.get_running_loop().call_at(self._relays[0][0], self._relay_due)
+            self._relay_timer = asyncio.get_running_loop().call_at(self._relays[0][0] + RELAY_SLICE_S,
+                                                                   self._relay_due)
 
     def _queue_announce(self, hashes: list[bytes], source: bytes | None) -> None:
         for key in self.network.peers:

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from core.types import SignedTx
-from p2p.gossip import RELAY_DELAY_S, REQUEST_TIMEOUT_S, TxGossip
+from p2p.gossip import RELAY_DELAY_S, RELAY_SLICE_S, REQUEST_TIMEOUT_S, TxGossip
 from p2p.messages import Status, TxAnnounce, TxRequest, Txs, decode_frame
 from tests.node.harness import make_tx, wait_for
 from tests.p2p.test_network import KEYS, SealedSocket, make_network, run_handshake
@@ -109,7 +109,7 @@ async def test_a_clients_txs_are_pushed_as_bodies_and_a_pushed_body_is_admitted(
         await wait_for(lambda: pool.has(theirs.hash), what="pushed body admitted")
         assert gossip.bodies_received == 1 and gossip.duplicates == 0
         gossip.push([mine.hash])  # already sent: the peer is known to hold it
-        await asyncio.sleep(RELAY_DELAY_S + 0.3)  # no frame may come: nothing is due
+        await asyncio.sleep(RELAY_DELAY_S + RELAY_SLICE_S + 0.2)  # no frame may come: nothing is due
         with pytest.raises(TimeoutError):
             await next_frame(ws, 0.2)
     finally:
@@ -135,7 +135,7 @@ async def test_relays_are_announced_after_the_delay_and_only_while_pending() -> 
         start = loop.time()
         gossip.announce([pending.hash, committed.hash])
         del pool.txs[committed.hash]  # committed before the relay is due
-        frame = await next_frame(ws, RELAY_DELAY_S + 5)
+        frame = await next_frame(ws, RELAY_DELAY_S + RELAY_SLICE_S + 5)
         assert loop.time() - start >= RELAY_DELAY_S
         assert isinstance(frame, TxAnnounce) and frame.hashes == (pending.hash,)
     finally:
