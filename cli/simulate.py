@@ -108,6 +108,13 @@ def _fault_options(f: Any) -> Any:
 @click.option("--fault-ms", type=click.IntRange(0, 10_000_000), default=None,
               help="How long faults last, in simulated ms (default: until half the heights "
               "are decided).")
+@click.option("--tx-rate", type=click.IntRange(0, 100_000), default=0, show_default=True,
+              help="Txs arriving per second; a block carries those since the last block "
+              "(0: a few small txs per block). Not with --block-bytes.")
+@click.option("--batch-ms", type=click.IntRange(0, 60_000), default=0, show_default=True,
+              help="The node's batching rule: the proposer waits this long after its last "
+              "decision before proposing (block.batch_interval_ms; at most half the view "
+              "timeout). 0: heights back to back.")
 @click.option("--verbose", "-v", is_flag=True, help="One line per run.")
 @_fault_options
 def simulate(
@@ -124,6 +131,8 @@ def simulate(
     uplink_mbit: int,
     crashed: int,
     fault_ms: int | None,
+    tx_rate: int,
+    batch_ms: int,
     verbose: bool,
     equivocate: bool | None,
     reconfigure: bool | None,
@@ -155,6 +164,8 @@ def simulate(
     if crashed and not no_faults and "byzantine" not in dict(overrides):
         # A byzantine count drawn from the seed could exceed f together with --crashed.
         overrides.append(("byzantine", 0))
+    if tx_rate and block_bytes:
+        raise click.BadParameter("give --tx-rate or --block-bytes, not both", param_hint="--tx-rate")
     if latency[0] > latency[1]:
         raise click.BadParameter("MIN must not exceed MAX", param_hint="--latency")
     model = (
@@ -178,6 +189,8 @@ def simulate(
         network=model,
         crashed=crashed,
         chaos_ms=fault_ms,
+        tx_rate_per_s=tx_rate,
+        batch_interval_ms=batch_ms,
     )
     results: list[SimulationResult] = []
 

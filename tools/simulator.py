@@ -108,6 +108,11 @@ class SimulationOptions:
     # place of the fault rates' uniform delay. None: the plain model, as pinned seeds expect.
     network: NetworkModel | None = None
     crashed: int = 0  # validators down for the whole run (at most f)
+    # Light load: txs arrive at this rate, and a block carries those since the last one.
+    tx_rate_per_s: int = 0
+    # The node's batching rule (node/service.py, ``_pace``): the proposer of view 0 waits
+    # this long after its last decision before proposing (at most half a view timeout).
+    batch_interval_ms: int = 0
 
     def replica_config(self) -> ReplicaConfig:
         return ReplicaConfig(
@@ -164,6 +169,7 @@ class _Node:
     replica: Replica | None = None
     wake_token: int = 0
     height_progress_ms: int = 0
+    decided_ms: int = 0  # when it last decided a height
     partition_side: int = 0
     up_at_ms: int | None = None  # restart time while crashed
     down: bool = False  # crashed for the whole run
@@ -216,7 +222,8 @@ class Simulation:
                 i,
                 keys[i],
                 ToyApplication(CHAIN_ID, self.schedule, self.checker,
-                               block_bytes=options.block_bytes),
+                               block_bytes=options.block_bytes,
+                               tx_rate_per_s=options.tx_rate_per_s),
                 MemoryVoteLog(),
                 self.rng.randint(-faults.max_clock_skew_ms, faults.max_clock_skew_ms),
                 i in byzantine,
@@ -522,12 +529,25 @@ class Simulation:
         if out.wake_at_ms is not None:
             node.wake_token += 1
             at = max(self.now_ms, out.wake_at_ms - node.skew_ms - self.faults.max_clock_skew_ms)
-            self._push(at, _WAKE, node.index, node.wake_token)
+            self._push(self._paced(node, at), _WAKE, node.index, node.wake_token)
+
+    def _paced(self, node: _Node, at: int) -> int:
+        """The node's batching rule: a wake due now of the proposer of view 0 is put off
+        until ``batch_interval_ms`` after its last decision."""
+        wait = min(self.options.batch_interval_ms, self.options.view_timeout_ms // 2)
+        replica = node.replica
+        if not wait or at > self.now_ms or replica is None or replica.view != 0:
+            return at
+        vs = replica.validators
+        if vs is None or vs.proposer(replica.height, 0) != node.key.public_key:
+            return at
+        return max(at, node.decided_ms + wait)
 
     def _on_decided(self, node: _Node, block: Block, cert: CommitCertificate) -> None:
         self.result.decisions += 1
         self.progressed = True
         node.height_progress_ms = self.now_ms
+        node.decided_ms = self.now_ms
         h = block.height
         if self.network is not None and not node.byzantine:
             self.opened_us.setdefault(h + 1, self.now_us)
@@ -593,6 +613,8 @@ def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
         f"--first-seed {options.seed} --seeds 1 --view-timeout {options.view_timeout_ms} "
         + (f"--block-bytes {options.block_bytes} " if options.block_bytes else "")
         + (f"--crashed {options.crashed} " if options.crashed else "")
+        + (f"--tx-rate {options.tx_rate_per_s} " if options.tx_rate_per_s else "")
+        + (f"--batch-ms {options.batch_interval_ms} " if options.batch_interval_ms else "")
         + (f"--fault-ms {options.chaos_ms} " if options.chaos_ms is not None else "")
         + (_network_options(options.network) if options.network is not None else "")
         + faults.as_options()

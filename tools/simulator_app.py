@@ -72,11 +72,16 @@ class ToyApplication:
         verifier: SignatureVerifier | None = None,
         *,
         block_bytes: int = 0,
+        tx_rate_per_s: int = 0,
     ) -> None:
         if not 0 <= block_bytes <= MAX_BLOCK_TX_BYTES:
             raise ValueError(f"block_bytes must be in [0, {MAX_BLOCK_TX_BYTES}]")
+        if tx_rate_per_s < 0 or (tx_rate_per_s and block_bytes):
+            raise ValueError("tx_rate_per_s must not be negative, nor given with block_bytes")
         self.chain_id = chain_id
         self.block_bytes = block_bytes  # 0: a few small txs per block
+        # Txs arriving at this rate: a block carries those of the time since the last one.
+        self.tx_rate_per_s = tx_rate_per_s
         self._schedule = schedule
         self._verifier = verifier if verifier is not None else SignatureVerifier()
         self.blocks: list[Block] = []
@@ -106,6 +111,10 @@ class ToyApplication:
         return SignedTx(tx, FAKE_SIGNATURE)
 
     def _txs(self, height: int, view: int, timestamp_ms: int) -> tuple[SignedTx, ...]:
+        if self.tx_rate_per_s:
+            elapsed_ms = max(0, timestamp_ms - self._last_timestamp_ms)
+            count = min(MAX_BLOCK_TXS, self.tx_rate_per_s * elapsed_ms // 1000)
+            return tuple(self._tx(height, i, (timestamp_ms, view)) for i in range(count))
         if not self.block_bytes:
             count = (height + view) % (MAX_FAKE_TXS + 1)
             return tuple(self._tx(height, i, (timestamp_ms,)) for i in range(count))

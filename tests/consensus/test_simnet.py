@@ -8,7 +8,13 @@ from click.testing import CliRunner
 
 from cli.simulate import simulate
 from tools.simnet import Network, NetworkModel, percentile
-from tools.simulator import NO_FAULTS, SimulationOptions, reproduce_command, run_simulation
+from tools.simulator import (
+    NO_FAULTS,
+    Simulation,
+    SimulationOptions,
+    reproduce_command,
+    run_simulation,
+)
 
 MODEL = NetworkModel(
     latency_min_us=2_000,
@@ -137,3 +143,36 @@ def test_the_reproduce_command_carries_the_network_options() -> None:
     result = CliRunner().invoke(simulate, args)
     assert result.exit_code == 0, result.output
     assert "network model: commit latency p50" in result.output
+
+
+def test_light_load_with_the_batching_rule_makes_fewer_busier_blocks_and_less_cpu() -> None:
+    """With txs arriving at 50/s, proposing back to back makes a block every round; the
+    node's batching rule (100 ms after the last decision) makes blocks of the txs of a
+    whole interval, heights take the interval longer, and each node's CPU share falls."""
+    def run(batch_ms: int) -> tuple[float, float, float]:
+        options = SimulationOptions(validators=7, heights=12, seed=2, faults=NO_FAULTS,
+                                    network=MODEL, tx_rate_per_s=50, batch_interval_ms=batch_ms)
+        sim = Simulation(options)
+        result = sim.run()
+        assert result.ok, result.violation
+        blocks = result.heights_decided
+        height_ms = result.simulated_ms / blocks
+        share = sum(result.cpu_busy_us) / (result.simulated_ms * 1000 * options.validators)
+        txs = [len(sim.ledger[h][0].txs) for h in range(2, blocks + 1)]
+        return height_ms, share, sum(txs) / len(txs)
+
+    back_to_back_ms, back_to_back_share, back_to_back_txs = run(0)
+    batched_ms, batched_share, batched_txs = run(100)
+    assert batched_ms >= back_to_back_ms + 90, (batched_ms, back_to_back_ms)
+    assert batched_share < back_to_back_share * 0.7, (batched_share, back_to_back_share)
+    # A block carries the txs of the time since the last: 50/s × (interval + a round).
+    assert batched_txs >= 5 and batched_txs > 2 * back_to_back_txs, (batched_txs, back_to_back_txs)
+    options = SimulationOptions(validators=4, heights=3, seed=1, faults=NO_FAULTS, network=MODEL,
+                                tx_rate_per_s=20, batch_interval_ms=100)
+    assert "--tx-rate 20 --batch-ms 100 " in reproduce_command(options, NO_FAULTS)
+
+
+def test_tx_rate_and_block_bytes_do_not_mix() -> None:
+    result = CliRunner().invoke(simulate, ["--validators", "4", "--heights", "2", "--no-faults",
+                                           "--network", "--tx-rate", "20", "--block-bytes", "1000"])
+    assert result.exit_code != 0 and "--tx-rate or --block-bytes" in result.output
