@@ -26,7 +26,7 @@ from core.types import (
     receipts_root,
     tx_root,
 )
-from storage import schema
+from storage import packing, schema
 from storage.api import KeyValueStore, StateOverlay
 from storage.errors import (
     BlockMismatch,
@@ -171,12 +171,14 @@ class ChainStore:
                     f"header says {header.state_root.hex()}"
                 )
             with self.kv.batch(sync=True) as wb:
-                wb.put(schema.block_key(height), block.encode())
+                wb.put(schema.block_key(height), packing.pack_block(block.encode()))
                 wb.put(schema.block_hash_key(block.hash), schema.be64(height))
                 if certificate is not None:
                     wb.put(schema.certificate_key(height), certificate.encode())
-                for index, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
-                    wb.put(schema.receipt_key(height, index), receipt.encode())
+                if receipts:
+                    wb.put(schema.receipts_key(height),
+                           packing.pack_receipts([r.encode() for r in receipts]))
+                for index, tx in enumerate(block.txs):
                     wb.put(schema.tx_index_key(tx.hash), schema.encode_tx_location(height, index))
                 for account, index in accounts:
                     if not 0 <= index < len(block.txs):
@@ -246,7 +248,14 @@ class ChainStore:
             return None
         if self._head is not None and height == self._head.header.height:
             return self._head
-        return self._decode(Block, self.kv.get(schema.block_key(height)))
+        data = self.kv.get(schema.block_key(height))
+        if data is None:
+            return None
+        try:
+            encoded = packing.unpack_block(data)
+        except DecodeError as exc:
+            raise CorruptStore(f"stored block {height} does not unpack: {exc}") from exc
+        return self._decode(Block, encoded)
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
         data = self.kv.get(schema.block_hash_key(block_hash))
@@ -260,8 +269,16 @@ class ChainStore:
     def receipts(self, height: int) -> list[Receipt]:
         if not 0 <= height <= schema.MAX_HEIGHT:
             return []
+        packed = self.kv.get(schema.receipts_key(height))
+        if packed is not None:
+            try:
+                encodings = packing.unpack_receipts(packed)
+            except DecodeError as exc:
+                raise CorruptStore(f"stored receipts of {height} do not unpack: {exc}") from exc
+        else:  # layout 2: one value per receipt
+            encodings = [data for _, data in self.kv.iterate(schema.receipts_prefix(height))]
         out = []
-        for _, data in self.kv.iterate(schema.receipts_prefix(height)):
+        for data in encodings:
             receipt = self._decode(Receipt, data)
             assert receipt is not None
             out.append(receipt)
@@ -275,7 +292,15 @@ class ChainStore:
         location = self.tx_location(tx_hash)
         if location is None:
             return None
-        return self._decode(Receipt, self.kv.get(schema.receipt_key(*location)))
+        height, index = location
+        packed = self.kv.get(schema.receipts_key(height))
+        if packed is None:  # layout 2, or a snapshot's own block (kept without receipts)
+            return self._decode(Receipt, self.kv.get(schema.receipt_key(height, index)))
+        try:
+            data = packing.unpack_receipt(packed, index)
+        except DecodeError as exc:
+            raise CorruptStore(f"stored receipts of {height} do not unpack: {exc}") from exc
+        return self._decode(Receipt, data)
 
     def account_txs(
         self, account: str, before: tuple[int, int] | None = None, limit: int = 20

@@ -13,12 +13,17 @@ import struct
 from storage.api import KeyValueStore
 from storage.errors import SchemaVersionError
 
-SCHEMA_VERSION = b"hkchain-store/2"
+SCHEMA_VERSION = b"hkchain-store/3"
+# Layouts this build opens. A layout-2 store differs only in how blocks and receipts are
+# packed (storage/packing.py), and both packings are read, so opening one restamps it
+# as layout 3: from its next block on, a build of layout 2 could not read it and refuses.
+READABLE_VERSIONS = (b"hkchain-store/2",)
 
-BLOCK = b"b1/"  # height(8) -> Block.encode()
+BLOCK = b"b1/"  # height(8) -> packing.pack_block(Block.encode()) (layout 2: the bare encoding)
 BLOCK_HASH = b"h1/"  # block hash(32) -> height(8)
 CERTIFICATE = b"c1/"  # height(8) -> CommitCertificate.encode()
-RECEIPT = b"r1/"  # height(8) index(4) -> Receipt.encode()
+RECEIPT = b"r1/"  # height(8) index(4) -> Receipt.encode(): layout 2, read only
+RECEIPTS = b"r2/"  # height(8) -> packing.pack_receipts of the block's receipts, in tx order
 TX_INDEX = b"t1/"  # tx hash(32) -> height(8) index(4)
 VALIDATORS = b"v1/"  # height(8) -> ValidatorSet.encode() of the set certifying it
 # version(8) nibble count(1) nibbles(1 each) -> tree node. "z" sorts after every other
@@ -58,6 +63,7 @@ ALL_PREFIXES = (
     BLOCK_HASH,
     CERTIFICATE,
     RECEIPT,
+    RECEIPTS,
     TX_INDEX,
     VALIDATORS,
     STATE_NODE,
@@ -104,6 +110,10 @@ def certificate_key(height: int) -> bytes:
 
 def receipts_prefix(height: int) -> bytes:
     return RECEIPT + _U64.pack(height)
+
+
+def receipts_key(height: int) -> bytes:
+    return RECEIPTS + _U64.pack(height)
 
 
 def receipt_key(height: int, index: int) -> bytes:
@@ -198,9 +208,13 @@ def wal_block_key(name: bytes, block_hash: bytes) -> bytes:
 
 
 def check_schema(kv: KeyValueStore) -> None:
-    """Accept a store of this layout, stamp an empty one, refuse anything else."""
+    """Accept a store of this layout, restamp one of a readable older layout, stamp an
+    empty one, refuse anything else."""
     found = kv.get(META_SCHEMA)
     if found == SCHEMA_VERSION:
+        return
+    if found in READABLE_VERSIONS:
+        kv.put(META_SCHEMA, SCHEMA_VERSION, sync=True)
         return
     if found is not None:
         raise SchemaVersionError(

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from core.errors import ValidationError
 from core.hashing import ZERO_HASH
 from core.types import Block, CommitCertificate, ValidatorSet
-from storage import schema
+from storage import packing, schema
 from storage.api import KeyValueStore
 from storage.errors import CorruptStore
 from storage.state import (
@@ -293,7 +293,7 @@ def install_snapshot(
         raise CorruptStore("state sync: snapshot block and certificate disagree")
     with kv.batch(sync=True) as wb:
         for b in (genesis, block):
-            wb.put(schema.block_key(b.height), b.encode())
+            wb.put(schema.block_key(b.height), packing.pack_block(b.encode()))
             wb.put(schema.block_hash_key(b.hash), schema.be64(b.height))
         wb.put(schema.certificate_key(height), certificate.encode())
         for h, vs in validator_sets.items():

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import zlib
 from pathlib import Path
 
 import pytest
 
 from core.hashing import ZERO_HASH
 from core.types import Block, CommitCertificate, Receipt, SignedTx, Validator, ValidatorSet
-from storage import api, schema
+from storage import api, packing, schema
 from storage.chain import ChainStore
 from storage.errors import (
     BlockMismatch,
+    CorruptStore,
     SchemaVersionError,
     StateRootMismatch,
     StorageError,
@@ -100,9 +102,13 @@ def test_commit_and_read_back(store: ChainStore) -> None:
         if h:
             cert = store.certificate(h)
             assert cert is not None and cert.block_hash == block.hash
-    # stored in canonical encoding
-    assert store.kv.get(schema.block_key(2)) == blocks[2].encode()
-    assert store.kv.get(schema.receipt_key(2, 1)) == store.receipts(2)[1].encode()
+    # stored packed (storage/packing.py): the canonical encodings, compressed
+    packed_block = store.kv.get(schema.block_key(2))
+    assert packed_block is not None and packing.unpack_block(packed_block) == blocks[2].encode()
+    packed = store.kv.get(schema.receipts_key(2))
+    assert packed is not None
+    assert packing.unpack_receipts(packed) == [r.encode() for r in store.receipts(2)]
+    assert store.kv.get(schema.receipt_key(2, 1)) is None  # no per-receipt copy
     assert store.state().get(b"alice") == b"97"
     assert store.block(9) is None and store.block(-1) is None
     assert store.block_by_hash(b"\x01" * 32) is None
@@ -228,6 +234,66 @@ def test_schema_version_is_checked(tmp_path: Path) -> None:
     fresh = MemoryStore()
     ChainStore(fresh)
     assert fresh.get(schema.META_SCHEMA) == schema.SCHEMA_VERSION
+
+
+def _rewrite_as_layout_2(kv: LevelDBStore, heights: range) -> None:
+    """Store blocks and receipts as layout 2 did: bare encodings, one value per receipt."""
+    with kv.batch(sync=True) as wb:
+        for h in heights:
+            packed_block = kv.get(schema.block_key(h))
+            assert packed_block is not None
+            wb.put(schema.block_key(h), packing.unpack_block(packed_block))
+            packed = kv.get(schema.receipts_key(h))
+            if packed is not None:
+                for i, data in enumerate(packing.unpack_receipts(packed)):
+                    wb.put(schema.receipt_key(h, i), data)
+                wb.delete(schema.receipts_key(h))
+        wb.put(schema.META_SCHEMA, b"hkchain-store/2")
+
+
+def test_a_layout_2_store_opens_reads_and_goes_on(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "chain")
+    blocks = [commit(store, {b"n": b"%d" % h}, n_txs=h % 3) for h in range(4)]
+    receipts = {h: store.receipts(h) for h in range(4)}
+    kv = store.kv
+    assert isinstance(kv, LevelDBStore)
+    _rewrite_as_layout_2(kv, range(4))
+    store.close()
+    store = ChainStore.open(tmp_path / "chain")
+    assert store.kv.get(schema.META_SCHEMA) == schema.SCHEMA_VERSION  # restamped
+    for h, block in enumerate(blocks):
+        assert store.block(h) == block
+        assert store.receipts(h) == receipts[h]
+        for i, tx in enumerate(block.txs):
+            assert store.receipt(tx.hash) == receipts[h][i]
+    new = commit(store, {b"n": b"4"}, n_txs=2)
+    assert store.block(4) == new and len(store.receipts(4)) == 2
+    store.close()
+    store = ChainStore.open(tmp_path / "chain")
+    assert store.block(3) == blocks[3] and store.block(4) == new
+    store.close()
+
+
+def test_a_damaged_packed_value_is_a_corrupt_store(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "chain")
+    blocks = [commit(store, {b"n": b"%d" % h}, n_txs=2) for h in range(3)]
+    good = store.kv.get(schema.receipts_key(1))
+    assert good is not None
+    store.kv.put(schema.block_key(1), packing.MARK_ZLIB + b"not zlib")
+    store.kv.put(schema.receipts_key(1), good[:-4])
+    with pytest.raises(CorruptStore):
+        store.block(1)
+    with pytest.raises(CorruptStore):
+        store.receipts(1)
+    with pytest.raises(CorruptStore):
+        store.receipt(blocks[1].txs[0].hash)
+    # a well-formed value whose offsets run past its end
+    store.kv.put(schema.receipts_key(1), packing.MARK_ZLIB + zlib.compress(
+        b"\x00\x00\x00\x01\x00\x00\x00\x09abc"))
+    with pytest.raises(CorruptStore):
+        store.receipt(blocks[1].txs[0].hash)
+    assert store.block(2) == blocks[2]
+    store.close()
 
 
 def test_implementations_conform_to_the_interfaces(tmp_path: Path) -> None:
