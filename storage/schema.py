@@ -223,3 +223,43 @@ def check_schema(kv: KeyValueStore) -> None:
     for _ in kv.iterate():
         raise SchemaVersionError("store holds data but no schema version: not an hkchain store")
     kv.put(META_SCHEMA, SCHEMA_VERSION, sync=True)
+
+
+# What each family of records is, for figures of the bytes a store holds (the bench's
+# "disk by record"). Every prefix of ALL_PREFIXES has a name.
+FAMILY_NAMES: dict[bytes, str] = {
+    BLOCK: "blocks",
+    BLOCK_HASH: "block hash index",
+    CERTIFICATE: "certificates",
+    RECEIPT: "receipts (layout 2)",
+    RECEIPTS: "receipts",
+    TX_INDEX: "tx index",
+    VALIDATORS: "validator sets",
+    STATE_NODE: "state tree nodes",
+    STATE_ROOT: "state roots",
+    STATE_STALE: "state tree prune lists",
+    STATE_VALUE: "state values",
+    STATE_PREIMAGE: "state key preimages",
+    KEPT_PROOF: "kept proofs",
+    VALSET_CHANGE: "validator set changes",
+    WAL: "consensus WAL record",
+    WAL_BLOCK: "consensus WAL blocks",
+    ACCOUNT_TX: "account history",
+    EVIDENCE: "evidence",
+    b"m1/": "meta",
+}
+
+
+def bytes_by_family(kv: KeyValueStore) -> dict[str, int]:
+    """The live bytes (key + value) of each family of records in ``kv``; keys of no
+    family count as "unknown". Reads the whole store."""
+    out: dict[str, int] = {}
+    for prefix, name in FAMILY_NAMES.items():
+        total = sum(len(k) + len(v) for k, v in kv.iterate(prefix))
+        if total:
+            out[name] = total
+    known = sum(out.values())
+    everything = sum(len(k) + len(v) for k, v in kv.iterate())
+    if everything > known:
+        out["unknown"] = everything - known
+    return out

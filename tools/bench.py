@@ -46,6 +46,7 @@ from core.crypto import PrivateKey, address_of
 from core.errors import ChainError
 from core.hashing import sha256
 from core.types import MAX_BLOCK_TXS, SignedTx, Tx
+from storage import schema
 from storage.errors import StorageError
 from storage.leveldb import LevelDBStore
 
@@ -240,6 +241,12 @@ class NodeFigures:
     # (its logs folded into tables), the growth per committed tx then, in all and by store.
     disk_settled_bytes_per_tx: float | None = None
     disk_settled_parts_bytes_per_tx: dict[str, float] = field(default_factory=dict)
+    # The same stopped node: the live bytes (key + value) of each family of records in its
+    # chain store (storage/schema.py FAMILY_NAMES) and the live bytes of its mempool
+    # journal, divided by the committed txs. What the store held before the load (genesis,
+    # the first blocks) is included: a few KiB. Tables add per-entry overhead and keep
+    # overwritten or deleted entries until LevelDB merges them, so the disk figures differ.
+    disk_records_bytes_per_tx: dict[str, float] = field(default_factory=dict)
     view_changes: int | None = None
     txs_seen: int = 0
     lost: int = 0
@@ -433,6 +440,26 @@ def settled_disk_usage(path: Path) -> DiskUsage:
         finally:
             store.close()
     return disk_usage(path)
+
+
+def live_bytes_by_record(path: Path) -> dict[str, int]:
+    """Of a stopped node's data directory: the live bytes of each family of records in
+    its chain store, and of its mempool journal in all."""
+    out: dict[str, int] = {}
+    chain, mempool = path / "chain", path / "mempool"
+    if (chain / "CURRENT").exists():
+        store = LevelDBStore(chain)
+        try:
+            out.update(schema.bytes_by_family(store))
+        finally:
+            store.close()
+    if (mempool / "CURRENT").exists():
+        store = LevelDBStore(mempool)
+        try:
+            out["mempool journal"] = sum(len(k) + len(v) for k, v in store.iterate())
+        finally:
+            store.close()
+    return out
 
 
 def disk_usage(path: Path) -> DiskUsage:
@@ -1324,6 +1351,13 @@ def _settle_disk(net: _Network, report: BenchReport) -> None:
     fig = report.node_figures[0]
     fig.disk_settled_bytes_per_tx = round((after.total - before.total) / report.committed, 1)
     fig.disk_settled_parts_bytes_per_tx = after.growth_per_tx(before, report.committed)
+    try:
+        records = live_bytes_by_record(probe.data_dir)
+    except StorageError as exc:
+        report.notes.append(f"disk by record not measured: {exc.message}")
+        return
+    fig.disk_records_bytes_per_tx = {
+        name: round(n / report.committed, 1) for name, n in sorted(records.items())}
 
 
 async def _bench_async(config: BenchConfig, net: _Network, senders: list[PrivateKey],

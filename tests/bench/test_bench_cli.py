@@ -65,6 +65,11 @@ def test_short_transfer_bench_commits_every_tx_once(capsys: pytest.CaptureFixtur
     assert len(report["node_figures"]) == 4
     settled = report["node_figures"][0]["disk_settled_parts_bytes_per_tx"]
     assert settled["chain"] > 0 and report["node_figures"][0]["disk_settled_bytes_per_tx"] > 0
+    # Live bytes by kind of record: the load's blocks, receipts and tx index are there,
+    # and no key of the chain store falls outside the schema's families.
+    records = report["node_figures"][0]["disk_records_bytes_per_tx"]
+    assert records["blocks"] > 0 and records["receipts"] > 0 and records["tx index"] > 0
+    assert "unknown" not in records and "receipts (layout 2)" not in records
     assert report["latency_ms"]["samples"] <= report["committed"]
 
 

@@ -389,3 +389,18 @@ def test_wal_keeps_block_bodies_until_told_to_forget_them(tmp_path: Path) -> Non
     again.keep_blocks(())  # learns what is kept from the store after a restart
     assert again.load_block(b) is None
     store.close()
+
+
+def test_bytes_by_family_names_every_record(store: ChainStore) -> None:
+    assert set(schema.FAMILY_NAMES) == set(schema.ALL_PREFIXES)
+    for h in range(3):
+        commit(store, {b"n": b"%d" % h}, n_txs=2)
+    families = schema.bytes_by_family(store.kv)
+    assert "unknown" not in families
+    packed = store.kv.get(schema.receipts_key(1))
+    assert packed is not None
+    receipts = sum(len(k) + len(v) for k, v in store.kv.iterate(schema.RECEIPTS))
+    assert families["receipts"] == receipts >= len(packed) + len(schema.receipts_key(1))
+    assert families["blocks"] > 0 and families["tx index"] == 6 * (len(schema.TX_INDEX) + 32 + 12)
+    store.kv.put(b"zz-stray", b"12345")
+    assert schema.bytes_by_family(store.kv)["unknown"] == len(b"zz-stray") + 5
