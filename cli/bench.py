@@ -145,6 +145,8 @@ def _disk_line(r: BenchReport) -> str:
                 settled = ", ".join(f"{name} {v:,.0f}"
                                     for name, v in sorted(f.disk_settled_parts_bytes_per_tx.items()))
                 line += f"; compacted once stopped: {f.disk_settled_bytes_per_tx:,.0f} B ({settled})"
+            if f.disk_live_bytes_per_tx is not None:
+                line += f"; live data in fresh tables: {f.disk_live_bytes_per_tx:,.0f} B"
             if f.disk_records_bytes_per_tx:
                 biggest = sorted(f.disk_records_bytes_per_tx.items(), key=lambda kv: -kv[1])
                 line += "; live records: " + ", ".join(

@@ -247,6 +247,11 @@ class NodeFigures:
     # the first blocks) is included: a few KiB. Tables add per-entry overhead and keep
     # overwritten or deleted entries until LevelDB merges them, so the disk figures differ.
     disk_records_bytes_per_tx: dict[str, float] = field(default_factory=dict)
+    # The same stores' live entries written afresh into new tables (the node's options),
+    # per committed tx: what the data directory comes to once LevelDB has merged away
+    # every overwritten and deleted entry. Its one compaction above cannot do that for a
+    # table that no merge touches (the journal's txs, the consensus WAL's block bodies).
+    disk_live_bytes_per_tx: float | None = None
     view_changes: int | None = None
     txs_seen: int = 0
     lost: int = 0
@@ -460,6 +465,47 @@ def live_bytes_by_record(path: Path) -> dict[str, int]:
         finally:
             store.close()
     return out
+
+
+def live_table_bytes(path: Path) -> int:
+    """The bytes of every LevelDB in a stopped node's data directory once its live
+    entries are written into fresh tables (a copy, made in a temporary directory and
+    deleted); loose files count as they are."""
+    total = 0
+    for current in sorted(path.rglob("CURRENT")):
+        source = LevelDBStore(current.parent)
+        scratch = Path(tempfile.mkdtemp(prefix="hkchain-bench-live-"))
+        try:
+            copy = LevelDBStore(scratch / "db")
+            try:
+                batch: list[tuple[bytes, bytes]] = []
+                for item in source.iterate():
+                    batch.append(item)
+                    if len(batch) >= 10_000:
+                        _put_all(copy, batch)
+                _put_all(copy, batch)
+                copy.compact()
+            finally:
+                copy.close()
+            total += directory_bytes(scratch)
+        finally:
+            source.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+    stores = {c.parent for c in path.rglob("CURRENT")}
+    for root, _dirs, files in os.walk(path):
+        if any(Path(root) == s or s in Path(root).parents for s in stores):
+            continue
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def _put_all(store: LevelDBStore, items: list[tuple[bytes, bytes]]) -> None:
+    with store.batch() as wb:
+        for key, value in items:
+            wb.put(key, value)
+    items.clear()
 
 
 def disk_usage(path: Path) -> DiskUsage:
@@ -1358,6 +1404,7 @@ def _settle_disk(net: _Network, report: BenchReport) -> None:
         return
     fig.disk_records_bytes_per_tx = {
         name: round(n / report.committed, 1) for name, n in sorted(records.items())}
+    fig.disk_live_bytes_per_tx = round(live_table_bytes(probe.data_dir) / report.committed, 1)
 
 
 async def _bench_async(config: BenchConfig, net: _Network, senders: list[PrivateKey],
