@@ -12,6 +12,9 @@ they compress to under a third (the same senders, recipients and event names rec
 every receipt of a block), and one receipt is read without decoding the others. Layout 2
 kept one value per receipt under ``r1/``; those are still read (``ChainStore``).
 
+The validator set certifying each height is stored once per change: a height whose set
+is the one before it holds ``MARK_SAME`` and the height whose entry holds the encoding.
+
 zlib at level 1: a 2,000-tx block's receipts (576 KB) take about 3 ms to compress and
 2 ms to decompress on this project's reference machine (docs/PERFORMANCE.md); higher
 levels gain a few % for twice the CPU.
@@ -25,6 +28,9 @@ import zlib
 from core.errors import DecodeError
 
 MARK_ZLIB = b"\x00"
+# The validator set certifying a height, when the same as an earlier height's: this
+# marker and that height (u64), instead of the encoding again (ChainStore).
+MARK_SAME = b"\x01"
 LEVEL = 1
 _U32 = struct.Struct(">I")
 # A block is at most core.types.MAX_BLOCK_BYTES; its receipts are bounded by their own

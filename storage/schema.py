@@ -25,7 +25,9 @@ CERTIFICATE = b"c1/"  # height(8) -> CommitCertificate.encode()
 RECEIPT = b"r1/"  # height(8) index(4) -> Receipt.encode(): layout 2, read only
 RECEIPTS = b"r2/"  # height(8) -> packing.pack_receipts of the block's receipts, in tx order
 TX_INDEX = b"t1/"  # tx hash(32) -> height(8) index(4)
-VALIDATORS = b"v1/"  # height(8) -> ValidatorSet.encode() of the set certifying it
+# height(8) -> ValidatorSet.encode() of the set certifying it, or, when it is an earlier
+# height's set, packing.MARK_SAME + that height(8) (layout 2: always the encoding)
+VALIDATORS = b"v1/"
 # version(8) nibble count(1) nibbles(1 each) -> tree node. "z" sorts after every other
 # prefix, so each block's new nodes are the largest keys of the store.
 STATE_NODE = b"z2/"

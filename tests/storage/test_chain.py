@@ -404,3 +404,31 @@ def test_bytes_by_family_names_every_record(store: ChainStore) -> None:
     assert families["blocks"] > 0 and families["tx index"] == 6 * (len(schema.TX_INDEX) + 32 + 12)
     store.kv.put(b"zz-stray", b"12345")
     assert schema.bytes_by_family(store.kv)["unknown"] == len(b"zz-stray") + 5
+
+
+def test_an_unchanged_validator_set_is_stored_once(store: ChainStore) -> None:
+    genesis, cert, receipts, overlay = block_for(store, {b"n": b"0"})
+    store.commit_block(genesis, cert, receipts, overlay, VALIDATORS)
+    for h in range(1, 3):
+        commit(store, {b"n": b"%d" % h})
+    block, cert, receipts, overlay = block_for(store, {b"n": b"3"})
+    store.commit_block(block, cert, receipts, overlay, NEXT_VALIDATORS)  # a change
+    block, cert, receipts, overlay = block_for(store, {b"n": b"4"})
+    store.commit_block(block, cert, receipts, overlay, NEXT_VALIDATORS)  # it stays
+    full = VALIDATORS.encode()
+    assert store.kv.get(schema.validators_key(1)) == full
+    for h in (2, 3):  # the same set: a reference to height 1's entry
+        assert store.kv.get(schema.validators_key(h)) == packing.MARK_SAME + schema.be64(1)
+    assert store.kv.get(schema.validators_key(4)) == NEXT_VALIDATORS.encode()
+    assert store.kv.get(schema.validators_key(5)) == packing.MARK_SAME + schema.be64(4)
+    for h in range(0, 4):
+        assert store.validator_set(h) == VALIDATORS
+    assert store.validator_set(4) == store.validator_set(5) == NEXT_VALIDATORS
+    assert store.validator_set(6) is None
+    # a reference that points forward, or to nothing, is a damaged store
+    store.kv.put(schema.validators_key(3), packing.MARK_SAME + schema.be64(5))
+    with pytest.raises(CorruptStore):
+        store.validator_set(3)
+    store.kv.put(schema.validators_key(3), packing.MARK_SAME + schema.be64(2) + b"x")
+    with pytest.raises(CorruptStore):
+        store.validator_set(3)
