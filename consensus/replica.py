@@ -447,12 +447,20 @@ class Replica:
             self._sync_requested = (target, self._now_ms)
             out.sync_to_height = target
 
+    def proposal_due(self) -> tuple[int, int] | None:
+        """(height, view) of the block the next ``on_tick`` asks ``propose`` for, if any:
+        the host may build it beforehand, off its event loop."""
+        s = self._s
+        if not self._started or not s.proposal_due or not self._may_propose():
+            return None
+        return self._height, 0
+
     # --- internals: proposals -----------------------------------------------------------
 
-    def _maybe_propose(self, out: Output) -> None:
+    def _may_propose(self) -> bool:
         s = self._s
         vs = s.validators
-        if (
+        return not (
             self._key is None
             or vs is None
             or not self._can_vote()
@@ -461,7 +469,11 @@ class Replica:
             or s.prepared_hash is not None  # proposed before a restart: never a second block
             or 0 in s.proposals
             or vs.proposer(self._height, 0) != self._me
-        ):
+        )
+
+    def _maybe_propose(self, out: Output) -> None:
+        s = self._s
+        if self._key is None or not self._may_propose():
             return
         block = self._app.propose(self._height, 0, self._now_ms)
         pp = PrePrepare.create(self._key, self.chain_id, self._height, 0, block)

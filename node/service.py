@@ -24,6 +24,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -97,6 +98,7 @@ MAX_CLOCK_DRIFT_MS = 15_000
 # Signature checks of a batch this large move to a worker thread (PyNaCl releases the GIL).
 THREAD_VERIFY_MIN_TXS = 16
 MAX_EXECUTED_CACHE = 16
+MAX_REFUSED_CACHE = 64
 MAX_RECENT_MESSAGES = 256
 MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
 
@@ -132,6 +134,16 @@ class ChainApplication:
     def __init__(self, node: Node) -> None:
         self.node = node
         self._executed: dict[bytes, _Executed] = {}
+        # Blocks found invalid off the loop, with why (validate answers False at once).
+        self._refused: dict[bytes, str] = {}
+        # Executions running in the worker, by block hash (one shared by every waiter).
+        self._running: dict[bytes, asyncio.Future[None]] = {}
+        # A block built off the loop for (height, view), handed out by ``propose``.
+        self._built: dict[tuple[int, int], Block] = {}
+        self._running_builds: dict[tuple[int, int], asyncio.Future[None]] = {}
+        # One worker thread executes blocks, so the event loop keeps answering pings,
+        # votes and clients while a large block runs (module docstring).
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hkchain-execute")
 
     @property
     def store(self) -> ChainStore:
@@ -150,15 +162,27 @@ class ChainApplication:
         return BlockContext(header.chain_id, header.height, header.timestamp_ms, header.proposer)
 
     def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
+        built = self._built.pop((height, view), None)
+        self._built.clear()
+        if built is not None and built.hash in self._executed and self.store.height == height - 1:
+            return built  # built off the loop a moment ago, on this same head
         node = self.node
         head = self.store.head
         assert head is not None and height == head.height + 1, "propose on top of the head"
         vs = self.validator_set(height)
         assert vs is not None
-        timestamp_ms = max(timestamp_ms, head.header.timestamp_ms)
-        cfg = node.config.block
+        txs = node.mempool.reap(node.config.block.max_block_txs, node.config.block.max_block_bytes)
+        block, executed = self._build(head, vs, view, max(timestamp_ms, head.header.timestamp_ms), txs)
+        self._remember(block.hash, executed)
+        return block
+
+    def _build(self, head: Block, vs: ValidatorSet, view: int, timestamp_ms: int,
+               txs: list[SignedTx]) -> tuple[Block, _Executed]:
+        """Execute ``txs`` on ``head`` into the block proposed at (head + 1, view). Reads
+        the store and changes nothing, so it may run in the worker."""
+        node = self.node
+        height = head.height + 1
         started = time.perf_counter()
-        txs = node.mempool.reap(cfg.max_block_txs, cfg.max_block_bytes)
         overlay = self.store.overlay()
         ctx = BlockContext(node.chain_id, height, timestamp_ms, node.key.public_key)
         try:
@@ -182,10 +206,135 @@ class ChainApplication:
             validator_set_hash=vs.hash,
         )
         block = Block(header, tuple(txs))
-        self._remember(block.hash, _Executed(overlay, receipts))
-        log.debug("proposed block %d (%d txs) in %.1f ms", height, len(txs),
+        log.debug("built block %d (%d txs) in %.1f ms", height, len(txs),
                   (time.perf_counter() - started) * 1000)
-        return block
+        return block, _Executed(overlay, receipts)
+
+    async def build_ahead(self, height: int, view: int) -> None:
+        """Build the block this node is due to propose at (height, view) in the worker,
+        for ``propose`` to hand out: the event loop stays free while it executes."""
+        key = (height, view)
+        running = self._running_builds.get(key)
+        if running is None:
+            if key in self._built:
+                return
+            running = asyncio.ensure_future(self._build_ahead(height, view))
+            self._running_builds[key] = running
+            running.add_done_callback(lambda _: self._running_builds.pop(key, None))
+        await asyncio.shield(running)
+
+    async def _build_ahead(self, height: int, view: int) -> None:
+        head = self.store.head
+        vs = self.validator_set(height)
+        if head is None or height != head.height + 1 or vs is None:
+            return
+        node = self.node
+        txs = node.mempool.reap(node.config.block.max_block_txs, node.config.block.max_block_bytes)
+        serial = self.store.state().serial
+        loop = asyncio.get_running_loop()
+        try:
+            block, executed = await loop.run_in_executor(
+                self._worker, self._build, head, vs, view,
+                max(now_ms(), head.header.timestamp_ms), txs)
+        except Exception as exc:
+            if self.store.state().serial == serial:
+                raise
+            log.debug("block %d built while the head moved (%s): dropped", height, exc)
+            return
+        if self.store.state().serial != serial:
+            return  # a block committed meanwhile: built on an old head
+        self._remember(block.hash, executed)
+        self._built[(height, view)] = block
+
+    async def execute_ahead(self, block: Block) -> None:
+        """Check and execute a proposed ``block`` in the worker before the replica asks
+        ``validate`` about it (the answer is then ready); the event loop stays free while
+        it executes. A block for another height than the next, or already known, is left
+        to ``validate``."""
+        if block.hash in self._executed or block.hash in self._refused:
+            return
+        running = self._running.get(block.hash)
+        if running is None:
+            head = self.store.head
+            vs = self.validator_set(block.height)
+            if head is None or block.height != head.height + 1 or vs is None:
+                return
+            running = asyncio.ensure_future(self._execute_ahead(block, vs))
+            self._running[block.hash] = running
+            running.add_done_callback(lambda _: self._running.pop(block.hash, None))
+        await asyncio.shield(running)
+
+    async def _execute_ahead(self, block: Block, vs: ValidatorSet) -> None:
+        # Signatures the mempool already verified are not checked again (read here, on
+        # the loop: the mempool is the loop's).
+        unchecked = [stx for stx in block.txs if not self.node.mempool.is_verified(stx)]
+        serial = self.store.state().serial
+        loop = asyncio.get_running_loop()
+        try:
+            outcome = await loop.run_in_executor(self._worker, self._check, block, vs, unchecked)
+        except Exception as exc:
+            # Not the block's fault (that is a ValidationError, returned): the node's own,
+            # or the head moved under the execution. ``validate`` tries again on the loop.
+            log.debug("executing block %d ahead failed: %s", block.height, exc)
+            return
+        if self.store.state().serial != serial:
+            return  # a block committed meanwhile: executed on an old head
+        if isinstance(outcome, _Executed):
+            self._remember(block.hash, outcome)
+        else:
+            log.warning("refusing block %d (%s): %s", block.height, block.hash.hex()[:12],
+                        outcome.message)
+            self._refused[block.hash] = outcome.message
+            while len(self._refused) > MAX_REFUSED_CACHE:
+                del self._refused[next(iter(self._refused))]
+
+    def _check(self, block: Block, vs: ValidatorSet,
+               unchecked: list[SignedTx]) -> _Executed | ChainError:
+        """What ``validate`` checks, in the worker: reads the store, changes nothing."""
+        started = time.perf_counter()
+        try:
+            self.check_header(block, vs)
+            h = block.header
+            if h.proposer != vs.proposer(h.height, h.view):
+                raise ValidationError("block proposed by a validator not its proposer")
+            if h.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS:
+                raise ValidationError("block timestamp is too far in the future")
+            for stx in unchecked:
+                stx.verify_signature()
+            for stx in block.txs:
+                if self.store.tx_location(stx.hash) is not None:
+                    raise ValidationError("block repeats a committed tx")
+            executed = self._execute(block)
+        except (ValidationError, DecodeError, SignatureError) as exc:
+            return exc
+        log.debug("validated block %d (%d txs) in %.1f ms", block.height, len(block.txs),
+                  (time.perf_counter() - started) * 1000)
+        return executed
+
+    async def execute_synced_ahead(self, block: Block, certificate: CommitCertificate) -> None:
+        """Execute a block from sync in the worker once its certificate verifies, for
+        ``apply_synced`` to commit without executing it on the loop. Anything that goes
+        wrong is left for ``apply_synced`` to find and report."""
+        vs = self.store.validator_set(block.height)
+        if (vs is None or block.height != self.store.height + 1 or block.hash in self._executed
+                or certificate.block_hash != block.hash):
+            return
+        try:
+            certificate.verify(self.node.chain_id, vs)
+        except ValidationError:
+            return
+        serial = self.store.state().serial
+        try:
+            executed = await asyncio.get_running_loop().run_in_executor(
+                self._worker, self._execute, block)
+        except Exception:
+            return
+        if self.store.state().serial == serial:
+            self._remember(block.hash, executed)
+
+    async def close(self) -> None:
+        """Wait for the worker to finish what it runs (it reads the store)."""
+        await asyncio.get_running_loop().run_in_executor(None, self._worker.shutdown)
 
     def _remember(self, block_hash: bytes, executed: _Executed) -> None:
         self._executed[block_hash] = executed
@@ -225,6 +374,8 @@ class ChainApplication:
     def validate(self, block: Block) -> bool:
         if block.hash in self._executed:
             return True  # our own proposal, or already validated
+        if block.hash in self._refused:
+            return False  # found invalid by ``execute_ahead``
         vs = self.validator_set(block.height)
         if vs is None:
             return False
@@ -256,6 +407,7 @@ class ChainApplication:
         self.node.commit_block(block, certificate, executed.overlay, executed.receipts)
         # Every other cached execution was on the old head: useless now.
         self._executed.clear()
+        self._built.clear()
 
     def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         """A block from sync: trusted only through its certificate."""
@@ -268,7 +420,7 @@ class ChainApplication:
         self.check_header(block, vs)
         # A quorum executed it, so its tx signatures were checked by honest validators.
         try:
-            executed = self._execute(block)
+            executed = self._executed.pop(block.hash, None) or self._execute(block)
         except ValidationError as exc:
             # Certified by a quorum, so its roots are the chain's: executing it to other
             # roots here is this node's fault, never the peer's that served it.
@@ -278,6 +430,7 @@ class ChainApplication:
             ) from exc
         self.node.commit_block(block, certificate, executed.overlay, executed.receipts, synced=True)
         self._executed.clear()
+        self._built.clear()
 
 
 class _Admission:
@@ -310,7 +463,10 @@ class _SyncTarget:
             return None
         return block, cert
 
-    def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+    async def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+        await self.node.app.execute_synced_ahead(block, certificate)
+        if block.height != self.node.store.height + 1:
+            return  # consensus committed it while it executed: nobody's fault
         self.node.app.apply_synced(block, certificate)
 
 
@@ -518,6 +674,7 @@ class Node:
         await self.queries.close()
         await self.gossip.stop()
         await self.network.stop()
+        await self.app.close()  # no block left executing on the store in the worker
         try:
             await self.mempool.persist()  # and no journal batch left writing in a thread
         except ChainError as exc:
@@ -809,10 +966,22 @@ class Node:
             raise PeerMisbehaved(f"{type(msg).__name__} signature does not verify",
                                  code="bad_signature")
         block = getattr(msg, "block", None)
+        what = f"consensus step on {type(msg).__name__} from {peer.label}"
         if isinstance(block, Block):
             prime_block(block)  # the payload was canonical: hash its txs the cheap way
-        self._step(f"consensus step on {type(msg).__name__} from {peer.label}",
-                   lambda: self.replica.on_message(msg, now_ms()))
+            if block.height == self.store.height + 1:
+                # Executed in the worker first, then stepped: the loop keeps answering
+                # pings and votes meanwhile (a large block takes seconds on a loaded
+                # machine, past the heartbeat's deadline).
+                self._watch(asyncio.ensure_future(self._step_after_execution(block, what, msg)),
+                            what)
+                return
+        self._step(what, lambda: self.replica.on_message(msg, now_ms()))
+
+    async def _step_after_execution(self, block: Block, what: str, msg: Message) -> None:
+        await self.app.execute_ahead(block)
+        if not self._stopped.is_set():
+            self._step(what, lambda: self.replica.on_message(msg, now_ms()))
 
     def _signed_by_its_sender(self, msg: Message) -> bool:
         if isinstance(msg, Prepare | Commit):
@@ -824,6 +993,18 @@ class Node:
 
     def _on_tick(self) -> None:
         self._timer = None
+        if self._stopped.is_set():
+            return
+        due = self.replica.proposal_due()
+        if due is not None:
+            # This tick proposes: the block is built in the worker first, so the loop keeps
+            # answering pings and votes while it executes.
+            self._watch(asyncio.ensure_future(self._tick_after_build(*due)), "building a block")
+            return
+        self._step("consensus timer", lambda: self.replica.on_tick(now_ms()))
+
+    async def _tick_after_build(self, height: int, view: int) -> None:
+        await self.app.build_ahead(height, view)
         if not self._stopped.is_set():
             self._step("consensus timer", lambda: self.replica.on_tick(now_ms()))
 

@@ -44,11 +44,12 @@ class SyncTarget(Protocol):
 
     def committed_block(self, height: int) -> tuple[Block, CommitCertificate] | None: ...
 
-    def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+    async def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         """Verify ``certificate`` against the set of the block's height, execute and commit
-        the block (height == self.height() + 1). Raise ValidationError or DecodeError if
-        the block or its certificate does not verify (the peer's fault); any other error
-        is a local one."""
+        the block (height == self.height() + 1; its execution may run off the event loop,
+        and a block committed meanwhile by consensus is left alone). Raise ValidationError
+        or DecodeError if the block or its certificate does not verify (the peer's fault);
+        any other error is a local one."""
 
 
 class BlockSync:
@@ -205,7 +206,7 @@ class BlockSync:
             if block.height != self.chain.height() + 1:
                 break  # already have it (consensus committed it meanwhile) or a gap
             try:
-                self.chain.apply_synced(block, cert)
+                await self.chain.apply_synced(block, cert)
             except (ValidationError, DecodeError) as exc:
                 peer = self.network.peers.get(key)
                 log.warning("peer served block %d that does not verify: %s", block.height, exc.message)
