@@ -7,6 +7,16 @@ builds the header; validators ``validate`` by executing the same block (the over
 cached by block hash so ``commit`` does not execute again); ``commit`` writes the block in
 one synced batch, clears the mempool of its txs and publishes its events.
 
+Blocks execute in one worker thread, never on the event loop: a large block takes seconds
+on a loaded machine, and a loop that busy would leave the peers' pings unanswered past the
+heartbeat's deadline (the links dropped as dead, the round's votes lost: a stall). The
+block a proposing tick is due to make is built there before the tick steps the replica
+(``build_ahead``); a proposed block for the next height is checked and executed there
+before its message steps the replica (``execute_ahead``), so ``validate`` answers from the
+cache; sync executes a certified block there before committing it. The worker only reads
+the store; its result is dropped if a block committed meanwhile, and whatever it could not
+settle falls back to executing on the loop as before.
+
 Block production pacing: the replica proposes at its first tick of a height. The
 proposer's node puts that tick off until ``empty_block_interval_ms`` after the last commit
 while the mempool is empty, and until ``batch_interval_ms`` after it while less than a
@@ -141,6 +151,8 @@ class ChainApplication:
         # A block built off the loop for (height, view), handed out by ``propose``.
         self._built: dict[tuple[int, int], Block] = {}
         self._running_builds: dict[tuple[int, int], asyncio.Future[None]] = {}
+        # The one block per (height, view) executed ahead (a proposer's turn).
+        self._ahead: dict[tuple[int, int], bytes] = {}
         # One worker thread executes blocks, so the event loop keeps answering pings,
         # votes and clients while a large block runs (module docstring).
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hkchain-execute")
@@ -258,6 +270,11 @@ class ChainApplication:
             head = self.store.head
             vs = self.validator_set(block.height)
             if head is None or block.height != head.height + 1 or vs is None:
+                return
+            slot = (block.height, block.header.view)
+            if self._ahead.setdefault(slot, block.hash) != block.hash:
+                # A second block for one proposer's turn (equivocation): left to the
+                # replica, which proves it and validates only what it must, as before.
                 return
             running = asyncio.ensure_future(self._execute_ahead(block, vs))
             self._running[block.hash] = running
@@ -408,6 +425,8 @@ class ChainApplication:
         # Every other cached execution was on the old head: useless now.
         self._executed.clear()
         self._built.clear()
+        self._ahead.clear()
+        self._refused.clear()
 
     def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         """A block from sync: trusted only through its certificate."""
@@ -431,6 +450,8 @@ class ChainApplication:
         self.node.commit_block(block, certificate, executed.overlay, executed.receipts, synced=True)
         self._executed.clear()
         self._built.clear()
+        self._ahead.clear()
+        self._refused.clear()
 
 
 class _Admission:
