@@ -24,7 +24,7 @@ class Chain:
     def committed_block(self, height: int) -> tuple[Block, CommitCertificate] | None:
         return None
 
-    def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+    async def apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         raise AssertionError("nothing to sync in this test")
 
 
