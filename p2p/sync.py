@@ -184,6 +184,11 @@ class BlockSync:
     async def _fetch_batch(self) -> bool:
         mine = self.chain.height()
         ahead = [k for k, h in self.peer_heights.items() if h > mine and k in self.network.peers]
+        if not ahead and self.target_height > mine:
+            # Consensus saw a quorum ahead, but the peers' last Status (at most one per
+            # STATUS_INTERVAL_S) does not say so yet: ask those linked, the highest first.
+            best = max((h for k, h in self.peer_heights.items() if k in self.network.peers), default=-1)
+            ahead = [k for k, h in self.peer_heights.items() if h == best and k in self.network.peers]
         if not ahead:
             return False
         key = random.choice(ahead)

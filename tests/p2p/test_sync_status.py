@@ -8,7 +8,7 @@ import asyncio
 import aiohttp
 
 from core.types import Block, CommitCertificate
-from p2p.messages import Status, decode_frame
+from p2p.messages import BlocksRequest, Status, decode_frame
 from p2p.sync import STATUS_INTERVAL_S, BlockSync
 from tests.node.harness import wait_for
 from tests.p2p.test_network import KEYS, SealedSocket, make_network, run_handshake
@@ -64,6 +64,35 @@ async def test_status_is_sent_at_most_once_an_interval_and_tells_the_latest_heig
         assert seen[0] == 1
         assert len(seen) <= 2 + elapsed / STATUS_INTERVAL_S, (seen, elapsed)
         assert len(seen) < 10, seen
+    finally:
+        await ws.close()
+        await session.close()
+        await sync.stop()
+        await net.stop()
+
+
+async def test_a_quorum_ahead_is_asked_for_blocks_before_its_status_says_so() -> None:
+    """Consensus saw a quorum at a height above ours while the peers' last Status (sent at
+    most once an interval) still says they are level: the node asks a linked peer anyway."""
+    net = make_network(KEYS[0])
+    chain = Chain()
+    chain.head = 7  # level with the peer, whose Hello says 7 (tests/p2p/test_network.py)
+    sync = BlockSync(net, chain, batch_blocks=8)
+    await net.start()
+    sync.start()
+    session, ws = await run_handshake(net, KEYS[1])
+    try:
+        await wait_for(lambda: len(net.peers) == 1, what="peer")
+        assert not sync.syncing
+        sync.request_sync(9)
+        async with asyncio.timeout(5):
+            while True:
+                msg = await ws.receive()
+                assert msg.type == aiohttp.WSMsgType.BINARY, msg
+                frame = decode_frame(msg.data)
+                if isinstance(frame, BlocksRequest):
+                    break
+        assert frame.from_height == 8
     finally:
         await ws.close()
         await session.close()
