@@ -345,3 +345,61 @@ def test_the_clerk_approves_a_residents_activity_and_confirms_attendance(
     clerk.get_by_test_id("attendance").filter(has_text="1 人报名，1 人已签到或已确认").wait_for(timeout=WAIT_MS)
     assert c.query("activities", "attended", [soon, address]) is True
     no_errors(pages)
+
+
+def test_the_clerk_grants_a_role_whose_pages_appear_to_its_holder_and_go_when_revoked(
+        browser: Browser, community: Community, pages: list[Watched], tmp_path: Path) -> None:
+    c = community
+    company = PrivateKey.generate()
+    key_file = tmp_path / "company.key"
+    company.save(key_file)
+    # The property company's clerk has the app open on a phone, on another node: no console.
+    holder = sign_in(browser, c, pages, key_file, RESIDENT_PASSPHRASE, node=1, viewport=MOBILE)
+    assert holder.get_by_test_id("open-console").count() == 0
+
+    clerk = sign_in(browser, c, pages, c.net.operator_key_file, CLERK_PASSPHRASE)
+    clerk.goto("/#/grants")
+    clerk.get_by_test_id("roles-who").fill("Z9-99")  # a unit the register does not have
+    clerk.get_by_test_id("roles-lookup").click()
+    clerk.locator("form", has=clerk.get_by_test_id("roles-lookup")).get_by_role("alert").filter(
+        has_text="登记册里没有这个房号").wait_for(timeout=WAIT_MS)
+    clerk.get_by_test_id("roles-who").fill(company.address)
+    clerk.get_by_test_id("roles-lookup").click()
+    clerk.get_by_test_id("roles-address").filter(has_text=company.address).wait_for(timeout=WAIT_MS)
+    clerk.get_by_text("这个地址还没有任何角色").wait_for(timeout=WAIT_MS)
+    clerk.get_by_test_id("roles-role").select_option("property_company")
+    clerk.get_by_test_id("roles-grant").click()
+    confirm_tx(clerk)
+    # The page shows the address again, read back from the chain, and says what was done.
+    assert clerk.get_by_test_id("roles-done").inner_text(timeout=WAIT_MS).startswith("已授予")
+    assert "物业公司" in clerk.get_by_test_id("roles-held").inner_text()
+    assert c.query("roles", "roles_of", [company.address]) == ["property_company"]
+    holders = c.query("roles", "holders", ["property_company", 0, 50])["items"]
+    assert company.address in holders
+    clerk.get_by_test_id("holders-property_company").locator("summary").click()
+    clerk.get_by_test_id(f"holder-revoke-property_company-{company.address}").wait_for(timeout=WAIT_MS)
+    # The granted key's page was not reloaded: the roles follow the chain over the websocket.
+    holder.get_by_test_id("open-console").click(timeout=WAIT_MS)
+    holder.get_by_test_id("console-pages").wait_for(timeout=WAIT_MS)
+    assert "物业公司" in holder.get_by_test_id("console-roles").inner_text()
+    tiles = holder.get_by_test_id("console-pages").locator("a").evaluate_all("els => els.map((a) => a.dataset.testid)")
+    assert sorted(tiles) == ["console-grants", "console-noticeboard", "console-property"], tiles
+    holder.get_by_test_id("console-property").click()
+    holder.get_by_test_id("schedule").wait_for(timeout=WAIT_MS)
+
+    # The clerk revokes it: the page the company had open goes, and so does the console.
+    clerk.get_by_test_id("revoke-property_company").click()
+    confirm_tx(clerk)
+    assert clerk.get_by_test_id("roles-done").inner_text(timeout=WAIT_MS).startswith("已撤销")
+    clerk.get_by_text("这个地址还没有任何角色").wait_for(timeout=WAIT_MS)
+    assert c.query("roles", "roles_of", [company.address]) == []
+    assert company.address not in c.query("roles", "holders", ["property_company", 0, 50])["items"]
+    holder.get_by_test_id("tile-balance").wait_for(timeout=WAIT_MS)  # sent home, no reload
+    assert holder.get_by_test_id("schedule").count() == 0
+    holder.goto("/#/more")
+    holder.wait_for_selector("main h2")
+    assert holder.get_by_test_id("more-console").count() == 0
+    holder.goto("/#/property")  # typed by hand: home instead
+    holder.get_by_test_id("tile-balance").wait_for(timeout=WAIT_MS)
+    assert holder.get_by_test_id("schedule").count() == 0
+    no_errors(pages)

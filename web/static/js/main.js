@@ -16,6 +16,7 @@ async function main() {
   window.hkchainApp = app;  // for the browser tests' inspection; holds no secret
   await wallet.load();
   wallet.listeners.add(() => app.route());
+  wallet.follow(live);
   live.start();
   light.start().catch((e) => console.warn('light client:', e.code || e.message));
   await app.start();

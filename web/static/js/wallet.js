@@ -53,6 +53,25 @@ export class Wallet {
     } catch { /* the node may be down: roles show once it answers */ }
   }
 
+  // Keep the roles in step with the chain while the app is open: a role granted to or
+  // revoked from this key (roles' RoleGranted/RoleRevoked events) is read again, and the
+  // listeners are told when the roles changed (the navigation then shows or drops the
+  // console's pages, and the router leaves a page the key no longer opens). After a
+  // (re)connect the roles are read again, since events may have been missed.
+  follow(live) {
+    const again = async () => {
+      const before = [...this.roles].sort().join(',');
+      await this.refreshRoles();
+      if ([...this.roles].sort().join(',') !== before) this.changed();
+    };
+    return live.on({}, (msg) => {
+      if (!this.address) return;
+      const mine = msg.type === 'event' && msg.contract === 'roles' && (msg.name === 'RoleGranted' || msg.name === 'RoleRevoked')
+        && msg.fields && msg.fields.address === this.address;
+      if (mine || msg.type === 'connected') again().catch(() => {});
+    });
+  }
+
   static checkPassphrase(p) {
     if (typeof p !== 'string' || [...p].length < MIN_PASSPHRASE_CHARS) throw new KeyError('passphrase_short');
   }
