@@ -24,6 +24,7 @@ export class Wallet {
     this.address = null;
     this.unlocked = null;   // {privateKey, publicKey, address, boxKey}
     this.roles = new Set();
+    this.rolesOf = null;  // the address whose roles `roles` are
     this.listeners = new Set();
   }
 
@@ -41,16 +42,26 @@ export class Wallet {
 
   changed() { for (const fn of this.listeners) fn(); }
 
+  // The roles are read into a new set and put in place at once: a page drawn while they
+  // are being read again sees the old ones, never none.
   async refreshRoles() {
-    this.roles = new Set();
-    if (!this.address) return;
-    try {
-      const [{ result }, status] = await Promise.all([rpc.query('roles', 'roles_of', [this.address]),
-        rpc.status().catch(() => null)]);
-      if (Array.isArray(result)) for (const r of result) this.roles.add(r);
-      // A key of the validator set in force may propose and vote on chain matters.
-      if (status && (status.validators || []).some((v) => v.address === this.address)) this.roles.add('validator');
-    } catch { /* the node may be down: roles show once it answers */ }
+    const address = this.address;
+    const roles = new Set();
+    if (address) {
+      try {
+        const [{ result }, status] = await Promise.all([rpc.query('roles', 'roles_of', [address]),
+          rpc.status().catch(() => null)]);
+        if (Array.isArray(result)) for (const r of result) roles.add(r);
+        // A key of the validator set in force may propose and vote on chain matters.
+        if (status && (status.validators || []).some((v) => v.address === address)) roles.add('validator');
+      } catch {
+        // The node may be down: the roles show once it answers; a key keeps those last read.
+        if (this.rolesOf === address) return;
+      }
+    }
+    if (this.address !== address) return;  // another key was chosen meanwhile
+    this.roles = roles;
+    this.rolesOf = address;
   }
 
   // Keep the roles in step with the chain while the app is open: a role granted to or
