@@ -157,9 +157,10 @@ class Mempool:
         if self.is_verified(stx):
             return
         stx.verify_signature()
-        self._remember_verified(stx)
+        self.remember_verified(stx)
 
-    def _remember_verified(self, stx: SignedTx) -> None:
+    def remember_verified(self, stx: SignedTx) -> None:
+        """Record that ``stx``'s signature verified (here, or where a block was checked)."""
         self._verified[stx.hash] = stx.signature
         if len(self._verified) > MAX_VERIFIED_CACHE:
             self._verified.popitem(last=False)
@@ -246,7 +247,7 @@ class Mempool:
         try:
             tx.validate_basic()
             if signature_checked:
-                self._remember_verified(stx)
+                self.remember_verified(stx)
             else:
                 self.verify_signature(stx)
         except SignatureError as exc:

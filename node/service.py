@@ -307,7 +307,9 @@ class ChainApplication:
 
     def _check(self, block: Block, vs: ValidatorSet,
                unchecked: list[SignedTx]) -> _Executed | ChainError:
-        """What ``validate`` checks, in the worker: reads the store, changes nothing."""
+        """What a proposed block must pass, with the signatures of ``unchecked`` verified:
+        reads the store and changes nothing, so ``execute_ahead`` runs it in the worker and
+        ``validate`` on the loop."""
         started = time.perf_counter()
         try:
             self.check_header(block, vs)
@@ -396,25 +398,16 @@ class ChainApplication:
         vs = self.validator_set(block.height)
         if vs is None:
             return False
-        started = time.perf_counter()
-        try:
-            self.check_header(block, vs)
-            h = block.header
-            if h.proposer != vs.proposer(h.height, h.view):
-                raise ValidationError("block proposed by a validator not its proposer")
-            if h.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS:
-                raise ValidationError("block timestamp is too far in the future")
-            mempool = self.node.mempool
-            for stx in block.txs:
-                mempool.verify_signature(stx)
-                if self.store.tx_location(stx.hash) is not None:
-                    raise ValidationError("block repeats a committed tx")
-            self._remember(block.hash, self._execute(block))
-            log.debug("validated block %d (%d txs) in %.1f ms", block.height, len(block.txs),
-                      (time.perf_counter() - started) * 1000)
-        except (ValidationError, DecodeError) as exc:
-            log.warning("refusing block %d (%s): %s", block.height, block.hash.hex()[:12], exc.message)
+        mempool = self.node.mempool
+        unchecked = [stx for stx in block.txs if not mempool.is_verified(stx)]
+        outcome = self._check(block, vs, unchecked)
+        if not isinstance(outcome, _Executed):
+            log.warning("refusing block %d (%s): %s", block.height, block.hash.hex()[:12],
+                        outcome.message)
             return False
+        for stx in unchecked:
+            mempool.remember_verified(stx)
+        self._remember(block.hash, outcome)
         return True
 
     def commit(self, block: Block, certificate: CommitCertificate) -> None:
