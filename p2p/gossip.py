@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from core.types import SignedTx
@@ -188,11 +188,7 @@ class TxGossip:
 
     def _flush(self) -> None:
         pushes, self._pushes = self._pushes, {}
-        for key, hashes in pushes.items():
-            peer = self.network.peers.get(key)
-            if peer is None:
-                continue
-            known = self._known.setdefault(key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        for peer, known, hashes in self._linked(pushes):
             bodies = []
             for h in hashes:
                 stx = self.pool.get(h)
@@ -203,11 +199,7 @@ class TxGossip:
             self._send_bodies(peer, bodies)
             self.bodies_pushed += len(bodies)
         outbox, self._outbox = self._outbox, {}
-        for key, hashes in outbox.items():
-            peer = self.network.peers.get(key)
-            if peer is None:
-                continue
-            known = self._known.setdefault(key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        for peer, known, hashes in self._linked(outbox):
             fresh = []
             for h in hashes:
                 if h not in known:
@@ -215,6 +207,17 @@ class TxGossip:
                     fresh.append(h)
             for i in range(0, len(fresh), MAX_HASHES_PER_FRAME):
                 peer.send(TxAnnounce(tuple(fresh[i : i + MAX_HASHES_PER_FRAME])))
+
+    def _known_by(self, key: bytes) -> _BoundedSet:
+        """The hashes the peer ``key`` holds or was sent."""
+        return self._known.setdefault(key, _BoundedSet(MAX_KNOWN_PER_PEER))
+
+    def _linked(self, boxes: dict[bytes, list[bytes]]) -> Iterator[tuple[Peer, _BoundedSet, list[bytes]]]:
+        """Each still-linked peer of ``boxes`` with what it holds and its queued hashes."""
+        for key, hashes in boxes.items():
+            peer = self.network.peers.get(key)
+            if peer is not None:
+                yield peer, self._known_by(key), hashes
 
     def _retry_timed_out(self, now_s: float) -> None:
         retry: dict[bytes, list[bytes]] = {}
@@ -249,7 +252,7 @@ class TxGossip:
         self._wake.set()  # requests in flight to it move to other announcers
 
     def _on_announce(self, peer: Peer, frame: TxAnnounce) -> None:
-        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        known = self._known_by(peer.public_key)
         now_s = asyncio.get_running_loop().time()
         wanted = []
         for h in frame.hashes:
@@ -283,7 +286,7 @@ class TxGossip:
             peer.send(Txs(tuple(batch)))
 
     def _on_request(self, peer: Peer, frame: TxRequest) -> None:
-        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        known = self._known_by(peer.public_key)
         bodies = []
         for h in frame.hashes:
             stx = self.pool.get(h)
@@ -296,7 +299,7 @@ class TxGossip:
     def _on_txs(self, peer: Peer, frame: Txs) -> None:
         """Bodies asked for, or pushed by the node that accepted them from a client: each
         one new to this node is checked and admitted like any relayed tx."""
-        known = self._known.setdefault(peer.public_key, _BoundedSet(MAX_KNOWN_PER_PEER))
+        known = self._known_by(peer.public_key)
         fresh: list[SignedTx] = []
         for stx in frame.txs:
             h = stx.hash
