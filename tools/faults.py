@@ -172,12 +172,18 @@ class Rpc:
             raise FaultsError(f"refused: {items[0]['error']}")
         return str(items[0].get("hash", stx.hash.hex()))
 
-    async def committed(self, tx_hash: str) -> bool:
+    async def committed_at(self, tx_hash: str) -> int | None:
+        """The height this node committed the tx at, or None while it has not."""
         async with self.session.get(f"{self.url}/v1/txs/{tx_hash}") as resp:
             if resp.status == 404:
-                return False
+                return None
             doc = await resp.json(content_type=None)
-        return isinstance(doc, dict) and doc.get("status") == "committed"
+        if not (isinstance(doc, dict) and doc.get("status") == "committed"):
+            return None
+        return int(doc["height"])
+
+    async def committed(self, tx_hash: str) -> bool:
+        return await self.committed_at(tx_hash) is not None
 
 
 NOT_YET = (FaultsError, aiohttp.ClientError, OSError, TimeoutError, ValueError)
@@ -386,18 +392,26 @@ async def check_exactly_once(n: Net, load: Load, nodes: Sequence[int] | None = N
     check(len(load.accepted) > 0, "the load got no tx accepted")
     which = list(range(N_NODES) if nodes is None else nodes)
 
-    confirmed: set[str] = set()
+    confirmed: dict[str, int] = {}  # tx -> the height one node committed it at
 
     async def all_committed() -> bool:
         for k, h in enumerate(load.accepted):
             if h not in confirmed:
-                if not await n.rpcs[which[k % len(which)]].committed(h):
+                at = await n.rpcs[which[k % len(which)]].committed_at(h)
+                if at is None:
                     return False
-                confirmed.add(h)
+                confirmed[h] = at
         return True
 
     await wait_until(f"all {len(load.accepted)} accepted txs committed", all_committed, DRAIN_TIMEOUT_S)
-    height = min(await n.heights(which))
+    # One node may have committed a tx at a height a slower one (say, one catching up after
+    # a restart) has not reached yet: compare every node up to the highest of them.
+    height = max(confirmed.values())
+
+    async def all_reached() -> bool:
+        return min(await n.heights(which)) >= height
+
+    await wait_until(f"every node at height {height}", all_reached, DRAIN_TIMEOUT_S)
     seen: Counter[str] = Counter()
     for h in range(1, height + 1):
         blocks = await asyncio.gather(*(n.rpcs[i].block(h) for i in which))
