@@ -25,6 +25,7 @@ import * as consoleActivities from './console/activities.js';
 import * as consoleGrants from './console/grants.js';
 import * as consoleValidators from './console/validators.js';
 import * as dashboard from './console/dashboard.js';
+import * as consoleShop from './console/shop.js';
 
 export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
@@ -52,6 +53,8 @@ export const ROUTES = {
   dashboard: { title: 'console.dashboard.nav', roles: dashboard.DASHBOARD_ROLES, render: dashboard.render },
   households: { title: 'console.households.title', roles: ['committee'], render: consoleHouseholds.render },
   property: { title: 'console.property.title', roles: ['property_company', 'committee'], render: consoleProperty.render },
+  // a merchant's shop: payments received, an order checked, the listing
+  shop: { title: 'console.shop.nav', roles: ['merchant'], render: consoleShop.render },
 };
 
 // where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
@@ -80,4 +83,5 @@ export const NAV = [
   { route: 'dashboard', icon: '▤', where: 'wide', section: 'console' },
   { route: 'households', icon: '⌂', where: 'wide', section: 'console' },
   { route: 'property', icon: '¥', where: 'wide', section: 'console' },
+  { route: 'shop', icon: '¤', where: 'wide', section: 'console' },
 ];
