@@ -102,6 +102,14 @@ def _fault_options(f: Any) -> Any:
               help="With --network: each link's latency floor is drawn in [MIN, MAX] ms.")
 @click.option("--uplink-mbit", type=click.IntRange(1, 100_000), default=100, show_default=True,
               help="With --network: each node's uplink in Mbit/s.")
+@click.option("--gossip-fanout", type=click.IntRange(0, 255), default=0, show_default=True,
+              help="With --network: model the mempools' gossip of tx bodies, each node sending "
+              "each tx to this many peers (0: left out).")
+@click.option("--proposals-by-reference", is_flag=True,
+              help="With --network: a PRE-PREPARE carries its txs' hashes, not their bodies.")
+@click.option("--vote-collector", is_flag=True,
+              help="With --network: PREPAREs and COMMITs go to the view's proposer, which "
+              "forwards each quorum as one bundle, instead of all to all.")
 @click.option("--crashed", type=click.IntRange(0, (MAX_VALIDATORS - 1) // 3), default=0,
               show_default=True,
               help="Validators down for the whole run (with --byzantine, at most f together).")
@@ -129,6 +137,9 @@ def simulate(
     network: bool,
     latency: tuple[int, int],
     uplink_mbit: int,
+    gossip_fanout: int,
+    proposals_by_reference: bool,
+    vote_collector: bool,
     crashed: int,
     fault_ms: int | None,
     tx_rate: int,
@@ -166,6 +177,9 @@ def simulate(
         overrides.append(("byzantine", 0))
     if tx_rate and block_bytes:
         raise click.BadParameter("give --tx-rate or --block-bytes, not both", param_hint="--tx-rate")
+    if not network and (gossip_fanout or proposals_by_reference or vote_collector):
+        raise click.BadParameter("needs --network", param_hint="--gossip-fanout, "
+                                 "--proposals-by-reference, --vote-collector")
     if latency[0] > latency[1]:
         raise click.BadParameter("MIN must not exceed MAX", param_hint="--latency")
     model = (
@@ -173,6 +187,9 @@ def simulate(
             latency_min_us=latency[0] * 1000,
             latency_max_us=latency[1] * 1000,
             uplink_bits_per_s=uplink_mbit * 1_000_000,
+            gossip_fanout=gossip_fanout,
+            proposals_by_reference=proposals_by_reference,
+            vote_collector=vote_collector,
         )
         if network
         else None

@@ -17,6 +17,19 @@ decides *when* the simulator hands a message (encoded, at its real size) to a re
   Ed25519 check (PyNaCl, ≈ 22,000 per CPU-second), and 50.6 µs of VM execution plus
   ≈ 42 µs of admission, roots, decode and commit per transfer (the per-tx table).
 
+Two options compare designs of the district network (issue 18, items 2 and 3):
+
+- ``gossip_fanout`` > 0 models the mempools' gossip of tx bodies as a fluid load: each node
+  sends each tx body to that many peers, which takes ``tx rate × tx bytes × fanout`` of its
+  uplink all the time, and checks each tx's signature once, when it enters its mempool.
+  Proposals then cost no tx signature checks (the node remembers those it verified).
+- ``proposals_by_reference``: a PRE-PREPARE travels as its header and the 32-byte hashes
+  of its txs instead of their bodies (the bodies were gossiped).
+- ``vote_collector``: PREPAREs and COMMITs go to the view's proposer only, which forwards
+  each quorum it gathers as one bundle (2f + 1 signatures) to every validator; the
+  VIEW-CHANGE and NEW-VIEW stay all to all. A crashed or silent collector is the crashed
+  proposer's case: the view times out.
+
 Left out: the receiver's downlink (links are assumed to have more than the uplink), TCP
 slow start and loss recovery, mempool gossip of tx bodies, the proposer's own block
 building and execution, fsync, Python's event-loop overhead and the garbage collector.
@@ -33,6 +46,8 @@ from consensus.messages import Commit, NewView, Prepare, PrePrepare, ViewChange
 # Measured per-tx costs (docs/PERFORMANCE.md, "µs per tx per node").
 ED25519_VERIFY_US = 45  # 45.1 µs per signature check
 TX_EXECUTE_US = 93  # 50.6 VM + 11.5 admission + 4.3 + 5.6 + 1.1 roots + 7.2 decode + 5.7 commit + 7.3 decode
+TX_WIRE_BYTES = 260  # a signed transfer (186–229 B in docs/vectors/tx.json) with its push framing
+BUNDLE_HEADER_BYTES = 120  # chain id, kind, height, view, block hash, collector, signature
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,10 @@ class NetworkModel:
     uplink_bits_per_s: int = 100_000_000
     verify_us: int = ED25519_VERIFY_US
     tx_us: int = TX_EXECUTE_US
+    gossip_fanout: int = 0  # 0: mempool gossip left out, as in the first district figures
+    tx_bytes: int = TX_WIRE_BYTES  # a gossiped tx body on the wire
+    proposals_by_reference: bool = False
+    vote_collector: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.latency_min_us <= self.latency_max_us:
@@ -53,22 +72,47 @@ class NetworkModel:
             raise ValueError("uplink_bits_per_s must be positive")
         if self.jitter_permille < 0 or self.verify_us < 0 or self.tx_us < 0:
             raise ValueError("jitter, verify and tx costs must not be negative")
+        if self.gossip_fanout < 0 or self.tx_bytes <= 0:
+            raise ValueError("gossip_fanout must not be negative and tx_bytes must be positive")
 
-    def transmit_us(self, size_bytes: int) -> int:
-        """How long the uplink is busy sending ``size_bytes`` (rounded up)."""
-        return -(-size_bytes * 8 * 1_000_000 // self.uplink_bits_per_s)
+    def gossip_bits_per_s(self, tx_rate_per_s: int) -> int:
+        """The share of each uplink that the mempools' gossip of tx bodies takes."""
+        return tx_rate_per_s * self.tx_bytes * 8 * self.gossip_fanout
+
+    def transmit_us(self, size_bytes: int, tx_rate_per_s: int = 0) -> int:
+        """How long the uplink is busy sending ``size_bytes`` (rounded up), with what the
+        gossip leaves of it."""
+        free = self.uplink_bits_per_s - self.gossip_bits_per_s(tx_rate_per_s)
+        if free <= 0:
+            raise ValueError("the mempool gossip alone fills the uplink")
+        return -(-size_bytes * 8 * 1_000_000 // free)
+
+    def wire_bytes(self, msg: Message, encoded: bytes) -> int:
+        """A message's size on the wire: by reference, a PRE-PREPARE carries its txs' hashes."""
+        if self.proposals_by_reference and isinstance(msg, PrePrepare):
+            bodies = sum(len(stx.encoded) for stx in msg.block.txs)
+            return len(encoded) - bodies + 32 * len(msg.block.txs)
+        return len(encoded)
 
 
-def signatures_in(msg: Message) -> int:
-    """How many Ed25519 checks a receiver makes for one message (tx signatures included)."""
+def bundle_bytes(votes: int) -> int:
+    """A collector's bundle on the wire: the vote's fields once, then (validator index,
+    signature) per vote."""
+    return BUNDLE_HEADER_BYTES + votes * (2 + 64)
+
+
+def signatures_in(msg: Message, txs_verified: bool = False) -> int:
+    """How many Ed25519 checks a receiver makes for one message: tx signatures included,
+    unless the mempool checked them when the gossip brought the txs (``txs_verified``)."""
     if isinstance(msg, PrePrepare):
-        return 1 + len(msg.block.txs)
+        return 1 + (0 if txs_verified else len(msg.block.txs))
     if isinstance(msg, Prepare | Commit):
         return 1
     if isinstance(msg, ViewChange):
         return 1 + (len(msg.prepared.signatures) if msg.prepared is not None else 0)
     if isinstance(msg, NewView):
-        return 1 + sum(signatures_in(vc) for vc in msg.view_changes) + len(msg.block.txs)
+        return (1 + sum(signatures_in(vc) for vc in msg.view_changes)
+                + (0 if txs_verified else len(msg.block.txs)))
     return 1
 
 
@@ -82,8 +126,9 @@ def txs_in(msg: Message) -> int:
 class Network:
     """The state of the model during one run: link floors, uplink and CPU queues."""
 
-    def __init__(self, model: NetworkModel, nodes: int, seed: int) -> None:
+    def __init__(self, model: NetworkModel, nodes: int, seed: int, tx_rate_per_s: int = 0) -> None:
         self.model = model
+        self.tx_rate_per_s = tx_rate_per_s
         # Its own generator, so the model never shifts the simulator's other draws.
         self.rng = random.Random(f"hkchain-simnet-{seed}")
         self.floor_us = [
@@ -99,7 +144,7 @@ class Network:
     def send(self, now_us: int, src: int, dst: int, size_bytes: int) -> int:
         """Queue a message on src's uplink; return the time its last bit reaches dst."""
         start = max(now_us, self.uplink_free_us[src])
-        done = start + self.model.transmit_us(size_bytes)
+        done = start + self.model.transmit_us(size_bytes, self.tx_rate_per_s)
         self.uplink_free_us[src] = done
         self.bytes_sent[src] += size_bytes
         self.messages_sent[src] += 1
@@ -116,6 +161,20 @@ class Network:
         return done
 
 
+    def add_gossip(self, simulated_us: int, live: list[bool]) -> None:
+        """Charge each live node the mempool gossip of the run: its uplink share and one
+        signature check per tx."""
+        m = self.model
+        if not m.gossip_fanout or not self.tx_rate_per_s:
+            return
+        sent = m.gossip_bits_per_s(self.tx_rate_per_s) * simulated_us // 8_000_000
+        checks = self.tx_rate_per_s * simulated_us * m.verify_us // 1_000_000
+        for i, up in enumerate(live):
+            if up:
+                self.bytes_sent[i] += sent
+                self.cpu_busy_us[i] += checks
+
+
 def percentile(sorted_values: list[int], permille: int) -> int:
     """The nearest-rank percentile (per-mille) of an ascending list; 0 if empty."""
     if not sorted_values:
@@ -127,8 +186,10 @@ def percentile(sorted_values: list[int], permille: int) -> int:
 __all__ = [
     "ED25519_VERIFY_US",
     "TX_EXECUTE_US",
+    "TX_WIRE_BYTES",
     "Network",
     "NetworkModel",
+    "bundle_bytes",
     "percentile",
     "signatures_in",
     "txs_in",

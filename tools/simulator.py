@@ -30,7 +30,14 @@ from consensus.verifier import SignatureVerifier
 from core.crypto import PrivateKey
 from core.errors import DecodeError
 from core.types import Block, CommitCertificate, Validator, ValidatorSet, Vote
-from tools.simnet import Network, NetworkModel, percentile, signatures_in, txs_in
+from tools.simnet import (
+    Network,
+    NetworkModel,
+    bundle_bytes,
+    percentile,
+    signatures_in,
+    txs_in,
+)
 from tools.simulator_app import MemoryVoteLog, ToyApplication
 
 CHAIN_ID = "hkchain-sim"
@@ -237,8 +244,13 @@ class Simulation:
             for i in down_rng.sample([i for i in order if i not in byzantine], options.crashed):
                 self.nodes[i].down = True
         self.network = (
-            Network(options.network, n, options.seed) if options.network is not None else None
+            Network(options.network, n, options.seed, options.tx_rate_per_s)
+            if options.network is not None
+            else None
         )
+        # With a vote collector: (collector, kind, height, view, block hash) -> the signed
+        # votes it gathered, in arrival order, until they make a quorum.
+        self.collected: dict[tuple[int, int, int, int, bytes], dict[bytes, bytes]] = {}
         self.now_us = 0  # with the network model: the exact time of the event being handled
         self.opened_us: dict[int, int] = {1: 0}  # height -> when its predecessor was first decided
         self.result = SimulationResult(options.seed, n, faults)
@@ -275,11 +287,18 @@ class Simulation:
     def _delay(self) -> int:
         return self.rng.randint(self.faults.min_delay_ms, self.faults.max_delay_ms)
 
-    def _send_bytes(self, src: _Node, dst: _Node, data: bytes) -> None:
+    def _send_bytes(self, src: _Node, dst: _Node, data: bytes | tuple[bytes, ...],
+                    size: int | None = None) -> None:
+        """Send one message, or (network model only) a collector's bundle of votes, which
+        takes ``size`` bytes of the uplink."""
         self.result.messages += 1
         if self.network is not None:
+            if size is None:
+                assert isinstance(data, bytes)
+                msg = self._decode(data)
+                size = len(data) if msg is None else self.network.model.wire_bytes(msg, data)
             # The uplink is spent even if the message is lost on the way.
-            arrive_us = self.network.send(self.now_us, src.index, dst.index, len(data))
+            arrive_us = self.network.send(self.now_us, src.index, dst.index, size)
             if not self.healed:
                 if src.partition_side != dst.partition_side:
                     return
@@ -287,6 +306,7 @@ class Simulation:
                     return
             self._push(-(-arrive_us // 1000), _ARRIVE, dst.index, (data, arrive_us))
             return
+        assert isinstance(data, bytes)
         if not self.healed:
             if src.partition_side != dst.partition_side:
                 return
@@ -311,6 +331,7 @@ class Simulation:
             len(n.replica.evidence) for n in self._honest() if n.replica is not None
         )
         if self.network is not None:
+            self.network.add_gossip(self.now_ms * 1000, [not n.down for n in self.nodes])
             self.result.bytes_sent = list(self.network.bytes_sent)
             self.result.messages_sent = list(self.network.messages_sent)
             self.result.cpu_busy_us = list(self.network.cpu_busy_us)
@@ -384,11 +405,17 @@ class Simulation:
         if kind == _ARRIVE:
             assert isinstance(payload, tuple) and self.network is not None
             data, arrive_us = payload
+            if isinstance(data, tuple):  # a collector's bundle: each vote checked, then handled
+                ready_us = self.network.process(max(arrive_us, self.now_us), index, len(data), 0)
+                for vote in data:
+                    self._push(-(-ready_us // 1000), _DELIVER, index, (vote, ready_us))
+                return
             msg = self._decode(data)
             if msg is None:
                 return
+            txs_verified = self.network.model.gossip_fanout > 0
             ready_us = self.network.process(
-                max(arrive_us, self.now_us), index, signatures_in(msg), txs_in(msg)
+                max(arrive_us, self.now_us), index, signatures_in(msg, txs_verified), txs_in(msg)
             )
             self._push(-(-ready_us // 1000), _DELIVER, index, (data, ready_us))
             return
@@ -401,6 +428,8 @@ class Simulation:
             assert isinstance(payload, bytes)
             msg = self._decode(payload)
             if msg is not None:
+                if self._collecting(node, msg):
+                    self._collect(node, msg, payload)
                 self._apply(node, replica.on_message(msg, self._local(node)))
         elif kind == _SYNC:
             assert isinstance(payload, int)
@@ -510,6 +539,14 @@ class Simulation:
             self._on_decided(node, block, cert)
         for msg in out.broadcast:
             data = msg.encode()
+            if self._collecting(node, msg) and not node.byzantine:
+                assert isinstance(msg, Prepare | Commit)
+                collector = self._collector_of(msg)
+                if collector is node:
+                    self._collect(node, msg, data)
+                else:
+                    self._send_bytes(node, collector, data)
+                continue
             swaps = self._byzantine_extras(node, msg, data) if node.byzantine else {}
             for peer in self.nodes:
                 if peer is not node:
@@ -530,6 +567,40 @@ class Simulation:
             node.wake_token += 1
             at = max(self.now_ms, out.wake_at_ms - node.skew_ms - self.faults.max_clock_skew_ms)
             self._push(self._paced(node, at), _WAKE, node.index, node.wake_token)
+
+    # --- the vote collector (network model) -------------------------------------------------------
+
+    def _collecting(self, node: _Node, msg: Message) -> bool:
+        """Whether ``msg`` is a vote that travels through a collector in this run."""
+        return (self.network is not None and self.network.model.vote_collector
+                and isinstance(msg, Prepare | Commit))
+
+    def _collector_of(self, msg: Prepare | Commit) -> _Node:
+        """The collector of a vote's (height, view): that view's proposer."""
+        return self.by_key[self.schedule(msg.height).proposer(msg.height, msg.view)]
+
+    def _collect(self, node: _Node, msg: Message, data: bytes) -> None:
+        """The collector gathers a vote; at a quorum it sends the bundle to every validator.
+        A byzantine collector keeps its bundles: the view times out, as with a silent
+        proposer."""
+        assert isinstance(msg, Prepare | Commit)
+        v = msg.vote
+        if self._collector_of(msg) is not node or node.byzantine:
+            return
+        vs = self.schedule(v.height)
+        if v.validator not in vs or not self.checker.verify_vote(v):
+            return
+        key = (node.index, v.kind, v.height, v.view, v.block_hash)
+        votes = self.collected.setdefault(key, {})
+        if len(votes) >= vs.quorum or v.validator in votes:
+            return
+        votes[v.validator] = data
+        if len(votes) < vs.quorum:
+            return
+        bundle = tuple(votes.values())
+        for peer in self.nodes:
+            if peer is not node:
+                self._send_bytes(node, peer, bundle, bundle_bytes(len(bundle)))
 
     def _paced(self, node: _Node, at: int) -> int:
         """The node's batching rule: a wake due now of the proposer of view 0 is put off
@@ -625,6 +696,9 @@ def _network_options(model: NetworkModel) -> str:
     return (
         f"--network --latency {model.latency_min_us // 1000} {model.latency_max_us // 1000} "
         f"--uplink-mbit {model.uplink_bits_per_s // 1_000_000} "
+        + (f"--gossip-fanout {model.gossip_fanout} " if model.gossip_fanout else "")
+        + ("--proposals-by-reference " if model.proposals_by_reference else "")
+        + ("--vote-collector " if model.vote_collector else "")
     )
 
 

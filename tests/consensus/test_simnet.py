@@ -7,8 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.simulate import simulate
+from consensus.messages import PrePrepare
 from tools.simnet import Network, NetworkModel, percentile
 from tools.simulator import (
+    CHAIN_ID,
     NO_FAULTS,
     Simulation,
     SimulationOptions,
@@ -176,3 +178,76 @@ def test_tx_rate_and_block_bytes_do_not_mix() -> None:
     result = CliRunner().invoke(simulate, ["--validators", "4", "--heights", "2", "--no-faults",
                                            "--network", "--tx-rate", "20", "--block-bytes", "1000"])
     assert result.exit_code != 0 and "--tx-rate or --block-bytes" in result.output
+
+
+def test_gossip_takes_its_share_of_the_uplink_and_one_check_per_tx() -> None:
+    model = NetworkModel(jitter_permille=0, gossip_fanout=8, tx_bytes=250)
+    # 200 tx/s × 250 B × 8 peers × 8 bits = 3.2 Mbit/s of the 100: 96.8 left for consensus.
+    assert model.gossip_bits_per_s(200) == 3_200_000
+    assert model.transmit_us(12_100, 200) == -(-12_100 * 8 * 1_000_000 // 96_800_000)
+    with pytest.raises(ValueError, match="fills the uplink"):
+        NetworkModel(gossip_fanout=255, tx_bytes=10_000).transmit_us(1, 1_000)
+    net = Network(model, 3, seed=0, tx_rate_per_s=200)
+    net.add_gossip(2_000_000, [True, False, True])  # 2 s: 400 txs
+    assert net.bytes_sent == [400 * 250 * 8, 0, 400 * 250 * 8]
+    assert net.cpu_busy_us == [400 * model.verify_us, 0, 400 * model.verify_us]
+
+
+def test_a_proposal_by_reference_carries_hashes_not_bodies() -> None:
+    options = SimulationOptions(validators=4, heights=3, seed=1, faults=NO_FAULTS, network=MODEL,
+                                tx_rate_per_s=2_000, batch_interval_ms=100)
+    sim = Simulation(options)
+    assert sim.run().ok
+    block = sim.ledger[3][0]
+    assert len(block.txs) >= 100
+    msg = PrePrepare.create(sim.nodes[0].key, CHAIN_ID, 3, 0, block)
+    data = msg.encode()
+    by_ref = NetworkModel(proposals_by_reference=True)
+    bodies = sum(len(stx.encoded) for stx in block.txs)
+    assert MODEL.wire_bytes(msg, data) == len(data)
+    assert by_ref.wire_bytes(msg, data) == len(data) - bodies + 32 * len(block.txs)
+
+
+def _district(**model: object) -> tuple[int, int, int, int]:
+    """(p50 latency µs, busiest node's bytes, messages, view changes) of a fault-free run."""
+    network = NetworkModel(**{"gossip_fanout": 4, **model})  # type: ignore[arg-type]
+    result = run_simulation(SimulationOptions(
+        validators=16, heights=8, seed=5, faults=NO_FAULTS, network=network, tx_rate_per_s=200,
+        batch_interval_ms=100, view_timeout_ms=1_000, max_view_timeout_ms=8_000))
+    assert result.ok, result.violation
+    lat = sorted(result.latencies_us)
+    return lat[len(lat) // 2], max(result.bytes_sent), sum(result.messages_sent), result.view_changes
+
+
+def test_a_vote_collector_sends_fewer_messages_at_the_cost_of_two_more_hops() -> None:
+    all_lat, _all_bytes, all_msgs, all_vc = _district()
+    col_lat, _col_bytes, col_msgs, col_vc = _district(vote_collector=True)
+    assert all_vc == 0 and col_vc == 0
+    # All to all: 2 n (n - 1) votes a height; through a collector 2 (n - 1) up and 2 (n - 1)
+    # bundles down, so far fewer messages in all...
+    assert col_msgs * 3 < all_msgs, (col_msgs, all_msgs)
+    # ...but each vote phase is two link delays instead of one.
+    assert col_lat > all_lat + 2 * 2_000, (col_lat, all_lat)
+
+
+def test_the_collector_of_a_crashed_proposer_only_costs_the_view_it_would_have_lost() -> None:
+    result = run_simulation(SimulationOptions(
+        validators=7, heights=8, seed=3, faults=NO_FAULTS, crashed=2,
+        network=NetworkModel(vote_collector=True)))
+    assert result.ok and result.heights_decided >= 8
+    assert result.view_changes > 0
+
+
+def test_the_cli_takes_the_district_design_options() -> None:
+    args = ["--validators", "7", "--heights", "3", "--seeds", "1", "--no-faults", "--network",
+            "--tx-rate", "100", "--batch-ms", "100", "--gossip-fanout", "4",
+            "--proposals-by-reference", "--vote-collector"]
+    result = CliRunner().invoke(simulate, args)
+    assert result.exit_code == 0, result.output
+    assert "0 violations" in result.output
+    options = _networked(network=NetworkModel(gossip_fanout=4, proposals_by_reference=True,
+                                              vote_collector=True))
+    assert ("--gossip-fanout 4 --proposals-by-reference --vote-collector "
+            in reproduce_command(options, NO_FAULTS))
+    refused = CliRunner().invoke(simulate, ["--validators", "4", "--vote-collector"])
+    assert refused.exit_code != 0 and "needs --network" in refused.output
