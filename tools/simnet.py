@@ -60,6 +60,10 @@ class NetworkModel:
     uplink_bits_per_s: int = 100_000_000
     verify_us: int = ED25519_VERIFY_US
     tx_us: int = TX_EXECUTE_US
+    # The host's cost of one consensus message, sent or received, besides its signature
+    # checks: framing, sealing, decoding, dispatch and the event loop (PERFORMANCE.md,
+    # "District scale": about 130 µs, from idle localnets of 4 and 31). 0: left out, as at first.
+    message_us: int = 0
     gossip_fanout: int = 0  # 0: mempool gossip left out, as in the first district figures
     tx_bytes: int = TX_WIRE_BYTES  # a gossiped tx body on the wire
     proposals_by_reference: bool = False
@@ -72,6 +76,8 @@ class NetworkModel:
             raise ValueError("uplink_bits_per_s must be positive")
         if self.jitter_permille < 0 or self.verify_us < 0 or self.tx_us < 0:
             raise ValueError("jitter, verify and tx costs must not be negative")
+        if self.message_us < 0:
+            raise ValueError("message_us must not be negative")
         if self.gossip_fanout < 0 or self.tx_bytes <= 0:
             raise ValueError("gossip_fanout must not be negative and tx_bytes must be positive")
 
@@ -143,6 +149,10 @@ class Network:
 
     def send(self, now_us: int, src: int, dst: int, size_bytes: int) -> int:
         """Queue a message on src's uplink; return the time its last bit reaches dst."""
+        if self.model.message_us:  # the sender's CPU frames the message first
+            now_us = max(now_us, self.cpu_free_us[src]) + self.model.message_us
+            self.cpu_free_us[src] = now_us
+            self.cpu_busy_us[src] += self.model.message_us
         start = max(now_us, self.uplink_free_us[src])
         done = start + self.model.transmit_us(size_bytes, self.tx_rate_per_s)
         self.uplink_free_us[src] = done
@@ -154,7 +164,7 @@ class Network:
 
     def process(self, now_us: int, node: int, signatures: int, txs: int) -> int:
         """Queue a message on node's CPU; return the time the replica may handle it."""
-        cost = signatures * self.model.verify_us + txs * self.model.tx_us
+        cost = self.model.message_us + signatures * self.model.verify_us + txs * self.model.tx_us
         done = max(now_us, self.cpu_free_us[node]) + cost
         self.cpu_free_us[node] = done
         self.cpu_busy_us[node] += cost

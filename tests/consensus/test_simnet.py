@@ -180,6 +180,18 @@ def test_tx_rate_and_block_bytes_do_not_mix() -> None:
     assert result.exit_code != 0 and "--tx-rate or --block-bytes" in result.output
 
 
+def test_each_message_costs_its_host_cpu_on_both_ends() -> None:
+    model = NetworkModel(jitter_permille=0, message_us=140)
+    net = Network(model, 2, seed=0)
+    # The sender frames it first (140 µs), then it goes out on the uplink.
+    arrival = net.send(1_000, 0, 1, 1_250)
+    assert arrival == 1_000 + 140 + 100 + net.floor_us[0][1]
+    # A second send queues behind the first on the sender's CPU.
+    assert net.send(1_000, 0, 1, 1_250) == 1_000 + 280 + 100 + net.floor_us[0][1]
+    assert net.process(arrival, 1, 1, 0) == arrival + 140 + model.verify_us
+    assert net.cpu_busy_us == [280, 140 + model.verify_us]
+
+
 def test_gossip_takes_its_share_of_the_uplink_and_one_check_per_tx() -> None:
     model = NetworkModel(jitter_permille=0, gossip_fanout=8, tx_bytes=250)
     # 200 tx/s × 250 B × 8 peers × 8 bits = 3.2 Mbit/s of the 100: 96.8 left for consensus.
@@ -240,14 +252,14 @@ def test_the_collector_of_a_crashed_proposer_only_costs_the_view_it_would_have_l
 
 def test_the_cli_takes_the_district_design_options() -> None:
     args = ["--validators", "7", "--heights", "3", "--seeds", "1", "--no-faults", "--network",
-            "--tx-rate", "100", "--batch-ms", "100", "--gossip-fanout", "4",
+            "--tx-rate", "100", "--batch-ms", "100", "--message-us", "140", "--gossip-fanout", "4",
             "--proposals-by-reference", "--vote-collector"]
     result = CliRunner().invoke(simulate, args)
     assert result.exit_code == 0, result.output
     assert "0 violations" in result.output
-    options = _networked(network=NetworkModel(gossip_fanout=4, proposals_by_reference=True,
-                                              vote_collector=True))
-    assert ("--gossip-fanout 4 --proposals-by-reference --vote-collector "
+    options = _networked(network=NetworkModel(message_us=140, gossip_fanout=4,
+                                              proposals_by_reference=True, vote_collector=True))
+    assert ("--message-us 140 --gossip-fanout 4 --proposals-by-reference --vote-collector "
             in reproduce_command(options, NO_FAULTS))
     refused = CliRunner().invoke(simulate, ["--validators", "4", "--vote-collector"])
     assert refused.exit_code != 0 and "needs --network" in refused.output
