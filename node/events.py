@@ -1,4 +1,5 @@
-"""Subscriptions to committed blocks and contract events (the RPC's ``/v1/ws``).
+"""Subscriptions to committed blocks, contract events and validator-set changes (the
+RPC's ``/v1/ws``).
 
 Each subscriber has a bounded queue; ``publish_block`` renders a block once and offers it
 to every subscriber whose filter matches. A subscriber that falls behind by a full queue
@@ -12,8 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.render import value_to_json
-from core.types import Block, Receipt
+from core.render import validators_json, value_to_json
+from core.types import Block, Receipt, ValidatorSet
 
 MAX_QUEUE_MESSAGES = 1024
 
@@ -22,6 +23,7 @@ MAX_QUEUE_MESSAGES = 1024
 class Subscription:
     blocks: bool = False
     events: bool = False
+    validators: bool = False
     contract: str | None = None
     event_name: str | None = None
     queue: asyncio.Queue[str | None] = field(
@@ -101,3 +103,22 @@ class EventHub:
                 msg = json.dumps(doc)
                 for s in targets:
                     s.offer(msg)
+
+    def publish_validators(self, height: int, effective_height: int, vs: ValidatorSet) -> None:
+        """The block at ``height`` changed the validator set from ``effective_height`` on:
+        said once when the change is decided (effective two blocks later) and once more
+        when it is in force (effective at the next height), so a page showing the set
+        follows it without reconnecting."""
+        targets = [s for s in self.subscribers if s.validators]
+        if not targets:
+            return
+        msg = json.dumps({
+            "type": "validators",
+            "height": height,
+            "effective_height": effective_height,
+            "in_force": effective_height == height + 1,
+            "hash": vs.hash.hex(),
+            "validators": validators_json(vs),
+        })
+        for s in targets:
+            s.offer(msg)

@@ -55,6 +55,7 @@ log = logging.getLogger("hkchain.rpc")
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 MAX_RATE_CLIENTS = 10_000
 MAX_WS_CLIENT_MESSAGE_BYTES = 4096
+WS_TOPICS = ("blocks", "events", "validators")
 MAX_QUERY_ARGS = 32
 MAX_NAME_CHARS = 64
 # GET /v1/blocks pages a range: a page holds at most this many blocks and stops early
@@ -519,15 +520,16 @@ class RpcServer:
         topics = doc.get("subscribe") if isinstance(doc, dict) else None
         if isinstance(topics, str):
             topics = [topics]
-        if not isinstance(topics, list) or not all(t in ("blocks", "events") for t in topics):
+        if not isinstance(topics, list) or not all(t in WS_TOPICS for t in topics):
             return {"type": "error", "code": "malformed",
-                    "message": 'send {"subscribe": ["blocks", "events"], "contract"?, "event"?}'}
+                    "message": 'send {"subscribe": ["blocks", "events", "validators"], "contract"?, "event"?}'}
         assert isinstance(doc, dict)
         contract, event = doc.get("contract"), doc.get("event")
         if not isinstance(contract, str | None) or not isinstance(event, str | None):
             return {"type": "error", "code": "malformed", "message": "contract and event are strings"}
         sub.blocks = "blocks" in topics
         sub.events = "events" in topics
+        sub.validators = "validators" in topics
         sub.contract = contract
         sub.event_name = event
         return {"type": "subscribed", "topics": sorted(set(topics)), "contract": contract, "event": event}
@@ -832,12 +834,14 @@ def _openapi_document(config: RpcConfig) -> dict[str, Any]:
                               **common_errors},
             }},
             "/v1/ws": {"get": {
-                "summary": "Websocket: subscribe to new blocks and to events",
+                "summary": "Websocket: subscribe to new blocks, events and validator-set changes",
                 "description": (
-                    "Send {\"subscribe\": [\"blocks\", \"events\"], \"contract\"?: name, "
-                    "\"event\"?: name}. The node answers {type: subscribed}, then pushes "
-                    "{type: block, height, hash, state_root, tx_count, txs} and {type: event, "
-                    "height, tx_hash, contract, name, fields}. A subscriber that falls behind "
+                    "Send {\"subscribe\": [\"blocks\", \"events\", \"validators\"], "
+                    "\"contract\"?: name, \"event\"?: name}. The node answers {type: "
+                    "subscribed}, then pushes {type: block, height, hash, state_root, tx_count, "
+                    "txs}, {type: event, height, tx_hash, contract, name, fields} and {type: "
+                    "validators, height, effective_height, in_force, hash, validators} (a "
+                    "change decided, then in force). A subscriber that falls behind "
                     "gets {type: error, code: overflow} and is closed."
                 ),
                 "responses": {"101": {"description": "switching to the websocket protocol"},

@@ -1130,7 +1130,8 @@ class Node:
         previous = self.store.validator_set(height)
         # A block that decides a validator-set change keeps the proof of the schedule
         # under its state root, for nodes joining by state sync (node/statesync.py).
-        changed = self.executor.validator_set(overlay, height + 2).hash != next_validators.hash
+        decided = self.executor.validator_set(overlay, height + 2)
+        changed = decided.hash != next_validators.hash
         self.store.commit_block(block, certificate, receipts, overlay, next_validators,
                                 accounts=touched_accounts(block, receipts),
                                 prove_keys=(VALIDATORS_KEY,) if changed else ())
@@ -1150,6 +1151,10 @@ class Node:
         if synced:
             m.blocks_synced.inc()
         self.events.publish_block(block, receipts)
+        if previous is not None and previous.hash != next_validators.hash:
+            self.events.publish_validators(height, height + 1, next_validators)
+        if changed:
+            self.events.publish_validators(height, height + 2, decided)
         if self._started:
             self.blobs.on_block_committed(block, receipts)
             self.sync.announce_height(height)

@@ -257,6 +257,16 @@ async def test_websocket_pushes_blocks_and_filtered_events(node: Node, http: Any
                 break
         assert seen["event"]["tx_hash"] == stx.hash.hex() and seen["event"]["fields"] == {"key": "ws"}
         assert "block" in seen
+        # The validators topic is taken (its pushes: tests/node/test_events.py); an
+        # unknown topic is refused in words.
+        await ws.send_json({"subscribe": ["validators"]})
+        while (msg := await ws.receive_json(timeout=10))["type"] != "subscribed":
+            pass
+        assert msg["topics"] == ["validators"]
+        await ws.send_json({"subscribe": ["blocks", "gossip"]})
+        while (msg := await ws.receive_json(timeout=10))["type"] not in ("error", "subscribed"):
+            pass
+        assert msg["code"] == "malformed" and "validators" in msg["message"]
 
 
 async def test_garbage_never_gets_a_500(node: Node, http: Any) -> None:

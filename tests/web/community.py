@@ -75,9 +75,11 @@ class Community:
                 "--card-out", str(self.home / f"{unit}.card.json"))
 
 
-def start_community(root: Path, params: dict[str, dict[str, Any]] | None = None) -> Iterator[Community]:
+def start_community(root: Path, params: dict[str, dict[str, Any]] | None = None,
+                    seed_demo: bool = True) -> Iterator[Community]:
     """The seeded localnet; ``params`` overrides genesis parameters per contract (e.g.
-    a short voting period, so a test sees a vote close)."""
+    a short voting period, so a test sees a vote close); without ``seed_demo`` the chain
+    holds only its genesis (no households, no actors)."""
     template = default_genesis_template()
     if params:
         doc = json.loads(template.read_text())
@@ -93,7 +95,9 @@ def start_community(root: Path, params: dict[str, dict[str, Any]] | None = None)
         config.with_changes(consensus=consensus).save(node.home)
     with running(net) as sup:
         sup.wait_ready(timeout_ms=60_000)
-        manifest, _ = off_loop(lambda: run(seed(net)))
+        manifest: dict[str, Any] = {"households": [], "actors": []}
+        if seed_demo:
+            manifest, _ = off_loop(lambda: run(seed(net)))
         c = Community(net, sup, manifest, root)
         for entry in manifest["households"] + manifest["actors"]:
             c.keys[entry["label"]] = Path(entry["key"])

@@ -1,5 +1,5 @@
 // Live updates over the node's websocket (/v1/ws): one connection for the app, subscribed
-// to blocks and events; pages listen for what they show and are told again after a
+// to blocks, events and validator-set changes; pages listen for what they show and are told again after a
 // reconnect (they then re-read, so nothing missed while offline stays missing).
 
 const RETRY_MIN_MS = 500;
@@ -19,7 +19,7 @@ export class Live {
     const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
-      ws.send(JSON.stringify({ subscribe: ['blocks', 'events'] }));
+      ws.send(JSON.stringify({ subscribe: ['blocks', 'events', 'validators'] }));
     };
     ws.onmessage = (m) => {
       let msg;

@@ -79,7 +79,9 @@ export class Wallet {
       if (!this.address) return;
       const mine = msg.type === 'event' && msg.contract === 'roles' && (msg.name === 'RoleGranted' || msg.name === 'RoleRevoked')
         && msg.fields && msg.fields.address === this.address;
-      if (mine || msg.type === 'connected') again().catch(() => {});
+      // A new validator set in force gives or takes the 'validator' role.
+      const set = msg.type === 'validators' && msg.in_force;
+      if (mine || set || msg.type === 'connected') again().catch(() => {});
     });
   }
 

@@ -2,6 +2,8 @@
 // adding a committee's node (its public key and name) or removing one, the validators of
 // the set at the proposal vote yes or no, each vote shown with its state proof, and a
 // change that passes (yes from at least 2/3) applies two blocks after the closing height.
+// The node pushes a `validators` message when a change is decided and again when it is in
+// force (docs/RPC.md), and the page reads the set again on each: no reload needed.
 
 import { t, fmt } from '../i18n.js';
 import { h, replace } from '../ui.js';
@@ -15,6 +17,13 @@ import { ChainClock, facts, share, heading } from './shared.js';
 
 const KINDS = new Set(['add_validator', 'remove_validator']);
 const MAX_NAME_CHARS = 64;
+
+// The last set the node said is in force while the app is open: {height, keys}.
+let lastInForce = null;
+
+function sameKeys(validators, keys) {
+  return validators.length === keys.length && validators.every((v, i) => v.public_key === keys[i]);
+}
 
 function keyHex(v) { return typeof v === 'string' ? v.replace(/^0x/, '') : toHex(v); }
 
@@ -106,8 +115,16 @@ export async function render(ctx, params) {
   wait.remove();
   if (pid !== null) main.appendChild(h('p', {}, h('a', { href: '#/validators' }, '← ', t('console.validators.title_page'))));
   else {
+    // A passed change not yet in force (the status lists the set of the next height), and
+    // since when the set shown is (when the node said so).
+    const pending = all.filter((p) => p.kind === 'chain' && KINDS.has((p.action || [])[0]) && p.status === 'passed'
+      && (p.closed_at || p.closes) + 2 > status.height + 1);
+    const since = lastInForce && sameKeys(status.validators, lastInForce.keys) ? lastInForce.height : null;
     main.appendChild(h('section', { class: 'card', 'data-testid': 'val-set' }, h('h3', {}, t('console.validators.set', { n: fmt.count(status.validators.length) })),
-      facts(status.validators.map((v) => [v.name || '—', h('span', { class: 'mono' }, v.address)]))));
+      since !== null ? h('p', { class: 'notice ok', 'data-testid': 'val-since' }, t('console.validators.in_force_since', { height: fmt.count(since) })) : null,
+      pending.map((p) => h('p', { class: 'notice info', 'data-testid': 'val-pending' },
+        t('console.validators.pending', { change: describe(p, names), height: fmt.count((p.closed_at || p.closes) + 2) }))),
+      facts(status.validators.map((v) => [v.name || '—', h('span', { class: 'mono', 'data-testid': 'val-member' }, v.address)]))));
     const mine = status.validators.some((v) => v.address === wallet.address);
     main.appendChild(mine ? proposeCard(ctx, status) : h('p', { class: 'notice info' }, t('console.validators.not_validator')));
   }
@@ -125,5 +142,11 @@ export async function render(ctx, params) {
   ctx.onLeave(live.on({ type: 'event', contract: 'governance' }, (msg) => {
     if (msg.type !== 'event' || !msg.fields) return;
     if (chain.some((p) => p.id === Number(msg.fields.id)) || msg.name === 'ProposalCreated') ctx.app.route();
+  }));
+  // A change decided (the vote closed: passed) or in force (the new set signs): read again.
+  ctx.onLeave(live.on({ type: 'validators' }, (msg) => {
+    if (msg.type !== 'validators') return;
+    if (msg.in_force) lastInForce = { height: msg.effective_height, keys: (msg.validators || []).map((v) => v.public_key) };
+    ctx.app.route();
   }));
 }

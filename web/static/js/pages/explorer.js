@@ -53,6 +53,8 @@ async function renderOverview(ctx, upto) {
     getJson(`/v1/blocks?from=${from}&limit=${top - from + 1}`), getJson('/v1/evidence?limit=20')]);
   wait.remove();
   const who_ = names(status);
+  // A new validator set in force (the node's `validators` push) is shown at once.
+  ctx.onLeave(ctx.live.on({ type: 'validators' }, (msg) => { if (msg.in_force) ctx.app.route(); }));
   const blocks = range.blocks.map((b) => ({ doc: b, header: decodeHeader(fromHex(b.header.encoded)) })).reverse();
   main.appendChild(h('p', { class: 'muted', 'data-testid': 'chain-head' },
     t('explorer.head', { height: fmt.count(status.height), node: status.node, time: fmt.time(status.latest_time_ms) })));
