@@ -8,6 +8,7 @@ completed by the resident, with the points received and the rating."""
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,9 @@ import pytest
 from core.crypto import PrivateKey
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
 from tests.web.community import Community, start_community
+from tests.web.test_screens import SHOTS
+from tests.web.test_screens import _axe as axe
+from tests.web.test_screens import _check as check_layout
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
@@ -166,3 +170,136 @@ def test_a_merchant_without_a_listing_is_asked_to_list_the_shop_and_lists_it(
         assert w.console_errors == [] and w.csp_violations() == []
     finally:
         w.context.close()
+
+
+# --- a service provider ------------------------------------------------------------------------
+
+
+def balance(c: Community, address: str) -> int:
+    return int(c.query("token", "balance", [address]))
+
+
+def wait_text(p: Page, test_id: str, text: str) -> None:
+    p.wait_for_function("([id, s]) => document.querySelector(`[data-testid='${id}']`)?.innerText.includes(s)",
+                        arg=[test_id, text], timeout=WAIT_MS)
+
+
+def test_a_service_provider_offers_on_a_residents_request_and_follows_it_to_done_and_rated(
+        browser: Browser, community: Community) -> None:
+    c = community
+    plumber = c.addresses["provider-plumber"]
+    resident = "resident-1"
+    rid = c.ok("services", "request", "--category", "plumbing", "--description", "卫生间水管漏水，请周六上午来修。",
+               "--budget", "800", key=resident)["result"]
+    w = sign_in(browser, c, c.keys["provider-plumber"])
+    try:
+        p = w.page
+        open_from_console(p, "jobs")
+        card = p.get_by_test_id(f"open-{rid}")
+        card.wait_for(timeout=WAIT_MS)
+        wait_text(p, f"open-{rid}", "卫生间水管漏水，请周六上午来修。")  # the text checked against its hash
+        assert "预算 800 积分" in card.inner_text()
+        assert p.get_by_test_id("provider-rating").inner_text() == "还没有评价（排序时按 3.00 计）"
+
+        # Above the budget: said in words, nothing signed.
+        p.get_by_test_id(f"offer-price-{rid}").fill("900")
+        p.get_by_test_id(f"offer-go-{rid}").click()
+        wait_text(p, f"open-{rid}", "报价不能高于居民的预算")
+        assert p.get_by_test_id("tx-confirm").count() == 0
+        assert c.query("services", "offers", [rid]) == []
+
+        p.get_by_test_id(f"offer-price-{rid}").fill("600")
+        p.get_by_test_id(f"offer-go-{rid}").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        p.get_by_test_id(f"my-offer-{rid}").wait_for(timeout=WAIT_MS)
+        assert p.get_by_test_id(f"my-offer-{rid}").inner_text() == "我已报价 600 积分"
+        assert [(o["provider"], o["price"]) for o in c.query("services", "offers", [rid])] == [(plumber, 600)]
+
+        # The resident chooses the plumber (the CLI): the job arrives live, with the household.
+        c.ok("services", "accept", str(rid), "--provider", plumber, key=resident)
+        p.locator(f"[data-testid=jobs-feed] li[data-request='{rid}']").wait_for(timeout=WAIT_MS)
+        wait_text(p, f"job-status-{rid}", "已接单，待上门")
+        unit = c.query("households", "record", [c.addresses[resident]])["unit"]
+        assert unit in p.get_by_test_id(f"job-household-{rid}").inner_text()
+        assert "600 积分 由平台托管" in p.get_by_test_id(f"job-{rid}").inner_text()
+        assert p.get_by_test_id(f"open-{rid}").count() == 0  # no longer an open request
+
+        # The resident confirms the work is done and rates it: the points arrive, then the rating.
+        before = balance(c, plumber)
+        c.ok("services", "complete", str(rid), key=resident)
+        wait_text(p, f"job-status-{rid}", "已完成")
+        assert p.get_by_test_id(f"job-received-{rid}").inner_text() == "600 积分"
+        assert balance(c, plumber) == before + 600
+        assert p.get_by_test_id(f"job-rated-{rid}").inner_text() == "居民还没有评价"
+        c.ok("services", "rate", str(rid), "--score", "5", key=resident)
+        wait_text(p, f"job-rated-{rid}", "居民已评价")
+        rating = c.query("services", "provider_of", [plumber])
+        x100 = rating["rating_x100"]
+        wait_text(p, "provider-rating", f"{x100 // 100}.{x100 % 100:02d} / 5（{rating['rating_count']} 次评价）")
+        assert "获得 5 星评价" in p.get_by_test_id("jobs-feed").inner_text()
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+
+def test_a_service_provider_gives_a_job_back_and_the_resident_is_refunded(
+        browser: Browser, community: Community) -> None:
+    c = community
+    plumber = c.addresses["provider-plumber"]
+    resident = "resident-2"
+    rid = c.ok("services", "request", "--category", "repair", "--description", "阳台门关不上。",
+               "--budget", "300", key=resident)["result"]
+    c.ok("services", "offer", str(rid), "--price", "280", key="provider-plumber")
+    c.ok("services", "accept", str(rid), "--provider", plumber, key=resident)
+    held = balance(c, c.addresses[resident])
+    w = sign_in(browser, c, c.keys["provider-plumber"], viewport=DESKTOP)
+    try:
+        p = w.page
+        open_from_console(p, "jobs")
+        wait_text(p, f"job-status-{rid}", "已接单，待上门")
+        p.get_by_test_id(f"job-more-{rid}").click()
+        p.get_by_test_id(f"job-cancel-{rid}").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        wait_text(p, f"job-status-{rid}", "已取消")
+        request = c.query("services", "request_of", [rid])
+        assert (request["status"], request["escrow"]) == ("cancelled", 0)
+        assert balance(c, c.addresses[resident]) == held + 280
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+
+# --- the pages on a phone and a desktop, in zh and en ------------------------------------------
+
+ROLE_PAGES = [("shop", "merchant-bakery"), ("jobs", "provider-plumber")]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("layout", ["mobile", "desktop"])
+def test_the_shop_and_jobs_pages_render_cleanly_and_accessibly(
+        browser: Browser, community: Community, lang: str, layout: str) -> None:
+    """No console error, nothing wider than the phone, no catalogue key shown raw, no
+    critical axe-core violation; HKCHAIN_UPDATE_SCREENSHOTS=1 writes
+    docs/screenshots/console-{shop,jobs}-<lang>-<layout>.png."""
+    viewport = MOBILE if layout == "mobile" else DESKTOP
+    for name, who in ROLE_PAGES:
+        w = sign_in(browser, community, community.keys[who], viewport=viewport)
+        try:
+            p = w.page
+            p.evaluate("(lang) => localStorage.setItem('hkchain.settings', JSON.stringify({lang}))", lang)
+            p.goto(f"/#/{name}")
+            p.reload()
+            p.wait_for_selector("main h2")
+            p.wait_for_load_state("networkidle")
+            p.wait_for_function("() => !document.querySelector('main').innerText.includes('正在读取') && "
+                                "!document.querySelector('main').innerText.includes('Loading…')", timeout=WAIT_MS)
+            assert p.url.endswith(f"#/{name}")
+            check_layout(w, name, viewport["width"])
+            critical = [v for v in axe(p) if v["impact"] == "critical"]
+            assert not critical, f"{name}: {critical}"
+            if os.environ.get("HKCHAIN_UPDATE_SCREENSHOTS") == "1":
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                p.screenshot(path=str(SHOTS / f"console-{name}-{lang}-{layout}.png"), full_page=layout == "desktop")
+            assert w.console_errors == [] and w.csp_violations() == [], (name, w.console_errors)
+        finally:
+            w.context.close()

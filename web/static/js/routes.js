@@ -26,6 +26,7 @@ import * as consoleGrants from './console/grants.js';
 import * as consoleValidators from './console/validators.js';
 import * as dashboard from './console/dashboard.js';
 import * as consoleShop from './console/shop.js';
+import * as consoleJobs from './console/jobs.js';
 
 export const ROUTES = {
   home: { title: 'nav.home', render: home.render },
@@ -55,6 +56,8 @@ export const ROUTES = {
   property: { title: 'console.property.title', roles: ['property_company', 'committee'], render: consoleProperty.render },
   // a merchant's shop: payments received, an order checked, the listing
   shop: { title: 'console.shop.nav', roles: ['merchant'], render: consoleShop.render },
+  // a service provider's jobs: open requests to offer on, the jobs it was chosen for
+  jobs: { title: 'console.jobs.nav', roles: ['service_provider'], render: consoleJobs.render },
 };
 
 // where: 'narrow' only in the bottom bar, 'wide' only in the sidebar; elder: kept in elder mode;
@@ -84,4 +87,5 @@ export const NAV = [
   { route: 'households', icon: '⌂', where: 'wide', section: 'console' },
   { route: 'property', icon: '¥', where: 'wide', section: 'console' },
   { route: 'shop', icon: '¤', where: 'wide', section: 'console' },
+  { route: 'jobs', icon: '⚒', where: 'wide', section: 'console' },
 ];

@@ -224,7 +224,7 @@ function listingCard(ctx, listing, params) {
     h('h3', {}, t('console.shop.listing')),
     h('dl', { class: 'facts stacked' },
       h('dt', {}, t('console.shop.name')), h('dd', { 'data-testid': 'shop-listing-name' }, listing.name),
-      h('dt', {}, t('console.shop.category')), h('dd', {}, listing.category),
+      h('dt', {}, t('console.shop.category_short')), h('dd', {}, listing.category),
       h('dt', {}, t('console.shop.sales')), h('dd', { 'data-testid': 'shop-sales' }, fmt.points(listing.sales)),
       h('dt', {}, t('console.shop.featured')), h('dd', {}, featured ? t('console.shop.featured_until', { time: fmt.time(Number(listing.featured_until) * 1000) }) : t('console.shop.not_featured')),
       h('dt', {}, t('console.shop.fee_rate')), h('dd', {}, t('console.shop.fee_rate_text', { pct: fmt.percent(params.platform_fee_bps, 10000) }))),
@@ -241,7 +241,8 @@ export async function render(ctx) {
   wait.remove();
   if (listing) main.appendChild(h('p', { class: 'muted' }, t('console.shop.signed_as', { name: listing.name, address: shortAddress(me) })));
   if (!listing) main.appendChild(listingCard(ctx, listing, params));
-  for (const card of receiptsCard(ctx, me)) main.appendChild(card);
-  main.appendChild(checkCard(ctx, me));
+  // At the counter: the takings first, then checking a customer's order, then the list.
+  const [takings, receipts] = receiptsCard(ctx, me);
+  main.append(takings, checkCard(ctx, me), receipts);
   if (listing) main.appendChild(listingCard(ctx, listing, params));
 }
