@@ -105,6 +105,9 @@ def _fault_options(f: Any) -> Any:
 @click.option("--message-us", type=click.IntRange(0, 100_000), default=0, show_default=True,
               help="With --network: host CPU per consensus message sent or received, besides "
               "its signature checks (about 130 measured; 0: left out).")
+@click.option("--host-cores", type=click.IntRange(0, 1024), default=0, show_default=True,
+              help="With --network: the nodes share this many cores, as a localnet on one "
+              "machine does (0: a core each).")
 @click.option("--gossip-fanout", type=click.IntRange(0, 255), default=0, show_default=True,
               help="With --network: model the mempools' gossip of tx bodies, each node sending "
               "each tx to this many peers (0: left out).")
@@ -141,6 +144,7 @@ def simulate(
     latency: tuple[int, int],
     uplink_mbit: int,
     message_us: int,
+    host_cores: int,
     gossip_fanout: int,
     proposals_by_reference: bool,
     vote_collector: bool,
@@ -181,7 +185,7 @@ def simulate(
         overrides.append(("byzantine", 0))
     if tx_rate and block_bytes:
         raise click.BadParameter("give --tx-rate or --block-bytes, not both", param_hint="--tx-rate")
-    if not network and (message_us or gossip_fanout or proposals_by_reference or vote_collector):
+    if not network and (message_us or host_cores or gossip_fanout or proposals_by_reference or vote_collector):
         raise click.BadParameter("needs --network", param_hint="--gossip-fanout, "
                                  "--proposals-by-reference, --vote-collector")
     if latency[0] > latency[1]:
@@ -192,6 +196,7 @@ def simulate(
             latency_max_us=latency[1] * 1000,
             uplink_bits_per_s=uplink_mbit * 1_000_000,
             message_us=message_us,
+            host_cores=host_cores,
             gossip_fanout=gossip_fanout,
             proposals_by_reference=proposals_by_reference,
             vote_collector=vote_collector,

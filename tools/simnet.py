@@ -64,6 +64,8 @@ class NetworkModel:
     # checks: framing, sealing, decoding, dispatch and the event loop (PERFORMANCE.md,
     # "District scale": about 130 µs, from idle localnets of 4 and 31). 0: left out, as at first.
     message_us: int = 0
+    # The nodes share this many cores, as a localnet on one machine does (0: a core each).
+    host_cores: int = 0
     gossip_fanout: int = 0  # 0: mempool gossip left out, as in the first district figures
     tx_bytes: int = TX_WIRE_BYTES  # a gossiped tx body on the wire
     proposals_by_reference: bool = False
@@ -76,8 +78,8 @@ class NetworkModel:
             raise ValueError("uplink_bits_per_s must be positive")
         if self.jitter_permille < 0 or self.verify_us < 0 or self.tx_us < 0:
             raise ValueError("jitter, verify and tx costs must not be negative")
-        if self.message_us < 0:
-            raise ValueError("message_us must not be negative")
+        if self.message_us < 0 or self.host_cores < 0:
+            raise ValueError("message_us and host_cores must not be negative")
         if self.gossip_fanout < 0 or self.tx_bytes <= 0:
             raise ValueError("gossip_fanout must not be negative and tx_bytes must be positive")
 
@@ -143,6 +145,8 @@ class Network:
         ]
         self.uplink_free_us = [0] * nodes
         self.cpu_free_us = [0] * nodes
+        # With shared cores: when each of the machine's cores is next free.
+        self.core_free_us = [0] * model.host_cores
         self.bytes_sent = [0] * nodes
         self.messages_sent = [0] * nodes
         self.cpu_busy_us = [0] * nodes
@@ -150,9 +154,7 @@ class Network:
     def send(self, now_us: int, src: int, dst: int, size_bytes: int) -> int:
         """Queue a message on src's uplink; return the time its last bit reaches dst."""
         if self.model.message_us:  # the sender's CPU frames the message first
-            now_us = max(now_us, self.cpu_free_us[src]) + self.model.message_us
-            self.cpu_free_us[src] = now_us
-            self.cpu_busy_us[src] += self.model.message_us
+            now_us = self._run_on_cpu(now_us, src, self.model.message_us)
         start = max(now_us, self.uplink_free_us[src])
         done = start + self.model.transmit_us(size_bytes, self.tx_rate_per_s)
         self.uplink_free_us[src] = done
@@ -165,11 +167,19 @@ class Network:
     def process(self, now_us: int, node: int, signatures: int, txs: int) -> int:
         """Queue a message on node's CPU; return the time the replica may handle it."""
         cost = self.model.message_us + signatures * self.model.verify_us + txs * self.model.tx_us
-        done = max(now_us, self.cpu_free_us[node]) + cost
-        self.cpu_free_us[node] = done
-        self.cpu_busy_us[node] += cost
-        return done
+        return self._run_on_cpu(now_us, node, cost)
 
+    def _run_on_cpu(self, now_us: int, node: int, cost: int) -> int:
+        """Run ``cost`` µs of node's work (one thread) once it and, with shared cores, a
+        core are free; return when it is done."""
+        start = max(now_us, self.cpu_free_us[node])
+        if self.core_free_us:
+            core = min(range(len(self.core_free_us)), key=self.core_free_us.__getitem__)
+            start = max(start, self.core_free_us[core])
+            self.core_free_us[core] = start + cost
+        self.cpu_free_us[node] = start + cost
+        self.cpu_busy_us[node] += cost
+        return start + cost
 
     def add_gossip(self, simulated_us: int, live: list[bool]) -> None:
         """Charge each live node the mempool gossip of the run: its uplink share and one

@@ -697,6 +697,7 @@ def _network_options(model: NetworkModel) -> str:
         f"--network --latency {model.latency_min_us // 1000} {model.latency_max_us // 1000} "
         f"--uplink-mbit {model.uplink_bits_per_s // 1_000_000} "
         + (f"--message-us {model.message_us} " if model.message_us else "")
+        + (f"--host-cores {model.host_cores} " if model.host_cores else "")
         + (f"--gossip-fanout {model.gossip_fanout} " if model.gossip_fanout else "")
         + ("--proposals-by-reference " if model.proposals_by_reference else "")
         + ("--vote-collector " if model.vote_collector else "")

@@ -192,6 +192,21 @@ def test_each_message_costs_its_host_cpu_on_both_ends() -> None:
     assert net.cpu_busy_us == [280, 140 + model.verify_us]
 
 
+def test_nodes_sharing_cores_wait_for_a_free_one() -> None:
+    model = NetworkModel(jitter_permille=0, host_cores=2)
+    net = Network(model, 3, seed=0)
+    # Three nodes each handle a 1,000 µs job at once on two cores: the third waits.
+    done = [net.process(0, i, 0, 1_000 // model.tx_us + 1) for i in range(3)]
+    cost = (1_000 // model.tx_us + 1) * model.tx_us
+    assert done == [cost, cost, 2 * cost]
+    # A node's own work stays one thread: its next job waits for its last (done at
+    # ``cost``), then takes the core that is free by then.
+    assert net.process(0, 0, 0, 1) == cost + model.tx_us
+    assert net.process(0, 1, 0, 1) == cost + 2 * model.tx_us
+    unshared = Network(NetworkModel(jitter_permille=0), 3, seed=0)
+    assert [unshared.process(0, i, 0, 1_000 // model.tx_us + 1) for i in range(3)] == [cost] * 3
+
+
 def test_gossip_takes_its_share_of_the_uplink_and_one_check_per_tx() -> None:
     model = NetworkModel(jitter_permille=0, gossip_fanout=8, tx_bytes=250)
     # 200 tx/s × 250 B × 8 peers × 8 bits = 3.2 Mbit/s of the 100: 96.8 left for consensus.
