@@ -53,8 +53,10 @@ def sign_in(browser: Browser, c: Community, key_file: Path, *, viewport: Viewpor
 
 
 def open_from_console(p: Page, route: str) -> None:
-    """From the console's front page, by its tile (the front page links every page)."""
-    p.goto("/#/console")
+    """As a shopkeeper would after importing the key: "me" → the console's front page → the
+    page's tile (the front page links every page the key's roles open)."""
+    p.goto("/#/me")
+    p.get_by_test_id("open-console").click(timeout=WAIT_MS)
     p.get_by_test_id(f"console-{route}").click(timeout=WAIT_MS)
     p.wait_for_url(f"**/#/{route}")
 
@@ -189,12 +191,16 @@ def test_a_service_provider_offers_on_a_residents_request_and_follows_it_to_done
     c = community
     plumber = c.addresses["provider-plumber"]
     resident = "resident-1"
-    rid = c.ok("services", "request", "--category", "plumbing", "--description", "卫生间水管漏水，请周六上午来修。",
-               "--budget", "800", key=resident)["result"]
     w = sign_in(browser, c, c.keys["provider-plumber"])
     try:
         p = w.page
         open_from_console(p, "jobs")
+        p.get_by_test_id("provider-rating").wait_for(timeout=WAIT_MS)
+        # The resident posts the request while the page is open: it arrives live.
+        rid = c.ok("services", "request", "--category", "plumbing", "--description", "卫生间水管漏水，请周六上午来修。",
+                   "--budget", "800", key=resident)["result"]
+        p.locator(f"[data-testid=jobs-feed] li[data-request='{rid}']").wait_for(timeout=WAIT_MS)
+        assert "新需求" in p.locator(f"[data-testid=jobs-feed] li[data-request='{rid}']").inner_text()
         card = p.get_by_test_id(f"open-{rid}")
         card.wait_for(timeout=WAIT_MS)
         wait_text(p, f"open-{rid}", "卫生间水管漏水，请周六上午来修。")  # the text checked against its hash
@@ -217,7 +223,7 @@ def test_a_service_provider_offers_on_a_residents_request_and_follows_it_to_done
 
         # The resident chooses the plumber (the CLI): the job arrives live, with the household.
         c.ok("services", "accept", str(rid), "--provider", plumber, key=resident)
-        p.locator(f"[data-testid=jobs-feed] li[data-request='{rid}']").wait_for(timeout=WAIT_MS)
+        wait_text(p, "jobs-feed", f"居民选了您：工单 #{rid}")
         wait_text(p, f"job-status-{rid}", "已接单，待上门")
         unit = c.query("households", "record", [c.addresses[resident]])["unit"]
         assert unit in p.get_by_test_id(f"job-household-{rid}").inner_text()

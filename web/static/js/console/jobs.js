@@ -194,9 +194,14 @@ export async function render(ctx) {
   const contracts = h('div', {});
   main.append(h('section', { class: 'card' }, h('h3', {}, t('console.jobs.live')), feed), jobs, open, about, contracts);
   let provider = null;
+  const shown = new Set();  // the requests on the page: their events redraw it
+  const myJobs = new Set();
   const draw = async () => {
     provider = await query('services', 'provider_of', [me]);
     const [{ items, who }, openBox] = await Promise.all([jobsSection(me), openSection(ctx, me, provider)]);
+    shown.clear(); myJobs.clear();
+    for (const r of items) { shown.add(r.id); myJobs.add(r.id); }
+    for (const el of openBox.querySelectorAll('[data-testid^="open-"]')) shown.add(Number(el.dataset.testid.slice(5)));
     const todo = items.filter((r) => r.status === 'accepted').length;
     replace(jobs, h('h3', {}, t('console.jobs.mine')),
       h('p', { 'data-testid': 'jobs-summary' }, t('console.jobs.summary', { todo: fmt.count(todo),
@@ -219,11 +224,18 @@ export async function render(ctx) {
     if (msg.type !== 'event') return;
     const f = msg.fields || {};
     const mineNow = f.provider === me;
-    if (msg.name === 'Requested' && provider && provider.categories.includes(f.category)) say(t('console.jobs.feed_requested', { id: f.id, category: f.category, budget: fmt.points(f.budget ?? 0) }), f.id);
+    const myJob = myJobs.has(f.id);
+    const inMyCategory = msg.name === 'Requested' && provider && provider.categories.includes(f.category);
+    if (inMyCategory) say(t('console.jobs.feed_requested', { id: f.id, category: f.category, budget: fmt.points(f.budget ?? 0) }), f.id);
     else if (msg.name === 'Accepted' && mineNow) say(t('console.jobs.feed_accepted', { id: f.id, price: fmt.points(f.price ?? 0) }), f.id);
+    else if (msg.name === 'Accepted' && shown.has(f.id)) say(t('console.jobs.feed_taken', { id: f.id }), f.id);
     else if (msg.name === 'Completed' && mineNow) say(t('console.jobs.feed_completed', { id: f.id, amount: fmt.points(f.amount ?? 0) }), f.id);
     else if (msg.name === 'ProviderRated' && mineNow) say(t('console.jobs.feed_rated', { id: f.id, n: f.score }), f.id);
-    redraw();
+    else if (msg.name === 'Disputed' && myJob && f.by !== me) say(t('console.jobs.feed_disputed', { id: f.id }), f.id);
+    else if (msg.name === 'Decided' && myJob) say(t('console.jobs.feed_decided', { id: f.id, amount: fmt.points(f.provider_amount ?? 0) }), f.id);
+    else if (msg.name === 'Refunded' && myJob) say(t('console.jobs.feed_refunded', { id: f.id }), f.id);
+    else if (msg.name === 'Cancelled' && shown.has(f.id) && f.by !== me) say(t('console.jobs.feed_withdrawn', { id: f.id }), f.id);
+    if (inMyCategory || mineNow || shown.has(f.id)) redraw();
   }));
   ctx.onLeave(() => clearTimeout(timer));
   try { await draw(); } catch (e) { showError(e); }

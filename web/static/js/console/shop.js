@@ -47,14 +47,22 @@ function notice(kind, text, testid) {
   return h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status', 'data-testid': testid }, text);
 }
 
-// Display names residents published (names.names_of), else the short address.
-async function customerNames(addresses) {
-  const unique = [...new Set(addresses)];
-  const names = {};
-  for (let i = 0; i < unique.length; i += 50) {
-    try { Object.assign(names, await query('names', 'names_of', [unique.slice(i, i + 50)])); } catch { /* names are optional */ }
-  }
-  return (a) => (names[a] ? `${names[a]}（${shortAddress(a)}）` : shortAddress(a));
+// Display names residents published (names.names_of), else the short address; names
+// already read are kept for the page's life, so a new payment asks only for its payer.
+function customerNames() {
+  const names = new Map();
+  const label = (a) => (names.get(a) ? `${names.get(a)}（${shortAddress(a)}）` : shortAddress(a));
+  label.learn = async (addresses) => {
+    const unknown = [...new Set(addresses)].filter((a) => !names.has(a));
+    for (let i = 0; i < unknown.length; i += 50) {
+      const part = unknown.slice(i, i + 50);
+      try {
+        const got = await query('names', 'names_of', [part]);
+        for (const a of part) names.set(a, got[a] || '');
+      } catch { /* names are optional */ }
+    }
+  };
+  return label;
 }
 
 // Every payment to `me`, newest first: {timeMs, height, ref, payer, amount, fee, net}.
@@ -114,11 +122,10 @@ function receiptsCard(ctx, me) {
   const body = h('div', {}, loading());
   const feed = h('ul', { class: 'plain feed', 'data-testid': 'shop-feed', 'aria-live': 'polite' }, h('li', { class: 'muted' }, t('console.shop.feed_empty')));
   let current = [];
-  let who = shortAddress;
-  const draw = async () => {
-    const receipts = await readReceipts(me);
-    who = await customerNames(receipts.map((r) => r.payer));
-    current = receipts;
+  const who = customerNames();
+  const show = async () => {
+    const receipts = current;
+    await who.learn(receipts.map((r) => r.payer));
     const status = await rpc.status();
     const now = Number(status.latest_time_ms);
     const today = totalsBy(receipts, dayOf).find((s) => s.key === dayOf(now));
@@ -138,20 +145,30 @@ function receiptsCard(ctx, me) {
       ] : empty('console.shop.no_receipts'));
   };
   const showError = (e) => replace(body, notice('error', errorText(e)));
-  let timer = null;
-  const redraw = () => { clearTimeout(timer); timer = setTimeout(() => draw().catch(showError), 300); };
+  // One update at a time, in the order the events came.
+  let queue = Promise.resolve();
+  const then = (fn) => { queue = queue.then(fn).catch(showError); };
+  const readAll = async () => { current = await readReceipts(me); await show(); };
+  // A payment as it arrives: its block's time, added to what is shown (no re-read).
+  const add = async (msg) => {
+    const f = msg.fields;
+    if (current.some((r) => r.ref === String(f.order_ref))) return;
+    const block = await rpc.block(msg.height);
+    const amount = BigInt(f.amount); const fee = BigInt(f.fee);
+    current = [{ timeMs: Number(block.header.timestamp_ms), height: Number(msg.height), ref: String(f.order_ref), payer: f.payer, amount, fee, net: amount - fee }, ...current];
+    await show();
+  };
   ctx.onLeave(ctx.live.on({ type: 'event', contract: 'merchants', name: 'MerchantPaid' }, (msg) => {
-    if (msg.type === 'connected') { redraw(); return; }
+    if (msg.type === 'connected') { then(readAll); return; }  // after a reconnect: what was missed
     const f = msg.fields || {};
     if (msg.type !== 'event' || f.merchant !== me) return;
     for (const li of feed.querySelectorAll('li.muted')) li.remove();
     feed.prepend(h('li', { 'data-order': String(f.order_ref) }, t('console.shop.feed_line',
-      { amount: fmt.points(f.amount ?? 0), ref: String(f.order_ref), who: shortAddress(f.payer) })));
+      { amount: fmt.points(f.amount ?? 0), ref: String(f.order_ref), who: who(f.payer) })));
     while (feed.children.length > 20) feed.lastChild.remove();
-    redraw();
+    then(() => add(msg));
   }));
-  ctx.onLeave(() => clearTimeout(timer));
-  draw().catch(showError);
+  then(readAll);
   const rowOf = (r) => [stamp(r.timeMs), r.ref, who(r.payer), r.payer, Number(r.amount), Number(r.fee), Number(r.net), r.height];
   const dayRow = (s) => [s.key, s.count, Number(s.amount), Number(s.fee), Number(s.net)];
   const today = () => dayOf(Date.now());
@@ -183,7 +200,8 @@ function checkCard(ctx, me) {
     const proved = await ctx.light.prove(`c/merchants/s/o:${me}:${r}`);
     const v = proved.value;
     if (!v) { replace(msg, notice('error', t('console.shop.check_none', { ref: r }), 'shop-check-result')); return; }
-    const who = await customerNames([v.payer]);
+    const who = customerNames();
+    await who.learn([v.payer]);
     const amount = BigInt(v.amount); const fee = BigInt(v.fee);
     replace(msg, h('div', { class: 'notice ok', role: 'status', 'data-testid': 'shop-check-result' },
       h('p', {}, t('console.shop.check_paid', { ref: r, amount: fmt.points(amount) }), ' ', verifiedBadge('verified')),
