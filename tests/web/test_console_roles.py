@@ -309,3 +309,28 @@ def test_the_shop_and_jobs_pages_render_cleanly_and_accessibly(
             assert w.console_errors == [] and w.csp_violations() == [], (name, w.console_errors)
         finally:
             w.context.close()
+
+
+def test_the_shop_and_jobs_pages_in_elder_mode_fit_the_phone_with_large_targets(
+        browser: Browser, community: Community) -> None:
+    """大字 mode on a 390 px phone: nothing wider than the screen, every visible button at
+    least 60 px high, no critical or serious axe-core violation."""
+    for name, who in ROLE_PAGES:
+        w = sign_in(browser, community, community.keys[who], viewport=MOBILE)
+        try:
+            p = w.page
+            p.evaluate("() => localStorage.setItem('hkchain.settings', JSON.stringify({lang: 'zh-CN', elder: true}))")
+            p.goto(f"/#/{name}")
+            p.reload()
+            p.wait_for_selector("body.elder main h2")
+            p.wait_for_load_state("networkidle")
+            p.wait_for_function("() => !document.querySelector('main').innerText.includes('正在读取')", timeout=WAIT_MS)
+            check_layout(w, name, MOBILE["width"])
+            for box in p.locator("main button:visible").all():
+                b = box.bounding_box()
+                assert b is not None and b["height"] >= 60, (name, box.inner_text())
+            bad = [v for v in axe(p) if v["impact"] in ("critical", "serious")]
+            assert not bad, f"{name}: {bad}"
+            assert w.console_errors == [] and w.csp_violations() == []
+        finally:
+            w.context.close()

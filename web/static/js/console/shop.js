@@ -98,8 +98,13 @@ function totalsBy(receipts, keyOf) {
   return [...by.values()].sort((a, b) => (a.key < b.key ? 1 : -1));
 }
 
-function totalsTable(rows, testid, keyLabel) {
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'compact', 'data-testid': testid },
+// A table that may scroll sideways on a phone (large text): reachable by keyboard, named.
+function scroller(labelKey, table) {
+  return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': t(labelKey) }, table);
+}
+
+function totalsTable(rows, testid, keyLabel, titleKey) {
+  return scroller(titleKey, h('table', { class: 'compact', 'data-testid': testid },
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t(keyLabel)),
       ['count', 'amount', 'net'].map((c) => h('th', { scope: 'col', class: 'num' }, t(`console.shop.col.${c}`))))),
     h('tbody', {}, rows.map((s) => h('tr', { 'data-key': s.key }, h('td', {}, s.key),
@@ -107,7 +112,7 @@ function totalsTable(rows, testid, keyLabel) {
 }
 
 function receiptsTable(receipts, who) {
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'compact', 'data-testid': 'shop-receipts' },
+  return scroller('console.shop.receipts', h('table', { class: 'compact', 'data-testid': 'shop-receipts' },
     h('thead', {}, h('tr', {}, ['time', 'ref', 'customer', 'amount', 'fee', 'net'].map((c) =>
       h('th', { scope: 'col', class: ['amount', 'fee', 'net'].includes(c) ? 'num' : c === 'customer' || c === 'fee' ? 'wide-col' : '' }, t(`console.shop.col.${c}`))))),
     h('tbody', {}, receipts.map((r) => h('tr', { 'data-order': r.ref },
@@ -140,8 +145,8 @@ function receiptsCard(ctx, me) {
         h('p', { 'data-testid': 'shop-receipts-summary' }, t('console.shop.receipts_summary', { n: fmt.count(receipts.length),
           total: fmt.points(receipts.reduce((a, r) => a + r.net, 0n)) })),
         receiptsTable(receipts, who),
-        h('h4', {}, t('console.shop.by_day')), totalsTable(totalsBy(receipts, dayOf).slice(0, DAYS_SHOWN), 'shop-days', 'console.shop.col.day'),
-        h('h4', {}, t('console.shop.by_month')), totalsTable(totalsBy(receipts, monthOf).slice(0, MONTHS_SHOWN), 'shop-months', 'console.shop.col.month'),
+        h('h4', {}, t('console.shop.by_day')), totalsTable(totalsBy(receipts, dayOf).slice(0, DAYS_SHOWN), 'shop-days', 'console.shop.col.day', 'console.shop.by_day'),
+        h('h4', {}, t('console.shop.by_month')), totalsTable(totalsBy(receipts, monthOf).slice(0, MONTHS_SHOWN), 'shop-months', 'console.shop.col.month', 'console.shop.by_month'),
       ] : empty('console.shop.no_receipts'));
   };
   const showError = (e) => replace(body, notice('error', errorText(e)));
