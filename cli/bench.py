@@ -155,6 +155,15 @@ def _disk_line(r: BenchReport) -> str:
     return "-"
 
 
+def _proposal_line(r: BenchReport) -> str:
+    p = r.proposals
+    if not p.sent and not p.received:
+        return "-"
+    return (f"{p.sent:,} sent, {_num(p.bytes_per_block, ',.0f')} B on the wire per block (to all "
+            f"peers); {p.received:,} received, decode CPU {_num(p.decode_cpu_ms_per_proposal, '.3f')} "
+            f"ms per proposal, {_num(p.decode_cpu_ms_per_block, '.3f')} ms per block (all validators)")
+
+
 def print_report(console: Console, r: BenchReport, command: str) -> None:
     summary = Table(title=f"{command}", title_justify="left", show_header=False)
     summary.add_column(style="bold cyan", no_wrap=True)
@@ -176,6 +185,7 @@ def print_report(console: Console, r: BenchReport, command: str) -> None:
         ("block txs p50/p95/p99/max", _ms(r.block_txs)),
         ("block interval ms p50/p95/p99/max", _ms(r.block_interval_ms)),
         ("view changes", _num(r.view_changes, "d")),
+        ("proposals (PRE-PREPARE)", _proposal_line(r)),
         ("CPU of the machine", "-" if r.cpu_percent_of_machine is None
          else f"{r.cpu_percent_of_machine:.1f} % (all nodes, steady window); the bench "
               f"client itself {_num(r.client_cpu_percent_of_core)} % of one core"),

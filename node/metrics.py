@@ -67,6 +67,22 @@ class Metrics:
             "hkchain_evidence_records", "Equivocation records the node keeps (GET /v1/evidence)",
             registry=r,
         )
+        self.proposals_sent = Counter(
+            "hkchain_proposals_sent", "PRE-PREPAREs this node proposed and sent to its peers",
+            registry=r,
+        )
+        self.proposal_bytes_sent = Counter(
+            "hkchain_proposal_bytes_sent", "Wire bytes of the PRE-PREPAREs sent (a frame's bytes "
+            "once per peer it went to)", registry=r,
+        )
+        self.proposals_received = Counter(
+            "hkchain_proposals_received", "PRE-PREPAREs received from peers and decoded into a "
+            "block", registry=r,
+        )
+        self.proposal_decode_cpu_seconds = Counter(
+            "hkchain_proposal_decode_cpu_seconds", "Thread CPU spent turning received PRE-PREPARE "
+            "frames into a block for consensus (frame decode, tx bodies, hashing)", registry=r,
+        )
         self.local_faults = Counter(
             "hkchain_local_faults", "Faults of the node's own that stopped it", registry=r
         )

@@ -971,18 +971,24 @@ class Node:
     # --- consensus ---------------------------------------------------------------------------
 
     def _on_consensus_frame(self, peer: Peer, frame: ConsensusFrame) -> None:
+        started_cpu_s = time.thread_time()
         msg = decode_message(frame.payload)  # DecodeError drops the peer
         if self._stopped.is_set():
             return
+        block = getattr(msg, "block", None)
+        if isinstance(block, Block):
+            prime_block(block)  # the payload was canonical: hash its txs the cheap way
+        if isinstance(msg, PrePrepare):
+            self.metrics.proposals_received.inc()
+            self.metrics.proposal_decode_cpu_seconds.inc(
+                peer.last_decode_cpu_s + time.thread_time() - started_cpu_s)
         if not self._signed_by_its_sender(msg):
             # Honest nodes send only messages they signed or checked, so a forgery is the
             # fault of the link it came on, whoever it claims to be from.
             raise PeerMisbehaved(f"{type(msg).__name__} signature does not verify",
                                  code="bad_signature")
-        block = getattr(msg, "block", None)
         what = f"consensus step on {type(msg).__name__} from {peer.label}"
         if isinstance(block, Block):
-            prime_block(block)  # the payload was canonical: hash its txs the cheap way
             if block.height == self.store.height + 1:
                 # Executed in the worker first, then stepped: the loop keeps answering
                 # pings and votes meanwhile (a large block takes seconds on a loaded
@@ -1107,7 +1113,11 @@ class Node:
     def _broadcast(self, msg: Message) -> None:
         frame = ConsensusFrame(msg.encode())
         log.debug("broadcast %s h=%d", type(msg).__name__, msg.height)
-        self.network.broadcast(frame)
+        data = frame.encode()
+        sent_to = self.network.broadcast_bytes(data)
+        if isinstance(msg, PrePrepare):
+            self.metrics.proposals_sent.inc()
+            self.metrics.proposal_bytes_sent.inc(len(data) * sent_to)
         # Kept for peers that connect later: the replica does not retransmit, and a
         # proposal sent before the links were up would otherwise cost a view change.
         floor = self.replica.height - 1

@@ -37,6 +37,7 @@ import contextlib
 import logging
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -207,6 +208,9 @@ class Peer:
         # Why the peer closed the link, if it said so (its Goodbye).
         self.goodbye_reason: str | None = None
         self.frames_out = 0
+        # Thread CPU seconds the frame being dispatched took to decode: a handler reads it
+        # to account for what a kind of frame costs (node metrics of proposals).
+        self.last_decode_cpu_s = 0.0
 
     def __repr__(self) -> str:
         return f"Peer({self.name or self.public_key.hex()[:12]})"
@@ -288,7 +292,9 @@ class Peer:
                 deadline = loop.time() + silence_s
                 if not plaintext:
                     continue  # keepalive
+                started_cpu_s = time.thread_time()
                 frame = decode_frame(plaintext, max_bytes)
+                self.last_decode_cpu_s = time.thread_time() - started_cpu_s
                 self.frames_in += 1
                 if isinstance(frame, Goodbye):
                     log.info("peer %s said goodbye: %s", self.label, frame.reason)
@@ -534,7 +540,11 @@ class Network:
         return peer.send(frame) if peer is not None else False
 
     def broadcast(self, frame: Frame, exclude: bytes | None = None, validators_only: bool = False) -> int:
-        data = frame.encode()
+        return self.broadcast_bytes(frame.encode(), exclude, validators_only)
+
+    def broadcast_bytes(self, data: bytes, exclude: bytes | None = None,
+                        validators_only: bool = False) -> int:
+        """``broadcast`` of an encoded frame; the number of peers it was queued for."""
         n = 0
         for key, peer in list(self.peers.items()):
             if key == exclude or (validators_only and not self.admission.is_validator(key)):

@@ -265,6 +265,28 @@ class NodeFigures:
     resubscribed: int = 0  # times its block subscription dropped and was renewed
 
 
+# The node's proposal counters (node/metrics.py), read at the start and end of the window.
+PROPOSALS_SENT = "hkchain_proposals_sent_total"
+PROPOSAL_BYTES_SENT = "hkchain_proposal_bytes_sent_total"
+PROPOSALS_RECEIVED = "hkchain_proposals_received_total"
+PROPOSAL_DECODE_CPU = "hkchain_proposal_decode_cpu_seconds_total"
+PROPOSAL_METRICS = (PROPOSALS_SENT, PROPOSAL_BYTES_SENT, PROPOSALS_RECEIVED, PROPOSAL_DECODE_CPU)
+
+
+@dataclass
+class ProposalFigures:
+    """What PRE-PREPAREs cost over the steady window, summed over every node: the bytes
+    proposers sent (each frame once per peer it went to) and the thread CPU validators
+    spent turning the frames they received into blocks (decode, tx bodies, hashing)."""
+
+    sent: int = 0
+    bytes_sent: int = 0
+    bytes_per_block: float | None = None  # all of one proposal's frames, to every peer
+    received: int = 0
+    decode_cpu_ms_per_proposal: float | None = None  # per frame received, one validator
+    decode_cpu_ms_per_block: float | None = None  # every validator's, per proposal sent
+
+
 @dataclass
 class BenchReport:
     workload: str
@@ -291,6 +313,7 @@ class BenchReport:
     block_interval_ms: Percentiles = field(default_factory=Percentiles)
     blocks_in_window: int = 0
     view_changes: int | None = None
+    proposals: ProposalFigures = field(default_factory=ProposalFigures)
     cpu_percent_of_machine: float | None = None
     # The bench's own process shares the machine: its CPU over the steady window.
     client_cpu_percent_of_core: float | None = None
@@ -746,6 +769,22 @@ class _Rpc:
                     return float(line.rsplit(" ", 1)[1])
         return None
 
+    async def metrics(self, names: Sequence[str]) -> dict[str, float]:
+        """The values of the unlabelled series ``names`` in one scrape (those it has)."""
+        try:
+            async with self.session.get(self.url + "/metrics") as resp:
+                text = await resp.text()
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return {}
+        found: dict[str, float] = {}
+        wanted = set(names)
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in wanted:
+                with contextlib.suppress(ValueError):
+                    found[name] = float(value)
+        return found
+
     async def submit_and_wait(self, stxs: Sequence[SignedTx], timeout_s: float) -> list[dict[str, Any]]:
         """Submit setup txs of one sender in order, a chunk at a time (a sender may have
         only so many pending), and wait for every receipt; BenchError on any refusal."""
@@ -791,6 +830,9 @@ class _NodeTrack:
     cpu_start: float | None = None
     cpu_end: float | None = None
     view_changes_start: float | None = None
+    # PROPOSAL_METRICS at the start and the end of the steady window.
+    proposals_start: dict[str, float] = field(default_factory=dict)
+    proposals_end: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     down_until: float = 0.0  # submissions skip it until then
     backoff_s: float = NODE_BACKOFF_MIN_S
@@ -1132,10 +1174,13 @@ class _Run:
         for tr in self.tracks:
             tr.cpu_start = tr.probe.cpu_s() if tr.probe else None
             tr.view_changes_start = await tr.rpc.metric("hkchain_view_changes_total")
+            tr.proposals_start = await tr.rpc.metrics(PROPOSAL_METRICS)
         await asyncio.sleep(max(0.0, self.t0 + self.config.duration_s - self.now()))
         self.client_cpu_s.append(time.process_time())
         for tr in self.tracks:
             tr.cpu_end = tr.probe.cpu_s() if tr.probe else None
+        for tr in self.tracks:
+            tr.proposals_end = await tr.rpc.metrics(PROPOSAL_METRICS)
 
     async def report_progress(self, phase: list[str]) -> None:
         total = self.config.duration_s
@@ -1608,10 +1653,30 @@ def summarise(run: _Run, report: BenchReport) -> None:
         cores = int(report.machine["cores"])
         report.cpu_percent_of_machine = round(100 * total_cpu / ((w1 - w0) * cores), 2)
     report.view_changes = max(vcs) if vcs else None
+    report.proposals = proposal_figures(run.tracks)
     if len(run.client_cpu_s) == 2:
         report.client_cpu_percent_of_core = round(
             100 * (run.client_cpu_s[1] - run.client_cpu_s[0]) / (w1 - w0), 1)
     check(run, report)
+
+
+def proposal_figures(tracks: Sequence[_NodeTrack]) -> ProposalFigures:
+    """The PRE-PREPARE costs of the steady window from the nodes' counters (nodes whose
+    counters could not be read at both ends count for nothing)."""
+    totals = dict.fromkeys(PROPOSAL_METRICS, 0.0)
+    for tr in tracks:
+        for name in PROPOSAL_METRICS:
+            if name in tr.proposals_start and name in tr.proposals_end:
+                totals[name] += tr.proposals_end[name] - tr.proposals_start[name]
+    fig = ProposalFigures(sent=int(totals[PROPOSALS_SENT]), bytes_sent=int(totals[PROPOSAL_BYTES_SENT]),
+                          received=int(totals[PROPOSALS_RECEIVED]))
+    cpu_ms = 1000 * totals[PROPOSAL_DECODE_CPU]
+    if fig.sent:
+        fig.bytes_per_block = round(fig.bytes_sent / fig.sent, 1)
+        fig.decode_cpu_ms_per_block = round(cpu_ms / fig.sent, 3)
+    if fig.received:
+        fig.decode_cpu_ms_per_proposal = round(cpu_ms / fig.received, 3)
+    return fig
 
 
 def check(run: _Run, report: BenchReport) -> None:
