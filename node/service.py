@@ -85,8 +85,9 @@ from node.statesync import (
 from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
 from p2p.errors import PeerMisbehaved
 from p2p.gossip import TxGossip
-from p2p.messages import ConsensusFrame, prime_block
+from p2p.messages import ConsensusFrame, Frame, Proposal, prime_block
 from p2p.network import Identity, Network, Peer
+from p2p.proposals import ProposalRelay, compact
 from p2p.statesync import SnapshotServer
 from p2p.sync import BlockSync
 from privacy.register import PRIVACY_DIR, PrivacyStore
@@ -501,6 +502,24 @@ class _TxPool:
         return self.node.admit_from_peer(txs)
 
 
+class _ProposalHost:
+    """p2p.proposals.ProposalHost and BodySource over the node: proposals by reference
+    are rebuilt from the mempool and the bodies gossip received lately."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def body(self, tx_hash: bytes) -> SignedTx | None:
+        node = self.node
+        return node.mempool.get(tx_hash) or node.gossip.recent.get(tx_hash)
+
+    def admit(self, peer: Peer, proposal: Proposal) -> bool:
+        return self.node.admit_proposal(peer, proposal)
+
+    def deliver(self, peer: Peer, proposal: Proposal, block: Block, cpu_s: float) -> None:
+        self.node.on_rebuilt_proposal(peer, proposal, block, cpu_s)
+
+
 class Node:
     """One hkchain node. ``await start()``, then ``await stop()``."""
 
@@ -568,6 +587,11 @@ class Node:
             config.p2p, Identity(key, self.chain_id, self.genesis_block.hash), _Admission(self)
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
+        # PRE-PREPAREs travel by reference (p2p/proposals.py); a fetch of missing bodies
+        # gives up in a quarter of a view timeout, leaving the view time to change.
+        proposal_host = _ProposalHost(self)
+        self.proposals = ProposalRelay(self.network, proposal_host, proposal_host,
+                                       config.consensus.view_timeout_ms / 4000)
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
         # Joining nodes start from a snapshot of this store (node/statesync.py).
         self.snapshots = SnapshotServer(self.network, ChainSnapshotSource(store))
@@ -598,7 +622,7 @@ class Node:
         self._timer: asyncio.Handle | None = None
         self._paced = False  # the pending tick was put off by block pacing
         self._adding_from_client = False  # set while submit() admits txs (see _on_txs_added)
-        self._recent: list[tuple[int, ConsensusFrame]] = []
+        self._recent: list[tuple[int, Frame]] = []
         self._last_commit_ms = now_ms()
         self._stopped = asyncio.Event()
         self._started = False
@@ -687,6 +711,7 @@ class Node:
         await self.blobs.stop()
         await self.queries.close()
         await self.gossip.stop()
+        self.proposals.stop()
         await self.network.stop()
         await self.app.close()  # no block left executing on the store in the worker
         try:
@@ -987,7 +1012,40 @@ class Node:
             # fault of the link it came on, whoever it claims to be from.
             raise PeerMisbehaved(f"{type(msg).__name__} signature does not verify",
                                  code="bad_signature")
+        self._deliver(peer, msg)
+
+    def admit_proposal(self, peer: Peer, proposal: Proposal) -> bool:
+        """Whether a proposal by reference is worth rebuilding: of a height not decided
+        yet and not beyond the next, by a validator of the current set, whose signature
+        verifies (a forgery is the fault of the link it came on)."""
+        if self._stopped.is_set() or proposal.chain_id != self.chain_id:
+            return False
+        if not self.store.height < proposal.height <= self.replica.height + 1:
+            return False
+        vs = self.replica.validators
+        if vs is None or proposal.proposer not in vs:
+            return False
+        signed = PrePrepare.signing_bytes_of(proposal.chain_id, proposal.height, proposal.view,
+                                             proposal.header.hash)
+        if not self.verifier.verify(proposal.proposer, signed, proposal.signature):
+            raise PeerMisbehaved("Proposal signature does not verify", code="bad_signature")
+        return True
+
+    def on_rebuilt_proposal(self, peer: Peer, proposal: Proposal, block: Block, cpu_s: float) -> None:
+        """A proposal by reference, rebuilt whole: on as the PRE-PREPARE it stands for."""
+        if self._stopped.is_set():
+            return
+        self.metrics.proposals_received.inc()
+        self.metrics.proposal_decode_cpu_seconds.inc(cpu_s)
+        msg = PrePrepare(proposal.chain_id, proposal.height, proposal.view, block,
+                         proposal.proposer, proposal.signature)
+        self._deliver(peer, msg)
+
+    def _deliver(self, peer: Peer, msg: Message) -> None:
+        """A consensus message that decoded and whose signature verified, to the replica
+        (a proposal's block executed in the worker first)."""
         what = f"consensus step on {type(msg).__name__} from {peer.label}"
+        block = getattr(msg, "block", None)
         if isinstance(block, Block):
             if block.height == self.store.height + 1:
                 # Executed in the worker first, then stepped: the loop keeps answering
@@ -1111,7 +1169,16 @@ class Node:
         return max(wake_at_ms, self._last_commit_ms + interval_ms)
 
     def _broadcast(self, msg: Message) -> None:
-        frame = ConsensusFrame(msg.encode())
+        frame: Frame
+        if isinstance(msg, PrePrepare):
+            # By reference: its txs' bodies went out by gossip; those still queued to go
+            # leave first, so on each link the proposal follows them.
+            self.gossip.flush_pushes()
+            self.proposals.keep(msg.block)
+            frame = compact(msg.block, msg.chain_id, msg.height, msg.view, msg.proposer,
+                            msg.signature)
+        else:
+            frame = ConsensusFrame(msg.encode())
         log.debug("broadcast %s h=%d", type(msg).__name__, msg.height)
         data = frame.encode()
         sent_to = self.network.broadcast_bytes(data)

@@ -27,7 +27,7 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from core.types import SignedTx
+from core.types import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTx
 from p2p.messages import MAX_HASHES_PER_FRAME, MAX_TXS_PER_FRAME, TxAnnounce, TxRequest, Txs
 from p2p.network import Network, Peer, Spawn
 
@@ -45,6 +45,11 @@ REQUEST_TIMEOUT_S = 2.0
 MAX_KNOWN_PER_PEER = 100_000
 MAX_IN_FLIGHT = 200_000
 MAX_TXS_FRAME_BYTES = 4 * 1024 * 1024
+# Bodies received lately are kept this long (by count and bytes) whatever the mempool made
+# of them, so a proposal by reference (p2p/proposals.py) finds a body whose admission is
+# still being checked off the loop, or that the pool turned away: two blocks' worth.
+MAX_RECENT_BODIES = 2 * MAX_BLOCK_TXS
+MAX_RECENT_BODY_BYTES = 2 * MAX_BLOCK_BYTES
 
 
 class TxPool(Protocol):
@@ -77,6 +82,33 @@ class _BoundedSet:
         return item in self._items
 
 
+class _RecentBodies:
+    """The bodies received last, at most ``max_count`` of them and ``max_bytes`` of
+    encodings; the oldest go first."""
+
+    def __init__(self, max_count: int, max_bytes: int) -> None:
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[bytes, SignedTx] = OrderedDict()
+
+    def add(self, stx: SignedTx) -> None:
+        h = stx.hash
+        if h in self._items:
+            return
+        self._items[h] = stx
+        self.bytes += len(stx.encoded)
+        while len(self._items) > self.max_count or self.bytes > self.max_bytes:
+            _, old = self._items.popitem(last=False)
+            self.bytes -= len(old.encoded)
+
+    def get(self, tx_hash: bytes) -> SignedTx | None:
+        return self._items.get(tx_hash)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class TxGossip:
     def __init__(self, network: Network, pool: TxPool) -> None:
         self.network = network
@@ -96,6 +128,7 @@ class TxGossip:
         self.bodies_sent = 0
         self.bodies_pushed = 0
         self.duplicates = 0  # bodies received of txs this node already held
+        self.recent = _RecentBodies(MAX_RECENT_BODIES, MAX_RECENT_BODY_BYTES)
         network.handle(TxAnnounce.TAG, self._on_announce)  # type: ignore[arg-type]
         network.handle(TxRequest.TAG, self._on_request)  # type: ignore[arg-type]
         network.handle(Txs.TAG, self._on_txs)  # type: ignore[arg-type]
@@ -185,6 +218,12 @@ class TxGossip:
             self._retry_timed_out(loop.time())
             if self._in_flight and self._retry_timer is None:
                 self._retry_timer = loop.call_later(REQUEST_TIMEOUT_S, self._retry_due)
+
+    def flush_pushes(self) -> None:
+        """Send the pushes and announcements queued now, without waiting for the flusher:
+        a proposal sent next then follows the bodies of its txs on each link."""
+        if self._pushes or self._outbox:
+            self._flush()
 
     def _flush(self) -> None:
         pushes, self._pushes = self._pushes, {}
@@ -304,6 +343,7 @@ class TxGossip:
         for stx in frame.txs:
             h = stx.hash
             known.add(h)
+            self.recent.add(stx)
             self._in_flight.pop(h, None)
             if self.pool.has(h):
                 self.duplicates += 1

@@ -17,6 +17,7 @@ import msgpack
 from core import codec
 from core.errors import DecodeError
 from core.hashing import sha256
+from core.merkle import merkle_root
 from core.schema import (
     CHAIN_ID,
     HASH,
@@ -35,6 +36,7 @@ from core.schema import (
     wire,
 )
 from core.types import (
+    MAX_BLOCK_TXS,
     MAX_CONSENSUS_MESSAGE_BYTES,
     Block,
     BlockHeader,
@@ -70,6 +72,9 @@ TAG_TX_ANNOUNCE = 110
 TAG_TX_REQUEST = 111
 TAG_TXS = 112
 TAG_CONSENSUS = 120
+TAG_PROPOSAL = 121
+TAG_PROPOSAL_TXS_REQUEST = 122
+TAG_PROPOSAL_TXS = 123
 TAG_BLOCKS_REQUEST = 130
 TAG_BLOCKS = 131
 TAG_GOODBYE = 140
@@ -105,6 +110,12 @@ def prime_block(block: Block) -> Block:
     _prime(block.header)
     _prime(block)
     return block
+
+
+def prime_header(header: BlockHeader) -> BlockHeader:
+    """``prime_encoding`` for a decoded header."""
+    _prime(header)
+    return header
 
 
 def _prime(rec: Record) -> None:
@@ -203,6 +214,61 @@ class ConsensusFrame(Frame):
     """One consensus message, encoded by consensus/messages.py."""
 
     payload: bytes = wire(B(max_size=MAX_CONSENSUS_MSG_BYTES))
+
+
+@record(TAG_PROPOSAL)
+@dataclass(frozen=True)
+class Proposal(Frame):
+    """A PRE-PREPARE by reference: the proposed block's header and its txs' hashes in
+    block order, with the proposer's PRE-PREPARE signature, which covers the header's
+    hash only (consensus/messages.py PrePrepare). The receiver rebuilds the block from
+    the bodies it holds and asks the sender for the rest (ProposalTxsRequest)."""
+
+    WIRE_NOTE: ClassVar[str] = ("view is 0; header is of chain_id and height; tx_hashes are "
+                                "unique and their Merkle root is the header's tx_root.")
+
+    chain_id: str = wire(CHAIN_ID)
+    height: int = wire(U64)
+    view: int = wire(U(0, 0))
+    header: BlockHeader = wire(Rec(BlockHeader, then=prime_header))
+    tx_hashes: tuple[bytes, ...] = wire(Seq(HASH, MAX_BLOCK_TXS))
+    proposer: bytes = wire(PUBLIC_KEY)
+    signature: bytes = wire(SIGNATURE)
+
+    def _decoded(self, value: Any) -> None:
+        h = self.header
+        if h.chain_id != self.chain_id or h.height != self.height:
+            raise DecodeError("a proposal's header is of another chain or height")
+        if len(set(self.tx_hashes)) != len(self.tx_hashes):
+            raise DecodeError("a proposal names a tx twice")
+        if merkle_root(self.tx_hashes) != h.tx_root:
+            raise DecodeError("a proposal's tx hashes are not its header's tx_root")
+
+
+@record(TAG_PROPOSAL_TXS_REQUEST)
+@dataclass(frozen=True)
+class ProposalTxsRequest(Frame):
+    """Ask the peer that sent a Proposal for the bodies of its txs at ``indexes``
+    (positions in its tx_hashes, ascending, none twice)."""
+
+    block_hash: bytes = wire(HASH)
+    indexes: tuple[int, ...] = wire(Seq(U(0, MAX_BLOCK_TXS - 1), MAX_BLOCK_TXS))
+
+    def _decoded(self, value: Any) -> None:
+        if not self.indexes:
+            raise DecodeError("a proposal txs request asks for no tx")
+        if any(a >= b for a, b in zip(self.indexes, self.indexes[1:], strict=False)):
+            raise DecodeError("a proposal txs request's indexes are not ascending and unique")
+
+
+@record(TAG_PROPOSAL_TXS)
+@dataclass(frozen=True)
+class ProposalTxs(Frame):
+    """The answer to a ProposalTxsRequest: the bodies asked for, in the order asked; none
+    if the sender no longer holds that block. The receiver checks each against its hash."""
+
+    block_hash: bytes = wire(HASH)
+    txs: tuple[SignedTx, ...] = wire(Seq(Rec(SignedTx, then=prime_encoding), MAX_BLOCK_TXS))
 
 
 @record(TAG_BLOCKS_REQUEST)
@@ -373,7 +439,7 @@ class StateParts(Frame):
 _DECODERS: dict[int, Any] = {
     c.TAG: c.from_value
     for c in (Hello, Auth, StreamStart, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame,
-              BlocksRequest, Blocks, Goodbye, BlobRequest, Blob, SnapshotRequest, SnapshotOffer,
+              Proposal, ProposalTxsRequest, ProposalTxs, BlocksRequest, Blocks, Goodbye, BlobRequest, Blob, SnapshotRequest, SnapshotOffer,
               ValsetChangesRequest, ValsetChanges, StateRequest, StateParts)
 }
 

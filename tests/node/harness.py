@@ -120,14 +120,14 @@ def make_homes(
     return homes
 
 
-def open_node(h: NodeHome) -> Node:
+def open_node(h: NodeHome, node_class: type[Node] = Node) -> Node:
     config = NodeConfig.load(h.home)
     genesis = load_genesis(config.genesis_path(h.home))
     data = config.data_path(h.home)
     data.mkdir(parents=True, exist_ok=True)
     store = ChainStore.open(data / "chain")
     journal = LevelDBStore(data / "mempool")
-    return Node(config, h.home, h.key, genesis, KvExecutor(CHAIN_ID), store, journal)
+    return node_class(config, h.home, h.key, genesis, KvExecutor(CHAIN_ID), store, journal)
 
 
 async def start_nodes(homes: list[NodeHome]) -> list[Node]:
