@@ -161,7 +161,10 @@ def _proposal_line(r: BenchReport) -> str:
         return "-"
     return (f"{p.sent:,} sent, {_num(p.bytes_per_block, ',.0f')} B on the wire per block (to all "
             f"peers); {p.received:,} received, decode CPU {_num(p.decode_cpu_ms_per_proposal, '.3f')} "
-            f"ms per proposal, {_num(p.decode_cpu_ms_per_block, '.3f')} ms per block (all validators)")
+            f"ms per proposal, {_num(p.decode_cpu_ms_per_block, '.3f')} ms per block (all validators)"
+            + ("" if p.bodies_fetched is None else
+               f"; by reference: {p.bodies_fetched:,} tx bodies fetched, "
+               f"{_num(p.fetch_failures, ',d')} fetches failed"))
 
 
 def print_report(console: Console, r: BenchReport, command: str) -> None:

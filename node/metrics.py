@@ -3,6 +3,9 @@ process in tests). ``GET /metrics`` renders ``render()``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -11,11 +14,36 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 # The *_created series only add noise to a node's scrape.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class ProposalCounts(Protocol):
+    """The counters of p2p.proposals.ProposalRelay that the node exports."""
+
+    @property
+    def bodies_fetched(self) -> int: ...
+    @property
+    def fetch_failures(self) -> int: ...
+
+
+class _ProposalCollector(Collector):
+    def __init__(self, counts: ProposalCounts) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "hkchain_proposal_bodies_fetched", "Tx bodies of proposals by reference that were "
+            "not at hand and were fetched from the sender", value=self.counts.bodies_fetched)
+        yield CounterMetricFamily(
+            "hkchain_proposal_fetch_failures", "Proposals by reference dropped because bodies "
+            "they name could not be fetched (not held by the sender, no answer in time, link "
+            "lost)", value=self.counts.fetch_failures)
 
 
 class Metrics:
@@ -86,6 +114,10 @@ class Metrics:
         self.local_faults = Counter(
             "hkchain_local_faults", "Faults of the node's own that stopped it", registry=r
         )
+
+    def watch_proposals(self, counts: ProposalCounts) -> None:
+        """Export the proposal relay's fetch counters, read at each scrape."""
+        self.registry.register(_ProposalCollector(counts))
 
     def render(self) -> bytes:
         out: bytes = generate_latest(self.registry)

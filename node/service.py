@@ -3,7 +3,9 @@
 Read top-down for the life of a tx: ``submit`` (RPC) checks signatures off the loop and
 admits txs to the mempool, which journals them and hands their hashes to gossip; the
 proposer's ``ChainApplication.propose`` reaps the mempool, executes on an overlay and
-builds the header; validators ``validate`` by executing the same block (the overlay is
+builds the header; the proposal goes to the peers by reference (header and tx hashes,
+p2p/proposals.py) and each rebuilds the block from its mempool, fetching what it lacks;
+validators ``validate`` by executing the same block (the overlay is
 cached by block hash so ``commit`` does not execute again); ``commit`` writes the block in
 one synced batch, clears the mempool of its txs and publishes its events.
 
@@ -592,6 +594,7 @@ class Node:
         proposal_host = _ProposalHost(self)
         self.proposals = ProposalRelay(self.network, proposal_host, proposal_host,
                                        config.consensus.view_timeout_ms / 4000)
+        self.metrics.watch_proposals(self.proposals)
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
         # Joining nodes start from a snapshot of this store (node/statesync.py).
         self.snapshots = SnapshotServer(self.network, ChainSnapshotSource(store))

@@ -46,8 +46,10 @@ from core.types import (
 )
 
 # 2: frames after the handshake are sealed (p2p/secure.py); Auth carries the ephemeral key.
+# 3: PRE-PREPAREs travel by reference (Proposal, ProposalTxsRequest, ProposalTxs), which a
+# version 2 node would take for unknown frames; the handshake is version 2's, domains too.
 # Hello keeps one layout in every version, so any two versions can refuse each other clearly.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 CHALLENGE_SIZE = 32
 EPHEMERAL_KEY_SIZE = 32
 STREAM_HEADER_SIZE = 24

@@ -30,7 +30,8 @@ RECORD_GROUPS = [
         types.Tx, types.SignedTx, types.BlockHeader, types.Block, types.Event, types.Receipt,
         types.Vote, types.CommitCertificate, types.Validator, types.ValidatorSet,
         state.StateProof, merkle.MerkleProof]),
-    ("Consensus messages", "Between validators, inside a ConsensusFrame (tags 32 and up).", [
+    ("Consensus messages", "Between validators, inside a ConsensusFrame (tags 32 and up); a node sends "
+     "its PrePrepare by reference instead, as a Proposal frame (section 14).", [
         consensus_messages.PrePrepare, consensus_messages.Prepare, consensus_messages.Commit,
         consensus_messages.PreparedCertificate, consensus_messages.ViewChange,
         consensus_messages.NewView, consensus_messages.Decision]),

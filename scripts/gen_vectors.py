@@ -485,7 +485,7 @@ def p2p_vectors() -> dict[str, Any]:
     k_low, k_high = (send0, receive0) if low == 0 else (receive0, send0)
     header = bytes(range(24))
     return {
-        "description": "A p2p version 2 handshake (PROTOCOL.md section 13) between two "
+        "description": f"A p2p version {PROTOCOL_VERSION} handshake (PROTOCOL.md section 13) between two "
                        "validators: side i's Auth answers side 1-i's challenge; the low side "
                        "is the one with the lower public key; it sends with k_low.",
         "version": PROTOCOL_VERSION, "chain_id": CHAIN_ID, "genesis_hash": genesis_hash.hex(),

@@ -270,7 +270,10 @@ PROPOSALS_SENT = "hkchain_proposals_sent_total"
 PROPOSAL_BYTES_SENT = "hkchain_proposal_bytes_sent_total"
 PROPOSALS_RECEIVED = "hkchain_proposals_received_total"
 PROPOSAL_DECODE_CPU = "hkchain_proposal_decode_cpu_seconds_total"
-PROPOSAL_METRICS = (PROPOSALS_SENT, PROPOSAL_BYTES_SENT, PROPOSALS_RECEIVED, PROPOSAL_DECODE_CPU)
+PROPOSAL_BODIES_FETCHED = "hkchain_proposal_bodies_fetched_total"
+PROPOSAL_FETCH_FAILURES = "hkchain_proposal_fetch_failures_total"
+PROPOSAL_METRICS = (PROPOSALS_SENT, PROPOSAL_BYTES_SENT, PROPOSALS_RECEIVED, PROPOSAL_DECODE_CPU,
+                    PROPOSAL_BODIES_FETCHED, PROPOSAL_FETCH_FAILURES)
 
 
 @dataclass
@@ -285,6 +288,10 @@ class ProposalFigures:
     received: int = 0
     decode_cpu_ms_per_proposal: float | None = None  # per frame received, one validator
     decode_cpu_ms_per_block: float | None = None  # every validator's, per proposal sent
+    # Proposals by reference: bodies receivers lacked and fetched from the sender, and
+    # proposals dropped because bodies could not be fetched (None: the nodes do not say).
+    bodies_fetched: int | None = None
+    fetch_failures: int | None = None
 
 
 @dataclass
@@ -1664,12 +1671,18 @@ def proposal_figures(tracks: Sequence[_NodeTrack]) -> ProposalFigures:
     """The PRE-PREPARE costs of the steady window from the nodes' counters (nodes whose
     counters could not be read at both ends count for nothing)."""
     totals = dict.fromkeys(PROPOSAL_METRICS, 0.0)
+    seen: set[str] = set()
     for tr in tracks:
         for name in PROPOSAL_METRICS:
             if name in tr.proposals_start and name in tr.proposals_end:
                 totals[name] += tr.proposals_end[name] - tr.proposals_start[name]
+                seen.add(name)
     fig = ProposalFigures(sent=int(totals[PROPOSALS_SENT]), bytes_sent=int(totals[PROPOSAL_BYTES_SENT]),
                           received=int(totals[PROPOSALS_RECEIVED]))
+    if PROPOSAL_BODIES_FETCHED in seen:
+        fig.bodies_fetched = int(totals[PROPOSAL_BODIES_FETCHED])
+    if PROPOSAL_FETCH_FAILURES in seen:
+        fig.fetch_failures = int(totals[PROPOSAL_FETCH_FAILURES])
     cpu_ms = 1000 * totals[PROPOSAL_DECODE_CPU]
     if fig.sent:
         fig.bytes_per_block = round(fig.bytes_sent / fig.sent, 1)

@@ -18,6 +18,11 @@ from core.types import SignedTx
 from storage.leveldb import LevelDBStore
 from tests.node.harness import free_port
 from tools.bench import (
+    PROPOSAL_BODIES_FETCHED,
+    PROPOSAL_BYTES_SENT,
+    PROPOSAL_DECODE_CPU,
+    PROPOSALS_RECEIVED,
+    PROPOSALS_SENT,
     BenchConfig,
     BenchError,
     BenchReport,
@@ -31,6 +36,7 @@ from tools.bench import (
     check,
     disk_usage,
     presign,
+    proposal_figures,
     settled_disk_usage,
 )
 from vm.executor import MAX_NONCE_GAP
@@ -353,3 +359,24 @@ async def test_a_renewed_subscription_reads_the_blocks_missed_without_waiting_fo
         assert sorted(track.blocks) == [1, 2, 3] and track.seen == {2, 3}
     finally:
         await runner.cleanup()
+
+
+async def test_proposal_figures_are_the_window_deltas_summed_over_nodes() -> None:
+    async with aiohttp.ClientSession() as session:
+        rpc = _Rpc(session, "http://127.0.0.1:9")
+        a, b, silent = _NodeTrack("node0", rpc), _NodeTrack("node1", rpc), _NodeTrack("node2", rpc)
+        a.proposals_start = {PROPOSALS_SENT: 10, PROPOSAL_BYTES_SENT: 1_000, PROPOSALS_RECEIVED: 5,
+                             PROPOSAL_DECODE_CPU: 0.5, PROPOSAL_BODIES_FETCHED: 3}
+        a.proposals_end = {PROPOSALS_SENT: 12, PROPOSAL_BYTES_SENT: 7_000, PROPOSALS_RECEIVED: 9,
+                           PROPOSAL_DECODE_CPU: 0.504, PROPOSAL_BODIES_FETCHED: 10}
+        b.proposals_start = {PROPOSALS_SENT: 0, PROPOSAL_BYTES_SENT: 0, PROPOSALS_RECEIVED: 0,
+                             PROPOSAL_DECODE_CPU: 0.0}
+        b.proposals_end = {PROPOSALS_SENT: 1, PROPOSAL_BYTES_SENT: 3_000, PROPOSALS_RECEIVED: 2,
+                           PROPOSAL_DECODE_CPU: 0.002}
+        silent.proposals_end = {PROPOSALS_SENT: 99}  # not read at the start: left out
+        fig = proposal_figures([a, b, silent])
+    assert (fig.sent, fig.bytes_sent, fig.received) == (3, 9_000, 6)
+    assert fig.bytes_per_block == 3_000.0
+    assert fig.decode_cpu_ms_per_proposal == 1.0 and fig.decode_cpu_ms_per_block == 2.0
+    assert fig.bodies_fetched == 7 and fig.fetch_failures is None  # no node reported failures
+    assert proposal_figures([silent]).bytes_per_block is None

@@ -53,6 +53,9 @@ async def test_honest_proposals_travel_by_reference_and_commit(tmp_path: Path) -
         received = sum(n.metrics.proposals_received._value.get() for n in nodes)
         assert rebuilt == received and rebuilt >= 3 * len(blocks_with_txs)
         assert all(n.proposals.fetch_failures == 0 and n.network.misbehaviours == 0 for n in nodes)
+        scrape = nodes[1].metrics.render().decode()
+        assert f"hkchain_proposal_bodies_fetched_total {float(nodes[1].proposals.bodies_fetched)}" in scrape
+        assert "hkchain_proposal_fetch_failures_total 0.0" in scrape
     finally:
         await stop_nodes(nodes)
 
@@ -87,6 +90,8 @@ async def test_a_proposer_naming_unknown_txs_costs_a_view_change_not_the_height(
             assert not set(UNKNOWN) & {t.hash for t in block.txs}
         for n in honest:
             assert n.proposals.fetch_failures >= len(byz_heights)
+            assert f"hkchain_proposal_fetch_failures_total {float(n.proposals.fetch_failures)}" in \
+                n.metrics.render().decode()
             assert n.metrics.view_changes._value.get() >= len(byz_heights)
             # Not holding bodies is nobody's provable fault: no link was dropped for it.
             assert n.network.misbehaviours == 0
