@@ -186,21 +186,24 @@ class ProposalRelay:
     # --- receiving ---------------------------------------------------------------------
 
     def _on_proposal(self, peer: Peer, proposal: Proposal) -> None:
-        started_s = time.thread_time()
         block_hash = proposal.header.hash
         if block_hash in self._pending or not self.host.admit(peer, proposal):
             return
+        # The rebuild's own CPU from here: the signature check (in admit) is left out, as
+        # for a PRE-PREPARE sent whole, whose decode CPU the node counts without it.
+        started_s = time.thread_time()
         kept = self._kept.get(block_hash)
         if kept is not None:
             txs: list[SignedTx | None] = list(kept.txs)
             missing: list[int] = []
         else:
             txs, missing = gather(proposal, self.bodies)
-        cpu_s = peer.last_decode_cpu_s + time.thread_time() - started_s
         if not missing:
             self.rebuilt_locally += 1
-            self._deliver(peer, proposal, txs, cpu_s, started_s)
+            # _deliver adds the CPU from started_s on.
+            self._deliver(peer, proposal, txs, peer.last_decode_cpu_s, started_s)
             return
+        cpu_s = peer.last_decode_cpu_s + time.thread_time() - started_s
         from_peer = sum(1 for a in self._pending.values() if a.peer_key == peer.public_key)
         if len(self._pending) >= MAX_PENDING or from_peer >= MAX_PENDING_PER_PEER:
             self.dropped_busy += 1
