@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import openpyxl
 import pytest
 
+import web
 from core.crypto import PrivateKey
 from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
 from tests.web.community import Community, start_community
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.slow
 PASSPHRASE = "小店的钥匙密码很长"
 WAIT_MS = 60_000
 SHANGHAI = timedelta(hours=8)
+JSQR = (web.VENDOR_DIR / "jsqr" / "jsQR.js").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +175,66 @@ def test_a_merchant_without_a_listing_is_asked_to_list_the_shop_and_lists_it(
         assert w.console_errors == [] and w.csp_violations() == []
     finally:
         w.context.close()
+
+
+def test_a_shop_asks_for_a_payment_with_a_qr_code_that_a_residents_phone_pays(
+        browser: Browser, community: Community) -> None:
+    c = community
+    shop = c.addresses["merchant-grocer"]
+    payer = "resident-4"
+    w = sign_in(browser, c, c.keys["merchant-grocer"])  # the shop's phone
+    r = sign_in(browser, c, c.keys[payer])
+    try:
+        p = w.page
+        open_from_console(p, "shop")
+        p.get_by_test_id("shop-ask-amount").fill("88")
+        p.get_by_test_id("shop-ask-go").click()
+        ref = p.get_by_test_id("shop-ask-ref").inner_text(timeout=WAIT_MS)
+        assert re.fullmatch(r"\d{8}-\d{6}", ref), ref
+        link = p.get_by_test_id("shop-pay-link").inner_text()
+        assert link == f"{c.rpc(0)}/#/merchants/pay/{shop}/88/{ref}"
+        # What the resident's camera reads from the canvas: the vendored jsQR decodes it.
+        p.evaluate(JSQR + "\n;0")
+        text = p.evaluate("""() => {
+            const c = document.querySelector('[data-testid=shop-qr]');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+            const r = jsQR(d.data, c.width, c.height);
+            return r && r.data;
+        }""")
+        assert text == link
+        assert "等待顾客付款" in p.get_by_test_id("shop-ask-status").inner_text()
+        check_layout(w, "the payment code", MOBILE["width"])
+
+        # The resident's phone opens the link and pays with one yes.
+        q = r.page
+        q.goto(link)
+        asked = q.get_by_test_id("pay-asked")
+        asked.wait_for(timeout=WAIT_MS)
+        assert f"Ah Fat Grocery 收款 88 积分（订单 {ref}）" in asked.inner_text()
+        q.get_by_test_id("pay-asked-go").click()
+        q.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        q.get_by_test_id("pay-asked-done").wait_for(timeout=WAIT_MS)
+        paid = c.query("merchants", "payment", [shop, ref])
+        assert (paid["payer"], paid["amount"], paid["fee"]) == (c.addresses[payer], 88, 1)
+
+        # The counter sees it received, and it is among the receipts.
+        wait_text(p, "shop-ask-status", f"已收到 88 积分（订单 {ref}），实收 87 积分")
+        p.locator(f"[data-testid=shop-receipts] tr[data-order='{ref}']").wait_for(timeout=WAIT_MS)
+        # The same code again: paid already, nothing to pay.
+        q.goto("/#/home")
+        q.goto(link)
+        q.get_by_test_id("pay-asked-done").wait_for(timeout=WAIT_MS)
+        assert "已经付过了" in q.get_by_test_id("pay-asked").inner_text()
+        assert q.get_by_test_id("pay-asked-go").count() == 0
+        # A code naming an address that is not a listed shop is refused in words.
+        q.goto(f"/#/merchants/pay/{c.addresses['resident-5']}/88/X-1")
+        q.get_by_test_id("pay-asked-error").wait_for(timeout=WAIT_MS)
+        assert "不是社区登记的商户" in q.get_by_test_id("pay-asked-error").inner_text()
+        assert w.console_errors == [] and w.csp_violations() == []
+        assert r.console_errors == [] and r.csp_violations() == []
+    finally:
+        w.context.close()
+        r.context.close()
 
 
 # --- a service provider ------------------------------------------------------------------------

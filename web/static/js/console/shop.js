@@ -20,6 +20,7 @@ import { input, form, fail } from '../pages/forms.js';
 import { writeCsv, download } from './bulk.js';
 import { xlsx } from './xlsx.js';
 import { inBatches } from './shared.js';
+import { qrCanvas } from './activities.js';
 
 const MAX_RECEIPTS = 500;
 const STATEMENT_PAGE = 100;
@@ -30,6 +31,7 @@ const MAX_PROMOTE_DAYS = 90;
 const DAYS_SHOWN = 31;
 const MONTHS_SHOWN = 12;
 const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;  // UTC+8, no daylight saving
+const MAX_AMOUNT = 1_000_000_000_000;  // merchants.purchase's limit
 
 export const RECEIPTS_HEADER = ['时间(北京时间)', '订单号', '顾客', '顾客地址', '金额(积分)', '平台服务费(积分)', '实收(积分)', '区块'];
 export const DAYS_HEADER = ['日期', '笔数', '金额(积分)', '平台服务费(积分)', '实收(积分)'];
@@ -122,7 +124,7 @@ function receiptsTable(receipts, who) {
 
 // --- the receipts, live ------------------------------------------------------------------
 
-function receiptsCard(ctx, me) {
+function receiptsCard(ctx, me, waiting) {
   const summary = h('div', { class: 'grid two', 'data-testid': 'shop-summary' }, loading());
   const body = h('div', {}, loading());
   const feed = h('ul', { class: 'plain feed', 'data-testid': 'shop-feed', 'aria-live': 'polite' }, h('li', { class: 'muted' }, t('console.shop.feed_empty')));
@@ -153,14 +155,18 @@ function receiptsCard(ctx, me) {
   // One update at a time, in the order the events came.
   let queue = Promise.resolve();
   const then = (fn) => { queue = queue.then(fn).catch(showError); };
-  const readAll = async () => { current = await readReceipts(me); await show(); };
+  // An order asked for at the counter is marked paid once its payment is among the receipts.
+  const settle = () => { for (const r of current) if (waiting.has(r.ref)) { waiting.get(r.ref)(r); waiting.delete(r.ref); } };
+  const readAll = async () => { current = await readReceipts(me); settle(); await show(); };
   // A payment as it arrives: its block's time, added to what is shown (no re-read).
   const add = async (msg) => {
     const f = msg.fields;
     if (current.some((r) => r.ref === String(f.order_ref))) return;
     const block = await rpc.block(msg.height);
     const amount = BigInt(f.amount); const fee = BigInt(f.fee);
-    current = [{ timeMs: Number(block.header.timestamp_ms), height: Number(msg.height), ref: String(f.order_ref), payer: f.payer, amount, fee, net: amount - fee }, ...current];
+    const r = { timeMs: Number(block.header.timestamp_ms), height: Number(msg.height), ref: String(f.order_ref), payer: f.payer, amount, fee, net: amount - fee };
+    current = [r, ...current];
+    settle();
     await show();
   };
   ctx.onLeave(ctx.live.on({ type: 'event', contract: 'merchants', name: 'MerchantPaid' }, (msg) => {
@@ -192,6 +198,46 @@ function receiptsCard(ctx, me) {
         h('button', { type: 'button', class: 'secondary', 'data-testid': 'shop-days-csv', onclick: () =>
           download(`shop-days-${today()}.csv`, writeCsv(DAYS_HEADER, totalsBy(current, dayOf).map(dayRow)), 'text/csv') }, t('console.shop.export_days')))),
   ];
+}
+
+// --- a payment asked for at the counter ------------------------------------------------------
+
+// The link a resident's phone opens to pay this shop `amount` points for order `ref`
+// (pages/merchants.js shows it as one confirmation); shown as a QR code and as text.
+export function payLink(shop, amount, ref) {
+  return `${location.origin}/#/merchants/pay/${encodeURIComponent(shop)}/${amount}/${encodeURIComponent(ref)}`;
+}
+
+// A fresh order number: the Shanghai date and six digits from the browser's CSPRNG.
+function newRef(nowMs) {
+  const n = crypto.getRandomValues(new Uint32Array(1))[0] % 1_000_000;
+  return `${dayOf(nowMs).replaceAll('-', '')}-${String(n).padStart(6, '0')}`;
+}
+
+function askCard(ctx, me, listing, waiting) {
+  const amount = input('console.shop.ask_amount', { type: 'number', min: 1, step: 1, inputmode: 'numeric', required: true, 'data-testid': 'shop-ask-amount' });
+  const shown = h('div', { 'aria-live': 'polite' });
+  return form('console.shop.ask_title', [h('p', { class: 'hint' }, t('console.shop.ask_why')), ...amount.row, shown], 'console.shop.ask_go', async () => {
+    const n = Number(amount.el.value);
+    if (!Number.isSafeInteger(n) || n <= 0 || n > MAX_AMOUNT) throw fail('bad_arg');
+    const ref = newRef(Date.now());
+    const link = payLink(me, n, ref);
+    const canvas = qrCanvas(link, t('console.shop.ask_qr_label', { amount: fmt.points(n), ref }));
+    canvas.setAttribute('data-testid', 'shop-qr');
+    const status = h('p', { class: 'notice info', role: 'status', 'data-testid': 'shop-ask-status' }, t('console.shop.ask_waiting'));
+    // The live listener of the receipts marks it paid when this order's payment lands.
+    waiting.set(ref, (paid) => {
+      replace(status, '✓ ', t('console.shop.ask_paid', { amount: fmt.points(paid.amount), ref, net: fmt.points(paid.net) }));
+      status.className = 'notice ok';
+    });
+    replace(shown, h('div', { class: 'card', 'data-testid': 'shop-ask' },
+      h('p', { class: 'lead' }, t('console.shop.ask_line', { name: listing.name, amount: fmt.points(n) })),
+      h('p', {}, t('console.shop.ask_ref'), ' ', h('span', { class: 'mono', 'data-testid': 'shop-ask-ref' }, ref)),
+      h('div', { class: 'qr-box' }, canvas),
+      h('p', { class: 'hint' }, t('console.shop.ask_link')),
+      h('p', { class: 'mono', translate: 'no', 'data-testid': 'shop-pay-link' }, link),
+      status));
+  }, { testid: 'shop-ask-go' });
 }
 
 // --- an order checked with a state proof ---------------------------------------------------
@@ -265,7 +311,9 @@ export async function render(ctx) {
   if (listing) main.appendChild(h('p', { class: 'muted' }, t('console.shop.signed_as', { name: listing.name, address: shortAddress(me) })));
   if (!listing) main.appendChild(listingCard(ctx, listing, params));
   // At the counter: the takings first, then checking a customer's order, then the list.
-  const [takings, receipts] = receiptsCard(ctx, me);
+  const waiting = new Map();  // order number -> what to do when it is paid
+  const [takings, receipts] = receiptsCard(ctx, me, waiting);
+  if (listing) main.append(askCard(ctx, me, listing, waiting));
   main.append(takings, checkCard(ctx, me), receipts);
   if (listing) main.appendChild(listingCard(ctx, listing, params));
 }
