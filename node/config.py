@@ -136,6 +136,12 @@ class ConsensusConfig:
     # consecutive failed view, capped at max_view_timeout_ms.
     view_timeout_ms: int = 4000
     max_view_timeout_ms: int = 60_000
+    # PREPAREs and COMMITs go to the view's proposer, which forwards each quorum to every
+    # validator as one bundle (docs/CONSENSUS.md, "How votes travel at district scale"):
+    # 2(n − 1) messages a height per validator become about 4. A vote not answered within
+    # a quarter of the view timeout is then sent to all, as without a collector. Every
+    # validator of a network should set the same value; mixed, they still commit, slower.
+    vote_collector: bool = False
 
 
 @dataclass(frozen=True)

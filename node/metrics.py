@@ -52,6 +52,12 @@ class Metrics:
         self.height = Gauge("hkchain_height", "Height of the last committed block", registry=r)
         self.view = Gauge("hkchain_view", "Current consensus view", registry=r)
         self.view_changes = Counter("hkchain_view_changes", "View changes seen", registry=r)
+        self.vote_bundles = Counter(
+            "hkchain_vote_bundles", "Quorums of votes sent as one bundle, as a collector",
+            registry=r)
+        self.vote_fallbacks = Counter(
+            "hkchain_vote_fallbacks", "Votes sent to all because the collector did not answer",
+            registry=r)
         self.txs_committed = Counter("hkchain_txs_committed", "Txs in committed blocks", registry=r)
         self.blocks_committed = Counter("hkchain_blocks_committed", "Committed blocks", registry=r)
         self.blocks_synced = Counter("hkchain_blocks_synced", "Blocks committed by sync", registry=r)

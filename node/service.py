@@ -58,12 +58,14 @@ from core.crypto import PrivateKey, parse_address
 from core.errors import ChainError, DecodeError, SignatureError, ValidationError
 from core.render import receipt_json, validators_json
 from core.types import (
+    VOTE_PREPARE,
     Block,
     BlockHeader,
     CommitCertificate,
     Receipt,
     SignedTx,
     ValidatorSet,
+    Vote,
     receipts_root,
     tx_root,
 )
@@ -87,7 +89,7 @@ from node.statesync import (
 from node.supervisor import LocalFault, Supervisor, describe, is_local_fault
 from p2p.errors import PeerMisbehaved
 from p2p.gossip import TxGossip
-from p2p.messages import ConsensusFrame, Frame, Proposal, prime_block
+from p2p.messages import ConsensusFrame, Frame, Proposal, VoteBundle, prime_block
 from p2p.network import Identity, Network, Peer
 from p2p.proposals import ProposalRelay, compact
 from p2p.statesync import SnapshotServer
@@ -113,6 +115,7 @@ THREAD_VERIFY_MIN_TXS = 16
 MAX_EXECUTED_CACHE = 16
 MAX_REFUSED_CACHE = 64
 MAX_RECENT_MESSAGES = 256
+MAX_COLLECTING = 1024  # (kind, height, view, block) gatherings a collector keeps at once
 MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
 
 
@@ -619,6 +622,7 @@ class Node:
         self.evidence_book = EvidenceBook(store.kv)
         self.metrics.evidence_records.set(self.evidence_book.count)
         self.network.handle(ConsensusFrame.TAG, self._on_consensus_frame)  # type: ignore[arg-type]
+        self.network.handle(VoteBundle.TAG, self._on_vote_bundle)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
         self.mempool.on_added.append(self._on_txs_added)
@@ -626,6 +630,10 @@ class Node:
         self._paced = False  # the pending tick was put off by block pacing
         self._adding_from_client = False  # set while submit() admits txs (see _on_txs_added)
         self._recent: list[tuple[int, Frame]] = []
+        # As the collector of a view: the votes gathered per (kind, height, view, block),
+        # until a quorum goes out as one bundle; then the key is kept as sent.
+        self._collected: dict[tuple[int, int, int, bytes], dict[bytes, Vote]] = {}
+        self._bundled: set[tuple[int, int, int, bytes]] = set()
         self._last_commit_ms = now_ms()
         self._stopped = asyncio.Event()
         self._started = False
@@ -1015,6 +1023,8 @@ class Node:
             # fault of the link it came on, whoever it claims to be from.
             raise PeerMisbehaved(f"{type(msg).__name__} signature does not verify",
                                  code="bad_signature")
+        if isinstance(msg, Prepare | Commit):
+            self._collect(msg.vote)
         self._deliver(peer, msg)
 
     def admit_proposal(self, peer: Peer, proposal: Proposal) -> bool:
@@ -1058,6 +1068,63 @@ class Node:
                             what)
                 return
         self._step(what, lambda: self.replica.on_message(msg, now_ms()))
+
+    def _on_vote_bundle(self, peer: Peer, bundle: VoteBundle) -> None:
+        """A collector's quorum: each vote is checked and handled as if it came alone."""
+        if self._stopped.is_set():
+            return
+        msgs: list[Prepare | Commit] = []
+        for vote in bundle.votes:
+            msg = Prepare(vote) if vote.kind == VOTE_PREPARE else Commit(vote)
+            try:
+                msg.validate_basic()
+            except ValidationError as exc:
+                raise PeerMisbehaved(f"bundled vote: {exc}", code="malformed") from None
+            # The collector checked each vote before bundling it: a forgery is its fault.
+            if not self.verifier.verify_vote(vote):
+                raise PeerMisbehaved("bundled vote signature does not verify", code="bad_signature")
+            msgs.append(msg)
+        what = f"consensus step on a vote bundle from {peer.label}"
+        for msg in msgs:
+            self._step(what, lambda m=msg: self.replica.on_message(m, now_ms()))  # type: ignore[misc]
+
+    def _collector_of(self, height: int, view: int) -> bytes | None:
+        """The collector of (height, view): that view's proposer, if this node collects."""
+        if not self.config.consensus.vote_collector:
+            return None
+        vs = self.app.validator_set(height)
+        return None if vs is None else vs.proposer(height, view)
+
+    def _collect(self, vote: Vote) -> None:
+        """As the collector of the vote's view: gather it; at a quorum, send the bundle."""
+        if self._collector_of(vote.height, vote.view) != self.key.public_key:
+            return
+        if vote.height <= self.store.height:
+            return  # decided: every validator has or can fetch its certificate
+        vs = self.app.validator_set(vote.height)
+        key = (vote.kind, vote.height, vote.view, vote.block_hash)
+        if vs is None or vote.validator not in vs or key in self._bundled:
+            return
+        votes = self._collected.get(key)
+        if votes is None:
+            if len(self._collected) >= MAX_COLLECTING:
+                # Bounded whatever a faulty validator signs: the oldest gathering goes.
+                del self._collected[next(iter(self._collected))]
+            votes = self._collected[key] = {}
+        votes.setdefault(vote.validator, vote)
+        if len(votes) < vs.quorum:
+            return
+        del self._collected[key]
+        self._bundled.add(key)
+        bundle = VoteBundle(tuple(sorted(votes.values(), key=lambda v: v.validator)))
+        self.network.broadcast(bundle)
+        self.metrics.vote_bundles.inc()
+
+    def _forget_collected(self) -> None:
+        """Drop what was gathered for heights now decided."""
+        h = self.store.height
+        self._collected = {k: v for k, v in self._collected.items() if k[1] > h}
+        self._bundled = {k for k in self._bundled if k[1] > h}
 
     async def _step_after_execution(self, block: Block, what: str, msg: Message) -> None:
         await self.app.execute_ahead(block)
@@ -1183,16 +1250,44 @@ class Node:
         else:
             frame = ConsensusFrame(msg.encode())
         log.debug("broadcast %s h=%d", type(msg).__name__, msg.height)
-        data = frame.encode()
-        sent_to = self.network.broadcast_bytes(data)
-        if isinstance(msg, PrePrepare):
-            self.metrics.proposals_sent.inc()
-            self.metrics.proposal_bytes_sent.inc(len(data) * sent_to)
+        if not (isinstance(msg, Prepare | Commit) and isinstance(frame, ConsensusFrame)
+                and self._send_to_collector(msg, frame)):
+            data = frame.encode()
+            sent_to = self.network.broadcast_bytes(data)
+            if isinstance(msg, PrePrepare):
+                self.metrics.proposals_sent.inc()
+                self.metrics.proposal_bytes_sent.inc(len(data) * sent_to)
         # Kept for peers that connect later: the replica does not retransmit, and a
         # proposal sent before the links were up would otherwise cost a view change.
         floor = self.replica.height - 1
         self._recent = [(h, f) for h, f in self._recent if h >= floor][-MAX_RECENT_MESSAGES + 1 :]
         self._recent.append((msg.height, frame))
+
+    def _send_to_collector(self, msg: Prepare | Commit, frame: ConsensusFrame) -> bool:
+        """Send one's vote to its view's collector (gathering it oneself when one is the
+        collector); False when there is no collector to send it to. Unanswered within a
+        quarter of the view timeout, the vote goes to all."""
+        collector = self._collector_of(msg.height, msg.view)
+        if collector is None:
+            return False
+        if collector == self.key.public_key:
+            self._collect(msg.vote)
+        elif not self.network.send(collector, frame):
+            return False
+        delay_s = self.config.consensus.view_timeout_ms / 4000
+        asyncio.get_running_loop().call_later(delay_s, self._vote_fallback, msg, frame)
+        return True
+
+    def _vote_fallback(self, msg: Prepare | Commit, frame: ConsensusFrame) -> None:
+        """The collector did not answer: a replica still in that view sends its vote to
+        all, as without a collector, rather than wait for the view to time out."""
+        if self._stopped.is_set():
+            return
+        if self.replica.height == msg.height and self.replica.view == msg.view:
+            log.info("no bundle from the collector of height %d view %d; sending the %s to all",
+                     msg.height, msg.view, type(msg).__name__.upper())
+            self.metrics.vote_fallbacks.inc()
+            self.network.broadcast(frame)
 
     # --- commit ------------------------------------------------------------------------------
 
@@ -1219,6 +1314,7 @@ class Node:
         if previous is not None and previous.hash != next_validators.hash:
             self._drop_unadmitted_peers()
         self._last_commit_ms = now_ms()
+        self._forget_collected()
         m = self.metrics
         elapsed_s = time.perf_counter() - started
         m.block_commit_seconds.observe(elapsed_s)

@@ -38,16 +38,19 @@ from core.schema import (
 from core.types import (
     MAX_BLOCK_TXS,
     MAX_CONSENSUS_MESSAGE_BYTES,
+    MAX_VALIDATORS,
     Block,
     BlockHeader,
     CommitCertificate,
     Record,
     SignedTx,
+    Vote,
 )
 
 # 2: frames after the handshake are sealed (p2p/secure.py); Auth carries the ephemeral key.
-# 3: PRE-PREPAREs travel by reference (Proposal, ProposalTxsRequest, ProposalTxs), which a
-# version 2 node would take for unknown frames; the handshake is version 2's, domains too.
+# 3: PRE-PREPAREs travel by reference (Proposal, ProposalTxsRequest, ProposalTxs), and a
+# collector's VoteBundle may carry a quorum of votes: frames a version 2 node would take
+# for unknown ones; the handshake is version 2's, domains too.
 # Hello keeps one layout in every version, so any two versions can refuse each other clearly.
 PROTOCOL_VERSION = 3
 CHALLENGE_SIZE = 32
@@ -77,6 +80,7 @@ TAG_CONSENSUS = 120
 TAG_PROPOSAL = 121
 TAG_PROPOSAL_TXS_REQUEST = 122
 TAG_PROPOSAL_TXS = 123
+TAG_VOTE_BUNDLE = 124
 TAG_BLOCKS_REQUEST = 130
 TAG_BLOCKS = 131
 TAG_GOODBYE = 140
@@ -273,6 +277,15 @@ class ProposalTxs(Frame):
     txs: tuple[SignedTx, ...] = wire(Seq(Rec(SignedTx, then=prime_encoding), MAX_BLOCK_TXS))
 
 
+@record(TAG_VOTE_BUNDLE)
+@dataclass(frozen=True)
+class VoteBundle(Frame):
+    """A quorum of PREPAREs or COMMITs that the view's collector (its proposer) gathered,
+    sent to every validator in one frame instead of each vote to each validator."""
+
+    votes: tuple[Vote, ...] = wire(Seq(Rec(Vote), MAX_VALIDATORS))
+
+
 @record(TAG_BLOCKS_REQUEST)
 @dataclass(frozen=True)
 class BlocksRequest(Frame):
@@ -441,8 +454,9 @@ class StateParts(Frame):
 _DECODERS: dict[int, Any] = {
     c.TAG: c.from_value
     for c in (Hello, Auth, StreamStart, Status, TxAnnounce, TxRequest, Txs, ConsensusFrame,
-              Proposal, ProposalTxsRequest, ProposalTxs, BlocksRequest, Blocks, Goodbye, BlobRequest, Blob, SnapshotRequest, SnapshotOffer,
-              ValsetChangesRequest, ValsetChanges, StateRequest, StateParts)
+              Proposal, ProposalTxsRequest, ProposalTxs, VoteBundle, BlocksRequest, Blocks, Goodbye,
+              BlobRequest, Blob, SnapshotRequest, SnapshotOffer, ValsetChangesRequest,
+              ValsetChanges, StateRequest, StateParts)
 }
 
 

@@ -76,6 +76,7 @@ def make_homes(
     view_timeout_ms: int = 2000, p2p_overrides: dict[str, Any] | None = None,
     rpc_overrides: dict[str, Any] | None = None, mempool_overrides: dict[str, Any] | None = None,
     block_overrides: dict[str, Any] | None = None,
+    consensus_overrides: dict[str, Any] | None = None,
 ) -> list[NodeHome]:
     keys = [PrivateKey.from_seed_text(f"node{i}") for i in range(n + observers)]
     ports = [(free_port(), free_port()) for _ in keys]
@@ -111,7 +112,8 @@ def make_homes(
                 ),
                 **(p2p_overrides or {}),
             ),
-            consensus=ConsensusConfig(view_timeout_ms=view_timeout_ms),
+            consensus=dataclasses.replace(ConsensusConfig(view_timeout_ms=view_timeout_ms),
+                                          **(consensus_overrides or {})),
             block=dataclasses.replace(BlockConfig(empty_block_interval_ms=empty_block_interval_ms),
                                       **(block_overrides or {})),
         )

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Real processes at scale (docs/PERFORMANCE.md, "Real processes at scale"): a localnet of
+# N validators on this machine, measured idle and then at RATE tx/s, then stopped.
+#   scripts/bench_scale.sh N [RATE] [SECONDS]
+# VOTE_COLLECTOR=1 sets consensus.vote_collector in every node's config first.
+# BASE_PORT (default 20000) places the nodes' ports: node K uses BASE+10K and BASE+10K+1.
+set -euo pipefail
+n=${1:?usage: scripts/bench_scale.sh N [RATE] [SECONDS]}
+rate=${2:-20}
+seconds=${3:-60}
+base=${BASE_PORT:-20000}
+home=$(mktemp -d /tmp/hkchain-scale-XXXXXX)
+localnet=""
+cleanup() {
+  if [ -n "$localnet" ]; then kill -INT "$localnet" 2>/dev/null || true; wait "$localnet" 2>/dev/null || true; fi
+  rm -rf "$home"
+}
+trap cleanup EXIT
+hkchain init -n "$n" --home "$home/net" --base-port "$base" > "$home/init.out"
+if [ "${VOTE_COLLECTOR:-0}" = 1 ]; then
+  python - "$home/net" <<'PY'
+import json, pathlib, sys
+for config in pathlib.Path(sys.argv[1]).glob("node*/config.json"):
+    doc = json.loads(config.read_text())
+    doc.setdefault("consensus", {})["vote_collector"] = True
+    config.write_text(json.dumps(doc, indent=2))
+PY
+fi
+hkchain localnet --home "$home/net" > "$home/localnet.out" 2>&1 &
+localnet=$!
+rpcs=()
+for ((k = 0; k < n; k++)); do rpcs+=(--rpc "http://127.0.0.1:$((base + 10 * k))"); done
+last="http://127.0.0.1:$((base + 10 * (n - 1)))"
+for _ in $(seq 1 300); do  # ready once the last node has committed a block
+  height=$(hkchain status --json --rpc "$last" 2>/dev/null \
+    | python -c 'import json, sys; print(json.load(sys.stdin)["height"])' 2>/dev/null || echo 0)
+  [ "$height" -ge 2 ] && break
+  sleep 1
+done
+echo "== $n validators (vote collector: ${VOTE_COLLECTOR:-0}), idle, ${seconds} s"
+hkchain bench "${rpcs[@]}" --workload idle --duration "$seconds"
+echo "== $n validators (vote collector: ${VOTE_COLLECTOR:-0}), ${rate} tx/s, ${seconds} s"
+hkchain bench "${rpcs[@]}" --key "$home/net/operator.key" --rate "$rate" --duration "$seconds"
