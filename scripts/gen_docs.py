@@ -40,6 +40,7 @@ RECORD_GROUPS = [
         p2p_messages.Hello, p2p_messages.Auth, p2p_messages.StreamStart, p2p_messages.Status, p2p_messages.TxAnnounce,
         p2p_messages.TxRequest, p2p_messages.Txs, p2p_messages.ConsensusFrame,
         p2p_messages.Proposal, p2p_messages.ProposalTxsRequest, p2p_messages.ProposalTxs,
+        p2p_messages.VoteBundle,
         p2p_messages.BlocksRequest, p2p_messages.Blocks, p2p_messages.Goodbye,
         p2p_messages.BlobRequest, p2p_messages.Blob, p2p_messages.SnapshotRequest,
         p2p_messages.SnapshotOffer, p2p_messages.ValsetChangesRequest, p2p_messages.ValsetChanges,
