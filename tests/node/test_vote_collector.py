@@ -26,7 +26,9 @@ def _count(node: Node, name: str) -> float:
 
 
 async def test_votes_travel_through_the_collector_and_txs_commit(tmp_path: Path) -> None:
-    nodes = await start_nodes(make_homes(tmp_path, 4, consensus_overrides=COLLECTOR))
+    # A long view timeout, so a loaded machine's pauses never reach the fallback (2 s).
+    nodes = await start_nodes(make_homes(tmp_path, 4, consensus_overrides=COLLECTOR,
+                                         view_timeout_ms=8_000))
     try:
         await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
         txs = [make_tx(i % 4, i // 4, key=f"c{i}") for i in range(12)]
