@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +76,7 @@ class Community:
 
 
 def start_community(root: Path, params: dict[str, dict[str, Any]] | None = None,
-                    seed_demo: bool = True) -> Iterator[Community]:
+                    seed_demo: bool = True) -> Generator[Community]:
     """The seeded localnet; ``params`` overrides genesis parameters per contract (e.g.
     a short voting period, so a test sees a vote close); without ``seed_demo`` the chain
     holds only its genesis (no households, no actors)."""

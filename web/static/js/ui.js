@@ -27,6 +27,13 @@ export function clear(el) { while (el.firstChild) el.removeChild(el.firstChild);
 
 export function replace(el, ...children) { clear(el); append(el, children); return el; }
 
+// A technical value shown on purpose — a hash, a key, a signature — for a clerk to copy or
+// compare with the CLI: monospace, never translated, and marked data-technical (the
+// console's walk test lets long hex stand only inside such an element).
+export function technical(text, attrs = {}) {
+  return h('code', { class: 'mono', translate: 'no', 'data-technical': true, ...attrs }, text);
+}
+
 // A message box that screen readers announce.
 export function notice(kind, ...children) {
   return h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, ...children);

@@ -5,7 +5,7 @@
 // result as a notice.
 
 import { t, fmt } from '../i18n.js';
-import { h, replace } from '../ui.js';
+import { h, replace, technical } from '../ui.js';
 import { sendTx } from '../txflow.js';
 import { uploadText, fetchText } from '../blobs.js';
 import { listAll, query, categoryName, hexOf, empty, loading } from '../pages/common.js';
@@ -193,7 +193,7 @@ async function detailPage(ctx, pid) {
   main.appendChild(text);
   const hashHex = hexOf(p.doc_hash);
   fetchText(hashHex).then((s) => replace(text, h('h3', {}, t('votes.full_text')), h('p', { class: 'doc-text', 'data-testid': 'gov-text-shown' }, s),
-    h('p', { class: 'hint mono' }, t('console.governance.text_checked', { hash: hashHex }))))
+    h('p', { class: 'hint' }, t('console.governance.text_checked'), ' ', technical(hashHex))))
     .catch(() => replace(text, h('p', { class: 'muted' }, t('votes.text_unavailable'))));
 
   const tallyBox = h('section', { class: 'card', 'aria-live': 'polite' }, loading());

@@ -4,7 +4,7 @@
 // (over the websocket).
 
 import { t, fmt } from '../i18n.js';
-import { h, replace } from '../ui.js';
+import { h, replace, technical } from '../ui.js';
 import { sendTx } from '../txflow.js';
 import { uploadText, fetchText } from '../blobs.js';
 import { listAll, query, hexOf, blockTime, empty, loading } from '../pages/common.js';
@@ -85,7 +85,7 @@ async function detailPage(ctx, id) {
   main.appendChild(text);
   const hashHex = hexOf(n.content_hash);
   fetchText(hashHex).then((s) => replace(text, h('p', { class: 'doc-text', 'data-testid': 'notice-text-shown' }, s),
-    h('p', { class: 'hint mono' }, t('console.governance.text_checked', { hash: hashHex }))))
+    h('p', { class: 'hint' }, t('console.governance.text_checked'), ' ', technical(hashHex))))
     .catch(() => replace(text, h('p', { class: 'muted' }, t('votes.text_unavailable'))));
 
   const receipts = h('section', { class: 'card', 'aria-live': 'polite', 'data-testid': 'notice-receipts' }, loading());

@@ -7,7 +7,7 @@
 // from the JSON fields beside them, so what the badge vouches for is what is on screen.
 
 import { t, fmt, has as hasMessage } from '../i18n.js';
-import { h, replace } from '../ui.js';
+import { h, replace, technical } from '../ui.js';
 import { getJson, rpc } from '../rpc.js';
 import { decode, encode } from '../codec.js';
 import { addressOf } from '../bech32.js';
@@ -202,7 +202,7 @@ async function renderBlock(ctx, height) {
       h('dt', {}, t('explorer.time')), h('dd', {}, fmt.seconds(header.timestampMs)),
       h('dt', {}, t('explorer.proposer')), h('dd', {}, height === 0 ? t('explorer.genesis') : who(who_, toHex(header.proposer))),
       h('dt', {}, t('explorer.view')), h('dd', {}, fmt.count(header.view)),
-      h('dt', {}, t('explorer.hash')), h('dd', { class: 'mono' }, doc.hash),
+      h('dt', {}, t('explorer.hash')), h('dd', {}, technical(doc.hash)),
       h('dt', {}, t('explorer.certificate')), h('dd', {}, badge,
         doc.certificate ? h('div', { class: 'hint' }, t('explorer.signed_by', { n: fmt.count(signers.length), names: signers.join(t('explorer.name_sep')) })) : null,
         why))));
