@@ -338,6 +338,39 @@ def test_a_service_provider_gives_a_job_back_and_the_resident_is_refunded(
         w.context.close()
 
 
+def test_a_new_service_provider_chooses_its_categories_and_then_sees_requests_in_them(
+        browser: Browser, community: Community, tmp_path: Path) -> None:
+    c = community
+    key = PrivateKey.from_seed_text("a new home-care worker")
+    key_file = tmp_path / "carer.key"
+    key.save(key_file)
+    c.ok("gov", "grant-role", key.address, "service_provider")
+    c.ok("transfer", "--to", key.address, "--amount", "100")
+    w = sign_in(browser, c, key_file)
+    try:
+        p = w.page
+        open_from_console(p, "jobs")
+        p.get_by_test_id("categories-go").wait_for(timeout=WAIT_MS)
+        assert "还没有选择服务类别" in p.get_by_test_id("provider-about").inner_text()
+        # Nothing chosen: said in words, nothing signed.
+        p.get_by_test_id("categories-go").click()
+        wait_text(p, "provider-about", "请选择 1 到 8 个服务类别")
+        assert p.get_by_test_id("tx-confirm").count() == 0
+        p.get_by_test_id("category-助老陪护").check()
+        p.get_by_test_id("categories-other").fill("助浴、陪诊")
+        p.get_by_test_id("categories-go").click()
+        p.get_by_test_id("tx-confirm").click(timeout=WAIT_MS)
+        wait_text(p, "provider-categories", "助老陪护、助浴、陪诊")
+        assert c.query("services", "provider_of", [key.address])["categories"] == ["助老陪护", "助浴", "陪诊"]
+        rid = c.ok("services", "request", "--category", "陪诊", "--description", "周三上午陪我去医院复查。",
+                   "--budget", "200", key="resident-5")["result"]
+        p.get_by_test_id(f"open-{rid}").wait_for(timeout=WAIT_MS)
+        wait_text(p, f"open-{rid}", "周三上午陪我去医院复查。")
+        assert w.console_errors == [] and w.csp_violations() == []
+    finally:
+        w.context.close()
+
+
 # --- the pages on a phone and a desktop, in zh and en ------------------------------------------
 
 ROLE_PAGES = [("shop", "merchant-bakery"), ("jobs", "provider-plumber")]
