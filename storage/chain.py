@@ -186,7 +186,8 @@ class ChainStore:
                     wb.put(schema.certificate_key(height), certificate.encode())
                 if receipts:
                     wb.put(schema.receipts_key(height),
-                           packing.pack_receipts([r.encode() for r in receipts]))
+                           packing.pack_receipts([r.encode() for r in receipts],
+                                                 [t.hash for t in block.txs]))
                 for index, tx in enumerate(block.txs):
                     wb.put(schema.tx_index_key(tx.hash), schema.encode_tx_location(height, index))
                 for account, index in accounts:
@@ -281,7 +282,13 @@ class ChainStore:
         packed = self.kv.get(schema.receipts_key(height))
         if packed is not None:
             try:
-                encodings = packing.unpack_receipts(packed)
+                hashes = None
+                if packing.without_hashes(packed):
+                    block = self.block(height)
+                    if block is None:
+                        raise DecodeError("their block is missing")
+                    hashes = [t.hash for t in block.txs]
+                encodings = packing.unpack_receipts(packed, hashes)
             except DecodeError as exc:
                 raise CorruptStore(f"stored receipts of {height} do not unpack: {exc}") from exc
         else:  # layout 2: one value per receipt
@@ -306,7 +313,7 @@ class ChainStore:
         if packed is None:  # layout 2, or a snapshot's own block (kept without receipts)
             return self._decode(Receipt, self.kv.get(schema.receipt_key(height, index)))
         try:
-            data = packing.unpack_receipt(packed, index)
+            data = packing.unpack_receipt(packed, index, tx_hash)
         except DecodeError as exc:
             raise CorruptStore(f"stored receipts of {height} do not unpack: {exc}") from exc
         return self._decode(Receipt, data)

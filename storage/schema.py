@@ -13,11 +13,12 @@ import struct
 from storage.api import KeyValueStore
 from storage.errors import SchemaVersionError
 
-SCHEMA_VERSION = b"hkchain-store/3"
-# Layouts this build opens. A layout-2 store differs only in how blocks and receipts are
-# packed (storage/packing.py), and both packings are read, so opening one restamps it
-# as layout 3: from its next block on, a build of layout 2 could not read it and refuses.
-READABLE_VERSIONS = (b"hkchain-store/2",)
+SCHEMA_VERSION = b"hkchain-store/4"
+# Layouts this build opens. Layouts 2 and 3 differ from 4 only in how blocks and receipts
+# are packed (storage/packing.py: 3 kept each receipt's tx hash, 2 did not pack at all),
+# and every packing is read, so opening one restamps it as layout 4: from its next block
+# on, an older build could not read it and refuses.
+READABLE_VERSIONS = (b"hkchain-store/2", b"hkchain-store/3")
 
 BLOCK = b"b1/"  # height(8) -> packing.pack_block(Block.encode()) (layout 2: the bare encoding)
 BLOCK_HASH = b"h1/"  # block hash(32) -> height(8)

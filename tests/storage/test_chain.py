@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import DecodeError
 from core.hashing import ZERO_HASH
 from core.types import Block, CommitCertificate, Receipt, SignedTx, Validator, ValidatorSet
 from storage import api, packing, schema
@@ -107,7 +108,14 @@ def test_commit_and_read_back(store: ChainStore) -> None:
     assert packed_block is not None and packing.unpack_block(packed_block) == blocks[2].encode()
     packed = store.kv.get(schema.receipts_key(2))
     assert packed is not None
-    assert packing.unpack_receipts(packed) == [r.encode() for r in store.receipts(2)]
+    # each receipt without its tx hash, which the block holds (34 bytes a tx)
+    assert packing.without_hashes(packed)
+    hashes = [t.hash for t in blocks[2].txs]
+    assert packing.unpack_receipts(packed, hashes) == [r.encode() for r in store.receipts(2)]
+    raw = [r.encode() for r in store.receipts(2)]
+    assert len(packing.pack_receipts(raw)) - len(packed) >= 30 * len(raw) - 16
+    with pytest.raises(DecodeError):
+        packing.unpack_receipts(packed)  # without the hashes it cannot be read
     assert store.kv.get(schema.receipt_key(2, 1)) is None  # no per-receipt copy
     assert store.state().get(b"alice") == b"97"
     assert store.block(9) is None and store.block(-1) is None
@@ -245,7 +253,9 @@ def _rewrite_as_layout_2(kv: LevelDBStore, heights: range) -> None:
             wb.put(schema.block_key(h), packing.unpack_block(packed_block))
             packed = kv.get(schema.receipts_key(h))
             if packed is not None:
-                for i, data in enumerate(packing.unpack_receipts(packed)):
+                block = Block.decode(packing.unpack_block(packed_block))
+                hashes = [t.hash for t in block.txs]
+                for i, data in enumerate(packing.unpack_receipts(packed, hashes)):
                     wb.put(schema.receipt_key(h, i), data)
                 wb.delete(schema.receipts_key(h))
         wb.put(schema.META_SCHEMA, b"hkchain-store/2")
@@ -271,6 +281,30 @@ def test_a_layout_2_store_opens_reads_and_goes_on(tmp_path: Path) -> None:
     store.close()
     store = ChainStore.open(tmp_path / "chain")
     assert store.block(3) == blocks[3] and store.block(4) == new
+    store.close()
+
+
+def test_a_layout_3_store_with_hashes_in_its_receipts_opens_and_goes_on(tmp_path: Path) -> None:
+    store = ChainStore.open(tmp_path / "chain")
+    blocks = [commit(store, {b"n": b"%d" % h}, n_txs=2) for h in range(3)]
+    receipts = {h: store.receipts(h) for h in range(3)}
+    with store.kv.batch(sync=True) as wb:  # as layout 3 packed them: each with its tx hash
+        for h in range(3):
+            wb.put(schema.receipts_key(h), packing.pack_receipts([r.encode() for r in receipts[h]]))
+        wb.put(schema.META_SCHEMA, b"hkchain-store/3")
+    store.close()
+    store = ChainStore.open(tmp_path / "chain")
+    assert store.kv.get(schema.META_SCHEMA) == schema.SCHEMA_VERSION
+    for h, block in enumerate(blocks):
+        packed = store.kv.get(schema.receipts_key(h))
+        assert packed is not None and not packing.without_hashes(packed)
+        assert store.receipts(h) == receipts[h]
+        for i, tx in enumerate(block.txs):
+            assert store.receipt(tx.hash) == receipts[h][i]
+    commit(store, {b"n": b"3"}, n_txs=2)
+    packed = store.kv.get(schema.receipts_key(3))
+    assert packed is not None and packing.without_hashes(packed)
+    assert len(store.receipts(3)) == 2
     store.close()
 
 
