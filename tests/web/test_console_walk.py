@@ -141,8 +141,9 @@ def downloads_into(downloads: list[Any]) -> Any:
 
 
 def console_keys(c: Community) -> dict[str, Path]:
-    """The committee's key and, for each other role of the demo's actors, its first holder."""
-    keys = {"committee": c.net.operator_key_file}
+    """The committee's key, a validator's (node 0's node.key: the validators page's forms),
+    and, for each other role of the demo's actors, its first holder."""
+    keys = {"committee": c.net.operator_key_file, "validator": c.net.nodes[0].home / "node.key"}
     for actor in c.manifest["actors"]:
         if actor["role"] not in keys:
             keys[actor["role"]] = Path(actor["key"])
@@ -268,3 +269,4 @@ def test_a_clerk_walks_every_console_page_on_a_phone_in_chinese(browser: Browser
             "validators", "dashboard", "explorer"} <= opened
     assert len(found.visited) >= 20, found.visited
     assert len(found.pressed) >= 20, found.pressed
+    assert any(page == "validators" for page, _, _ in found.pressed), "the validator's forms were pressed"
