@@ -11,7 +11,7 @@
 // amount, fee, order_ref}`); nothing is kept in the browser.
 
 import { t, fmt } from '../i18n.js';
-import { h, replace } from '../ui.js';
+import { h, replace, technical } from '../ui.js';
 import { rpc, getJson } from '../rpc.js';
 import { errorText } from '../errors.js';
 import { sendTx } from '../txflow.js';
@@ -235,7 +235,7 @@ function askCard(ctx, me, listing, waiting) {
       h('p', {}, t('console.shop.ask_ref'), ' ', h('span', { class: 'mono', 'data-testid': 'shop-ask-ref' }, ref)),
       h('div', { class: 'qr-box' }, canvas),
       h('p', { class: 'hint' }, t('console.shop.ask_link')),
-      h('p', { class: 'mono', translate: 'no', 'data-testid': 'shop-pay-link' }, link),
+      h('p', {}, technical(link, { 'data-testid': 'shop-pay-link' })),
       status));
   }, { testid: 'shop-ask-go' });
 }
