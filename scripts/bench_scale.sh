@@ -30,13 +30,23 @@ hkchain localnet --home "$home/net" > "$home/localnet.out" 2>&1 &
 localnet=$!
 rpcs=()
 for ((k = 0; k < n; k++)); do rpcs+=(--rpc "http://127.0.0.1:$((base + 10 * k))"); done
-last="http://127.0.0.1:$((base + 10 * (n - 1)))"
-for _ in $(seq 1 300); do  # ready once the last node has committed a block
-  height=$(hkchain status --json --rpc "$last" 2>/dev/null \
-    | python -c 'import json, sys; print(json.load(sys.stdin)["height"])' 2>/dev/null || echo 0)
-  [ "$height" -ge 2 ] && break
-  sleep 1
+# Ready once every node has committed a block; a node that failed to start fails the run.
+ready=0
+for _ in $(seq 1 300); do
+  ready=1
+  for ((k = 0; k < n; k++)); do
+    height=$(hkchain status --json --rpc "http://127.0.0.1:$((base + 10 * k))" 2>/dev/null \
+      | python -c 'import json, sys; print(json.load(sys.stdin)["height"])' 2>/dev/null || echo 0)
+    if [ "$height" -lt 2 ]; then ready=0; break; fi
+  done
+  [ "$ready" = 1 ] && break
+  sleep 2
 done
+if [ "$ready" != 1 ]; then
+  echo "not every node of $n started (see $home/localnet.out):" >&2
+  tail -n 5 "$home/localnet.out" >&2
+  exit 1
+fi
 echo "== $n validators (vote collector: ${VOTE_COLLECTOR:-0}), idle, ${seconds} s"
 hkchain bench "${rpcs[@]}" --workload idle --duration "$seconds"
 echo "== $n validators (vote collector: ${VOTE_COLLECTOR:-0}), ${rate} tx/s, ${seconds} s"

@@ -91,6 +91,14 @@ class Watched:
         return [m for m in self.console_errors if "Content Security Policy" in m]
 
 
+def download(page: Page, test_id: str, path: Path) -> Path:
+    """Press the element ``test_id`` and save the file it downloads to ``path``."""
+    with page.expect_download() as dl:
+        page.get_by_test_id(test_id).click()
+    dl.value.save_as(path)
+    return path
+
+
 def open_page(browser: Browser, base_url: str, *, viewport: ViewportSize = MOBILE,
               locale: str = "zh-CN", **options: Any) -> Watched:
     context = browser.new_context(viewport=viewport, locale=locale, timezone_id="Europe/London",

@@ -18,7 +18,7 @@ import pytest
 from core.crypto import PrivateKey
 from privacy.checks import id_check_char
 from privacy.register import PrivacyStore
-from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
+from tests.web.browser import DESKTOP, MOBILE, Watched, download, open_page, require_chromium
 from tests.web.community import Community, start_community
 
 if TYPE_CHECKING:
@@ -302,14 +302,8 @@ def test_the_month_is_billed_payments_arrive_live_and_arrears_export(
                             arg=want, timeout=WAIT_MS)
 
         # The exports: CSV (UTF-8 with BOM) and XLSX, parsed, equal the chain's recount.
-        with p.expect_download() as dl:
-            p.get_by_test_id("arrears-csv").click()
-        csv_path = tmp_path / "arrears.csv"
-        dl.value.save_as(csv_path)
-        with p.expect_download() as dl:
-            p.get_by_test_id("arrears-xlsx").click()
-        xlsx_path = tmp_path / "arrears.xlsx"
-        dl.value.save_as(xlsx_path)
+        csv_path = download(p, "arrears-csv", tmp_path / "arrears.csv")
+        xlsx_path = download(p, "arrears-xlsx", tmp_path / "arrears.xlsx")
         assert w.console_errors == [] and w.csp_violations() == []
     finally:
         w.context.close()

@@ -20,7 +20,7 @@ import pytest
 
 import web
 from core.crypto import PrivateKey
-from tests.web.browser import DESKTOP, MOBILE, Watched, open_page, require_chromium
+from tests.web.browser import DESKTOP, MOBILE, Watched, download, open_page, require_chromium
 from tests.web.community import Community, start_community
 from tests.web.test_screens import SHOTS
 from tests.web.test_screens import _axe as axe
@@ -126,14 +126,8 @@ def test_a_merchant_sees_a_residents_payment_arrive_checks_it_and_exports_the_re
         p.wait_for_function("() => document.querySelector('[data-testid=shop-check-result]')?.innerText.includes('没有订单 GC-9999')",
                             timeout=WAIT_MS)
 
-        with p.expect_download() as dl:
-            p.get_by_test_id("shop-csv").click()
-        csv_path = tmp_path / "receipts.csv"
-        dl.value.save_as(csv_path)
-        with p.expect_download() as dl:
-            p.get_by_test_id("shop-xlsx").click()
-        xlsx_path = tmp_path / "receipts.xlsx"
-        dl.value.save_as(xlsx_path)
+        csv_path = download(p, "shop-csv", tmp_path / "receipts.csv")
+        xlsx_path = download(p, "shop-xlsx", tmp_path / "receipts.xlsx")
         assert w.console_errors == [] and w.csp_violations() == []
     finally:
         w.context.close()
