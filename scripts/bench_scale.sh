@@ -12,7 +12,8 @@ base=${BASE_PORT:-20000}
 home=$(mktemp -d /tmp/hkchain-scale-XXXXXX)
 localnet=""
 cleanup() {
-  if [ -n "$localnet" ]; then kill -INT "$localnet" 2>/dev/null || true; wait "$localnet" 2>/dev/null || true; fi
+  # SIGTERM: a background job of a script ignores SIGINT.
+  if [ -n "$localnet" ]; then kill -TERM "$localnet" 2>/dev/null || true; wait "$localnet" 2>/dev/null || true; fi
   rm -rf "$home"
 }
 trap cleanup EXIT
