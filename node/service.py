@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -1086,7 +1087,7 @@ class Node:
             msgs.append(msg)
         what = f"consensus step on a vote bundle from {peer.label}"
         for msg in msgs:
-            self._step(what, lambda m=msg: self.replica.on_message(m, now_ms()))  # type: ignore[misc]
+            self._step(what, functools.partial(self.replica.on_message, msg, now_ms()))
 
     def _collector_of(self, height: int, view: int) -> bytes | None:
         """The collector of (height, view): that view's proposer, if this node collects."""
