@@ -1082,7 +1082,7 @@ class Node:
             except ValidationError as exc:
                 raise PeerMisbehaved(f"bundled vote: {exc}", code="malformed") from None
             # The collector checked each vote before bundling it: a forgery is its fault.
-            if not self.verifier.verify_vote(vote):
+            if not self._signed_by_its_sender(msg):
                 raise PeerMisbehaved("bundled vote signature does not verify", code="bad_signature")
             msgs.append(msg)
         what = f"consensus step on a vote bundle from {peer.label}"
@@ -1098,13 +1098,13 @@ class Node:
 
     def _collect(self, vote: Vote) -> None:
         """As the collector of the vote's view: gather it; at a quorum, send the bundle."""
-        if self._collector_of(vote.height, vote.view) != self.key.public_key:
-            return
-        if vote.height <= self.store.height:
+        if not self.config.consensus.vote_collector or vote.height <= self.store.height:
             return  # decided: every validator has or can fetch its certificate
         vs = self.app.validator_set(vote.height)
+        if vs is None or vs.proposer(vote.height, vote.view) != self.key.public_key:
+            return
         key = (vote.kind, vote.height, vote.view, vote.block_hash)
-        if vs is None or vote.validator not in vs or key in self._bundled:
+        if vote.validator not in vs or key in self._bundled:
             return
         votes = self._collected.get(key)
         if votes is None:
@@ -1312,7 +1312,8 @@ class Node:
                                 accounts=touched_accounts(block, receipts),
                                 prove_keys=(VALIDATORS_KEY,) if changed else ())
         self.mempool.remove_committed(block.txs, height)
-        if previous is not None and previous.hash != next_validators.hash:
+        in_force = previous is not None and previous.hash != next_validators.hash
+        if in_force:
             self._drop_unadmitted_peers()
         self._last_commit_ms = now_ms()
         self._forget_collected()
@@ -1328,7 +1329,7 @@ class Node:
         if synced:
             m.blocks_synced.inc()
         self.events.publish_block(block, receipts)
-        if previous is not None and previous.hash != next_validators.hash:
+        if in_force:
             self.events.publish_validators(height, height + 1, next_validators)
         if changed:
             self.events.publish_validators(height, height + 2, decided)
