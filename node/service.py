@@ -593,11 +593,13 @@ class Node:
             config.p2p, Identity(key, self.chain_id, self.genesis_block.hash), _Admission(self)
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
-        # PRE-PREPAREs travel by reference (p2p/proposals.py); a fetch of missing bodies
-        # gives up in a quarter of a view timeout, leaving the view time to change.
+        # A fetch of a proposal's missing bodies, and the wait for a collector's bundle,
+        # give up after a quarter of a view timeout, leaving the view time to change.
+        self._quarter_view_s = config.consensus.view_timeout_ms / 4000
+        # PRE-PREPAREs travel by reference (p2p/proposals.py).
         proposal_host = _ProposalHost(self)
         self.proposals = ProposalRelay(self.network, proposal_host, proposal_host,
-                                       config.consensus.view_timeout_ms / 4000)
+                                       self._quarter_view_s)
         self.metrics.watch_proposals(self.proposals)
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
         # Joining nodes start from a snapshot of this store (node/statesync.py).
@@ -1275,8 +1277,7 @@ class Node:
             self._collect(msg.vote)
         elif not self.network.send(collector, frame):
             return False
-        delay_s = self.config.consensus.view_timeout_ms / 4000
-        asyncio.get_running_loop().call_later(delay_s, self._vote_fallback, msg, frame)
+        asyncio.get_running_loop().call_later(self._quarter_view_s, self._vote_fallback, msg, frame)
         return True
 
     def _vote_fallback(self, msg: Prepare | Commit, frame: ConsensusFrame) -> None:
