@@ -21,7 +21,11 @@ exponential backoff. Every link carries a websocket heartbeat (``p2p.heartbeat_m
 link that stays silent through a ping and half a heartbeat more is dead and dropped, so
 a cut path is noticed within seconds even while TCP itself still believes in it; and
 since pongs are not authenticated, a link on which no sealed frame (keepalives included)
-opens for ``SILENCE_HEARTBEATS`` heartbeats is dead too.
+opens for ``SILENCE_HEARTBEATS`` heartbeats is dead too. A node listing more than
+``HEARTBEAT_LINKS`` peers stretches every link's heartbeat in proportion
+(``link_heartbeat_s``): what keeps links alive then costs it what ``HEARTBEAT_LINKS`` links
+would, instead of growing with the network (with 211 peers, a dead link is noticed within
+about 40 s instead of 1.5 s).
 
 Misbehaviour costs the peer, never its neighbours: the link that carried the offending
 frame is dropped (``punish``, with a stable reason code), and its key is refused, after
@@ -72,6 +76,10 @@ MAX_CONNECTIONS = 512
 # forge them). Generous, since one large frame on a slow path takes a while to arrive
 # whole; a cut path is noticed much sooner by the websocket heartbeat itself.
 SILENCE_HEARTBEATS = 10
+# Up to this many listed peers a link's heartbeat is ``p2p.heartbeat_ms``; beyond, it grows
+# in proportion. A keepalive, a ping and its pong each cost both ends a frame, per link:
+# 63 links at the plain heartbeat cost an idle validator more than its consensus does.
+HEARTBEAT_LINKS = 8
 # A peer's offences are forgotten after this long without a new one.
 PENALTY_MEMORY_S = 600.0
 
@@ -243,7 +251,7 @@ class Peer:
         self._close_reason = reason
 
     async def _writer(self) -> None:
-        keepalive_s = self.network.config.heartbeat_ms / 2000
+        keepalive_s = self.network.link_heartbeat_s / 2
         try:
             while True:
                 try:
@@ -275,7 +283,7 @@ class Peer:
     async def _reader(self) -> None:
         loop = asyncio.get_running_loop()
         max_bytes = self.network.config.max_frame_bytes
-        silence_s = SILENCE_HEARTBEATS * self.network.config.heartbeat_ms / 1000
+        silence_s = SILENCE_HEARTBEATS * self.network.link_heartbeat_s
         deadline = loop.time() + silence_s
         while not self.closed.is_set():
             try:
@@ -485,10 +493,12 @@ class Network:
         return self.identity.key.public_key
 
     @property
-    def _heartbeat_s(self) -> float:
-        # aiohttp pings after this long without a frame and drops the link when no pong
-        # comes within half of it: a dead link is noticed within 1.5 heartbeats.
-        return self.config.heartbeat_ms / 1000
+    def link_heartbeat_s(self) -> float:
+        """Each link's heartbeat: ``p2p.heartbeat_ms``, stretched by listed peers over
+        ``HEARTBEAT_LINKS``. aiohttp pings after this long without a frame and drops the
+        link when no pong comes within half of it: a dead link is noticed within 1.5 of
+        them."""
+        return self.config.heartbeat_ms / 1000 * max(1.0, len(self.config.peers) / HEARTBEAT_LINKS)
 
     @property
     def _dial_timeout_s(self) -> float:
@@ -623,7 +633,7 @@ class Network:
             raise web.HTTPServiceUnavailable(text="too many connections")
         ws = web.WebSocketResponse(
             max_msg_size=self.config.max_frame_bytes + SEAL_OVERHEAD, autoping=True,
-            heartbeat=self._heartbeat_s,
+            heartbeat=self.link_heartbeat_s,
         )
         try:
             await ws.prepare(request)
@@ -728,7 +738,7 @@ class Network:
                         max_msg_size=self.config.max_frame_bytes + SEAL_OVERHEAD,
                         timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
                         autoping=True,
-                        heartbeat=self._heartbeat_s,
+                        heartbeat=self.link_heartbeat_s,
                     ),
                     self._dial_timeout_s,
                 )

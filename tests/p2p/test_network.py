@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import socket
 import struct
@@ -20,7 +21,7 @@ from core.errors import DecodeError
 from node.config import P2PConfig, PeerConfig
 from p2p.errors import HandshakeError
 from p2p.messages import PROTOCOL_VERSION, Goodbye, Status, TxAnnounce, decode_frame
-from p2p.network import Identity, Network, Peer, handshake
+from p2p.network import HEARTBEAT_LINKS, Identity, Network, Peer, handshake
 from p2p.secure import SecureChannel
 from tests.node.harness import free_port, wait_for
 from tools.faultproxy import Link
@@ -423,3 +424,36 @@ async def test_heartbeat_notices_a_blackholed_link_and_the_dialer_relinks_after_
         await a.stop()
         await b.stop()
         await link.stop()
+
+
+@pytest.mark.parametrize("listed", [0, 32])
+async def test_a_node_listing_many_peers_keeps_each_link_alive_less_often(listed: int) -> None:
+    """Up to HEARTBEAT_LINKS listed peers a link's keepalive goes after half a heartbeat of
+    silence; beyond, the heartbeat stretches in proportion, so what keeps links alive does
+    not grow with the network. A keepalive never comes sooner than that (a loaded machine
+    only makes the gaps longer)."""
+    heartbeat_ms = 200
+    # Listed peers nobody answers for (their dials fail and back off); only the count matters.
+    peers = tuple(PeerConfig(f"p{i}", PrivateKey.generate().public_key, f"ws://127.0.0.1:{free_port()}/p2p")
+                  for i in range(listed))
+    net = make_network(KEYS[0], peers, heartbeat_ms=heartbeat_ms)
+    stretch = max(1.0, listed / HEARTBEAT_LINKS)
+    assert net.link_heartbeat_s == pytest.approx(heartbeat_ms / 1000 * stretch)
+    await net.start()
+    session, sealed = await run_handshake(net, KEYS[1])
+    loop = asyncio.get_running_loop()
+    try:
+        keepalives: list[float] = []
+        async with asyncio.timeout(10):
+            while len(keepalives) < 6:
+                msg = await sealed.ws.receive()
+                assert msg.type == aiohttp.WSMsgType.BINARY, msg
+                if not sealed.channel.open(msg.data):
+                    keepalives.append(loop.time())
+        gaps = [b - a for a, b in itertools.pairwise(keepalives)]
+        # Half a (stretched) heartbeat, less the loop's timer granularity.
+        assert min(gaps) >= heartbeat_ms / 2000 * stretch * 0.9, gaps
+    finally:
+        await sealed.ws.close()
+        await session.close()
+        await net.stop()
