@@ -1,9 +1,13 @@
 """Block sync: catch up with peers that are ahead, and serve committed blocks to others.
 
 Peers tell each other their committed height (in Hello and after commits: at once if
-nothing was told for ``STATUS_INTERVAL_S``, else the latest height at the end of that
-interval, so a chain committing ten blocks a second sends two Status frames a second per
-link, not ten; validators in step learn of each commit from consensus anyway). While a
+nothing was told for an interval, else the latest height at the end of it, so a chain
+committing ten blocks a second sends two Status frames a second per link, not ten). The
+interval is ``STATUS_INTERVAL_S`` towards observers, which follow the chain by it, and
+``VALIDATOR_STATUS_INTERVAL_S`` towards validators, which learn of each commit from
+consensus (a quorum seen at a later height asks for blocks at once, ``request_sync``):
+after every block, a Status to each of 63 validators would cost more than the block's
+votes through a collector. While a
 peer is ahead, the node asks it for the next batch of blocks with their certificates;
 each certificate is verified against the validator set of its height before the block is
 executed and committed (by the node, through ``SyncTarget.apply_synced``). A peer that
@@ -34,6 +38,7 @@ log = logging.getLogger("hkchain.p2p.sync")
 
 REQUEST_TIMEOUT_S = 10.0
 STATUS_INTERVAL_S = 0.5
+VALIDATOR_STATUS_INTERVAL_S = 5.0
 MAX_SERVE_BYTES = 8 * 1024 * 1024
 
 
@@ -65,8 +70,11 @@ class BlockSync:
         self._reply: asyncio.Future[Blocks] | None = None
         self._asked: bytes | None = None
         self._task: asyncio.Task[None] | None = None
-        self._status_sent_s = float("-inf")
-        self._status_timer: asyncio.TimerHandle | None = None
+        # Status towards observers and towards validators, each at most once an interval.
+        self._announcers = (
+            _Announcer(STATUS_INTERVAL_S, lambda: self._send_status(validators=False)),
+            _Announcer(VALIDATOR_STATUS_INTERVAL_S, lambda: self._send_status(validators=True)),
+        )
         network.handle(Status.TAG, self._on_status)  # type: ignore[arg-type]
         network.handle(BlocksRequest.TAG, self._on_request)  # type: ignore[arg-type]
         network.handle(Blocks.TAG, self._on_blocks)  # type: ignore[arg-type]
@@ -89,9 +97,8 @@ class BlockSync:
             self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._status_timer is not None:
-            self._status_timer.cancel()
-            self._status_timer = None
+        for announcer in self._announcers:
+            announcer.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -99,20 +106,16 @@ class BlockSync:
 
     def announce_height(self, height: int) -> None:
         """Tell peers our new committed height (after each commit): at once, or at the end
-        of the current ``STATUS_INTERVAL_S`` if a Status went out within it."""
-        if self._status_timer is not None:
-            return  # the announcement due at the end of the interval tells the latest height
-        loop = asyncio.get_running_loop()
-        due_s = self._status_sent_s + STATUS_INTERVAL_S
-        if loop.time() >= due_s:
-            self._send_status()
-        else:
-            self._status_timer = loop.call_at(due_s, self._send_status)
+        of the current interval if a Status went out within it."""
+        for announcer in self._announcers:
+            announcer.announce()
 
-    def _send_status(self) -> None:
-        self._status_timer = None
-        self._status_sent_s = asyncio.get_running_loop().time()
-        self.network.broadcast(Status(self.chain.height()))
+    def _send_status(self, *, validators: bool) -> None:
+        data = Status(self.chain.height()).encode()
+        is_validator = self.network.admission.is_validator
+        for key, peer in list(self.network.peers.items()):
+            if is_validator(key) == validators:
+                peer.send_bytes(data)
 
     def request_sync(self, height: int) -> None:
         """Consensus saw a quorum at ``height``: fetch blocks up to it."""
@@ -225,3 +228,34 @@ class BlockSync:
         if applied:
             self.announce_height(self.chain.height())
         return applied > 0
+
+
+class _Announcer:
+    """Calls ``send`` at once, or at the end of the current ``interval_s`` if it was
+    called within it; the call due then tells whatever is latest by that time."""
+
+    def __init__(self, interval_s: float, send: Callable[[], None]) -> None:
+        self.interval_s = interval_s
+        self._send = send
+        self._sent_s = float("-inf")
+        self._timer: asyncio.TimerHandle | None = None
+
+    def announce(self) -> None:
+        if self._timer is not None:
+            return  # the call due at the end of the interval tells the latest
+        loop = asyncio.get_running_loop()
+        due_s = self._sent_s + self.interval_s
+        if loop.time() >= due_s:
+            self._fire()
+        else:
+            self._timer = loop.call_at(due_s, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._sent_s = asyncio.get_running_loop().time()
+        self._send()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

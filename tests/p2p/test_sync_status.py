@@ -1,17 +1,19 @@
-"""Block sync's Status frames: a chain committing many blocks a second tells each peer its
-height a few times a second, and always, in the end, its latest height."""
+"""Block sync's Status frames: a chain committing many blocks a second tells each observer
+its height a few times a second and each validator once in several seconds, and always,
+in the end, its latest height."""
 
 from __future__ import annotations
 
 import asyncio
 
 import aiohttp
+import pytest
 
 from core.types import Block, CommitCertificate
 from p2p.messages import BlocksRequest, Status, decode_frame
-from p2p.sync import STATUS_INTERVAL_S, BlockSync
+from p2p.sync import STATUS_INTERVAL_S, VALIDATOR_STATUS_INTERVAL_S, BlockSync
 from tests.node.harness import wait_for
-from tests.p2p.test_network import KEYS, SealedSocket, make_network, run_handshake
+from tests.p2p.test_network import KEYS, SealedSocket, StaticAdmission, make_network, run_handshake
 
 
 class Chain:
@@ -41,8 +43,16 @@ async def statuses_until(ws: SealedSocket, height: int, timeout_s: float) -> lis
     return seen
 
 
-async def test_status_is_sent_at_most_once_an_interval_and_tells_the_latest_height() -> None:
+@pytest.mark.parametrize(("validator", "interval_s"),
+                         [(False, STATUS_INTERVAL_S), (True, VALIDATOR_STATUS_INTERVAL_S)],
+                         ids=["observer", "validator"])
+async def test_status_is_sent_at_most_once_an_interval_and_tells_the_latest_height(
+        validator: bool, interval_s: float) -> None:
     net = make_network(KEYS[0])
+    peer_key = KEYS[1].public_key
+    others = frozenset(k.public_key for k in KEYS if k.public_key != peer_key)
+    net.admission = StaticAdmission(others | {peer_key} if validator else others,
+                                    frozenset() if validator else frozenset({peer_key}))
     chain = Chain()
     sync = BlockSync(net, chain, batch_blocks=8)
     await net.start()
@@ -57,13 +67,16 @@ async def test_status_is_sent_at_most_once_an_interval_and_tells_the_latest_heig
             chain.head += 1
             sync.announce_height(chain.head)
             await asyncio.sleep(0.025)
-        seen = await statuses_until(ws, 40, 5)
+        seen = await statuses_until(ws, 40, interval_s + 5)
         elapsed = loop.time() - start
         assert seen == sorted(seen) and seen[-1] == 40
         # The first commit is told at once, then at most one per interval.
         assert seen[0] == 1
-        assert len(seen) <= 2 + elapsed / STATUS_INTERVAL_S, (seen, elapsed)
+        assert len(seen) <= 2 + elapsed / interval_s, (seen, elapsed)
         assert len(seen) < 10, seen
+        if validator:
+            # A validator hears of the commits in between from consensus, not from here.
+            assert seen == [1, 40], seen
     finally:
         await ws.close()
         await session.close()
