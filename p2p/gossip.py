@@ -35,12 +35,16 @@ log = logging.getLogger("hkchain.p2p.gossip")
 
 FLUSH_INTERVAL_S = 0.01
 # How long a tx learnt from a peer waits before this node announces it to the others
-# (module docstring): longer than a lightly loaded chain takes to commit it.
-RELAY_DELAY_S = 0.5
+# (module docstring): longer than a chain takes to commit it, busy or lightly loaded, and
+# at 31 validators a busy chain takes a second or more. Every node relays what is still
+# pending then to all its peers but the source, so a delay shorter than commits take
+# multiplies the frames on every link (at 0.5 s and 31 validators, relays were most of a
+# loaded node's frames, every one announcing what the peer already had).
+RELAY_DELAY_S = 2.0
 # The flusher wakes for relays this long after the first is due, so relays due within a
-# slice go out together (one wake per slice, not one per tx received): a relay waits
-# between RELAY_DELAY_S and RELAY_DELAY_S + RELAY_SLICE_S.
-RELAY_SLICE_S = 0.1
+# slice go out together, one frame per peer (one wake per slice, not one per tx
+# received): a relay waits between RELAY_DELAY_S and RELAY_DELAY_S + RELAY_SLICE_S.
+RELAY_SLICE_S = 0.5
 REQUEST_TIMEOUT_S = 2.0
 MAX_KNOWN_PER_PEER = 100_000
 MAX_IN_FLIGHT = 200_000
