@@ -15,6 +15,7 @@ highest prepared certificate among its quorum of VIEW-CHANGEs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from consensus.api import Application, Message, Output, VoteLog
@@ -222,6 +223,18 @@ class Replica:
         if not self._started:
             self._start(out)
         self._handle(msg, out)
+        return self._finish(out)
+
+    def on_messages(self, msgs: Sequence[Message], now_ms: int) -> Output:
+        """Several messages in one step (a collector's bundle of votes): the same as one
+        ``on_message`` each, in order, with their outputs joined; the host carries them
+        out once."""
+        out = Output()
+        self._now_ms = max(self._now_ms, now_ms)
+        if not self._started:
+            self._start(out)
+        for msg in msgs:
+            self._handle(msg, out)
         return self._finish(out)
 
     def on_tick(self, now_ms: int) -> Output:

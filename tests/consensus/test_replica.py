@@ -206,3 +206,30 @@ def test_an_observer_follows_without_voting() -> None:
             seen.extend(out.decided)
         c.apply(j, c.replicas[j].on_message(msg, 0))
     assert observer.height == 2 and seen[0][0].hash == c.decided[0][0][0].hash
+
+
+def test_messages_in_one_step_do_what_one_step_each_does() -> None:
+    """A collector's bundle is handed to the replica in one step (on_messages): what it
+    asks for is what the same messages, one step each, ask for, in the same order."""
+    c = Cluster()
+    watched = index_of(next(k for k in KEYS if k is not key_of_proposer(1, 0)))
+    seen: list[Message] = []
+    c.drop = lambda to, msg: (to == watched and seen.append(msg)) or False  # type: ignore[func-returns-value]
+    c.start()
+    c.deliver_all(until_height=3)
+    assert len(seen) > 10
+
+    def fresh() -> Replica:
+        return Replica(CHAIN_ID, KEYS[watched], new_app(), MemoryVoteLog(), 1, CONFIG)
+
+    one_by_one, together = fresh(), fresh()
+    broadcast: list[Message] = []
+    decided = []
+    for msg in seen:
+        out = one_by_one.on_message(msg, 7)
+        broadcast += out.broadcast
+        decided += out.decided
+    out = together.on_messages(seen, 7)
+    assert out.broadcast == broadcast and len(broadcast) >= 4
+    assert [b.hash for b, _ in out.decided] == [b.hash for b, _ in decided] and len(decided) >= 2
+    assert together.height == one_by_one.height >= 3
