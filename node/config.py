@@ -117,7 +117,8 @@ class P2PConfig:
     handshake_timeout_ms: int = 5000
     # A link silent this long is pinged; without a pong within half of it, it is dropped
     # (a cut path is noticed within 1.5 heartbeats). A dial not answered within two
-    # heartbeats is given up and retried.
+    # heartbeats is given up and retried. With more than 8 peers listed, each link's
+    # heartbeat is stretched by peers / 8 (p2p.network.HEARTBEAT_LINKS).
     heartbeat_ms: int = 1000
     reconnect_min_ms: int = 200
     # Low, so a healed link is redialed within a second or two: dialing a few peers is cheap.
