@@ -2,8 +2,10 @@
 # Real processes at scale (docs/PERFORMANCE.md, "Real processes at scale"): a localnet of
 # N validators on this machine, measured idle and then at RATE tx/s, then stopped.
 #   scripts/bench_scale.sh N [RATE] [SECONDS]
-# VOTE_COLLECTOR=1 sets consensus.vote_collector in every node's config first.
+# VOTE_COLLECTOR=1 or 0 sets consensus.vote_collector in every node's config first
+# (unset: as `hkchain init` made it, on from 16 validators).
 # BASE_PORT (default 20000) places the nodes' ports: node K uses BASE+10K and BASE+10K+1.
+# KEEP_HOME=1 keeps the network's folder (the nodes' logs are in its localnet.out).
 set -euo pipefail
 n=${1:?usage: scripts/bench_scale.sh N [RATE] [SECONDS]}
 rate=${2:-20}
@@ -14,19 +16,20 @@ localnet=""
 cleanup() {
   # SIGTERM: a background job of a script ignores SIGINT.
   if [ -n "$localnet" ]; then kill -TERM "$localnet" 2>/dev/null || true; wait "$localnet" 2>/dev/null || true; fi
-  rm -rf "$home"
+  if [ -n "${KEEP_HOME:-}" ]; then echo "kept: $home" >&2; else rm -rf "$home"; fi
 }
 trap cleanup EXIT
 hkchain init -n "$n" --home "$home/net" --base-port "$base" > "$home/init.out"
-if [ "${VOTE_COLLECTOR:-0}" = 1 ]; then
-  python - "$home/net" <<'PY'
+if [ -n "${VOTE_COLLECTOR:-}" ]; then
+  python - "$home/net" "$VOTE_COLLECTOR" <<'PY'
 import json, pathlib, sys
 for config in pathlib.Path(sys.argv[1]).glob("node*/config.json"):
     doc = json.loads(config.read_text())
-    doc.setdefault("consensus", {})["vote_collector"] = True
+    doc.setdefault("consensus", {})["vote_collector"] = sys.argv[2] == "1"
     config.write_text(json.dumps(doc, indent=2))
 PY
 fi
+collector=$(python -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["consensus"]["vote_collector"]))' "$home/net/node0/config.json")
 hkchain localnet --home "$home/net" > "$home/localnet.out" 2>&1 &
 localnet=$!
 rpcs=()
@@ -48,7 +51,7 @@ if [ "$ready" != 1 ]; then
   tail -n 5 "$home/localnet.out" >&2
   exit 1
 fi
-echo "== $n validators (vote collector: ${VOTE_COLLECTOR:-0}), idle, ${seconds} s"
+echo "== $n validators (vote collector: $collector), idle, ${seconds} s"
 hkchain bench "${rpcs[@]}" --workload idle --duration "$seconds"
-echo "== $n validators (vote collector: ${VOTE_COLLECTOR:-0}), ${rate} tx/s, ${seconds} s"
+echo "== $n validators (vote collector: $collector), ${rate} tx/s, ${seconds} s"
 hkchain bench "${rpcs[@]}" --key "$home/net/operator.key" --rate "$rate" --duration "$seconds"

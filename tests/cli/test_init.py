@@ -17,6 +17,7 @@ from node.home import (
     DEFAULT_BASE_PORT,
     FALLBACK_EPHEMERAL_RANGE,
     MAX_LOCAL_VALIDATORS,
+    VOTE_COLLECTOR_FROM_VALIDATORS,
     HomeError,
     check_base_port,
     ephemeral_port_range,
@@ -315,3 +316,11 @@ def test_a_network_with_an_observer_reads_back_with_it(tmp_path: Path, genesis_t
     config.with_changes(chain_id="another-chain").save(made.node.home)
     with pytest.raises(HomeError, match="follows chain 'another-chain'"):
         load_network(home)
+
+
+@pytest.mark.parametrize("validators", [4, VOTE_COLLECTOR_FROM_VALIDATORS - 1, VOTE_COLLECTOR_FROM_VALIDATORS])
+def test_a_large_network_sends_its_votes_through_a_collector(
+        tmp_path: Path, genesis_template: Path, validators: int) -> None:
+    net = init_network(tmp_path / "net", validators, base_port=31000, genesis_template=genesis_template)
+    large = validators >= VOTE_COLLECTOR_FROM_VALIDATORS
+    assert [NodeConfig.load(n.home).consensus.vote_collector for n in net.nodes] == [large] * validators
