@@ -5,6 +5,7 @@
 # VOTE_COLLECTOR=1 or 0 sets consensus.vote_collector in every node's config first
 # (unset: as `hkchain init` made it, on from 16 validators).
 # BASE_PORT (default 20000) places the nodes' ports: node K uses BASE+10K and BASE+10K+1.
+# BATCH_MS sets block.batch_interval_ms on every node (default: the node's, 100).
 # KEEP_HOME=1 keeps the network's folder (the nodes' logs are in its localnet.out).
 set -euo pipefail
 n=${1:?usage: scripts/bench_scale.sh N [RATE] [SECONDS]}
@@ -26,6 +27,15 @@ import json, pathlib, sys
 for config in pathlib.Path(sys.argv[1]).glob("node*/config.json"):
     doc = json.loads(config.read_text())
     doc.setdefault("consensus", {})["vote_collector"] = sys.argv[2] == "1"
+    config.write_text(json.dumps(doc, indent=2))
+PY
+fi
+if [ -n "${BATCH_MS:-}" ]; then
+  python - "$home/net" "$BATCH_MS" <<'PY'
+import json, pathlib, sys
+for config in pathlib.Path(sys.argv[1]).glob("node*/config.json"):
+    doc = json.loads(config.read_text())
+    doc.setdefault("block", {})["batch_interval_ms"] = int(sys.argv[2])
     config.write_text(json.dumps(doc, indent=2))
 PY
 fi
