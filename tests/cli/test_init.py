@@ -12,11 +12,13 @@ from click.testing import CliRunner
 import node.home as home_module
 from cli.main import main
 from core.crypto import PrivateKey
-from node.config import NodeConfig
+from node.config import BlockConfig, NodeConfig
 from node.home import (
     DEFAULT_BASE_PORT,
     FALLBACK_EPHEMERAL_RANGE,
+    LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS,
     MAX_LOCAL_VALIDATORS,
+    SLOW_EMPTY_BLOCKS_FROM_VALIDATORS,
     VOTE_COLLECTOR_FROM_VALIDATORS,
     HomeError,
     check_base_port,
@@ -319,8 +321,14 @@ def test_a_network_with_an_observer_reads_back_with_it(tmp_path: Path, genesis_t
 
 
 @pytest.mark.parametrize("validators", [4, VOTE_COLLECTOR_FROM_VALIDATORS - 1, VOTE_COLLECTOR_FROM_VALIDATORS])
-def test_a_large_network_sends_its_votes_through_a_collector(
+def test_a_large_network_sends_its_votes_through_a_collector_and_idles_slower(
         tmp_path: Path, genesis_template: Path, validators: int) -> None:
     net = init_network(tmp_path / "net", validators, base_port=31000, genesis_template=genesis_template)
     large = validators >= VOTE_COLLECTOR_FROM_VALIDATORS
-    assert [NodeConfig.load(n.home).consensus.vote_collector for n in net.nodes] == [large] * validators
+    configs = [NodeConfig.load(n.home) for n in net.nodes]
+    assert [c.consensus.vote_collector for c in configs] == [large] * validators
+    slow = validators >= SLOW_EMPTY_BLOCKS_FROM_VALIDATORS
+    interval = LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS if slow else BlockConfig().empty_block_interval_ms
+    assert {c.block.empty_block_interval_ms for c in configs} == {interval}
+    # Pacing never waits more than half the view timeout, so the interval is what it says.
+    assert all(2 * interval <= c.consensus.view_timeout_ms for c in configs)
