@@ -6,7 +6,7 @@
 # (unset: as `hkchain init` made it, on from 16 validators).
 # BASE_PORT (default 20000) places the nodes' ports: node K uses BASE+10K and BASE+10K+1.
 # BATCH_MS sets block.batch_interval_ms on every node (default: the node's, 100).
-# KEEP_HOME=1 keeps the network's folder (the nodes' logs are in its localnet.out).
+# KEEP_HOME=1 keeps the network's folder (each node's log is its nodeK/node.log).
 set -euo pipefail
 n=${1:?usage: scripts/bench_scale.sh N [RATE] [SECONDS]}
 rate=${2:-20}
@@ -21,24 +21,21 @@ cleanup() {
 }
 trap cleanup EXIT
 hkchain init -n "$n" --home "$home/net" --base-port "$base" > "$home/init.out"
+# set_all SECTION KEY JSON: the same setting in every node's config.json.
+set_all() {
+  python - "$home/net" "$1" "$2" "$3" <<'PY'
+import json, pathlib, sys
+net, section, key, value = sys.argv[1:]
+for config in pathlib.Path(net).glob("node*/config.json"):
+    doc = json.loads(config.read_text())
+    doc.setdefault(section, {})[key] = json.loads(value)
+    config.write_text(json.dumps(doc, indent=2))
+PY
+}
 if [ -n "${VOTE_COLLECTOR:-}" ]; then
-  python - "$home/net" "$VOTE_COLLECTOR" <<'PY'
-import json, pathlib, sys
-for config in pathlib.Path(sys.argv[1]).glob("node*/config.json"):
-    doc = json.loads(config.read_text())
-    doc.setdefault("consensus", {})["vote_collector"] = sys.argv[2] == "1"
-    config.write_text(json.dumps(doc, indent=2))
-PY
+  set_all consensus vote_collector "$([ "$VOTE_COLLECTOR" = 1 ] && echo true || echo false)"
 fi
-if [ -n "${BATCH_MS:-}" ]; then
-  python - "$home/net" "$BATCH_MS" <<'PY'
-import json, pathlib, sys
-for config in pathlib.Path(sys.argv[1]).glob("node*/config.json"):
-    doc = json.loads(config.read_text())
-    doc.setdefault("block", {})["batch_interval_ms"] = int(sys.argv[2])
-    config.write_text(json.dumps(doc, indent=2))
-PY
-fi
+if [ -n "${BATCH_MS:-}" ]; then set_all block batch_interval_ms "$BATCH_MS"; fi
 collector=$(python -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["consensus"]["vote_collector"]))' "$home/net/node0/config.json")
 hkchain localnet --home "$home/net" > "$home/localnet.out" 2>&1 &
 localnet=$!
