@@ -141,6 +141,7 @@ function peersCard(status) {
       h('td', {}, p.name || `${p.public_key.slice(0, 10)}…`),
       h('td', { class: 'num' }, fmt.count(p.height)),
       h('td', {}, t(p.direction === 'out' ? 'explorer.dir_out' : 'explorer.dir_in'))))))));
+  card.appendChild(h('p', { class: 'muted' }, t('explorer.peers_height_note')));
   return card;
 }
 
