@@ -549,15 +549,16 @@ class Network:
         peer = self.peers.get(public_key)
         return peer.send(frame) if peer is not None else False
 
-    def broadcast(self, frame: Frame, exclude: bytes | None = None, validators_only: bool = False) -> int:
-        return self.broadcast_bytes(frame.encode(), exclude, validators_only)
+    def broadcast(self, frame: Frame, exclude: bytes | None = None, validators: bool | None = None) -> int:
+        return self.broadcast_bytes(frame.encode(), exclude, validators)
 
     def broadcast_bytes(self, data: bytes, exclude: bytes | None = None,
-                        validators_only: bool = False) -> int:
-        """``broadcast`` of an encoded frame; the number of peers it was queued for."""
+                        validators: bool | None = None) -> int:
+        """``broadcast`` of an encoded frame; the number of peers it was queued for. With
+        ``validators`` True only to validators, False only to the others (observers)."""
         n = 0
         for key, peer in list(self.peers.items()):
-            if key == exclude or (validators_only and not self.admission.is_validator(key)):
+            if key == exclude or (validators is not None and self.admission.is_validator(key) != validators):
                 continue
             n += peer.send_bytes(data)
         return n

@@ -111,11 +111,7 @@ class BlockSync:
             announcer.announce()
 
     def _send_status(self, *, validators: bool) -> None:
-        data = Status(self.chain.height()).encode()
-        is_validator = self.network.admission.is_validator
-        for key, peer in list(self.network.peers.items()):
-            if is_validator(key) == validators:
-                peer.send_bytes(data)
+        self.network.broadcast(Status(self.chain.height()), validators=validators)
 
     def request_sync(self, height: int) -> None:
         """Consensus saw a quorum at ``height``: fetch blocks up to it."""
