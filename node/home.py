@@ -158,18 +158,17 @@ def default_genesis_template() -> Path:
     return packaged if packaged.is_file() else here.parent / GENESIS_FILE
 
 
-# From this many validators a network made by ``init_network`` sends its votes through a
-# collector (consensus.vote_collector, docs/CONSENSUS.md). Measured on one machine at 20
-# tx/s (docs/PERFORMANCE.md, "Real processes at scale"), 16 and 31 validators committed
-# sooner and spent less CPU with it; in smaller networks its extra hop costs more than
-# the few messages it saves.
-VOTE_COLLECTOR_FROM_VALIDATORS = 16
-# From as many validators, an idle chain makes an empty block every 2 s instead of every
-# second (block.empty_block_interval_ms; at most half the view timeout, 4 s): an idle
-# height costs every validator a round of votes, 2f + 1 signature checks twice and a
-# synced write, so an idle network's CPU grows with n. Load is not slowed: a pending tx
-# is proposed after the batch interval, not the empty-block one.
-SLOW_EMPTY_BLOCKS_FROM_VALIDATORS = VOTE_COLLECTOR_FROM_VALIDATORS
+# From this many validators ``init_network`` makes a large network's config. Its votes go
+# through a collector (consensus.vote_collector, docs/CONSENSUS.md): measured on one
+# machine at 20 tx/s (docs/PERFORMANCE.md, "Real processes at scale"), 16 and 31
+# validators committed sooner and spent less CPU with it; in smaller networks its extra
+# hop costs more than the few messages it saves. And an idle chain makes an empty block
+# every LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS instead of every second
+# (block.empty_block_interval_ms; at most half the view timeout, 4 s): an idle height
+# costs every validator a round of votes, 2f + 1 signature checks twice and a synced
+# write, so an idle network's CPU grows with n. Load is not slowed: a pending tx is
+# proposed after the batch interval, not the empty-block one.
+LARGE_NETWORK_FROM_VALIDATORS = 16
 LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS = 2000
 
 
@@ -203,6 +202,7 @@ def init_network(
     net_chain_id = str(genesis["chain_id"])
 
     names = [f"node{i}" for i in range(validators)]
+    large = validators >= LARGE_NETWORK_FROM_VALIDATORS
     nodes = []
     for i, key in enumerate(keys):
         node_home = home / names[i]
@@ -226,9 +226,9 @@ def init_network(
             genesis_file=GENESIS_FILE,
             rpc=RpcConfig(host="127.0.0.1", port=rpc_port),
             p2p=P2PConfig(host="127.0.0.1", port=p2p_port, peers=peers),
-            consensus=ConsensusConfig(vote_collector=validators >= VOTE_COLLECTOR_FROM_VALIDATORS),
-            block=(BlockConfig(empty_block_interval_ms=LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS)
-                   if validators >= SLOW_EMPTY_BLOCKS_FROM_VALIDATORS else BlockConfig()),
+            consensus=ConsensusConfig(vote_collector=large),
+            block=BlockConfig(empty_block_interval_ms=LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS)
+            if large else BlockConfig(),
         )
         config.save(node_home)
         nodes.append(_local_node(node_home, config, key.public_key))

@@ -17,9 +17,8 @@ from node.home import (
     DEFAULT_BASE_PORT,
     FALLBACK_EPHEMERAL_RANGE,
     LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS,
+    LARGE_NETWORK_FROM_VALIDATORS,
     MAX_LOCAL_VALIDATORS,
-    SLOW_EMPTY_BLOCKS_FROM_VALIDATORS,
-    VOTE_COLLECTOR_FROM_VALIDATORS,
     HomeError,
     check_base_port,
     ephemeral_port_range,
@@ -320,15 +319,14 @@ def test_a_network_with_an_observer_reads_back_with_it(tmp_path: Path, genesis_t
         load_network(home)
 
 
-@pytest.mark.parametrize("validators", [4, VOTE_COLLECTOR_FROM_VALIDATORS - 1, VOTE_COLLECTOR_FROM_VALIDATORS])
+@pytest.mark.parametrize("validators", [4, LARGE_NETWORK_FROM_VALIDATORS - 1, LARGE_NETWORK_FROM_VALIDATORS])
 def test_a_large_network_sends_its_votes_through_a_collector_and_idles_slower(
         tmp_path: Path, genesis_template: Path, validators: int) -> None:
     net = init_network(tmp_path / "net", validators, base_port=31000, genesis_template=genesis_template)
-    large = validators >= VOTE_COLLECTOR_FROM_VALIDATORS
+    large = validators >= LARGE_NETWORK_FROM_VALIDATORS
     configs = [NodeConfig.load(n.home) for n in net.nodes]
     assert [c.consensus.vote_collector for c in configs] == [large] * validators
-    slow = validators >= SLOW_EMPTY_BLOCKS_FROM_VALIDATORS
-    interval = LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS if slow else BlockConfig().empty_block_interval_ms
+    interval = LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS if large else BlockConfig().empty_block_interval_ms
     assert {c.block.empty_block_interval_ms for c in configs} == {interval}
     # Pacing never waits more than half the view timeout, so the interval is what it says.
     assert all(2 * interval <= c.consensus.view_timeout_ms for c in configs)
