@@ -66,6 +66,11 @@ class ReplicaConfig:
     max_future_views: int = 64  # votes and VIEW-CHANGEs this far above the current view
     max_evidence: int = 1_024
     catch_up_interval_ms: int = 1_000  # at most one DECISION reply per lagging peer per interval
+    # At view 0 of a height, a validator that knows of no pending txs gives the proposer
+    # this much longer than the view timeout: an idle chain's proposer makes an empty block
+    # only every so often, and nobody should change view over that. ``on_work`` ends the
+    # wait (the view timer then runs from that moment).
+    idle_wait_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.view_timeout_ms < 1 or self.max_view_timeout_ms < self.view_timeout_ms:
@@ -81,6 +86,8 @@ class ReplicaConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
+        if self.idle_wait_ms < 0:
+            raise ValueError("idle_wait_ms must not be negative")
 
     def view_timeout(self, view: int) -> int:
         """How long view ``view`` of a height may take before a view change, in ms."""
@@ -114,6 +121,7 @@ class _HeightState:
     view_timer_running: bool = True
     own_view_change: ViewChange | None = None
     deadline_ms: int | None = None
+    idle: bool = False  # view 0's timer includes the idle wait (no pending txs known)
     # Proposing at a height just entered waits for the next tick (due at once), so a step
     # never decides more than the heights its input completes: a lone validator would
     # otherwise propose and decide forever inside one step.
@@ -209,6 +217,12 @@ class Replica:
     def prepared(self) -> PreparedCertificate | None:
         return self._s.prepared
 
+    @property
+    def idle(self) -> bool:
+        """Whether the view timer still grants the idle wait: ``on_work`` is then worth a
+        step when the host holds txs to propose."""
+        return self._s.idle
+
     # --- steps -------------------------------------------------------------------------
 
     def start(self, now_ms: int) -> Output:
@@ -256,6 +270,16 @@ class Replica:
                     out.broadcast.append(s.own_view_change)
         return self._finish(out)
 
+    def on_work(self, now_ms: int) -> Output:
+        """The host holds txs waiting to be proposed: the idle wait (``idle_wait_ms``) is
+        over, and view 0's timer runs from now unless it would already end sooner."""
+        out = Output()
+        self._now_ms = max(self._now_ms, now_ms)
+        if not self._started:
+            self._start(out)
+        self._end_idle_wait()
+        return self._finish(out)
+
     def on_synced(
         self,
         height: int,
@@ -281,7 +305,7 @@ class Replica:
         s = self._s
         if s.validators is None:
             return
-        s.deadline_ms = self._now_ms + self.config.view_timeout(s.view)
+        self._start_view_timer()
         if s.view_change_sent and self._can_vote() and self._key is not None:
             s.view_timer_running = False
             vc = self._own_view_change(s.view)
@@ -299,6 +323,25 @@ class Replica:
         else:
             out.wake_at_ms = s.deadline_ms
         return out
+
+    def _start_view_timer(self) -> None:
+        """The timer of a height just entered (or resumed): view 0, not yet left, waits
+        the idle wait on top of the view timeout until ``on_work``."""
+        s = self._s
+        s.idle = self.config.idle_wait_ms > 0 and s.view == 0 and not s.view_change_sent
+        s.deadline_ms = self._now_ms + self.config.view_timeout(s.view)
+        if s.idle:
+            s.deadline_ms += self.config.idle_wait_ms
+
+    def _end_idle_wait(self) -> None:
+        """There is work at view 0 (txs pending, or the proposal came): its timer runs
+        from now, unless it would already end sooner."""
+        s = self._s
+        if not s.idle:
+            return
+        s.idle = False
+        if s.view == 0 and not s.view_change_sent and s.deadline_ms is not None:
+            s.deadline_ms = min(s.deadline_ms, self._now_ms + self.config.view_timeout(0))
 
     def _load_record(self) -> VoteRecord | None:
         data = self._log.load()
@@ -363,7 +406,7 @@ class Replica:
             del self._buffer[h]
         if self._s.validators is None:
             return
-        self._s.deadline_ms = self._now_ms + self.config.view_timeout(self._s.view)
+        self._start_view_timer()
         self._s.proposal_due = True
         pending = self._buffer.pop(height, {})
         for msgs in pending.values():
@@ -518,6 +561,7 @@ class Replica:
         if not self._validate(block):
             self._start_view_change(view + 1, out)  # the proposer of ``view`` is faulty
             return
+        self._end_idle_wait()
         s.proposals[view] = block.hash
         s.blocks[block.hash] = block
         if self._can_vote() and self._key is not None and view == s.view:
@@ -688,6 +732,7 @@ class Replica:
         s.view = new_view
         s.view_change_sent = True
         s.view_timer_running = False
+        s.idle = False
         s.own_view_change = None
         s.prepared_hash = None
         s.committed_hash = None
@@ -848,6 +893,7 @@ class Replica:
             return
         if w > s.view:
             s.view = w
+            s.idle = False
             s.prepared_hash = None
             s.committed_hash = None
             out.view_changes += 1

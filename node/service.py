@@ -21,7 +21,8 @@ settle falls back to executing on the loop as before.
 
 Block production pacing: the replica proposes at its first tick of a height. The
 proposer's node puts that tick off until ``empty_block_interval_ms`` after the last commit
-while the mempool is empty, and until ``batch_interval_ms`` after it while less than a
+while the mempool is empty (the validators' view timer grants that wait while their own
+mempools are empty: ``ReplicaConfig.idle_wait_ms``, ended by ``Replica.on_work``), and until ``batch_interval_ms`` after it while less than a
 full block is pending (a tx arriving brings the tick forward to that): an idle chain makes
 one empty block per interval, a lightly loaded one a block of what arrived per batch
 interval, and a busy one, whose rounds outlast the batch interval, proposes back to back.
@@ -585,6 +586,8 @@ class Node:
             ReplicaConfig(
                 view_timeout_ms=config.consensus.view_timeout_ms,
                 max_view_timeout_ms=config.consensus.max_view_timeout_ms,
+                # An idle chain's proposer waits this long before its empty block (_pace).
+                idle_wait_ms=config.block.empty_block_interval_ms,
             ),
             verifier=self.verifier,
             last_commit=self._last_commit(),
@@ -997,6 +1000,9 @@ class Node:
             self.gossip.push(hashes)
         else:
             self.gossip.announce(hashes)
+        if self.replica.idle:
+            # Txs to propose: a late proposal is late again, not a wait for an empty block.
+            self._step("consensus: txs to propose", lambda: self.replica.on_work(now_ms()))
         if self._paced and self._timer is not None:
             # Txs to propose: the empty-block wait shortens to the batch wait (or none,
             # once a full block is pending).
@@ -1222,13 +1228,18 @@ class Node:
             self._paced = wake_at_ms > out.wake_at_ms
             delay_s = max(0.0, (wake_at_ms - now_ms()) / 1000)
             self._timer = asyncio.get_running_loop().call_later(delay_s, self._on_tick)
+        if self.replica.idle and len(self.mempool):
+            # A height entered with txs pending: its view timer runs without the idle wait.
+            self._apply(self.replica.on_work(now_ms()))
 
     def _pace(self, wake_at_ms: int) -> int:
         """When to really wake the replica. The replica proposes at the first tick of a
         height; the proposer puts that tick off until ``empty_block_interval_ms`` after the
         last commit while the mempool is empty, and until ``batch_interval_ms`` after it
         while less than a full block is pending (module docstring). Never longer than half
-        a view timeout, so no one changes view over it."""
+        a view timeout while txs are pending, so no one changes view over it; with none,
+        the validators wait the empty-block interval on top of the view timeout
+        (``ReplicaConfig.idle_wait_ms``)."""
         if wake_at_ms > now_ms():
             return wake_at_ms
         vs = self.replica.validators
@@ -1239,8 +1250,11 @@ class Node:
         pending = len(self.mempool)
         if pending >= b.max_block_txs or self.mempool.size_bytes >= b.max_block_bytes:
             return wake_at_ms
-        interval_ms = min(b.batch_interval_ms if pending else b.empty_block_interval_ms,
-                          b.empty_block_interval_ms, self.config.consensus.view_timeout_ms // 2)
+        if pending:
+            interval_ms = min(b.batch_interval_ms, b.empty_block_interval_ms,
+                              self.config.consensus.view_timeout_ms // 2)
+        else:
+            interval_ms = b.empty_block_interval_ms
         return max(wake_at_ms, self._last_commit_ms + interval_ms)
 
     def _broadcast(self, msg: Message) -> None:

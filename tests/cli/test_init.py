@@ -328,5 +328,3 @@ def test_a_large_network_sends_its_votes_through_a_collector_and_idles_slower(
     assert [c.consensus.vote_collector for c in configs] == [large] * validators
     interval = LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS if large else BlockConfig().empty_block_interval_ms
     assert {c.block.empty_block_interval_ms for c in configs} == {interval}
-    # Pacing never waits more than half the view timeout, so the interval is what it says.
-    assert all(2 * interval <= c.consensus.view_timeout_ms for c in configs)

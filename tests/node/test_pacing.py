@@ -33,13 +33,37 @@ async def test_idle_chain_makes_one_empty_block_per_interval(tmp_path: Path) -> 
         await stop_nodes(nodes)
 
 
+async def test_an_idle_chain_waits_longer_than_the_view_timeout_without_view_changes(
+        tmp_path: Path) -> None:
+    # The validators give an idle height's proposer the empty-block interval on top of the
+    # view timeout (ReplicaConfig.idle_wait_ms): an interval past the view timeout makes
+    # empty blocks that far apart, and nobody changes view over the wait.
+    interval_ms, view_timeout_ms = 1_500, 1_000
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=interval_ms,
+                                         view_timeout_ms=view_timeout_ms))
+    try:
+        await wait_for(lambda: min(n.store.height for n in nodes) >= 2, what="first blocks")
+        loop = asyncio.get_running_loop()
+        start_height, start_s = nodes[0].store.height, loop.time()
+        await wait_for(lambda: nodes[0].store.height >= start_height + 3, timeout_s=30,
+                       what="three more blocks")
+        elapsed_ms = (loop.time() - start_s) * 1000
+        assert elapsed_ms >= 2 * interval_ms, elapsed_ms
+        assert all(n.metrics.view_changes._value.get() == 0 for n in nodes)
+        for h in range(start_height + 1, start_height + 4):
+            block = nodes[0].store.block(h)
+            assert block is not None and block.txs == () and block.header.view == 0
+    finally:
+        await stop_nodes(nodes)
+
+
 async def test_tx_is_proposed_without_waiting_for_the_empty_block_interval(tmp_path: Path) -> None:
-    # An idle chain here makes its next (empty) block 30 s after the last commit (the
-    # interval; pacing never waits more than half the view timeout). A tx must not wait
-    # for it: it is proposed at once, in the very next block, long before that.
+    # An idle chain here makes its next (empty) block 30 s after the last commit, far past
+    # the view timeout. A tx must not wait for it: it is proposed at once, in the very
+    # next block, long before that, and without a view change.
     interval_ms = 30_000
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=interval_ms,
-                                         view_timeout_ms=2 * interval_ms))
+                                         view_timeout_ms=2_000))
     try:
         await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
         # The replica proposes the first block at its start; after it the chain is idle.
@@ -52,6 +76,7 @@ async def test_tx_is_proposed_without_waiting_for_the_empty_block_interval(tmp_p
                        timeout_s=interval_ms / 1000 / 4, what="the tx committed before the interval")
         assert nodes[0].store.tx_location(stx.hash) == (head + 1, 0)  # no empty block first
         assert nodes[0].store.block(head + 1).txs == (stx,)  # type: ignore[union-attr]
+        assert all(n.metrics.view_changes._value.get() == 0 for n in nodes)
     finally:
         await stop_nodes(nodes)
 
