@@ -80,6 +80,10 @@ SILENCE_HEARTBEATS = 10
 # in proportion. A keepalive, a ping and its pong each cost both ends a frame, per link:
 # 63 links at the plain heartbeat cost an idle validator more than its consensus does.
 HEARTBEAT_LINKS = 8
+# A side with nothing to say sends a keepalive after this share of its link heartbeat:
+# any frame resets the peer's websocket heartbeat, so a link that carries keepalives this
+# often is never pinged (a ping and its pong would cost both ends two frames more).
+KEEPALIVE_SHARE = 0.8
 # A peer's offences are forgotten after this long without a new one.
 PENALTY_MEMORY_S = 600.0
 
@@ -251,7 +255,7 @@ class Peer:
         self._close_reason = reason
 
     async def _writer(self) -> None:
-        keepalive_s = self.network.link_heartbeat_s / 2
+        keepalive_s = self.network.link_heartbeat_s * KEEPALIVE_SHARE
         try:
             while True:
                 try:
