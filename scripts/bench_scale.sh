@@ -6,6 +6,7 @@
 # (unset: as `hkchain init` made it, on from 16 validators).
 # BASE_PORT (default 20000) places the nodes' ports: node K uses BASE+10K and BASE+10K+1.
 # BATCH_MS sets block.batch_interval_ms on every node (default: the node's, 100).
+# EMPTY_MS sets block.empty_block_interval_ms, VIEW_MS consensus.view_timeout_ms.
 # KEEP_HOME=1 keeps the network's folder (each node's log is its nodeK/node.log).
 set -euo pipefail
 n=${1:?usage: scripts/bench_scale.sh N [RATE] [SECONDS]}
@@ -36,6 +37,8 @@ if [ -n "${VOTE_COLLECTOR:-}" ]; then
   set_all consensus vote_collector "$([ "$VOTE_COLLECTOR" = 1 ] && echo true || echo false)"
 fi
 if [ -n "${BATCH_MS:-}" ]; then set_all block batch_interval_ms "$BATCH_MS"; fi
+if [ -n "${EMPTY_MS:-}" ]; then set_all block empty_block_interval_ms "$EMPTY_MS"; fi
+if [ -n "${VIEW_MS:-}" ]; then set_all consensus view_timeout_ms "$VIEW_MS"; fi
 collector=$(python -c 'import json, sys; print(int(json.load(open(sys.argv[1]))["consensus"]["vote_collector"]))' "$home/net/node0/config.json")
 hkchain localnet --home "$home/net" > "$home/localnet.out" 2>&1 &
 localnet=$!
