@@ -2,8 +2,9 @@
 
 A tx a node accepts from a client is new to every peer, so its body goes to each of
 them at once (a push): one frame per link instead of an announcement, a request and the
-body. A tx learnt from a peer is relayed by announcing its hash, and only after
-``RELAY_DELAY_S`` and only while the tx is still pending: in a full mesh every peer had
+body. A tx learnt from a peer is relayed by announcing its hash to up to
+``RELAY_FANOUT`` peers, and only after ``RELAY_DELAY_S`` and only while the tx is still
+pending: in a full mesh every peer had
 the push long before, and at light load the tx is committed by then, so relays cost
 nothing; where links are missing or the origin's push did not get through, the
 announcement reaches the rest. A node asks for an announced hash from one announcer at a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from typing import Protocol
@@ -45,6 +47,12 @@ RELAY_DELAY_S = 2.0
 # slice go out together, one frame per peer (one wake per slice, not one per tx
 # received): a relay waits between RELAY_DELAY_S and RELAY_DELAY_S + RELAY_SLICE_S.
 RELAY_SLICE_S = 0.5
+# A slice's relays go to at most this many peers, drawn afresh each slice (the source
+# left out): in a mesh of 64 a relay to every peer was 62 frames per node per slice while
+# a busy chain kept txs pending past RELAY_DELAY_S, and that load slowed its heights so that
+# more txs stayed pending (a storm). Relayed onwards by each receiver in turn, a tx the
+# origin's push missed still reaches a peer through one of the others with near certainty.
+RELAY_FANOUT = 8
 REQUEST_TIMEOUT_S = 2.0
 MAX_KNOWN_PER_PEER = 100_000
 MAX_IN_FLIGHT = 200_000
@@ -123,6 +131,7 @@ class TxGossip:
         # Relays waiting for their announcement: (due time, peer they came from, hashes).
         self._relays: deque[tuple[float, bytes | None, list[bytes]]] = deque()
         self._relay_timer: asyncio.TimerHandle | None = None
+        self._random = random.Random()  # which peers a slice's relays go to: no consensus reads it
         # hash -> (peer asked, deadline, other announcers to try next)
         self._in_flight: dict[bytes, tuple[bytes, float, list[bytes]]] = {}
         self._wake = asyncio.Event()
@@ -179,8 +188,9 @@ class TxGossip:
         self._wake.set()
 
     def announce(self, hashes: Iterable[bytes], source: bytes | None = None) -> None:
-        """Relay txs learnt from a peer: announce ``hashes`` to every peer but ``source``
-        and those known to have them, ``RELAY_DELAY_S`` from now, those still pending."""
+        """Relay txs learnt from a peer: announce ``hashes`` to up to ``RELAY_FANOUT``
+        peers, not ``source`` nor those known to have them, ``RELAY_DELAY_S`` from now,
+        those still pending."""
         hashes = list(hashes)
         if not hashes:
             return
@@ -190,17 +200,23 @@ class TxGossip:
             self._relay_timer = loop.call_at(self._relays[0][0] + RELAY_SLICE_S, self._relay_due)
 
     def _release_relays(self, now_s: float) -> None:
+        targets: list[bytes] | None = None
         while self._relays and self._relays[0][0] <= now_s:
             _, source, hashes = self._relays.popleft()
             pending = [h for h in hashes if self.pool.has(h)]
             if pending:
-                self._queue_announce(pending, source)
+                if targets is None:
+                    targets = list(self.network.peers)
+                    if len(targets) > RELAY_FANOUT:
+                        targets = self._random.sample(targets, RELAY_FANOUT)
+                self._queue_announce(pending, source, targets)
         if self._relays and self._relay_timer is None:
             self._relay_timer = asyncio.get_running_loop().call_at(self._relays[0][0] + RELAY_SLICE_S,
                                                                    self._relay_due)
 
-    def _queue_announce(self, hashes: list[bytes], source: bytes | None) -> None:
-        for key in self.network.peers:
+    def _queue_announce(self, hashes: list[bytes], source: bytes | None,
+                        targets: Iterable[bytes]) -> None:
+        for key in targets:
             if key == source:
                 continue
             known = self._known.get(key)

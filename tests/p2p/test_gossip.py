@@ -5,15 +5,27 @@ hears of the whole pool."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 
 import aiohttp
 import pytest
 
+from core.crypto import PrivateKey
 from core.types import SignedTx
-from p2p.gossip import RELAY_DELAY_S, RELAY_SLICE_S, REQUEST_TIMEOUT_S, TxGossip
+from p2p.gossip import RELAY_DELAY_S, RELAY_FANOUT, RELAY_SLICE_S, REQUEST_TIMEOUT_S, TxGossip
 from p2p.messages import Status, TxAnnounce, TxRequest, Txs, decode_frame
-from tests.node.harness import make_tx, wait_for
-from tests.p2p.test_network import KEYS, SealedSocket, make_network, run_handshake
+from p2p.network import Identity, Network
+from tests.node.harness import free_port, make_tx, wait_for
+from tests.p2p.test_network import (
+    CHAIN,
+    GENESIS,
+    KEYS,
+    SealedSocket,
+    StaticAdmission,
+    make_network,
+    run_handshake,
+)
 
 
 class Pool:
@@ -215,5 +227,44 @@ async def test_a_peer_that_connects_is_announced_the_pool_it_missed() -> None:
                 await session.close()
             await wait_for(lambda: not net.peers, what="the peer gone")
     finally:
+        await gossip.stop()
+        await net.stop()
+
+
+async def test_a_slices_relays_go_to_at_most_the_fanout_of_peers() -> None:
+    """With more peers than RELAY_FANOUT, a relay is announced to RELAY_FANOUT of them,
+    not to every one: in a large mesh that would be a frame per peer per slice."""
+    keys = [PrivateKey.from_seed_text(f"gossip-fanout-{i}") for i in range(RELAY_FANOUT + 4)]
+    config = dataclasses.replace(make_network(KEYS[0]).config, port=free_port())
+    net = Network(config, Identity(KEYS[0], CHAIN, GENESIS),
+                  StaticAdmission(frozenset(k.public_key for k in keys)))
+    pool = Pool()
+    gossip = TxGossip(net, pool)
+    await net.start()
+    gossip.start()
+    stx = make_tx(6, 0)
+    links = [await run_handshake(net, k) for k in keys]
+    try:
+        await wait_for(lambda: len(net.peers) == len(keys), what="every peer linked")
+        pool.txs[stx.hash] = stx
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RELAY_DELAY_S + RELAY_SLICE_S + 2
+
+        async def announced(ws: SealedSocket) -> bool:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    while True:
+                        frame = await next_frame(ws, deadline - loop.time())
+                        if isinstance(frame, TxAnnounce):
+                            return stx.hash in frame.hashes
+            return False
+
+        gossip.announce([stx.hash])
+        got = await asyncio.gather(*(announced(ws) for _, ws in links))
+        assert sum(got) == RELAY_FANOUT, got
+    finally:
+        for session, ws in links:
+            await ws.close()
+            await session.close()
         await gossip.stop()
         await net.stop()
