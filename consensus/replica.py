@@ -15,6 +15,7 @@ highest prepared certificate among its quorum of VIEW-CHANGEs.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -71,6 +72,14 @@ class ReplicaConfig:
     # only every so often, and nobody should change view over that. ``on_work`` ends the
     # wait (the view timer then runs from that moment).
     idle_wait_ms: int = 0
+    # The view timeout follows the network: view 0 waits at least ``timeout_margin`` times
+    # the median time the last ``timeout_window`` decided heights took (from entering the
+    # height, or from the end of its idle wait, to the decision), within view_timeout_ms
+    # and max_view_timeout_ms. A loaded or slow network then stops changing view over
+    # heights that are merely slow; a silent proposer costs a few typical heights. The
+    # median leaves faulty proposers (under a third of the heights) no say. 0: fixed.
+    timeout_margin: int = 0
+    timeout_window: int = 5
 
     def __post_init__(self) -> None:
         if self.view_timeout_ms < 1 or self.max_view_timeout_ms < self.view_timeout_ms:
@@ -86,12 +95,16 @@ class ReplicaConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
-        if self.idle_wait_ms < 0:
-            raise ValueError("idle_wait_ms must not be negative")
+        if self.idle_wait_ms < 0 or self.timeout_margin < 0:
+            raise ValueError("idle_wait_ms and timeout_margin must not be negative")
+        if self.timeout_window < 1:
+            raise ValueError("timeout_window must be positive")
 
-    def view_timeout(self, view: int) -> int:
-        """How long view ``view`` of a height may take before a view change, in ms."""
-        timeout = self.view_timeout_ms
+    def view_timeout(self, view: int, base_ms: int | None = None) -> int:
+        """How long view ``view`` of a height may take before a view change, in ms, when
+        view 0 may take ``base_ms`` (by default ``view_timeout_ms``)."""
+        timeout = min(self.view_timeout_ms if base_ms is None else base_ms,
+                      self.max_view_timeout_ms)
         for _ in range(view):
             timeout *= self.timeout_backoff
             if timeout >= self.max_view_timeout_ms:
@@ -122,6 +135,7 @@ class _HeightState:
     own_view_change: ViewChange | None = None
     deadline_ms: int | None = None
     idle: bool = False  # view 0's timer includes the idle wait (no pending txs known)
+    timer_from_ms: int = 0  # when view 0's timer began to count (past the idle wait)
     # Proposing at a height just entered waits for the next tick (due at once), so a step
     # never decides more than the heights its input completes: a lone validator would
     # otherwise propose and decide forever inside one step.
@@ -180,6 +194,8 @@ class Replica:
             self._last_decision = Decision(*last_commit)
             self._previous_validators = app.validator_set(height - 1)
         self._catch_up_sent_ms: dict[bytes, int] = {}
+        # How long the last decided heights took (ms), for the adaptive timeout.
+        self._height_ms: deque[int] = deque(maxlen=config.timeout_window)
         self._record = self._load_record()
         self._height = height
         self._s = _HeightState(app.validator_set(height))
@@ -216,6 +232,11 @@ class Replica:
     @property
     def prepared(self) -> PreparedCertificate | None:
         return self._s.prepared
+
+    @property
+    def view_timeout_ms(self) -> int:
+        """How long the current view may take before a view change (ms)."""
+        return self._view_timeout(self._s.view)
 
     @property
     def idle(self) -> bool:
@@ -265,7 +286,7 @@ class Replica:
             if s.view_timer_running:
                 self._start_view_change(s.view + 1, out)
             else:
-                s.deadline_ms = self._now_ms + self.config.view_timeout(s.view)
+                s.deadline_ms = self._now_ms + self._view_timeout(s.view)
                 if s.own_view_change is not None:
                     out.broadcast.append(s.own_view_change)
         return self._finish(out)
@@ -324,12 +345,20 @@ class Replica:
             out.wake_at_ms = s.deadline_ms
         return out
 
+    def _view_timeout(self, view: int) -> int:
+        base = self.config.view_timeout_ms
+        if self.config.timeout_margin and self._height_ms:
+            ordered = sorted(self._height_ms)
+            base = max(base, self.config.timeout_margin * ordered[len(ordered) // 2])
+        return self.config.view_timeout(view, base)
+
     def _start_view_timer(self) -> None:
         """The timer of a height just entered (or resumed): view 0, not yet left, waits
         the idle wait on top of the view timeout until ``on_work``."""
         s = self._s
         s.idle = self.config.idle_wait_ms > 0 and s.view == 0 and not s.view_change_sent
-        s.deadline_ms = self._now_ms + self.config.view_timeout(s.view)
+        s.deadline_ms = self._now_ms + self._view_timeout(s.view)
+        s.timer_from_ms = self._now_ms
         if s.idle:
             s.deadline_ms += self.config.idle_wait_ms
 
@@ -340,8 +369,9 @@ class Replica:
         if not s.idle:
             return
         s.idle = False
+        s.timer_from_ms = self._now_ms
         if s.view == 0 and not s.view_change_sent and s.deadline_ms is not None:
-            s.deadline_ms = min(s.deadline_ms, self._now_ms + self.config.view_timeout(0))
+            s.deadline_ms = min(s.deadline_ms, self._now_ms + self._view_timeout(0))
 
     def _load_record(self) -> VoteRecord | None:
         data = self._log.load()
@@ -676,6 +706,11 @@ class Replica:
         self._decide(block, cert, out)
 
     def _decide(self, block: Block, cert: CommitCertificate, out: Output) -> None:
+        s = self._s
+        if not s.idle and s.validators is not None:
+            # In whatever view: were every height to outlast the timeout, the samples of
+            # view 0 alone would never come, and the timeout never adapt.
+            self._height_ms.append(self._now_ms - s.timer_from_ms)
         self._app.commit(block, cert)
         out.decided.append((block, cert))
         self._last_decision = Decision(block, cert)
@@ -736,7 +771,7 @@ class Replica:
         s.own_view_change = None
         s.prepared_hash = None
         s.committed_hash = None
-        s.deadline_ms = self._now_ms + self.config.view_timeout(new_view)
+        s.deadline_ms = self._now_ms + self._view_timeout(new_view)
         out.view_changes += 1
         if self._can_vote() and self._key is not None:
             self._save_record()  # before the VIEW-CHANGE leaves: never vote below new_view
@@ -789,7 +824,7 @@ class Replica:
         collected[vc.validator] = vc
         if w == s.view and not s.view_timer_running and len(collected) >= vs.quorum:
             s.view_timer_running = True
-            s.deadline_ms = self._now_ms + self.config.view_timeout(w)
+            s.deadline_ms = self._now_ms + self._view_timeout(w)
         if vc.block is not None and vc.prepared is not None and vc.block.hash == vc.prepared.block_hash:
             block = vc.block  # bound to the signed certificate by its hash
             if block.hash not in s.blocks:
@@ -856,7 +891,7 @@ class Replica:
         s.new_views[view] = nv
         s.view_change_sent = False
         s.view_timer_running = True
-        s.deadline_ms = self._now_ms + self.config.view_timeout(view)
+        s.deadline_ms = self._now_ms + self._view_timeout(view)
         out.broadcast.append(nv)
         self._on_proposal(view, block, out)
 
@@ -899,5 +934,5 @@ class Replica:
             out.view_changes += 1
         s.view_change_sent = False
         s.view_timer_running = True
-        s.deadline_ms = self._now_ms + self.config.view_timeout(w)
+        s.deadline_ms = self._now_ms + self._view_timeout(w)
         self._on_proposal(w, nv.block, out)

@@ -119,6 +119,11 @@ MAX_REFUSED_CACHE = 64
 MAX_RECENT_MESSAGES = 256
 MAX_COLLECTING = 1024  # (kind, height, view, block) gatherings a collector keeps at once
 MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
+# View 0 of a height waits at least this many times the median of the last heights
+# (ReplicaConfig.timeout_margin; consensus.view_timeout_ms is the floor): a network whose
+# heights take seconds under load, as 64 validators on two cores do, stops changing view
+# over heights that are merely slow.
+VIEW_TIMEOUT_MARGIN = 3
 
 
 class NodeError(ChainError):
@@ -588,6 +593,7 @@ class Node:
                 max_view_timeout_ms=config.consensus.max_view_timeout_ms,
                 # An idle chain's proposer waits this long before its empty block (_pace).
                 idle_wait_ms=config.block.empty_block_interval_ms,
+                timeout_margin=VIEW_TIMEOUT_MARGIN,
             ),
             verifier=self.verifier,
             last_commit=self._last_commit(),
@@ -596,8 +602,9 @@ class Node:
             config.p2p, Identity(key, self.chain_id, self.genesis_block.hash), _Admission(self)
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
-        # A fetch of a proposal's missing bodies, and the wait for a collector's bundle,
-        # give up after a quarter of a view timeout, leaving the view time to change.
+        # A fetch of a proposal's missing bodies gives up after a quarter of a view
+        # timeout (as configured; the wait for a collector's bundle, of the view's own),
+        # leaving the view time to change.
         self._quarter_view_s = config.consensus.view_timeout_ms / 4000
         # PRE-PREPAREs travel by reference (p2p/proposals.py).
         proposal_host = _ProposalHost(self)
@@ -1293,7 +1300,8 @@ class Node:
             self._collect(msg.vote)
         elif not self.network.send(collector, frame):
             return False
-        asyncio.get_running_loop().call_later(self._quarter_view_s, self._vote_fallback, msg, frame)
+        asyncio.get_running_loop().call_later(self.replica.view_timeout_ms / 4000,
+                                              self._vote_fallback, msg, frame)
         return True
 
     def _vote_fallback(self, msg: Prepare | Commit, frame: ConsensusFrame) -> None:

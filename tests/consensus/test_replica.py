@@ -295,3 +295,54 @@ def test_without_an_idle_wait_the_timer_is_the_view_timeout() -> None:
     r, _ = backup_at_height_2(CONFIG)
     assert not r.idle
     assert r.on_tick(CONFIG.view_timeout_ms).view_changes == 1
+
+
+def deliver_at_pace(c: Cluster, until_height: int, step_ms: int) -> None:
+    """Deliver one message per ``step_ms`` of the cluster's clock (and fire the timers that
+    come due), until every replica reached ``until_height``: a network this slow."""
+    for _ in range(50_000):
+        if min(c.heights()) >= until_height:
+            return
+        c.now_ms += step_ms
+        for i, r in enumerate(c.replicas):
+            at = c.wake_at_ms.get(i)
+            if at is not None and at <= c.now_ms:
+                c.apply(i, r.on_tick(c.now_ms))
+        if c.queue:
+            j, msg = c.queue.pop(0)
+            c.apply(j, c.replicas[j].on_message(msg, c.now_ms))
+    raise AssertionError("the heights were not reached")
+
+
+ADAPTIVE = dataclasses.replace(CONFIG, max_view_timeout_ms=10_000, timeout_margin=3, timeout_window=5)
+
+
+def test_the_view_timeout_follows_heights_that_are_merely_slow() -> None:
+    c = Cluster(ADAPTIVE)
+    c.start()
+    deliver_at_pace(c, 4, step_ms=1)  # heights of a few dozen ms: the configured floor
+    assert [r.view_timeout_ms for r in c.replicas] == [ADAPTIVE.view_timeout_ms] * 4
+    # A message every 8 ms: a height takes about 200 ms, twice the configured timeout.
+    deliver_at_pace(c, 16, step_ms=8)
+    assert all(r.view_timeout_ms >= 3 * 150 for r in c.replicas), [r.view_timeout_ms for r in c.replicas]
+    assert [cert.view for _, cert in c.decided[0][-6:]] == [0] * 6  # no more view changes
+    for block, cert in c.decided[0]:
+        cert.verify(CHAIN_ID, VALIDATORS)
+        assert cert.block_hash == block.hash
+
+
+def test_a_fixed_view_timeout_keeps_changing_view_over_slow_heights() -> None:
+    fixed = dataclasses.replace(ADAPTIVE, timeout_margin=0)
+    c = Cluster(fixed)
+    c.start()
+    deliver_at_pace(c, 10, step_ms=8)
+    assert [r.view_timeout_ms for r in c.replicas] == [fixed.view_timeout_ms] * 4
+    assert any(cert.view > 0 for _, cert in c.decided[0][-6:])
+
+
+def test_the_adaptive_view_timeout_stays_within_its_cap() -> None:
+    capped = dataclasses.replace(ADAPTIVE, max_view_timeout_ms=300)
+    c = Cluster(capped)
+    c.start()
+    deliver_at_pace(c, 10, step_ms=8)
+    assert all(r.view_timeout_ms <= 300 for r in c.replicas)
