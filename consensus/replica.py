@@ -77,7 +77,7 @@ class ReplicaConfig:
     # height, or from the end of its idle wait, to the decision), within view_timeout_ms
     # and max_view_timeout_ms. A loaded or slow network then stops changing view over
     # heights that are merely slow; a silent proposer costs a few typical heights. The
-    # median leaves faulty proposers (under a third of the heights) no say. 0: fixed.
+    # median moves only when most heights of the window are slow. 0: a fixed timeout.
     timeout_margin: int = 0
     timeout_window: int = 5
 

@@ -21,11 +21,12 @@ settle falls back to executing on the loop as before.
 
 Block production pacing: the replica proposes at its first tick of a height. The
 proposer's node puts that tick off until ``empty_block_interval_ms`` after the last commit
-while the mempool is empty (the validators' view timer grants that wait while their own
-mempools are empty: ``ReplicaConfig.idle_wait_ms``, ended by ``Replica.on_work``), and until ``batch_interval_ms`` after it while less than a
+while the mempool is empty, and until ``batch_interval_ms`` after it while less than a
 full block is pending (a tx arriving brings the tick forward to that): an idle chain makes
 one empty block per interval, a lightly loaded one a block of what arrived per batch
 interval, and a busy one, whose rounds outlast the batch interval, proposes back to back.
+The validators' view timers grant the empty-block wait while their own mempools are empty
+(``ReplicaConfig.idle_wait_ms``; a tx admitted ends it through ``Replica.on_work``).
 """
 
 from __future__ import annotations
@@ -602,9 +603,9 @@ class Node:
             config.p2p, Identity(key, self.chain_id, self.genesis_block.hash), _Admission(self)
         )
         self.gossip = TxGossip(self.network, _TxPool(self))
-        # A fetch of a proposal's missing bodies gives up after a quarter of a view
-        # timeout (as configured; the wait for a collector's bundle, of the view's own),
-        # leaving the view time to change.
+        # A fetch of a proposal's missing bodies gives up after a quarter of the configured
+        # view timeout, leaving the view time to change (the wait for a collector's bundle
+        # is a quarter of the current view's timeout, which follows the network).
         self._quarter_view_s = config.consensus.view_timeout_ms / 4000
         # PRE-PREPAREs travel by reference (p2p/proposals.py).
         proposal_host = _ProposalHost(self)

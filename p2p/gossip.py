@@ -4,10 +4,9 @@ A tx a node accepts from a client is new to every peer, so its body goes to each
 them at once (a push): one frame per link instead of an announcement, a request and the
 body. A tx learnt from a peer is relayed by announcing its hash to up to
 ``RELAY_FANOUT`` peers, and only after ``RELAY_DELAY_S`` and only while the tx is still
-pending: in a full mesh every peer had
-the push long before, and at light load the tx is committed by then, so relays cost
-nothing; where links are missing or the origin's push did not get through, the
-announcement reaches the rest. A node asks for an announced hash from one announcer at a
+pending: in a full mesh every peer had the push long before, and at light load the tx is
+committed by then, so relays cost nothing; where links are missing or the origin's push
+did not get through, the announcements, relayed onwards in turn, reach the rest. A node asks for an announced hash from one announcer at a
 time, and a body crosses each link at most once in the usual course (two clients giving
 one tx to two nodes can make a copy cross twice; the second is counted in
 ``duplicates`` and dropped). Pushes and announcements are batched per peer and flushed
