@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 
 import aiohttp
 import pytest
 
 from core.crypto import PrivateKey
 from core.types import SignedTx
+from node.config import P2PConfig
 from p2p.gossip import RELAY_DELAY_S, RELAY_FANOUT, RELAY_SLICE_S, REQUEST_TIMEOUT_S, TxGossip
 from p2p.messages import Status, TxAnnounce, TxRequest, Txs, decode_frame
 from p2p.network import Identity, Network
@@ -235,7 +235,9 @@ async def test_a_slices_relays_go_to_at_most_the_fanout_of_peers() -> None:
     """With more peers than RELAY_FANOUT, a relay is announced to RELAY_FANOUT of them,
     not to every one: in a large mesh that would be a frame per peer per slice."""
     keys = [PrivateKey.from_seed_text(f"gossip-fanout-{i}") for i in range(RELAY_FANOUT + 4)]
-    config = dataclasses.replace(make_network(KEYS[0]).config, port=free_port())
+    # As make_network's, with an admission that knows every one of these peers.
+    config = P2PConfig(port=free_port(), reconnect_min_ms=50, reconnect_max_ms=200,
+                       handshake_timeout_ms=2000, heartbeat_ms=60_000)
     net = Network(config, Identity(KEYS[0], CHAIN, GENESIS),
                   StaticAdmission(frozenset(k.public_key for k in keys)))
     pool = Pool()
