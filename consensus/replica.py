@@ -100,11 +100,10 @@ class ReplicaConfig:
         if self.timeout_window < 1:
             raise ValueError("timeout_window must be positive")
 
-    def view_timeout(self, view: int, base_ms: int | None = None) -> int:
+    def view_timeout(self, view: int, base_ms: int) -> int:
         """How long view ``view`` of a height may take before a view change, in ms, when
-        view 0 may take ``base_ms`` (by default ``view_timeout_ms``)."""
-        timeout = min(self.view_timeout_ms if base_ms is None else base_ms,
-                      self.max_view_timeout_ms)
+        view 0 may take ``base_ms`` (at least ``view_timeout_ms``: Replica._view_timeout)."""
+        timeout = min(base_ms, self.max_view_timeout_ms)
         for _ in range(view):
             timeout *= self.timeout_backoff
             if timeout >= self.max_view_timeout_ms:

@@ -6,12 +6,13 @@ body. A tx learnt from a peer is relayed by announcing its hash to up to
 ``RELAY_FANOUT`` peers, and only after ``RELAY_DELAY_S`` and only while the tx is still
 pending: in a full mesh every peer had the push long before, and at light load the tx is
 committed by then, so relays cost nothing; where links are missing or the origin's push
-did not get through, the announcements, relayed onwards in turn, reach the rest. A node asks for an announced hash from one announcer at a
-time, and a body crosses each link at most once in the usual course (two clients giving
-one tx to two nodes can make a copy cross twice; the second is counted in
-``duplicates`` and dropped). Pushes and announcements are batched per peer and flushed
-by one task (no per-tx tasks); a request that is not answered in time moves to the next
-peer that announced the hash. Peers never get hashes they are known to hold.
+did not get through, the announcements, relayed onwards in turn, reach the rest. A node
+asks for an announced hash from one announcer at a time, and a body crosses each link at
+most once in the usual course (two clients giving one tx to two nodes can make a copy
+cross twice; the second is counted in ``duplicates`` and dropped). Pushes and
+announcements are batched per peer and flushed by one task (no per-tx tasks); a request
+that is not answered in time moves to the next peer that announced the hash. Peers never
+get hashes they are known to hold.
 
 A peer that connects (or reconnects) is announced the whole pool: txs accepted while it was
 away, and those a restarted node took back from its journal, reach it then; the node that

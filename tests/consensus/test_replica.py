@@ -238,18 +238,18 @@ def test_messages_in_one_step_do_what_one_step_each_does() -> None:
 IDLE_CONFIG = dataclasses.replace(CONFIG, idle_wait_ms=1_000)
 
 
-def backup_at_height_2(config: ReplicaConfig) -> tuple[Replica, int]:
+def backup_at_height_2(config: ReplicaConfig) -> Replica:
     """A backup of height 2 (which it entered at 0 ms, by its start after a sync), before
-    any proposal; and the index of its key."""
-    i = next(j for j, k in enumerate(KEYS) if k is not key_of_proposer(2, 0))
-    r = Replica(CHAIN_ID, KEYS[i], new_app(), MemoryVoteLog(), 2, config)
+    any proposal."""
+    key = next(k for k in KEYS if k is not key_of_proposer(2, 0))
+    r = Replica(CHAIN_ID, key, new_app(), MemoryVoteLog(), 2, config)
     out = r.start(0)
     assert out.wake_at_ms is not None
-    return r, i
+    return r
 
 
 def test_an_idle_height_gives_the_proposer_the_idle_wait_before_a_view_change() -> None:
-    r, _ = backup_at_height_2(IDLE_CONFIG)
+    r = backup_at_height_2(IDLE_CONFIG)
     assert r.idle
     timeout, wait = IDLE_CONFIG.view_timeout_ms, IDLE_CONFIG.idle_wait_ms
     out = r.on_tick(timeout)  # a plain view timeout: no view change while idle
@@ -259,14 +259,14 @@ def test_an_idle_height_gives_the_proposer_the_idle_wait_before_a_view_change() 
 
 
 def test_pending_work_ends_the_idle_wait_and_the_timer_runs_from_then() -> None:
-    r, _ = backup_at_height_2(IDLE_CONFIG)
+    r = backup_at_height_2(IDLE_CONFIG)
     timeout = IDLE_CONFIG.view_timeout_ms
     out = r.on_work(300)
     assert not r.idle and out.wake_at_ms == 300 + timeout
     assert r.on_tick(300 + timeout - 1).view_changes == 0
     assert r.on_tick(300 + timeout).view_changes == 1
     # Work known right at the start of the height: never later than without the wait.
-    r, _ = backup_at_height_2(IDLE_CONFIG)
+    r = backup_at_height_2(IDLE_CONFIG)
     assert r.on_work(0).wake_at_ms == timeout
 
 
@@ -283,7 +283,7 @@ def test_a_proposal_ends_the_idle_wait() -> None:
 
 
 def test_work_after_a_view_change_does_not_shorten_the_later_view() -> None:
-    r, _ = backup_at_height_2(IDLE_CONFIG)
+    r = backup_at_height_2(IDLE_CONFIG)
     timeout, wait = IDLE_CONFIG.view_timeout_ms, IDLE_CONFIG.idle_wait_ms
     r.on_tick(timeout + wait)
     assert r.view == 1 and not r.idle
@@ -292,7 +292,7 @@ def test_work_after_a_view_change_does_not_shorten_the_later_view() -> None:
 
 
 def test_without_an_idle_wait_the_timer_is_the_view_timeout() -> None:
-    r, _ = backup_at_height_2(CONFIG)
+    r = backup_at_height_2(CONFIG)
     assert not r.idle
     assert r.on_tick(CONFIG.view_timeout_ms).view_changes == 1
 
