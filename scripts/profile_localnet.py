@@ -121,6 +121,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=int, default=10, help="how long py-spy samples")
     ap.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    ap.add_argument("--gil", action="store_true",
+                    help="sample only the thread holding the GIL (py-spy --gil): leaves out "
+                         "waits on fsync and the other threads' blocking calls")
     ap.add_argument("--raw", type=Path, default=None, help="keep collapsed stacks here")
     ap.add_argument("--stacks", type=Path, nargs="*", default=None,
                     help="summarise these collapsed-stack files instead of running")
@@ -157,7 +160,8 @@ def main() -> int:
             return 1
         recorders = [
             subprocess.Popen(["py-spy", "record", "-p", str(pid), "-d", str(int(args.seconds)),
-                              "-r", str(args.rate), "-f", "raw", "-o", str(raw_dir / f"node-{pid}.txt")],
+                              "-r", str(args.rate), "-f", "raw", "-o", str(raw_dir / f"node-{pid}.txt"),
+                              *(["--gil"] if args.gil else [])],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for pid in pids
         ]
