@@ -466,3 +466,29 @@ def test_an_unchanged_validator_set_is_stored_once(store: ChainStore) -> None:
     store.kv.put(schema.validators_key(3), packing.MARK_SAME + schema.be64(2) + b"x")
     with pytest.raises(CorruptStore):
         store.validator_set(3)
+
+
+def test_a_validator_set_is_decoded_once_while_it_stays(
+    store: ChainStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    genesis, cert, receipts, overlay = block_for(store, {b"n": b"0"})
+    store.commit_block(genesis, cert, receipts, overlay, VALIDATORS)
+    commit(store, {b"n": b"1"})
+    block, cert, receipts, overlay = block_for(store, {b"n": b"2"})
+    store.commit_block(block, cert, receipts, overlay, NEXT_VALIDATORS)
+    decoded: list[int] = []
+    real = ValidatorSet.decode.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[ValidatorSet], data: bytes) -> ValidatorSet:
+        decoded.append(len(data))
+        vs: ValidatorSet = real(cls, data)
+        return vs
+
+    monkeypatch.setattr(ValidatorSet, "decode", classmethod(counting))
+    first = store.validator_set(1)
+    assert first == VALIDATORS and store.validator_set(2) is first and len(decoded) == 1
+    assert store.validator_set(3) == NEXT_VALIDATORS and len(decoded) == 2  # another set
+    assert store.validator_set(1) == VALIDATORS and len(decoded) == 3
+    # A set stored anew under a height is read anew, never answered from what was seen.
+    store.kv.put(schema.validators_key(2), NEXT_VALIDATORS.encode())
+    assert store.validator_set(2) == NEXT_VALIDATORS
