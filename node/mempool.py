@@ -7,9 +7,12 @@ and the sender's pending txs. The pool is bounded in count, bytes and txs per se
 answers "mempool_full" when a bound is hit. ``reap`` hands the proposer each sender's txs
 in nonce order, senders interleaved by arrival.
 
-Nothing accepted is lost, even on power loss: every accepted body is journaled (a small
-LevelDB of its own), removed when committed, and kept as a rejection record (expired, nonce
-used by another tx) when dropped. Journal writes queue in memory and ``persist`` writes
+Nothing accepted is lost, even on power loss: every body accepted from a client is journaled
+(a small LevelDB of its own), removed when committed, and kept as a rejection record
+(expired, nonce used by another tx) when dropped. Txs learnt from peers are not journaled:
+the node that accepted each one has it on disk, and a node that restarts is announced every
+peer's pool when the links come back (p2p/gossip.py), so journaling them would only write
+each body once more on every node (and at n validators, n times over on one disk). Journal writes queue in memory and ``persist`` writes
 them in one fsynced batch in a worker thread; the RPC awaits it before it answers 202, and
 submissions that arrive while one batch is being synced share the next one (group commit:
 one fsync per batch of concurrent requests, not per tx, and never on the event loop). Every
@@ -75,6 +78,7 @@ class _Entry:
     stx: SignedTx
     size: int
     seq: int
+    journaled: bool = False  # its body is in the journal (to delete when it leaves)
 
 
 @dataclass(frozen=True)
@@ -212,9 +216,10 @@ class Mempool:
     def add_many(
         self, txs: Sequence[SignedTx], *, signature_checked: bool = False, persist: bool = True
     ) -> list[bytes | MempoolError]:
-        """Admit each tx; one answer per tx (its hash or the error). Queues every newly
-        admitted tx for the journal: ``await persist()`` before telling a client it is
-        accepted."""
+        """Admit each tx; one answer per tx (its hash or the error). With ``persist`` (a
+        client's txs) queues every newly admitted tx for the journal: ``await persist()``
+        before telling the client it is accepted. Without (txs from peers), nothing is
+        journaled (module docstring)."""
         out: list[bytes | MempoolError] = []
         fresh: list[_Entry] = []
         for stx in txs:
@@ -227,8 +232,10 @@ class Mempool:
             if entry is not None:
                 fresh.append(entry)
         if fresh:
-            if persist:
+            if persist and self._journal is not None:
                 self._queue_journal([(_PENDING + e.stx.hash, e.stx.encoded) for e in fresh])
+                for e in fresh:
+                    e.journaled = True
             hashes = [e.stx.hash for e in fresh]
             for cb in self.on_added:
                 cb(hashes)
@@ -324,10 +331,11 @@ class Mempool:
         """Forget the txs of committed block ``height``; drop what can no longer commit
         (nonce used by another tx, expired) with a rejection record."""
         senders: set[bytes] = set()
-        removed: list[bytes] = []
+        removed: list[bytes] = []  # journaled bodies to delete
         for stx in txs:
             senders.add(stx.tx.sender)
-            if self._remove(stx.hash):
+            e = self._remove(stx.hash)
+            if e is not None and e.journaled:
                 removed.append(stx.hash)
         self._nonce_cache.clear()
         self._next_free.clear()
@@ -339,25 +347,28 @@ class Mempool:
             n = self._account_nonce(sender)
             for nonce in sorted(k for k in pending if k < n):
                 h = pending[nonce].stx.hash
-                self._remove(h)
+                if (e := self._remove(h)) is not None and e.journaled:
+                    removed.append(h)
                 dropped.append((h, Rejection("bad_nonce", f"nonce {nonce} was used by another committed tx")))
         next_height = height + 1
         while self._expiry and self._expiry[0][0] < next_height:
             _exp, h = heapq.heappop(self._expiry)
-            if self._remove(h):
+            if (e := self._remove(h)) is not None:
+                if e.journaled:
+                    removed.append(h)
                 dropped.append((h, Rejection("expired", f"not committed by height {_exp}")))
         self._compact_expiry()
         self._journal_update(removed, dropped)
 
     def drop(self, tx_hash: bytes, rejection: Rejection) -> None:
         """Remove a pending tx that cannot commit, recording why."""
-        if self._remove(tx_hash):
-            self._journal_update([], [(tx_hash, rejection)])
+        if (e := self._remove(tx_hash)) is not None:
+            self._journal_update([tx_hash] if e.journaled else [], [(tx_hash, rejection)])
 
-    def _remove(self, tx_hash: bytes) -> bool:
+    def _remove(self, tx_hash: bytes) -> _Entry | None:
         e = self._entries.pop(tx_hash, None)
         if e is None:
-            return False
+            return None
         self._bytes -= e.size
         self._next_free.pop(e.stx.tx.sender, None)
         pending = self._by_sender.get(e.stx.tx.sender)
@@ -367,7 +378,7 @@ class Mempool:
             if not pending:
                 del self._by_sender[e.stx.tx.sender]
                 self._sender_by_address.pop(address_of(e.stx.tx.sender), None)
-        return True
+        return e
 
     def _record_rejection(self, tx_hash: bytes, rejection: Rejection) -> None:
         self._rejected[tx_hash] = rejection
@@ -376,6 +387,8 @@ class Mempool:
             self._rejected.popitem(last=False)
 
     def _journal_update(self, removed: list[bytes], dropped: list[tuple[bytes, Rejection]]) -> None:
+        """Delete the ``removed`` bodies from the journal; record why each of ``dropped``
+        was dropped (its body, if journaled, is among ``removed``)."""
         for h, why in dropped:
             self._record_rejection(h, why)
             log.info("dropped tx %s: %s", h.hex()[:16], why.message)
@@ -383,7 +396,6 @@ class Mempool:
             return
         ops: list[tuple[bytes, bytes | None]] = [(_PENDING + h, None) for h in removed]
         for h, why in dropped:
-            ops.append((_PENDING + h, None))
             ops.append((_REJECTED + _U64.pack(self._reject_seq) + h, codec.encode([why.code, why.message])))
             self._reject_seq += 1
         self._queue_journal(ops)
@@ -502,9 +514,10 @@ class Mempool:
             try:
                 # Our own journal: these signatures were verified before they were written.
                 self.add(stx, signature_checked=True, persist=False)
+                self._entries[stx.hash].journaled = True
                 readmitted += 1
             except MempoolError as exc:
                 dropped.append((stx.hash, Rejection(exc.code, exc.message)))
-        self._journal_update(gone, dropped)
+        self._journal_update(gone + [h for h, _ in dropped], dropped)
         self.flush_journal()
         return readmitted, len(dropped)

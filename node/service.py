@@ -974,7 +974,7 @@ class Node:
         the mempool's ``on_added``."""
         fresh = [t for t in txs if not self.mempool.has(t.hash)]
         if len(fresh) < THREAD_VERIFY_MIN_TXS:
-            results = self.mempool.add_many(fresh)
+            results = self.mempool.add_many(fresh, persist=False)  # the peer keeps it
             return [r for r in results if isinstance(r, bytes)]
         task = asyncio.get_running_loop().create_task(self._admit_checked(fresh))
         self._watch(task, "admitting relayed txs")
@@ -999,7 +999,7 @@ class Node:
         verified = [t for t, ok in zip(txs, good, strict=True) if ok]
         if len(verified) < len(txs):
             log.warning("a peer relayed %d txs with bad signatures", len(txs) - len(verified))
-        self.mempool.add_many(verified, signature_checked=True)
+        self.mempool.add_many(verified, signature_checked=True, persist=False)
 
     def _on_txs_added(self, hashes: list[bytes]) -> None:
         # A client's tx is new to every peer: its body goes to them at once. One from a

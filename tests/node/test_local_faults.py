@@ -149,9 +149,19 @@ async def test_a_failed_background_journal_write_stops_the_node(tmp_path: Path) 
         victim = nodes[0]
         journal = victim.mempool._journal
         assert journal is not None
-        journal.batch = _raise(StorageError(DISK_FULL, code="storage_io"))  # type: ignore[method-assign]
-        # A committed tx is dropped from the journal in the background: that write fails.
-        assert isinstance((await nodes[1].submit([make_tx(0, 0)]))[0], bytes)
+        writes = journal.batch
+        batches: list[bool] = []
+
+        def the_first_write_only(*, sync: bool = False) -> Any:
+            batches.append(sync)
+            if len(batches) == 1:
+                return writes(sync=sync)
+            raise StorageError(DISK_FULL, code="storage_io")
+
+        journal.batch = the_first_write_only  # type: ignore[method-assign]
+        # The client's tx is journaled (the first write); once committed, it is dropped
+        # from the journal in the background: that write fails.
+        assert isinstance((await victim.submit([make_tx(0, 0)]))[0], bytes)
         await wait_for(lambda: victim.fatal is not None, timeout_s=30, what="the node stops")
         assert victim.fatal is not None and victim.fatal.code == "storage_fault"
         assert "mempool journal write failed" in victim.fatal.message

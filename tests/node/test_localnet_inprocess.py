@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from node.service import Node
 from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+
+
+def journaled_bodies(node: Node) -> list[bytes]:
+    """The keys of the tx bodies ``node`` writes to its mempool journal from now on (the
+    writes themselves go through unchanged)."""
+    journal = node.mempool._journal
+    assert journal is not None
+    keys: list[bytes] = []
+    real = journal.batch
+
+    class Recording:
+        def __init__(self, wb: Any) -> None:
+            self.wb = wb
+
+        def put(self, key: bytes, value: bytes) -> None:
+            keys.append(key)
+            self.wb.put(key, value)
+
+        def delete(self, key: bytes) -> None:
+            self.wb.delete(key)
+
+    @contextmanager
+    def batch(*, sync: bool = False) -> Iterator[Recording]:
+        with real(sync=sync) as wb:
+            yield Recording(wb)
+
+    journal.batch = batch  # type: ignore[method-assign]
+    return keys
 
 
 async def test_four_validators_commit_txs_and_agree_on_state(tmp_path: Path) -> None:
@@ -12,6 +44,7 @@ async def test_four_validators_commit_txs_and_agree_on_state(tmp_path: Path) -> 
     try:
         await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
         txs = [make_tx(u, nonce, key=f"u{u}-{nonce}") for u in range(4) for nonce in range(5)]
+        journaled = [journaled_bodies(n) for n in nodes]
         results = await nodes[0].submit(txs[:10])
         results += await nodes[2].submit(txs[10:])
         assert all(isinstance(r, bytes) for r in results), results
@@ -33,5 +66,10 @@ async def test_four_validators_commit_txs_and_agree_on_state(tmp_path: Path) -> 
         assert sum(n.gossip.bodies_pushed for n in nodes) == 3 * len(txs)
         assert sum(n.gossip.bodies_received for n in nodes) == 3 * len(txs)
         assert all(n.gossip.duplicates == 0 for n in nodes)
+        # Only the node that accepted a tx journals its body (node/mempool.py).
+        pending = [b"p/" + t.hash for t in txs]
+        assert sorted(journaled[0]) == sorted(pending[:10])
+        assert sorted(journaled[2]) == sorted(pending[10:])
+        assert journaled[1] == journaled[3] == []
     finally:
         await stop_nodes(nodes)

@@ -247,6 +247,41 @@ def test_commits_and_drops_reach_the_journal_synced(tmp_path: Path) -> None:
     assert why is not None and why.code == "expired"
 
 
+async def test_txs_from_peers_are_not_journaled() -> None:
+    """The node that accepted a tx journals it; the peers it reaches keep it in memory
+    only, and their commits write no tombstone for it."""
+    store, journal = fresh_store(), PowerLossStore()
+    written: list[tuple[bytes, bytes | None]] = []
+    make_durable = journal._made_durable
+
+    def recording(ops: list[tuple[bytes, bytes | None]], sync: bool) -> None:
+        written.extend(ops)
+        make_durable(ops, sync)
+
+    journal._made_durable = recording  # type: ignore[method-assign]
+    pool = make_pool(store, journal)
+    peer, client = make_tx(0, 0), make_tx(1, 0)
+    assert pool.add_many([peer], persist=False) == [peer.hash]
+    pool.add(client)
+    await pool.persist()
+    assert written == [(b"p/" + client.hash, client.encoded)]
+    # A restart finds the client's tx only (the peer's comes back by gossip) ...
+    again = make_pool(store, journal.after_power_loss())
+    assert again.recover(lambda h: False) == (1, 0)
+    assert again.has(client.hash) and not again.has(peer.hash)
+    # ... and a commit of both deletes the journaled one alone, re-admitted or not.
+    written.clear()
+    pool.remove_committed([peer, client], 1)
+    pool.flush_journal()
+    assert written == [(b"p/" + client.hash, None)]
+    again_journal = again._journal
+    assert again_journal is not None
+    again.remove_committed([client], 1)
+    again.flush_journal()
+    assert again_journal.get(b"p/" + client.hash) is None
+    assert make_pool(store, again_journal).recover(lambda h: False) == (0, 0)
+
+
 def test_expiry_beyond_the_configured_maximum_is_refused() -> None:
     store = fresh_store()  # head at 0: the next height is 1
     pool = make_pool(store, max_expiry_blocks=50)
