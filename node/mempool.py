@@ -11,14 +11,14 @@ Nothing accepted is lost, even on power loss: every body accepted from a client 
 (a small LevelDB of its own), removed when committed, and kept as a rejection record
 (expired, nonce used by another tx) when dropped. Txs learnt from peers are not journaled:
 the node that accepted each one has it on disk, and a node that restarts is announced every
-peer's pool when the links come back (p2p/gossip.py), so journaling them would only write
-each body once more on every node (and at n validators, n times over on one disk). Journal writes queue in memory and ``persist`` writes
-them in one fsynced batch in a worker thread; the RPC awaits it before it answers 202, and
-submissions that arrive while one batch is being synced share the next one (group commit:
-one fsync per batch of concurrent requests, not per tx, and never on the event loop). Every
-journal write is synced, so no later synced write can survive a crash that an earlier one
-did not. On restart ``recover`` re-admits what is still pending and records why the rest was
-dropped, so a tx's status always answers.
+peer's pool when its links come back (p2p/gossip.py), so journaling them would only write
+each body to disk once more on every other node. Journal writes queue in memory and
+``persist`` writes them in one fsynced batch in a worker thread; the RPC awaits it before
+it answers 202, and submissions that arrive while one batch is being synced share the next
+one (group commit: one fsync per batch of concurrent requests, not per tx, and never on
+the event loop). Every journal write is synced, so no later synced write can survive a
+crash that an earlier one did not. On restart ``recover`` re-admits what is still pending
+and records why the rest was dropped, so a tx's status always answers.
 
 A tx may not expire more than ``max_expiry_blocks`` after the next height (code
 ``expiry_too_far``): a pending tx is then dropped within that many blocks at the latest,
