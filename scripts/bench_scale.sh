@@ -9,6 +9,13 @@
 # EMPTY_MS sets block.empty_block_interval_ms, VIEW_MS consensus.view_timeout_ms.
 # KEEP_HOME=1 keeps the network's folder (each node's log is its nodeK/node.log).
 set -euo pipefail
+# The nodes run the code of the checkout this script is in: `hkchain localnet` starts
+# them with `python -m cli`, which imports from the working directory first, and the
+# `hkchain` commands import from PYTHONPATH before the installed package. So another
+# build is measured with its own copy of this script.
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 n=${1:?usage: scripts/bench_scale.sh N [RATE] [SECONDS]}
 rate=${2:-20}
 seconds=${3:-60}
