@@ -331,12 +331,11 @@ class Mempool:
         """Forget the txs of committed block ``height``; drop what can no longer commit
         (nonce used by another tx, expired) with a rejection record."""
         senders: set[bytes] = set()
-        removed: list[bytes] = []  # journaled bodies to delete
+        removed: list[_Entry] = []
         for stx in txs:
             senders.add(stx.tx.sender)
-            e = self._remove(stx.hash)
-            if e is not None and e.journaled:
-                removed.append(stx.hash)
+            if (e := self._remove(stx.hash)) is not None:
+                removed.append(e)
         self._nonce_cache.clear()
         self._next_free.clear()
         dropped: list[tuple[bytes, Rejection]] = []
@@ -347,18 +346,17 @@ class Mempool:
             n = self._account_nonce(sender)
             for nonce in sorted(k for k in pending if k < n):
                 h = pending[nonce].stx.hash
-                if (e := self._remove(h)) is not None and e.journaled:
-                    removed.append(h)
+                removed.append(pending[nonce])
+                self._remove(h)
                 dropped.append((h, Rejection("bad_nonce", f"nonce {nonce} was used by another committed tx")))
         next_height = height + 1
         while self._expiry and self._expiry[0][0] < next_height:
             _exp, h = heapq.heappop(self._expiry)
             if (e := self._remove(h)) is not None:
-                if e.journaled:
-                    removed.append(h)
+                removed.append(e)
                 dropped.append((h, Rejection("expired", f"not committed by height {_exp}")))
         self._compact_expiry()
-        self._journal_update(removed, dropped)
+        self._journal_update([e.stx.hash for e in removed if e.journaled], dropped)
 
     def drop(self, tx_hash: bytes, rejection: Rejection) -> None:
         """Remove a pending tx that cannot commit, recording why."""
