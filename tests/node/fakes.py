@@ -166,17 +166,19 @@ class KvExecutor:
 class PowerLossStore(MemoryStore):
     """A MemoryStore that models power loss: only writes made with ``sync=True`` survive
     ``after_power_loss()`` (stricter than LevelDB, where an unsynced write may survive by
-    luck, never by promise). ``syncs`` counts synced writes; ``on_sync`` (if set) runs in
-    the writing thread before a synced batch is applied, so a test can hold a write in
-    flight."""
+    luck, never by promise). ``syncs`` counts synced writes; ``written`` lists every write,
+    synced or not, in order; ``on_sync`` (if set) runs in the writing thread before a
+    synced batch is applied, so a test can hold a write in flight."""
 
     def __init__(self) -> None:
         super().__init__()
         self.durable: dict[bytes, bytes] = {}
         self.syncs = 0
+        self.written: list[tuple[bytes, bytes | None]] = []
         self.on_sync: Callable[[], None] | None = None
 
     def _made_durable(self, ops: list[tuple[bytes, bytes | None]], sync: bool) -> None:
+        self.written.extend(ops)
         if not sync:
             return
         self.syncs += 1

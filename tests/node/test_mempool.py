@@ -251,14 +251,7 @@ async def test_txs_from_peers_are_not_journaled() -> None:
     """The node that accepted a tx journals it; the peers it reaches keep it in memory
     only, and their commits write no tombstone for it."""
     store, journal = fresh_store(), PowerLossStore()
-    written: list[tuple[bytes, bytes | None]] = []
-    make_durable = journal._made_durable
-
-    def recording(ops: list[tuple[bytes, bytes | None]], sync: bool) -> None:
-        written.extend(ops)
-        make_durable(ops, sync)
-
-    journal._made_durable = recording  # type: ignore[method-assign]
+    written = journal.written
     pool = make_pool(store, journal)
     peer, client = make_tx(0, 0), make_tx(1, 0)
     assert pool.add_many([peer], persist=False) == [peer.hash]
