@@ -380,7 +380,10 @@ async def _fund(n: Net) -> Load:
         hashes.append(await n.rpcs[0].submit(tx.sign(operator)))
 
     async def funded() -> bool:
-        return all([await n.rpcs[0].committed(h) for h in hashes])
+        # On every node: sender i submits to node i, whose mempool checks the fee against
+        # its own committed state (a node that lags, as the clock scenario's do, would
+        # refuse the sender's first txs with insufficient_fee).
+        return all([await rpc.committed(h) for rpc in n.rpcs for h in hashes])
 
     await wait_until("the senders funded", funded, 60)
     return Load([Sender(k, n.rpcs[i], chain_id, 0, height + EXPIRY_MARGIN) for i, k in enumerate(keys)])
