@@ -50,19 +50,25 @@ async def test_votes_travel_through_the_collector_and_txs_commit(tmp_path: Path)
 
 
 async def test_a_silent_collector_costs_a_fallback_not_a_view_change(tmp_path: Path) -> None:
+    # Each of node2's heights waits out two fallbacks (PREPARE, then COMMIT) of a quarter
+    # of the view timeout each: half the timeout is left for a loaded machine's pauses.
     nodes = await start_nodes(make_homes(tmp_path, 4, consensus_overrides=COLLECTOR,
-                                         view_timeout_ms=4_000))
+                                         view_timeout_ms=8_000))
     try:
         await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
         silent = nodes[2]
         silent._collect = lambda vote: None  # type: ignore[method-assign]  # gathers, never bundles
         start = max(n.store.height for n in nodes)
+        # Counted from here: nodes that start a moment apart may change view at height 1,
+        # before any collector fell silent.
+        fallbacks = sum(_count(n, "hkchain_vote_fallbacks_total") for n in nodes)
+        view_changes = sum(_count(n, "hkchain_view_changes_total") for n in nodes)
         # Within 8 heights node2 proposes twice (rotation over 4); its views' votes reach a
         # quorum only by the fallback, a quarter of the view timeout later.
-        await wait_for(lambda: min(n.store.height for n in nodes) >= start + 8, timeout_s=40,
+        await wait_for(lambda: min(n.store.height for n in nodes) >= start + 8, timeout_s=60,
                        what="8 more blocks with a silent collector")
-        assert sum(_count(n, "hkchain_vote_fallbacks_total") for n in nodes) >= 3
-        assert sum(_count(n, "hkchain_view_changes_total") for n in nodes) == 0
+        assert sum(_count(n, "hkchain_vote_fallbacks_total") for n in nodes) - fallbacks >= 3
+        assert sum(_count(n, "hkchain_view_changes_total") for n in nodes) == view_changes
     finally:
         await stop_nodes(nodes)
 
