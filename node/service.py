@@ -464,9 +464,24 @@ class ChainApplication:
 class _Admission:
     def __init__(self, node: Node) -> None:
         self.node = node
+        # The set read for the head it was read at: a broadcast to validators or to
+        # observers asks about every peer, and the store would read it from LevelDB
+        # each time (30 times every 0.5 s at 31 validators, for the Status to observers).
+        # The next height's set is written in the head's own batch, so it stays right
+        # until the head moves.
+        self._read: tuple[Block | None, ValidatorSet | None] | None = None
+
+    def validators(self) -> ValidatorSet | None:
+        head = self.node.store.head
+        read = self._read
+        if read is not None and read[0] is head:
+            return read[1]
+        vs = self.node.current_validators()
+        self._read = (head, vs)
+        return vs
 
     def is_validator(self, public_key: bytes) -> bool:
-        vs = self.node.current_validators()
+        vs = self.validators()
         return vs is not None and public_key in vs
 
     def is_admitted(self, public_key: bytes) -> bool:

@@ -9,6 +9,7 @@ import pytest
 
 from core.crypto import PrivateKey
 from core.errors import ChainError
+from core.types import ValidatorSet
 from node.config import NodeConfig
 from node.service import NodeError
 from tests.node.harness import make_homes, open_node, start_nodes, stop_nodes, wait_for
@@ -72,5 +73,39 @@ async def test_an_observer_applies_a_synced_block_only_with_a_quorum_certificate
             assert observer.store.height == 0, "a block without a valid quorum changed nothing"
         observer.app.apply_synced(block, cert)
         assert observer.store.height == 1 and observer.store.block(1).hash == block.hash  # type: ignore[union-attr]
+    finally:
+        await stop_nodes([*validators, observer])
+
+
+async def test_the_admission_reads_the_validator_set_once_per_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    homes = make_homes(tmp_path, 4, observers=1)
+    _as_observer(homes[4].home)
+    homes[4].config = NodeConfig.load(homes[4].home)
+    validators = await start_nodes(homes[:4])
+    observer = open_node(homes[4])  # not started: its head moves only when this test says
+    try:
+        reads: list[int] = []
+        real = observer.store.validator_set
+
+        def counted(height: int) -> ValidatorSet | None:
+            reads.append(height)
+            return real(height)
+
+        monkeypatch.setattr(observer.store, "validator_set", counted)
+        admission = observer.network.admission
+        keys = [v.key.public_key for v in validators]
+        assert [admission.is_validator(k) for k in keys] == [True] * 4
+        assert not admission.is_validator(observer.key.public_key)
+        assert admission.is_admitted(observer.key.public_key)  # from its config's observers
+        assert reads == [1], "five questions at one head, one read"
+        await wait_for(lambda: validators[0].store.height >= 1, timeout_s=30, what="a block")
+        block, cert = validators[0].store.block(1), validators[0].store.certificate(1)
+        assert block is not None and cert is not None
+        observer.app.apply_synced(block, cert)  # which reads sets of its own
+        before = len(reads)
+        assert [admission.is_validator(k) for k in keys] == [True] * 4
+        assert reads[before:] == [2], "the head moved: the next height's set is read once"
     finally:
         await stop_nodes([*validators, observer])
