@@ -11,12 +11,22 @@ from core.crypto import PrivateKey
 from core.errors import ChainError
 from core.types import ValidatorSet
 from node.config import NodeConfig
-from node.service import NodeError
+from node.service import Node, NodeError
 from tests.node.harness import make_homes, open_node, start_nodes, stop_nodes, wait_for
 
 
 def _as_observer(home: Path) -> None:
     NodeConfig.load(home).with_changes(observer=True).save(home)
+
+
+async def _validators_and_a_held_observer(tmp_path: Path) -> tuple[list[Node], Node]:
+    """Four running validators and an observer opened but not started: it hears of
+    blocks, and its head moves, only when the test says."""
+    homes = make_homes(tmp_path, 4, observers=1)
+    _as_observer(homes[4].home)
+    homes[4].config = NodeConfig.load(homes[4].home)
+    validators = await start_nodes(homes[:4])
+    return validators, open_node(homes[4])
 
 
 def test_an_observer_with_a_validators_key_is_refused(tmp_path: Path) -> None:
@@ -51,11 +61,7 @@ async def test_an_observer_follows_without_a_vote(tmp_path: Path) -> None:
 
 
 async def test_an_observer_applies_a_synced_block_only_with_a_quorum_certificate(tmp_path: Path) -> None:
-    homes = make_homes(tmp_path, 4, observers=1)
-    _as_observer(homes[4].home)
-    homes[4].config = NodeConfig.load(homes[4].home)
-    validators = await start_nodes(homes[:4])
-    observer = open_node(homes[4])  # not started: it hears of blocks only from this test
+    validators, observer = await _validators_and_a_held_observer(tmp_path)
     try:
         await wait_for(lambda: validators[0].store.height >= 1, timeout_s=30, what="a block")
         block, cert = validators[0].store.block(1), validators[0].store.certificate(1)
@@ -80,11 +86,7 @@ async def test_an_observer_applies_a_synced_block_only_with_a_quorum_certificate
 async def test_the_admission_reads_the_validator_set_once_per_head(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    homes = make_homes(tmp_path, 4, observers=1)
-    _as_observer(homes[4].home)
-    homes[4].config = NodeConfig.load(homes[4].home)
-    validators = await start_nodes(homes[:4])
-    observer = open_node(homes[4])  # not started: its head moves only when this test says
+    validators, observer = await _validators_and_a_held_observer(tmp_path)
     try:
         reads: list[int] = []
         real = observer.store.validator_set
