@@ -3,7 +3,7 @@ process in tests). ``GET /metrics`` renders ``render()``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from prometheus_client import (
@@ -11,6 +11,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -46,9 +47,39 @@ class _ProposalCollector(Collector):
             "lost)", value=self.counts.fetch_failures)
 
 
+class FrameCosts(Protocol):
+    """p2p.network.FrameCost, per kind of frame."""
+
+    @property
+    def count(self) -> int: ...
+    @property
+    def cpu_s(self) -> float: ...
+
+
+class _FrameCollector(Collector):
+    def __init__(self, costs: Mapping[str, FrameCosts]) -> None:
+        self.costs = costs
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        frames = CounterMetricFamily(
+            "hkchain_p2p_frames_received", "Frames received from peers, by kind", labels=["kind"])
+        cpu = CounterMetricFamily(
+            "hkchain_p2p_frame_cpu_seconds", "Event-loop thread CPU spent opening, decoding and "
+            "handling received frames, by kind (work a handler hands to a thread is not in it)",
+            labels=["kind"])
+        for kind, cost in sorted(self.costs.items()):
+            frames.add_metric([kind], cost.count)
+            cpu.add_metric([kind], cost.cpu_s)
+        yield frames
+        yield cpu
+
+
 class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
+        # process_cpu_seconds_total and the process's memory and open files: the whole
+        # process, so nodes sharing one (tests) each report all of it.
+        ProcessCollector(registry=r)
         self.height = Gauge("hkchain_height", "Height of the last committed block", registry=r)
         self.view = Gauge("hkchain_view", "Current consensus view", registry=r)
         self.view_changes = Counter("hkchain_view_changes", "View changes seen", registry=r)
@@ -67,6 +98,11 @@ class Metrics:
         self.txs_accepted = Counter("hkchain_txs_accepted", "Txs admitted to the mempool", registry=r)
         self.txs_refused = Counter(
             "hkchain_txs_refused", "Txs refused at admission", ["code"], registry=r
+        )
+        self.block_cpu_seconds = Counter(
+            "hkchain_block_cpu_seconds", "Thread CPU spent on blocks, by step: build (this "
+            "node's proposals), check (executing a peer's proposal), commit (writing a decided "
+            "block; on the loop, inside the handling of the frame that decided it)", labelnames=["step"], registry=r,
         )
         self.block_commit_seconds = Histogram(
             "hkchain_block_commit_seconds", "Time to execute and write a committed block",
@@ -124,6 +160,10 @@ class Metrics:
     def watch_proposals(self, counts: ProposalCounts) -> None:
         """Export the proposal relay's fetch counters, read at each scrape."""
         self.registry.register(_ProposalCollector(counts))
+
+    def watch_frames(self, costs: Mapping[str, FrameCosts]) -> None:
+        """Export what each kind of received frame costs, read at each scrape."""
+        self.registry.register(_FrameCollector(costs))
 
     def render(self) -> bytes:
         out: bytes = generate_latest(self.registry)

@@ -209,6 +209,7 @@ class ChainApplication:
         node = self.node
         height = head.height + 1
         started = time.perf_counter()
+        started_cpu_s = time.thread_time()
         overlay = self.store.overlay()
         ctx = BlockContext(node.chain_id, height, timestamp_ms, node.key.public_key)
         try:
@@ -234,6 +235,7 @@ class ChainApplication:
         block = Block(header, tuple(txs))
         log.debug("built block %d (%d txs) in %.1f ms", height, len(txs),
                   (time.perf_counter() - started) * 1000)
+        node.metrics.block_cpu_seconds.labels("build").inc(time.thread_time() - started_cpu_s)
         return block, _Executed(overlay, receipts)
 
     async def build_ahead(self, height: int, view: int) -> None:
@@ -325,6 +327,7 @@ class ChainApplication:
         reads the store and changes nothing, so ``execute_ahead`` runs it in the worker and
         ``validate`` on the loop."""
         started = time.perf_counter()
+        started_cpu_s = time.thread_time()
         try:
             self.check_header(block, vs)
             h = block.header
@@ -340,6 +343,8 @@ class ChainApplication:
             executed = self._execute(block)
         except (ValidationError, DecodeError, SignatureError) as exc:
             return exc
+        finally:
+            self.node.metrics.block_cpu_seconds.labels("check").inc(time.thread_time() - started_cpu_s)
         log.debug("validated block %d (%d txs) in %.1f ms", block.height, len(block.txs),
                   (time.perf_counter() - started) * 1000)
         return executed
@@ -627,6 +632,7 @@ class Node:
         self.proposals = ProposalRelay(self.network, proposal_host, proposal_host,
                                        self._quarter_view_s)
         self.metrics.watch_proposals(self.proposals)
+        self.metrics.watch_frames(self.network.frames_received)
         self.sync = BlockSync(self.network, _SyncTarget(self), config.p2p.sync_batch_blocks)
         # Joining nodes start from a snapshot of this store (node/statesync.py).
         self.snapshots = SnapshotServer(self.network, ChainSnapshotSource(store))
@@ -1342,6 +1348,7 @@ class Node:
         synced: bool = False,
     ) -> None:
         started = time.perf_counter()
+        started_cpu_s = time.thread_time()
         height = block.height
         next_validators = self.executor.validator_set(overlay, height + 1)
         previous = self.store.validator_set(height)
@@ -1361,6 +1368,7 @@ class Node:
         m = self.metrics
         elapsed_s = time.perf_counter() - started
         m.block_commit_seconds.observe(elapsed_s)
+        m.block_cpu_seconds.labels("commit").inc(time.thread_time() - started_cpu_s)
         if block.txs:
             log.info("committed block %d: %d txs, written in %.1f ms%s", height, len(block.txs),
                      elapsed_s * 1000, " (sync)" if synced else "")

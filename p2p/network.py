@@ -187,6 +187,14 @@ class TokenBucket:
         return True
 
 
+@dataclass
+class FrameCost:
+    """Frames of one kind received, and the loop thread's CPU they took."""
+
+    count: int = 0
+    cpu_s: float = 0.0
+
+
 class Peer:
     """One authenticated connection. ``send`` never blocks: frames queue for a writer
     task; a peer that cannot keep up with a full queue is disconnected."""
@@ -327,6 +335,7 @@ class Peer:
             if msg.type == aiohttp.WSMsgType.BINARY:
                 if not self._bucket.take(loop.time()):
                     raise PeerMisbehaved("frame rate limit exceeded", code="rate_limited")
+                started_cpu_s = time.thread_time()
                 plaintext = self.channel.open(msg.data)
                 now = loop.time()
                 when = deadline.when()
@@ -334,15 +343,18 @@ class Peer:
                     deadline.reschedule(now + silence_s + slack_s)
                 if not plaintext:
                     continue  # keepalive
-                started_cpu_s = time.thread_time()
+                decode_started_s = time.thread_time()
                 frame = decode_frame(plaintext, max_bytes)
-                self.last_decode_cpu_s = time.thread_time() - started_cpu_s
+                self.last_decode_cpu_s = time.thread_time() - decode_started_s
                 self.frames_in += 1
                 if isinstance(frame, Goodbye):
                     log.info("peer %s said goodbye: %s", self.label, frame.reason)
                     self.goodbye_reason = frame.reason
                     return
-                self.network.dispatch(self, frame)
+                try:
+                    self.network.dispatch(self, frame)
+                finally:
+                    self.network.count_frame(type(frame).__name__, time.thread_time() - started_cpu_s)
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 raise PeerMisbehaved("text frame on a binary protocol", code="text_frame")
             elif msg.type == aiohttp.WSMsgType.ERROR:
@@ -510,6 +522,10 @@ class Network:
         # Told of each link closed because a sealed frame did not open.
         self.on_tampered: list[Callable[[Peer], None]] = []
         self.misbehaviours = 0
+        # Per kind of frame received (its class name): how many, and the event loop's
+        # thread CPU that opening, decoding and handling them took. What a handler hands
+        # to a worker thread or a later task is not in it. Read by the host's metrics.
+        self.frames_received: dict[str, FrameCost] = {}
         # Links closed because a sealed frame failed to open (not blamed on the peer).
         self.tampered_links = 0
         self.refused_handshakes = 0
@@ -596,6 +612,13 @@ class Network:
                 continue
             n += peer.send_bytes(data)
         return n
+
+    def count_frame(self, kind: str, cpu_s: float) -> None:
+        cost = self.frames_received.get(kind)
+        if cost is None:
+            cost = self.frames_received[kind] = FrameCost()
+        cost.count += 1
+        cost.cpu_s += cpu_s
 
     def dispatch(self, peer: Peer, frame: Frame) -> None:
         handler = self.handlers.get(frame.TAG)

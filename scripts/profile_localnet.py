@@ -13,12 +13,20 @@ as signature. ``--raw DIR`` keeps py-spy's collapsed stacks for a flame graph.
 
     python scripts/profile_localnet.py --seconds 10 -- --duration 30
     python scripts/profile_localnet.py --stacks FILE...   # summarise saved stacks only
+    python scripts/profile_localnet.py --pstats FILE...   # CPU-clock profiles instead
+
+py-spy samples wall time, so where there are more busy nodes than cores, a node the kernel
+preempted keeps its sample on the line it stopped at (most often a socket write, which
+wakes the receiver). ``--pstats`` summarises yappi's CPU-clock profiles instead, made with
+scripts/cpu_profile/sitecustomize.py: each function's own CPU time, charged by the same
+rules to the subsystem of its file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pstats
 import shutil
 import subprocess
 import sys
@@ -104,6 +112,32 @@ def summarise(paths: list[Path], cpu_us_per_tx: float | None = None) -> str:
     return "\n".join(lines)
 
 
+def summarise_pstats(paths: list[Path]) -> str:
+    """Each function's own CPU time (yappi's CPU clock, C calls counted to their Python
+    caller) per subsystem, over the given profiles together."""
+    stats = pstats.Stats(*(str(p) for p in paths))
+    by_subsystem: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    cumulative: Counter[str] = Counter()
+    for (file, line, name), (_, _, self_s, cum_s, _) in stats.stats.items():  # type: ignore[attr-defined]
+        text = f"{name} ({file}:{line})"
+        by_subsystem[classify([text])] += self_s
+        own[text] += self_s
+        if any(part in file for part in ("node/", "p2p/", "consensus/", "vm/", "storage/")):
+            cumulative[text] += cum_s
+    total = sum(by_subsystem.values())
+    if not total:
+        return "no CPU time in these profiles"
+    lines = [f"{len(paths)} profiles, {total:.2f} s of CPU", f"{'subsystem':40} {'share':>6}"]
+    for name, cpu in by_subsystem.most_common():
+        lines.append(f"{name:40} {100 * cpu / total:5.1f}%")
+    lines += ["", "hottest functions (own CPU):"]
+    lines += [f"  {100 * cpu / total:5.1f}%  {text[:110]}" for text, cpu in own.most_common(20)]
+    lines += ["", "the node's functions by CPU including what they call (nested, so shares overlap):"]
+    lines += [f"  {100 * cpu / total:5.1f}%  {text[:110]}" for text, cpu in cumulative.most_common(25)]
+    return "\n".join(lines)
+
+
 def node_pids(home: Path) -> list[int]:
     pids = []
     needle = f"--home\0{home}/node".encode()
@@ -127,8 +161,13 @@ def main() -> int:
     ap.add_argument("--raw", type=Path, default=None, help="keep collapsed stacks here")
     ap.add_argument("--stacks", type=Path, nargs="*", default=None,
                     help="summarise these collapsed-stack files instead of running")
+    ap.add_argument("--pstats", type=Path, nargs="*", default=None,
+                    help="summarise these CPU-clock profiles (scripts/cpu_profile) instead")
     ap.add_argument("bench_args", nargs="*", help="options for hkchain bench (after --)")
     args = ap.parse_args()
+    if args.pstats:
+        print(summarise_pstats(args.pstats))
+        return 0
     if args.stacks:
         print(summarise(args.stacks))
         return 0

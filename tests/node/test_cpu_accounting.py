@@ -1,0 +1,46 @@
+"""What a node's CPU goes to, as its metrics tell it: received frames by kind, and the
+steps of a block (build, check, commit). Real nodes in process, real p2p links."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.node.harness import make_homes, make_tx, open_node, stop_nodes, wait_for
+
+
+def _series(scrape: str, name: str) -> dict[str, float]:
+    return {m[1]: float(m[2]) for m in re.finditer(rf'^{name}\{{\w+="(\w+)"\}} (\S+)$', scrape, re.M)}
+
+
+async def test_a_node_counts_the_frames_it_handles_and_the_cpu_of_each_block_step(tmp_path: Path) -> None:
+    nodes = [open_node(h) for h in make_homes(tmp_path, 4)]
+    try:
+        for n in nodes:
+            await n.start()
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        txs = [make_tx(u, nonce, key=f"u{u}-{nonce}") for u in range(4) for nonce in range(3)]
+        results = await nodes[0].submit(txs[:6]) + await nodes[2].submit(txs[6:])
+        assert all(isinstance(r, bytes) for r in results), results
+        await wait_for(lambda: all(all(n.store.tx_location(t.hash) is not None for t in txs)
+                                   for n in nodes), what="all txs committed everywhere")
+        for n in nodes:
+            costs = dict(n.network.frames_received)
+            # Every frame that came in over the links (none said goodbye) is counted once,
+            # under its kind, with the CPU it took.
+            assert sum(c.count for c in costs.values()) == sum(p.frames_in for p in n.network.peers.values())
+            assert {"ConsensusFrame", "Proposal", "Txs"} <= costs.keys(), costs.keys()
+            assert all(c.cpu_s > 0 for c in costs.values()), costs
+            scrape = n.metrics.render().decode()
+            counted = _series(scrape, "hkchain_p2p_frames_received_total")
+            assert counted == {kind: float(c.count) for kind, c in costs.items()}
+            cpu = _series(scrape, "hkchain_p2p_frame_cpu_seconds_total")
+            assert cpu.keys() == costs.keys() and all(v > 0 for v in cpu.values())
+            steps = _series(scrape, "hkchain_block_cpu_seconds_total")
+            # Each node committed blocks, and checked the blocks others proposed.
+            assert steps.get("commit", 0) > 0 and steps.get("check", 0) > 0, steps
+        # Someone built the blocks with the txs.
+        assert any(_series(n.metrics.render().decode(), "hkchain_block_cpu_seconds_total").get("build", 0) > 0
+                   for n in nodes)
+    finally:
+        await stop_nodes(nodes)
