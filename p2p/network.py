@@ -230,8 +230,8 @@ class Peer:
         self.frames_out = 0
         # When the writer last sent a frame, and the timer that sends a keepalive once the
         # link has been quiet for KEEPALIVE_SHARE of a heartbeat: one timer per quiet
-        # spell, not one per frame (a timeout around each wait was ~2 % of a loaded
-        # node's CPU).
+        # spell, not one per frame (a timeout around each wait and each read cost about
+        # 15 µs a frame: scripts/bench_p2p_frames.py).
         self._last_sent_s = 0.0
         self._keepalive: asyncio.TimerHandle | None = None
         # Thread CPU seconds the frame being dispatched took to decode: a handler reads it
@@ -304,12 +304,18 @@ class Peer:
     def _keepalive_due(self) -> None:
         if self.closed.is_set():
             return
+        loop = asyncio.get_running_loop()
         keepalive_s = self.network.link_heartbeat_s * KEEPALIVE_SHARE
-        if self._queue.empty() and asyncio.get_running_loop().time() - self._last_sent_s >= keepalive_s:
-            # Nothing to say: an empty sealed frame keeps the link alive.
-            self.send_bytes(b"")
-            self._last_sent_s = asyncio.get_running_loop().time()
-        self._arm_keepalive()
+        now = loop.time()
+        due = self._last_sent_s + keepalive_s
+        if now >= due:
+            if self._queue.empty():
+                # Nothing to say: an empty sealed frame keeps the link alive.
+                self.send_bytes(b"")
+            # Else the writer is still on an earlier frame (a peer slow to read): the next
+            # look is a keepalive from now, not at once again.
+            due = now + keepalive_s
+        self._keepalive = loop.call_at(due, self._keepalive_due)
 
     async def _reader(self) -> None:
         loop = asyncio.get_running_loop()

@@ -457,3 +457,52 @@ async def test_a_node_listing_many_peers_keeps_each_link_alive_less_often(listed
         await sealed.ws.close()
         await session.close()
         await net.stop()
+
+
+async def test_a_writer_stuck_on_a_slow_peer_does_not_spin_the_keepalive_timer() -> None:
+    """While the writer waits on a peer that does not take its frames, the keepalive timer
+    finds frames queued and looks again a keepalive later: it never re-arms in the past,
+    which would run it on every turn of the loop."""
+    heartbeat_ms = 400
+    net = make_network(KEYS[0], heartbeat_ms=heartbeat_ms)
+    await net.start()
+    session, sealed = await run_handshake(net, KEYS[1])
+    loop = asyncio.get_running_loop()
+
+    async def answer_pings() -> None:  # aiohttp answers the server's pings while reading
+        while not sealed.ws.closed:
+            await sealed.ws.receive()
+
+    reader = asyncio.create_task(answer_pings())
+    try:
+        await wait_for(lambda: bool(net.peers), what="the link")
+        peer = next(iter(net.peers.values()))
+        stuck = asyncio.Event()
+
+        async def never_sent(data: bytes, compress: int | None = None) -> None:
+            stuck.set()
+            await asyncio.Event().wait()
+
+        peer.ws.send_bytes = never_sent  # type: ignore[method-assign]
+        calls = 0
+        keepalive_due = peer._keepalive_due
+
+        def counting() -> None:
+            nonlocal calls
+            calls += 1
+            keepalive_due()
+
+        peer._keepalive_due = counting  # type: ignore[method-assign]
+        assert peer.send(Status(1)) and peer.send(Status(2))
+        await wait_for(stuck.is_set, what="the writer waiting on the peer")
+        await wait_for(lambda: calls >= 2, timeout_s=10, what="two keepalive looks")
+        keepalive_s = net.link_heartbeat_s * KEEPALIVE_SHARE
+        handle = peer._keepalive
+        assert handle is not None and handle.when() > loop.time() + keepalive_s / 2, \
+            (handle, loop.time())
+        assert calls <= 3, calls
+    finally:
+        reader.cancel()
+        await sealed.ws.close()
+        await session.close()
+        await net.stop()
