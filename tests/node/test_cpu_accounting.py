@@ -36,11 +36,13 @@ async def test_a_node_counts_the_frames_it_handles_and_the_cpu_of_each_block_ste
             assert counted == {kind: float(c.count) for kind, c in costs.items()}
             cpu = _series(scrape, "hkchain_p2p_frame_cpu_seconds_total")
             assert cpu.keys() == costs.keys() and all(v > 0 for v in cpu.values())
-            steps = _series(scrape, "hkchain_block_cpu_seconds_total")
-            # Each node committed blocks, and checked the blocks others proposed.
-            assert steps.get("commit", 0) > 0 and steps.get("check", 0) > 0, steps
-        # Someone built the blocks with the txs.
-        assert any(_series(n.metrics.render().decode(), "hkchain_block_cpu_seconds_total").get("build", 0) > 0
-                   for n in nodes)
+            # Each node committed blocks.
+            assert _series(scrape, "hkchain_block_cpu_seconds_total").get("commit", 0) > 0
+        # Someone built the blocks, and a quorum of 3 voted for each after checking it: at
+        # least two nodes besides its proposer (a node that fell behind may have taken
+        # every block from sync, checking none itself).
+        steps = [_series(n.metrics.render().decode(), "hkchain_block_cpu_seconds_total") for n in nodes]
+        assert any(s.get("build", 0) > 0 for s in steps), steps
+        assert sum(s.get("check", 0) > 0 for s in steps) >= 2, steps
     finally:
         await stop_nodes(nodes)
