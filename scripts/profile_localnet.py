@@ -19,7 +19,9 @@ py-spy samples wall time, so where there are more busy nodes than cores, a node 
 preempted keeps its sample on the line it stopped at (most often a socket write, which
 wakes the receiver). ``--pstats`` summarises yappi's CPU-clock profiles instead, made with
 scripts/cpu_profile/sitecustomize.py: each function's own CPU time, charged by the same
-rules to the subsystem of its file.
+rules to the subsystem of its file. yappi adds its own cost to every call it counts, which
+inflates code made of many small calls (the VM's interpreter, address checks): read both
+for call paths, and the node's metrics (scripts/cpu_split.py) for the split.
 """
 
 from __future__ import annotations
