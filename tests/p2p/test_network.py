@@ -474,6 +474,7 @@ async def test_a_writer_stuck_on_a_slow_peer_does_not_spin_the_keepalive_timer()
             await sealed.ws.receive()
 
     reader = asyncio.create_task(answer_pings())
+    released = asyncio.Event()  # lets the stuck writer go when the test is done
     try:
         await wait_for(lambda: bool(net.peers), what="the link")
         peer = next(iter(net.peers.values()))
@@ -481,7 +482,7 @@ async def test_a_writer_stuck_on_a_slow_peer_does_not_spin_the_keepalive_timer()
 
         async def never_sent(data: bytes, compress: int | None = None) -> None:
             stuck.set()
-            await asyncio.Event().wait()
+            await released.wait()
 
         peer.ws.send_bytes = never_sent  # type: ignore[method-assign]
         calls = 0
@@ -502,6 +503,7 @@ async def test_a_writer_stuck_on_a_slow_peer_does_not_spin_the_keepalive_timer()
             (handle, loop.time())
         assert calls <= 3, calls
     finally:
+        released.set()
         reader.cancel()
         await sealed.ws.close()
         await session.close()
