@@ -271,7 +271,7 @@ class Peer:
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
         self._last_sent_s = loop.time()
-        self._arm_keepalive()
+        self._keepalive_due()  # arms the timer: nothing is due yet
         try:
             while True:
                 data = await self._queue.get()
@@ -295,11 +295,6 @@ class Peer:
                         await asyncio.wait_for(
                             self.ws.send_bytes(self.channel.seal(Goodbye(reason[:200]).encode())), 1.0)
                     await asyncio.wait_for(self.ws.close(), 2.0)
-
-    def _arm_keepalive(self) -> None:
-        keepalive_s = self.network.link_heartbeat_s * KEEPALIVE_SHARE
-        self._keepalive = asyncio.get_running_loop().call_at(
-            self._last_sent_s + keepalive_s, self._keepalive_due)
 
     def _keepalive_due(self) -> None:
         if self.closed.is_set():
