@@ -322,7 +322,9 @@ def test_the_clerk_approves_a_residents_activity_and_confirms_attendance(
     proposed = c.ok("activities", "propose", "--kind", "culture", "--title", "书法兴趣小组", "--start", "+2h",
                     "--capacity", "12", key=label)["result"]
     assert c.query("activities", "activity", [proposed])["approved"] is False
-    soon = c.ok("activities", "propose", "--kind", "volunteer", "--title", "义务理发", "--start", "+1m",
+    # Soon enough that the test waits little for it, late enough that the sign-up lands
+    # before it starts (sign-ups close at the start).
+    soon = c.ok("activities", "propose", "--kind", "volunteer", "--title", "义务理发", "--start", "+20s",
                 "--capacity", "10")["result"]
     c.ok("activities", "sign-up", str(soon), key=label)
     clerk = sign_in(browser, c, pages, c.net.operator_key_file, CLERK_PASSPHRASE)
