@@ -49,6 +49,8 @@ from vm.api import TxRejected
 log = logging.getLogger("hkchain.mempool")
 
 MAX_REJECTED_RECORDS = 100_000
+# Head-state values kept for admission checks until the head moves (_HeadReads).
+MAX_HEAD_READS = 4096
 MAX_VERIFIED_CACHE = 200_000
 _PENDING = b"p/"  # tx hash -> SignedTx bytes
 _REJECTED = b"x/"  # seq(8) tx hash -> codec [code, message]
@@ -71,6 +73,34 @@ class TxChecker(Protocol):
     ) -> None: ...
 
     def account_nonce(self, state: StateReader, address: str) -> int: ...
+
+
+class _HeadReads:
+    """Values of the head state as admission reads them, kept until the next height.
+
+    Between two commits every tx is checked against the same state, and each check reads
+    the fee parameters (seven keys), the called contract's code and the busy accounts
+    again: on a LevelDB store that was half of a check's CPU. The head does not change
+    within a height, so a value read once stands until ``height`` moves on.
+    """
+
+    __slots__ = ("_state", "_values", "height")
+
+    def __init__(self, height: int, state: StateReader) -> None:
+        self.height = height
+        self._state = state
+        self._values: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        value = self._state.get(key)
+        if len(self._values) >= MAX_HEAD_READS:
+            self._values.clear()  # bounded whatever a height's txs read
+        self._values[key] = value
+        return value
 
 
 @dataclass
@@ -111,6 +141,7 @@ class Mempool:
         self._seq = 0
         self._reject_seq = 0
         self._nonce_cache: dict[bytes, int] = {}
+        self._head_reads: _HeadReads | None = None
         # Per sender: the first nonce at or after the account nonce with no pending tx, so
         # admitting a long run of one sender's txs is linear, not quadratic.
         self._next_free: dict[bytes, int] = {}
@@ -198,9 +229,17 @@ class Mempool:
     def _account_nonce(self, sender: bytes) -> int:
         n = self._nonce_cache.get(sender)
         if n is None:
-            n = self.checker.account_nonce(self._state(), address_of(sender))
+            n = self.checker.account_nonce(self._head(), address_of(sender))
             self._nonce_cache[sender] = n
         return n
+
+    def _head(self) -> StateReader:
+        """The head state for admission checks, its values kept until the head moves."""
+        height = self._height()
+        reads = self._head_reads
+        if reads is None or reads.height != height:
+            reads = self._head_reads = _HeadReads(height, self._state())
+        return reads
 
     # --- admission -----------------------------------------------------------------------
 
@@ -276,7 +315,7 @@ class Mempool:
                 f"sender has {len(pending)} pending txs, the limit", code="mempool_full"
             )
         try:
-            self.checker.check_tx(self._state(), stx, next_height, self.pending_nonce(tx.sender))
+            self.checker.check_tx(self._head(), stx, next_height, self.pending_nonce(tx.sender))
         except TxRejected as exc:
             raise MempoolError(exc.message, code=exc.code) from exc
         entry = _Entry(stx, size, self._seq)

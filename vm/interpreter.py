@@ -191,6 +191,11 @@ class BoundProgram:
 _PROGRAMS: dict[bytes, BoundProgram] = {}
 
 
+def cached_program(code_hash: bytes) -> BoundProgram | None:
+    """The bound program of ``code_hash`` if this process has compiled it already."""
+    return _PROGRAMS.get(code_hash)
+
+
 def load_program(code_hash: bytes, source: str) -> BoundProgram:
     """The bound program of ``source`` (cached by code hash: compiling is deterministic)."""
     bp = _PROGRAMS.get(code_hash)
@@ -312,7 +317,7 @@ class Machine:
         ch = self.journal.get(layout.code_key(contract))
         if ch is None:
             return None
-        bp = _PROGRAMS.get(ch)
+        bp = cached_program(ch)
         if bp is not None:
             return bp
         src = self.journal.get(layout.source_key(ch))

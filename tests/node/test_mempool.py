@@ -160,6 +160,40 @@ def _commit_state(store: ChainStore, state: Overlay, txs: list[SignedTx], receip
     store.commit_block(block, cert, receipts, state, vs)
 
 
+class CountingReads:
+    """The head state, counting the reads of each key."""
+
+    def __init__(self, store: ChainStore) -> None:
+        self.store = store
+        self.reads: dict[bytes, int] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return self.store.state().get(key)
+
+
+def test_admission_reads_a_head_value_once_per_height() -> None:
+    store = fresh_store()
+    counting = CountingReads(store)
+    config = MempoolConfig(max_txs=1000, max_bytes=1 << 20, max_txs_per_sender=100)
+    pool = Mempool(config, CHAIN_ID, KvExecutor(CHAIN_ID), lambda: counting, lambda: store.height)
+    assert all(isinstance(r, bytes) for r in pool.add_many([make_tx(0, n) for n in range(5)]))
+    balance_key = b"bal/" + USER_KEYS[0].address.encode()
+    assert counting.reads[balance_key] == 1  # five checks of the fee, one read
+
+
+def test_a_value_read_for_admission_does_not_outlive_its_height() -> None:
+    store = fresh_store()
+    pool = make_pool(store)
+    newcomer = 6  # no balance at genesis
+    assert refused(pool, make_tx(newcomer, 0)) == "insufficient_fee"
+    # Block 1 gives the newcomer points. Nothing tells the pool but the head's height.
+    state = store.overlay()
+    state.set(b"bal/" + USER_KEYS[newcomer].address.encode(), (1000).to_bytes(16, "big"))
+    _commit_state(store, state, [], [])
+    assert pool.add(make_tx(newcomer, 0)) == make_tx(newcomer, 0).hash
+
+
 def test_journal_restores_pending_txs_and_rejections_after_a_restart(tmp_path: Path) -> None:
     store = fresh_store()
     journal = LevelDBStore(tmp_path / "mempool")
