@@ -80,8 +80,9 @@ class _HeadReads:
 
     Between two commits every tx is checked against the same state, and each check reads
     the fee parameters (seven keys), the called contract's code and the busy accounts
-    again: on a LevelDB store that was half of a check's CPU. The head does not change
-    within a height, so a value read once stands until ``height`` moves on.
+    again, each a LevelDB lookup. The head does not change within a height (a commit
+    writes the state before it moves the height), so a value read once stands until
+    ``height`` moves on.
     """
 
     __slots__ = ("_state", "_values", "height")
