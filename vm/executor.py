@@ -42,12 +42,12 @@ from vm.faults import explain
 from vm.interpreter import (
     ContractFault,
     Machine,
-    cached_program,
     copy_value,
     decode_trusted,
     encode_value,
     fault,
     load_program,
+    stored_program,
 )
 from vm.journal import Journal
 
@@ -334,11 +334,7 @@ class ContractExecutor:
             raw = state.get(layout.code_key(tx.contract)) if layout.valid_contract_name(tx.contract) else None
             if raw is None:
                 raise TxRejected(f"no contract named {tx.contract!r}", code="unknown_contract")
-            # The source is read and compiled only if this process has not compiled it yet.
-            bp = cached_program(raw)
-            if bp is None:
-                src = state.get(layout.source_key(raw))
-                bp = load_program(raw, src.decode("utf-8")) if src else None
+            bp = stored_program(raw, state.get)
             fn = None if bp is None else bp.functions.get(tx.method)
             if fn is None or not fn.public:
                 raise TxRejected(f"{tx.contract!r} has no public method {tx.method!r}", code="unknown_method")

@@ -191,9 +191,16 @@ class BoundProgram:
 _PROGRAMS: dict[bytes, BoundProgram] = {}
 
 
-def cached_program(code_hash: bytes) -> BoundProgram | None:
-    """The bound program of ``code_hash`` if this process has compiled it already."""
-    return _PROGRAMS.get(code_hash)
+def stored_program(code_hash: bytes, read: Callable[[bytes], bytes | None]) -> BoundProgram | None:
+    """The bound program of ``code_hash``: the one this process compiled already, else
+    compiled from the source ``read`` finds stored under it (None if there is none). The
+    source is read only when the program is not compiled yet: it is kilobytes a contract,
+    and every admission check and invocation looks its program up."""
+    bp = _PROGRAMS.get(code_hash)
+    if bp is not None:
+        return bp
+    src = read(layout.source_key(code_hash))
+    return None if src is None else load_program(code_hash, src.decode("utf-8"))
 
 
 def load_program(code_hash: bytes, source: str) -> BoundProgram:
@@ -317,16 +324,13 @@ class Machine:
         ch = self.journal.get(layout.code_key(contract))
         if ch is None:
             return None
-        bp = cached_program(ch)
-        if bp is not None:
-            return bp
-        src = self.journal.get(layout.source_key(ch))
-        if src is None:
-            raise fault("corrupt_state", f"source of {contract!r} is missing")
         try:
-            return load_program(ch, src.decode("utf-8"))
+            bp = stored_program(ch, self.journal.get)
         except CompileError as exc:
             raise fault("corrupt_state", f"stored source of {contract!r}: {exc}") from None
+        if bp is None:
+            raise fault("corrupt_state", f"source of {contract!r} is missing")
+        return bp
 
     def invoke(
         self,
