@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from core.crypto import address_of
+from core.state import StateReader
 from core.types import (
     VOTE_COMMIT,
     Block,
@@ -46,9 +48,11 @@ def fresh_store() -> ChainStore:
     return store
 
 
-def make_pool(store: ChainStore, journal: KeyValueStore | None = None, **limits: int) -> Mempool:
+def make_pool(store: ChainStore, journal: KeyValueStore | None = None, *,
+              state: Callable[[], StateReader] | None = None, **limits: int) -> Mempool:
+    """A pool over ``store``'s head (or over ``state``, read at the store's height)."""
     config = MempoolConfig(**{"max_txs": 1000, "max_bytes": 1 << 20, "max_txs_per_sender": 100, **limits})
-    return Mempool(config, CHAIN_ID, KvExecutor(CHAIN_ID), store.state, lambda: store.height, journal)
+    return Mempool(config, CHAIN_ID, KvExecutor(CHAIN_ID), state or store.state, lambda: store.height, journal)
 
 
 def refused(pool: Mempool, stx: SignedTx) -> str:
@@ -175,8 +179,7 @@ class CountingReads:
 def test_admission_reads_a_head_value_once_per_height() -> None:
     store = fresh_store()
     counting = CountingReads(store)
-    config = MempoolConfig(max_txs=1000, max_bytes=1 << 20, max_txs_per_sender=100)
-    pool = Mempool(config, CHAIN_ID, KvExecutor(CHAIN_ID), lambda: counting, lambda: store.height)
+    pool = make_pool(store, state=lambda: counting)
     assert all(isinstance(r, bytes) for r in pool.add_many([make_tx(0, n) for n in range(5)]))
     balance_key = b"bal/" + USER_KEYS[0].address.encode()
     assert counting.reads[balance_key] == 1  # five checks of the fee, one read
