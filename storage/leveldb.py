@@ -23,6 +23,12 @@ from storage.kv import prefix_end
 DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
 DEFAULT_WRITE_BUFFER_BYTES = 64 * 1024 * 1024
 DEFAULT_COMPRESSION: str | None = None
+# plyvel hands LevelDB's CompactRange an empty slice for a missing bound, never "no
+# bound": an empty end key covers nothing, so ``compact_range()`` without bounds does not
+# compact at all. The end given instead sorts after every key but one that starts with 256
+# bytes 0xff (the stores' keys are a short prefix and hashes or numbers); a live key
+# beyond it is covered by taking the store's last key when that is larger.
+_COMPACT_END = b"\xff" * 256
 
 
 class LevelDBStore:
@@ -132,8 +138,14 @@ class LevelDBStore:
         """Compact the whole key range: the write-ahead log is folded into tables, and
         overwritten or deleted entries are dropped wherever LevelDB merges tables (not
         inside a table that no merge touches)."""
+        db = self._db_or_raise()
         try:
-            self._db_or_raise().compact_range()
+            end = _COMPACT_END
+            with db.iterator(reverse=True, include_value=False) as it:
+                last = next(it, None)
+            if last is not None and last > end:
+                end = last
+            db.compact_range(start=b"", stop=end)
         except plyvel.Error as exc:
             raise _io_error("compaction", self.path, exc) from exc
 
