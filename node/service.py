@@ -125,6 +125,12 @@ MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
 # heights take seconds under load, as 64 validators on two cores do, stops changing view
 # over heights that are merely slow.
 VIEW_TIMEOUT_MARGIN = 3
+# The mempool journal's txs are written on admission and deleted on commit, so nearly all
+# it writes is dead within seconds. LevelDB drops a dead entry only when it merges the
+# tables holding it, and a table is written only when the write buffer fills: the buffer
+# (and the log beside it) bounds how much dead data the journal carries. 8 MiB kept about
+# 11 MiB of it on a loaded node (docs/PERFORMANCE.md, "Bytes on disk per committed tx").
+MEMPOOL_JOURNAL_WRITE_BUFFER_BYTES = 1 << 20
 
 
 class NodeError(ChainError):
@@ -693,7 +699,8 @@ class Node:
         store = ChainStore.open(data / "chain")
         journal: LevelDBStore | None = None
         try:
-            journal = LevelDBStore(data / "mempool", cache_bytes=8 << 20, write_buffer_bytes=8 << 20)
+            journal = LevelDBStore(data / "mempool", cache_bytes=8 << 20,
+                                   write_buffer_bytes=MEMPOOL_JOURNAL_WRITE_BUFFER_BYTES)
             return cls(config, home, key, genesis, executor, store, journal)
         except BaseException:
             store.close()
