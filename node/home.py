@@ -171,6 +171,23 @@ def default_genesis_template() -> Path:
 # empty-block one, and a silent proposer still costs one view timeout once txs wait.
 LARGE_NETWORK_FROM_VALIDATORS = 16
 LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS = 10_000
+# A local network's validators share one machine, so a loaded height's CPU grows with n:
+# every tx is admitted and executed at every node, and each node checks the 2f + 1
+# signatures of both bundles. At 64 validators on two cores at 20 tx/s, heights took
+# 1-4 s: the 4 s view timeout (and the collector's fallback, a quarter of it) fired on
+# heights that were only slow, and the view changes and all-to-all votes that followed
+# cost more than they saved (docs/PERFORMANCE.md, "64 validators stall on timers"). So a
+# large network's view timeout grows with its size: 8 s at 64 validators, the base 4 s up
+# to 32. A silent proposer's turn costs that much longer in exchange.
+LARGE_NETWORK_VIEW_TIMEOUT_MS_PER_VALIDATOR = 125
+
+
+def view_timeout_ms_for(validators: int) -> int:
+    """The view timeout ``init_network`` gives a network of ``validators``."""
+    base = ConsensusConfig().view_timeout_ms
+    if validators < LARGE_NETWORK_FROM_VALIDATORS:
+        return base
+    return max(base, LARGE_NETWORK_VIEW_TIMEOUT_MS_PER_VALIDATOR * validators)
 
 
 def init_network(
@@ -227,7 +244,8 @@ def init_network(
             genesis_file=GENESIS_FILE,
             rpc=RpcConfig(host="127.0.0.1", port=rpc_port),
             p2p=P2PConfig(host="127.0.0.1", port=p2p_port, peers=peers),
-            consensus=ConsensusConfig(vote_collector=large),
+            consensus=ConsensusConfig(vote_collector=large,
+                                      view_timeout_ms=view_timeout_ms_for(validators)),
             block=BlockConfig(empty_block_interval_ms=LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS)
             if large else BlockConfig(),
         )

@@ -8,6 +8,8 @@
 # BATCH_MS sets block.batch_interval_ms on every node (default: the node's, 100).
 # EMPTY_MS sets block.empty_block_interval_ms, VIEW_MS consensus.view_timeout_ms.
 # KEEP_HOME=1 keeps the network's folder (each node's log is its nodeK/node.log).
+# CRASH=K kills the last K validators (SIGKILL) once the network is up, before the idle
+# run: both runs then measure the others, with those K silent for good.
 set -euo pipefail
 # The nodes run the code of the checkout this script is in: `hkchain localnet` starts
 # them with `python -m cli`, which imports from the working directory first, and the
@@ -67,6 +69,15 @@ if [ "$ready" != 1 ]; then
   echo "not every node of $n started (see $home/localnet.out):" >&2
   tail -n 5 "$home/localnet.out" >&2
   exit 1
+fi
+crash=${CRASH:-0}
+if [ "$crash" -gt 0 ]; then
+  for ((k = n - crash; k < n; k++)); do
+    pkill -9 -f -- "-m cli node start --home $home/net/node$k\$"
+  done
+  rpcs=()
+  for ((k = 0; k < n - crash; k++)); do rpcs+=(--rpc "http://127.0.0.1:$((base + 10 * k))"); done
+  echo "== killed the last $crash of $n validators"
 fi
 echo "== $n validators (vote collector: $collector), idle, ${seconds} s"
 hkchain bench "${rpcs[@]}" --workload idle --duration "$seconds"

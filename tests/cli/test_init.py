@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import node.home as home_module
 from cli.main import main
 from core.crypto import PrivateKey
-from node.config import BlockConfig, NodeConfig
+from node.config import BlockConfig, ConsensusConfig, NodeConfig
 from node.home import (
     DEFAULT_BASE_PORT,
     FALLBACK_EPHEMERAL_RANGE,
@@ -28,6 +28,7 @@ from node.home import (
     make_genesis,
     max_base_port,
     node_ports,
+    view_timeout_ms_for,
 )
 from tests.cli.conftest import DEV_OPERATOR, dev_validator, template_doc
 
@@ -328,3 +329,16 @@ def test_a_large_network_sends_its_votes_through_a_collector_and_idles_slower(
     assert [c.consensus.vote_collector for c in configs] == [large] * validators
     interval = LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS if large else BlockConfig().empty_block_interval_ms
     assert {c.block.empty_block_interval_ms for c in configs} == {interval}
+    timeout = ConsensusConfig().view_timeout_ms
+    assert {c.consensus.view_timeout_ms for c in configs} == {timeout}  # the base up to 32
+
+
+@pytest.mark.parametrize(("validators", "timeout_ms"), [(15, 4000), (32, 4000), (33, 4125), (64, 8000)])
+def test_a_large_network_on_one_machine_waits_longer_before_changing_view(
+        tmp_path: Path, genesis_template: Path, validators: int, timeout_ms: int) -> None:
+    assert view_timeout_ms_for(validators) == timeout_ms
+    net = init_network(tmp_path / "net", validators, base_port=31000, genesis_template=genesis_template)
+    configs = [NodeConfig.load(n.home) for n in net.nodes]
+    assert {c.consensus.view_timeout_ms for c in configs} == {timeout_ms}
+    # The replica's backoff still has room above it.
+    assert all(c.consensus.max_view_timeout_ms > timeout_ms for c in configs)
