@@ -82,15 +82,17 @@ class _HeadReads:
     the fee parameters (seven keys), the called contract's code and the busy accounts
     again, each a LevelDB lookup. The head does not change within a height (a commit
     writes the state before it moves the height), so a value read once stands until
-    ``height`` moves on.
+    ``height`` moves on. Each sender's account nonce, decoded from those values, is kept
+    beside them for the same reason.
     """
 
-    __slots__ = ("_state", "_values", "height")
+    __slots__ = ("_state", "_values", "height", "nonces")
 
     def __init__(self, height: int, state: StateReader) -> None:
         self.height = height
         self._state = state
         self._values: dict[bytes, bytes | None] = {}
+        self.nonces: dict[bytes, int] = {}  # sender -> its account nonce at ``height``
 
     def get(self, key: bytes) -> bytes | None:
         try:
@@ -141,7 +143,6 @@ class Mempool:
         self._bytes = 0
         self._seq = 0
         self._reject_seq = 0
-        self._nonce_cache: dict[bytes, int] = {}
         self._head_reads: _HeadReads | None = None
         # Per sender: the first nonce at or after the account nonce with no pending tx, so
         # admitting a long run of one sender's txs is linear, not quadratic.
@@ -228,13 +229,16 @@ class Mempool:
         return out
 
     def _account_nonce(self, sender: bytes) -> int:
-        n = self._nonce_cache.get(sender)
+        reads = self._head()
+        n = reads.nonces.get(sender)
         if n is None:
-            n = self.checker.account_nonce(self._head(), address_of(sender))
-            self._nonce_cache[sender] = n
+            n = self.checker.account_nonce(reads, address_of(sender))
+            if len(reads.nonces) >= MAX_HEAD_READS:
+                reads.nonces.clear()
+            reads.nonces[sender] = n
         return n
 
-    def _head(self) -> StateReader:
+    def _head(self) -> _HeadReads:
         """The head state for admission checks, its values kept until the head moves."""
         height = self._height()
         reads = self._head_reads
@@ -376,7 +380,6 @@ class Mempool:
             senders.add(stx.tx.sender)
             if (e := self._remove(stx.hash)) is not None:
                 removed.append(e)
-        self._nonce_cache.clear()
         self._next_free.clear()
         dropped: list[tuple[bytes, Rejection]] = []
         for sender in senders:
