@@ -70,15 +70,19 @@ def test_short_transfer_bench_commits_every_tx_once(capsys: pytest.CaptureFixtur
     records = report["node_figures"][0]["disk_records_bytes_per_tx"]
     assert records["blocks"] > 0 and records["receipts"] > 0 and records["tx index"] > 0
     assert "unknown" not in records and "receipts (layout 2)" not in records
-    # Rewritten afresh, the live entries take no more than the compacted directory
-    # (which still holds the merged-away journal and WAL entries). The live figure counts
-    # the whole store, what it held before the load included, and the other two its
-    # growth: so whole directories are compared (each figure is rounded to 0.1 B/tx).
+    # Compacted, the directory holds its live entries fully merged, as the same entries
+    # written afresh into new tables do: the two agree but for table boundaries and
+    # LevelDB's own files (LOG, MANIFEST), whatever the load left dead (the journal's
+    # txs, the WAL's blocks). The live figure counts the whole store, what it held before
+    # the load included, and the other two its growth: so whole directories are compared
+    # (each figure is rounded to 0.1 B/tx).
     node0, committed = report["node_figures"][0], report["committed"]
     before = node0["disk_bytes"] - node0["disk_bytes_per_tx"] * committed
     compacted = before + node0["disk_settled_bytes_per_tx"] * committed
     live = node0["disk_live_bytes_per_tx"] * committed
-    assert 0 < live <= compacted + 0.15 * committed, (live, compacted)
+    slack = 64 * 1024 + 0.15 * committed
+    assert 0 < live <= compacted * 1.1 + slack, (live, compacted)
+    assert compacted <= live * 1.1 + slack, (live, compacted)
     assert report["latency_ms"]["samples"] <= report["committed"]
 
 
