@@ -135,9 +135,8 @@ class LevelDBStore:
             raise _io_error("write", self.path, exc) from exc
 
     def compact(self) -> None:
-        """Compact the whole key range: the write-ahead log is folded into tables, and
-        overwritten or deleted entries are dropped wherever LevelDB merges tables (not
-        inside a table that no merge touches)."""
+        """Compact the whole key range: the write-ahead log is folded into tables, and every
+        table is merged, dropping overwritten and deleted entries."""
         db = self._db_or_raise()
         try:
             end = _COMPACT_END

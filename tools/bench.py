@@ -249,8 +249,8 @@ class NodeFigures:
     disk_records_bytes_per_tx: dict[str, float] = field(default_factory=dict)
     # The same stores' live entries written afresh into new tables (the node's options),
     # per committed tx: what the data directory comes to once LevelDB has merged away
-    # every overwritten and deleted entry. Its one compaction above cannot do that for a
-    # table that no merge touches (the journal's txs, the consensus WAL's block bodies).
+    # every overwritten and deleted entry (within a few bytes a tx of the compacted
+    # figure above, which is the same merge done in place).
     disk_live_bytes_per_tx: float | None = None
     view_changes: int | None = None
     txs_seen: int = 0
