@@ -73,7 +73,7 @@ fi
 crash=${CRASH:-0}
 if [ "$crash" -gt 0 ]; then
   for ((k = n - crash; k < n; k++)); do
-    pkill -9 -f -- "-m cli node start --home $home/net/node$k\$"
+    pkill -9 -f -- "-m cli node start --home $home/net/node$k\$" || echo "node$k was not running" >&2
   done
   rpcs=()
   for ((k = 0; k < n - crash; k++)); do rpcs+=(--rpc "http://127.0.0.1:$((base + 10 * k))"); done
