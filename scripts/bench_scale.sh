@@ -8,8 +8,10 @@
 # BATCH_MS sets block.batch_interval_ms on every node (default: the node's, 100).
 # EMPTY_MS sets block.empty_block_interval_ms, VIEW_MS consensus.view_timeout_ms.
 # KEEP_HOME=1 keeps the network's folder (each node's log is its nodeK/node.log).
-# CRASH=K kills the last K validators (SIGKILL) once the network is up, before the idle
-# run: both runs then measure the others, with those K silent for good.
+# CRASH=K kills K validators (SIGKILL) once the network is up, before the idle run: both
+# runs then measure the others, with those K silent for good. They are spread over the
+# proposer rotation (nodes n/2K, n/2K + n/K, …; node K proposes heights K, K + n, …), so a
+# run of a few dozen heights meets some of their turns.
 set -euo pipefail
 # The nodes run the code of the checkout this script is in: `hkchain localnet` starts
 # them with `python -m cli`, which imports from the working directory first, and the
@@ -72,12 +74,17 @@ if [ "$ready" != 1 ]; then
 fi
 crash=${CRASH:-0}
 if [ "$crash" -gt 0 ]; then
-  for ((k = n - crash; k < n; k++)); do
+  down=()
+  for ((i = 0; i < crash; i++)); do
+    k=$(( (2 * i + 1) * n / (2 * crash) ))
+    down+=("$k")
     pkill -9 -f -- "-m cli node start --home $home/net/node$k\$" || echo "node$k was not running" >&2
   done
   rpcs=()
-  for ((k = 0; k < n - crash; k++)); do rpcs+=(--rpc "http://127.0.0.1:$((base + 10 * k))"); done
-  echo "== killed the last $crash of $n validators"
+  for ((k = 0; k < n; k++)); do
+    [[ " ${down[*]} " == *" $k "* ]] || rpcs+=(--rpc "http://127.0.0.1:$((base + 10 * k))")
+  done
+  echo "== killed $crash of $n validators: ${down[*]/#/node}"
 fi
 echo "== $n validators (vote collector: $collector), idle, ${seconds} s"
 hkchain bench "${rpcs[@]}" --workload idle --duration "$seconds"
