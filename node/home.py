@@ -184,10 +184,7 @@ LARGE_NETWORK_VIEW_TIMEOUT_MS_PER_VALIDATOR = 125
 
 def view_timeout_ms_for(validators: int) -> int:
     """The view timeout ``init_network`` gives a network of ``validators``."""
-    base = ConsensusConfig().view_timeout_ms
-    if validators < LARGE_NETWORK_FROM_VALIDATORS:
-        return base
-    return max(base, LARGE_NETWORK_VIEW_TIMEOUT_MS_PER_VALIDATOR * validators)
+    return max(ConsensusConfig().view_timeout_ms, LARGE_NETWORK_VIEW_TIMEOUT_MS_PER_VALIDATOR * validators)
 
 
 def init_network(
