@@ -78,6 +78,7 @@ from node.config import NodeConfig
 from node.events import EventHub
 from node.evidence import EvidenceBook, EvidenceRecord
 from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
+from node.inbox import HOLD_S, Inbox
 from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
 from node.queries import QueryService
@@ -529,13 +530,13 @@ class _TxPool:
         self.node = node
 
     def has(self, tx_hash: bytes) -> bool:
-        return self.node.mempool.has(tx_hash)
+        return self.node.mempool.has(tx_hash) or tx_hash in self.node.inbox
 
     def get(self, tx_hash: bytes) -> SignedTx | None:
-        return self.node.mempool.get(tx_hash)
+        return self.node.mempool.get(tx_hash) or self.node.inbox.get(tx_hash)
 
     def pending_hashes(self) -> list[bytes]:
-        return self.node.mempool.hashes()
+        return self.node.mempool.hashes() + self.node.inbox.hashes()
 
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
         return self.node.admit_from_peer(txs)
@@ -543,14 +544,14 @@ class _TxPool:
 
 class _ProposalHost:
     """p2p.proposals.ProposalHost and BodySource over the node: proposals by reference
-    are rebuilt from the mempool and the bodies gossip received lately."""
+    are rebuilt from the mempool, the inbox and the bodies gossip received lately."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
 
     def body(self, tx_hash: bytes) -> SignedTx | None:
         node = self.node
-        return node.mempool.get(tx_hash) or node.gossip.recent.get(tx_hash)
+        return node.mempool.get(tx_hash) or node.inbox.get(tx_hash) or node.gossip.recent.get(tx_hash)
 
     def admit(self, peer: Peer, proposal: Proposal) -> bool:
         return self.node.admit_proposal(peer, proposal)
@@ -667,6 +668,10 @@ class Node:
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
         self.mempool.on_added.append(self._on_txs_added)
+        # Peers' txs this validator holds unchecked until it may propose them (node/inbox.py).
+        self.inbox = Inbox(config.mempool.max_txs, config.mempool.max_bytes)
+        self._inbox_timer: asyncio.TimerHandle | None = None
+        self._inbox_drain: asyncio.Handle | None = None
         self._timer: asyncio.Handle | None = None
         self._paced = False  # the pending tick was put off by block pacing
         self._adding_from_client = False  # set while submit() admits txs (see _on_txs_added)
@@ -753,8 +758,9 @@ class Node:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        if self._timer is not None:
-            self._timer.cancel()
+        for handle in (self._timer, self._inbox_timer, self._inbox_drain):
+            if handle is not None:
+                handle.cancel()
         if self.analytics is not None:
             await self.analytics.stop()
         with contextlib.suppress(Exception):
@@ -869,7 +875,7 @@ class Node:
             doc.update(status="committed", height=height, index=index,
                        receipt=self.receipt_doc(receipt) if receipt is not None else None)
             return doc
-        if self.mempool.has(tx_hash):
+        if self.mempool.has(tx_hash) or tx_hash in self.inbox:
             doc["status"] = "pending"
             return doc
         why = self.mempool.rejection(tx_hash)
@@ -956,6 +962,7 @@ class Node:
         m.view.set(self.replica.view)
         m.mempool_txs.set(len(self.mempool))
         m.mempool_bytes.set(self.mempool.size_bytes)
+        m.inbox_txs.set(len(self.inbox))
         m.peers.set(len(self.network.peers))
 
     # --- txs in ------------------------------------------------------------------------------
@@ -997,10 +1004,64 @@ class Node:
         return out
 
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
-        """Admit gossiped txs. Large batches have their signatures checked in a worker
-        thread (one task per frame, not per tx); what they admit is announced through
-        the mempool's ``on_added``."""
+        """Take gossiped txs: admitted now if this node may propose soon, else held in
+        the inbox (node/inbox.py); return the hashes admitted at once."""
+        inbox = self.inbox
+        fresh = [t for t in txs if not self.mempool.has(t.hash) and t.hash not in inbox]
+        if not fresh:
+            return []
+        if self._may_propose_soon():
+            return self._admit(fresh)
+        now_s = asyncio.get_running_loop().time()
+        for t in fresh:
+            inbox.add(t, now_s)
+        if self._inbox_timer is None:
+            self._inbox_timer = asyncio.get_running_loop().call_later(HOLD_S, self._on_inbox_timer)
+        # Held txs do not end the proposer's idle wait (``replica.on_work``): anyone could
+        # push junk to set the view timers running. They do once admitted.
+        return []
+
+    def _may_propose_soon(self) -> bool:
+        """Whether this validator proposes the replica's current view or the next
+        height's first (the next view's proposer): it needs peers' txs admitted by then."""
+        if self.observer:
+            return False
+        vs = self.replica.validators
+        if vs is None:
+            return False
+        r, me = self.replica, self.key.public_key
+        return vs.proposer(r.height, r.view) == me or vs.proposer(r.height + 1, 0) == me
+
+    def _on_inbox_timer(self) -> None:
+        """Admit the txs held ``HOLD_S`` and still not committed."""
+        self._inbox_timer = None
+        if self._stopped.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        aged = self.inbox.take(arrived_before_s=loop.time() - HOLD_S + 0.001)
+        if aged:
+            self._admit(aged)
+        oldest_s = self.inbox.oldest_s()
+        if oldest_s is not None:
+            self._inbox_timer = loop.call_at(oldest_s + HOLD_S, self._on_inbox_timer)
+
+    def _drain_inbox(self) -> None:
+        """Admit every tx held: this validator may propose soon."""
+        self._inbox_drain = None
+        if self._stopped.is_set() or not self._may_propose_soon():
+            return
+        held = self.inbox.take()
+        if held:
+            self._admit(held)
+
+    def _admit(self, txs: list[SignedTx]) -> list[bytes]:
+        """Admit peers' txs to the mempool. Large batches have their signatures checked
+        in a worker thread (one task per batch, not per tx); what they admit is announced
+        through the mempool's ``on_added``."""
+        # A held tx may have come from a client meanwhile.
         fresh = [t for t in txs if not self.mempool.has(t.hash)]
+        if not fresh:
+            return []
         if len(fresh) < THREAD_VERIFY_MIN_TXS:
             results = self.mempool.add_many(fresh, persist=False)  # the peer keeps it
             return [r for r in results if isinstance(r, bytes)]
@@ -1264,6 +1325,10 @@ class Node:
             self._paced = wake_at_ms > out.wake_at_ms
             delay_s = max(0.0, (wake_at_ms - now_ms()) / 1000)
             self._timer = asyncio.get_running_loop().call_later(delay_s, self._on_tick)
+        if self.inbox and self._inbox_drain is None and self._may_propose_soon():
+            # Our turn is near: the txs held unchecked go to the mempool first, after this
+            # step (a drain admits, which may step the replica again).
+            self._inbox_drain = asyncio.get_running_loop().call_soon(self._drain_inbox)
         if self.replica.idle and len(self.mempool):
             # A height entered with txs pending: its view timer runs without the idle wait.
             self._apply(self.replica.on_work(now_ms()))
@@ -1367,6 +1432,7 @@ class Node:
                                 accounts=touched_accounts(block, receipts),
                                 prove_keys=(VALIDATORS_KEY,) if changed else ())
         self.mempool.remove_committed(block.txs, height)
+        self.inbox.discard(stx.hash for stx in block.txs)
         in_force = previous is not None and previous.hash != next_validators.hash
         if in_force:
             self._drop_unadmitted_peers()

@@ -14,6 +14,9 @@ announcements are batched per peer and flushed by one task (no per-tx tasks); a 
 that is not answered in time moves to the next peer that announced the hash. Peers never
 get hashes they are known to hold.
 
+The pool may hold a peer's tx unchecked and admit it later (a validator not about to
+propose: node/inbox.py); it is relayed once admitted, if still pending then.
+
 A peer that connects (or reconnects) is announced the whole pool: txs accepted while it was
 away, and those a restarted node took back from its journal, reach it then; the node that
 accepted a tx must not be the only one that ever proposes it (an observer never does).
@@ -75,7 +78,8 @@ class TxPool(Protocol):
         """Every tx the pool holds, in the order it admitted them."""
 
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
-        """Check and admit txs a peer sent; return the hashes newly admitted."""
+        """Take txs a peer sent: check and admit them now, or hold them to check later
+        (``has`` and ``get`` then answer for them); return the hashes admitted now."""
 
 
 class _BoundedSet:
@@ -357,7 +361,7 @@ class TxGossip:
 
     def _on_txs(self, peer: Peer, frame: Txs) -> None:
         """Bodies asked for, or pushed by the node that accepted them from a client: each
-        one new to this node is checked and admitted like any relayed tx."""
+        one new to this node goes to the pool, and those it admits now are relayed."""
         known = self._known_by(peer.public_key)
         fresh: list[SignedTx] = []
         for stx in frame.txs:

@@ -120,8 +120,9 @@ async def test_blocks_keep_to_the_gas_limit(tmp_path: Path) -> None:
 
 
 async def test_light_load_is_batched_into_one_block(tmp_path: Path) -> None:
-    # With a long batch interval, a tx that has reached every node's mempool has still not
-    # been proposed, so a second tx submitted after it shares its block.
+    # With a long batch interval, a tx that has reached every node (in its mempool, or
+    # held unchecked in its inbox) has still not been proposed, so a second tx submitted
+    # after it shares its block.
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 3_000}))
     try:
@@ -130,7 +131,8 @@ async def test_light_load_is_batched_into_one_block(tmp_path: Path) -> None:
                        timeout_s=30, what="the first block on every node")
         first, second = make_tx(0, 0, key="first"), make_tx(1, 0, key="second")
         await nodes[1].submit([first])
-        await wait_for(lambda: all(n.mempool.has(first.hash) for n in nodes), what="first tx gossiped")
+        await wait_for(lambda: all(n.mempool.has(first.hash) or first.hash in n.inbox for n in nodes),
+                       what="first tx gossiped")
         await nodes[2].submit([second])
         await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in (first, second)),
                        timeout_s=20, what="both committed")

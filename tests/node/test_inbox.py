@@ -1,0 +1,134 @@
+"""Peers' txs held unchecked (node/inbox.py): the inbox's bounds and order, and a
+validator that holds a peer's tx instead of admitting it until it may propose soon, or
+until the tx has waited ``HOLD_S``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import node.service
+from core.types import SignedTx
+from node.inbox import Inbox
+from node.service import Node
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+
+
+def test_the_inbox_keeps_its_bounds_by_dropping_the_oldest() -> None:
+    txs = [make_tx(0, n) for n in range(5)]
+    size = len(txs[0].encoded)
+    inbox = Inbox(max_txs=3, max_bytes=10 * size)
+    for i, stx in enumerate(txs):
+        inbox.add(stx, float(i))
+    assert inbox.hashes() == [t.hash for t in txs[2:]]
+    assert inbox.dropped == 2 and len(inbox) == 3
+    assert inbox.size_bytes == sum(len(t.encoded) for t in txs[2:])
+    by_bytes = Inbox(max_txs=100, max_bytes=2 * size + size // 2)
+    for i, stx in enumerate(txs[:3]):
+        by_bytes.add(stx, float(i))
+    assert by_bytes.hashes() == [t.hash for t in txs[1:3]] and by_bytes.dropped == 1
+    with pytest.raises(ValueError):
+        Inbox(max_txs=0, max_bytes=1)
+
+
+def test_the_inbox_hands_out_the_oldest_first_and_forgets_the_committed() -> None:
+    txs = [make_tx(0, n) for n in range(4)]
+    inbox = Inbox(max_txs=10, max_bytes=1 << 20)
+    for i, stx in enumerate(txs):
+        inbox.add(stx, float(i))
+    inbox.add(txs[0], 99.0)  # held already: neither moved nor re-timed
+    assert inbox.oldest_s() == 0.0 and txs[0].hash in inbox
+    inbox.discard([txs[1].hash, b"\x00" * 32])
+    assert inbox.get(txs[1].hash) is None and inbox.get(txs[2].hash) == txs[2]
+    assert inbox.take(arrived_before_s=2.5) == [txs[0], txs[2]]
+    assert inbox.oldest_s() == 3.0
+    assert inbox.take() == [txs[3]]
+    assert len(inbox) == 0 and inbox.size_bytes == 0 and inbox.oldest_s() is None
+
+
+def _added(nodes: list[Node]) -> list[set[bytes]]:
+    """What each node's mempool admits from now on."""
+    seen: list[set[bytes]] = [set() for _ in nodes]
+    for n, hashes in zip(nodes, seen, strict=True):
+        n.mempool.on_added.append(hashes.update)
+    return seen
+
+
+async def test_only_the_next_proposers_admit_a_peers_tx(tmp_path: Path) -> None:
+    # An idle chain stays at one height (empty blocks 20 s apart) until the tx's block,
+    # which the proposer makes after its batch wait, before anyone's HOLD_S runs out.
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
+                                         block_overrides={"batch_interval_ms": 500}))
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
+                       timeout_s=30, what="the first block on every node")
+        await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="every replica at one height")
+        soon = [n._may_propose_soon() for n in nodes]
+        assert soon.count(True) == 2, soon  # the proposer of this height and of the next
+        origin = soon.index(False)
+        holder = next(i for i, s in enumerate(soon) if not s and i != origin)
+        added = _added(nodes)
+        stx = make_tx(0, 0, key="held")
+        await nodes[origin].submit([stx])
+        await wait_for(lambda: stx.hash in nodes[holder].inbox, what="the tx held by the other non-proposer")
+        assert not nodes[holder].mempool.has(stx.hash)
+        assert nodes[holder].tx_status(stx.hash)["status"] == "pending"
+        await wait_for(lambda: all(n.store.tx_location(stx.hash) is not None for n in nodes),
+                       timeout_s=20, what="the tx committed")
+        assert len(nodes[holder].inbox) == 0  # forgotten once committed
+        admitted_by = {i for i, hashes in enumerate(added) if stx.hash in hashes}
+        assert admitted_by == {i for i, s in enumerate(soon) if s} | {origin}
+        assert not nodes[holder].mempool.has(stx.hash)
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_a_held_tx_is_admitted_once_it_has_waited(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node.service, "HOLD_S", 0.3)
+    # The proposers wait 30 s before proposing a block that is not full: the tx stays
+    # pending, and the validator that held it admits it after HOLD_S.
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=30_000, view_timeout_ms=60_000,
+                                         block_overrides={"batch_interval_ms": 30_000}))
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="every replica at one height")
+        soon = [n._may_propose_soon() for n in nodes]
+        origin = soon.index(False)
+        holder = next(i for i, s in enumerate(soon) if not s and i != origin)
+        stx = make_tx(1, 0, key="aged")
+        await nodes[origin].submit([stx])
+        await wait_for(lambda: nodes[holder].mempool.has(stx.hash), timeout_s=10,
+                       what="the held tx admitted after HOLD_S")
+        assert len(nodes[holder].inbox) == 0
+        assert all(n.store.tx_location(stx.hash) is None for n in nodes)  # still pending
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_a_validator_admits_what_it_holds_when_its_turn_comes(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node.service, "HOLD_S", 600.0)  # never by age here
+    # A tx that only one validator has, held while others propose empty blocks: it is
+    # proposed, and committed, only because the holder admits it as its turn nears.
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=150))
+    try:
+        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for(lambda: nodes[0].store.height >= 1, what="the first block")
+        added = _added(nodes)
+        holder = next(n for n in nodes if not n._may_propose_soon())
+        stx: SignedTx = make_tx(2, 0, key="only one has it")
+        assert holder.admit_from_peer([stx]) == []  # held, not admitted
+        held_at = holder.store.height
+        assert stx.hash in holder.inbox and not holder.mempool.has(stx.hash)
+        await wait_for(lambda: all(n.store.tx_location(stx.hash) is not None for n in nodes),
+                       timeout_s=20, what="the held tx committed")
+        height, _ = holder.store.tx_location(stx.hash)  # type: ignore[misc]
+        assert height > held_at
+        vs = holder.store.validator_set(height)
+        assert vs is not None and vs.proposer(height, 0) == holder.key.public_key
+        assert stx.hash in added[nodes.index(holder)]
+    finally:
+        await stop_nodes(nodes)
