@@ -172,8 +172,8 @@ def default_genesis_template() -> Path:
 LARGE_NETWORK_FROM_VALIDATORS = 16
 LARGE_NETWORK_EMPTY_BLOCK_INTERVAL_MS = 10_000
 # A local network's validators share one machine, so a loaded height's CPU grows with n:
-# every tx is admitted and executed at every node, and each node checks the 2f + 1
-# signatures of both bundles. At 64 validators on two cores at 20 tx/s, heights took
+# every tx's signature is checked and the tx executed at every node, and each node checks
+# the 2f + 1 signatures of both bundles. At 64 validators on two cores at 20 tx/s, heights took
 # 1-4 s: the 4 s view timeout (and the collector's fallback, a quarter of it) fired on
 # heights that were only slow, and the view changes and all-to-all votes that followed
 # cost more than they saved (docs/PERFORMANCE.md, "64 validators stall on timers"). So a

@@ -1,11 +1,12 @@
-"""The inbox: txs pushed or relayed by peers that this node holds unchecked.
+"""The inbox: txs pushed or relayed by peers that this node holds, not yet admitted.
 
 A validator proposes one height in n. Admitting a peer's tx to the mempool means
 checking its signature and then its nonce, expiry and fee against the head, and every
 validator paid that for every tx, although only the next proposers need the tx in their
 pool: the others meet it again only in a proposal, when block validation checks the
-signature and executes it anyway. So a validator that is not about to propose keeps a
-peer's tx here, unchecked, and admits it to the mempool only once it may propose soon
+signature and executes it anyway. So a validator that is not about to propose checks a
+peer's tx's signature only (so a block that carries it need not, on the path to this
+validator's vote), keeps it here, and admits it to the mempool only once it may propose soon
 (``Node._may_propose_soon``: the proposer of the current view or of the next height), or
 once it has waited ``HOLD_S`` without being committed. A tx committed meanwhile is
 dropped from here: at scale most txs never reach most validators' mempools.
@@ -34,7 +35,7 @@ HOLD_S = 2.0
 
 
 class Inbox:
-    """Unchecked txs from peers, oldest first, at most ``max_txs`` and ``max_bytes``."""
+    """Peers' txs not admitted yet, oldest first, at most ``max_txs`` and ``max_bytes``."""
 
     def __init__(self, max_txs: int, max_bytes: int) -> None:
         if max_txs < 1 or max_bytes < 1:

@@ -4,7 +4,7 @@ Admission (``add``) checks, in order: chain id, size, shape, the signature (once
 a verified (hash, signature) pair is remembered, so block validation need not repeat it),
 then the executor's state checks (nonce, expiry, fee balance) against the committed state
 and the sender's pending txs. A validator admits a peer's tx once it may propose soon, or
-once the tx has waited a while, and holds it unchecked until then (node/inbox.py). The
+once the tx has waited a while, and holds it until then (node/inbox.py). The
 pool is bounded in count, bytes and txs per sender, and answers "mempool_full" when a
 bound is hit. ``reap`` hands the proposer each sender's txs in nonce order, senders
 interleaved by arrival.

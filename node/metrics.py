@@ -94,7 +94,7 @@ class Metrics:
         self.blocks_synced = Counter("hkchain_blocks_synced", "Blocks committed by sync", registry=r)
         self.mempool_txs = Gauge("hkchain_mempool_txs", "Txs in the mempool", registry=r)
         self.mempool_bytes = Gauge("hkchain_mempool_bytes", "Bytes of txs in the mempool", registry=r)
-        self.inbox_txs = Gauge("hkchain_inbox_txs", "Peers' txs held unchecked until this node may propose them",
+        self.inbox_txs = Gauge("hkchain_inbox_txs", "Peers' txs held, not admitted, until this node may propose them",
                                registry=r)
         self.peers = Gauge("hkchain_peers", "Connected peers", registry=r)
         self.txs_accepted = Counter("hkchain_txs_accepted", "Txs admitted to the mempool", registry=r)

@@ -668,7 +668,7 @@ class Node:
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
         self.mempool.on_added.append(self._on_txs_added)
-        # Peers' txs this validator holds unchecked until it may propose them (node/inbox.py).
+        # Peers' txs this validator holds, not admitted, until it may propose them (node/inbox.py).
         self.inbox = Inbox(config.mempool.max_txs, config.mempool.max_bytes)
         self._inbox_timer: asyncio.TimerHandle | None = None
         self._inbox_drain: asyncio.Handle | None = None
@@ -1011,15 +1011,40 @@ class Node:
         if not fresh:
             return []
         if self._may_propose_soon():
-            return self._admit(fresh)
-        now_s = asyncio.get_running_loop().time()
-        for t in fresh:
-            inbox.add(t, now_s)
-        if self._inbox_timer is None:
-            self._inbox_timer = asyncio.get_running_loop().call_later(HOLD_S, self._on_inbox_timer)
-        # Held txs do not end the proposer's idle wait (``replica.on_work``): anyone could
-        # push junk to set the view timers running. They do once admitted.
+            # Those held go first, so a sender's nonces reach the pool in order.
+            return self._admit(inbox.take() + fresh)
+        # The signature is checked now, as on admission: a block that carries the tx later
+        # finds it checked, so its validation, on the path to this validator's vote, does
+        # not wait for it.
+        if len(fresh) < THREAD_VERIFY_MIN_TXS:
+            self._hold(fresh, _verify_all(fresh))
+        else:
+            task = asyncio.get_running_loop().create_task(self._hold_checked(fresh))
+            self._watch(task, "checking relayed txs")
         return []
+
+    async def _hold_checked(self, txs: list[SignedTx]) -> None:
+        good = await asyncio.get_running_loop().run_in_executor(None, _verify_all, txs)
+        if not self._stopped.is_set():
+            self._hold(txs, good)
+
+    def _hold(self, txs: list[SignedTx], good: list[bool]) -> None:
+        """Put peers' txs whose signatures verified in the inbox."""
+        loop = asyncio.get_running_loop()
+        now_s = loop.time()
+        bad = 0
+        for t, ok in zip(txs, good, strict=True):
+            if ok:
+                self.mempool.remember_verified(t)
+                self.inbox.add(t, now_s)
+            else:
+                bad += 1
+        if bad:
+            log.warning("a peer relayed %d txs with bad signatures", bad)
+        if self.inbox and self._inbox_timer is None:
+            self._inbox_timer = loop.call_later(HOLD_S, self._on_inbox_timer)
+        # Held txs do not end the proposer's idle wait (``replica.on_work``): anyone could
+        # push valid but unpayable txs to set the view timers running. They do once admitted.
 
     def _may_propose_soon(self) -> bool:
         """Whether this validator proposes the replica's current view or the next
@@ -1062,7 +1087,8 @@ class Node:
         fresh = [t for t in txs if not self.mempool.has(t.hash)]
         if not fresh:
             return []
-        if len(fresh) < THREAD_VERIFY_MIN_TXS:
+        # Held txs had their signatures checked already.
+        if sum(not self.mempool.is_verified(t) for t in fresh) < THREAD_VERIFY_MIN_TXS:
             results = self.mempool.add_many(fresh, persist=False)  # the peer keeps it
             return [r for r in results if isinstance(r, bytes)]
         task = asyncio.get_running_loop().create_task(self._admit_checked(fresh))
@@ -1326,7 +1352,7 @@ class Node:
             delay_s = max(0.0, (wake_at_ms - now_ms()) / 1000)
             self._timer = asyncio.get_running_loop().call_later(delay_s, self._on_tick)
         if self.inbox and self._inbox_drain is None and self._may_propose_soon():
-            # Our turn is near: the txs held unchecked go to the mempool first, after this
+            # Our turn is near: the txs held go to the mempool first, after this
             # step (a drain admits, which may step the replica again).
             self._inbox_drain = asyncio.get_running_loop().call_soon(self._drain_inbox)
         if self.replica.idle and len(self.mempool):

@@ -14,7 +14,7 @@ announcements are batched per peer and flushed by one task (no per-tx tasks); a 
 that is not answered in time moves to the next peer that announced the hash. Peers never
 get hashes they are known to hold.
 
-The pool may hold a peer's tx unchecked and admit it later (a validator not about to
+The pool may hold a peer's tx and admit it later (a validator not about to
 propose: node/inbox.py); it is relayed once admitted, if still pending then.
 
 A peer that connects (or reconnects) is announced the whole pool: txs accepted while it was

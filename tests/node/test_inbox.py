@@ -1,4 +1,4 @@
-"""Peers' txs held unchecked (node/inbox.py): the inbox's bounds and order, and a
+"""Peers' txs held, not admitted (node/inbox.py): the inbox's bounds and order, and a
 validator that holds a peer's tx instead of admitting it until it may propose soon, or
 until the tx has waited ``HOLD_S``."""
 
@@ -74,7 +74,12 @@ async def test_only_the_next_proposers_admit_a_peers_tx(tmp_path: Path) -> None:
         await nodes[origin].submit([stx])
         await wait_for(lambda: stx.hash in nodes[holder].inbox, what="the tx held by the other non-proposer")
         assert not nodes[holder].mempool.has(stx.hash)
+        # Its signature was checked on arrival: the block that carries it need not.
+        assert nodes[holder].mempool.is_verified(stx)
         assert nodes[holder].tx_status(stx.hash)["status"] == "pending"
+        forged = SignedTx(make_tx(3, 0).tx, b"\x01" * 64)
+        assert nodes[holder].admit_from_peer([forged]) == []
+        assert forged.hash not in nodes[holder].inbox  # a bad signature is not held
         await wait_for(lambda: all(n.store.tx_location(stx.hash) is not None for n in nodes),
                        timeout_s=20, what="the tx committed")
         assert len(nodes[holder].inbox) == 0  # forgotten once committed
@@ -130,5 +135,22 @@ async def test_a_validator_admits_what_it_holds_when_its_turn_comes(tmp_path: Pa
         vs = holder.store.validator_set(height)
         assert vs is not None and vs.proposer(height, 0) == holder.key.public_key
         assert stx.hash in added[nodes.index(holder)]
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_a_proposer_to_be_admits_what_it_holds_before_what_arrives(tmp_path: Path) -> None:
+    # A sender's nonce 0 held, then its nonce 1 arrives once the validator may propose:
+    # both are admitted, in nonce order (nonce 1 alone would be a nonce gap).
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000))
+    try:
+        await wait_for(lambda: nodes[0].store.height >= 1, what="the first block")
+        holder = next(n for n in nodes if not n._may_propose_soon())
+        first, second = make_tx(4, 0, key="in order"), make_tx(4, 1, key="in order")
+        assert holder.admit_from_peer([first]) == []
+        holder._may_propose_soon = lambda: True  # type: ignore[method-assign]
+        assert holder.admit_from_peer([second]) == [first.hash, second.hash]
+        assert holder.mempool.has(first.hash) and holder.mempool.has(second.hash)
+        assert len(holder.inbox) == 0
     finally:
         await stop_nodes(nodes)

@@ -121,7 +121,7 @@ async def test_blocks_keep_to_the_gas_limit(tmp_path: Path) -> None:
 
 async def test_light_load_is_batched_into_one_block(tmp_path: Path) -> None:
     # With a long batch interval, a tx that has reached every node (in its mempool, or
-    # held unchecked in its inbox) has still not been proposed, so a second tx submitted
+    # held in its inbox) has still not been proposed, so a second tx submitted
     # after it shares its block.
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 3_000}))
