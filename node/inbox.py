@@ -14,7 +14,7 @@ dropped from here: at scale most txs never reach most validators' mempools.
 Gossip treats held txs as held (no body is asked for twice, and peers may fetch them),
 proposals by reference find their bodies here, and a tx's status is "pending". But a held
 tx does not end an idle proposer's empty-block wait at this validator (its view timer
-runs only once the tx is admitted): anyone could push junk. So after a silent proposer
+runs only once the tx is admitted): anyone could push valid but unpayable txs. So after a silent proposer
 at an idle chain, a tx sent to another node may wait up to ``HOLD_S`` longer for the
 view change. The inbox is memory only, as every tx learnt from a peer is (the node that
 accepted it from a client journaled it), and bounded in count and bytes: the oldest go
@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from core.types import SignedTx
 
-# How long a peer's tx waits here before it is checked and admitted anyway: as long as a
+# How long a peer's tx waits here before it is admitted anyway: as long as a
 # relay waits (p2p/gossip.py, RELAY_DELAY_S), so a tx a busy chain keeps pending is
 # admitted, and then relayed, like any other.
 HOLD_S = 2.0
