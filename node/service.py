@@ -530,10 +530,10 @@ class _TxPool:
         self.node = node
 
     def has(self, tx_hash: bytes) -> bool:
-        return self.node.mempool.has(tx_hash) or tx_hash in self.node.inbox
+        return self.node.holds_tx(tx_hash)
 
     def get(self, tx_hash: bytes) -> SignedTx | None:
-        return self.node.mempool.get(tx_hash) or self.node.inbox.get(tx_hash)
+        return self.node.pending_tx(tx_hash)
 
     def pending_hashes(self) -> list[bytes]:
         return self.node.mempool.hashes() + self.node.inbox.hashes()
@@ -551,7 +551,7 @@ class _ProposalHost:
 
     def body(self, tx_hash: bytes) -> SignedTx | None:
         node = self.node
-        return node.mempool.get(tx_hash) or node.inbox.get(tx_hash) or node.gossip.recent.get(tx_hash)
+        return node.pending_tx(tx_hash) or node.gossip.recent.get(tx_hash)
 
     def admit(self, peer: Peer, proposal: Proposal) -> bool:
         return self.node.admit_proposal(peer, proposal)
@@ -875,7 +875,7 @@ class Node:
             doc.update(status="committed", height=height, index=index,
                        receipt=self.receipt_doc(receipt) if receipt is not None else None)
             return doc
-        if self.mempool.has(tx_hash) or tx_hash in self.inbox:
+        if self.holds_tx(tx_hash):
             doc["status"] = "pending"
             return doc
         why = self.mempool.rejection(tx_hash)
@@ -1006,41 +1006,32 @@ class Node:
     def admit_from_peer(self, txs: list[SignedTx]) -> list[bytes]:
         """Take gossiped txs: admitted now if this node may propose soon, else held in
         the inbox (node/inbox.py); return the hashes admitted at once."""
-        inbox = self.inbox
-        fresh = [t for t in txs if not self.mempool.has(t.hash) and t.hash not in inbox]
+        fresh = [t for t in txs if not self.holds_tx(t.hash)]
         if not fresh:
             return []
         if self._may_propose_soon():
             # Those held go first, so a sender's nonces reach the pool in order.
-            return self._admit(inbox.take() + fresh)
+            return self._admit(self.inbox.take() + fresh)
         # The signature is checked now, as on admission: a block that carries the tx later
         # finds it checked, so its validation, on the path to this validator's vote, does
         # not wait for it.
-        if len(fresh) < THREAD_VERIFY_MIN_TXS:
-            self._hold(fresh, _verify_all(fresh))
-        else:
-            task = asyncio.get_running_loop().create_task(self._hold_checked(fresh))
-            self._watch(task, "checking relayed txs")
+        self._check_signatures(fresh, self._hold, "checking relayed txs")
         return []
 
-    async def _hold_checked(self, txs: list[SignedTx]) -> None:
-        good = await asyncio.get_running_loop().run_in_executor(None, _verify_all, txs)
-        if not self._stopped.is_set():
-            self._hold(txs, good)
+    def holds_tx(self, tx_hash: bytes) -> bool:
+        """Whether the tx is pending here: in the mempool, or held in the inbox."""
+        return self.mempool.has(tx_hash) or tx_hash in self.inbox
 
-    def _hold(self, txs: list[SignedTx], good: list[bool]) -> None:
-        """Put peers' txs whose signatures verified in the inbox."""
+    def pending_tx(self, tx_hash: bytes) -> SignedTx | None:
+        """The body of a tx pending here (``holds_tx``)."""
+        return self.mempool.get(tx_hash) or self.inbox.get(tx_hash)
+
+    def _hold(self, txs: list[SignedTx]) -> None:
+        """Put peers' txs, their signatures verified, in the inbox."""
         loop = asyncio.get_running_loop()
         now_s = loop.time()
-        bad = 0
-        for t, ok in zip(txs, good, strict=True):
-            if ok:
-                self.mempool.remember_verified(t)
-                self.inbox.add(t, now_s)
-            else:
-                bad += 1
-        if bad:
-            log.warning("a peer relayed %d txs with bad signatures", bad)
+        for t in txs:
+            self.inbox.add(t, now_s)
         if self.inbox and self._inbox_timer is None:
             self._inbox_timer = loop.call_later(HOLD_S, self._on_inbox_timer)
         # Held txs do not end the proposer's idle wait (``replica.on_work``): anyone could
@@ -1063,9 +1054,7 @@ class Node:
         if self._stopped.is_set():
             return
         loop = asyncio.get_running_loop()
-        aged = self.inbox.take(arrived_before_s=loop.time() - HOLD_S + 0.001)
-        if aged:
-            self._admit(aged)
+        self._admit(self.inbox.take(arrived_before_s=loop.time() - HOLD_S + 0.001))
         oldest_s = self.inbox.oldest_s()
         if oldest_s is not None:
             self._inbox_timer = loop.call_at(oldest_s + HOLD_S, self._on_inbox_timer)
@@ -1075,14 +1064,13 @@ class Node:
         self._inbox_drain = None
         if self._stopped.is_set() or not self._may_propose_soon():
             return
-        held = self.inbox.take()
-        if held:
-            self._admit(held)
+        self._admit(self.inbox.take())
 
     def _admit(self, txs: list[SignedTx]) -> list[bytes]:
-        """Admit peers' txs to the mempool. Large batches have their signatures checked
-        in a worker thread (one task per batch, not per tx); what they admit is announced
-        through the mempool's ``on_added``."""
+        """Admit peers' txs to the mempool; return the hashes admitted at once. Large
+        batches have their signatures checked in a worker thread first
+        (``_check_signatures``); what they admit is announced through the mempool's
+        ``on_added``."""
         # A held tx may have come from a client meanwhile.
         fresh = [t for t in txs if not self.mempool.has(t.hash)]
         if not fresh:
@@ -1091,9 +1079,38 @@ class Node:
         if sum(not self.mempool.is_verified(t) for t in fresh) < THREAD_VERIFY_MIN_TXS:
             results = self.mempool.add_many(fresh, persist=False)  # the peer keeps it
             return [r for r in results if isinstance(r, bytes)]
-        task = asyncio.get_running_loop().create_task(self._admit_checked(fresh))
-        self._watch(task, "admitting relayed txs")
+        self._check_signatures(
+            fresh, lambda verified: self.mempool.add_many(verified, signature_checked=True, persist=False),
+            "admitting relayed txs")
         return []
+
+    def _check_signatures(self, txs: list[SignedTx], then: Callable[[list[SignedTx]], object],
+                          what: str) -> None:
+        """Hand ``then`` the peers' txs whose signatures verify, remembered as verified:
+        at once if fewer than ``THREAD_VERIFY_MIN_TXS`` still need checking, else after a
+        worker thread checked them (one task per batch, not per tx)."""
+        unchecked = [t for t in txs if not self.mempool.is_verified(t)]
+        if len(unchecked) < THREAD_VERIFY_MIN_TXS:
+            self._pass_verified(txs, unchecked, _verify_all(unchecked), then)
+            return
+        task = asyncio.get_running_loop().create_task(self._check_signatures_off_loop(txs, unchecked, then))
+        self._watch(task, what)
+
+    async def _check_signatures_off_loop(self, txs: list[SignedTx], unchecked: list[SignedTx],
+                                         then: Callable[[list[SignedTx]], object]) -> None:
+        good = await asyncio.get_running_loop().run_in_executor(None, _verify_all, unchecked)
+        if not self._stopped.is_set():
+            self._pass_verified(txs, unchecked, good, then)
+
+    def _pass_verified(self, txs: list[SignedTx], unchecked: list[SignedTx], good: list[bool],
+                       then: Callable[[list[SignedTx]], object]) -> None:
+        bad = {t.hash for t, ok in zip(unchecked, good, strict=True) if not ok}
+        if bad:
+            log.warning("a peer relayed %d txs with bad signatures", len(bad))
+        verified = [t for t in txs if t.hash not in bad]
+        for t in verified:
+            self.mempool.remember_verified(t)
+        then(verified)
 
     def _watch(self, task: asyncio.Task[None], what: str) -> None:
         """Keep ``task`` alive until done; an error it ends with goes to the supervisor."""
@@ -1106,15 +1123,6 @@ class Node:
                 self.supervisor.report(what, exc)
 
         task.add_done_callback(done)
-
-    async def _admit_checked(self, txs: list[SignedTx]) -> None:
-        good = await asyncio.get_running_loop().run_in_executor(None, _verify_all, txs)
-        if self._stopped.is_set():
-            return
-        verified = [t for t, ok in zip(txs, good, strict=True) if ok]
-        if len(verified) < len(txs):
-            log.warning("a peer relayed %d txs with bad signatures", len(txs) - len(verified))
-        self.mempool.add_many(verified, signature_checked=True, persist=False)
 
     def _on_txs_added(self, hashes: list[bytes]) -> None:
         # A client's tx is new to every peer: its body goes to them at once. One from a

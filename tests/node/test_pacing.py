@@ -131,8 +131,7 @@ async def test_light_load_is_batched_into_one_block(tmp_path: Path) -> None:
                        timeout_s=30, what="the first block on every node")
         first, second = make_tx(0, 0, key="first"), make_tx(1, 0, key="second")
         await nodes[1].submit([first])
-        await wait_for(lambda: all(n.mempool.has(first.hash) or first.hash in n.inbox for n in nodes),
-                       what="first tx gossiped")
+        await wait_for(lambda: all(n.holds_tx(first.hash) for n in nodes), what="first tx gossiped")
         await nodes[2].submit([second])
         await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in (first, second)),
                        timeout_s=20, what="both committed")
