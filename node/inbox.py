@@ -23,10 +23,7 @@ first, and one still needed is fetched again by the proposal that names it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable
-
-from core.types import SignedTx
+from p2p.bodies import TxBodies
 
 # How long a peer's tx waits here before it is admitted anyway: as long as a
 # relay waits (p2p/gossip.py, RELAY_DELAY_S), so a tx a busy chain keeps pending is
@@ -34,65 +31,7 @@ from core.types import SignedTx
 HOLD_S = 2.0
 
 
-class Inbox:
-    """Peers' txs not admitted yet, oldest first, at most ``max_txs`` and ``max_bytes``."""
-
-    def __init__(self, max_txs: int, max_bytes: int) -> None:
-        if max_txs < 1 or max_bytes < 1:
-            raise ValueError("the inbox's bounds must be positive")
-        self.max_txs = max_txs
-        self.max_bytes = max_bytes
-        self.size_bytes = 0
-        self.dropped = 0  # pushed out by the bounds before being admitted or committed
-        self._items: OrderedDict[bytes, tuple[SignedTx, float]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, tx_hash: object) -> bool:
-        return tx_hash in self._items
-
-    def add(self, stx: SignedTx, arrived_s: float) -> None:
-        """Hold ``stx`` (a no-op if held), making room by dropping the oldest."""
-        h = stx.hash
-        if h in self._items:
-            return
-        self._items[h] = (stx, arrived_s)
-        self.size_bytes += len(stx.encoded)
-        while len(self._items) > self.max_txs or self.size_bytes > self.max_bytes:
-            _, (old, _) = self._items.popitem(last=False)
-            self.size_bytes -= len(old.encoded)
-            self.dropped += 1
-
-    def get(self, tx_hash: bytes) -> SignedTx | None:
-        item = self._items.get(tx_hash)
-        return None if item is None else item[0]
-
-    def hashes(self) -> list[bytes]:
-        return list(self._items)
-
-    def oldest_s(self) -> float | None:
-        """When the oldest tx held arrived, if any."""
-        for _, arrived_s in self._items.values():
-            return arrived_s
-        return None
-
-    def discard(self, hashes: Iterable[bytes]) -> None:
-        """Forget these txs (committed), those held."""
-        for h in hashes:
-            item = self._items.pop(h, None)
-            if item is not None:
-                self.size_bytes -= len(item[0].encoded)
-
-    def take(self, arrived_before_s: float | None = None) -> list[SignedTx]:
-        """Remove and return, oldest first, every tx held, or those that arrived before
-        ``arrived_before_s``."""
-        taken: list[SignedTx] = []
-        while self._items:
-            h, (stx, arrived_s) = next(iter(self._items.items()))
-            if arrived_before_s is not None and arrived_s >= arrived_before_s:
-                break
-            del self._items[h]
-            self.size_bytes -= len(stx.encoded)
-            taken.append(stx)
-        return taken
+class Inbox(TxBodies):
+    """Peers' txs not admitted yet, oldest first, at most ``max_txs`` and ``max_bytes``
+    (the mempool's bounds); ``dropped`` counts those pushed out before being admitted or
+    committed."""

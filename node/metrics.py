@@ -96,6 +96,9 @@ class Metrics:
         self.mempool_bytes = Gauge("hkchain_mempool_bytes", "Bytes of txs in the mempool", registry=r)
         self.inbox_txs = Gauge("hkchain_inbox_txs", "Peers' txs held, not admitted, until this node may propose them",
                                registry=r)
+        self.inbox_dropped = Counter(
+            "hkchain_inbox_dropped", "Peers' txs pushed out of the inbox by its bounds before "
+            "being admitted or committed", registry=r)
         self.peers = Gauge("hkchain_peers", "Connected peers", registry=r)
         self.txs_accepted = Counter("hkchain_txs_accepted", "Txs admitted to the mempool", registry=r)
         self.txs_refused = Counter(

@@ -1030,8 +1030,10 @@ class Node:
         """Put peers' txs, their signatures verified, in the inbox."""
         loop = asyncio.get_running_loop()
         now_s = loop.time()
-        for t in txs:
-            self.inbox.add(t, now_s)
+        dropped = sum(self.inbox.add(t, now_s) for t in txs)
+        if dropped:
+            # Pushed out by the bounds: a proposal that names one fetches it again.
+            self.metrics.inbox_dropped.inc(dropped)
         if self.inbox and self._inbox_timer is None:
             self._inbox_timer = loop.call_later(HOLD_S, self._on_inbox_timer)
         # Held txs do not end the proposer's idle wait (``replica.on_work``): anyone could

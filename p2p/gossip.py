@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from core.types import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, SignedTx
+from p2p.bodies import TxBodies
 from p2p.messages import MAX_HASHES_PER_FRAME, MAX_TXS_PER_FRAME, TxAnnounce, TxRequest, Txs
 from p2p.network import Network, Peer, Spawn
 
@@ -98,33 +99,6 @@ class _BoundedSet:
         return item in self._items
 
 
-class _RecentBodies:
-    """The bodies received last, at most ``max_count`` of them and ``max_bytes`` of
-    encodings; the oldest go first."""
-
-    def __init__(self, max_count: int, max_bytes: int) -> None:
-        self.max_count = max_count
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._items: OrderedDict[bytes, SignedTx] = OrderedDict()
-
-    def add(self, stx: SignedTx) -> None:
-        h = stx.hash
-        if h in self._items:
-            return
-        self._items[h] = stx
-        self.bytes += len(stx.encoded)
-        while len(self._items) > self.max_count or self.bytes > self.max_bytes:
-            _, old = self._items.popitem(last=False)
-            self.bytes -= len(old.encoded)
-
-    def get(self, tx_hash: bytes) -> SignedTx | None:
-        return self._items.get(tx_hash)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class TxGossip:
     def __init__(self, network: Network, pool: TxPool) -> None:
         self.network = network
@@ -145,7 +119,7 @@ class TxGossip:
         self.bodies_sent = 0
         self.bodies_pushed = 0
         self.duplicates = 0  # bodies received of txs this node already held
-        self.recent = _RecentBodies(MAX_RECENT_BODIES, MAX_RECENT_BODY_BYTES)
+        self.recent = TxBodies(MAX_RECENT_BODIES, MAX_RECENT_BODY_BYTES)
         network.handle(TxAnnounce.TAG, self._on_announce)  # type: ignore[arg-type]
         network.handle(TxRequest.TAG, self._on_request)  # type: ignore[arg-type]
         network.handle(Txs.TAG, self._on_txs)  # type: ignore[arg-type]

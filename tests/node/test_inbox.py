@@ -12,7 +12,7 @@ import node.service
 from core.types import SignedTx
 from node.inbox import Inbox
 from node.service import Node
-from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
 
 def test_the_inbox_keeps_its_bounds_by_dropping_the_oldest() -> None:
@@ -25,8 +25,7 @@ def test_the_inbox_keeps_its_bounds_by_dropping_the_oldest() -> None:
     assert inbox.dropped == 2 and len(inbox) == 3
     assert inbox.size_bytes == sum(len(t.encoded) for t in txs[2:])
     by_bytes = Inbox(max_txs=100, max_bytes=2 * size + size // 2)
-    for i, stx in enumerate(txs[:3]):
-        by_bytes.add(stx, float(i))
+    assert [by_bytes.add(stx, float(i)) for i, stx in enumerate(txs[:3])] == [0, 0, 1]
     assert by_bytes.hashes() == [t.hash for t in txs[1:3]] and by_bytes.dropped == 1
     with pytest.raises(ValueError):
         Inbox(max_txs=0, max_bytes=1)
@@ -61,10 +60,7 @@ async def test_only_the_next_proposers_admit_a_peers_tx(tmp_path: Path) -> None:
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 500}))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
-        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
-                       timeout_s=30, what="the first block on every node")
-        await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="every replica at one height")
+        await wait_for_mesh(nodes, first_block=True, timeout_s=30)
         soon = [n._may_propose_soon() for n in nodes]
         assert soon.count(True) == 2, soon  # the proposer of this height and of the next
         origin = soon.index(False)
@@ -98,7 +94,7 @@ async def test_a_held_tx_is_admitted_once_it_has_waited(tmp_path: Path,
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=30_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 30_000}))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for_mesh(nodes)
         await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="every replica at one height")
         soon = [n._may_propose_soon() for n in nodes]
         origin = soon.index(False)
@@ -120,7 +116,7 @@ async def test_a_validator_admits_what_it_holds_when_its_turn_comes(tmp_path: Pa
     # proposed, and committed, only because the holder admits it as its turn nears.
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=150))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for_mesh(nodes)
         await wait_for(lambda: nodes[0].store.height >= 1, what="the first block")
         added = _added(nodes)
         holder = next(n for n in nodes if not n._may_propose_soon())
@@ -152,5 +148,14 @@ async def test_a_proposer_to_be_admits_what_it_holds_before_what_arrives(tmp_pat
         assert holder.admit_from_peer([second]) == [first.hash, second.hash]
         assert holder.mempool.has(first.hash) and holder.mempool.has(second.hash)
         assert len(holder.inbox) == 0
+        # Past its bound the inbox drops the oldest, and the node counts it.
+        holder._may_propose_soon = lambda: False  # type: ignore[method-assign]
+        holder.inbox.max_txs = 1
+        older, newer = make_tx(5, 0, key="bounded"), make_tx(6, 0, key="bounded")
+        assert holder.admit_from_peer([older, newer]) == []
+        assert holder.inbox.hashes() == [newer.hash]
+        holder.refresh_metrics()
+        sample = holder.metrics.registry.get_sample_value
+        assert sample("hkchain_inbox_dropped_total") == 1.0 and sample("hkchain_inbox_txs") == 1.0
     finally:
         await stop_nodes(nodes)
