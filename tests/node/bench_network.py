@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
 SENDERS = 6
 CHUNK = 500
@@ -24,7 +24,7 @@ async def run(n_txs: int) -> None:
                        mempool_overrides={"max_txs_per_sender": 5000, "max_txs": 100_000})
     nodes = await start_nodes(homes)
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for_mesh(nodes)
         per_sender = n_txs // SENDERS
         txs = [make_tx(u, i, key=f"{u}-{i}") for u in range(SENDERS) for i in range(per_sender)]
         start_height = nodes[0].store.height

@@ -139,6 +139,18 @@ async def start_nodes(homes: list[NodeHome]) -> list[Node]:
     return nodes
 
 
+async def wait_for_mesh(nodes: list[Node], *, first_block: bool = False, timeout_s: float = 20.0) -> None:
+    """Wait until every node links to every other; with ``first_block``, also until every
+    node has committed the same height, at least 1, and every replica is at one height."""
+    await wait_for(lambda: all(len(n.network.peers) == len(nodes) - 1 for n in nodes),
+                   timeout_s=timeout_s, what="full mesh")
+    if first_block:
+        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
+                       timeout_s=timeout_s, what="the first block on every node")
+        await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, timeout_s=timeout_s,
+                       what="every replica at one height")
+
+
 async def stop_nodes(nodes: list[Node]) -> None:
     for node in nodes:
         await node.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
 
 def _series(scrape: str, name: str) -> dict[str, float]:
@@ -16,7 +16,7 @@ def _series(scrape: str, name: str) -> dict[str, float]:
 async def test_a_node_counts_the_frames_it_handles_and_the_cpu_of_each_block_step(tmp_path: Path) -> None:
     nodes = await start_nodes(make_homes(tmp_path, 4))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         txs = [make_tx(u, nonce, key=f"u{u}-{nonce}") for u in range(4) for nonce in range(3)]
         results = await nodes[0].submit(txs[:6]) + await nodes[2].submit(txs[6:])
         assert all(isinstance(r, bytes) for r in results), results

@@ -18,7 +18,15 @@ from core.types import VOTE_PREPARE, Vote
 from node.evidence import EvidenceRecord, SignedPart
 from node.service import Node
 from p2p.messages import ConsensusFrame
-from tests.node.harness import CHAIN_ID, make_homes, open_node, start_nodes, stop_nodes, wait_for
+from tests.node.harness import (
+    CHAIN_ID,
+    make_homes,
+    open_node,
+    start_nodes,
+    stop_nodes,
+    wait_for,
+    wait_for_mesh,
+)
 
 
 async def _get(node: Node, path: str) -> tuple[int, Any]:
@@ -43,7 +51,7 @@ async def test_an_equivocating_validator_is_shown_at_v1_evidence(
     homes = make_homes(tmp_path, 4, empty_block_interval_ms=5_000, view_timeout_ms=20_000)
     nodes = await start_nodes(homes)
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         status, body = await _get(nodes[0], "/v1/evidence")
         assert status == 200 and body == {"count": 0, "evidence": []}
 
@@ -99,7 +107,7 @@ async def test_a_forged_vote_costs_the_link_it_came_on_not_the_validator_it_name
     homes = make_homes(tmp_path, 4, empty_block_interval_ms=200)
     nodes = await start_nodes(homes)
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         sender, named = nodes[3], nodes[1]
         height = nodes[0].replica.height
         honest_vote = Vote.create(named.key, VOTE_PREPARE, CHAIN_ID, height, 0, b"\x07" * 32)

@@ -14,7 +14,15 @@ import pytest
 from core.errors import ValidationError
 from node.service import Node, NodeError, serve
 from storage.errors import StorageError
-from tests.node.harness import make_homes, make_tx, open_node, start_nodes, stop_nodes, wait_for
+from tests.node.harness import (
+    make_homes,
+    make_tx,
+    open_node,
+    start_nodes,
+    stop_nodes,
+    wait_for,
+    wait_for_mesh,
+)
 
 DISK_FULL = "LevelDB write failed at data/chain: IO error: No space left on device"
 
@@ -43,7 +51,7 @@ async def test_a_storage_fault_at_commit_stops_the_node_and_blames_no_peer(
 ) -> None:
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=50))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         victim = nodes[1]
         victim.store.commit_block = _raise(StorageError(DISK_FULL, code="storage_io"))  # type: ignore[method-assign]
         await wait_for(lambda: victim.fatal is not None, what="the node with the broken disk stops")
@@ -65,7 +73,7 @@ async def test_a_local_validation_error_at_commit_does_not_drop_the_peer(
 ) -> None:
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=50))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         victim = nodes[2]
         victim.app.commit = _raise(ValidationError("state root differs from the header's"))  # type: ignore[method-assign]
         await wait_for(lambda: victim.fatal is not None, what="the node stops")
@@ -145,7 +153,7 @@ async def test_sync_blames_no_peer_for_a_local_fault_and_survives_a_bug(tmp_path
 async def test_a_failed_background_journal_write_stops_the_node(tmp_path: Path) -> None:
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=50))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         victim = nodes[0]
         journal = victim.mempool._journal
         assert journal is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from node.service import Node
-from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
 
 def journaled_bodies(node: Node) -> list[bytes]:
@@ -42,7 +42,7 @@ def journaled_bodies(node: Node) -> list[bytes]:
 async def test_four_validators_commit_txs_and_agree_on_state(tmp_path: Path) -> None:
     nodes = await start_nodes(make_homes(tmp_path, 4))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         txs = [make_tx(u, nonce, key=f"u{u}-{nonce}") for u in range(4) for nonce in range(5)]
         journaled = [journaled_bodies(n) for n in nodes]
         results = await nodes[0].submit(txs[:10])

@@ -13,7 +13,7 @@ from node.service import Node
 from p2p.messages import ConsensusFrame, Frame
 from p2p.network import Peer
 from storage import schema
-from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
 # Each tx as large as the tx limit allows, less room for its other fields.
 PAYLOAD_BYTES = MAX_TX_BYTES - 1024
@@ -33,7 +33,7 @@ async def test_blocks_of_the_maximum_size_commit_on_every_node(tmp_path: Path) -
     _fill_blocks(tmp_path, 4)
     nodes = await start_nodes(homes)
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         # 600 txs of ~63 KiB, more than two full blocks: whatever reached the proposer first,
         # a backlog is left that fills a block to the limit.
         per_user = 100
@@ -88,7 +88,7 @@ async def test_a_prepared_block_of_the_maximum_size_is_re_proposed_after_a_view_
     for n in nodes:
         drop_commits(n)
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         await wait_for(lambda: min(n.store.height for n in nodes) >= 1, what="the first block")
         height = max(n.store.height for n in nodes) + 1
         vs = nodes[0].current_validators()

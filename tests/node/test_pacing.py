@@ -13,7 +13,7 @@ import pytest
 from core.errors import ValidationError
 from core.types import Block
 from tests.node.fakes import KvExecutor
-from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for
+from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
 
 async def test_idle_chain_makes_one_empty_block_per_interval(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ async def test_tx_is_proposed_without_waiting_for_the_empty_block_interval(tmp_p
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=interval_ms,
                                          view_timeout_ms=2_000))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for_mesh(nodes)
         # The replica proposes the first block at its start; after it the chain is idle.
         await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
                        timeout_s=interval_ms / 1000 + 10, what="the first block on every node")
@@ -126,9 +126,7 @@ async def test_light_load_is_batched_into_one_block(tmp_path: Path) -> None:
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 3_000}))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
-        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
-                       timeout_s=30, what="the first block on every node")
+        await wait_for_mesh(nodes, first_block=True, timeout_s=30)
         first, second = make_tx(0, 0, key="first"), make_tx(1, 0, key="second")
         await nodes[1].submit([first])
         await wait_for(lambda: all(n.holds_tx(first.hash) for n in nodes), what="first tx gossiped")
@@ -146,9 +144,7 @@ async def test_a_full_block_does_not_wait_for_the_batch_interval(tmp_path: Path)
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=25_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 25_000, "max_block_txs": 5}))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
-        await wait_for(lambda: len({n.store.height for n in nodes}) == 1 and nodes[0].store.height >= 1,
-                       timeout_s=30, what="the first block on every node")
+        await wait_for_mesh(nodes, first_block=True, timeout_s=30)
         txs = [make_tx(2, n, key="full") for n in range(5)]
         await nodes[0].submit(txs)
         await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in txs),

@@ -14,7 +14,7 @@ from core.hashing import sha256
 from core.merkle import merkle_root
 from node.service import Node
 from p2p.messages import Proposal
-from tests.node.harness import make_homes, make_tx, open_node, stop_nodes, wait_for
+from tests.node.harness import make_homes, make_tx, open_node, stop_nodes, wait_for, wait_for_mesh
 
 BYZ = 0
 UNKNOWN = tuple(sha256(b"a tx nobody has %d" % i) for i in range(3))
@@ -40,7 +40,7 @@ async def test_honest_proposals_travel_by_reference_and_commit(tmp_path: Path) -
     try:
         for n in nodes:
             await n.start()
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         txs = [make_tx(u, nonce, key=f"u{u}-{nonce}") for u in range(4) for nonce in range(5)]
         results = await nodes[1].submit(txs[:10]) + await nodes[3].submit(txs[10:])
         assert all(isinstance(r, bytes) for r in results), results
@@ -68,7 +68,7 @@ async def test_a_proposer_naming_unknown_txs_costs_a_view_change_not_the_height(
     try:
         for n in nodes:
             await n.start()
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         vs = honest[0].current_validators()
         assert vs is not None
         # Two heights at which the Byzantine node is the proposer of view 0.

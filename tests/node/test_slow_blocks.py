@@ -29,7 +29,15 @@ from node.service import Node
 from storage.chain import ChainStore
 from storage.leveldb import LevelDBStore
 from tests.node.fakes import KvExecutor
-from tests.node.harness import CHAIN_ID, NodeHome, make_homes, make_tx, stop_nodes, wait_for
+from tests.node.harness import (
+    CHAIN_ID,
+    NodeHome,
+    make_homes,
+    make_tx,
+    stop_nodes,
+    wait_for,
+    wait_for_mesh,
+)
 from vm.api import BlockContext
 
 HEARTBEAT_MS = 200
@@ -90,7 +98,7 @@ async def test_blocks_slower_than_the_heartbeat_drop_no_link_and_commit(
     try:
         for node in nodes:
             await node.start()
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="full mesh")
+        await wait_for_mesh(nodes)
         caplog.set_level(logging.INFO, logger="hkchain.p2p")
         caplog.clear()
         txs = [make_tx(u, nonce, key=f"u{u}-{nonce}") for u in range(4) for nonce in range(3)]

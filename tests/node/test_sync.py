@@ -14,6 +14,7 @@ from tests.node.harness import (
     start_nodes,
     stop_nodes,
     wait_for,
+    wait_for_mesh,
 )
 
 
@@ -100,7 +101,7 @@ async def test_a_validator_removed_from_the_set_is_disconnected(tmp_path: Path) 
     homes = make_homes(tmp_path, 4, empty_block_interval_ms=50)
     nodes = await start_nodes(homes)
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for_mesh(nodes)
         gone = nodes[3].key.public_key
         keep = tuple(n.key.public_key for n in nodes[:3])
         stx = Tx(CHAIN_ID, USER_KEYS[0].public_key, 0, "kv", "set_validators", keep, 10, 10_000).sign(USER_KEYS[0])

@@ -15,7 +15,15 @@ from core.types import VOTE_PREPARE, Vote
 from node.service import Node
 from p2p.errors import PeerMisbehaved
 from p2p.messages import VoteBundle
-from tests.node.harness import CHAIN_ID, make_homes, make_tx, start_nodes, stop_nodes, wait_for
+from tests.node.harness import (
+    CHAIN_ID,
+    make_homes,
+    make_tx,
+    start_nodes,
+    stop_nodes,
+    wait_for,
+    wait_for_mesh,
+)
 
 COLLECTOR = {"vote_collector": True}
 
@@ -30,7 +38,7 @@ async def test_votes_travel_through_the_collector_and_txs_commit(tmp_path: Path)
     nodes = await start_nodes(make_homes(tmp_path, 4, consensus_overrides=COLLECTOR,
                                          view_timeout_ms=8_000))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for_mesh(nodes)
         txs = [make_tx(i % 4, i // 4, key=f"c{i}") for i in range(12)]
         for i, stx in enumerate(txs):
             await nodes[i % 4].submit([stx])
@@ -55,7 +63,7 @@ async def test_a_silent_collector_costs_a_fallback_not_a_view_change(tmp_path: P
     nodes = await start_nodes(make_homes(tmp_path, 4, consensus_overrides=COLLECTOR,
                                          view_timeout_ms=8_000))
     try:
-        await wait_for(lambda: all(len(n.network.peers) == 3 for n in nodes), what="mesh")
+        await wait_for_mesh(nodes)
         silent = nodes[2]
         silent._collect = lambda vote: None  # type: ignore[method-assign]  # gathers, never bundles
         start = max(n.store.height for n in nodes)
