@@ -12,7 +12,14 @@ import node.service
 from core.types import SignedTx
 from node.inbox import Inbox
 from node.service import Node
-from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
+from tests.node.harness import (
+    make_homes,
+    make_tx,
+    start_nodes,
+    stop_nodes,
+    wait_for,
+    wait_for_mesh,
+)
 
 
 def test_the_inbox_keeps_its_bounds_by_dropping_the_oldest() -> None:
@@ -157,5 +164,36 @@ async def test_a_proposer_to_be_admits_what_it_holds_before_what_arrives(tmp_pat
         holder.refresh_metrics()
         sample = holder.metrics.registry.get_sample_value
         assert sample("hkchain_inbox_dropped_total") == 1.0 and sample("hkchain_inbox_txs") == 1.0
+    finally:
+        await stop_nodes(nodes)
+
+
+async def test_unpayable_txs_a_peer_pushes_leave_the_view_timer_idle(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node.service, "HOLD_S", 0.3)
+    # Txs whose signatures verify but whose sender cannot pay: held, then refused when
+    # admitted. Neither ends the idle wait of a validator's view timer, so no one can set
+    # every view timer running by pushing them. A payable tx, once admitted, does.
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=30_000, view_timeout_ms=60_000))
+    try:
+        await wait_for_mesh(nodes, first_block=True, timeout_s=30)
+        holders = [n for n in nodes if not n._may_propose_soon()]
+        height = nodes[0].store.height
+        assert len(holders) == 2 and all(h.replica.idle for h in holders)
+        junk = [make_tx(7, i, key="junk") for i in range(5)]  # user 7 has nothing
+        for h in holders:
+            assert h.admit_from_peer(junk) == []
+            assert all(t.hash in h.inbox for t in junk)
+        assert all(h.replica.idle for h in holders)
+        await wait_for(lambda: all(len(h.inbox) == 0 for h in holders), what="the junk taken from the inbox")
+        assert not any(h.holds_tx(t.hash) for h in holders for t in junk)  # refused on admission
+        assert all(h.replica.idle for h in holders)
+        assert all(len(n.network.peers) == 3 for n in nodes)  # no peer blamed for it
+        assert nodes[0].store.height == height
+        payable = make_tx(5, 0, key="payable")
+        assert holders[0].admit_from_peer([payable]) == []
+        await wait_for(lambda: holders[0].mempool.has(payable.hash) or holders[0].store.tx_location(payable.hash)
+                       is not None, what="the payable tx admitted")
+        assert not holders[0].replica.idle or holders[0].store.height > height
     finally:
         await stop_nodes(nodes)
