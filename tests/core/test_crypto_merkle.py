@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+import bech32
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,6 +43,38 @@ def test_any_single_typo_in_an_address_is_caught(data: st.DataObject) -> None:
     assert not is_address(typo)
     with pytest.raises(AddressError):
         parse_address(typo)
+
+
+def _package_parse(text: str) -> bytes | None:
+    """What the bech32 package makes of ``text`` as an address (None: not one)."""
+    hrp, data = bech32.bech32_decode(text)
+    if hrp != "hk" or data is None:
+        return None
+    payload = bech32.convertbits(data, 5, 8, False)
+    return None if payload is None or len(payload) != 20 else bytes(payload)
+
+
+def _parsed(text: str) -> bytes | None:
+    try:
+        return parse_address(text)
+    except AddressError:
+        return None
+
+
+@given(st.binary(min_size=20, max_size=20), st.data())
+def test_addresses_parse_as_the_bech32_package_parses_them(payload: bytes, data: st.DataObject) -> None:
+    # parse_address reads the node's own form of address itself and leaves the rest to
+    # the package: whatever the text, both must agree on what it is.
+    groups = bech32.convertbits(payload, 8, 5)
+    assert groups is not None
+    addr = bech32.bech32_encode("hk", groups)
+    assert parse_address(addr) == payload and parse_address(addr.upper()) == payload
+    i = data.draw(st.integers(min_value=0, max_value=len(addr) - 1))
+    c = data.draw(st.sampled_from(CHARSET + CHARSET.upper() + "1bio!~ \x00é"))
+    edits = [addr[:i] + c + addr[i + 1:], addr[:i] + addr[i + 1:], addr[:i] + c + addr[i:],
+             addr[:i] + addr[i:].upper(), data.draw(st.text(max_size=45))]
+    for text in edits:
+        assert _parsed(text) == _package_parse(text), text
 
 
 def test_address_with_wrong_prefix_is_refused() -> None:
