@@ -602,6 +602,7 @@ class Replica:
                     self._key, VOTE_PREPARE, self.chain_id, self._height, view, block.hash
                 )
                 out.broadcast.append(Prepare(vote))
+                self._verifier.signed(vote)
                 self._add_vote(vote)
         self._check_prepared(out)
         for kind, w, h in list(s.tally):
@@ -689,6 +690,7 @@ class Replica:
                 self._key, VOTE_COMMIT, self.chain_id, self._height, s.view, block_hash
             )
             out.broadcast.append(Commit(vote))
+            self._verifier.signed(vote)
             self._add_vote(vote)
             self._try_decide(s.view, block_hash, out)
 

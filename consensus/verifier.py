@@ -8,8 +8,12 @@ in one process (the simulator) may share one verifier between them.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from core.crypto import verify
 from core.types import Vote
+
+K = TypeVar("K")
 
 
 class SignatureVerifier:
@@ -30,11 +34,7 @@ class SignatureVerifier:
             return hit
         ok = verify(public_key, message, signature)
         self.verified += 1
-        if len(self._results) >= self._max_entries:
-            # Drop the older half: insertion order is deterministic, so is the eviction.
-            for k in list(self._results)[: self._max_entries // 2]:
-                del self._results[k]
-        self._results[key] = ok
+        _remember(self._results, key, ok, self._max_entries)
         return ok
 
     def verify_vote(self, vote: Vote) -> bool:
@@ -43,8 +43,21 @@ class SignatureVerifier:
         if hit is not None:
             return hit
         ok = self.verify(vote.validator, vote.signing_bytes(), vote.signature)
-        if len(self._votes) >= self._max_entries:
-            for k in list(self._votes)[: self._max_entries // 2]:
-                del self._votes[k]
-        self._votes[vote] = ok
+        _remember(self._votes, vote, ok, self._max_entries)
         return ok
+
+    def signed(self, vote: Vote) -> None:
+        """Remember a vote this replica has just signed as valid: it comes back in a
+        collector's bundle and in certificates, and checking one's own signature there
+        would be a verification wasted."""
+        _remember(self._votes, vote, True, self._max_entries)
+        _remember(self._results, (vote.validator, vote.signature, vote.signing_bytes()), True,
+                  self._max_entries)
+
+
+def _remember(memo: dict[K, bool], key: K, ok: bool, max_entries: int) -> None:
+    if len(memo) >= max_entries:
+        # Drop the older half: insertion order is deterministic, so is the eviction.
+        for k in list(memo)[: max_entries // 2]:
+            del memo[k]
+    memo[key] = ok
