@@ -83,7 +83,7 @@ def _fast_address_payload(text: str) -> bytes | None:
     if len(text) != _ADDRESS_CHARS or not text.startswith(_ADDRESS_PREFIX):
         return None
     chk, payload, value_of, top_xor = _PREFIX_CHECKSUM_STATE, 0, _BECH32_VALUE, _BECH32_TOP_XOR
-    try:
+    try:  # _bech32_step inlined: a call per character costs more than the step
         for c in text[len(_ADDRESS_PREFIX):-6]:
             v = value_of[c]
             chk = ((chk & 0x1FFFFFF) << 5) ^ v ^ top_xor[chk >> 25]
