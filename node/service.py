@@ -78,7 +78,7 @@ from node.config import NodeConfig
 from node.events import EventHub
 from node.evidence import EvidenceBook, EvidenceRecord
 from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
-from node.inbox import HOLD_S, Inbox
+from node.inbox import Inbox, hold_s_for
 from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
 from node.queries import QueryService
@@ -670,6 +670,7 @@ class Node:
         self.mempool.on_added.append(self._on_txs_added)
         # Peers' txs this validator holds, not admitted, until it may propose them (node/inbox.py).
         self.inbox = Inbox(config.mempool.max_txs, config.mempool.max_bytes)
+        self.hold_s = hold_s_for(config.consensus.view_timeout_ms)
         self._inbox_timer: asyncio.TimerHandle | None = None
         self._inbox_drain: asyncio.Handle | None = None
         self._timer: asyncio.Handle | None = None
@@ -1035,7 +1036,7 @@ class Node:
             # Pushed out by the bounds: a proposal that names one fetches it again.
             self.metrics.inbox_dropped.inc(dropped)
         if self.inbox and self._inbox_timer is None:
-            self._inbox_timer = loop.call_later(HOLD_S, self._on_inbox_timer)
+            self._inbox_timer = loop.call_later(self.hold_s, self._on_inbox_timer)
         # Held txs do not end the proposer's idle wait (``replica.on_work``): anyone could
         # push valid but unpayable txs to set the view timers running. They do once admitted.
 
@@ -1051,15 +1052,15 @@ class Node:
         return vs.proposer(r.height, r.view) == me or vs.proposer(r.height + 1, 0) == me
 
     def _on_inbox_timer(self) -> None:
-        """Admit the txs held ``HOLD_S`` and still not committed."""
+        """Admit the txs held ``hold_s`` and still not committed."""
         self._inbox_timer = None
         if self._stopped.is_set():
             return
         loop = asyncio.get_running_loop()
-        self._admit(self.inbox.take(arrived_before_s=loop.time() - HOLD_S + 0.001))
+        self._admit(self.inbox.take(arrived_before_s=loop.time() - self.hold_s + 0.001))
         oldest_s = self.inbox.oldest_s()
         if oldest_s is not None:
-            self._inbox_timer = loop.call_at(oldest_s + HOLD_S, self._on_inbox_timer)
+            self._inbox_timer = loop.call_at(oldest_s + self.hold_s, self._on_inbox_timer)
 
     def _drain_inbox(self) -> None:
         """Admit every tx held: this validator may propose soon."""

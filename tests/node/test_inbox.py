@@ -1,6 +1,6 @@
 """Peers' txs held, not admitted (node/inbox.py): the inbox's bounds and order, and a
 validator that holds a peer's tx instead of admitting it until it may propose soon, or
-until the tx has waited ``HOLD_S``."""
+until the tx has waited its hold (``hold_s``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import node.service
 from core.types import SignedTx
-from node.inbox import Inbox
+from node.inbox import MIN_HOLD_S, Inbox, hold_s_for
 from node.service import Node
 from tests.node.harness import (
     make_homes,
@@ -53,6 +52,11 @@ def test_the_inbox_hands_out_the_oldest_first_and_forgets_the_committed() -> Non
     assert len(inbox) == 0 and inbox.size_bytes == 0 and inbox.oldest_s() is None
 
 
+def test_a_peers_tx_is_held_as_long_as_a_view_may_last_and_at_least_two_seconds() -> None:
+    assert hold_s_for(8_000) == 8.0 and hold_s_for(4_000) == 4.0
+    assert hold_s_for(500) == MIN_HOLD_S == 2.0
+
+
 def _added(nodes: list[Node]) -> list[set[bytes]]:
     """What each node's mempool admits from now on."""
     seen: list[set[bytes]] = [set() for _ in nodes]
@@ -63,11 +67,12 @@ def _added(nodes: list[Node]) -> list[set[bytes]]:
 
 async def test_only_the_next_proposers_admit_a_peers_tx(tmp_path: Path) -> None:
     # An idle chain stays at one height (empty blocks 20 s apart) until the tx's block,
-    # which the proposer makes after its batch wait, before anyone's HOLD_S runs out.
+    # which the proposer makes after its batch wait, before anyone's hold runs out.
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 500}))
     try:
         await wait_for_mesh(nodes, first_block=True, timeout_s=30)
+        assert all(n.hold_s == 60.0 for n in nodes)  # a view timeout: none is admitted by age here
         soon = [n._may_propose_soon() for n in nodes]
         assert soon.count(True) == 2, soon  # the proposer of this height and of the next
         origin = soon.index(False)
@@ -93,14 +98,14 @@ async def test_only_the_next_proposers_admit_a_peers_tx(tmp_path: Path) -> None:
         await stop_nodes(nodes)
 
 
-async def test_a_held_tx_is_admitted_once_it_has_waited(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(node.service, "HOLD_S", 0.3)
+async def test_a_held_tx_is_admitted_once_it_has_waited(tmp_path: Path) -> None:
     # The proposers wait 30 s before proposing a block that is not full: the tx stays
-    # pending, and the validator that held it admits it after HOLD_S.
+    # pending, and the validator that held it admits it after its hold.
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=30_000, view_timeout_ms=60_000,
                                          block_overrides={"batch_interval_ms": 30_000}))
     try:
+        for n in nodes:
+            n.hold_s = 0.3
         await wait_for_mesh(nodes)
         await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="every replica at one height")
         soon = [n._may_propose_soon() for n in nodes]
@@ -109,20 +114,20 @@ async def test_a_held_tx_is_admitted_once_it_has_waited(tmp_path: Path,
         stx = make_tx(1, 0, key="aged")
         await nodes[origin].submit([stx])
         await wait_for(lambda: nodes[holder].mempool.has(stx.hash), timeout_s=10,
-                       what="the held tx admitted after HOLD_S")
+                       what="the held tx admitted after its hold")
         assert len(nodes[holder].inbox) == 0
         assert all(n.store.tx_location(stx.hash) is None for n in nodes)  # still pending
     finally:
         await stop_nodes(nodes)
 
 
-async def test_a_validator_admits_what_it_holds_when_its_turn_comes(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(node.service, "HOLD_S", 600.0)  # never by age here
+async def test_a_validator_admits_what_it_holds_when_its_turn_comes(tmp_path: Path) -> None:
     # A tx that only one validator has, held while others propose empty blocks: it is
     # proposed, and committed, only because the holder admits it as its turn nears.
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=150))
     try:
+        for n in nodes:
+            n.hold_s = 600.0  # never admitted by age here
         await wait_for_mesh(nodes)
         await wait_for(lambda: nodes[0].store.height >= 1, what="the first block")
         added = _added(nodes)
@@ -168,14 +173,14 @@ async def test_a_proposer_to_be_admits_what_it_holds_before_what_arrives(tmp_pat
         await stop_nodes(nodes)
 
 
-async def test_unpayable_txs_a_peer_pushes_leave_the_view_timer_idle(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(node.service, "HOLD_S", 0.3)
+async def test_unpayable_txs_a_peer_pushes_leave_the_view_timer_idle(tmp_path: Path) -> None:
     # Txs whose signatures verify but whose sender cannot pay: held, then refused when
     # admitted. Neither ends the idle wait of a validator's view timer, so no one can set
     # every view timer running by pushing them. A payable tx, once admitted, does.
     nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=30_000, view_timeout_ms=60_000))
     try:
+        for n in nodes:
+            n.hold_s = 0.3
         await wait_for_mesh(nodes, first_block=True, timeout_s=30)
         holders = [n for n in nodes if not n._may_propose_soon()]
         height = nodes[0].store.height
