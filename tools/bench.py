@@ -1178,8 +1178,13 @@ class _Run:
         """CPU at the start and end of the steady window; view changes at its start."""
         await asyncio.sleep(max(0.0, self.t0 + warmup_s - self.now()))
         self.client_cpu_s.append(time.process_time())
+        # Every node's CPU first, then the RPC calls: a call to a busy node can take a
+        # tenth of a second, and reading each node's CPU after the calls to those before
+        # it left the last of 64 nodes seconds of the window short (the machine's CPU came
+        # out at 55-77 % while it was saturated).
         for tr in self.tracks:
             tr.cpu_start = tr.probe.cpu_s() if tr.probe else None
+        for tr in self.tracks:
             tr.view_changes_start = await tr.rpc.metric("hkchain_view_changes_total")
             tr.proposals_start = await tr.rpc.metrics(PROPOSAL_METRICS)
         await asyncio.sleep(max(0.0, self.t0 + self.config.duration_s - self.now()))

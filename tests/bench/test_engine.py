@@ -29,6 +29,7 @@ from tools.bench import (
     Community,
     NodeFigures,
     Percentiles,
+    ProcessProbe,
     _NodeTrack,
     _NoProgress,
     _Rpc,
@@ -380,3 +381,48 @@ async def test_proposal_figures_are_the_window_deltas_summed_over_nodes() -> Non
     assert fig.decode_cpu_ms_per_proposal == 1.0 and fig.decode_cpu_ms_per_block == 2.0
     assert fig.bodies_fetched == 7 and fig.fetch_failures is None  # no node reported failures
     assert proposal_figures([silent]).bytes_per_block is None
+
+
+class _SlowMetricsNode(_Rpc):
+    """A node whose metrics answer after a while (as a busy one does); it notes the calls
+    in ``events`` beside its probe's CPU readings."""
+
+    def __init__(self, session: aiohttp.ClientSession, events: list[str]) -> None:
+        super().__init__(session, "http://127.0.0.1:9")
+        self.events = events
+
+    async def metric(self, name: str) -> float | None:
+        self.events.append("rpc")
+        await asyncio.sleep(0.01)
+        return 0.0
+
+    async def metrics(self, names: Sequence[str]) -> dict[str, float]:
+        self.events.append("rpc")
+        await asyncio.sleep(0.01)
+        return {}
+
+
+class _NotingProbe(ProcessProbe):
+    def __init__(self, events: list[str]) -> None:
+        super().__init__(0, None)
+        self.events = events
+
+    def cpu_s(self) -> float | None:
+        self.events.append("cpu")
+        return 1.0
+
+
+async def test_every_nodes_cpu_is_read_before_the_rpc_calls_at_the_window_start() -> None:
+    # The window's CPU must be read at one moment on every node: reading each after the
+    # RPC calls to the nodes before it shortened the last nodes' windows at scale.
+    plan = presign("transfers", _senders(1), 1, CHAIN, 3)
+    events: list[str] = []
+    async with aiohttp.ClientSession() as session:
+        tracks = [_NodeTrack(f"node{j}", _SlowMetricsNode(session, events), probe=_NotingProbe(events))
+                  for j in range(3)]
+        run = _Run(BenchConfig(duration_s=0.05), plan, tracks, _NoProgress())
+        run.t0 = run.now()
+        await run.sample(0.0)
+    assert events[:3] == ["cpu"] * 3 and events[3] == "rpc"
+    start_rpcs = events.index("cpu", 3)
+    assert events[start_rpcs:start_rpcs + 3] == ["cpu"] * 3  # the end, read together too
