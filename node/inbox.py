@@ -36,8 +36,8 @@ def hold_s_for(view_timeout_ms: int) -> float:
     like any other): as long as a view may last, at least ``MIN_HOLD_S``. A tx still
     pending then is late, and admitting it sets this validator's view timer running in
     case the proposer is silent. A shorter hold undoes the inbox where heights are slow:
-    at 64 validators under load they took 1 to 5 s, longer than the 2 s the hold was, so
-    every validator admitted and relayed nearly every tx all the same."""
+    at 64 validators under load they took 2 to 5 s, longer than the 2 s the hold was, so
+    every validator admitted nearly every tx all the same."""
     return max(MIN_HOLD_S, view_timeout_ms / 1000)
 
 
