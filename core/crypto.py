@@ -58,8 +58,7 @@ def address_of(public_key: bytes) -> str:
 # checksum is BIP-173's, a step per character with the generator's XORs for each top value
 # read from a table, starting from the state after the fixed prefix. Anything else, or an
 # address whose checksum fails, is left to the package, so results and messages are its.
-_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_BECH32_VALUE = {c: i for i, c in enumerate(_BECH32_CHARSET)}
+_BECH32_VALUE = {c: i for i, c in enumerate(bech32.CHARSET)}
 _BECH32_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 _BECH32_TOP_XOR = tuple(
     functools.reduce(lambda acc, i: acc ^ _BECH32_GENERATOR[i] if top >> i & 1 else acc, range(5), 0)
@@ -74,8 +73,7 @@ def _bech32_step(chk: int, value: int) -> int:
 _ADDRESS_PREFIX = ADDRESS_HRP + "1"
 _ADDRESS_DATA_CHARS = ADDRESS_PAYLOAD_SIZE * 8 // 5
 _ADDRESS_CHARS = len(_ADDRESS_PREFIX) + _ADDRESS_DATA_CHARS + 6
-_PREFIX_CHECKSUM_STATE = functools.reduce(
-    _bech32_step, [ord(c) >> 5 for c in ADDRESS_HRP] + [0] + [ord(c) & 31 for c in ADDRESS_HRP], 1)
+_PREFIX_CHECKSUM_STATE = functools.reduce(_bech32_step, bech32.bech32_hrp_expand(ADDRESS_HRP), 1)
 
 
 def _fast_address_payload(text: str) -> bytes | None:
