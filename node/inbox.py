@@ -43,5 +43,5 @@ def hold_s_for(view_timeout_ms: int) -> float:
 
 class Inbox(TxBodies):
     """Peers' txs not admitted yet, oldest first, at most ``max_txs`` and ``max_bytes``
-    (the mempool's bounds); ``dropped`` counts those pushed out before being admitted or
-    committed."""
+    (the mempool's bounds). ``add`` says how many it pushed out; the node counts them in
+    ``hkchain_inbox_dropped_total``."""

@@ -1079,20 +1079,23 @@ class Node:
         if not fresh:
             return []
         # Held txs had their signatures checked already.
-        if sum(not self.mempool.is_verified(t) for t in fresh) < THREAD_VERIFY_MIN_TXS:
+        unchecked = [t for t in fresh if not self.mempool.is_verified(t)]
+        if len(unchecked) < THREAD_VERIFY_MIN_TXS:
             results = self.mempool.add_many(fresh, persist=False)  # the peer keeps it
             return [r for r in results if isinstance(r, bytes)]
         self._check_signatures(
             fresh, lambda verified: self.mempool.add_many(verified, signature_checked=True, persist=False),
-            "admitting relayed txs")
+            "admitting relayed txs", unchecked)
         return []
 
     def _check_signatures(self, txs: list[SignedTx], then: Callable[[list[SignedTx]], object],
-                          what: str) -> None:
+                          what: str, unchecked: list[SignedTx] | None = None) -> None:
         """Hand ``then`` the peers' txs whose signatures verify, remembered as verified:
         at once if fewer than ``THREAD_VERIFY_MIN_TXS`` still need checking, else after a
-        worker thread checked them (one task per batch, not per tx)."""
-        unchecked = [t for t in txs if not self.mempool.is_verified(t)]
+        worker thread checked them (one task per batch, not per tx). ``unchecked``: those
+        of ``txs`` not yet verified, if the caller has them."""
+        if unchecked is None:
+            unchecked = [t for t in txs if not self.mempool.is_verified(t)]
         if len(unchecked) < THREAD_VERIFY_MIN_TXS:
             self._pass_verified(txs, unchecked, _verify_all(unchecked), then)
             return

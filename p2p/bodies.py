@@ -23,7 +23,6 @@ class TxBodies:
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.size_bytes = 0
-        self.dropped = 0  # pushed out by the bounds before being taken or discarded
         self._items: OrderedDict[bytes, tuple[SignedTx, float]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -45,7 +44,6 @@ class TxBodies:
             _, (old, _) = self._items.popitem(last=False)
             self.size_bytes -= len(old.encoded)
             dropped += 1
-        self.dropped += dropped
         return dropped
 
     def get(self, tx_hash: bytes) -> SignedTx | None:
