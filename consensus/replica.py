@@ -80,6 +80,13 @@ class ReplicaConfig:
     # median moves only when most heights of the window are slow. 0: a fixed timeout.
     timeout_margin: int = 0
     timeout_window: int = 5
+    # A view whose proposer the host has had no link to for a while (``on_absent``) waits
+    # at most this long: a validator that is down otherwise costs the whole view timeout
+    # at each of its turns, seconds at a time in a large network. A proposer that is up
+    # but cut off from this validator only costs the view this validator's votes: the
+    # others change view only once f + 1 validators ask. 0: every view waits its full
+    # timeout.
+    absent_timeout_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.view_timeout_ms < 1 or self.max_view_timeout_ms < self.view_timeout_ms:
@@ -95,8 +102,8 @@ class ReplicaConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive")
-        if self.idle_wait_ms < 0 or self.timeout_margin < 0:
-            raise ValueError("idle_wait_ms and timeout_margin must not be negative")
+        if self.idle_wait_ms < 0 or self.timeout_margin < 0 or self.absent_timeout_ms < 0:
+            raise ValueError("idle_wait_ms, timeout_margin and absent_timeout_ms must not be negative")
         if self.timeout_window < 1:
             raise ValueError("timeout_window must be positive")
 
@@ -195,6 +202,8 @@ class Replica:
         self._catch_up_sent_ms: dict[bytes, int] = {}
         # How long the last decided heights took (ms), for the adaptive timeout.
         self._height_ms: deque[int] = deque(maxlen=config.timeout_window)
+        # Validators the host has had no link to for a while (``on_absent``).
+        self._absent: frozenset[bytes] = frozenset()
         self._record = self._load_record()
         self._height = height
         self._s = _HeightState(app.validator_set(height))
@@ -300,6 +309,20 @@ class Replica:
         self._end_idle_wait()
         return self._finish(out)
 
+    def on_absent(self, keys: frozenset[bytes], now_ms: int) -> Output:
+        """The host has had no link to these validators for a while, and has to the
+        others: a view one of them proposes waits at most ``absent_timeout_ms``. A view
+        already running is cut short if its proposer is among them; none is lengthened
+        when one comes back (its proposal still counts until the view changes)."""
+        out = Output()
+        self._now_ms = max(self._now_ms, now_ms)
+        self._absent = frozenset(keys)
+        s = self._s
+        if self._started and s.deadline_ms is not None:
+            wait = self.config.idle_wait_ms if s.idle else 0  # an idle chain's wait stays
+            s.deadline_ms = min(s.deadline_ms, self._now_ms + self._view_timeout(s.view) + wait)
+        return self._finish(out)
+
     def on_synced(
         self,
         height: int,
@@ -349,7 +372,12 @@ class Replica:
         if self.config.timeout_margin and self._height_ms:
             ordered = sorted(self._height_ms)
             base = max(base, self.config.timeout_margin * ordered[len(ordered) // 2])
-        return self.config.view_timeout(view, base)
+        timeout = self.config.view_timeout(view, base)
+        vs = self._s.validators
+        if (self.config.absent_timeout_ms and vs is not None
+                and vs.proposer(self._height, view) in self._absent):
+            return min(timeout, self.config.absent_timeout_ms)
+        return timeout
 
     def _start_view_timer(self) -> None:
         """The timer of a height just entered (or resumed): view 0, not yet left, waits

@@ -100,6 +100,9 @@ class Metrics:
             "hkchain_inbox_dropped", "Peers' txs pushed out of the inbox by its bounds before "
             "being admitted or committed", registry=r)
         self.peers = Gauge("hkchain_peers", "Connected peers", registry=r)
+        self.validators_absent = Gauge(
+            "hkchain_validators_absent", "Validators this node has had no link to for a while "
+            "(taken as down: a view one of them proposes waits a shorter timeout)", registry=r)
         self.txs_accepted = Counter("hkchain_txs_accepted", "Txs admitted to the mempool", registry=r)
         self.txs_refused = Counter(
             "hkchain_txs_refused", "Txs refused at admission", ["code"], registry=r

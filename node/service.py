@@ -126,6 +126,13 @@ MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
 # heights take seconds under load, as 64 validators on two cores do, stops changing view
 # over heights that are merely slow.
 VIEW_TIMEOUT_MARGIN = 3
+# A validator this node has had no link to for ABSENT_AFTER_S is taken as down: a view it
+# proposes waits at most a quarter of the configured view timeout, at least
+# MIN_ABSENT_TIMEOUT_MS (ReplicaConfig.absent_timeout_ms), instead of the whole timeout
+# at each of its turns. Long enough for a peer's restart and the dialer's backoff
+# (p2p.reconnect_max_ms, 2 s by default) to bring a link back first.
+ABSENT_AFTER_S = 5.0
+MIN_ABSENT_TIMEOUT_MS = 1_000
 # The mempool journal's txs are written on admission and deleted on commit, so nearly all
 # it writes is dead within seconds. LevelDB drops a dead entry only when it merges the
 # tables holding it, and a table is written only when the write buffer fills: the buffer
@@ -622,6 +629,7 @@ class Node:
                 # An idle chain's proposer waits this long before its empty block (_pace).
                 idle_wait_ms=config.block.empty_block_interval_ms,
                 timeout_margin=VIEW_TIMEOUT_MARGIN,
+                absent_timeout_ms=absent_timeout_ms_for(config.consensus.view_timeout_ms),
             ),
             verifier=self.verifier,
             last_commit=self._last_commit(),
@@ -667,6 +675,11 @@ class Node:
         self.network.handle(VoteBundle.TAG, self._on_vote_bundle)  # type: ignore[arg-type]
         self.network.on_connect.append(self._on_peer_connected)
         self.network.on_disconnect.append(self._on_peer_change)
+        # When each validator was last seen linked (loop time), and those taken as down.
+        self._linked_s: dict[bytes, float] = {}
+        self._absent: frozenset[bytes] = frozenset()
+        self._absent_timer: asyncio.TimerHandle | None = None
+        self.absent_after_s = ABSENT_AFTER_S
         self.mempool.on_added.append(self._on_txs_added)
         # Peers' txs this validator holds, not admitted, until it may propose them (node/inbox.py).
         self.inbox = Inbox(config.mempool.max_txs, config.mempool.max_bytes)
@@ -748,6 +761,8 @@ class Node:
             self.analytics.start(f"http://{'[' + host + ']' if ':' in host else host}:{self.rpc.port}")
         self._started = True
         self._step("consensus start", lambda: self.replica.start(now_ms()))
+        if not self.observer:
+            self._watch_absent()
         log.info(
             "node %s started at height %d (%s)", self.config.name, self.store.height,
             "validator" if self.is_validator else "observer" if self.observer
@@ -759,7 +774,7 @@ class Node:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for handle in (self._timer, self._inbox_timer, self._inbox_drain):
+        for handle in (self._timer, self._inbox_timer, self._inbox_drain, self._absent_timer):
             if handle is not None:
                 handle.cancel()
         if self.analytics is not None:
@@ -1516,8 +1531,41 @@ class Node:
     def _on_peer_change(self, peer: Peer) -> None:
         self.metrics.peers.set(len(self.network.peers))
 
+    def _watch_absent(self) -> None:
+        """Every second: tell the replica which validators this node has had no link to
+        for ``absent_after_s`` (``ABSENT_AFTER_S``; at start, counted from then)."""
+        self._absent_timer = None
+        if self._stopped.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        self._update_absent(loop.time())
+        self._absent_timer = loop.call_later(1.0, self._watch_absent)
+
+    def _update_absent(self, now_s: float) -> None:
+        vs = self.replica.validators
+        keys = () if vs is None else vs.public_keys
+        me = self.key.public_key
+        absent = []
+        for key in keys:
+            if key == me:
+                continue
+            if key in self.network.peers or key not in self._linked_s:
+                self._linked_s[key] = now_s
+            elif now_s - self._linked_s[key] >= self.absent_after_s:
+                absent.append(key)
+        found = frozenset(absent)
+        if found != self._absent:
+            gone, back = len(found - self._absent), len(self._absent - found)
+            self._absent = found
+            self.metrics.validators_absent.set(len(found))
+            log.info("validators with no link for %.0f s: %d (%d more, %d back)",
+                     self.absent_after_s, len(found), gone, back)
+            self._step("absent validators", lambda: self.replica.on_absent(found, now_ms()))
+
     def _on_peer_connected(self, peer: Peer) -> None:
         self._on_peer_change(peer)
+        if peer.public_key in self._absent and not self._stopped.is_set():
+            self._update_absent(asyncio.get_running_loop().time())
         floor = self.replica.height - 1
         for h, frame in self._recent:
             if h >= floor:
@@ -1525,6 +1573,13 @@ class Node:
 
 
 # --- the blocking entry point -------------------------------------------------------------------
+
+
+def absent_timeout_ms_for(view_timeout_ms: int) -> int:
+    """How long a view waits for a proposer taken as down (``ABSENT_AFTER_S``): a quarter
+    of the configured view timeout, at least ``MIN_ABSENT_TIMEOUT_MS`` (never more than
+    the view's own timeout: ReplicaConfig.absent_timeout_ms)."""
+    return max(MIN_ABSENT_TIMEOUT_MS, view_timeout_ms // 4)
 
 
 def _setup_logging(level: str) -> None:

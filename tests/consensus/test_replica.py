@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from consensus.api import Message
 from consensus.messages import Commit, NewView, Prepare, PrePrepare, ViewChange
 from consensus.replica import Replica, ReplicaConfig
@@ -362,3 +364,65 @@ def test_a_replica_never_checks_its_own_votes_signatures() -> None:
         assert verifier.verify_vote(own)
         assert verifier.verify(own.validator, own.signing_bytes(), own.signature)
     assert verifier.verified == before
+
+
+ABSENT = dataclasses.replace(CONFIG, absent_timeout_ms=20)
+
+
+def test_a_proposer_the_host_has_no_link_to_gets_the_short_timeout() -> None:
+    c = Cluster(ABSENT)
+    silent = key_of_proposer(1, 0)
+    c.down = {index_of(silent)}
+    c.start()
+    c.deliver_all()
+    alive = [i for i in range(4) if i not in c.down]
+    # Not marked absent: its view waits the whole view timeout.
+    assert [c.replicas[i].view_timeout_ms for i in alive] == [CONFIG.view_timeout_ms] * 3
+    c.tick(ABSENT.absent_timeout_ms, until_height=2)
+    assert c.view_changes == 0 and c.heights() == [1, 1, 1, 1]
+    # Marked absent at the live three: the view running is cut short to 20 ms from now.
+    for i in alive:
+        c.apply(i, c.replicas[i].on_absent(frozenset({silent.public_key}), c.now_ms))
+    assert [c.replicas[i].view_timeout_ms for i in alive] == [ABSENT.absent_timeout_ms] * 3
+    assert all(c.wake_at_ms[i] == c.now_ms + ABSENT.absent_timeout_ms for i in alive)
+    c.tick(ABSENT.absent_timeout_ms, until_height=2)
+    assert all(c.replicas[i].height == 2 for i in alive)
+    assert all(c.decided[i][0][1].view == 1 for i in alive)
+    # The next views' proposers are up: their timeouts are the configured ones.
+    assert all(c.replicas[i].view_timeout_ms == CONFIG.view_timeout_ms for i in alive)
+
+
+def test_a_proposer_cut_off_from_one_validator_alone_still_decides_its_view() -> None:
+    c = Cluster(ABSENT)
+    proposer = key_of_proposer(1, 0)
+    lonely = next(i for i in range(4) if KEYS[i] is not proposer)
+    # Nothing from the proposer reaches that validator, which takes it for absent.
+    c.drop = lambda to, msg: to == lonely and getattr(msg, "sender", None) == proposer.public_key
+    c.start()
+    c.apply(lonely, c.replicas[lonely].on_absent(frozenset({proposer.public_key}), c.now_ms))
+    c.tick(ABSENT.absent_timeout_ms, until_height=2)
+    # It left view 0 alone: one VIEW-CHANGE is fewer than the f + 1 the others follow.
+    assert c.view_changes == 1 and c.replicas[lonely].view == 1
+    others = [i for i in range(4) if i != lonely]
+    assert all(c.replicas[i].height >= 2 for i in others)
+    assert all(c.decided[i][0][1].view == 0 for i in others)
+
+
+def test_the_absent_timeout_is_never_longer_than_the_view_timeout() -> None:
+    long_absent = dataclasses.replace(CONFIG, absent_timeout_ms=10 * CONFIG.view_timeout_ms)
+    r = Replica(CHAIN_ID, KEYS[0], new_app(), MemoryVoteLog(), 1, long_absent)
+    r.start(0)
+    r.on_absent(frozenset({VALIDATORS.proposer(1, 0)}), 0)
+    assert r.view_timeout_ms == CONFIG.view_timeout_ms
+    with pytest.raises(ValueError):
+        dataclasses.replace(CONFIG, absent_timeout_ms=-1)
+
+
+def test_at_an_idle_height_an_absent_proposer_still_gets_the_idle_wait_and_no_more() -> None:
+    config = dataclasses.replace(IDLE_CONFIG, absent_timeout_ms=20)
+    r = backup_at_height_2(config)
+    assert r.idle
+    out = r.on_absent(frozenset({VALIDATORS.proposer(2, 0)}), 50)
+    assert out.wake_at_ms == 50 + config.absent_timeout_ms + config.idle_wait_ms
+    assert r.on_tick(50 + config.idle_wait_ms).view_changes == 0
+    assert r.on_tick(50 + config.absent_timeout_ms + config.idle_wait_ms).view_changes == 1
