@@ -1542,8 +1542,10 @@ class Node:
         self._absent_timer = loop.call_later(1.0, self._watch_absent)
 
     def _update_absent(self, now_s: float) -> None:
+        """Take as down the validators of the replica's height with no link since
+        ``absent_after_s`` ago, and tell the replica when that changes."""
         vs = self.replica.validators
-        keys = () if vs is None else vs.public_keys
+        keys = frozenset(() if vs is None else vs.public_keys)
         me = self.key.public_key
         absent = []
         for key in keys:
@@ -1553,6 +1555,8 @@ class Node:
                 self._linked_s[key] = now_s
             elif now_s - self._linked_s[key] >= self.absent_after_s:
                 absent.append(key)
+        for key in [k for k in self._linked_s if k not in keys]:  # no longer a validator
+            del self._linked_s[key]
         found = frozenset(absent)
         if found != self._absent:
             gone, back = len(found - self._absent), len(self._absent - found)
