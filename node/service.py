@@ -1562,8 +1562,11 @@ class Node:
             gone, back = len(found - self._absent), len(self._absent - found)
             self._absent = found
             self.metrics.validators_absent.set(len(found))
-            log.info("validators with no link for %.0f s: %d (%d more, %d back)",
-                     self.absent_after_s, len(found), gone, back)
+            # A large network's links take a while to form at start: each one back is
+            # a debug line, newly missing ones and the last one back are told.
+            level = logging.INFO if gone or not found else logging.DEBUG
+            log.log(level, "validators with no link for %.0f s: %d (%d more, %d back)",
+                    self.absent_after_s, len(found), gone, back)
             self._step("absent validators", lambda: self.replica.on_absent(found, now_ms()))
 
     def _on_peer_connected(self, peer: Peer) -> None:
