@@ -149,6 +149,13 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def absent_timeout_ms_for(view_timeout_ms: int) -> int:
+    """How long a view waits for a proposer taken as down (``ABSENT_AFTER_S``): a quarter
+    of the configured view timeout, at least ``MIN_ABSENT_TIMEOUT_MS`` (never more than
+    the view's own timeout: ReplicaConfig.absent_timeout_ms)."""
+    return max(MIN_ABSENT_TIMEOUT_MS, view_timeout_ms // 4)
+
+
 def _verify_all(txs: Sequence[SignedTx]) -> list[bool]:
     out = []
     for stx in txs:
@@ -1580,13 +1587,6 @@ class Node:
 
 
 # --- the blocking entry point -------------------------------------------------------------------
-
-
-def absent_timeout_ms_for(view_timeout_ms: int) -> int:
-    """How long a view waits for a proposer taken as down (``ABSENT_AFTER_S``): a quarter
-    of the configured view timeout, at least ``MIN_ABSENT_TIMEOUT_MS`` (never more than
-    the view's own timeout: ReplicaConfig.absent_timeout_ms)."""
-    return max(MIN_ABSENT_TIMEOUT_MS, view_timeout_ms // 4)
 
 
 def _setup_logging(level: str) -> None:
