@@ -129,6 +129,11 @@ def _fault_options(f: Any) -> Any:
               help="The node's batching rule: the proposer waits this long after its last "
               "decision before proposing (block.batch_interval_ms; at most half the view "
               "timeout). 0: heights back to back.")
+@click.option("--absent-after", "absent_after_ms", type=click.IntRange(0, 600_000), default=0,
+              show_default=True, metavar="MS",
+              help="The node's rule for a proposer that is down: a validator down this long "
+              "(the node: 5000) is taken as down, and a view it proposes waits a quarter of "
+              "the view timeout, at least 1 s, if that is shorter. 0: off.")
 @click.option("--verbose", "-v", is_flag=True, help="One line per run.")
 @_fault_options
 def simulate(
@@ -152,6 +157,7 @@ def simulate(
     fault_ms: int | None,
     tx_rate: int,
     batch_ms: int,
+    absent_after_ms: int,
     verbose: bool,
     equivocate: bool | None,
     reconfigure: bool | None,
@@ -218,6 +224,7 @@ def simulate(
         chaos_ms=fault_ms,
         tx_rate_per_s=tx_rate,
         batch_interval_ms=batch_ms,
+        absent_after_ms=absent_after_ms,
     )
     results: list[SimulationResult] = []
 

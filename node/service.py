@@ -54,7 +54,7 @@ from consensus.messages import (
     ViewChange,
     decode_message,
 )
-from consensus.replica import Replica, ReplicaConfig
+from consensus.replica import Replica, ReplicaConfig, absent_timeout_ms_for
 from consensus.verifier import SignatureVerifier
 from consensus.wal import MAX_VOTE_RECORD_BYTES
 from core.crypto import PrivateKey, parse_address
@@ -127,12 +127,11 @@ MAX_PENDING_BEFORE_DRY_RUN = 64  # the nonce gap the mempool allows
 # over heights that are merely slow.
 VIEW_TIMEOUT_MARGIN = 3
 # A validator this node has had no link to for ABSENT_AFTER_S is taken as down: a view it
-# proposes waits at most a quarter of the configured view timeout, at least
-# MIN_ABSENT_TIMEOUT_MS (ReplicaConfig.absent_timeout_ms), instead of the whole timeout
-# at each of its turns. Long enough for a peer's restart and the dialer's backoff
-# (p2p.reconnect_max_ms, 2 s by default) to bring a link back first.
+# proposes waits ``absent_timeout_ms_for`` the view timeout (consensus/replica.py)
+# instead of the whole timeout at each of its turns. Long enough for a peer's restart
+# and the dialer's backoff (p2p.reconnect_max_ms, 2 s by default) to bring a link back
+# first.
 ABSENT_AFTER_S = 5.0
-MIN_ABSENT_TIMEOUT_MS = 1_000
 # The mempool journal's txs are written on admission and deleted on commit, so nearly all
 # it writes is dead within seconds. LevelDB drops a dead entry only when it merges the
 # tables holding it, and a table is written only when the write buffer fills: the buffer
@@ -147,13 +146,6 @@ class NodeError(ChainError):
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def absent_timeout_ms_for(view_timeout_ms: int) -> int:
-    """How long a view waits for a proposer taken as down (``ABSENT_AFTER_S``): a quarter
-    of the configured view timeout, at least ``MIN_ABSENT_TIMEOUT_MS`` (never more than
-    the view's own timeout: ReplicaConfig.absent_timeout_ms)."""
-    return max(MIN_ABSENT_TIMEOUT_MS, view_timeout_ms // 4)
 
 
 def _verify_all(txs: Sequence[SignedTx]) -> list[bool]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from consensus.api import Message, Output
 from consensus.messages import Commit, Prepare, PrePrepare, decode_message
-from consensus.replica import Replica, ReplicaConfig
+from consensus.replica import Replica, ReplicaConfig, absent_timeout_ms_for
 from consensus.verifier import SignatureVerifier
 from core.crypto import PrivateKey
 from core.errors import DecodeError
@@ -43,6 +43,9 @@ from tools.simulator_app import MemoryVoteLog, ToyApplication
 CHAIN_ID = "hkchain-sim"
 MAX_EVENTS_PER_RUN = 20_000_000
 MAX_DECODE_MEMO = 4_096
+# How often a node looks for validators it has had no link to (node/service.py,
+# ``_watch_absent``).
+ABSENT_CHECK_MS = 1_000
 
 ReplicaFactory = Callable[..., Replica]
 
@@ -120,6 +123,10 @@ class SimulationOptions:
     # The node's batching rule (node/service.py, ``_pace``): the proposer of view 0 waits
     # this long after its last decision before proposing (at most half a view timeout).
     batch_interval_ms: int = 0
+    # The node's rule for a proposer that is down (node/service.py, ``ABSENT_AFTER_S``): a
+    # validator down this long is taken as down by every replica, and a view it proposes
+    # waits ``absent_timeout_ms_for`` the view timeout. 0: off, as pinned seeds expect.
+    absent_after_ms: int = 0
 
     def replica_config(self) -> ReplicaConfig:
         return ReplicaConfig(
@@ -127,6 +134,8 @@ class SimulationOptions:
             timeout_backoff=2,
             max_view_timeout_ms=self.max_view_timeout_ms,
             catch_up_interval_ms=self.view_timeout_ms,
+            absent_timeout_ms=(absent_timeout_ms_for(self.view_timeout_ms)
+                               if self.absent_after_ms else 0),
         )
 
 
@@ -180,10 +189,13 @@ class _Node:
     partition_side: int = 0
     up_at_ms: int | None = None  # restart time while crashed
     down: bool = False  # crashed for the whole run
+    down_since_ms: int | None = None  # when its replica last stopped, while it is down
+    booted_ms: int = 0  # when its replica last started
+    absent: frozenset[bytes] = frozenset()  # what its replica was last told is down
 
 
 # Event kinds, ordered only by (time, sequence number).
-_DELIVER, _WAKE, _RESTART, _SYNC, _CHAOS, _CHECK, _REJOIN, _ARRIVE = range(8)
+_DELIVER, _WAKE, _RESTART, _SYNC, _CHAOS, _CHECK, _REJOIN, _ARRIVE, _ABSENT = range(9)
 
 
 # An event: (time_ms, sequence number, kind, node index, payload); the sequence number
@@ -243,6 +255,7 @@ class Simulation:
             down_rng = random.Random(f"hkchain-sim-down-{options.seed}")
             for i in down_rng.sample([i for i in order if i not in byzantine], options.crashed):
                 self.nodes[i].down = True
+                self.nodes[i].down_since_ms = 0
         self.network = (
             Network(options.network, n, options.seed, options.tx_rate_per_s)
             if options.network is not None
@@ -346,6 +359,8 @@ class Simulation:
                 self._boot(node)
         self._push(500, _CHAOS, -1)
         self._push(self.liveness_bound_ms // 4, _CHECK, -1)
+        if self.options.absent_after_ms:
+            self._push(ABSENT_CHECK_MS, _ABSENT, -1)
         target = self.options.heights
         honest = self._honest()
         for _ in range(MAX_EVENTS_PER_RUN):
@@ -393,6 +408,10 @@ class Simulation:
         if kind == _CHECK:
             self._check_liveness()
             self._push(self.now_ms + self.liveness_bound_ms // 4, _CHECK, -1)
+            return
+        if kind == _ABSENT:
+            self._tell_absent()
+            self._push(self.now_ms + ABSENT_CHECK_MS, _ABSENT, -1)
             return
         node = self.nodes[index]
         if kind == _RESTART:
@@ -455,6 +474,9 @@ class Simulation:
 
     def _boot(self, node: _Node) -> None:
         node.up_at_ms = None
+        node.down_since_ms = None
+        node.booted_ms = self.now_ms
+        node.absent = frozenset()  # a new replica has heard of no one down
         node.replica = self.replica_factory(
             CHAIN_ID,
             node.key,
@@ -467,6 +489,26 @@ class Simulation:
         )
         node.height_progress_ms = max(node.height_progress_ms, self.now_ms)
         self._apply(node, node.replica.start(self._local(node)))
+
+    def _tell_absent(self) -> None:
+        """Every running replica hears which validators have been down for
+        ``absent_after_ms``, counted from its own start, as a node counts the time without a
+        link to each (node/service.py, ``_update_absent``). A crashed validator's links are
+        gone for everyone; a byzantine one keeps its links, so it is never taken as down, and
+        neither is one across a partition (links are not modelled)."""
+        after = self.options.absent_after_ms
+        for node in self.nodes:
+            replica = node.replica
+            if replica is None:
+                continue
+            absent = frozenset(
+                other.key.public_key for other in self.nodes
+                if other.down_since_ms is not None
+                and self.now_ms - max(other.down_since_ms, node.booted_ms) >= after
+            )
+            if absent != node.absent:
+                node.absent = absent
+                self._apply(node, replica.on_absent(absent, self._local(node)))
 
     # --- faults ------------------------------------------------------------------------------------
 
@@ -485,6 +527,7 @@ class Simulation:
             node = self.rng.choice(self.nodes)
             if node.replica is not None:
                 node.replica = None
+                node.down_since_ms = self.now_ms
                 node.up_at_ms = self.now_ms + self.rng.randint(50, 3_000)
                 self.result.crashes += 1
                 self._push(node.up_at_ms, _RESTART, node.index)
@@ -686,6 +729,7 @@ def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
         + (f"--crashed {options.crashed} " if options.crashed else "")
         + (f"--tx-rate {options.tx_rate_per_s} " if options.tx_rate_per_s else "")
         + (f"--batch-ms {options.batch_interval_ms} " if options.batch_interval_ms else "")
+        + (f"--absent-after {options.absent_after_ms} " if options.absent_after_ms else "")
         + (f"--fault-ms {options.chaos_ms} " if options.chaos_ms is not None else "")
         + (_network_options(options.network) if options.network is not None else "")
         + faults.as_options()

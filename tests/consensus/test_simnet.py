@@ -3,13 +3,17 @@ whole runs over it (deterministic per seed, crashed validators, the CLI's figure
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from click.testing import CliRunner
 
 from cli.simulate import simulate
 from consensus.messages import PrePrepare
+from consensus.replica import absent_timeout_ms_for
 from tools.simnet import Network, NetworkModel, percentile
 from tools.simulator import (
+    ABSENT_CHECK_MS,
     CHAIN_ID,
     NO_FAULTS,
     Simulation,
@@ -119,6 +123,33 @@ def test_crashed_validators_stay_down_and_the_rest_commit() -> None:
     assert sorted(result.bytes_sent).count(0) == 2  # the two crashed sent nothing
     with pytest.raises(ValueError):
         run_simulation(_networked(crashed=3))
+
+
+def test_a_crashed_proposer_taken_as_down_costs_a_short_view_not_the_timeout() -> None:
+    """The node's rule for a proposer that is down, in the model: once every replica takes
+    the crashed validators as down, a view they propose waits the short timeout (a quarter
+    of the view timeout, at least 1 s), so no height waits the whole view timeout. The
+    first check is at 1 s, and cuts short a view already waiting on a crashed proposer."""
+    slow = _networked(validators=7, heights=14, crashed=2, view_timeout_ms=8_000,
+                      max_view_timeout_ms=64_000)
+    off = run_simulation(slow)
+    on = run_simulation(replace(slow, absent_after_ms=1))
+    assert off.ok and on.ok and on.heights_decided >= 14
+    # Both meet a crashed proposer's turn; without the rule it costs the view timeout.
+    assert off.view_changes > 0 and on.view_changes > 0
+    assert max(off.latencies_us) >= 8_000_000
+    # At worst both crashed proposers in a row: two short views of 2 s (one of them
+    # begun before the first check), against 8 s and 16 s.
+    short_ms = absent_timeout_ms_for(8_000)
+    assert short_ms == 2_000
+    assert max(on.latencies_us) < (2 * short_ms + ABSENT_CHECK_MS + 500) * 1000
+    assert on.simulated_ms * 3 < off.simulated_ms
+    assert "--absent-after 1 " in reproduce_command(replace(slow, absent_after_ms=1), NO_FAULTS)
+
+
+def test_the_rule_for_a_proposer_that_is_down_changes_nothing_when_no_one_is() -> None:
+    base = _networked(view_timeout_ms=4_000, max_view_timeout_ms=32_000)
+    assert run_simulation(replace(base, absent_after_ms=1)) == run_simulation(base)
 
 
 def test_the_cli_prints_the_network_figures() -> None:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.service import Node, absent_timeout_ms_for
+from consensus.replica import absent_timeout_ms_for
+from node.service import Node
 from tests.node.harness import make_homes, open_node, stop_nodes, wait_for, wait_for_mesh
 
 VIEW_TIMEOUT_MS = 20_000  # a turn of the validator that is down would take this long
