@@ -8,6 +8,7 @@
 # BATCH_MS sets block.batch_interval_ms on every node (default: the node's, 100).
 # EMPTY_MS sets block.empty_block_interval_ms, VIEW_MS consensus.view_timeout_ms.
 # KEEP_HOME=1 keeps the network's folder (each node's log is its nodeK/node.log).
+# IDLE_SECONDS sets the idle run's length (default SECONDS; 0 skips it).
 # CRASH=K kills K validators (SIGKILL) once the network is up, before the idle run: both
 # runs then measure the others, with those K silent for good. They are spread over the
 # proposer rotation (nodes n/2K, n/2K + n/K, …; node K proposes heights K, K + n, …), so a
@@ -86,7 +87,10 @@ if [ "$crash" -gt 0 ]; then
   done
   echo "== killed $crash of $n validators: ${down[*]/#/node}"
 fi
-echo "== $n validators (vote collector: $collector), idle, ${seconds} s"
-hkchain bench "${rpcs[@]}" --workload idle --duration "$seconds"
+idle_seconds=${IDLE_SECONDS:-$seconds}
+if [ "$idle_seconds" -gt 0 ]; then
+  echo "== $n validators (vote collector: $collector), idle, ${idle_seconds} s"
+  hkchain bench "${rpcs[@]}" --workload idle --duration "$idle_seconds"
+fi
 echo "== $n validators (vote collector: $collector), ${rate} tx/s, ${seconds} s"
 hkchain bench "${rpcs[@]}" --key "$home/net/operator.key" --rate "$rate" --duration "$seconds"
