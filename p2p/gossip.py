@@ -10,9 +10,10 @@ did not get through, the announcements, relayed onwards in turn, reach the rest.
 asks for an announced hash from one announcer at a time, and a body crosses each link at
 most once in the usual course (two clients giving one tx to two nodes can make a copy
 cross twice; the second is counted in ``duplicates`` and dropped). Pushes and
-announcements are batched per peer and flushed by one task (no per-tx tasks); a request
-that is not answered in time moves to the next peer that announced the hash. Peers never
-get hashes they are known to hold.
+announcements are batched per peer and flushed by one task (no per-tx tasks), except a
+push when nothing was flushed for ``FLUSH_INTERVAL_S``, which leaves once the current
+step is done; a request that is not answered in time moves to the next peer that
+announced the hash. Peers never get hashes they are known to hold.
 
 The pool may hold a peer's tx and admit it later (a validator not about to
 propose: node/inbox.py); it is relayed once admitted, if still pending then.
@@ -115,6 +116,8 @@ class TxGossip:
         self._wake = asyncio.Event()
         self._retry_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._push_soon: asyncio.Handle | None = None  # an immediate flush of pushes, queued
+        self._last_flush_s = float("-inf")  # loop time of the last flush
         self.bodies_received = 0
         self.bodies_sent = 0
         self.bodies_pushed = 0
@@ -142,6 +145,8 @@ class TxGossip:
         self._wake.set()
 
     async def stop(self) -> None:
+        if self._push_soon is not None:
+            self._push_soon.cancel()
         if self._retry_timer is not None:
             self._retry_timer.cancel()
         if self._relay_timer is not None:
@@ -163,7 +168,18 @@ class TxGossip:
             known = self._known.get(key)
             box = self._pushes.setdefault(key, [])
             box.extend(h for h in hashes if known is None or h not in known)
-        self._wake.set()
+        loop = asyncio.get_running_loop()
+        if self._push_soon is None and loop.time() - self._last_flush_s >= FLUSH_INTERVAL_S:
+            # Nothing flushed for an interval: the txs leave once this step is done rather
+            # than after the flusher's pause, which would only delay them on their way to
+            # the proposer and wake the process once more. Busier, they batch as before.
+            self._push_soon = loop.call_soon(self._push_now)
+        else:
+            self._wake.set()
+
+    def _push_now(self) -> None:
+        self._push_soon = None
+        self.flush_pushes()
 
     def announce(self, hashes: Iterable[bytes], source: bytes | None = None) -> None:
         """Relay txs learnt from a peer: announce ``hashes`` to up to ``RELAY_FANOUT``
@@ -224,6 +240,7 @@ class TxGossip:
             self._flush()
 
     def _flush(self) -> None:
+        self._last_flush_s = asyncio.get_running_loop().time()
         pushes, self._pushes = self._pushes, {}
         for peer, known, hashes in self._linked(pushes):
             bodies = []

@@ -100,6 +100,31 @@ async def next_frame(ws: SealedSocket, timeout_s: float) -> object:
                 return frame
 
 
+async def test_a_push_at_light_load_leaves_without_the_flushers_pause() -> None:
+    """Nothing flushed lately: the pushed txs leave once the current step is done, with
+    no flusher running at all, and those pushed in the same step share one frame."""
+    net = make_network(KEYS[0])
+    pool = Pool()
+    gossip = TxGossip(net, pool)  # not started: no flusher task
+    await net.start()
+    first, second = make_tx(3, 0), make_tx(3, 1)
+    session, ws = await run_handshake(net, KEYS[1])
+    try:
+        await wait_for(lambda: len(net.peers) == 1, what="peer")
+        pool.txs[first.hash] = first
+        pool.txs[second.hash] = second
+        gossip.push([first.hash])
+        gossip.push([second.hash])
+        frame = await next_frame(ws, 5)
+        assert isinstance(frame, Txs) and frame.txs == (first, second)
+        assert gossip.bodies_pushed == 2
+    finally:
+        await ws.close()
+        await session.close()
+        await gossip.stop()
+        await net.stop()
+
+
 async def test_a_clients_txs_are_pushed_as_bodies_and_a_pushed_body_is_admitted() -> None:
     net = make_network(KEYS[0])
     pool = Pool()
