@@ -152,6 +152,7 @@ class SimulationResult:
     crashes: int = 0
     syncs: int = 0
     evidence: int = 0  # equivocations recorded by honest replicas
+    absences: int = 0  # times a replica was told of a validator newly taken as down
     simulated_ms: int = 0
     heal_ms: int = 0
     # With the network model: commit latency samples (µs from the moment a height opened,
@@ -507,6 +508,7 @@ class Simulation:
                 and self.now_ms - max(other.down_since_ms, node.booted_ms) >= after
             )
             if absent != node.absent:
+                self.result.absences += len(absent - node.absent)
                 node.absent = absent
                 self._apply(node, replica.on_absent(absent, self._local(node)))
 

@@ -57,6 +57,18 @@ def test_short_randomised_campaign() -> None:
     assert summary.view_changes > 0 and summary.crashes > 0 and summary.evidence > 0
 
 
+def test_short_campaign_with_crashed_validators_taken_as_down() -> None:
+    """The node's rule for a proposer that is down, under the random faults: at each
+    check (once a second) every running replica is told of the validators crashed since
+    it last heard, and views they propose are cut short. Safety and liveness hold."""
+    results = [run_simulation(SimulationOptions(validators=7, heights=20, seed=seed,
+                                                absent_after_ms=1))
+               for seed in range(2_000, 2_010)]
+    assert [r.violation for r in results if not r.ok] == []
+    assert all(r.heights_decided >= 20 for r in results)
+    assert sum(r.crashes for r in results) > 0 and sum(r.absences for r in results) > 0
+
+
 @pytest.mark.parametrize("validators", [1, 7])
 def test_other_sizes(validators: int) -> None:
     summary = run_campaign(SimulationOptions(validators=validators, heights=15, seed=77), seeds=3)
