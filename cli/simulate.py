@@ -132,8 +132,8 @@ def _fault_options(f: Any) -> Any:
 @click.option("--absent-after", "absent_after_ms", type=click.IntRange(0, 600_000), default=0,
               show_default=True, metavar="MS",
               help="The node's rule for a proposer that is down: a validator down this long "
-              "(the node: 5000) is taken as down, and a view it proposes waits a quarter of "
-              "the view timeout, at least 1 s, if that is shorter. 0: off.")
+              "(the node: 5000) is taken as down, and a view it proposes waits 1 s, if that "
+              "is shorter than the view timeout. 0: off.")
 @click.option("--verbose", "-v", is_flag=True, help="One line per run.")
 @_fault_options
 def simulate(
