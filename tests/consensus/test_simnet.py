@@ -127,9 +127,9 @@ def test_crashed_validators_stay_down_and_the_rest_commit() -> None:
 
 def test_a_crashed_proposer_taken_as_down_costs_a_short_view_not_the_timeout() -> None:
     """The node's rule for a proposer that is down, in the model: once every replica takes
-    the crashed validators as down, a view they propose waits the short timeout (a quarter
-    of the view timeout, at least 1 s), so no height waits the whole view timeout. The
-    first check is at 1 s, and cuts short a view already waiting on a crashed proposer."""
+    the crashed validators as down, a view they propose waits the short timeout (1 s), so
+    no height waits the whole view timeout. The first check is at 1 s, and cuts short a
+    view already waiting on a crashed proposer."""
     slow = _networked(validators=7, heights=14, crashed=2, view_timeout_ms=8_000,
                       max_view_timeout_ms=64_000)
     off = run_simulation(slow)
