@@ -21,6 +21,11 @@ class Application(Protocol):
     def validator_set(self, height: int) -> ValidatorSet | None:
         """The set that certifies ``height``; None if not known yet (node is behind)."""
 
+    def proposer_of(self, height: int) -> bytes | None:
+        """The proposer named in the header of committed block ``height``; None if this
+        host does not hold that block. It gives view 1 of the next height its proposer
+        (``ValidatorSet.proposer``)."""
+
     def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
         """Build and execute a block for (height, view) on top of the last commit,
         with ``timestamp_ms`` from the proposer's clock. May have no txs."""

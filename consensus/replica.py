@@ -147,6 +147,9 @@ class _HeightState:
     """Everything the replica knows about the height it is deciding; dropped on moving on."""
 
     validators: ValidatorSet | None
+    # The proposer of the block below this height (``Application.proposer_of``): view 1's
+    # proposer when it is another validator than view 0's (``ValidatorSet.proposer``).
+    last_proposer: bytes | None = None
     view: int = 0
     view_change_sent: bool = False  # left ``view - 1``; waiting for NEW-VIEW of ``view``
     # While waiting for NEW-VIEW, the view timer only runs once a quorum asked for the view
@@ -221,7 +224,7 @@ class Replica:
         self._absent: frozenset[bytes] = frozenset()
         self._record = self._load_record()
         self._height = height
-        self._s = _HeightState(app.validator_set(height))
+        self._s = _HeightState(app.validator_set(height), app.proposer_of(height - 1))
         self._restore_record()
 
     # --- what the host reads ---------------------------------------------------------
@@ -237,6 +240,11 @@ class Replica:
     @property
     def validators(self) -> ValidatorSet | None:
         return self._s.validators
+
+    def proposer(self, view: int) -> bytes | None:
+        """The proposer of ``view`` at the height being decided; None while its validator
+        set is not known."""
+        return None if self._s.validators is None else self._proposer(view)
 
     @property
     def evidence(self) -> tuple[Equivocation, ...]:
@@ -390,9 +398,15 @@ class Replica:
         timeout = self.config.view_timeout(view, base)
         vs = self._s.validators
         if (self.config.absent_timeout_ms and vs is not None
-                and vs.proposer(self._height, view) in self._absent):
+                and self._proposer(view) in self._absent):
             return min(timeout, self.config.absent_timeout_ms)
         return timeout
+
+    def _proposer(self, view: int) -> bytes:
+        """The proposer of ``view`` at this height (a height whose set is known)."""
+        s = self._s
+        assert s.validators is not None
+        return s.validators.proposer(self._height, view, s.last_proposer)
 
     def _start_view_timer(self) -> None:
         """The timer of a height just entered (or resumed): view 0, not yet left, waits
@@ -472,7 +486,7 @@ class Replica:
         self._height = height
         # What was seen below this height cannot be seen again: the messages are dropped.
         self._evidence_seen = {k for k in self._evidence_seen if k[1] >= height}
-        self._s = _HeightState(self._app.validator_set(height))
+        self._s = _HeightState(self._app.validator_set(height), self._app.proposer_of(height - 1))
         self._restore_record()
         for h in [h for h in self._buffer if h < height]:
             del self._buffer[h]
@@ -596,7 +610,7 @@ class Replica:
             or s.view_change_sent
             or s.prepared_hash is not None  # proposed before a restart: never a second block
             or 0 in s.proposals
-            or vs.proposer(self._height, 0) != self._me
+            or self._proposer(0) != self._me
         )
 
     def _maybe_propose(self, out: Output) -> None:
@@ -613,7 +627,7 @@ class Replica:
         s = self._s
         vs = s.validators
         assert vs is not None
-        if pp.proposer != vs.proposer(self._height, 0) or not self._authentic(pp):
+        if pp.proposer != self._proposer(0) or not self._authentic(pp):
             return
         first = s.pre_prepare
         if first is not None:
@@ -914,7 +928,7 @@ class Replica:
             or not self._can_vote()
             or view in s.proposals
             or s.prepared_hash is not None  # proposed before a restart: never a second block
-            or vs.proposer(self._height, view) != self._me
+            or self._proposer(view) != self._me
         ):
             return
         collected = s.view_changes.get(view, {})
@@ -946,7 +960,7 @@ class Replica:
         w = nv.view
         if w < s.view or w > s.view + self.config.max_future_views:
             return
-        if nv.proposer != vs.proposer(self._height, w) or not self._authentic(nv):
+        if nv.proposer != self._proposer(w) or not self._authentic(nv):
             return
         first = s.new_views.get(w)
         if first is not None:

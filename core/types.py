@@ -330,9 +330,22 @@ class ValidatorSet(Record):
     def quorum(self) -> int:
         return 2 * len(self.validators) // 3 + 1
 
-    def proposer(self, height: int, view: int) -> bytes:
-        """The proposer of (height, view): rotates with both, same on every node."""
-        return self.validators[(height + view) % len(self.validators)].public_key
+    def proposer(self, height: int, view: int, last: bytes | None = None) -> bytes:
+        """The proposer of (height, view), the same on every node that holds block
+        ``height - 1``, whose header names ``last`` as its proposer.
+
+        Views rotate with ``height + view``, except view 1: it goes to ``last`` when that
+        validator is in this set and did not propose view 0. A height leaves view 0 most
+        often because its proposer is down, and the last proposer has just shown it is up;
+        so a run of validators that are down next to each other in the rotation costs one
+        view change a height, not one for each of them. A node without block
+        ``height - 1`` (``last`` None) names the rotation's validator for view 1 and can
+        disagree there only: every other view is the rotation's on every node."""
+        n = len(self.validators)
+        if view == 1 and last is not None and last in self._index:
+            if self.validators[height % n].public_key != last:
+                return last
+        return self.validators[(height + view) % n].public_key
 
 
 # --- blocks ----------------------------------------------------------------------------

@@ -197,6 +197,13 @@ class ChainApplication:
             return self.node.executor.validator_set(self.store.state(), height)
         return None
 
+    def proposer_of(self, height: int) -> bytes | None:
+        head = self.store.head
+        if head is not None and head.height == height:
+            return head.header.proposer
+        block = self.store.block(height) if height >= 0 else None
+        return None if block is None else block.header.proposer
+
     def _context(self, header: BlockHeader) -> BlockContext:
         return BlockContext(header.chain_id, header.height, header.timestamp_ms, header.proposer)
 
@@ -344,7 +351,7 @@ class ChainApplication:
         try:
             self.check_header(block, vs)
             h = block.header
-            if h.proposer != vs.proposer(h.height, h.view):
+            if h.proposer != vs.proposer(h.height, h.view, self.proposer_of(h.height - 1)):
                 raise ValidationError("block proposed by a validator not its proposer")
             if h.timestamp_ms > now_ms() + MAX_CLOCK_DRIFT_MS:
                 raise ValidationError("block timestamp is too far in the future")
@@ -1063,7 +1070,7 @@ class Node:
         if vs is None:
             return False
         r, me = self.replica, self.key.public_key
-        return vs.proposer(r.height, r.view) == me or vs.proposer(r.height + 1, 0) == me
+        return r.proposer(r.view) == me or vs.proposer(r.height + 1, 0) == me
 
     def _on_inbox_timer(self) -> None:
         """Admit the txs held ``hold_s`` and still not committed."""
@@ -1255,14 +1262,15 @@ class Node:
         if not self.config.consensus.vote_collector:
             return None
         vs = self.app.validator_set(height)
-        return None if vs is None else vs.proposer(height, view)
+        return None if vs is None else vs.proposer(height, view, self.app.proposer_of(height - 1))
 
     def _collect(self, vote: Vote) -> None:
         """As the collector of the vote's view: gather it; at a quorum, send the bundle."""
         if not self.config.consensus.vote_collector or vote.height <= self.store.height:
             return  # decided: every validator has or can fetch its certificate
         vs = self.app.validator_set(vote.height)
-        if vs is None or vs.proposer(vote.height, vote.view) != self.key.public_key:
+        if vs is None or self.key.public_key != vs.proposer(
+                vote.height, vote.view, self.app.proposer_of(vote.height - 1)):
             return
         key = (vote.kind, vote.height, vote.view, vote.block_hash)
         if vote.validator not in vs or key in self._bundled:

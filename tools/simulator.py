@@ -586,7 +586,7 @@ class Simulation:
             data = msg.encode()
             if self._collecting(node, msg) and not node.byzantine:
                 assert isinstance(msg, Prepare | Commit)
-                collector = self._collector_of(msg)
+                collector = self._collector_of(node, msg)
                 if collector is node:
                     self._collect(node, msg, data)
                 else:
@@ -620,9 +620,11 @@ class Simulation:
         return (self.network is not None and self.network.model.vote_collector
                 and isinstance(msg, Prepare | Commit))
 
-    def _collector_of(self, msg: Prepare | Commit) -> _Node:
-        """The collector of a vote's (height, view): that view's proposer."""
-        return self.by_key[self.schedule(msg.height).proposer(msg.height, msg.view)]
+    def _collector_of(self, node: _Node, msg: Prepare | Commit) -> _Node:
+        """The collector of a vote's (height, view): that view's proposer, as ``node``
+        (the vote's sender) names it from its chain."""
+        last = node.app.proposer_of(msg.height - 1)
+        return self.by_key[self.schedule(msg.height).proposer(msg.height, msg.view, last)]
 
     def _collect(self, node: _Node, msg: Message, data: bytes) -> None:
         """The collector gathers a vote; at a quorum it sends the bundle to every validator.
@@ -630,7 +632,7 @@ class Simulation:
         proposer."""
         assert isinstance(msg, Prepare | Commit)
         v = msg.vote
-        if self._collector_of(msg) is not node or node.byzantine:
+        if self._collector_of(node, msg) is not node or node.byzantine:
             return
         vs = self.schedule(v.height)
         if v.validator not in vs or not self.checker.verify_vote(v):
@@ -675,15 +677,15 @@ class Simulation:
             self._push(self.now_ms + self.rng.randint(100, 3_000), _REJOIN, -1, self.isolation)
         if not node.app.certificate_valid(block, cert):
             raise Violation(f"replica {node.index} decided height {h} without a valid certificate")
-        if node.byzantine:
-            return
+        # A byzantine validator's decision counts as well: its certificate was checked
+        # just above, and two certified blocks at one height break safety whoever holds them.
         known = self.ledger.get(h)
         if known is None:
             self.ledger[h] = (block, cert)
         elif known[0].hash != block.hash:
             raise Violation(
                 f"safety: replica {node.index} decided {block.hash.hex()[:16]} at height {h}, "
-                f"another honest replica decided {known[0].hash.hex()[:16]}"
+                f"another replica decided {known[0].hash.hex()[:16]}"
             )
 
     def _sync(self, node: _Node, replica: Replica, target: int) -> None:

@@ -105,6 +105,9 @@ class ToyApplication:
             return None
         return self._schedule(height)
 
+    def proposer_of(self, height: int) -> bytes | None:
+        return self.blocks[height - 1].header.proposer if 1 <= height <= len(self.blocks) else None
+
     def _tx(self, height: int, i: int, args: tuple[int | bytes, ...]) -> SignedTx:
         tx = Tx(self.chain_id, FAKE_SENDER, height * MAX_BLOCK_TXS + i, "toy", "note", args, 1,
                 height + 10)
@@ -134,6 +137,7 @@ class ToyApplication:
     def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
         assert height == self.height + 1, "propose on top of the last commit only"
         vs = self._schedule(height)
+        last = self.proposer_of(height - 1)
         timestamp_ms = max(timestamp_ms, self._last_timestamp_ms)
         txs = self._txs(height, view, timestamp_ms)
         root = tx_root(txs)
@@ -144,7 +148,7 @@ class ToyApplication:
             tx_root=root,
             state_root=sha256(self._state_root + root),
             receipts_root=EMPTY_ROOT,
-            proposer=vs.proposer(height, view),
+            proposer=vs.proposer(height, view, last),
             view=view,
             timestamp_ms=timestamp_ms,
             validator_set_hash=vs.hash,
@@ -161,7 +165,7 @@ class ToyApplication:
             and h.tx_root == tx_root(block.txs)
             and h.state_root == sha256(self._state_root + h.tx_root)
             and h.receipts_root == EMPTY_ROOT
-            and h.proposer == vs.proposer(h.height, h.view)
+            and h.proposer == vs.proposer(h.height, h.view, self.proposer_of(h.height - 1))
             and h.validator_set_hash == vs.hash
             and h.timestamp_ms >= self._last_timestamp_ms
             and len(block.txs) <= MAX_BLOCK_TXS

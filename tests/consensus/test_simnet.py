@@ -147,6 +147,25 @@ def test_a_crashed_proposer_taken_as_down_costs_a_short_view_not_the_timeout() -
     assert "--absent-after 1 " in reproduce_command(replace(slow, absent_after_ms=1), NO_FAULTS)
 
 
+def test_a_run_of_crashed_proposers_costs_one_view_change_a_height() -> None:
+    """Three validators next to each other in the rotation are down. View 1 goes to the
+    last block's proposer (``ValidatorSet.proposer``), which is up, so each height whose
+    proposer is down costs one short view and one view change: with view 1 rotating, the
+    first of the three heights would pass through all three dead proposers."""
+    options = _networked(validators=10, heights=30, seed=13, crashed=3, view_timeout_ms=8_000,
+                         max_view_timeout_ms=64_000, absent_after_ms=1)
+    sim = Simulation(options)
+    rotation = sim.schedule(1)
+    assert sorted(rotation.index_of(n.key.public_key) for n in sim.nodes if n.down) == [3, 4, 5]
+    result = sim.run()
+    assert result.ok and result.heights_decided >= 30
+    # 30 heights give each of the three 3 turns: 9 heights, one view change each at each of
+    # the 7 replicas that run.
+    assert result.view_changes == 9 * 7
+    short_ms = absent_timeout_ms_for(8_000)
+    assert max(result.latencies_us) < (2 * short_ms + 500) * 1000
+
+
 def test_the_rule_for_a_proposer_that_is_down_changes_nothing_when_no_one_is() -> None:
     base = _networked(view_timeout_ms=4_000, max_view_timeout_ms=32_000)
     assert run_simulation(replace(base, absent_after_ms=1)) == run_simulation(base)

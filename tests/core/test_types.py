@@ -128,6 +128,23 @@ def _valset(n: int) -> tuple[list[PrivateKey], ValidatorSet]:
     return keys, ValidatorSet(tuple(Validator(k.public_key, f"v{i}") for i, k in enumerate(keys)))
 
 
+def test_view_1_goes_to_the_last_blocks_proposer_and_the_other_views_rotate() -> None:
+    keys, vs = _valset(7)
+    pk = [k.public_key for k in keys]
+    outsider = PrivateKey.from_seed_text("not-a-validator").public_key
+    for height in (1, 5, 13):
+        rotation = [pk[(height + v) % 7] for v in range(10)]
+        # Without the last block (genesis, or a node that lacks it): the rotation throughout.
+        assert [vs.proposer(height, v) for v in range(10)] == rotation
+        assert [vs.proposer(height, v, outsider) for v in range(10)] == rotation
+        # View 0's proposer, which has just failed its view, does not get view 1 as well.
+        assert vs.proposer(height, 1, rotation[0]) == rotation[1]
+        last = pk[(height + 3) % 7]
+        named = [vs.proposer(height, v, last) for v in range(10)]
+        assert named[1] == last
+        assert named[:1] + named[2:] == rotation[:1] + rotation[2:]
+
+
 @pytest.mark.parametrize(("n", "f", "q"), [(1, 0, 1), (4, 1, 3), (5, 1, 4), (7, 2, 5), (10, 3, 7)])
 def test_quorum_sizes(n: int, f: int, q: int) -> None:
     _, vs = _valset(n)
