@@ -8,7 +8,8 @@ signature and executes it anyway. So a validator that is not about to propose ch
 peer's tx's signature only (so a block that carries it need not, on the path to this
 validator's vote), keeps it here, and admits it to the mempool only once it may propose
 soon (``Node._may_propose_soon``: the proposer of the current view or of the next
-height), or once it has waited a view timeout (``hold_s_for``) without being committed.
+height, or of the next view when the current one's is down), or once it has waited a
+view timeout (``hold_s_for``) without being committed.
 A tx committed meanwhile is dropped from here: at scale most txs never reach most
 validators' mempools.
 
@@ -18,7 +19,9 @@ tx does not end an idle proposer's empty-block wait at this validator (its view 
 runs only once the tx is admitted): anyone could push valid but unpayable txs. So after a
 silent proposer at an idle chain, a tx sent to another node may wait up to the hold
 longer for the view change (at most the empty-block interval longer, which ends that
-wait anyway). The inbox is memory only, as every tx learnt from a peer is (the node that
+wait anyway). A proposer taken as down (no link for 5 s) is the exception: a held tx
+ends the wait for it (``Node._held_for_a_dead_proposer``), since no empty block can come
+from it. The inbox is memory only, as every tx learnt from a peer is (the node that
 accepted it from a client journaled it), and bounded in count and bytes: the oldest go
 first, and one still needed is fetched again by the proposal that names it.
 """

@@ -1059,18 +1059,36 @@ class Node:
         if self.inbox and self._inbox_timer is None:
             self._inbox_timer = loop.call_later(self.hold_s, self._on_inbox_timer)
         # Held txs do not end the proposer's idle wait (``replica.on_work``): anyone could
-        # push valid but unpayable txs to set the view timers running. They do once admitted.
+        # push valid but unpayable txs to set the view timers running. They do once
+        # admitted, and at once if that proposer is down (``_held_for_a_dead_proposer``).
+        if self._held_for_a_dead_proposer():
+            self._step("consensus: txs held, the proposer down",
+                       lambda: self.replica.on_work(now_ms()))
+
+    def _held_for_a_dead_proposer(self) -> bool:
+        """Whether the replica waits for an empty block from a proposer taken as down while
+        this node holds peers' txs. No empty block can come from it, so the wait would
+        only put off the view change those txs need; and the view change needs f + 1
+        validators asking, while only the few that may propose soon admit a peer's tx.
+        Without this, a tx sent at an idle chain whose proposer is down waited the
+        empty-block interval (10 s at 64 validators). Its view goes the same way anyway."""
+        r = self.replica
+        return r.idle and bool(self.inbox) and r.proposer(r.view) in self._absent
 
     def _may_propose_soon(self) -> bool:
-        """Whether this validator proposes the replica's current view or the next
-        height's first (the next view's proposer): it needs peers' txs admitted by then."""
+        """Whether this validator proposes the replica's current view, the next height's
+        first, or the next view when this view's proposer is taken as down: it needs
+        peers' txs admitted by then."""
         if self.observer:
             return False
         vs = self.replica.validators
         if vs is None:
             return False
         r, me = self.replica, self.key.public_key
-        return r.proposer(r.view) == me or vs.proposer(r.height + 1, 0) == me
+        current = r.proposer(r.view)
+        return (current == me or vs.proposer(r.height + 1, 0) == me
+                # The next view's proposer, when this one is taken as down.
+                or (current in self._absent and r.proposer(r.view + 1) == me))
 
     def _on_inbox_timer(self) -> None:
         """Admit the txs held ``hold_s`` and still not committed."""
@@ -1391,7 +1409,7 @@ class Node:
             # Our turn is near: the txs held go to the mempool first, after this
             # step (a drain admits, which may step the replica again).
             self._inbox_drain = asyncio.get_running_loop().call_soon(self._drain_inbox)
-        if self.replica.idle and len(self.mempool):
+        if self.replica.idle and (len(self.mempool) or self._held_for_a_dead_proposer()):
             # A height entered with txs pending: its view timer runs without the idle wait.
             self._apply(self.replica.on_work(now_ms()))
 
@@ -1575,6 +1593,9 @@ class Node:
             log.log(level, "validators with no link for %.0f s: %d (%d more, %d back)",
                     self.absent_after_s, len(found), gone, back)
             self._step("absent validators", lambda: self.replica.on_absent(found, now_ms()))
+            if self._held_for_a_dead_proposer():
+                self._step("consensus: txs held, the proposer down",
+                           lambda: self.replica.on_work(now_ms()))
 
     def _on_peer_connected(self, peer: Peer) -> None:
         self._on_peer_change(peer)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from consensus.replica import absent_timeout_ms_for
 from node.service import Node
-from tests.node.harness import make_homes, open_node, stop_nodes, wait_for, wait_for_mesh
+from tests.node.harness import make_homes, make_tx, open_node, stop_nodes, wait_for, wait_for_mesh
 
 VIEW_TIMEOUT_MS = 20_000  # a turn of the validator that is down would take this long
 
@@ -47,3 +47,56 @@ async def test_a_validator_that_is_down_is_passed_over_after_a_short_view(tmp_pa
         await wait_for(lambda: [_absent(n) for n in live] == [0.0] * 3, what="the validator back")
     finally:
         await stop_nodes([*live, nodes[3]])
+
+
+async def test_a_tx_sent_while_the_proposer_is_down_waits_for_no_empty_block(tmp_path: Path) -> None:
+    """At an idle chain the validators give the proposer the empty-block interval. When
+    that proposer is down, a peer's tx held in the inbox ends the wait (no empty block can
+    come), and view 1's proposer, the last block's, admits peers' txs as the next to
+    propose. Without either, a tx admitted by fewer than f + 1 validators waited the
+    whole interval (60 s here) for a view change."""
+    homes = make_homes(tmp_path, 4, empty_block_interval_ms=60_000, view_timeout_ms=VIEW_TIMEOUT_MS)
+    nodes = [open_node(h) for h in homes]
+    for n in nodes:
+        n.absent_after_s = 0.5
+        await n.start()
+    live, down = nodes[:3], nodes[3]
+    try:
+        await wait_for_mesh(nodes, first_block=True, timeout_s=30)
+        await down.stop()
+        await wait_for(lambda: [_absent(n) for n in live] == [1.0] * 3, what="the stopped validator taken as down")
+        dead = down.key.public_key
+        # One tx a block moves the chain on to a height the stopped validator proposes.
+        for nonce in range(8):
+            h = live[0].replica.height
+            vs = live[0].replica.validators
+            assert vs is not None
+            if all(n.replica.height == h for n in live) and vs.proposer(h, 0) == dead:
+                break
+            step = make_tx(0, nonce, key="step")
+            await live[0].submit([step])
+            await wait_for(lambda: all(n.store.tx_location(step.hash) is not None  # noqa: B023
+                                       and n.replica.height > n.store.height for n in live),
+                           what="a block")
+        else:
+            raise AssertionError("the stopped validator's turn did not come")
+        assert all(n.replica.idle for n in live)  # waiting for an empty block
+        by_key = {n.key.public_key: n for n in live}
+        last = by_key[vs.proposer(h, 1, live[0].app.proposer_of(h - 1))]
+        assert last.key.public_key == live[0].store.head.header.proposer  # type: ignore[union-attr]
+        following = by_key[vs.proposer(h + 1, 0)]
+        (third,) = [n for n in live if n is not last and n is not following]
+        assert last._may_propose_soon() and not third._may_propose_soon()
+        stx = make_tx(1, 0, key="sent while the proposer is down")
+        assert third.admit_from_peer([stx]) == [] and stx.hash in third.inbox  # held
+        assert not third.replica.idle  # and its view timer runs
+        await following.submit([stx])
+        await wait_for(lambda: all(n.store.tx_location(stx.hash) is not None for n in live),
+                       timeout_s=15, what="the tx committed, long before the empty-block interval")
+        # In the stopped validator's height, at view 1, by the last block's proposer.
+        assert live[0].store.tx_location(stx.hash)[0] == h  # type: ignore[index]
+        block = live[0].store.block(h)
+        assert block is not None and block.header.view == 1
+        assert block.header.proposer == last.key.public_key
+    finally:
+        await stop_nodes(live)
