@@ -132,8 +132,13 @@ def _fault_options(f: Any) -> Any:
 @click.option("--absent-after", "absent_after_ms", type=click.IntRange(0, 600_000), default=0,
               show_default=True, metavar="MS",
               help="The node's rule for a proposer that is down: a validator down this long "
-              "(the node: 5000) is taken as down, and a view it proposes waits 1 s, if that "
-              "is shorter than the view timeout. 0: off.")
+              "(the node: 5000) is taken as down, and a view it proposes waits 250 ms, if "
+              "that is shorter than the view timeout. 0: off.")
+@click.option("--missed-turn", "missed_turn_ms", type=click.IntRange(0, 600_000), default=0,
+              show_default=True, metavar="MS",
+              help="The node's rule for a proposer that missed its last turn: view 0 waits at "
+              "most MS for it (the node: 2000), or three times the median height if longer "
+              "(the node; not modelled here). 0: off.")
 @click.option("--verbose", "-v", is_flag=True, help="One line per run.")
 @_fault_options
 def simulate(
@@ -158,6 +163,7 @@ def simulate(
     tx_rate: int,
     batch_ms: int,
     absent_after_ms: int,
+    missed_turn_ms: int,
     verbose: bool,
     equivocate: bool | None,
     reconfigure: bool | None,
@@ -225,6 +231,7 @@ def simulate(
         tx_rate_per_s=tx_rate,
         batch_interval_ms=batch_ms,
         absent_after_ms=absent_after_ms,
+        missed_turn_ms=missed_turn_ms,
     )
     results: list[SimulationResult] = []
 

@@ -26,6 +26,11 @@ class Application(Protocol):
         host does not hold that block. It gives view 1 of the next height its proposer
         (``ValidatorSet.proposer``)."""
 
+    def committed_view(self, height: int) -> int | None:
+        """The view at which committed block ``height`` was decided; None if this host does
+        not hold its certificate. View 0's proposer of the height one rotation on missed
+        its last turn when that view is above 0 (``ReplicaConfig.missed_turn_timeout_ms``)."""
+
     def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
         """Build and execute a block for (height, view) on top of the last commit,
         with ``timestamp_ms`` from the proposer's clock. May have no txs."""

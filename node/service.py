@@ -54,7 +54,7 @@ from consensus.messages import (
     ViewChange,
     decode_message,
 )
-from consensus.replica import Replica, ReplicaConfig, absent_timeout_ms_for
+from consensus.replica import MISSED_TURN_TIMEOUT_MS, Replica, ReplicaConfig, absent_timeout_ms_for
 from consensus.verifier import SignatureVerifier
 from consensus.wal import MAX_VOTE_RECORD_BYTES
 from core.crypto import PrivateKey, parse_address
@@ -203,6 +203,10 @@ class ChainApplication:
             return head.header.proposer
         block = self.store.block(height) if height >= 0 else None
         return None if block is None else block.header.proposer
+
+    def committed_view(self, height: int) -> int | None:
+        cert = self.store.certificate(height) if height >= 1 else None
+        return None if cert is None else cert.view
 
     def _context(self, header: BlockHeader) -> BlockContext:
         return BlockContext(header.chain_id, header.height, header.timestamp_ms, header.proposer)
@@ -636,6 +640,7 @@ class Node:
                 idle_wait_ms=config.block.empty_block_interval_ms,
                 timeout_margin=VIEW_TIMEOUT_MARGIN,
                 absent_timeout_ms=absent_timeout_ms_for(config.consensus.view_timeout_ms),
+                missed_turn_timeout_ms=min(MISSED_TURN_TIMEOUT_MS, config.consensus.view_timeout_ms),
             ),
             verifier=self.verifier,
             last_commit=self._last_commit(),

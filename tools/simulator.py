@@ -127,6 +127,9 @@ class SimulationOptions:
     # validator down this long is taken as down by every replica, and a view it proposes
     # waits ``absent_timeout_ms_for`` the view timeout. 0: off, as pinned seeds expect.
     absent_after_ms: int = 0
+    # View 0 of a proposer that missed its last turn waits at most this long (the node's
+    # ``MISSED_TURN_TIMEOUT_MS``; ``ReplicaConfig.missed_turn_timeout_ms``). 0: off.
+    missed_turn_ms: int = 0
 
     def replica_config(self) -> ReplicaConfig:
         return ReplicaConfig(
@@ -136,6 +139,7 @@ class SimulationOptions:
             catch_up_interval_ms=self.view_timeout_ms,
             absent_timeout_ms=(absent_timeout_ms_for(self.view_timeout_ms)
                                if self.absent_after_ms else 0),
+            missed_turn_timeout_ms=min(self.missed_turn_ms, self.view_timeout_ms),
         )
 
 
@@ -734,6 +738,7 @@ def reproduce_command(options: SimulationOptions, faults: FaultRates) -> str:
         + (f"--tx-rate {options.tx_rate_per_s} " if options.tx_rate_per_s else "")
         + (f"--batch-ms {options.batch_interval_ms} " if options.batch_interval_ms else "")
         + (f"--absent-after {options.absent_after_ms} " if options.absent_after_ms else "")
+        + (f"--missed-turn {options.missed_turn_ms} " if options.missed_turn_ms else "")
         + (f"--fault-ms {options.chaos_ms} " if options.chaos_ms is not None else "")
         + (_network_options(options.network) if options.network is not None else "")
         + faults.as_options()

@@ -108,6 +108,9 @@ class ToyApplication:
     def proposer_of(self, height: int) -> bytes | None:
         return self.blocks[height - 1].header.proposer if 1 <= height <= len(self.blocks) else None
 
+    def committed_view(self, height: int) -> int | None:
+        return self.certificates[height - 1].view if 1 <= height <= len(self.certificates) else None
+
     def _tx(self, height: int, i: int, args: tuple[int | bytes, ...]) -> SignedTx:
         tx = Tx(self.chain_id, FAKE_SENDER, height * MAX_BLOCK_TXS + i, "toy", "note", args, 1,
                 height + 10)

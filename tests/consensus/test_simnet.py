@@ -167,6 +167,28 @@ def test_a_run_of_crashed_proposers_costs_one_view_change_a_height() -> None:
     assert max(result.latencies_us) < (ABSENT_CHECK_MS + short_ms + 500) * 1000
 
 
+def test_a_proposer_that_missed_its_last_turn_gets_a_short_view_at_its_next() -> None:
+    """Two validators stay silent for the whole run and are never taken as down (the rule
+    for absent validators is off), as a proposer that keeps its links but is wedged or
+    Byzantine. Their first turns cost the view timeout. With the rule, every validator
+    reads from the chain that they missed their last turn, and each later one costs the
+    short view (2 s) instead."""
+    base = _networked(validators=7, heights=40, crashed=2, view_timeout_ms=8_000,
+                      max_view_timeout_ms=64_000)
+    off = run_simulation(base)
+    on = run_simulation(replace(base, missed_turn_ms=2_000))
+    assert off.ok and on.ok and on.heights_decided >= 40
+    waited_off = [us for us in off.latencies_us if us >= 8_000_000]
+    waited_on = [us for us in on.latencies_us if us >= 8_000_000]
+    short_on = [us for us in on.latencies_us if 2_000_000 <= us < 3_000_000]
+    # The 5 replicas that run each decide every height: two first turns waited in full.
+    assert len(waited_on) == 2 * 5
+    assert len(short_on) >= 2 * len(waited_on)
+    assert len(waited_off) == len(waited_on) + len(short_on)  # every turn in full without it
+    assert on.simulated_ms * 2 < off.simulated_ms
+    assert "--missed-turn 2000 " in reproduce_command(replace(base, missed_turn_ms=2_000), NO_FAULTS)
+
+
 def test_the_rule_for_a_proposer_that_is_down_changes_nothing_when_no_one_is() -> None:
     base = _networked(view_timeout_ms=4_000, max_view_timeout_ms=32_000)
     assert run_simulation(replace(base, absent_after_ms=1)) == run_simulation(base)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consensus.replica import absent_timeout_ms_for
+from consensus.replica import MISSED_TURN_TIMEOUT_MS, absent_timeout_ms_for
 from node.service import Node
 from tests.node.harness import make_homes, make_tx, open_node, stop_nodes, wait_for, wait_for_mesh
 
@@ -98,5 +98,41 @@ async def test_a_tx_sent_while_the_proposer_is_down_waits_for_no_empty_block(tmp
         block = live[0].store.block(h)
         assert block is not None and block.header.view == 1
         assert block.header.proposer == last.key.public_key
+    finally:
+        await stop_nodes(live)
+
+
+async def test_a_proposer_that_missed_its_last_turn_is_given_a_short_view(tmp_path: Path) -> None:
+    """A validator that stops is never taken as down here (as one that keeps its links but
+    is wedged): its first turn waits the view timeout, and its next, read from the chain
+    as following a missed turn, only ``MISSED_TURN_TIMEOUT_MS``."""
+    view_timeout_ms = 6_000
+    homes = make_homes(tmp_path, 4, view_timeout_ms=view_timeout_ms)
+    nodes = [open_node(h) for h in homes]
+    for n in nodes:
+        n.absent_after_s = 3600.0
+        await n.start()
+    live, stopped = nodes[:3], nodes[3]
+    try:
+        await wait_for_mesh(nodes, first_block=True)
+        await stopped.stop()
+        start = max(n.store.height for n in live)
+        await wait_for(lambda: all(n.store.height >= start + 9 for n in live), timeout_s=30,
+                       what="two turns of the stopped validator")
+        assert all(_absent(n) == 0.0 for n in live)
+        store = live[0].store
+        key = stopped.key.public_key
+        turns = []
+        for h in range(start + 1, start + 10):
+            vs = store.validator_set(h)
+            block, parent = store.block(h), store.block(h - 1)
+            assert vs is not None and block is not None and parent is not None
+            if vs.proposer(h, 0) == key:
+                assert block.header.view == 1
+                turns.append(block.header.timestamp_ms - parent.header.timestamp_ms)
+        assert len(turns) >= 2, turns
+        assert turns[0] >= view_timeout_ms - 500, turns
+        assert MISSED_TURN_TIMEOUT_MS == 2_000
+        assert all(gap < MISSED_TURN_TIMEOUT_MS + 1_500 for gap in turns[1:]), turns
     finally:
         await stop_nodes(live)
