@@ -74,6 +74,20 @@ def test_new_view_re_proposes_a_prepared_block() -> None:
         assert cert.view >= 1
 
 
+def test_a_height_costs_a_validator_two_synced_vote_records() -> None:
+    """Before its PREPARE, and once prepared, before its COMMIT: the prepared certificate
+    and the commit go into one record, so a height is two synced writes, not three."""
+    c = Cluster()
+    c.start()
+    c.deliver_all(until_height=6)
+    for i, log in enumerate(c.logs):
+        assert isinstance(log, MemoryVoteLog)
+        decided = len(c.decided[i])
+        assert decided >= 5
+        # The height in progress may have written its first record already.
+        assert 2 * decided <= log.saves <= 2 * decided + 1, (log.saves, decided)
+
+
 def test_restart_never_signs_a_conflicting_prepare() -> None:
     app, log = new_app(), MemoryVoteLog()
     proposer = key_of_proposer(1, 0)
