@@ -127,8 +127,8 @@ def _fault_options(f: Any) -> Any:
               "(0: a few small txs per block). Not with --block-bytes.")
 @click.option("--batch-ms", type=click.IntRange(0, 60_000), default=0, show_default=True,
               help="The node's batching rule: the proposer waits this long after its last "
-              "decision, less that height's round, before proposing (block.batch_interval_ms; "
-              "at most half the view timeout). 0: heights back to back.")
+              "decision before proposing (block.batch_interval_ms; at most half the view "
+              "timeout). 0: heights back to back.")
 @click.option("--absent-after", "absent_after_ms", type=click.IntRange(0, 600_000), default=0,
               show_default=True, metavar="MS",
               help="The node's rule for a proposer that is down: a validator down this long "

@@ -21,11 +21,10 @@ settle falls back to executing on the loop as before.
 
 Block production pacing: the replica proposes at its first tick of a height. The
 proposer's node puts that tick off until ``empty_block_interval_ms`` after the last commit
-while the mempool is empty, and while less than a full block is pending until
-``batch_interval_ms`` after it less the last height's round, from its proposal to its
-commit here (a tx arriving brings the tick forward to that): an idle chain makes one empty
-block per interval, a lightly loaded one a block of what arrived per batch interval, and a
-busy one, whose rounds outlast the batch interval, proposes back to back.
+while the mempool is empty, and until ``batch_interval_ms`` after it while less than a
+full block is pending (a tx arriving brings the tick forward to that): an idle chain makes
+one empty block per interval, a lightly loaded one a block of what arrived per batch
+interval, and a busy one, whose blocks fill, proposes back to back.
 The validators' view timers grant the empty-block wait while their own mempools are empty
 (``ReplicaConfig.idle_wait_ms``; a tx admitted ends it through ``Replica.on_work``).
 """
@@ -707,10 +706,6 @@ class Node:
         self._collected: dict[tuple[int, int, int, bytes], dict[bytes, Vote]] = {}
         self._bundled: set[tuple[int, int, int, bytes]] = set()
         self._last_commit_ms = now_ms()
-        # When this node first saw a proposal of the newest height it saw one for, and how
-        # long the last committed height took from there: the batch wait counts it.
-        self._proposal_seen: tuple[int, int] = (0, 0)
-        self._last_round_ms = 0
         self._stopped = asyncio.Event()
         self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -1255,7 +1250,6 @@ class Node:
         what = f"consensus step on {type(msg).__name__} from {peer.label}"
         block = getattr(msg, "block", None)
         if isinstance(block, Block):
-            self._saw_proposal(block.height)
             if block.height == self.store.height + 1:
                 # Executed in the worker first, then stepped: the loop keeps answering
                 # pings and votes meanwhile (a large block takes seconds on a loaded
@@ -1427,8 +1421,8 @@ class Node:
     def _pace(self, wake_at_ms: int) -> int:
         """When to really wake the replica. The replica proposes at the first tick of a
         height; the proposer puts that tick off until ``empty_block_interval_ms`` after the
-        last commit while the mempool is empty, and until ``batch_interval_ms`` after it,
-        less the last round, while less than a full block is pending (module docstring). Never longer than half
+        last commit while the mempool is empty, and until ``batch_interval_ms`` after it
+        while less than a full block is pending (module docstring). Never longer than half
         a view timeout while txs are pending, so no one changes view over it; with none,
         the validators wait the empty-block interval on top of the view timeout
         (``ReplicaConfig.idle_wait_ms``)."""
@@ -1445,22 +1439,13 @@ class Node:
         if pending:
             interval_ms = min(b.batch_interval_ms, b.empty_block_interval_ms,
                               self.config.consensus.view_timeout_ms // 2)
-            # The interval runs from the last height's proposal, not its commit: blocks
-            # come one an interval while rounds are shorter, and back to back once longer.
-            interval_ms = max(0, interval_ms - self._last_round_ms)
         else:
             interval_ms = b.empty_block_interval_ms
         return max(wake_at_ms, self._last_commit_ms + interval_ms)
 
-    def _saw_proposal(self, height: int) -> None:
-        """The first proposal of ``height`` seen (or made) here: its round starts now."""
-        if height > self._proposal_seen[0]:
-            self._proposal_seen = (height, now_ms())
-
     def _broadcast(self, msg: Message) -> None:
         frame: Frame
         if isinstance(msg, PrePrepare):
-            self._saw_proposal(msg.height)
             # By reference: its txs' bodies went out by gossip; those still queued to go
             # leave first, so on each link the proposal follows them.
             self.gossip.flush_pushes()
@@ -1537,8 +1522,6 @@ class Node:
         if in_force:
             self._drop_unadmitted_peers()
         self._last_commit_ms = now_ms()
-        seen_height, seen_ms = self._proposal_seen
-        self._last_round_ms = self._last_commit_ms - seen_ms if seen_height == height else 0
         self._forget_collected()
         m = self.metrics
         elapsed_s = time.perf_counter() - started

@@ -191,8 +191,6 @@ class _Node:
     wake_token: int = 0
     height_progress_ms: int = 0
     decided_ms: int = 0  # when it last decided a height
-    proposal_seen: tuple[int, int] = (0, 0)  # (height, ms): the newest height's first proposal
-    round_ms: int = 0  # its last decided height's round, from that proposal to the decision
     partition_side: int = 0
     up_at_ms: int | None = None  # restart time while crashed
     down: bool = False  # crashed for the whole run
@@ -454,8 +452,6 @@ class Simulation:
             assert isinstance(payload, bytes)
             msg = self._decode(payload)
             if msg is not None:
-                if isinstance(msg, PrePrepare):
-                    self._saw_proposal(node, msg.height)
                 if self._collecting(node, msg):
                     self._collect(node, msg, payload)
                 self._apply(node, replica.on_message(msg, self._local(node)))
@@ -591,8 +587,6 @@ class Simulation:
         for block, cert in out.decided:
             self._on_decided(node, block, cert)
         for msg in out.broadcast:
-            if isinstance(msg, PrePrepare):
-                self._saw_proposal(node, msg.height)
             data = msg.encode()
             if self._collecting(node, msg) and not node.byzantine:
                 assert isinstance(msg, Prepare | Commit)
@@ -659,15 +653,10 @@ class Simulation:
             if peer is not node:
                 self._send_bytes(node, peer, bundle, bundle_bytes(len(bundle)))
 
-    def _saw_proposal(self, node: _Node, height: int) -> None:
-        if height > node.proposal_seen[0]:
-            node.proposal_seen = (height, self.now_ms)
-
     def _paced(self, node: _Node, at: int) -> int:
         """The node's batching rule: a wake due now of the proposer of view 0 is put off
-        until ``batch_interval_ms`` after its last decision, less that height's round."""
+        until ``batch_interval_ms`` after its last decision."""
         wait = min(self.options.batch_interval_ms, self.options.view_timeout_ms // 2)
-        wait = max(0, wait - node.round_ms)
         replica = node.replica
         if not wait or at > self.now_ms or replica is None or replica.view != 0:
             return at
@@ -682,8 +671,6 @@ class Simulation:
         node.height_progress_ms = self.now_ms
         node.decided_ms = self.now_ms
         h = block.height
-        seen_height, seen_ms = node.proposal_seen
-        node.round_ms = self.now_ms - seen_ms if seen_height == h else 0
         if self.network is not None and not node.byzantine:
             self.opened_us.setdefault(h + 1, self.now_us)
             self.result.latencies_us.append(self.now_us - self.opened_us.get(h, self.now_us))

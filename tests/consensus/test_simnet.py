@@ -222,9 +222,8 @@ def test_the_reproduce_command_carries_the_network_options() -> None:
 
 def test_light_load_with_the_batching_rule_makes_fewer_busier_blocks_and_less_cpu() -> None:
     """With txs arriving at 50/s, proposing back to back makes a block every round; the
-    node's batching rule (a block an interval of 100 ms: the wait after a decision is the
-    interval less that height's round) makes blocks of the txs of a whole interval,
-    heights take about the interval, and each node's CPU share falls."""
+    node's batching rule (100 ms after the last decision) makes blocks of the txs of a
+    whole interval, heights take the interval longer, and each node's CPU share falls."""
     def run(batch_ms: int) -> tuple[float, float, float]:
         options = SimulationOptions(validators=7, heights=12, seed=2, faults=NO_FAULTS,
                                     network=MODEL, tx_rate_per_s=50, batch_interval_ms=batch_ms)
@@ -239,10 +238,8 @@ def test_light_load_with_the_batching_rule_makes_fewer_busier_blocks_and_less_cp
 
     back_to_back_ms, back_to_back_share, back_to_back_txs = run(0)
     batched_ms, batched_share, batched_txs = run(100)
-    # The round is counted from when the next proposer saw the proposal, one link after
-    # it left: a height takes the interval and about that link's latency, not a round more.
-    assert 100 <= batched_ms < 100 + back_to_back_ms / 2, (batched_ms, back_to_back_ms)
-    assert batched_share < back_to_back_share * 0.85, (batched_share, back_to_back_share)
+    assert batched_ms >= back_to_back_ms + 90, (batched_ms, back_to_back_ms)
+    assert batched_share < back_to_back_share * 0.7, (batched_share, back_to_back_share)
     # A block carries the txs of the time since the last: 50/s × (interval + a round).
     assert batched_txs >= 5 and batched_txs > 2 * back_to_back_txs, (batched_txs, back_to_back_txs)
     options = SimulationOptions(validators=4, heights=3, seed=1, faults=NO_FAULTS, network=MODEL,

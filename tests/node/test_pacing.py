@@ -12,7 +12,6 @@ import pytest
 
 from core.errors import ValidationError
 from core.types import Block
-from node.service import now_ms
 from tests.node.fakes import KvExecutor
 from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
@@ -151,32 +150,5 @@ async def test_a_full_block_does_not_wait_for_the_batch_interval(tmp_path: Path)
         await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in txs),
                        timeout_s=10, what="the full block committed well before the batch interval")
         assert len({nodes[0].store.tx_location(t.hash)[0] for t in txs}) == 1  # type: ignore[index]
-    finally:
-        await stop_nodes(nodes)
-
-
-async def test_the_batch_interval_runs_from_the_last_heights_proposal(tmp_path: Path) -> None:
-    # The proposer's wait after a commit is the batch interval less the last height's
-    # round (from its proposal to its commit here): blocks come one an interval while
-    # rounds are shorter, and back to back once a round is longer.
-    nodes = await start_nodes(make_homes(tmp_path, 1, empty_block_interval_ms=30_000,
-                                         view_timeout_ms=60_000,
-                                         block_overrides={"batch_interval_ms": 4_000}))
-    node = nodes[0]
-    try:
-        stx = make_tx(0, 0)
-        await node.submit([stx])
-        await wait_for(lambda: node.store.tx_location(stx.hash) is not None, timeout_s=10,
-                       what="commit")
-        # The round of the block just committed was measured from its proposal.
-        assert node._proposal_seen[0] == node.store.height
-        assert 0 <= node._last_round_ms < 4_000
-        # Pending txs, no tick run in between (nothing is awaited below).
-        node.mempool.add(make_tx(0, 1), persist=False)
-        now = now_ms()
-        node._last_commit_ms = now
-        for round_ms, wait_ms in ((0, 4_000), (1_500, 2_500), (4_000, 0), (9_000, 0)):
-            node._last_round_ms = round_ms
-            assert node._pace(now) == now + wait_ms, (round_ms, wait_ms)
     finally:
         await stop_nodes(nodes)
