@@ -769,20 +769,20 @@ class Replica:
         if len(prepares) < vs.quorum:
             return
         key = self._key if self._can_vote() and s.committed_hash is None else None
-        if s.prepared is None or s.prepared.view < s.view:
+        if key is not None:
+            s.committed_hash = block_hash  # in the record below with a new certificate
+        new_certificate = s.prepared is None or s.prepared.view < s.view
+        if new_certificate:
             votes = [prepares[k] for k in sorted(prepares)]
             s.prepared = PreparedCertificate.from_votes(votes)
             if self._can_vote():
-                if key is not None:
-                    s.committed_hash = block_hash  # one synced record for both
                 # The body first, so the record that names it never outlives it; then
                 # only this block is worth keeping at this height.
                 self._log.save_block(block_hash, s.blocks[block_hash].encoded)
                 self._save_record()
                 self._log.keep_blocks((block_hash,))
         if key is not None:
-            if s.committed_hash is None:
-                s.committed_hash = block_hash
+            if not new_certificate:
                 self._save_record()
             vote = Vote.create(
                 key, VOTE_COMMIT, self.chain_id, self._height, s.view, block_hash
