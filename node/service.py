@@ -81,6 +81,7 @@ from node.genesis import Genesis, GenesisError, ensure_genesis, load_genesis
 from node.inbox import Inbox, hold_s_for
 from node.mempool import Mempool, MempoolError
 from node.metrics import Metrics
+from node.progress import CommitProgress
 from node.queries import QueryService
 from node.register import RegisterService
 from node.rpc import RpcServer, tls_context
@@ -706,6 +707,7 @@ class Node:
         self._collected: dict[tuple[int, int, int, bytes], dict[bytes, Vote]] = {}
         self._bundled: set[tuple[int, int, int, bytes]] = set()
         self._last_commit_ms = now_ms()
+        self._progress = CommitProgress(log)  # the log's lines on committed blocks
         self._stopped = asyncio.Event()
         self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -807,6 +809,7 @@ class Node:
         self.store.close()
         if self._journal is not None:
             self._journal.close()
+        self._progress.flush(time.monotonic())
         log.info("node %s stopped at height %d", self.config.name, self.store.height)
 
     async def wait_stopped(self) -> None:
@@ -1527,9 +1530,7 @@ class Node:
         elapsed_s = time.perf_counter() - started
         m.block_commit_seconds.observe(elapsed_s)
         m.block_cpu_seconds.labels("commit").inc(time.thread_time() - started_cpu_s)
-        if block.txs:
-            log.info("committed block %d: %d txs, written in %.1f ms%s", height, len(block.txs),
-                     elapsed_s * 1000, " (sync)" if synced else "")
+        self._progress.committed(height, len(block.txs), elapsed_s * 1000, synced, time.monotonic())
         m.blocks_committed.inc()
         m.txs_committed.inc(len(block.txs))
         m.height.set(height)
