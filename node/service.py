@@ -25,6 +25,9 @@ while the mempool is empty, and until ``batch_interval_ms`` after it while less 
 full block is pending (a tx arriving brings the tick forward to that): an idle chain makes
 one empty block per interval, a lightly loaded one a block of what arrived per batch
 interval, and a busy one, whose blocks fill, proposes back to back.
+While a block gathers txs, a client's tx goes at once only to its proposer; the other
+peers get it with the rest of that wait's txs shortly before the proposal is due
+(``PUSH_LEAD_MS``; p2p/gossip.py).
 The validators' view timers grant the empty-block wait while their own mempools are empty
 (``ReplicaConfig.idle_wait_ms``; a tx admitted ends it through ``Replica.on_work``).
 """
@@ -133,6 +136,11 @@ VIEW_TIMEOUT_MARGIN = 3
 # and the dialer's backoff (p2p.reconnect_max_ms, 2 s by default) to bring a link back
 # first.
 ABSENT_AFTER_S = 5.0
+# While a block gathers txs, a client's tx reaches the peers other than the proposer this
+# long before the proposal is due (by this node's clock, counted from its own commit): the
+# nodes' commits differ a little, and a body that comes after the proposal costs its
+# validator a fetch from the proposer.
+PUSH_LEAD_MS = 20
 # The mempool journal's txs are written on admission and deleted on commit, so nearly all
 # it writes is dead within seconds. LevelDB drops a dead entry only when it merges the
 # tables holding it, and a table is written only when the write buffer fills: the buffer
@@ -1181,7 +1189,8 @@ class Node:
         # A client's tx is new to every peer: its body goes to them at once. One from a
         # peer is relayed by announcement, later, if still pending (p2p/gossip.py).
         if self._adding_from_client:
-            self.gossip.push(hashes)
+            first, rest_by_s = self._push_plan()
+            self.gossip.push(hashes, first=first, rest_by_s=rest_by_s)
         else:
             self.gossip.announce(hashes)
         if self.replica.idle:
@@ -1243,6 +1252,10 @@ class Node:
             return
         self.metrics.proposals_received.inc()
         self.metrics.proposal_decode_cpu_seconds.inc(cpu_s)
+        vs = self.replica.validators
+        if (vs is not None and proposal.height == self.replica.height
+                and proposal.proposer == vs.proposer(proposal.height, proposal.view)):
+            self.gossip.proposed(t.hash for t in block.txs)  # the proposer's own: rightful
         msg = PrePrepare(proposal.chain_id, proposal.height, proposal.view, block,
                          proposal.proposer, proposal.signature)
         self._deliver(peer, msg)
@@ -1435,16 +1448,47 @@ class Node:
         r = self.replica
         if vs is None or r.view != 0 or vs.proposer(r.height, 0) != self.key.public_key:
             return wake_at_ms
+        wait_ms = self._proposal_wait_ms()
+        if wait_ms is None:
+            return wake_at_ms
+        return max(wake_at_ms, self._last_commit_ms + wait_ms)
+
+    def _proposal_wait_ms(self) -> int | None:
+        """How long after the last commit view 0's proposer waits to propose, given what
+        this node's mempool holds; None once a full block is pending (_pace)."""
         b = self.config.block
         pending = len(self.mempool)
         if pending >= b.max_block_txs or self.mempool.size_bytes >= b.max_block_bytes:
-            return wake_at_ms
+            return None
         if pending:
-            interval_ms = min(b.batch_interval_ms, b.empty_block_interval_ms,
-                              self.config.consensus.view_timeout_ms // 2)
-        else:
-            interval_ms = b.empty_block_interval_ms
-        return max(wake_at_ms, self._last_commit_ms + interval_ms)
+            return min(b.batch_interval_ms, b.empty_block_interval_ms,
+                       self.config.consensus.view_timeout_ms // 2)
+        return b.empty_block_interval_ms
+
+    def _push_plan(self) -> tuple[bytes | None, float | None]:
+        """For a client's txs just admitted: the peer that needs them at once (the proposer
+        of the block being gathered, if another node) and the loop time by which the
+        others do (``TxGossip.push``); (None, None) for all at once: the proposal is due
+        already, or is not this node's to foresee (a later view, a proposer not linked)."""
+        vs = self.replica.validators
+        r = self.replica
+        if vs is None or r.view != 0:
+            return None, None
+        wait_ms = self._proposal_wait_ms()
+        if wait_ms is None:
+            return None, None
+        proposer = vs.proposer(r.height, 0)
+        due_ms = self._last_commit_ms + wait_ms
+        first: bytes | None = None
+        if proposer != self.key.public_key:
+            if proposer not in self.network.peers:
+                return None, None
+            first, due_ms = proposer, due_ms - PUSH_LEAD_MS
+        # (Proposing itself, the node sends what it holds just before the proposal.)
+        now = now_ms()
+        if due_ms <= now:
+            return None, None
+        return first, asyncio.get_running_loop().time() + (due_ms - now) / 1000
 
     def _broadcast(self, msg: Message) -> None:
         frame: Frame

@@ -15,6 +15,14 @@ push when nothing was flushed for ``FLUSH_INTERVAL_S``, which leaves once the cu
 step is done; a request that is not answered in time moves to the next peer that
 announced the hash. Peers never get hashes they are known to hold.
 
+At light load a block gathers txs for a while before it is proposed, and a tx is needed
+at once only by that block's proposer: the others need its body by the time the proposal
+reaches them. So the node may hold a push to the other peers until shortly before the
+proposal is due (``push(..., rest_by_s=...)``): the txs a node's clients give it during
+one block's wait then cross each such link in one frame, not one frame each. Whatever is
+held leaves at that time, or sooner with ``flush_pushes`` (this node proposing); a
+proposal that names a held tx and comes first carries it to the others itself (``proposed``).
+
 The pool may hold a peer's tx and admit it later (a validator not about to
 propose: node/inbox.py); it is relayed once admitted, if still pending then.
 
@@ -107,6 +115,8 @@ class TxGossip:
         self._known: dict[bytes, _BoundedSet] = {}  # hashes each peer has (or was sent)
         self._outbox: dict[bytes, list[bytes]] = {}  # per peer: hashes to announce
         self._pushes: dict[bytes, list[bytes]] = {}  # per peer: hashes whose bodies to push
+        self._held: dict[bytes, list[bytes]] = {}  # per peer: pushes held until _held_timer
+        self._held_timer: asyncio.TimerHandle | None = None
         # Relays waiting for their announcement: (due time, peer they came from, hashes).
         self._relays: deque[tuple[float, bytes | None, list[bytes]]] = deque()
         self._relay_timer: asyncio.TimerHandle | None = None
@@ -147,6 +157,8 @@ class TxGossip:
     async def stop(self) -> None:
         if self._push_soon is not None:
             self._push_soon.cancel()
+        if self._held_timer is not None:
+            self._held_timer.cancel()
         if self._retry_timer is not None:
             self._retry_timer.cancel()
         if self._relay_timer is not None:
@@ -158,17 +170,31 @@ class TxGossip:
 
     # --- outgoing ----------------------------------------------------------------------------
 
-    def push(self, hashes: Iterable[bytes]) -> None:
+    def push(self, hashes: Iterable[bytes], *, first: bytes | None = None,
+             rest_by_s: float | None = None) -> None:
         """Txs this node accepted from a client: their bodies go to every peer not known
-        to hold them, with the next flush."""
+        to hold them, with the next flush. With ``rest_by_s`` (a loop time) only the
+        peer ``first`` (the proposer of the block being gathered, if it is another node)
+        gets them then; the other peers' wait until ``rest_by_s`` or ``flush_pushes``."""
         hashes = list(hashes)
         if not hashes:
             return
+        loop = asyncio.get_running_loop()
+        hold = rest_by_s is not None and rest_by_s > loop.time()
         for key in self.network.peers:
             known = self._known.get(key)
-            box = self._pushes.setdefault(key, [])
+            held = hold and key != first
+            box = (self._held if held else self._pushes).setdefault(key, [])
             box.extend(h for h in hashes if known is None or h not in known)
-        loop = asyncio.get_running_loop()
+        if hold:
+            assert rest_by_s is not None
+            if self._held_timer is not None and self._held_timer.when() > rest_by_s:
+                self._held_timer.cancel()
+                self._held_timer = None
+            if self._held_timer is None and self._held:
+                self._held_timer = loop.call_at(rest_by_s, self._release_held)
+            if not self._pushes:
+                return
         if self._push_soon is None and loop.time() - self._last_flush_s >= FLUSH_INTERVAL_S:
             # Nothing flushed for an interval: the txs leave once this step is done rather
             # than after the flusher's pause, which would only delay them on their way to
@@ -177,8 +203,23 @@ class TxGossip:
         else:
             self._wake.set()
 
+    def proposed(self, hashes: Iterable[bytes]) -> None:
+        """A proposal naming ``hashes`` reached this node, signed by its proposer: it
+        reaches the other validators too, with the bodies or with a fetch of those they
+        lack, so held pushes of them would only send a body twice."""
+        if not self._held:
+            return
+        gone = set(hashes)
+        for key, box in self._held.items():
+            self._held[key] = [h for h in box if h not in gone]
+
     def _push_now(self) -> None:
         self._push_soon = None
+        if self._pushes or self._outbox:
+            self._flush()
+
+    def _release_held(self) -> None:
+        self._held_timer = None
         self.flush_pushes()
 
     def announce(self, hashes: Iterable[bytes], source: bytes | None = None) -> None:
@@ -234,8 +275,16 @@ class TxGossip:
                 self._retry_timer = loop.call_later(REQUEST_TIMEOUT_S, self._retry_due)
 
     def flush_pushes(self) -> None:
-        """Send the pushes and announcements queued now, without waiting for the flusher:
-        a proposal sent next then follows the bodies of its txs on each link."""
+        """Send the pushes (held ones too) and announcements queued now, without waiting
+        for the flusher: a proposal sent next then follows the bodies of its txs on each
+        link."""
+        if self._held:
+            held, self._held = self._held, {}
+            for key, hashes in held.items():
+                self._pushes.setdefault(key, []).extend(hashes)
+        if self._held_timer is not None:
+            self._held_timer.cancel()
+            self._held_timer = None
         if self._pushes or self._outbox:
             self._flush()
 
@@ -303,6 +352,7 @@ class TxGossip:
     def _on_disconnect(self, peer: Peer) -> None:
         self._known.pop(peer.public_key, None)
         self._outbox.pop(peer.public_key, None)
+        self._held.pop(peer.public_key, None)
         self._wake.set()  # requests in flight to it move to other announcers
 
     def _on_announce(self, peer: Peer, frame: TxAnnounce) -> None:

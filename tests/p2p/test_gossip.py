@@ -125,6 +125,71 @@ async def test_a_push_at_light_load_leaves_without_the_flushers_pause() -> None:
         await net.stop()
 
 
+async def test_a_push_held_for_the_block_reaches_the_proposer_at_once_and_the_others_together() -> None:
+    """While a block gathers txs, the proposer gets each of a client's txs at once; the
+    other peers get those of the wait in one frame at the time given, or at
+    ``flush_pushes`` if sooner, never twice, and not those a proposal brought first."""
+    net = make_network(KEYS[0])
+    pool = Pool()
+    gossip = TxGossip(net, pool)
+    await net.start()
+    gossip.start()
+    txs = [make_tx(6, n) for n in range(4)]
+    p_session, proposer = await run_handshake(net, KEYS[1])
+    o_session, other = await run_handshake(net, KEYS[2])
+    try:
+        await wait_for(lambda: len(net.peers) == 2, what="two peers")
+        for t in txs:  # after the links opened: no announcement of the pool to them
+            pool.txs[t.hash] = t
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        hold_s = 0.6
+        gossip.push([txs[0].hash], first=KEYS[1].public_key, rest_by_s=start + hold_s)
+        frame = await next_frame(proposer, 5)
+        assert isinstance(frame, Txs) and frame.txs == (txs[0],)
+        gossip.push([txs[1].hash], first=KEYS[1].public_key, rest_by_s=start + hold_s + 5)
+        frame = await next_frame(proposer, 5)
+        assert isinstance(frame, Txs) and frame.txs == (txs[1],)
+        # The other peer: both in one frame, at the earlier of the two times.
+        frame = await next_frame(other, 5)
+        assert loop.time() - start >= hold_s
+        assert isinstance(frame, Txs) and frame.txs == (txs[0], txs[1])
+        # Proposing itself (no one to rush), the node sends what it holds before its
+        # proposal: flush_pushes releases the held ones early.
+        start = loop.time()
+        gossip.push([txs[2].hash], rest_by_s=start + 30)
+        gossip.push([txs[3].hash], rest_by_s=start + 30)
+        with pytest.raises(TimeoutError):
+            await next_frame(other, 0.3)
+        gossip.flush_pushes()
+        for ws in (proposer, other):
+            frame = await next_frame(ws, 5)
+            assert isinstance(frame, Txs) and frame.txs == (txs[2], txs[3])
+        # Released, nothing stays held to go out again at the time once given.
+        gossip.push([t.hash for t in txs], rest_by_s=loop.time() + 0.2)
+        with pytest.raises(TimeoutError):
+            await next_frame(other, 0.6)
+        assert gossip.bodies_pushed == 2 + 2 + 4
+        # A proposal naming a held tx came first: it carries that one, the rest still go.
+        late = [make_tx(7, n) for n in range(2)]
+        for t in late:
+            pool.txs[t.hash] = t
+        start = loop.time()
+        gossip.push([t.hash for t in late], first=KEYS[1].public_key, rest_by_s=start + 0.3)
+        frame = await next_frame(proposer, 5)
+        assert isinstance(frame, Txs) and frame.txs == tuple(late)
+        gossip.proposed([late[0].hash])
+        frame = await next_frame(other, 5)
+        assert loop.time() - start >= 0.3
+        assert isinstance(frame, Txs) and frame.txs == (late[1],)
+    finally:
+        for ws, session in ((proposer, p_session), (other, o_session)):
+            await ws.close()
+            await session.close()
+        await gossip.stop()
+        await net.stop()
+
+
 async def test_a_clients_txs_are_pushed_as_bodies_and_a_pushed_body_is_admitted() -> None:
     net = make_network(KEYS[0])
     pool = Pool()
