@@ -41,6 +41,7 @@ import logging
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -136,11 +137,14 @@ VIEW_TIMEOUT_MARGIN = 3
 # and the dialer's backoff (p2p.reconnect_max_ms, 2 s by default) to bring a link back
 # first.
 ABSENT_AFTER_S = 5.0
-# While a block gathers txs, a client's tx reaches the peers other than the proposer this
-# long before the proposal is due (by this node's clock, counted from its own commit): the
-# nodes' commits differ a little, and a body that comes after the proposal costs its
-# validator a fetch from the proposer.
+# While a block gathers txs, a client's tx reaches the peers other than the proposer at
+# least this long before the proposal is due (by this node's clock, counted from its own
+# commit): the nodes' commits differ, and a body that comes after the proposal costs its
+# validator a fetch from the proposer. The lead grows by how much sooner than this node
+# expected the last ``PUSH_LEAD_WINDOW`` proposals came, at most (up to half the wait:
+# ``Node._note_proposal_arrival``).
 PUSH_LEAD_MS = 20
+PUSH_LEAD_WINDOW = 64
 # The mempool journal's txs are written on admission and deleted on commit, so nearly all
 # it writes is dead within seconds. LevelDB drops a dead entry only when it merges the
 # tables holding it, and a table is written only when the write buffer fills: the buffer
@@ -716,6 +720,8 @@ class Node:
         self._bundled: set[tuple[int, int, int, bytes]] = set()
         self._last_commit_ms = now_ms()
         self._progress = CommitProgress(log)  # the log's lines on committed blocks
+        self._push_lead_ms = PUSH_LEAD_MS
+        self._proposals_early_ms: deque[int] = deque(maxlen=PUSH_LEAD_WINDOW)
         self._stopped = asyncio.Event()
         self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -1244,7 +1250,22 @@ class Node:
                                              proposal.header.hash)
         if not self.verifier.verify(proposal.proposer, signed, proposal.signature):
             raise PeerMisbehaved("Proposal signature does not verify", code="bad_signature")
+        if (proposal.height == self.replica.height and proposal.view == 0
+                and proposal.proposer == vs.proposer(proposal.height, 0)):
+            self._note_proposal_arrival(len(proposal.tx_hashes))
         return True
+
+    def _note_proposal_arrival(self, tx_count: int) -> None:
+        """A rightful proposal of view 0 with ``tx_count`` txs arrived now: learn how much
+        sooner than this node's estimate proposals come, so that held pushes leave before
+        them (``PUSH_LEAD_MS``). Only from a block that is neither empty nor full: its
+        proposer waited the batch wait after its commit, as this node's estimate has it."""
+        if not 0 < tx_count < self.config.block.max_block_txs:
+            return
+        wait_ms = self._batch_wait_ms()
+        self._proposals_early_ms.append(self._last_commit_ms + wait_ms - now_ms())
+        lead_ms = max(self._proposals_early_ms) + PUSH_LEAD_MS
+        self._push_lead_ms = max(PUSH_LEAD_MS, min(lead_ms, wait_ms // 2))
 
     def on_rebuilt_proposal(self, peer: Peer, proposal: Proposal, block: Block, cpu_s: float) -> None:
         """A proposal by reference, rebuilt whole: on as the PRE-PREPARE it stands for."""
@@ -1460,10 +1481,14 @@ class Node:
         pending = len(self.mempool)
         if pending >= b.max_block_txs or self.mempool.size_bytes >= b.max_block_bytes:
             return None
-        if pending:
-            return min(b.batch_interval_ms, b.empty_block_interval_ms,
-                       self.config.consensus.view_timeout_ms // 2)
-        return b.empty_block_interval_ms
+        return self._batch_wait_ms() if pending else b.empty_block_interval_ms
+
+    def _batch_wait_ms(self) -> int:
+        """How long after the last commit view 0's proposer waits while less than a full
+        block is pending."""
+        b = self.config.block
+        return min(b.batch_interval_ms, b.empty_block_interval_ms,
+                   self.config.consensus.view_timeout_ms // 2)
 
     def _push_plan(self) -> tuple[bytes | None, float | None]:
         """For a client's txs just admitted: the peer that needs them at once (the proposer
@@ -1483,7 +1508,7 @@ class Node:
         if proposer != self.key.public_key:
             if proposer not in self.network.peers:
                 return None, None
-            first, due_ms = proposer, due_ms - PUSH_LEAD_MS
+            first, due_ms = proposer, due_ms - self._push_lead_ms
         # (Proposing itself, the node sends what it holds just before the proposal.)
         now = now_ms()
         if due_ms <= now:

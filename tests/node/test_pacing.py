@@ -12,7 +12,7 @@ import pytest
 
 from core.errors import ValidationError
 from core.types import Block
-from node.service import Node
+from node.service import PUSH_LEAD_MS, PUSH_LEAD_WINDOW, Node, now_ms
 from tests.node.fakes import KvExecutor
 from tests.node.harness import make_homes, make_tx, start_nodes, stop_nodes, wait_for, wait_for_mesh
 
@@ -130,13 +130,7 @@ async def test_light_load_is_batched_into_one_block(tmp_path: Path) -> None:
         await wait_for_mesh(nodes, first_block=True, timeout_s=30)
         first, second = make_tx(0, 0, key="first"), make_tx(1, 0, key="second")
         await nodes[1].submit([first])
-        def proposer() -> Node:
-            vs = nodes[0].replica.validators
-            assert vs is not None
-            key = vs.proposer(nodes[0].replica.height, 0)
-            return next(n for n in nodes if n.key.public_key == key)
-
-        await wait_for(lambda: proposer().holds_tx(first.hash), what="first tx at its proposer")
+        await wait_for(lambda: _proposer(nodes).holds_tx(first.hash), what="first tx at its proposer")
         await nodes[2].submit([second])
         await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in (first, second)),
                        timeout_s=20, what="both committed")
@@ -157,5 +151,68 @@ async def test_a_full_block_does_not_wait_for_the_batch_interval(tmp_path: Path)
         await wait_for(lambda: all(n.store.tx_location(t.hash) is not None for n in nodes for t in txs),
                        timeout_s=10, what="the full block committed well before the batch interval")
         assert len({nodes[0].store.tx_location(t.hash)[0] for t in txs}) == 1  # type: ignore[index]
+    finally:
+        await stop_nodes(nodes)
+
+
+def _proposer(nodes: list[Node]) -> Node:
+    vs = nodes[0].replica.validators
+    assert vs is not None
+    key = vs.proposer(nodes[0].replica.height, 0)
+    return next(n for n in nodes if n.key.public_key == key)
+
+
+async def test_a_clients_tx_reaches_the_proposer_at_once_and_the_others_before_the_proposal(
+        tmp_path: Path) -> None:
+    # A batch wait of 1.5 s: while the block gathers, a client's tx goes to its proposer
+    # at once, and to the other validators only shortly before the proposal is due (and
+    # before any relay, 2 s on); the block then needs no body fetched.
+    batch_ms = 1_500
+    nodes = await start_nodes(make_homes(tmp_path, 4, empty_block_interval_ms=20_000, view_timeout_ms=60_000,
+                                         block_overrides={"batch_interval_ms": batch_ms}))
+    try:
+        await wait_for_mesh(nodes, first_block=True, timeout_s=30)
+        await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="one height")
+        p = _proposer(nodes)
+        x, y, _ = (n for n in nodes if n is not p)
+        loop = asyncio.get_running_loop()
+        for n in nodes:  # as if the last block had committed just now everywhere
+            n._last_commit_ms = now_ms()
+        start_s = loop.time()
+        stx = make_tx(0, 0, key="held")
+        await x.submit([stx])
+        await wait_for(lambda: p.holds_tx(stx.hash), timeout_s=1.0, what="the tx at its proposer")
+        # What is held shows only as an absence over time: a while later, and still well
+        # before the push is due (about 1.48 s on), the other validators have not got it.
+        await asyncio.sleep(0.3)
+        assert loop.time() - start_s < 1.3, "too slow a machine to tell held from sent"
+        assert not y.holds_tx(stx.hash)
+        await wait_for(lambda: all(n.store.tx_location(stx.hash) is not None for n in nodes),
+                       timeout_s=10, what="the tx committed")
+        assert loop.time() - start_s >= batch_ms / 1000 - 0.05
+        assert sum(n.proposals.bodies_fetched for n in nodes) == 0
+        assert sum(n.gossip.duplicates for n in nodes) == 0
+        # A proposal that comes sooner than the node expected raises its lead (at most
+        # half the wait) for the next PUSH_LEAD_WINDOW proposals.
+        second = make_tx(0, 1, key="held")
+        await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="one height")
+        x._last_commit_ms = now_ms()
+        await x.submit([second])
+        assert x._push_lead_ms == PUSH_LEAD_MS  # the first's proposal came about on time
+        x._proposals_early_ms.clear()  # from here on, only the arrivals below
+        x._note_proposal_arrival(1)  # about 1.5 s before x expected it
+        assert x._push_lead_ms == batch_ms // 2
+        first, rest_by_s = x._push_plan()
+        assert first == _proposer(nodes).key.public_key or first is None
+        assert rest_by_s is not None
+        assert rest_by_s - loop.time() <= (batch_ms - batch_ms // 2) / 1000
+        x._note_proposal_arrival(0)  # an empty block's proposer waited another interval
+        assert len(x._proposals_early_ms) == 1
+        x._last_commit_ms = now_ms() - batch_ms - 50  # the next ones came after they were due
+        for _ in range(PUSH_LEAD_WINDOW - 1):
+            x._note_proposal_arrival(1)
+        assert x._push_lead_ms == batch_ms // 2
+        x._note_proposal_arrival(1)  # the early one has left the window
+        assert x._push_lead_ms == PUSH_LEAD_MS
     finally:
         await stop_nodes(nodes)
