@@ -141,8 +141,10 @@ ABSENT_AFTER_S = 5.0
 # least this long before the proposal is due (by this node's clock, counted from its own
 # commit): the nodes' commits differ, and a body that comes after the proposal costs its
 # validator a fetch from the proposer. The lead grows by how much sooner than this node
-# expected the last ``PUSH_LEAD_WINDOW`` proposals came, at most (up to half the wait:
-# ``Node._note_proposal_arrival``).
+# expected the last ``PUSH_LEAD_WINDOW`` proposals came, at most
+# (``Node._note_proposal_arrival``). Where commits differ by about the whole wait (64
+# validators on two cores), the lead is the wait and nothing is held: a node there
+# rarely has two txs in one wait to send together anyway.
 PUSH_LEAD_MS = 20
 PUSH_LEAD_WINDOW = 64
 # The mempool journal's txs are written on admission and deleted on commit, so nearly all
@@ -1265,7 +1267,7 @@ class Node:
         wait_ms = self._batch_wait_ms()
         self._proposals_early_ms.append(self._last_commit_ms + wait_ms - now_ms())
         lead_ms = max(self._proposals_early_ms) + PUSH_LEAD_MS
-        self._push_lead_ms = max(PUSH_LEAD_MS, min(lead_ms, wait_ms // 2))
+        self._push_lead_ms = max(PUSH_LEAD_MS, min(lead_ms, wait_ms))
 
     def on_rebuilt_proposal(self, peer: Peer, proposal: Proposal, block: Block, cpu_s: float) -> None:
         """A proposal by reference, rebuilt whole: on as the PRE-PREPARE it stands for."""

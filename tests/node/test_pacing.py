@@ -192,27 +192,33 @@ async def test_a_clients_tx_reaches_the_proposer_at_once_and_the_others_before_t
         assert loop.time() - start_s >= batch_ms / 1000 - 0.05
         assert sum(n.proposals.bodies_fetched for n in nodes) == 0
         assert sum(n.gossip.duplicates for n in nodes) == 0
-        # A proposal that comes sooner than the node expected raises its lead (at most
-        # half the wait) for the next PUSH_LEAD_WINDOW proposals.
+        # A proposal that comes sooner than the node expected raises its lead for the
+        # next PUSH_LEAD_WINDOW proposals; as early as the whole wait, nothing is held.
         second = make_tx(0, 1, key="held")
         await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="one height")
         x._last_commit_ms = now_ms()
         await x.submit([second])
         assert x._push_lead_ms == PUSH_LEAD_MS  # the first's proposal came about on time
         x._proposals_early_ms.clear()  # from here on, only the arrivals below
-        x._note_proposal_arrival(1)  # about 1.5 s before x expected it
-        assert x._push_lead_ms == batch_ms // 2
+        x._last_commit_ms = now_ms() - 1_000
+        x._note_proposal_arrival(1)  # about 500 ms before x expected it
+        assert 500 + PUSH_LEAD_MS - 5 <= x._push_lead_ms <= 500 + PUSH_LEAD_MS
+        lead_ms = x._push_lead_ms
+        x._last_commit_ms = now_ms()
         first, rest_by_s = x._push_plan()
         assert first == _proposer(nodes).key.public_key or first is None
         assert rest_by_s is not None
-        assert rest_by_s - loop.time() <= (batch_ms - batch_ms // 2) / 1000
+        assert (batch_ms - lead_ms - 100) / 1000 <= rest_by_s - loop.time() <= (batch_ms - lead_ms) / 1000
         x._note_proposal_arrival(0)  # an empty block's proposer waited another interval
         assert len(x._proposals_early_ms) == 1
+        x._note_proposal_arrival(1)  # the whole wait early
+        assert x._push_lead_ms == batch_ms
+        assert x._push_plan() == (None, None)
         x._last_commit_ms = now_ms() - batch_ms - 50  # the next ones came after they were due
         for _ in range(PUSH_LEAD_WINDOW - 1):
             x._note_proposal_arrival(1)
-        assert x._push_lead_ms == batch_ms // 2
-        x._note_proposal_arrival(1)  # the early one has left the window
+        assert x._push_lead_ms == batch_ms
+        x._note_proposal_arrival(1)  # the early ones have left the window
         assert x._push_lead_ms == PUSH_LEAD_MS
     finally:
         await stop_nodes(nodes)
