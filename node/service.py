@@ -1194,8 +1194,10 @@ class Node:
         task.add_done_callback(done)
 
     def _on_txs_added(self, hashes: list[bytes]) -> None:
-        # A client's tx is new to every peer: its body goes to them at once. One from a
-        # peer is relayed by announcement, later, if still pending (p2p/gossip.py).
+        # A client's tx is new to every peer: its body goes to each, to the proposer of
+        # the block being gathered at once and to the others with the rest of the block's
+        # wait (_push_plan). One from a peer is relayed by announcement, later, if still
+        # pending (p2p/gossip.py).
         if self._adding_from_client:
             first, rest_by_s = self._push_plan()
             self.gossip.push(hashes, first=first, rest_by_s=rest_by_s)
