@@ -198,7 +198,8 @@ async def test_a_clients_tx_reaches_the_proposer_at_once_and_the_others_before_t
         await wait_for(lambda: len({n.replica.height for n in nodes}) == 1, what="one height")
         x._last_commit_ms = now_ms()
         await x.submit([second])
-        assert x._push_lead_ms == PUSH_LEAD_MS  # the first's proposal came about on time
+        # The first's proposal came about on time (timers and clocks may differ by a ms).
+        assert PUSH_LEAD_MS <= x._push_lead_ms <= PUSH_LEAD_MS + 2
         x._proposals_early_ms.clear()  # from here on, only the arrivals below
         x._last_commit_ms = now_ms() - 1_000
         x._note_proposal_arrival(1)  # about 500 ms before x expected it
