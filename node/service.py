@@ -1256,6 +1256,9 @@ class Node:
             raise PeerMisbehaved("Proposal signature does not verify", code="bad_signature")
         if (proposal.height == self.replica.height and proposal.view == 0
                 and proposal.proposer == vs.proposer(proposal.height, 0)):
+            # The rightful proposal: it reaches the other validators too, so what this
+            # node still holds of its txs need not follow (p2p/gossip.py).
+            self.gossip.proposed(proposal.tx_hashes)
             self._note_proposal_arrival(len(proposal.tx_hashes))
         return True
 
@@ -1277,10 +1280,6 @@ class Node:
             return
         self.metrics.proposals_received.inc()
         self.metrics.proposal_decode_cpu_seconds.inc(cpu_s)
-        vs = self.replica.validators
-        if (vs is not None and proposal.height == self.replica.height
-                and proposal.proposer == vs.proposer(proposal.height, proposal.view)):
-            self.gossip.proposed(t.hash for t in block.txs)  # the proposer's own: rightful
         msg = PrePrepare(proposal.chain_id, proposal.height, proposal.view, block,
                          proposal.proposer, proposal.signature)
         self._deliver(peer, msg)
